@@ -1,0 +1,62 @@
+"""The `curate` command."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from curate.core.params import ConfigError
+
+
+def add_run_parser(commands) -> None:
+    run = commands.add_parser(
+        "run", help="run a pipeline YAML",
+        description="Run every stage of a pipeline (or one with --stage). Input is split into shards processed "
+                    "in parallel; each finished shard is recorded, so a killed run started again redoes only "
+                    "unfinished shards. Kept documents go to OUTPUT/<stage>/, dropped ones to "
+                    "OUTPUT/rejected/<stage>/ with a reason, stats to OUTPUT/stats/.")
+    run.add_argument("pipeline", help="pipeline YAML file, e.g. pipelines/web.yaml")
+    run.add_argument("--stage", help="run only the stage with this name (its input must exist)")
+    run.add_argument("--input", action="append", help="input path or URL, replacing the YAML's 'input' (repeatable)")
+    run.add_argument("--output", help="output folder or URL, replacing the YAML's 'output'")
+    run.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
+    run.add_argument("--executor", choices=["local", "ray"], default="local", help="local processes (default) or a Ray cluster")
+    run.add_argument("--ray-address", help="Ray cluster to join: 'auto' or HOST:PORT (default: start a local one)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.set_defaults(handler=cmd_run)
+
+
+def cmd_run(args) -> int:
+    from curate.core.executor import make_executor
+    from curate.core.pipeline import load_pipeline
+    from curate.core.runner import format_reports, run_pipeline
+
+    pipeline = load_pipeline(args.pipeline, args.input, args.output)
+    if args.stage:
+        pipeline.stage_named(args.stage)
+    executor = make_executor(args.executor, args.workers, args.ray_address)
+    try:
+        reports = run_pipeline(pipeline, executor, args.stage, progress=not args.no_progress)
+    finally:
+        executor.close()
+    print(format_reports(reports))
+    print(f"\noutput: {pipeline.output}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="curate", description="Turn raw web crawls, books and code into clean training data.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    add_run_parser(commands)
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except ConfigError as error:
+        print(f"curate: error: {error}", file=sys.stderr)
+        return 2
+    except RuntimeError as error:  # StageFailed and friends: a clear message, not a traceback
+        print(f"curate: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

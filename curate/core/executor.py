@@ -1,0 +1,93 @@
+"""Executors run shard tasks. Stages never see which one: the runner hands an
+executor a picklable function and picklable tasks and gets results back as they
+finish. `local` (a process pool) is the default; `ray` spreads the same tasks
+over a Ray cluster (curate.core.ray_executor).
+"""
+from __future__ import annotations
+
+import multiprocessing
+import traceback
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Sequence
+
+
+@dataclass
+class TaskFailure:
+    """A task that raised; carried back instead of killing the job."""
+
+    error: str
+    traceback: str
+
+
+def call_safely(fn: Callable, task: Any) -> Any:
+    """Run fn(task), turning an exception into a TaskFailure the driver can report."""
+    try:
+        return fn(task)
+    except Exception as error:  # noqa: BLE001 - one bad shard must not kill the job
+        return TaskFailure(f"{type(error).__name__}: {error}", traceback.format_exc())
+
+
+class Executor:
+    """Runs fn over tasks, yielding (index, result or TaskFailure) as tasks finish."""
+
+    workers: int = 1
+
+    def map_unordered(self, fn: Callable, tasks: Sequence[Any], cpus: float = 1.0) -> Iterator[tuple[int, Any]]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class LocalExecutor(Executor):
+    """A pool of worker processes on this machine; with one worker, runs in-process."""
+
+    def __init__(self, workers: int = 1):
+        if workers < 1:
+            raise ValueError(f"--workers must be at least 1, got {workers}")
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _get_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            # forkserver: workers start from a clean process, not a fork of a driver that may hold
+            # threads (tokenizers, torch) or open files.
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["curate.core.runner"])
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+        return self._pool
+
+    def map_unordered(self, fn, tasks, cpus=1.0):
+        if self.workers == 1 or len(tasks) <= 1:
+            for index, task in enumerate(tasks):
+                yield index, call_safely(fn, task)
+            return
+        pool = self._get_pool()
+        futures = {pool.submit(call_safely, fn, task): index for index, task in enumerate(tasks)}
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                try:
+                    result = future.result()
+                except BrokenProcessPool as error:  # a worker died (killed, out of memory)
+                    self._pool = None
+                    result = TaskFailure(f"worker process died: {error}", "")
+                yield futures[future], result
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+
+def make_executor(kind: str, workers: int, ray_address: str | None = None) -> Executor:
+    if kind == "local":
+        return LocalExecutor(workers)
+    if kind == "ray":
+        from curate.core.ray_executor import RayExecutor
+
+        return RayExecutor(workers, address=ray_address)
+    raise ValueError(f"unknown executor '{kind}': expected 'local' or 'ray'")

@@ -1,0 +1,61 @@
+"""The one document schema every stage reads and writes (see docs/schema.md).
+
+Extraction writes these columns; later stages only add columns (language,
+scores, duplicate cluster, ...) and never change the meaning of these.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import pyarrow as pa
+
+SOURCES = ("web", "books", "code")
+
+DOCUMENT_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),  # doc_id(source, location): stable across re-runs
+        pa.field("source", pa.string(), nullable=False),  # web | books | code
+        pa.field("text", pa.large_string(), nullable=False),
+        pa.field("url", pa.string()),  # web: the captured URL
+        pa.field("path", pa.string()),  # the input file the document came from
+        # web
+        pa.field("warc_date", pa.string()),  # WARC-Date, ISO 8601
+        pa.field("warc_record_id", pa.string()),
+        pa.field("content_type", pa.string()),  # HTTP Content-Type, or the file's type
+        pa.field("charset", pa.string()),  # the charset the bytes were decoded with
+        # books
+        pa.field("title", pa.string()),
+        pa.field("author", pa.string()),
+        pa.field("declared_language", pa.string()),  # as the book header states it
+        # code
+        pa.field("repository", pa.string()),
+        pa.field("relative_path", pa.string()),
+        pa.field("programming_language", pa.string()),
+    ]
+)
+
+# Rejected documents keep every column they had plus these.
+REJECTION_FIELDS = [
+    pa.field("stage", pa.string(), nullable=False),  # the pipeline stage that dropped it
+    pa.field("reason", pa.string(), nullable=False),  # a short category, e.g. "gopher_quality.word_count"
+    pa.field("detail", pa.string()),  # free text: an error message, the survivor's id, ...
+]
+
+
+def doc_id(source: str, location: str) -> str:
+    """A stable id from where a document came from: same input, same id, on every run."""
+    return hashlib.blake2b(f"{source}\x00{location}".encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def make_documents(rows: list[dict]) -> pa.Table:
+    """Rows (dicts with some of the schema's keys) to a table with the full schema."""
+    columns = {f.name: [row.get(f.name) for row in rows] for f in DOCUMENT_SCHEMA}
+    return pa.table(columns, schema=DOCUMENT_SCHEMA)
+
+
+def with_rejection(table: pa.Table, stage: str, reasons: list[str], details: list[str | None] | None = None) -> pa.Table:
+    """Add the stage/reason/detail columns to rows a stage dropped."""
+    n = table.num_rows
+    table = table.append_column(REJECTION_FIELDS[0], pa.array([stage] * n, pa.string()))
+    table = table.append_column(REJECTION_FIELDS[1], pa.array(reasons, pa.string()))
+    return table.append_column(REJECTION_FIELDS[2], pa.array(details if details is not None else [None] * n, pa.string()))

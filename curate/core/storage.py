@@ -1,0 +1,137 @@
+"""Paths and atomic writes through fsspec, so inputs and outputs may be local
+paths or URLs (s3://, gs://, https://, memory://, file://).
+
+Atomicity: a file is written under a temporary name in the same folder and then
+renamed (moved) into place. On stores without rename (object stores), the move
+is a copy + delete, which is not atomic: readers never trust an output alone,
+only together with the stage's completion record, which is always written last.
+"""
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import uuid
+from contextlib import contextmanager
+from typing import Iterator
+
+import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+PARQUET_OPTIONS = {"compression": "zstd"}
+
+
+def filesystem(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The filesystem for a path or URL and the path inside it."""
+    fs, path = fsspec.core.url_to_fs(url)
+    return fs, path
+
+
+def join(base: str, *parts: str) -> str:
+    return posixpath.join(base, *parts) if "://" in base else os.path.join(base, *parts)
+
+
+def exists(url: str) -> bool:
+    fs, path = filesystem(url)
+    return fs.exists(path)
+
+
+def unstrip(fs: fsspec.AbstractFileSystem, path: str, like: str) -> str:
+    """Give a path listed by fs the protocol the user's URL had."""
+    return fs.unstrip_protocol(path) if "://" in like else path
+
+
+def list_files(url: str, suffixes: tuple[str, ...] = ()) -> list[str]:
+    """Every file under url (or url itself when it is a file), sorted, optionally by suffix."""
+    fs, path = filesystem(url)
+    if fs.isfile(path):
+        found = [path]
+    else:
+        found = [p for p, info in fs.find(path, detail=True, withdirs=False).items() if info.get("type") != "directory"]
+    found = sorted(p for p in found if not suffixes or p.endswith(suffixes))
+    return [unstrip(fs, p, url) for p in found]
+
+
+@contextmanager
+def atomic_path(url: str) -> Iterator[str]:
+    """Yield a temporary path beside url; on success move it to url."""
+    fs, path = filesystem(url)
+    fs.makedirs(posixpath.dirname(path) if "://" in url else os.path.dirname(path) or ".", exist_ok=True)
+    temporary = f"{path}.tmp-{uuid.uuid4().hex[:12]}"
+    try:
+        yield unstrip(fs, temporary, url)
+        fs.mv(temporary, path)
+    finally:
+        if fs.exists(temporary):
+            fs.rm(temporary)
+
+
+def write_json(url: str, obj) -> None:
+    with atomic_path(url) as temporary, fsspec.open(temporary, "w") as f:
+        json.dump(obj, f, indent=1, sort_keys=True)
+
+
+def read_json(url: str):
+    with fsspec.open(url, "r") as f:
+        return json.load(f)
+
+
+class ParquetSink:
+    """Writes record batches to one Parquet file, atomically, only if any row is written
+    (or always, when `always` is set: an output shard must exist even when empty)."""
+
+    def __init__(self, url: str, always: bool = False):
+        self.url, self.always = url, always
+        self.rows = 0
+        self._writer = None
+        self._file = None
+        self._atomic = None
+        self._temporary = None
+        self.schema = None
+
+    def write(self, table: pa.Table) -> None:
+        if self._writer is None:
+            self._open(table.schema)
+        elif table.schema != self.schema:
+            table = table.select(self.schema.names).cast(self.schema)
+        self._writer.write_table(table)
+        self.rows += table.num_rows
+
+    def _open(self, schema: pa.Schema) -> None:
+        self.schema = schema
+        self._atomic = atomic_path(self.url)
+        self._temporary = self._atomic.__enter__()
+        self._file = fsspec.open(self._temporary, "wb").open()
+        self._writer = pq.ParquetWriter(self._file, schema, **PARQUET_OPTIONS)
+
+    def close(self, empty_schema: pa.Schema | None = None) -> None:
+        if self._writer is None and self.always:
+            self._open(empty_schema)
+        if self._writer is None:
+            return
+        self._writer.close()
+        self._file.close()
+        self._atomic.__exit__(None, None, None)
+        self._writer = None
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._file.close()
+            self._atomic.__exit__(RuntimeError, RuntimeError("aborted"), None)
+            self._writer = None
+
+
+def iter_parquet(urls: tuple[str, ...] | list[str], batch_size: int) -> Iterator[pa.Table]:
+    """Record batches (as tables) of several Parquet files in order."""
+    for url in urls:
+        with fsspec.open(url, "rb") as f:
+            parquet = pq.ParquetFile(f)
+            for batch in parquet.iter_batches(batch_size=batch_size):
+                yield pa.Table.from_batches([batch])
+
+
+def parquet_schema(url: str) -> pa.Schema:
+    with fsspec.open(url, "rb") as f:
+        return pq.ParquetFile(f).schema_arrow

@@ -1,0 +1,125 @@
+"""The extract stage: raw web crawls, books and source trees to documents.
+
+Each source has a reader module with two functions:
+    list_inputs(urls, params) -> sorted input files it reads
+    read(url, params) -> iterator of document rows (dicts of schema columns) or Rejection
+A reader never raises for bad input: what it cannot read becomes a Rejection naming
+the file and what is wrong, and the rest of the shard goes on.
+"""
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
+
+from curate.core import storage
+from curate.core.schema import doc_id, make_documents, with_rejection
+from curate.core.stage import Shard, ShardStats, Stage
+
+READERS = {"web": "curate.extract.web", "books": "curate.extract.books", "code": "curate.extract.code"}
+ROWS_PER_BATCH = 512
+
+
+class Rejection(NamedTuple):
+    """An input (a file, a record) that produced no document, and why."""
+
+    row: dict  # schema columns known about it: at least source and path
+    reason: str
+    detail: str | None = None
+
+
+def reject_file(source: str, url: str, reason: str, detail: str | None = None, **columns) -> Rejection:
+    return Rejection({"id": doc_id(source, url), "source": source, "path": url, "text": "", **columns}, reason, detail)
+
+
+@dataclass
+class ExtractParams:
+    source: Literal["web", "books", "code"]
+    files_per_shard: int = 32  # small files (HTML pages, books, code) grouped per shard; a WARC is a shard of its own
+    # web: trafilatura settings, precision-favouring by default as in FineWeb
+    favor_precision: bool = True
+    include_tables: bool = False
+    include_comments: bool = False
+    deduplicate: bool = True
+    min_text_chars: int = 1  # an extraction shorter than this is rejected as empty
+    # code
+    max_file_bytes: int = 1_000_000
+    max_line_chars: int = 100_000  # a longer line marks a minified or data file
+
+    def __post_init__(self):
+        if self.files_per_shard < 1:
+            raise ValueError(f"parameter 'files_per_shard' must be at least 1, got {self.files_per_shard}")
+
+
+class ExtractStage(Stage):
+    type_name = "extract"
+    Params = ExtractParams
+
+    def reader(self):
+        return importlib.import_module(READERS[self.params.source])
+
+    def shards(self, ctx) -> list[Shard]:
+        files = self.reader().list_inputs(ctx.inputs, self.params)
+        shards, group = [], []
+        for url in files:
+            if storage_is_archive(url):
+                shards.append((url,))
+            else:
+                group.append(url)
+                if len(group) == self.params.files_per_shard:
+                    shards.append(tuple(group))
+                    group = []
+        if group:
+            shards.append(tuple(group))
+        return [Shard(f"shard-{i:05d}", inputs) for i, inputs in enumerate(shards)]
+
+    def run_shard(self, shard: Shard, ctx) -> ShardStats:
+        start = time.perf_counter()
+        reader, stats = self.reader(), ShardStats()
+        kept = storage.ParquetSink(ctx.output_url(shard.name), always=True)
+        rejected = storage.ParquetSink(ctx.rejected_url(shard.name))
+        rows: list[dict] = []
+        try:
+            for url in shard.inputs:
+                stats.bytes_in += file_size(url)
+                for item in reader.read(url, self.params):
+                    stats.docs_in += 1
+                    if isinstance(item, Rejection):
+                        table = make_documents([item.row])
+                        rejected.write(with_rejection(table, self.name, [item.reason], [item.detail]))
+                        stats.drop(item.reason)
+                        continue
+                    rows.append(item)
+                    if len(rows) == ROWS_PER_BATCH:
+                        self._flush(rows, kept, stats)
+            self._flush(rows, kept, stats)
+            kept.close(make_documents([]).schema)
+            rejected.close()
+        except BaseException:
+            kept.abort()
+            rejected.abort()
+            raise
+        stats.seconds = time.perf_counter() - start
+        return stats
+
+    @staticmethod
+    def _flush(rows: list[dict], kept: storage.ParquetSink, stats: ShardStats) -> None:
+        if rows:
+            kept.write(make_documents(rows))
+            stats.docs_out += len(rows)
+            stats.bytes_out += sum(len(r["text"].encode("utf-8", "surrogatepass")) for r in rows)
+            rows.clear()
+
+
+def storage_is_archive(url: str) -> bool:
+    """Files big enough to be a shard of their own: crawl archives and repository archives."""
+    return url.endswith((".warc", ".warc.gz", ".wet", ".wet.gz", ".arc.gz", ".tar.gz", ".tgz", ".zip"))
+
+
+def file_size(url: str) -> int:
+    fs, path = storage.filesystem(url)
+    try:
+        return int(fs.size(path) or 0)
+    except (FileNotFoundError, OSError):
+        return 0

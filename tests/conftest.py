@@ -1,0 +1,40 @@
+"""Shared fixtures: the real sample data in ../shared/data and small helpers."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data, or a skip saying it is missing (tests never pass without their data)."""
+    if not (SHARED_DATA / "README.md").exists():
+        pytest.skip(f"real sample data not found at {SHARED_DATA} (set SHARED_DATA or check out shared/ beside the repo)")
+    return SHARED_DATA
+
+
+def read_stage(output: Path, stage: str):
+    """All kept documents of a stage as one table (rows in shard order)."""
+    files = sorted((output / stage).glob("*.parquet"))
+    return pq.ParquetDataset(files).read() if files else None
+
+
+def read_rejected(output: Path, stage: str):
+    files = sorted((output / "rejected" / stage).glob("*.parquet"))
+    return pq.ParquetDataset(files).read() if files else None
+
+
+def run_curate(*args: str, cwd: Path = REPO, check: bool = True) -> subprocess.CompletedProcess:
+    """The real `curate` command line in a subprocess."""
+    result = subprocess.run([sys.executable, "-m", "curate.cli", *args], cwd=cwd, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"curate {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
