@@ -1,0 +1,69 @@
+"""train.config: presets, YAML, command-line overrides and the checks made before anything starts."""
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+import yaml
+from train_fixtures import PYTHON, REPO, python_env, token_data, tiny_overrides, write_manifest  # noqa: F401
+
+from train.config import ConfigError, load_config, parse_overrides
+from train.trainer import Trainer
+
+
+@pytest.fixture
+def manifest(tmp_path, token_data):  # noqa: F811
+    return write_manifest(tmp_path / "m.yaml", token_data)
+
+
+def write_config(path, **values):
+    path.write_text(yaml.safe_dump(values))
+    return path
+
+
+def test_preset_then_yaml_then_command_line(tmp_path, manifest):
+    config_path = write_config(tmp_path / "c.yaml", preset="gpt2-124m", manifest="m.yaml", lr=1e-3)
+    config = load_config(config_path, parse_overrides(["--lr", "3e-4", "--max-steps=7", "--compile", "false"]))
+    assert (config.n_layer, config.n_embd, config.tokens_per_step) == (12, 768, 524288)   # preset
+    assert config.manifest == str(manifest.resolve())                                     # relative to the YAML
+    assert (config.lr, config.max_steps, config.compile) == (3e-4, 7, False)              # command line wins
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"n_layers": 2}, r"c\.yaml: n_layers: unknown key; did you mean 'n_layer'"),
+    ({"lr": "fast"}, r"c\.yaml: lr: expected float, got 'fast'"),
+    ({"n_embd": 100, "n_head": 3}, r"n_embd: 100 is not divisible by n_head 3"),
+    ({"schedule": "linear"}, r"schedule: expected one of cosine, wsd"),
+    ({"min_lr": 1.0}, r"need 0 <= min_lr <= lr"),
+    ({"preset": "gpt5"}, r"unknown preset 'gpt5'"),
+    ({"manifest": "missing.yaml"}, r"manifest: .*missing\.yaml not found"),
+])
+def test_bad_config_values_are_named(tmp_path, manifest, values, message):
+    config_path = write_config(tmp_path / "c.yaml", **{"manifest": "m.yaml", **values})
+    with pytest.raises(ConfigError, match=message):
+        load_config(config_path)
+
+
+def test_unknown_command_line_key_suggests_the_right_one():
+    with pytest.raises(ConfigError, match=r"command line: mxa_steps: unknown key; did you mean 'max_steps'"):
+        parse_overrides(["--mxa-steps", "3"])
+
+
+def test_model_vocabulary_smaller_than_the_shards_is_refused(tmp_path, manifest):
+    config = load_config(None, tiny_overrides(manifest, tmp_path / "run", vocab_size=512))
+    with pytest.raises(ConfigError, match="vocab_size: the model has 512 entries but .* vocabulary of 1024"):
+        Trainer(config)
+
+
+def test_batch_geometry_is_checked(tmp_path, manifest):
+    config = load_config(None, tiny_overrides(manifest, tmp_path / "run", tokens_per_step=1000))
+    with pytest.raises(ConfigError, match="tokens_per_step: 1000 is not a multiple of"):
+        Trainer(config)
+
+
+def test_cli_reports_config_errors_without_traceback(tmp_path, manifest):
+    config_path = write_config(tmp_path / "c.yaml", manifest="m.yaml", out_dir=str(tmp_path / "run"))
+    result = subprocess.run([PYTHON, "-m", "train.cli", "run", str(config_path), "--learning-rate", "1"],
+                            capture_output=True, text=True, cwd=REPO, env=python_env())
+    assert result.returncode == 2
+    assert "learning_rate: unknown key" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,57 @@
+"""Data parallelism through the real torchrun launcher, two gloo processes on CPU."""
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+import yaml
+from train_fixtures import PYTHON, REPO, python_env, read_losses, tiny_overrides, token_data, write_manifest  # noqa: F401
+
+STEPS = 10
+
+
+def train(config_path, processes: int, *args: str) -> None:
+    launcher = ([PYTHON, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"]
+                if processes > 1 else [PYTHON])
+    command = launcher + ["-m", "train.cli", "run", str(config_path), *args]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=python_env(), timeout=300)
+    assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr[-4000:]}"
+
+
+@pytest.fixture
+def configs(tmp_path, token_data):  # noqa: F811
+    manifest = write_manifest(tmp_path / "m.yaml", token_data)
+
+    def make(name: str, **extra):
+        values = tiny_overrides(manifest, tmp_path / name, max_steps=STEPS, tokens_per_step=1024, eval_interval=5,
+                                ckpt_interval=5, **extra)
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(values))
+        return path, tmp_path / name
+    return make
+
+
+def assert_close(a: dict, b: dict, rel: float = 1e-4) -> None:
+    assert sorted(a) == sorted(b) == list(range(STEPS))
+    for step in a:
+        assert a[step] == pytest.approx(b[step], rel=rel), f"step {step}: {a[step]} vs {b[step]}"
+
+
+def test_two_processes_match_one_with_the_same_global_batch(configs):
+    single, single_dir = configs("single")          # 1 process, 2 micro-steps of 8 sequences
+    ddp, ddp_dir = configs("ddp")                    # 2 processes, 1 micro-step of 8 sequences each
+    train(single, 1)
+    train(ddp, 2)
+    assert_close(read_losses(single_dir), read_losses(ddp_dir))
+    fsdp, fsdp_dir = configs("fsdp", parallel="fsdp")
+    train(fsdp, 2)
+    assert_close(read_losses(single_dir), read_losses(fsdp_dir))
+
+
+def test_resume_on_a_different_process_count_keeps_the_data_order(configs):
+    single, single_dir = configs("single")
+    changed, changed_dir = configs("changed")
+    train(single, 1)
+    train(changed, 2, "--stop-at", "5")
+    train(changed, 1, "--resume")
+    assert_close(read_losses(single_dir), read_losses(changed_dir))

@@ -1,0 +1,137 @@
+"""The training loop on real tokenized books: learning, bitwise resume, checkpoints, loss-spike handling."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from train_fixtures import read_losses, tiny_overrides, token_data, write_manifest, write_token_dir  # noqa: F401
+
+from train import checkpoint
+from train.config import TrainConfig, load_config
+from train.data import DataError
+from train.trainer import Trainer, lr_at, run_training
+
+
+@pytest.fixture
+def manifest(tmp_path, token_data):  # noqa: F811
+    return write_manifest(tmp_path / "m.yaml", token_data)
+
+
+def config(manifest, run_dir, **extra):
+    return load_config(None, tiny_overrides(manifest, run_dir, **extra))
+
+
+def test_tiny_model_learns_real_text(tmp_path, manifest):
+    result = run_training(config(manifest, tmp_path / "run", max_steps=300, eval_interval=100, warmup_steps=20,
+                                 micro_batch=16, n_head=4, n_embd=128))
+    losses = [result.losses[s] for s in sorted(result.losses)]
+    assert np.mean(losses[:5]) > 6.5                       # about log(1024) = 6.93 at initialisation
+    assert np.mean(losses[-10:]) < np.mean(losses[:5]) - 1.5
+    val = [result.val_losses[s] for s in sorted(result.val_losses)]
+    assert val == sorted(val, reverse=True) and val[-1] < 5.8
+    metrics = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    train = [m for m in metrics if m["kind"] == "train"]
+    assert {"loss", "lr", "grad_norm", "tokens_per_s", "mfu", "peak_mem_mb"} <= set(train[0])
+    assert any("val/en" in m and "val/defr" in m for m in metrics if m["kind"] == "val")
+    assert (tmp_path / "run" / "best.pt").exists()
+
+
+def test_resume_is_bitwise_identical(tmp_path, manifest):
+    straight = run_training(config(manifest, tmp_path / "a", max_steps=20, eval_interval=5))
+    run_training(config(manifest, tmp_path / "b", max_steps=20, eval_interval=5), stop_at=10)
+    resumed = run_training(config(manifest, tmp_path / "b", max_steps=20, eval_interval=5), resume=True)
+    assert sorted(resumed.losses) == list(range(10, 20))
+    assert read_losses(tmp_path / "a") == read_losses(tmp_path / "b")   # exact float equality, all 20 steps
+    assert straight.val_losses[20] == resumed.val_losses[20]
+
+
+def test_corrupt_checkpoint_falls_back_to_the_previous(tmp_path, manifest):
+    run_dir = tmp_path / "run"
+    run_training(config(manifest, run_dir, max_steps=30, ckpt_interval=10, eval_interval=100), stop_at=20)
+    newest = checkpoint.checkpoints(run_dir)[-1]
+    assert newest.name == "ckpt-00000020.pt"
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])
+    with pytest.raises(checkpoint.CheckpointError, match="ckpt-00000020.pt: .* bytes, .* says .* \\(truncated\\?\\)"):
+        checkpoint.load(newest)
+    messages = []
+    resumed = run_training(config(manifest, run_dir, max_steps=30, ckpt_interval=10, eval_interval=100), resume=True,
+                           log=messages.append)
+    assert any("checkpoint skipped" in m and "ckpt-00000020.pt" in m for m in messages)
+    assert min(resumed.losses) == 10
+
+
+def test_checkpoint_loads_with_weights_only(tmp_path, manifest):
+    run_training(config(manifest, tmp_path / "run", max_steps=10, eval_interval=100, ckpt_interval=10))
+    payload = torch.load(tmp_path / "run" / "ckpt-00000010.pt", weights_only=True)
+    assert payload["step"] == 10 and payload["cursor"] == 10 and "wte.weight" in payload["model"]
+
+
+class CorruptBatches(Trainer):
+    """Test double for the data only: batches at the given cursors are uniform random tokens."""
+    corrupt: set[int] = set()
+
+    def batch(self, cursor, micro_step):
+        x, y = super().batch(cursor, micro_step)
+        if cursor in self.corrupt:
+            generator = torch.Generator().manual_seed(cursor)
+            y = torch.randint(0, 1024, y.shape, generator=generator)
+        return x, y
+
+
+class PoisonedStep(Trainer):
+    """At the given cursor the batch arrives with the model's weights overwritten by NaN (a hardware fault)."""
+    poison_at = -1
+
+    def batch(self, cursor, micro_step):
+        if cursor == self.poison_at:
+            with torch.no_grad():
+                self.raw_model.h[0].attn.c_attn.weight.fill_(float("nan"))
+        return super().batch(cursor, micro_step)
+
+
+def test_spike_from_a_corrupt_batch_is_skipped(tmp_path, manifest):
+    trainer = CorruptBatches(config(manifest, tmp_path / "run", max_steps=60, eval_interval=100, spike_z=4.0))
+    trainer.corrupt = {45}
+    result = trainer.run()
+    assert [(e["event"], e["cursor"]) for e in result.events] == [("spike_skipped", 45)]
+    assert result.losses[45] > result.losses[44] + 1.0
+    assert max(result.losses) == 59
+
+
+def test_sustained_spike_rolls_back_and_skips_the_batches(tmp_path, manifest):
+    trainer = CorruptBatches(config(manifest, tmp_path / "run", max_steps=60, eval_interval=100, ckpt_interval=20,
+                                    spike_z=4.0, spike_patience=3))
+    trainer.corrupt = {45, 46, 47}
+    result = trainer.run()
+    rollback = [e for e in result.events if e["event"] == "rollback"]
+    assert len(rollback) == 1 and rollback[0]["skipped_cursors"] == [45, 46, 47]
+    assert trainer.skip == {45, 46, 47} and trainer.step == 60 and trainer.cursor == 63
+    assert all(np.isfinite(list(result.losses.values())))
+
+
+def test_nan_rolls_back_to_the_last_good_checkpoint(tmp_path, manifest):
+    trainer = PoisonedStep(config(manifest, tmp_path / "run", max_steps=40, eval_interval=100, ckpt_interval=10))
+    trainer.poison_at = 25
+    result = trainer.run()
+    assert [(e["event"], e["reason"], e["step"]) for e in result.events] == [("rollback", "nonfinite", 25)]
+    assert trainer.skip == {25} and trainer.step == 40
+    assert all(np.isfinite([result.losses[s] for s in range(20, 40)]))   # steps 20.. replayed after the rollback
+
+
+def test_empty_validation_set_is_a_clear_error(tmp_path, token_data):  # noqa: F811
+    empty = write_token_dir(tmp_path / "empty", [], token_data.tokenizer_hash, token_data.eot_id, shards=1)
+    manifest = write_manifest(tmp_path / "m.yaml", token_data, sources=[
+        {"name": "en", "path": str(token_data.dirs["en"]), "weight": 1.0, "validation": str(empty)}])
+    with pytest.raises(DataError, match="validation set of source 'en' is empty"):
+        Trainer(config(manifest, tmp_path / "run"))
+
+
+def test_schedules():
+    c = TrainConfig(lr=1.0, min_lr=0.1, warmup_steps=10, schedule="cosine")
+    assert lr_at(0, c, 110) == pytest.approx(0.1) and lr_at(9, c, 110) == pytest.approx(1.0)
+    assert lr_at(60, c, 110) == pytest.approx(0.55) and lr_at(110, c, 110) == pytest.approx(0.1)
+    c.schedule, c.decay_frac = "wsd", 0.2
+    assert lr_at(50, c, 110) == 1.0 and lr_at(88, c, 110) == 1.0
+    assert lr_at(99, c, 110) == pytest.approx(1 - 0.9 * np.sqrt(11 / 22)) and lr_at(110, c, 110) == pytest.approx(0.1)

@@ -1,0 +1,102 @@
+"""The `train` command: run | estimate | plot | sample."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+RUN_HELP = """Train a GPT on the shards of a data manifest.
+
+Any config key can be overridden after the YAML: --lr 3e-4 --max-steps 100 --compile.
+Many GPUs or CPU processes: torchrun --nproc-per-node 8 -m train.cli run configs/gpt2-124m.yaml"""
+
+
+def cmd_run(args, overrides: list[str]) -> int:
+    from train.config import load_config, parse_overrides
+    from train.trainer import run_training
+    config = load_config(args.config, parse_overrides(overrides))
+    result = run_training(config, resume=args.resume, stop_at=args.stop_at)
+    if result.losses and os.environ.get("RANK", "0") == "0":
+        print(f"done: step {max(result.losses) + 1}, final train loss {result.losses[max(result.losses)]:.4f}; "
+              f"run folder {config.out_dir}")
+    return 0
+
+
+def cmd_estimate(args) -> int:
+    from train.estimate import estimate, format_estimate, parse_count
+    params, tokens = parse_count(args.params), parse_count(args.tokens)
+    print(format_estimate(estimate(params, tokens, args.gpu, args.gpus, args.mfu, args.price, args.watts), params, tokens))
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from train.plot import plot_run
+    print(plot_run(args.run_dir, args.out, log_scale=args.log))
+    return 0
+
+
+def cmd_sample(args) -> int:
+    from train.sample import generate_text
+    texts = generate_text(args.checkpoint, args.prompt, args.tokenizer, args.max_new_tokens, args.temperature,
+                          args.top_k or None, args.num_samples, args.seed, args.device)
+    for i, text in enumerate(texts):
+        print(f"--- sample {i + 1}\n{text}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="train", description="Pre-train a GPT on curated token shards.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="train (resumable; torchrun for many processes)", description=RUN_HELP,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("config", help="run config YAML, e.g. configs/tiny-cpu.yaml")
+    run.add_argument("--resume", action="store_true", help="continue from the newest good checkpoint in out_dir")
+    run.add_argument("--stop-at", type=int, help="stop after this step, keeping the full schedule (resume later)")
+    run.set_defaults(handler=cmd_run)
+    est = commands.add_parser("estimate", help="compute, GPU time, cost and energy from C = 6 N D")
+    est.add_argument("--params", required=True, help="parameters N, e.g. 175e9 or 175B")
+    est.add_argument("--tokens", required=True, help="training tokens D, e.g. 300e9 or 300B")
+    est.add_argument("--gpu", default="h100", help="h100 (default), h200, b200, a100, l40s, a10, v100")
+    est.add_argument("--gpus", type=int, default=1, help="GPUs in parallel (default 1)")
+    est.add_argument("--mfu", type=float, default=0.4, help="model FLOPs utilisation (default 0.4)")
+    est.add_argument("--price", type=float, help="dollars per GPU-hour")
+    est.add_argument("--watts", type=float, help="watts per GPU (default: the GPU's board power)")
+    est.set_defaults(handler=cmd_estimate)
+    plot = commands.add_parser("plot", help="PNG of train/val loss with phases and spikes")
+    plot.add_argument("run_dir", help="a run folder (holds metrics.jsonl)")
+    plot.add_argument("--out", help="PNG path (default RUN_DIR/loss.png)")
+    plot.add_argument("--log", action="store_true", help="logarithmic loss axis")
+    plot.set_defaults(handler=cmd_plot)
+    sample = commands.add_parser("sample", help="generate text from a checkpoint")
+    sample.add_argument("checkpoint", help="a ckpt-*.pt or best.pt file")
+    sample.add_argument("--prompt", default="", help="text to continue")
+    sample.add_argument("--tokenizer", help="tokenizer.json (default: the one named by the run's manifest)")
+    sample.add_argument("--max-new-tokens", type=int, default=100)
+    sample.add_argument("--temperature", type=float, default=0.8, help="0 = greedy")
+    sample.add_argument("--top-k", type=int, default=50, help="0 = no top-k cut")
+    sample.add_argument("--num-samples", type=int, default=1)
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--device", default="cpu")
+    sample.set_defaults(handler=cmd_sample)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from train.checkpoint import CheckpointError
+    from train.config import ConfigError
+    from train.data import DataError
+    from train.format import ShardFormatError
+    from train.mix import ManifestError
+    args, extra = build_parser().parse_known_args(argv)
+    if extra and args.command != "run":
+        build_parser().error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        return args.handler(args, extra) if args.command == "run" else args.handler(args)
+    except (ConfigError, ManifestError, ShardFormatError, DataError, CheckpointError, ValueError,
+            FileNotFoundError) as error:
+        print(f"train: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

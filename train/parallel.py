@@ -1,0 +1,106 @@
+"""Processes, devices and data parallelism, kept apart from the model.
+
+One process: no process group. Under torchrun (RANK/WORLD_SIZE/LOCAL_RANK in the environment): NCCL on GPUs,
+gloo on CPU; DDP replicates the model, FSDP2 (`fully_shard`, one unit per transformer block plus the root)
+shards parameters, gradients and optimizer state for models that do not fit one GPU. Rank 0 logs and writes
+checkpoints; the others wait at a barrier.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+
+
+@dataclass
+class Dist:
+    rank: int = 0
+    local_rank: int = 0
+    world: int = 1
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world > 1
+
+
+def setup(device: str = "auto") -> Dist:
+    """Join the torchrun process group if there is one; pick this process's device."""
+    use_cuda = torch.cuda.is_available() if device == "auto" else device == "cuda"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device: cuda asked for, but torch sees no CUDA device")
+    rank, world, local_rank = (int(os.environ.get(k, d)) for k, d in (("RANK", 0), ("WORLD_SIZE", 1), ("LOCAL_RANK", 0)))
+    if use_cuda:
+        torch.cuda.set_device(local_rank)
+        torch.backends.cuda.matmul.allow_tf32 = True   # TF32 matmuls and convolutions: free speed on Ampere+
+        torch.backends.cudnn.allow_tf32 = True
+    target = torch.device("cuda", local_rank) if use_cuda else torch.device("cpu")
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo", device_id=target if use_cuda else None)
+    return Dist(rank=rank, local_rank=local_rank, world=world, device=target)
+
+
+def wrap(model: torch.nn.Module, d: Dist, mode: str) -> torch.nn.Module:
+    """The model as the training step calls it: itself, DDP-wrapped, or sharded in place by FSDP2."""
+    if not d.enabled:
+        return model
+    if mode == "fsdp":
+        from torch.distributed.fsdp import fully_shard
+        for block in model.h:
+            fully_shard(block)
+        fully_shard(model)
+        return model
+    return DistributedDataParallel(model, device_ids=[d.local_rank] if d.device.type == "cuda" else None)
+
+
+def mean_across(value: torch.Tensor, d: Dist) -> torch.Tensor:
+    if d.enabled:
+        value = value.clone()
+        dist.all_reduce(value, op=dist.ReduceOp.SUM)
+        value /= d.world
+    return value
+
+
+def sum_across(value: torch.Tensor, d: Dist) -> torch.Tensor:
+    if d.enabled:
+        value = value.clone()
+        dist.all_reduce(value, op=dist.ReduceOp.SUM)
+    return value
+
+
+def barrier(d: Dist) -> None:
+    if d.enabled:
+        dist.barrier()
+
+
+def broadcast_object(obj, d: Dist):
+    """Rank 0's value of a small picklable object on every rank."""
+    if not d.enabled:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def teardown(d: Dist) -> None:
+    if d.enabled and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def peak_flops(device: torch.device, dtype: torch.dtype) -> float | None:
+    """Dense peak FLOP/s of the device for the training dtype, or None where we do not know it (CPU)."""
+    if device.type != "cuda":
+        return None
+    from train.estimate import GPU_PEAK_BF16
+    name = torch.cuda.get_device_name(device).lower()
+    for key, peak in GPU_PEAK_BF16.items():
+        if key in name:
+            return peak if dtype == torch.bfloat16 else peak / 2   # TF32 tensor cores run at half the bf16 rate
+    return None

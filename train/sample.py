@@ -1,0 +1,36 @@
+"""`train sample CKPT --prompt ...`: generate text from a checkpoint with top-k / temperature sampling."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from train import checkpoint
+from train.model import GPT, GPTConfig
+from train.tokenizer import ByteLevelBPE
+
+
+def load_model(path: str | Path, device: str = "cpu") -> tuple[GPT, dict]:
+    payload = checkpoint.load(Path(path))
+    model = GPT(GPTConfig(**payload["model_config"]))
+    state = {k: v for k, v in payload["model"].items() if k != "lm_head.weight"}   # tied to wte.weight
+    model.load_state_dict(state, strict=False)
+    missing = {k for k, _ in model.named_parameters()} - set(state) - {"lm_head.weight"}
+    if missing:
+        raise checkpoint.CheckpointError(f"{path}: model weights missing: {sorted(missing)}")
+    return model.to(device).eval(), payload
+
+
+def generate_text(ckpt: str | Path, prompt: str, tokenizer_path: str | Path | None = None, max_new_tokens: int = 100,
+                  temperature: float = 0.8, top_k: int | None = 50, num_samples: int = 1, seed: int = 0,
+                  device: str = "cpu") -> list[str]:
+    model, payload = load_model(ckpt, device)
+    tokenizer_path = tokenizer_path or payload.get("tokenizer_path")
+    if not tokenizer_path or not Path(tokenizer_path).exists():
+        raise FileNotFoundError(f"tokenizer.json not found ({tokenizer_path!r}); pass --tokenizer PATH")
+    tokenizer = ByteLevelBPE(tokenizer_path)
+    ids = tokenizer.encode(prompt) or [tokenizer.vocab.get("<|endoftext|>", 0)]
+    generator = torch.Generator(device=device).manual_seed(seed)
+    start = torch.tensor([ids] * num_samples, dtype=torch.long, device=device)
+    out = model.generate(start, max_new_tokens, temperature=temperature, top_k=top_k, generator=generator)
+    return [tokenizer.decode(row.tolist()) for row in out]
