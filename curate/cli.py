@@ -5,6 +5,9 @@ import argparse
 import sys
 
 from curate.core.params import ConfigError
+from curate.demo import add_demo_parser
+from curate.mix.cli import add_mix_parser
+from curate.tokenize.cli import add_train_tokenizer_parser
 
 
 def add_run_parser(commands) -> None:
@@ -47,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="curate", description="Turn raw web crawls, books and code into clean training data.")
     commands = parser.add_subparsers(dest="command", required=True)
     add_run_parser(commands)
+    add_demo_parser(commands)
+    add_train_tokenizer_parser(commands)
+    add_mix_parser(commands)
     args = parser.parse_args(argv)
     try:
         return args.handler(args)

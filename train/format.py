@@ -194,11 +194,14 @@ def _scan_shards(directory: Path) -> list[IndexedShard]:
     return [IndexedShard(idx.with_suffix("")) for idx in sorted(directory.glob("*.idx"))]
 
 
-def write_token_dir_summary(directory: str | os.PathLike, tokenizer_hash: str, vocab_size: int, eot_id: int) -> dict:
-    """Scan the shards of a token directory and write its tokens.json atomically; returns the summary."""
+def write_token_dir_summary(directory: str | os.PathLike, tokenizer_hash: str, vocab_size: int, eot_id: int,
+                            allow_empty: bool = False) -> dict:
+    """Scan the shards of a token directory and write its tokens.json atomically; returns the summary.
+    With allow_empty, a directory without shards (an empty source) gets a summary counting 0 tokens;
+    read_token_dir still refuses it, so a mix cannot draw from it."""
     directory = Path(directory)
     shards = _scan_shards(directory)
-    if not shards:
+    if not shards and not allow_empty:
         raise ShardFormatError(f"{directory}: no shards (*.idx/*.bin) to summarise")
     dtype = dtype_for_vocab(vocab_size)
     for shard in shards:
@@ -234,7 +237,8 @@ def read_token_dir(directory: str | os.PathLike) -> TokenDir:
         raise ShardFormatError(f"{summary_path}: format {fields['format']!r}, expected {TOKEN_DIR_FORMAT!r}")
     shards = _scan_shards(directory)
     if not shards:
-        raise ShardFormatError(f"{directory}: no shards (*.idx/*.bin)")
+        empty = " (its tokens.json counts 0 tokens: an empty source)" if fields["num_tokens"] == 0 else ""
+        raise ShardFormatError(f"{directory}: no shards (*.idx/*.bin){empty}")
     on_disk = {s.name for s in shards}
     if on_disk != set(listed):
         raise ShardFormatError(f"{summary_path}: lists shards {sorted(set(listed) - on_disk)} missing on disk and "

@@ -170,11 +170,13 @@ def _load_source(check: _Checker, entry, i: int) -> Source:
 
 def _check_same_tokenizer(check: _Checker, manifest: Manifest) -> None:
     """Every token directory must come from one tokenizer: the manifest's, when it names one."""
-    if manifest.tokenizer_hash and manifest.tokenizer_path and manifest.tokenizer_path.exists():
-        actual = hashlib.sha256(manifest.tokenizer_path.read_bytes()).hexdigest()
-        if actual != manifest.tokenizer_hash:
-            check.fail("tokenizer.hash", f"{manifest.tokenizer_path} has sha256 {actual}, not {manifest.tokenizer_hash}")
     reference_key, reference = ("tokenizer.hash", manifest.tokenizer_hash) if manifest.tokenizer_hash else (None, None)
+    if manifest.tokenizer_path and manifest.tokenizer_path.exists():
+        actual = hashlib.sha256(manifest.tokenizer_path.read_bytes()).hexdigest()
+        if manifest.tokenizer_hash and actual != manifest.tokenizer_hash:
+            check.fail("tokenizer.hash", f"{manifest.tokenizer_path} has sha256 {actual}, not {manifest.tokenizer_hash}")
+        if not manifest.tokenizer_hash:  # the file itself is the reference
+            reference_key, reference = "tokenizer.path", actual
     vocab_key, vocab = None, None
     for i, source in enumerate(manifest.sources):
         for key, data in ((f"sources[{i}].path", source.data), (f"sources[{i}].validation", source.validation_data)):

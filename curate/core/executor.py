@@ -34,7 +34,9 @@ class Executor:
 
     workers: int = 1
 
-    def map_unordered(self, fn: Callable, tasks: Sequence[Any], cpus: float = 1.0) -> Iterator[tuple[int, Any]]:
+    def map_unordered(self, fn: Callable, tasks: Sequence[Any], cpus: float = 1.0,
+                      memory_gb: float | None = None) -> Iterator[tuple[int, Any]]:
+        """cpus and memory_gb are what one task needs; executors that schedule by resources use them."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -59,7 +61,7 @@ class LocalExecutor(Executor):
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
         return self._pool
 
-    def map_unordered(self, fn, tasks, cpus=1.0):
+    def map_unordered(self, fn, tasks, cpus=1.0, memory_gb=None):
         if self.workers == 1 or len(tasks) <= 1:
             for index, task in enumerate(tasks):
                 yield index, call_safely(fn, task)

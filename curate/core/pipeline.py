@@ -28,6 +28,8 @@ from curate.core.stage import Stage
 # YAML stage type -> "module:Class". Imported only when a pipeline uses it.
 STAGE_TYPES = {
     "extract": "curate.extract.stage:ExtractStage",
+    "dedup": "curate.dedup.stage:DedupStage",
+    "tokenize": "curate.tokenize.stage:TokenizeStage",
 }
 
 PIPELINE_KEYS = ("name", "description", "input", "output", "stages")

@@ -76,7 +76,7 @@ class StageContext:
         label = f"{self.stage_name}" + ("" if phase == "main" else f" [{phase}]")
         with tqdm(total=len(shards), initial=len(shards) - len(todo), desc=label, unit="shard", disable=not self.progress, file=sys.stderr) as bar:
             tasks = [(stage, method, shard, self, phase) for shard in todo]
-            for index, result in self.executor.map_unordered(run_shard_task, tasks, cpus=stage.cpus):
+            for index, result in self.executor.map_unordered(run_shard_task, tasks, cpus=stage.cpus, memory_gb=stage.memory_gb):
                 if isinstance(result, TaskFailure):
                     failures.append((todo[index].name, result))
                 else:
@@ -138,14 +138,27 @@ def stage_context(pipeline: Pipeline, index: int, executor: Executor, progress: 
                         executor.workers, executor, progress)
 
 
+def require_finished(pipeline: Pipeline, index: int, reader: str) -> None:
+    """A stage reads its predecessor's folder only once that stage finished (its stats are written
+    after its last shard's completion record): a half-done folder may hold outputs without records."""
+    stage = pipeline.stages[index]
+    stats_url = storage.join(pipeline.output, "stats", f"{stage.name}.json")
+    if not storage.exists(stats_url):
+        raise ConfigError(f"stage '{reader}' reads the output of stage '{stage.name}' at "
+                          f"{storage.join(pipeline.output, stage.name)}, which has not finished (no {stats_url}): "
+                          f"run that stage first")
+
+
 def run_stage(pipeline: Pipeline, index: int, executor: Executor, progress: bool = True) -> StageReport:
     stage = pipeline.stages[index]
     ctx = stage_context(pipeline, index, executor, progress)
-    if index > 0 and not storage.exists(ctx.inputs[0]):
-        raise ConfigError(f"stage '{stage.name}' reads the output of stage '{pipeline.stages[index - 1].name}' "
-                          f"at {ctx.inputs[0]}, which does not exist yet: run that stage first")
+    if index > 0:
+        require_finished(pipeline, index - 1, reader=stage.name)
     start = time.perf_counter()
     stats = stage.run(ctx)
+    # Every shard is done, so no task writes here any more: temporaries are leftovers of killed attempts.
+    for folder in (ctx.output_dir, ctx.rejected_dir):
+        storage.remove_temporaries(folder)
     report = StageReport(stage.name, stats, time.perf_counter() - start)
     storage.write_json(storage.join(pipeline.output, "stats", f"{stage.name}.json"), report.to_dict())
     return report

@@ -91,6 +91,7 @@ class Stage:
     type_name: ClassVar[str] = ""
     Params: ClassVar[type] = NoParams
     cpus: ClassVar[float] = 1.0  # what one shard task needs; the Ray executor asks for it
+    memory_gb: ClassVar[float | None] = None  # memory one shard task needs, when known; the Ray executor reserves it
 
     def __init__(self, name: str, params: Any):
         self.name = name

@@ -1,16 +1,24 @@
 """Paths and atomic writes through fsspec, so inputs and outputs may be local
 paths or URLs (s3://, gs://, https://, memory://, file://).
 
-Atomicity: a file is written under a temporary name in the same folder and then
-renamed (moved) into place. On stores without rename (object stores), the move
-is a copy + delete, which is not atomic: readers never trust an output alone,
-only together with the stage's completion record, which is always written last.
+Atomicity: a file is written under a temporary name in the same folder
+(`<name>.tmp-<12 hex>`) and then renamed (moved) into place. On stores without
+rename (S3, GCS) the move is a server-side copy + delete, which is not atomic:
+readers never trust an output alone, only together with the stage's completion
+record, which is always written last. A run killed mid-write leaves temporaries:
+`list_files` never returns them and `remove_temporaries` deletes them once a
+stage has finished. docs/scaling.md spells out what is atomic on which store.
+
+HTTP(S) is read-only: a URL ending in "/" (or redirected to one, as servers do
+for folders) is a folder whose HTML index (e.g. `python -m http.server`) lists its
+files; any other URL is one file.
 """
 from __future__ import annotations
 
 import json
 import os
 import posixpath
+import re
 import uuid
 from contextlib import contextmanager
 from typing import Iterator
@@ -20,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 PARQUET_OPTIONS = {"compression": "zstd"}
+TEMPORARY = re.compile(r"\.tmp-[0-9a-f]{12}$")  # the suffix atomic_path gives files being written
 
 
 def filesystem(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
@@ -45,12 +54,38 @@ def unstrip(fs: fsspec.AbstractFileSystem, path: str, like: str) -> str:
 def list_files(url: str, suffixes: tuple[str, ...] = ()) -> list[str]:
     """Every file under url (or url itself when it is a file), sorted, optionally by suffix."""
     fs, path = filesystem(url)
-    if fs.isfile(path):
+    if _is_file(fs, path, url):
         found = [path]
     else:
+        if is_http(url):  # an index page's relative links resolve against the folder's URL
+            path = path.rstrip("/") + "/"
         found = [p for p, info in fs.find(path, detail=True, withdirs=False).items() if info.get("type") != "directory"]
-    found = sorted(p for p in found if not suffixes or p.endswith(suffixes))
+    found = sorted(p for p in found if (not suffixes or p.endswith(suffixes)) and not TEMPORARY.search(p))
     return [unstrip(fs, p, url) for p in found]
+
+
+def is_http(url: str) -> bool:
+    return url.startswith(("http://", "https://"))
+
+
+def _is_file(fs: fsspec.AbstractFileSystem, path: str, url: str) -> bool:
+    if is_http(url):
+        # A server answers GET for a folder's index page too: a folder is a URL that ends
+        # in "/" or that the server redirects to one ending so.
+        return not (url.endswith("/") or str(fs.info(path).get("url", "")).endswith("/"))
+    return fs.isfile(path)
+
+
+def remove_temporaries(url: str) -> int:
+    """Delete the temporaries a killed writer left under url; returns how many.
+    Only safe when nothing writes there any more (the runner calls it after a stage)."""
+    fs, path = filesystem(url)
+    if not fs.exists(path):
+        return 0
+    leftovers = [p for p in fs.find(path) if TEMPORARY.search(p)]
+    for leftover in leftovers:
+        fs.rm(leftover)
+    return len(leftovers)
 
 
 @contextmanager

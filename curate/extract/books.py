@@ -26,7 +26,7 @@ def list_inputs(urls: list[str], params) -> list[str]:
     return [f for url in urls for f in storage.list_files(url, SUFFIXES)]
 
 
-def read(url: str, params) -> Iterator[dict | Rejection]:
+def read(url: str, params, root: str | None = None) -> Iterator[dict | Rejection]:
     try:
         with fsspec.open(url, "rb", compression="infer") as f:
             data = f.read()

@@ -2,9 +2,11 @@
 
 Each source has a reader module with two functions:
     list_inputs(urls, params) -> sorted input files it reads
-    read(url, params) -> iterator of document rows (dicts of schema columns) or Rejection
-A reader never raises for bad input: what it cannot read becomes a Rejection naming
-the file and what is wrong, and the rest of the shard goes on.
+    read(url, params, root) -> iterator of document rows (dicts of schema columns) or Rejection
+`root` is the input path or URL the file was listed under (code uses it for the
+repository name and the relative path). A reader never raises for bad input: what
+it cannot read becomes a Rejection naming the file and what is wrong, and the rest
+of the shard goes on.
 """
 from __future__ import annotations
 
@@ -43,6 +45,7 @@ class ExtractParams:
     include_comments: bool = False
     deduplicate: bool = True
     min_text_chars: int = 1  # an extraction shorter than this is rejected as empty
+    timeout_seconds: float = 10.0  # a page trafilatura works on longer is rejected (0: no limit)
     # code
     max_file_bytes: int = 1_000_000
     max_line_chars: int = 100_000  # a longer line marks a minified or data file
@@ -50,6 +53,8 @@ class ExtractParams:
     def __post_init__(self):
         if self.files_per_shard < 1:
             raise ValueError(f"parameter 'files_per_shard' must be at least 1, got {self.files_per_shard}")
+        if self.timeout_seconds < 0:
+            raise ValueError(f"parameter 'timeout_seconds' must be 0 (no limit) or more, got {self.timeout_seconds}")
 
 
 class ExtractStage(Stage):
@@ -83,7 +88,7 @@ class ExtractStage(Stage):
         try:
             for url in shard.inputs:
                 stats.bytes_in += file_size(url)
-                for item in reader.read(url, self.params):
+                for item in reader.read(url, self.params, input_root(url, ctx.inputs)):
                     stats.docs_in += 1
                     if isinstance(item, Rejection):
                         table = make_documents([item.row])
@@ -115,6 +120,16 @@ class ExtractStage(Stage):
 def storage_is_archive(url: str) -> bool:
     """Files big enough to be a shard of their own: crawl archives and repository archives."""
     return url.endswith((".warc", ".warc.gz", ".wet", ".wet.gz", ".arc.gz", ".tar.gz", ".tgz", ".zip"))
+
+
+def input_root(url: str, inputs: list[str]) -> str:
+    """The input a listed file came from (the longest containing it), spelled the way
+    storage.list_files spells the files it lists (absolute local paths)."""
+    roots = []
+    for root in inputs:
+        fs, path = storage.filesystem(root)
+        roots.append(storage.unstrip(fs, path, root).rstrip("/"))
+    return max((r for r in roots if url == r or url.startswith(r + "/")), key=len, default=url)
 
 
 def file_size(url: str) -> int:

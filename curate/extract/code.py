@@ -1,0 +1,196 @@
+"""Source code: directory trees and .tar.gz / .tgz / .zip archives of repositories.
+
+Every file becomes a document or a recorded rejection. The programming language
+comes from the file name (extension table below, special names like Makefile,
+a shebang for extensionless scripts). Archive members are read from the archive
+stream without extracting to disk; each archive is a shard of its own.
+
+repository: the input folder's name (a directory tree is one repository) or the
+archive's name; relative_path: the file's path inside it. Rejected, in this order:
+vendored / generated / version-control folders (by path inside the repository), lock
+files, minified names, non-code extensions, files over max_file_bytes, binary
+data, text no charset decodes, lines over max_line_chars, empty files.
+"""
+from __future__ import annotations
+
+import posixpath
+import tarfile
+import zipfile
+from typing import Iterator
+
+import fsspec
+
+from curate.core import storage
+from curate.core.schema import doc_id
+from curate.extract.decode import decode_bytes, looks_binary, python_coding_cookie
+from curate.extract.stage import Rejection, reject_file
+
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".zip")
+
+LANGUAGES = {
+    "Python": ".py .pyi .pyw .pyx .pxd", "C": ".c .h", "C++": ".cc .cpp .cxx .c++ .hh .hpp .hxx .h++ .ipp",
+    "C#": ".cs", "Java": ".java", "JavaScript": ".js .mjs .cjs .jsx", "TypeScript": ".ts .tsx .mts .cts",
+    "Go": ".go", "Rust": ".rs", "Ruby": ".rb .rake .gemspec", "PHP": ".php", "Swift": ".swift",
+    "Kotlin": ".kt .kts", "Scala": ".scala .sc", "Objective-C": ".m .mm", "Shell": ".sh .bash .zsh .ksh .fish",
+    "PowerShell": ".ps1 .psm1", "Batchfile": ".bat .cmd", "Perl": ".pl .pm", "Lua": ".lua", "R": ".r",
+    "Julia": ".jl", "Haskell": ".hs .lhs", "OCaml": ".ml .mli", "F#": ".fs .fsi .fsx", "Elixir": ".ex .exs",
+    "Erlang": ".erl .hrl", "Clojure": ".clj .cljs .cljc .edn", "Dart": ".dart", "Zig": ".zig", "Nim": ".nim",
+    "Fortran": ".f .f90 .f95 .f03 .for", "Assembly": ".s .asm", "SQL": ".sql", "Groovy": ".groovy .gradle",
+    "Visual Basic": ".vb .bas", "Vim Script": ".vim", "Emacs Lisp": ".el", "Scheme": ".scm .ss .rkt",
+    "Common Lisp": ".lisp .lsp", "HTML": ".html .htm", "CSS": ".css .scss .sass .less", "Vue": ".vue",
+    "Svelte": ".svelte", "Protocol Buffers": ".proto", "GraphQL": ".graphql .gql", "CMake": ".cmake",
+    "Makefile": ".mk .mak", "Dockerfile": ".dockerfile", "TeX": ".tex .sty", "Markdown": ".md .markdown",
+    "reStructuredText": ".rst", "YAML": ".yaml .yml", "TOML": ".toml", "JSON": ".json", "XML": ".xml .xsd .xsl",
+    "INI": ".ini .cfg", "Jupyter Notebook": ".ipynb", "Solidity": ".sol", "Verilog": ".v .sv", "VHDL": ".vhd .vhdl",
+}
+EXTENSIONS = {ext: language for language, exts in LANGUAGES.items() for ext in exts.split()}
+SPECIAL_NAMES = {
+    "makefile": "Makefile", "gnumakefile": "Makefile", "dockerfile": "Dockerfile", "containerfile": "Dockerfile",
+    "cmakelists.txt": "CMake", "rakefile": "Ruby", "gemfile": "Ruby", "jenkinsfile": "Groovy", "vagrantfile": "Ruby",
+    "build": "Starlark", "build.bazel": "Starlark", "workspace": "Starlark", "meson.build": "Meson",
+    "setup.cfg": "INI", "pipfile": "TOML", "procfile": "YAML",
+}
+SHEBANGS = {"python": "Python", "bash": "Shell", "sh": "Shell", "zsh": "Shell", "perl": "Perl", "ruby": "Ruby",
+            "node": "JavaScript", "lua": "Lua", "php": "PHP", "Rscript": "R"}
+VENDORED_DIRS = {"node_modules", "bower_components", "jspm_packages", "vendor", "vendors", "third_party",
+                 "thirdparty", "third-party", "site-packages", "dist-packages", ".venv", "venv", "Pods",
+                 "Carthage", ".bundle"}
+GENERATED_DIRS = {"build", "dist", "target", "__pycache__", ".pytest_cache", ".mypy_cache", ".tox", ".nox",
+                  ".eggs", ".gradle", ".next", ".nuxt", "htmlcov", ".cache", "_build", "cmake-build-debug",
+                  "cmake-build-release", "bazel-out", "bazel-bin"}
+VCS_DIRS = {".git", ".hg", ".svn", ".bzr", "CVS"}
+LOCK_FILES = {"package-lock.json", "yarn.lock", "pnpm-lock.yaml", "npm-shrinkwrap.json", "bun.lockb", "Cargo.lock",
+              "poetry.lock", "Pipfile.lock", "pdm.lock", "uv.lock", "composer.lock", "Gemfile.lock", "go.sum",
+              "mix.lock", "pubspec.lock", "Podfile.lock", "packages.lock.json", "flake.lock", "gradle.lockfile"}
+MINIFIED_SUFFIXES = (".min.js", ".min.css", ".min.mjs", "-min.js", ".bundle.js")
+
+
+def list_inputs(urls: list[str], params) -> list[str]:
+    return [f for url in urls for f in storage.list_files(url)]
+
+
+def read(url: str, params, root: str | None = None) -> Iterator[dict | Rejection]:
+    if url.endswith(ARCHIVE_SUFFIXES):
+        yield from read_archive(url, params)
+        return
+    root = (root or url).rstrip("/")
+    relative = posixpath.basename(url) if url == root else url[len(root) + 1:]
+    repository = posixpath.basename(posixpath.dirname(url) if url == root else root)
+    base = {"id": doc_id("code", url), "source": "code", "path": url, "text": "", "repository": repository,
+            "relative_path": relative}
+    early = check_path(relative, params)
+    if early is not None:
+        yield Rejection({**base, "programming_language": EXTENSIONS.get(extension(relative))}, *early)
+        return
+    try:
+        fs, path = storage.filesystem(url)
+        size = fs.size(path)
+        if size is not None and size > params.max_file_bytes:
+            yield Rejection(base, "too_large", f"{size} bytes > max_file_bytes {params.max_file_bytes}")
+            return
+        with fsspec.open(url, "rb") as f:
+            data = f.read(params.max_file_bytes + 1)
+    except (OSError, EOFError) as error:
+        yield Rejection(base, "unreadable_file", f"{url}: {type(error).__name__}: {error}")
+        return
+    yield code_document(base, data, params)
+
+
+def extension(relative: str) -> str:
+    name = posixpath.basename(relative)
+    return posixpath.splitext(name)[1].lower() if "." in name.lstrip(".") else ""
+
+
+def check_path(relative: str, params) -> tuple[str, str] | None:
+    """(reason, detail) for files rejected by their path alone, before reading them."""
+    *folders, name = relative.split("/")
+    for folder in folders:
+        if folder in VENDORED_DIRS:
+            return "vendored", f"inside {folder}/"
+        if folder in VCS_DIRS:
+            return "vcs_metadata", f"inside {folder}/"
+        if folder in GENERATED_DIRS or folder.endswith(".egg-info"):
+            return "generated", f"inside {folder}/"
+    if name in LOCK_FILES:
+        return "lock_file", name
+    if name.lower().endswith(MINIFIED_SUFFIXES):
+        return "minified", f"minified file name {name}"
+    if name.lower() in SPECIAL_NAMES or extension(name) in EXTENSIONS or extension(name) == "":
+        return None  # extensionless files may still be scripts: decided by their shebang
+    return "not_code", f"extension {extension(name)!r} is not a programming language this reader knows"
+
+
+def code_document(base: dict, data: bytes, params) -> dict | Rejection:
+    """A document from a file's bytes, or why not."""
+    relative = base["relative_path"]
+    if len(data) > params.max_file_bytes:
+        return Rejection(base, "too_large", f"over max_file_bytes {params.max_file_bytes}")
+    if not data.strip():
+        return Rejection(base, "empty_file", "no content")
+    if looks_binary(data):
+        return Rejection(base, "binary_file", "NUL bytes in the first 8 KiB")
+    language = language_of(relative, data)
+    if language is None:
+        return Rejection(base, "not_code", "no extension and no recognised #! line")
+    cookie = python_coding_cookie(data) if language == "Python" else None
+    text, charset = decode_bytes(data, cookie, replace=False)
+    row = {**base, "programming_language": language, "charset": charset}
+    if text is None:
+        return Rejection(row, "undecodable", charset)
+    longest = max(map(len, text.splitlines()), default=0)
+    if longest > params.max_line_chars:
+        return Rejection(row, "minified", f"a line of {longest} characters > max_line_chars {params.max_line_chars}")
+    return {**row, "text": text, "content_type": "text/plain"}
+
+
+def language_of(relative: str, data: bytes) -> str | None:
+    name = posixpath.basename(relative)
+    language = SPECIAL_NAMES.get(name.lower()) or EXTENSIONS.get(extension(name))
+    if language is None and data.startswith(b"#!"):
+        interpreter = data[2:200].split(b"\n", 1)[0].decode("latin-1").split()
+        words = [posixpath.basename(w) for w in interpreter if w != "env" and not w.startswith("-")][:2]
+        for word in words:
+            word = word.rstrip("0123456789.")
+            if word in SHEBANGS:
+                return SHEBANGS[word]
+    return language
+
+
+# --- archives -----------------------------------------------------------------------------
+
+
+def read_archive(url: str, params) -> Iterator[dict | Rejection]:
+    """Every regular file of a repository archive, streamed from the archive."""
+    name = posixpath.basename(url)
+    repository = name[: -len(next(s for s in ARCHIVE_SUFFIXES if name.endswith(s)))]
+    member = None
+    try:
+        with fsspec.open(url, "rb") as f:
+            members = zip_members(f) if url.endswith(".zip") else tar_members(f)
+            for member, size, read_member in members:
+                base = {"id": doc_id("code", f"{url}!{member}"), "source": "code", "path": url, "text": "",
+                        "repository": repository, "relative_path": member}
+                early = check_path(member, params)
+                if early is None and size > params.max_file_bytes:
+                    early = ("too_large", f"{size} bytes > max_file_bytes {params.max_file_bytes}")
+                yield Rejection(base, *early) if early else code_document(base, read_member(), params)
+    except FileNotFoundError as error:
+        yield reject_file("code", url, "unreadable_file", f"{url}: {error}", repository=repository)
+    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+        after = f" after member {member!r}" if member else ""
+        yield reject_file("code", url, "unreadable_archive", f"{url}{after}: {type(error).__name__}: {error}", repository=repository)
+
+
+def tar_members(f):
+    # "r|*": a forward-only stream, so members are never extracted or seeked.
+    with tarfile.open(fileobj=f, mode="r|*") as tar:
+        for info in tar:
+            if info.isfile():
+                yield info.name, info.size, lambda info=info: tar.extractfile(info).read()
+
+
+def zip_members(f):
+    with zipfile.ZipFile(f) as archive:
+        for info in archive.infolist():
+            if not info.is_dir():
+                yield info.filename, info.file_size, lambda info=info: archive.read(info)

@@ -1,0 +1,240 @@
+"""Web pages: WARC / WARC.gz crawls, WET files and folders of raw .html files.
+
+WARC: every `response` record whose payload is HTML becomes a document (url =
+WARC-Target-URI, warc_date = WARC-Date); other responses (images, robots.txt, PDFs)
+are rejected as `not_html`. Records that are not pages at all (warcinfo, request,
+metadata, resource, revisit) are skipped without a row: they hold no document.
+WET: `conversion` records already hold extracted text; it is kept as is.
+HTML files: the file is the document; url from <link rel=canonical> or og:url.
+
+Bytes are decoded by the HTTP Content-Type charset, then <meta charset> /
+http-equiv, with detection as the fallback (curate.extract.decode); the main text
+comes from trafilatura with precision-favouring settings, as in FineWeb.
+A truncated file keeps every record read before the break, plus a rejection
+naming the file and the offset where it broke.
+"""
+from __future__ import annotations
+
+import re
+import signal
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+import fsspec
+import lxml.html
+import trafilatura
+from trafilatura.deduplication import LRU_TEST
+from warcio.archiveiterator import ArchiveIterator
+
+from curate.core import storage
+from curate.core.schema import doc_id
+from curate.extract.decode import decode_bytes
+from curate.extract.stage import Rejection, reject_file
+
+WARC_SUFFIXES = (".warc", ".warc.gz", ".wet", ".wet.gz")
+HTML_SUFFIXES = (".html", ".htm")
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+HEAD_BYTES = 16_384  # where <meta charset> and <link rel=canonical> are looked for
+META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)", re.IGNORECASE)
+TAG = re.compile(r"<(link|meta)\b([^>]*)>", re.IGNORECASE)
+ATTRIBUTE = re.compile(r"([\w:-]+)\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s>]+)")
+
+
+class ExtractionTimeout(Exception):
+    pass
+
+
+def list_inputs(urls: list[str], params) -> list[str]:
+    return [f for url in urls for f in storage.list_files(url, WARC_SUFFIXES + HTML_SUFFIXES)]
+
+
+def read(url: str, params, root: str | None = None) -> Iterator[dict | Rejection]:
+    # trafilatura's `deduplicate` remembers text seen in earlier pages of this process;
+    # starting each file afresh makes a file's output independent of what a worker
+    # did before (resumed runs and any worker count give identical text).
+    LRU_TEST.clear()
+    if url.endswith(WARC_SUFFIXES):
+        yield from read_warc(url, params)
+    else:
+        yield from read_html_file(url, params)
+
+
+# --- WARC / WET ---------------------------------------------------------------------------
+
+
+class CheckedArchiveIterator(ArchiveIterator):
+    """warcio ends quietly at a gzip stream cut mid-member; this notes it. (The check uses
+    warcio's reader, which its close() discards: the last member's decompressor never
+    saw its end-of-stream marker.)"""
+
+    truncated = False
+
+    def close(self):
+        decompressor = self.reader.decompressor if self.reader is not None else None
+        if decompressor is not None and hasattr(decompressor, "eof"):
+            self.truncated = not decompressor.eof
+        super().close()
+
+
+def read_warc(url: str, params) -> Iterator[dict | Rejection]:
+    offset, short_record, count = 0, False, 0
+    try:
+        with fsspec.open(url, "rb") as f:  # warcio inflates per-record gzip members itself
+            records = CheckedArchiveIterator(f)
+            for count, record in enumerate(records, 1):
+                if record.format != "warc":  # warcio reads any text it cannot parse as a lenient ARC record
+                    raise ValueError(f"not a WARC record (read as {record.format!r})")
+                item = warc_record(record, url, params)
+                offset = records.get_record_offset()  # (reads the record to its end: only after the body)
+                short_record = bool(record.raw_stream.limit)  # the file ended inside this record
+                if short_record:
+                    detail = f"{url}: record at offset {offset} is cut short by {record.raw_stream.limit} bytes (truncated file)"
+                    row = item.row if isinstance(item, Rejection) else item or reject_file("web", url, "").row
+                    yield Rejection({**row, "text": ""}, "truncated_record", detail)
+                elif item is not None:
+                    yield item
+            if count == 0 and f.tell() == 0:
+                yield reject_file("web", url, "empty_file", f"{url}: no content")
+            elif records.truncated and not short_record:
+                yield reject_file("web", url, "truncated_file", f"{url}: gzip stream ends mid-member after the record at offset {offset}")
+    except FileNotFoundError as error:
+        yield reject_file("web", url, "unreadable_file", f"{url}: {error}")
+    except Exception as error:  # noqa: BLE001 - warcio raises many kinds on corrupt input
+        yield reject_file("web", url, "unreadable_record", f"{url}: after the record at offset {offset}: {type(error).__name__}: {error}")
+
+
+def warc_record(record, url: str, params) -> dict | Rejection | None:
+    """A document or rejection for a page record; None for records that hold no page."""
+    if record.rec_type not in ("response", "conversion"):
+        return None
+    headers = record.rec_headers
+    record_id = headers.get_header("WARC-Record-ID")
+    row = {"id": doc_id("web", record_id or f"{url}@{headers.get_header('WARC-Target-URI')}"), "source": "web", "path": url, "text": "",
+           "url": headers.get_header("WARC-Target-URI"), "warc_date": headers.get_header("WARC-Date"),
+           "warc_record_id": record_id}
+    body = record.content_stream().read()
+    if record.rec_type == "conversion":  # WET: text extracted already
+        text, charset = decode_bytes(body, "utf-8")
+        row.update(content_type=headers.get_header("Content-Type"), charset=charset)
+        if not text or len(text.strip()) < params.min_text_chars:
+            return Rejection(row, "empty_extraction", "conversion record without text")
+        return {**row, "text": text}
+    content_type = record.http_headers.get_header("Content-Type") if record.http_headers else None
+    content_type = content_type or headers.get_header("WARC-Identified-Payload-Type")
+    row["content_type"] = content_type
+    if not is_html(content_type, body):
+        return Rejection(row, "not_html", f"Content-Type: {content_type}")
+    return html_document(row, body, http_charset(content_type), params)
+
+
+def is_html(content_type: str | None, body: bytes) -> bool:
+    if content_type:
+        return content_type.split(";")[0].strip().lower() in HTML_TYPES
+    start = body[:2048].lstrip().lower()  # no declared type: sniff
+    return start.startswith((b"<!doctype html", b"<html")) or b"<html" in start
+
+
+def http_charset(content_type: str | None) -> str | None:
+    for part in (content_type or "").split(";")[1:]:
+        key, _, value = part.partition("=")
+        if key.strip().lower() == "charset":
+            return value.strip().strip("\"'")
+    return None
+
+
+# --- HTML files ---------------------------------------------------------------------------
+
+
+def read_html_file(url: str, params) -> Iterator[dict | Rejection]:
+    try:
+        with fsspec.open(url, "rb") as f:
+            body = f.read()
+    except (OSError, EOFError) as error:
+        yield reject_file("web", url, "unreadable_file", f"{url}: {type(error).__name__}: {error}")
+        return
+    if not body.strip():
+        yield reject_file("web", url, "empty_file", f"{url}: no content", content_type="text/html")
+        return
+    row = {"id": doc_id("web", url), "source": "web", "path": url, "text": "", "content_type": "text/html"}
+    html = decode_page(row, body, None)
+    if html is None:
+        yield Rejection(row, "binary_content", f"{url}: {row['charset']}")
+        return
+    row["url"] = canonical_url(html[:HEAD_BYTES])
+    yield extract_page(row, html, params)
+
+
+def canonical_url(head: str) -> str | None:
+    """<link rel=canonical href> or <meta property=og:url content>, whichever comes first."""
+    for tag, attributes in TAG.findall(head):
+        attrs = {k.lower(): v.strip("\"'") for k, v in ATTRIBUTE.findall(attributes)}
+        if tag.lower() == "link" and attrs.get("rel", "").lower() == "canonical" and attrs.get("href"):
+            return attrs["href"]
+        if tag.lower() == "meta" and attrs.get("property", "").lower() == "og:url" and attrs.get("content"):
+            return attrs["content"]
+    return None
+
+
+# --- decoding and extraction --------------------------------------------------------------
+
+
+def html_document(row: dict, body: bytes, declared: str | None, params) -> dict | Rejection:
+    html = decode_page(row, body, declared)
+    return Rejection(row, "binary_content", f"{row['path']}: {row['charset']}") if html is None else extract_page(row, html, params)
+
+
+def decode_page(row: dict, body: bytes, declared: str | None) -> str | None:
+    """The page as text (None for binary data); sets row['charset'] to what decoded it."""
+    meta = META_CHARSET.search(body[:HEAD_BYTES])
+    html, row["charset"] = decode_bytes(body, declared, meta.group(1).decode("ascii") if meta else None)
+    return html
+
+
+def extract_page(row: dict, html: str, params) -> dict | Rejection:
+    try:
+        with time_limit(params.timeout_seconds):
+            text = trafilatura.extract(html, favor_precision=params.favor_precision, include_comments=params.include_comments,
+                                       include_tables=params.include_tables, deduplicate=params.deduplicate)
+    except ExtractionTimeout:
+        return Rejection(row, "extraction_timeout", f"trafilatura took over {params.timeout_seconds} s")
+    except Exception as error:  # noqa: BLE001 - one bad page must not stop the file
+        return Rejection(row, "extraction_error", f"{type(error).__name__}: {error}")
+    if not text or len(text.strip()) < params.min_text_chars:
+        too_deep = nesting_error(html)
+        return Rejection(row, "too_deeply_nested" if too_deep else "empty_extraction", too_deep)
+    return {**row, "text": text}
+
+
+def nesting_error(html: str) -> str | None:
+    """libxml2 stops building the tree at depth 256 (lxml without huge_tree), which leaves
+    trafilatura nothing; say so instead of a bare 'empty'. Only run on empty results."""
+    parser = lxml.html.HTMLParser(collect_ids=False, default_doctype=False, encoding="utf-8")
+    try:
+        lxml.html.fromstring(html.encode("utf-8", "surrogatepass"), parser=parser)
+    except Exception:  # noqa: BLE001 - only the error log matters here
+        pass
+    for entry in parser.error_log:
+        if "depth" in entry.message.lower():
+            return f"HTML nested deeper than the parser allows: {entry.message.strip()}"
+    return None
+
+
+@contextmanager
+def time_limit(seconds: float):
+    """Raise ExtractionTimeout in this thread after `seconds` (SIGALRM; main thread only,
+    elsewhere no limit). A pathological page must not stall a worker for hours."""
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise ExtractionTimeout()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -1,0 +1,1 @@
+"""`curate mix`: check a dataset-mix manifest and print the plan the trainer will draw by (train.mix)."""

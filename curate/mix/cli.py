@@ -1,0 +1,26 @@
+"""`curate mix MANIFEST`: check a dataset-mix manifest and print the plan training will draw by."""
+from __future__ import annotations
+
+from curate.core.params import ConfigError
+
+
+def add_mix_parser(commands) -> None:
+    parser = commands.add_parser(
+        "mix", help="check a dataset-mix manifest and print its plan",
+        description="Check a data_manifests/*.yaml file (keys, token directories, one tokenizer for all shards, "
+                    "weights) and print the plan: tokens available per source, tokens drawn, share and epochs. "
+                    "The trainer computes the same plan from the same file (train.mix), so this is what "
+                    "training draws. Warns when a source repeats more than 4 epochs.")
+    parser.add_argument("manifest", help="manifest YAML, e.g. data_manifests/demo.yaml")
+    parser.set_defaults(handler=cmd_mix)
+
+
+def cmd_mix(args) -> int:
+    from train.mix import ManifestError, format_plan, load_manifest, plan_mix
+
+    try:
+        plan = plan_mix(load_manifest(args.manifest))
+    except ManifestError as error:
+        raise ConfigError(str(error)) from None
+    print(format_plan(plan))
+    return 0
