@@ -7,8 +7,9 @@ source; `--from DIR` uses a local copy laid out like shared/data (web/warc,
 web/html, books) instead. It runs the shipped pipelines/*.yaml with --input and
 --output overrides, so stages added to those files run in the demo too.
 
-The demo is a list of steps (DEMO_STEPS); later steps (tokenize, mix, train)
-append themselves there: each is a function of the DemoRun.
+The demo is a list of steps (DEMO_STEPS), each a function of the DemoRun: fetch,
+the three pipelines, then tokenizer + token shards + mix plan, then a short CPU
+training run on that mix, so one command goes from raw text to a loss curve.
 """
 from __future__ import annotations
 
@@ -48,7 +49,10 @@ class DemoRun:
     workers: int = 1
     progress: bool = True
     base_url: str | None = None
+    train_steps: int = 200
     reports: dict[str, list] = field(default_factory=dict)  # pipeline name -> its StageReports
+    manifest: Path | None = None  # the mix manifest the tokenize step wrote
+    training: dict | None = None  # train.demo_run's result
 
 
 def step_fetch(run: DemoRun) -> None:
@@ -93,11 +97,43 @@ def step_code(run: DemoRun) -> None:
     run_shipped_pipeline(run, "code", existing(*(stdlib / package for package in STDLIB_PACKAGES)))
 
 
+def step_tokenize(run: DemoRun) -> None:
+    """A tokenizer trained on what the three pipelines kept, token shards per source, and the mix plan."""
+    from curate.core.executor import LocalExecutor
+    from curate.core.runner import format_reports
+    from curate.tokenize.demo import tokenize_demo
+    from train.mix import format_plan
+
+    curated = {name: str(run.output / name / reports[-1].name) for name, reports in run.reports.items()}
+    executor = LocalExecutor(run.workers)
+    try:
+        tokens = tokenize_demo(run.output, curated, executor, progress=run.progress)
+    finally:
+        executor.close()
+    run.reports["tokenize"] = tokens.reports
+    run.manifest = tokens.manifest
+    print(f"\ntokenizer: {tokens.tokenizer} (sha256 {tokens.tokenizer_sha256[:12]})\n{format_reports(tokens.reports)}\n")
+    print(f"mix plan ({tokens.manifest}):\n{format_plan(tokens.plan)}\n")
+
+
+def step_train(run: DemoRun) -> None:
+    """A short CPU run of the tiny model on the mix: the loss falls, loss.png is written."""
+    if run.train_steps <= 0:
+        return
+    from train import demo_run
+
+    print(f"training the tiny-cpu model for {run.train_steps} steps on {run.manifest}")
+    run.training = demo_run(run.manifest, run.output / "train", steps=run.train_steps)
+    print(f"train loss {run.training['first_loss']:.3f} -> {run.training['final_loss']:.3f}; loss curve: {run.training['plot']}")
+
+
 DEMO_STEPS: list[tuple[str, Callable[[DemoRun], None]]] = [
     ("fetch", step_fetch),
     ("web", step_web),
     ("books", step_books),
     ("code", step_code),
+    ("tokenize", step_tokenize),
+    ("train", step_train),
 ]
 
 
@@ -111,14 +147,17 @@ def add_demo_parser(commands) -> None:
     demo = commands.add_parser(
         "demo", help="run the pipelines on a small real sample",
         description="Download a small real sample (a Common Crawl WARC slice, three Project Gutenberg books; cached "
-                    "with checksums), take a slice of the Python standard library as code, and run "
-                    "pipelines/web.yaml, books.yaml and code.yaml on them. Rerunning reuses the cache and the finished shards.")
+                    "with checksums), take a slice of the Python standard library as code, run "
+                    "pipelines/web.yaml, books.yaml and code.yaml on them, train a BPE tokenizer on what they kept, "
+                    "write token shards and a mix manifest, print the mix plan, and train a tiny GPT on it for a few "
+                    "hundred CPU steps (loss curve in OUTPUT/train/loss.png). Rerunning reuses the cache and the finished shards.")
     demo.add_argument("--from", dest="source", help="use this local folder (laid out like shared/data: web/warc, web/html, books) instead of downloading")
     demo.add_argument("--output", default="out/demo", help="output folder (default out/demo)")
     demo.add_argument("--cache", default=str(DEFAULT_CACHE), help=f"download cache (default {DEFAULT_CACHE})")
     demo.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
     demo.add_argument("--base-url", default=os.environ.get(BASE_URL_ENV),
                       help=f"download from a mirror laid out like shared/data instead of the real sites (env {BASE_URL_ENV})")
+    demo.add_argument("--train-steps", type=int, default=200, help="steps of the closing CPU training run (default 200; 0 skips it)")
     demo.add_argument("--no-progress", action="store_true", help="no progress bars")
     demo.set_defaults(handler=cmd_demo)
 
@@ -129,6 +168,7 @@ def cmd_demo(args) -> int:
     data = Path(args.source) if args.source else None
     if data is not None and not data.is_dir():
         raise ConfigError(f"--from {data}: not a folder")
-    run_demo(DemoRun(data, Path(args.output), Path(args.cache), args.workers, not args.no_progress, args.base_url))
+    run_demo(DemoRun(data, Path(args.output), Path(args.cache), args.workers, not args.no_progress, args.base_url,
+                     args.train_steps))
     print(f"demo output: {args.output}")
     return 0

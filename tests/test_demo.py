@@ -88,10 +88,20 @@ def test_demo_from_a_local_copy_runs_every_pipeline(shared_data, tmp_path, serve
     code = read_stage(tmp_path / "demo" / "code", "extract")
     assert {"json", "email", "asyncio"} <= set(code["repository"].to_pylist())
 
+    # then a tokenizer, token shards per source, the mix plan and a short training run on it
+    assert (tmp_path / "demo" / "tokenizer" / "tokenizer.json").exists()
+    for source in ("web", "books", "code"):
+        assert list((tmp_path / "demo" / source / "tokenize" / "train").glob("*.bin"))
+        assert re.search(rf"^{source}\s+[\d,]+\s+[\d,]+\s+[\d.]+%", result.stdout, re.M), "mix plan row missing"
+    first, final = map(float, re.search(r"train loss ([\d.]+) -> ([\d.]+)", result.stdout).groups())
+    assert final < first - 1.0  # the tiny model learns from its own shards
+    png = (tmp_path / "demo" / "train" / "loss.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 5_000
+
 
 def test_demo_downloading_from_a_mirror(server, tmp_path):
     result = run_curate("demo", "--base-url", server, "--cache", str(tmp_path / "cache"), "--output", str(tmp_path / "demo"),
-                        "--no-progress")
+                        "--no-progress", "--train-steps", "0")
     assert result.stdout.count("fetch http://127.0.0.1") == len(DOWNLOADS)
     web = read_stage(tmp_path / "demo" / "web", "extract")
     assert web.num_rows > 0 and all(url.startswith("http") for url in web["url"].to_pylist())

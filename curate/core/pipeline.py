@@ -28,7 +28,12 @@ from curate.core.stage import Stage
 # YAML stage type -> "module:Class". Imported only when a pipeline uses it.
 STAGE_TYPES = {
     "extract": "curate.extract.stage:ExtractStage",
+    "langid": "curate.langid.stage:LangIdStage",
+    "quality": "curate.quality.stage:QualityStage",
+    "code_quality": "curate.quality.code:CodeQualityStage",
+    "classify": "curate.classify.stage:ClassifyStage",
     "dedup": "curate.dedup.stage:DedupStage",
+    "toxicity": "curate.toxicity.stage:ToxicityStage",
     "tokenize": "curate.tokenize.stage:TokenizeStage",
 }
 

@@ -60,8 +60,14 @@ def list_files(url: str, suffixes: tuple[str, ...] = ()) -> list[str]:
         if is_http(url):  # an index page's relative links resolve against the folder's URL
             path = path.rstrip("/") + "/"
         found = [p for p, info in fs.find(path, detail=True, withdirs=False).items() if info.get("type") != "directory"]
-    found = sorted(p for p in found if (not suffixes or p.endswith(suffixes)) and not TEMPORARY.search(p))
+    found = sorted(p for p in found if (not suffixes or p.endswith(suffixes)) and not TEMPORARY.search(p) and not _in_private_folder(p, path))
     return [unstrip(fs, p, url) for p in found]
+
+
+def _in_private_folder(found: str, root: str) -> bool:
+    """Under a folder named with a leading '_' below root (a stage's _done/ records, _work/ files)."""
+    relative = found[len(root.rstrip("/")) + 1:] if found.startswith(root.rstrip("/") + "/") else ""
+    return any(part.startswith("_") for part in relative.split("/")[:-1])
 
 
 def is_http(url: str) -> bool:
