@@ -4,6 +4,12 @@ Documents are named by a global index: (input shard number << 32) | row in shard
 every phase agrees on names without a pass to count rows. Everything here is a
 pure function of its input arrays, never of the order tasks finished in, which is
 what makes dedup output identical for any number of workers.
+
+Clusters are stars, not whole connected components: connected components chain
+families of similar texts (A~B, B~C, ... ) into clusters whose ends have little in
+common, and removing every member in favour of one survivor would remove texts that
+are not near-duplicates of anything kept. `survivor_stars` therefore removes a document
+only when its own signature agrees with its survivor's (see its docstring for the rule).
 """
 from __future__ import annotations
 
@@ -56,3 +62,42 @@ def connected_components(edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                 break
             parent = grand
     return nodes, nodes[parent]
+
+
+def signature_agreement(signatures: np.ndarray, a: np.ndarray, b: np.ndarray, chunk: int = 65536) -> np.ndarray:
+    """The fraction of MinHash values rows a and b of `signatures` share: an unbiased estimate
+    of their texts' Jaccard similarity (standard error sqrt(J(1 - J) / permutations))."""
+    agree = np.empty(a.size, np.float64)
+    for start in range(0, a.size, chunk):
+        part = slice(start, start + chunk)
+        agree[part] = (signatures[a[part]] == signatures[b[part]]).mean(axis=1)
+    return agree
+
+
+def survivor_stars(edges: np.ndarray, signatures: np.ndarray | None, threshold: float | None) -> np.ndarray:
+    """The survivor of every node, for edges between nodes numbered 0..n-1 in survivor-priority
+    order (0 is the best; `signatures` has one row per node). Rule, in rounds:
+
+      take the connected components of the edges between still-undecided nodes; in each, the
+      best node is a survivor, and every undecided node of the component whose signature agrees
+      with that survivor's on >= threshold of the permutations is removed as its duplicate.
+
+    Nodes left without undecided neighbours are survivors of their own. So every removed node is
+    verified against the document kept instead of it (not only linked to it by a chain), and the
+    ends of a chain become survivors of their own. Each round decides at least one node per
+    component. With no threshold (or no signatures) a cluster is the whole connected component.
+    Pure array arithmetic on numbered nodes: the same for any worker count."""
+    n = int(edges.max()) + 1 if edges.size else 0
+    survivor = np.arange(n)
+    if threshold is None or signatures is None:
+        nodes, roots = connected_components(edges)
+        survivor[nodes] = roots
+        return survivor
+    decided = np.zeros(n, bool)
+    while edges.size:
+        nodes, roots = connected_components(edges)
+        joins = signature_agreement(signatures, nodes, roots) >= threshold  # a root agrees with itself
+        survivor[nodes[joins]] = roots[joins]
+        decided[nodes[joins]] = True
+        edges = edges[~decided[edges[:, 0]] & ~decided[edges[:, 1]]]
+    return survivor

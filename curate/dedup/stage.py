@@ -6,8 +6,8 @@ Four phases, each a parallel, resumable map over tasks (`ctx.map_shards`):
    the exact (xxh3-128) hash of the normalised text -> _work/sig/<shard>.parquet
 2. candidates  (one task per band x key-range partition, plus the exact hash): sort
    the keys of every shard, join equal keys into edges -> _work/edges/<task>.npy
-3. components  (one task): connected components over all edges, then the survivor of
-   each cluster -> _work/assign/<shard>.parquet (only documents that have duplicates)
+3. components  (one task): clusters over all edges and the survivor of each
+   -> _work/assign/<shard>.parquet (only documents in a cluster of two or more)
 4. filter      (one task per input shard): kept documents get dup_cluster and
    dup_cluster_size; the others go to rejected/ with reason exact_duplicate or
    near_duplicate, detail and duplicate_of = the id of the document kept instead.
@@ -15,15 +15,26 @@ Four phases, each a parallel, resumable map over tasks (`ctx.map_shards`):
 Rules:
 - Survivor of a cluster: the highest `score_column` value when that column exists
   (missing scores rank last), then the lowest document id.
-- A removed document is an exact_duplicate when its normalised text equals the
-  survivor's, otherwise a near_duplicate (the survivor may be reached through a chain
-  of candidate pairs: clusters are connected components, as in datatrove and FineWeb).
+- Clusters (with verify_threshold set, the default) are stars, decided in rounds: in each
+  connected component of the candidate pairs between undecided documents, the best document
+  by the rule above survives, and every document whose signature agrees with the survivor's
+  on >= verify_threshold of the permutations is removed as its duplicate; the rest go to the
+  next round (clusters.survivor_stars). So a removed document is itself close to the document
+  kept instead of it, never only linked to it through a chain of similar texts; chain ends
+  survive. With verify_threshold null, a cluster is a whole connected component (datatrove,
+  FineWeb).
+- A removed document is an exact_duplicate when its normalised text equals the survivor's,
+  otherwise a near_duplicate.
 - A document with no words after normalisation (empty, only punctuation) is never a
   duplicate and is kept; a document shorter than `ngram` words has one shingle made of
   all its words, so it matches its exact copies and little else.
-- Components run as one task: vectorised numpy union-find whose memory is a few arrays
-  the size of the candidate-pair list (documents without candidates cost nothing); it
-  runs on a worker, not on the driver, and is checked against max_memory_gb first.
+- Components run as one task: vectorised numpy hook-and-compress over the candidate-pair
+  array, then the survivor rounds; memory is a few arrays the size of the pair list plus the
+  signatures of the documents in pairs (documents without candidates cost nothing). It runs
+  on a worker, not on the driver, and is checked against max_memory_gb first. One task
+  because a component can span every shard and band: partial forests per band would still
+  need a final merge over all their edges, and the phase is a small part of the run time
+  (bench/RESULTS.md).
 """
 from __future__ import annotations
 
@@ -225,20 +236,9 @@ class DedupStage(Stage):
         (an unbiased estimate of their Jaccard similarity): removes the band collisions of
         dissimilar texts, at the cost of some true pairs right at the threshold."""
         nodes = np.unique(edges)
-        shard_numbers = nodes >> np.int64(clusters.ROW_BITS)
-        sigs = np.empty((nodes.size, self.params.num_perm), np.uint32)
-        for number in np.unique(shard_numbers):
-            mine = np.flatnonzero(shard_numbers == number)
-            column = read_table(sig_urls[number], ["signature"])["signature"].combine_chunks()
-            values = np.frombuffer(column.buffers()[1], np.uint32).reshape(-1, self.params.num_perm)[column.offset:]
-            sigs[mine] = values[nodes[mine] & ROW_MASK]
+        sigs = read_signatures(sig_urls, nodes, self.params.num_perm)
         left, right = np.searchsorted(nodes, edges[:, 0]), np.searchsorted(nodes, edges[:, 1])
-        keep = np.zeros(len(edges), bool)
-        for start in range(0, len(edges), 65536):
-            part = slice(start, start + 65536)
-            agree = (sigs[left[part]] == sigs[right[part]]).mean(axis=1)
-            keep[part] = agree >= self.params.verify_threshold
-        return edges[keep]
+        return edges[clusters.signature_agreement(sigs, left, right) >= self.params.verify_threshold]
 
     # ---- phase 3: connected components and survivors ------------------------------------
 
@@ -246,18 +246,26 @@ class DedupStage(Stage):
         start = time.perf_counter()
         edge_files = storage.list_files(ctx.work_url("edges"), (".npy",))
         edges = np.concatenate([load_npy(f) for f in edge_files]) if edge_files else np.zeros((0, 2), np.int64)
-        nodes, roots = clusters.connected_components(edges)
-        del edges
-        members = self.members_table(task.inputs, nodes, roots)
-        assigned = assign_survivors(members)
+        nodes = np.unique(edges)
+        members = self.members_table(task.inputs, nodes)
+        order = pc.sort_indices(members, [("score", "descending", "at_end"), ("id", "ascending", "at_end")]).to_numpy()
+        rank = np.empty(nodes.size, np.int64)
+        rank[order] = np.arange(nodes.size)
+        edges = rank[np.searchsorted(nodes, edges)]  # nodes renumbered by survivor priority: 0 is the best
+        signatures = None
+        if self.params.fuzzy and self.params.verify_threshold is not None:
+            signatures = read_signatures(task.inputs, nodes[order], self.params.num_perm)
+        survivor = clusters.survivor_stars(edges, signatures, self.params.verify_threshold)
+        del edges, signatures
+        assigned = assign_survivors(members.take(pa.array(order)), survivor)
         self.write_assignments(ctx, task.inputs, assigned)
         docs = sum(parquet_rows(u) for u in task.inputs)
         summary = cluster_summary(assigned, docs, self.params.largest_clusters)
         storage.write_json(storage.join(ctx.output_dir, "report", "clusters.json"), summary)
         return ShardStats(docs_in=int(nodes.size), docs_out=int(summary["clusters"]), seconds=time.perf_counter() - start)
 
-    def members_table(self, sig_urls, nodes: np.ndarray, roots: np.ndarray) -> pa.Table:
-        """id, url, bytes, score and exact hash of every document in a cluster, in node order."""
+    def members_table(self, sig_urls, nodes: np.ndarray) -> pa.Table:
+        """id, url, bytes, score and exact hash of every document in a candidate pair, in node order."""
         shard_numbers = nodes >> np.int64(clusters.ROW_BITS)
         parts = []
         for number in np.unique(shard_numbers):
@@ -266,7 +274,7 @@ class DedupStage(Stage):
         empty = pa.schema([("id", pa.string()), ("url", pa.string()), ("bytes", pa.int64()), ("score", pa.float64()),
                            ("h1", pa.uint64()), ("h2", pa.uint64())]).empty_table()
         table = pa.concat_tables(parts) if parts else empty
-        return table.append_column("node", pa.array(nodes)).append_column("root", pa.array(roots))
+        return table.append_column("node", pa.array(nodes))
 
     def write_assignments(self, ctx, sig_urls, assigned: pa.Table) -> None:
         numbers = (assigned["node"].to_numpy() >> np.int64(clusters.ROW_BITS)) if assigned.num_rows else np.zeros(0, np.int64)
@@ -329,27 +337,24 @@ class DedupStage(Stage):
 # ---- helpers --------------------------------------------------------------------------------
 
 
-def assign_survivors(members: pa.Table) -> pa.Table:
-    """Per clustered document: its cluster (the survivor's id), the cluster's size, and for
-    non-survivors the survivor's id and the reason (exact when the normalised texts are equal)."""
-    order = pc.sort_indices(members, [("root", "ascending", "at_end"), ("score", "descending", "at_end"),
-                                      ("id", "ascending", "at_end")])
-    table = members.take(order)
-    roots = table["root"].to_numpy()
-    n = len(roots)
-    is_first = np.concatenate([[True], roots[1:] != roots[:-1]]) if n else np.zeros(0, bool)
-    first = np.maximum.accumulate(np.where(is_first, np.arange(n), 0)) if n else np.zeros(0, np.int64)
-    starts = np.flatnonzero(is_first)
-    sizes = np.diff(np.append(starts, n))
-    size = np.repeat(sizes, sizes)
-    survivor_id = table["id"].take(pa.array(first))
-    h1, h2 = table["h1"].to_numpy(), table["h2"].to_numpy()
-    exact = (h1 == h1[first]) & (h2 == h2[first])
-    reason = np.where(is_first, None, np.where(exact, "exact_duplicate", "near_duplicate"))
+def assign_survivors(members: pa.Table, survivor: np.ndarray) -> pa.Table:
+    """Per document in a cluster of two or more: its cluster (the survivor's id), the cluster's
+    size, and for non-survivors the survivor's id and the reason (exact when the normalised
+    texts are equal). `members` is in priority order and survivor[i] is the position of row i's
+    survivor; documents left alone (size 1) are dropped, as they are kept unchanged."""
+    n = members.num_rows
+    sizes = np.bincount(survivor, minlength=n)[survivor] if n else np.zeros(0, np.int64)
+    clustered = np.flatnonzero(sizes > 1)
+    table, survivor, size = members.take(pa.array(clustered)), survivor[clustered], sizes[clustered]
+    is_survivor = survivor == clustered
+    survivor_id = members["id"].take(pa.array(survivor))
+    h1, h2 = members["h1"].to_numpy(), members["h2"].to_numpy()
+    exact = (h1[clustered] == h1[survivor]) & (h2[clustered] == h2[survivor])
+    reason = np.where(is_survivor, None, np.where(exact, "exact_duplicate", "near_duplicate"))
     return pa.table({
         "node": table["node"], "id": table["id"], "url": table["url"], "bytes": table["bytes"],
         "dup_cluster": survivor_id, "dup_cluster_size": pa.array(size, pa.int64()),
-        "duplicate_of": pc.if_else(pa.array(is_first), pa.nulls(n, pa.string()), survivor_id),
+        "duplicate_of": pc.if_else(pa.array(is_survivor), pa.nulls(len(clustered), pa.string()), survivor_id),
         "reason": pa.array(reason.tolist(), pa.string()),
     })
 
@@ -425,6 +430,18 @@ def read_columns(urls, columns: list[str], batch_size: int):
         with fsspec.open(url, "rb") as f:
             for batch in pq.ParquetFile(f).iter_batches(batch_size=batch_size, columns=columns):
                 yield pa.Table.from_batches([batch])
+
+
+def read_signatures(sig_urls, nodes: np.ndarray, num_perm: int) -> np.ndarray:
+    """(len(nodes), num_perm) uint32: the MinHash signatures of these documents, in this order."""
+    shard_numbers = nodes >> np.int64(clusters.ROW_BITS)
+    sigs = np.empty((nodes.size, num_perm), np.uint32)
+    for number in np.unique(shard_numbers):
+        mine = np.flatnonzero(shard_numbers == number)
+        column = read_table(sig_urls[number], ["signature"])["signature"].combine_chunks()
+        values = np.frombuffer(column.buffers()[1], np.uint32).reshape(-1, num_perm)[column.offset:]
+        sigs[mine] = values[nodes[mine] & ROW_MASK]
+    return sigs
 
 
 def read_table(url: str, columns: list[str] | None) -> pa.Table:
