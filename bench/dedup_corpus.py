@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import random
 import re
 import sysconfig
+from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from curate.core.schema import doc_id, make_documents
 from curate.dedup import minhash, normalize
@@ -96,6 +100,45 @@ def shingle_set(text: str, code: bool) -> set[int]:
 
 def jaccard(a: set[int], b: set[int]) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
+
+
+def shingle_arrays(table: pa.Table) -> list[np.ndarray]:
+    """The sorted distinct shingle hashes of every document (code tokens where source is "code"):
+    the same shingles as shingle_set, for a whole table at once."""
+    code = pc.fill_null(pc.equal(table["source"].combine_chunks(), "code"), False)
+    words = normalize.batch_words(table["text"].combine_chunks(), code, normalize.Normalization())
+    hashes, _, counts = minhash.shingles(words, 5)
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    return [np.unique(hashes[bounds[i]:bounds[i + 1]]) for i in range(table.num_rows)]
+
+
+def similar_pairs(sets: list[np.ndarray], threshold: float) -> dict[tuple[int, int], float]:
+    """Every pair (i < j) of documents whose exact Jaccard similarity is >= threshold, with it.
+
+    Exact all-pairs similarity join by prefix filtering: with shingles ordered rarest first, two
+    sets with Jaccard >= t share at least one of the first |x| - ceil(t |x|) + 1 shingles of
+    each, so only pairs sharing such a prefix shingle are compared (exactly)."""
+    present = [s for s in sets if s.size]
+    distinct, frequency = np.unique(np.concatenate(present), return_counts=True) if present else (np.zeros(0), [])
+    rank = np.empty(distinct.size, np.int64)
+    rank[np.lexsort((distinct, frequency))] = np.arange(distinct.size)
+    ranked = [np.sort(rank[np.searchsorted(distinct, s)]) for s in sets]
+    index, candidates = defaultdict(list), set()
+    for i, shingles in enumerate(ranked):
+        prefix = shingles.size - math.ceil(threshold * shingles.size - 1e-9) + 1 if shingles.size else 0
+        for shingle in shingles[:prefix].tolist():
+            candidates.update((j, i) for j in index[shingle])
+            index[shingle].append(i)
+    pairs = {}
+    for i, j in sorted(candidates):
+        a, b = ranked[i], ranked[j]
+        if min(a.size, b.size) < threshold * max(a.size, b.size):  # too different in size to reach it
+            continue
+        shared = np.intersect1d(a, b, assume_unique=True).size
+        similarity = shared / (a.size + b.size - shared)
+        if similarity >= threshold:
+            pairs[(i, j)] = similarity
+    return pairs
 
 
 def edit(words: list[str], kind: str, k: int, rng_seed: int, filler: list[str]) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from curate.classify.cli import add_train_classifier_parser
 from curate.core.params import ConfigError
 from curate.demo import add_demo_parser
 from curate.mix.cli import add_mix_parser
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     add_demo_parser(commands)
     add_train_tokenizer_parser(commands)
     add_mix_parser(commands)
+    add_train_classifier_parser(commands)
     args = parser.parse_args(argv)
     try:
         return args.handler(args)

@@ -165,10 +165,11 @@ def add_demo_parser(commands) -> None:
 def cmd_demo(args) -> int:
     from curate.core.params import ConfigError
 
-    data = Path(args.source) if args.source else None
+    data = Path(args.source).resolve() if args.source else None
     if data is not None and not data.is_dir():
         raise ConfigError(f"--from {data}: not a folder")
-    run_demo(DemoRun(data, Path(args.output), Path(args.cache), args.workers, not args.no_progress, args.base_url,
-                     args.train_steps))
+    output, cache = Path(args.output).resolve(), Path(args.cache).resolve()
+    os.chdir(PIPELINES.parent)  # the shipped pipelines name their lists relative to the repository root
+    run_demo(DemoRun(data, output, cache, args.workers, not args.no_progress, args.base_url, args.train_steps))
     print(f"demo output: {args.output}")
     return 0

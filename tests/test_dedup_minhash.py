@@ -1,7 +1,6 @@
 """MinHash signatures, normalisation and clustering primitives of the dedup stage."""
 from __future__ import annotations
 
-import random
 import sysconfig
 from pathlib import Path
 

@@ -2,8 +2,11 @@
 Jaccard similarities, precision and recall at Jaccard >= 0.8 against the goals."""
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import dedup_corpus  # noqa: E402
@@ -20,3 +23,18 @@ def test_planted_near_duplicates_are_found_with_goal_precision_and_recall(shared
     assert result["precision"] >= 0.98, result
     assert result["detected_by_target"][1.0]["detected"] == result["detected_by_target"][1.0]["pairs"]
     assert result["detected_by_target"][0.4]["detected"] == 0
+
+
+def test_ground_truth_is_every_pair_above_the_threshold(shared_data):
+    """The exact similarity join the benchmark's truth comes from finds what comparing all pairs finds."""
+    bases = dedup_quality.bases(shared_data, limit=80, html=False)
+    table, _ = dedup_corpus.planted_corpus(bases, dedup_quality.TARGETS, seed=5)
+    sets = dedup_corpus.shingle_arrays(table)
+    for threshold in (0.5, 0.8):
+        brute = {}
+        for i, j in itertools.combinations(range(len(sets)), 2):
+            if sets[i].size and sets[j].size:
+                shared = np.intersect1d(sets[i], sets[j]).size
+                if shared / (sets[i].size + sets[j].size - shared) >= threshold:
+                    brute[(i, j)] = shared / (sets[i].size + sets[j].size - shared)
+        assert brute and dedup_corpus.similar_pairs(sets, threshold) == brute

@@ -15,7 +15,10 @@ from curate.core.executor import LocalExecutor
 from curate.core.pipeline import load_pipeline
 from curate.core.runner import run_pipeline
 from curate.core.schema import doc_id, make_documents
+from curate.core.stage import Shard
+from curate.dedup import memory
 from curate.dedup.memory import MemoryLimitExceeded
+from curate.dedup.stage import DedupParams, plan_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import dedup_corpus  # noqa: E402
@@ -123,10 +126,14 @@ def test_report_counts_what_was_removed(planted_run):
 
 def test_output_is_identical_across_runs_and_worker_counts(shared_data, tmp_path):
     rows, _ = corpus(shared_data, seed=1)
+    words = " ".join(dedup_corpus.book_passages(shared_data, 400, 2000)[1].split()).split(" ")
+    rows += [{"id": f"chain-{k}", "source": "books", "text": " ".join(words[30 * k:30 * k + 300])} for k in range(5)]
     input_dir = write_input(rows, tmp_path / "input", shards=4)
     outputs = [run_dedup(tmp_path, input_dir, workers, out=f"out{i}") for i, workers in enumerate((1, 1, 2))]
     first = [sorted_rows(read_stage(outputs[0], "dedup")), sorted_rows(read_rejected(outputs[0], "dedup"))]
     assert first[1], "the corpus has duplicates to remove"
+    chain = {r["id"]: r["dup_cluster"] for r in first[0] + first[1] if r["id"].startswith("chain-")}
+    assert len(set(chain.values())) >= 2, chain  # the chain splits into stars: survivor rounds ran
     for other in outputs[1:]:
         assert [sorted_rows(read_stage(other, "dedup")), sorted_rows(read_rejected(other, "dedup"))] == first
 
@@ -166,3 +173,40 @@ def test_memory_estimate_is_printed_and_a_low_limit_refuses_before_any_work(shar
     yaml.write_text(yaml.read_text().replace("0.01", "4"))
     done = run_curate("run", str(yaml), "--no-progress")
     assert "peak memory" in done.stdout and "exact_duplicate" in done.stdout
+
+
+def test_a_chain_of_similar_texts_removes_only_what_is_close_to_the_survivor(shared_data, tmp_path):
+    # a ~ b and b ~ c (each ~0.82 Jaccard) but a and c share only ~0.66: connected components would
+    # remove c in favour of a; stars keep c, which is not a near-duplicate of anything kept.
+    words = " ".join(dedup_corpus.book_passages(shared_data, 400, 2000)[0].split()).split(" ")
+    assert len(words) >= 360
+    rows = [{"id": name, "source": "books", "text": " ".join(words[start:start + 300])}
+            for name, start in (("a", 0), ("b", 30), ("c", 60))]
+    sets = dedup_corpus.shingle_arrays(make_documents(rows))
+    similar = dedup_corpus.similar_pairs(sets, 0.5)
+    assert similar[(0, 1)] > 0.8 and similar[(1, 2)] > 0.8 and similar[(0, 2)] < 0.7
+    input_dir = write_input(rows, tmp_path / "input", shards=2)
+    stars = run_dedup(tmp_path, input_dir, out="stars")
+    assert sorted(read_stage(stars, "dedup")["id"].to_pylist()) == ["a", "c"]
+    assert read_rejected(stars, "dedup").select(["id", "duplicate_of"]).to_pylist() == [{"id": "b", "duplicate_of": "a"}]
+    components = run_dedup(tmp_path, input_dir, params="    verify_threshold: null\n", out="components")
+    assert read_stage(components, "dedup")["id"].to_pylist() == ["a"]
+    assert read_stage(components, "dedup")["dup_cluster_size"].to_pylist() == [3]
+
+
+def test_a_few_long_documents_get_a_small_estimate_and_run_with_two_workers(shared_data, tmp_path):
+    # whole books as documents: read batches are capped by text bytes, not 1024 rows of a book each
+    books = sorted((shared_data / "books").glob("*.txt"))
+    rows = [{"id": p.name, "source": "books", "text": p.read_text(encoding="utf-8-sig")} for p in books]
+    rows += [{"id": "copy-" + books[0].name, "source": "books", "text": rows[0]["text"].upper()}]
+    input_dir = write_input(rows, tmp_path / "input", shards=2)
+    shards = [Shard(f.stem, (str(f),)) for f in sorted(input_dir.glob("*.parquet"))]
+    plan = plan_for(shards, 2, DedupParams())
+    text = sum(len(r["text"].encode()) for r in rows)
+    assert plan.largest_signature_batch <= max(memory.BATCH_TEXT_BYTES, text)
+    assert plan.parallel_peak < 1 * memory.GB and plan.components_peak(100) < 1 * memory.GB
+    output = run_dedup(tmp_path, input_dir, workers=2)
+    rejected = read_rejected(output, "dedup")
+    removed = dict(zip(rejected["id"].to_pylist(), rejected["duplicate_of"].to_pylist()))
+    assert removed["copy-" + books[0].name] == books[0].name  # (the two licence files are near-duplicates too)
+    assert all(not name.startswith(("en_", "kalamine_")) for name in removed)

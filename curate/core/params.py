@@ -7,6 +7,7 @@ what was expected, before any work starts.
 from __future__ import annotations
 
 import dataclasses
+import os
 import difflib
 import types
 import typing
@@ -87,6 +88,12 @@ def _describe(hint: Any) -> str:
     if origin is dict:
         return f"a mapping of {_describe(args[0])} to {_describe(args[1])}"
     return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(hint, getattr(hint, "__name__", str(hint)))
+
+
+def absolute_path(path: str | None) -> str | None:
+    """For __post_init__: a local file parameter (model, word list) made absolute, so every worker,
+    whatever its working folder (Ray workers have their own), opens the file the user meant."""
+    return None if path is None else os.path.abspath(os.path.expanduser(path))
 
 
 def require_fraction(name: str, value: float | None) -> None:

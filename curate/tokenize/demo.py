@@ -2,6 +2,7 @@
 source, and the mix manifest the trainer's tiny-cpu config reads (data_manifests/demo.yaml for out/demo)."""
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,8 +58,19 @@ def tokenize_demo(demo_dir: str | os.PathLike, curated: dict[str, str], executor
         report.name = f"tokenize:{source}"
         reports.append(report)
     sha256 = read_tokenizer(str(tokenizer_path))[1]
-    manifest = write_demo_manifest(demo_dir, demo_dir / "mix.yaml", list(curated), sha256)
+    mixed = [source for source in curated if training_tokens(demo_dir / source / "tokenize" / "train")]
+    for source in sorted(set(curated) - set(mixed)):
+        print(f"{source}: no training tokens (curation kept no documents of it): left out of the mix")
+    if not mixed:
+        raise ValueError(f"{demo_dir}: no source has training tokens; nothing to mix")
+    manifest = write_demo_manifest(demo_dir, demo_dir / "mix.yaml", mixed, sha256)
     return DemoTokens(tokenizer_path, sha256, reports, manifest, plan_mix(load_manifest(manifest)))
+
+
+def training_tokens(folder: Path) -> int:
+    """The token count a tokenize output folder's tokens.json records (0 when it is missing)."""
+    counts = folder / "tokens.json"
+    return json.loads(counts.read_text())["num_tokens"] if counts.exists() else 0
 
 
 def demo_manifest(demo_dir: Path, manifest_dir: Path, sources: list[str], tokenizer_sha256: str | None) -> dict:

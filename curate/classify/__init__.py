@@ -1,0 +1,1 @@
+"""fastText classifiers: `curate train-classifier` and the classify stage (see stage.py)."""

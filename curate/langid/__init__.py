@@ -1,0 +1,1 @@
+"""Language identification with fastText lid.176: the langid stage (see stage.py)."""

@@ -1,0 +1,131 @@
+"""C4 line and page rules (Raffel et al. 2020, section 2.2), as datatrove's C4QualityFilter applies them.
+
+Lines are kept only if they end in terminal punctuation (not an ellipsis), have at
+least 3 words, no word over 1000 characters, and mention neither javascript nor a
+cookie/terms-of-use policy; Wikipedia-style citation marks are cut out. Page signals
+are measured on the kept lines: their sentence count, whether one says "lorem ipsum"
+or holds a curly brace, and (with a word list) the share of bad words in the page.
+
+With `remove_lines` (the default, as in C4 and datatrove) the stage writes the page
+as its kept lines: C4 is a line filter as much as a page filter, and the FineWeb
+signals after it are measured on that text, as in datatrove's FineWeb pipeline. A
+rejected page always keeps its original text.
+
+Sentences are counted with a regular expression that follows spaCy's sentencizer
+(datatrove's English sentence splitter): a new sentence starts after a run of
+sentence-final punctuation followed by a word, where a period ends a sentence unless
+it belongs to an abbreviation ("e.g.", "U.S.", "Mr.", "3.5").
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from itertools import filterfalse
+
+from curate.core.params import absolute_path, require_fraction
+from curate.quality.badwords import bad_word_ratio, load_bad_words
+from curate.quality.filters import Doc, HeuristicFilter, Rule, ratio
+from curate.quality.words import SYMBOL_TOKENS, TERMINAL_PUNCTUATION
+
+CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
+END_PUNCTUATION = (".", "?", "!", '"', "'")
+POLICY_PHRASES = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
+_OTHER_TERMINALS = re.escape("".join(sorted(TERMINAL_PUNCTUATION - {"."})))
+_ALL_TERMINALS = re.escape("".join(sorted(TERMINAL_PUNCTUATION)))
+SENTENCE_BREAK = re.compile(
+    rf"(?:[{_OTHER_TERMINALS}]"  # ! ? and other scripts' sentence ends
+    r"|(?<!\.)(?<!\b[A-Za-z])(?<!\b(?:Mr|Ms|Dr|St|Jr|Sr|vs|No))(?<!\b(?:Mrs|etc|Inc|Ltd))\.(?!\.))"  # a period, not an abbreviation's
+    rf"[{_ALL_TERMINALS}]*[\"'”’)\]»]*"  # more marks, closing quotes and brackets
+    r"(?:\s[\W_]*|(?<=[a-z]\.)(?=[A-Z]))(?=[^\W_])"  # then, past any spaces and punctuation, a word
+)
+
+
+@dataclass
+class C4Params:
+    remove_lines: bool = True  # write the page as its kept lines (C4); false: only measure them
+    require_terminal_punctuation: bool = True
+    min_words_per_line: int | None = 3
+    max_word_length: int | None = 1000  # a line with a longer word is removed
+    remove_citations: bool = True
+    remove_javascript_lines: bool = True
+    remove_policy_lines: bool = True
+    drop_lorem_ipsum: bool = True
+    drop_curly_bracket: bool = True
+    min_sentences: int | None = 5
+    bad_words_file: str | None = None  # one word or phrase a line (e.g. an LDNOOBW list)
+    max_bad_word_ratio: float = 0.0  # C4 dropped a page with any listed word
+
+    def __post_init__(self):
+        self.bad_words_file = absolute_path(self.bad_words_file)
+        require_fraction("max_bad_word_ratio", self.max_bad_word_ratio)
+        for name in ("min_words_per_line", "max_word_length", "min_sentences"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"parameter '{name}' must be 0 or more, got {value}")
+        if self.bad_words_file is not None:
+            load_bad_words(self.bad_words_file)  # a missing or empty list is a ConfigError before any work
+
+
+class C4(HeuristicFilter):
+    name = "c4"
+    Params = C4Params
+    columns = ("c4_sentences", "c4_lorem_ipsum", "c4_curly_bracket", "c4_removed_lines_fraction", "c4_bad_word_ratio")
+
+    def __init__(self, params: C4Params):
+        super().__init__(params)
+        self.rewrites_text = params.remove_lines
+        self.bad_words: frozenset[str] | None = None
+
+    def setup(self) -> None:
+        if self.params.bad_words_file is not None:
+            self.bad_words = load_bad_words(self.params.bad_words_file)
+
+    def signals(self, doc: Doc) -> tuple[float, ...]:
+        bad = float("nan") if self.bad_words is None else bad_word_ratio(words_of(doc.tokens), self.bad_words)
+        lines = doc.lines
+        kept, sentences, lorem, curly = self.kept_lines(lines)
+        if self.rewrites_text:
+            doc.replace_text("\n".join(kept).strip())
+        return sentences, lorem, curly, ratio(len(lines) - len(kept), len(lines)), bad
+
+    def kept_lines(self, lines: list[str]) -> tuple[list[str], int, int, int]:
+        """The lines C4 keeps, their sentences, and whether one says lorem ipsum / holds a '{'
+        (checked, as in datatrove, only on lines that pass the punctuation and length rules)."""
+        p = self.params
+        kept, sentences, lorem, curly = [], 0, 0, 0
+        for line in lines:
+            line = line.strip()
+            words = line.split()
+            too_long = p.max_word_length is not None and len(line) > p.max_word_length  # else no word can be
+            if too_long and max(map(len, words)) > p.max_word_length:
+                continue
+            if p.remove_citations:
+                line = CITATION.sub("", line)
+            if p.require_terminal_punctuation and (not line.endswith(END_PUNCTUATION) or line.endswith("...")):
+                continue
+            if p.min_words_per_line is not None and len(words) < p.min_words_per_line:
+                continue
+            lowered = line.lower()
+            lorem |= "lorem ipsum" in lowered
+            if p.remove_javascript_lines and "javascript" in lowered:
+                continue
+            curly |= "{" in line
+            if p.remove_policy_lines and any(phrase in lowered for phrase in POLICY_PHRASES):
+                continue
+            sentences += 1 + len(SENTENCE_BREAK.findall(line))
+            kept.append(line)
+        return kept, sentences, lorem, curly
+
+    def rules(self) -> list[Rule]:
+        p = self.params
+        rules = [Rule("lorem_ipsum", "c4_lorem_ipsum", max=0)] if p.drop_lorem_ipsum else []
+        rules += [Rule("curly_bracket", "c4_curly_bracket", max=0)] if p.drop_curly_bracket else []
+        rules.append(Rule("sentences", "c4_sentences", min=p.min_sentences))
+        if p.bad_words_file is not None:
+            rules.append(Rule("bad_words", "c4_bad_word_ratio", max=p.max_bad_word_ratio))
+        return rules
+
+
+def words_of(tokens: list[str]) -> list[str]:
+    """The tokens that are not punctuation: a bad-word share is of words."""
+    return list(filterfalse(SYMBOL_TOKENS.__contains__, tokens))

@@ -1,0 +1,1 @@
+"""Toxicity filtering: URL blocklist, bad-word ratio, toxicity classifier (see stage.py)."""
