@@ -85,7 +85,7 @@ def text_bytes_estimate(files: list[str]) -> int:
 
 def id_hash_fraction(ids: pa.Array, seed: int) -> np.ndarray:
     """A uniform number in [0, 1) per document id, the same on every run for the same seed."""
-    return np.array([xxhash.xxh64_intdigest(i, seed) for i in ids.to_pylist()], dtype=np.float64) / 2.0**64
+    return np.array([xxhash.xxh64_intdigest(i.encode(), seed) for i in ids.to_pylist()], dtype=np.float64) / 2.0**64
 
 
 def sample_texts(files: list[str], sample_bytes: int, seed: int = 0, stats: dict | None = None) -> Iterator[str]:

@@ -219,7 +219,7 @@ class RollingShardWriter:
 
 def id_hashes(ids: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """xxh64 of every document id as uint64: the validation split's coin."""
-    return np.fromiter((xxhash.xxh64_intdigest(i) for i in ids.to_pylist()), dtype=np.uint64, count=len(ids))
+    return np.fromiter((xxhash.xxh64_intdigest(i.encode()) for i in ids.to_pylist()), dtype=np.uint64, count=len(ids))
 
 
 def validation_split(shards: list[Shard], params: TokenizeParams) -> dict:
