@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -9,7 +10,8 @@ from classify_fixtures import jigsaw_texts, train_jigsaw, write_docs, write_pipe
 from conftest import read_rejected, read_stage, run_curate
 from curate.core.params import ConfigError
 from curate.core.pipeline import load_pipeline
-from curate.toxicity.blocklist import blocked_domain, load_blocklist
+from curate.toxicity import blocklist as blocklist_module
+from curate.toxicity.blocklist import canonical_host, domain_of_entry, load_blocklist, url_host
 
 BLOCKLIST = """# adult and scam domains
 example.com
@@ -57,7 +59,40 @@ def davidson(shared_data):
     ("http://[::1/", None),
 ])
 def test_blocklist_matches_domains_and_their_subdomains_only(lists, url, blocked):
-    assert blocked_domain(url, load_blocklist(str(lists / "blocked.txt"))) == blocked
+    assert load_blocklist(str(lists / "blocked.txt")).blocked([url]) == [blocked]
+
+
+def test_blocklist_files_load_in_bulk_as_line_by_line(tmp_path, monkeypatch):
+    """Big lists are parsed in Arrow blocks; every odd line still means what it means alone."""
+    odd = ["bom.test", "Upper.Example.ORG", "trailing.dot.test.", ".leading.test", "*.wild.test", "127.0.0.1\thosts.test",
+           "spaced.test   # note", "http://www.url.test/path", "ünïcode.test", "#comment.test", "", "   "]
+    plain = [f"site{i}.{tld}" for i in range(60_000) for tld in ("com", "net")]
+    monkeypatch.setattr(blocklist_module, "_READ_BLOCK_BYTES", 64 << 10)  # so 1.3 MB of lines span many blocks
+    first, second = tmp_path / "a.txt", tmp_path / "b.txt"
+    first.write_text("\r\n".join(odd + plain[:70_000]) + "\r\n", encoding="utf-8-sig")  # with a byte-order mark
+    second.write_text("\n".join(plain[70_000:]), encoding="utf-8")  # no final newline
+    blocklist = load_blocklist([str(first), str(second)])
+    expected = {domain_of_entry(line.split("#", 1)[0]) for line in odd + plain} - {None}
+    assert len(blocklist) == len(expected) == 120_009
+    urls = [f"https://www.{domain}/x" for domain in sorted(expected)] + ["https://site60000.com/", "https://test/"]
+    assert blocklist.blocked(urls) == sorted(expected) + [None, None]
+
+
+@pytest.mark.parametrize("url", [
+    "https://Example.COM./a?b#c", "http://user:pw@host.test:8080/", "ftp://files.test", "http://a@b@c.test/",
+    "http://example.com\\evil.test/", "//no-scheme.test/x", "http://[2001:db8::1]:80/", "http://bad port.test/",
+    "http://host.test:abc/", "HTTP://WWW.TEST", "http://xn--bcher-kva.test/", "http://bücher.test/", " http://sp.test/ ",
+    "mailto:someone@mail.test", "http://.test/", "http://", "", "http://_dmarc.test/"])
+def test_fast_url_host_agrees_with_urllib(url):
+    expected = urlsplit(url.strip()).hostname
+    assert url_host(url) == (canonical_host(expected) or None if expected else None)
+
+
+def test_blocklist_that_is_not_text_is_a_config_error(tmp_path):
+    binary = tmp_path / "list.bin"
+    binary.write_bytes(b"ok.test\n\xff\xfe\x00bad\n")
+    with pytest.raises(ConfigError, match="blocklist '.*list.bin' cannot be read"):
+        load_blocklist(str(binary))
 
 
 def run_toxicity(tmp_path, texts, urls=None, **stage):

@@ -1,7 +1,7 @@
 """The toxicity stage: a URL blocklist, a bad-word ratio and a toxicity classifier.
 
     - stage: toxicity
-      blocklist: lists/blocked_domains.txt  # drop pages on these domains and their subdomains
+      blocklist: lists/blocked_domains.txt  # drop pages on these domains and their subdomains (or a list of files)
       bad_words: lists/en_bad_words.txt     # a word list (LDNOOBW style, one word or phrase a line)
       max_bad_word_ratio: 0.01              # drop when more than 1 word in 100 is listed (0: any)
       model: models/toxicity.bin            # a classifier from `curate train-classifier`
@@ -28,12 +28,12 @@ from curate.core.params import absolute_path, require_fraction
 from curate.core.stage import DocumentStage, Verdict
 from curate.quality.badwords import bad_word_ratio, load_bad_words
 from curate.quality.words import split_words
-from curate.toxicity.blocklist import blocked_domain, load_blocklist
+from curate.toxicity.blocklist import load_blocklist
 
 
 @dataclass
 class ToxicityParams:
-    blocklist: str | None = None
+    blocklist: str | list[str] | None = None
     bad_words: str | None = None
     max_bad_word_ratio: float = 0.01
     model: str | None = None
@@ -41,7 +41,11 @@ class ToxicityParams:
     threshold: float = 0.5
 
     def __post_init__(self):
-        self.blocklist, self.bad_words, self.model = map(absolute_path, (self.blocklist, self.bad_words, self.model))
+        self.bad_words, self.model = map(absolute_path, (self.bad_words, self.model))
+        if isinstance(self.blocklist, list):
+            self.blocklist = [absolute_path(path) for path in self.blocklist]
+        else:
+            self.blocklist = absolute_path(self.blocklist)
         require_fraction("max_bad_word_ratio", self.max_bad_word_ratio)
         require_fraction("threshold", self.threshold)
         if not (self.blocklist or self.bad_words or self.model):
@@ -61,7 +65,7 @@ class ToxicityStage(DocumentStage):
 
     def setup(self) -> None:
         p = self.params
-        self.domains = load_blocklist(p.blocklist) if p.blocklist else None
+        self.blocked_domains = load_blocklist(p.blocklist) if p.blocklist else None
         self.words = load_bad_words(p.bad_words) if p.bad_words else None
         self.classifier = load_classifier(p.model, p.positive_label) if p.model else None
 
@@ -69,9 +73,9 @@ class ToxicityStage(DocumentStage):
         n = table.num_rows
         reasons: list[str | None] = [None] * n
         details: list[str | None] = [None] * n
-        texts = table["text"].to_pylist()
-        if self.domains is not None and "url" in table.column_names:
+        if self.blocked_domains is not None and "url" in table.column_names:
             self.check_urls(table["url"].to_pylist(), reasons, details)
+        texts = table["text"].to_pylist() if self.words is not None or self.classifier is not None else []
         if self.words is not None:
             self.check_bad_words(texts, reasons, details)
         if self.classifier is not None:
@@ -81,8 +85,7 @@ class ToxicityStage(DocumentStage):
         return Verdict(table, reasons, details)
 
     def check_urls(self, urls: list[str | None], reasons: list, details: list) -> None:
-        for i, url in enumerate(urls):
-            domain = blocked_domain(url, self.domains)
+        for i, (url, domain) in enumerate(zip(urls, self.blocked_domains.blocked(urls))):
             if domain:
                 reasons[i], details[i] = "toxicity.url_blocklist", f"{url} is under blocked domain {domain}"
 

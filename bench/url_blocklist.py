@@ -1,0 +1,193 @@
+"""URL blocklist at full size: curate's toxicity stage vs datatrove's URLFilter, same list, same URLs.
+
+    python bench/url_blocklist.py [--repeat 3]
+
+The list is the one datatrove ships in its wheel (assets/url_filterblacklistsv0_3_0.tar.gz:
+UT1-derived, 4.56M domains, what FineWeb filtered with); it is unpacked to a temporary folder,
+never into the repository. URLs: the real page URLs of ../shared/data/web (WARC records and
+JSONL documents), the 19,586 listed URLs of the same tarball, one `www.` URL for each of
+10,000 listed domains drawn at random, a `www.` URL for another 10,000, and 20,000 URLs on
+unlisted hosts: 59,669 distinct URLs, each once (no host repeats beyond the listed URLs' own), so
+curate's per-host cache gets no help it would get from a crawl, where pages of a host come in
+runs; it is cleared before each pass. Best of --repeat passes.
+
+Each side runs in its own subprocess (so peak RSS is its own): curate builds ToxicityStage
+with `blocklist:` that file and calls process() on Arrow batches of 2048 documents;
+datatrove builds URLFilter(extra_domains=<the file's lines>, use_integrated_lists=False), so
+only domain checks run, and calls filter() per Document (its tldextract reads the suffix
+list snapshot bundled with tldextract, no network). Reports list load time, peak and
+steady RSS, URLs/s, the ratios, and where the two decide differently.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlsplit
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+SHARED = REPO.parent / "shared" / "data"
+BATCH = 2048
+
+
+def unpack_datatrove_list(folder: Path) -> tuple[Path, Path]:
+    from datatrove.utils._import_utils import ASSETS_PATH
+
+    with tarfile.open(os.path.join(ASSETS_PATH, "url_filterblacklistsv0_3_0.tar.gz"), "r:gz") as tar:
+        tar.extractall(folder, filter="data")
+    return folder / "domains", folder / "urls"
+
+
+def shared_page_urls() -> list[str]:
+    from warcio.archiveiterator import ArchiveIterator
+
+    urls = []
+    for path in sorted((SHARED / "web" / "warc").glob("*.warc.gz")):
+        with open(path, "rb") as f:
+            try:
+                urls += [r.rec_headers.get_header("WARC-Target-URI") for r in ArchiveIterator(f) if r.rec_type == "response"]
+            except Exception:  # the clipped capture ends early: keep what came before
+                pass
+    for path in sorted((SHARED / "web" / "jsonl").iterdir()):
+        with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8") as f:
+            urls += [json.loads(line).get("url") or json.loads(line).get("metadata", {}).get("url") for line in f if line.strip()]
+    return [u for u in urls if u]
+
+
+def workload(domains: Path, listed_urls: Path) -> list[str]:
+    rng = random.Random(0)
+    names = domains.read_text(encoding="utf-8").split()
+    urls = shared_page_urls() + listed_urls.read_text(encoding="utf-8").split()
+    urls += [f"https://{d}/index.html" for d in rng.sample(names, 10_000)]
+    urls += [f"https://www.{d}/index.html" for d in rng.sample(names, 10_000)]  # a subdomain of a listed one
+    urls += [f"https://www.site{rng.randrange(10**9)}.example.org/page/{i}" for i in range(20_000)]
+    urls = [u if "://" in u else "http://" + u for u in urls]
+    urls = list(dict.fromkeys(urls))
+    rng.shuffle(urls)
+    return urls
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def measured(load_s: float, filter_s: float, blocked: list[bool], list_mb: float) -> dict:
+    """The figures of one side; list_mb is what loading the list added to resident memory."""
+    return {"load_s": load_s, "filter_s": filter_s, "blocked": blocked, "list_mb": list_mb,
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def run_curate(domains: str, urls: list[str], repeat: int) -> dict:
+    import pyarrow as pa
+
+    from curate.core.params import build_params
+    from curate.toxicity.blocklist import host_suffixes
+    from curate.toxicity.stage import ToxicityParams, ToxicityStage
+
+    before = rss_mb()
+    stage = ToxicityStage("toxicity", build_params(ToxicityParams, {"blocklist": domains}, "bench"))  # checks the list once, in the parent
+    start = time.perf_counter()
+    stage.setup()  # what each worker does
+    loaded = time.perf_counter()
+    list_mb = rss_mb() - before
+    batches = [pa.table({"text": [""] * len(urls[i:i + BATCH]), "url": urls[i:i + BATCH]}) for i in range(0, len(urls), BATCH)]
+    seconds = []
+    for _ in range(repeat):
+        host_suffixes.cache_clear()
+        begin = time.perf_counter()
+        blocked = [reason is not None for batch in batches for reason in stage.process(batch).reasons]
+        seconds.append(time.perf_counter() - begin)
+    return measured(loaded - start, min(seconds), blocked, list_mb)
+
+
+def run_datatrove(domains: str, urls: list[str], repeat: int) -> dict:
+    from datatrove.data import Document
+    from datatrove.pipeline.filters import URLFilter
+    from tldextract import TLDExtract
+
+    before = rss_mb()
+    start = time.perf_counter()
+    with open(domains, encoding="utf-8") as f:
+        url_filter = URLFilter(extra_domains=f, use_integrated_lists=False)
+    url_filter.tldextractor = TLDExtract(suffix_list_urls=(), cache_dir=None)  # bundled snapshot, offline
+    loaded = time.perf_counter()
+    list_mb = rss_mb() - before
+    docs = [Document(text="", id=str(i), metadata={"url": u}) for i, u in enumerate(urls)]
+    seconds = []
+    for _ in range(repeat):
+        begin = time.perf_counter()
+        blocked = [url_filter.filter(doc) is not True for doc in docs]
+        seconds.append(time.perf_counter() - begin)
+    return measured(loaded - start, min(seconds), blocked, list_mb)
+
+
+def side(name: str, domains: str, urls_file: str, out: str, repeat: int) -> None:
+    urls = json.loads(Path(urls_file).read_text())
+    Path(out).write_text(json.dumps((run_curate if name == "curate" else run_datatrove)(domains, urls, repeat)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--side", choices=["curate", "datatrove"], help=argparse.SUPPRESS)
+    parser.add_argument("--files", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.side:
+        return side(args.side, *args.files, args.repeat)
+    with tempfile.TemporaryDirectory(prefix="url-blocklist-") as tmp:
+        domains, listed = unpack_datatrove_list(Path(tmp))
+        urls = workload(domains, listed)
+        urls_file = Path(tmp) / "urls.json"
+        urls_file.write_text(json.dumps(urls))
+        results = {}
+        for name in ("curate", "datatrove"):
+            out = Path(tmp) / f"{name}.json"
+            subprocess.run([sys.executable, __file__, "--side", name, "--files", str(domains), str(urls_file), str(out),
+                            "--repeat", str(args.repeat)], check=True)
+            results[name] = json.loads(out.read_text())
+        report(results, urls, sum(1 for _ in open(domains, encoding="utf-8")))
+
+
+def report(results: dict, urls: list[str], listed: int) -> None:
+    ours, theirs = results["curate"], results["datatrove"]
+    print(f"{len(urls):,} URLs, {listed:,} listed domains")
+    print(f"{'':10} {'load s':>8} {'list MB':>8} {'peak MB':>8} {'URLs/s':>10} {'blocked':>8}")
+    for name, r in results.items():
+        print(f"{name:10} {r['load_s']:8.2f} {r['list_mb']:8.0f} {r['peak_mb']:8.0f} "
+              f"{len(urls) / r['filter_s']:10,.0f} {sum(r['blocked']):8,}")
+    print(f"datatrove time / curate time: filter {theirs['filter_s'] / ours['filter_s']:.2f}x, load {theirs['load_s'] / ours['load_s']:.2f}x; "
+          f"curate list memory / datatrove's: {ours['list_mb'] / theirs['list_mb']:.2f}x")
+    ours_blocks = dict(zip(urls, ours["blocked"]))
+    differ = sorted({u for u, a, b in zip(urls, ours["blocked"], theirs["blocked"]) if a != b})
+    only_ours = {u for u in differ if ours_blocks[u]}
+    print(f"same decision on {1 - sum(a != b for a, b in zip(ours['blocked'], theirs['blocked'])) / len(urls):.4%} "
+          f"of URLs; {len(differ)} distinct URLs differ, {len(only_ours)} blocked only by curate")
+    kinds = Counter(("curate" if u in only_ours else "datatrove", kind_of(u)) for u in differ)
+    for (blocker, kind), count in kinds.most_common():
+        example = next(u for u in differ if ("curate" if u in only_ours else "datatrove", kind_of(u)) == (blocker, kind))
+        print(f"  only {blocker} blocks {count:,} URLs on {kind}, e.g. {example}")
+
+
+def kind_of(url: str) -> str:
+    host = urlsplit(url).hostname or ""
+    if host.replace(".", "").isdigit():
+        return "a listed IP address (tldextract gives it no domain)"
+    if host.startswith("www."):
+        return "a subdomain of a listed subdomain (only host and registered domain are checked)"
+    return "other hosts"
+
+
+if __name__ == "__main__":
+    main()
