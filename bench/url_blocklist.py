@@ -1,6 +1,6 @@
-"""URL blocklist at full size: curate's toxicity stage vs datatrove's URLFilter, same list, same URLs.
+"""URL blocklist at full size: curate's toxicity stage vs datatrove's URLFilter, same lists, same URLs.
 
-    python bench/url_blocklist.py [--repeat 3]
+    python bench/url_blocklist.py [--repeat 3] [--checks domains fineweb]
 
 The list is the one datatrove ships in its wheel (assets/url_filterblacklistsv0_3_0.tar.gz:
 UT1-derived, 4.56M domains, what FineWeb filtered with); it is unpacked to a temporary folder,
@@ -11,12 +11,15 @@ unlisted hosts: 59,669 distinct URLs, each once (no host repeats beyond the list
 curate's per-host cache gets no help it would get from a crawl, where pages of a host come in
 runs; it is cleared before each pass. Best of --repeat passes.
 
-Each side runs in its own subprocess (so peak RSS is its own): curate builds ToxicityStage
-with `blocklist:` that file and calls process() on Arrow batches of 2048 documents;
-datatrove builds URLFilter(extra_domains=<the file's lines>, use_integrated_lists=False), so
-only domain checks run, and calls filter() per Document (its tldextract reads the suffix
-list snapshot bundled with tldextract, no network). Reports list load time, peak and
-steady RSS, URLs/s, the ratios, and where the two decide differently.
+Two sets of checks: `domains` (the domain list alone) and `fineweb` (the domain list plus
+the banned-word, soft-banned-word and banned-subword lists of datatrove's assets folder, soft
+threshold 2: FineWeb's URL filter). Each side runs in its own subprocess (so peak RSS is its
+own): curate builds ToxicityStage with `blocklist:` (and the `url_*` lists) and calls
+process() on Arrow batches of 2048 documents; datatrove builds URLFilter(extra_domains=...,
+banned_words=..., use_integrated_lists=False) and calls filter() per Document (its
+tldextract reads the suffix list snapshot bundled with tldextract, no network). Reports list
+load time, the memory the lists add, peak RSS, URLs/s, the ratios, and each kind of URL the
+two decide differently.
 """
 from __future__ import annotations
 
@@ -39,6 +42,16 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 SHARED = REPO.parent / "shared" / "data"
 BATCH = 2048
+
+
+WORD_LISTS = {"url_banned_words": "banned_words", "url_soft_banned_words": "soft_banned_words",
+              "url_banned_subwords": "banned_subwords"}  # curate parameter: datatrove URLFilter argument
+
+
+def word_list(name: str) -> str:
+    from datatrove.utils._import_utils import ASSETS_PATH
+
+    return os.path.join(ASSETS_PATH, f"{name}.txt")
 
 
 def unpack_datatrove_list(folder: Path) -> tuple[Path, Path]:
@@ -83,13 +96,13 @@ def rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def measured(load_s: float, filter_s: float, blocked: list[bool], list_mb: float) -> dict:
-    """The figures of one side; list_mb is what loading the list added to resident memory."""
-    return {"load_s": load_s, "filter_s": filter_s, "blocked": blocked, "list_mb": list_mb,
+def measured(load_s: float, filter_s: float, reasons: list[str | None], list_mb: float) -> dict:
+    """The figures of one side; list_mb is what loading the lists added to resident memory."""
+    return {"load_s": load_s, "filter_s": filter_s, "reasons": reasons, "list_mb": list_mb,
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def run_curate(domains: str, urls: list[str], repeat: int) -> dict:
+def run_curate(domains: str, urls: list[str], repeat: int, fineweb: bool) -> dict:
     import pyarrow as pa
 
     from curate.core.params import build_params
@@ -97,7 +110,8 @@ def run_curate(domains: str, urls: list[str], repeat: int) -> dict:
     from curate.toxicity.stage import ToxicityParams, ToxicityStage
 
     before = rss_mb()
-    stage = ToxicityStage("toxicity", build_params(ToxicityParams, {"blocklist": domains}, "bench"))  # checks the list once, in the parent
+    params = {"blocklist": domains, **({key: word_list(name) for key, name in WORD_LISTS.items()} if fineweb else {})}
+    stage = ToxicityStage("toxicity", build_params(ToxicityParams, params, "bench"))  # checks the lists once, in the parent
     start = time.perf_counter()
     stage.setup()  # what each worker does
     loaded = time.perf_counter()
@@ -107,20 +121,21 @@ def run_curate(domains: str, urls: list[str], repeat: int) -> dict:
     for _ in range(repeat):
         host_suffixes.cache_clear()
         begin = time.perf_counter()
-        blocked = [reason is not None for batch in batches for reason in stage.process(batch).reasons]
+        reasons = [reason for batch in batches for reason in stage.process(batch).reasons]
         seconds.append(time.perf_counter() - begin)
-    return measured(loaded - start, min(seconds), blocked, list_mb)
+    return measured(loaded - start, min(seconds), reasons, list_mb)
 
 
-def run_datatrove(domains: str, urls: list[str], repeat: int) -> dict:
+def run_datatrove(domains: str, urls: list[str], repeat: int, fineweb: bool) -> dict:
     from datatrove.data import Document
     from datatrove.pipeline.filters import URLFilter
     from tldextract import TLDExtract
 
     before = rss_mb()
     start = time.perf_counter()
+    words = {name: open(word_list(name), encoding="utf-8").read().splitlines() for name in WORD_LISTS.values()} if fineweb else {}
     with open(domains, encoding="utf-8") as f:
-        url_filter = URLFilter(extra_domains=f, use_integrated_lists=False)
+        url_filter = URLFilter(extra_domains=f, use_integrated_lists=False, **words)
     url_filter.tldextractor = TLDExtract(suffix_list_urls=(), cache_dir=None)  # bundled snapshot, offline
     loaded = time.perf_counter()
     list_mb = rss_mb() - before
@@ -128,64 +143,66 @@ def run_datatrove(domains: str, urls: list[str], repeat: int) -> dict:
     seconds = []
     for _ in range(repeat):
         begin = time.perf_counter()
-        blocked = [url_filter.filter(doc) is not True for doc in docs]
+        verdicts = [url_filter.filter(doc) for doc in docs]
         seconds.append(time.perf_counter() - begin)
-    return measured(loaded - start, min(seconds), blocked, list_mb)
+    return measured(loaded - start, min(seconds), [None if v is True else v[1] for v in verdicts], list_mb)
 
 
-def side(name: str, domains: str, urls_file: str, out: str, repeat: int) -> None:
+def side(name: str, domains: str, urls_file: str, out: str, repeat: int, checks: str) -> None:
     urls = json.loads(Path(urls_file).read_text())
-    Path(out).write_text(json.dumps((run_curate if name == "curate" else run_datatrove)(domains, urls, repeat)))
+    run = run_curate if name == "curate" else run_datatrove
+    Path(out).write_text(json.dumps(run(domains, urls, repeat, checks == "fineweb")))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--checks", nargs="+", choices=["domains", "fineweb"], default=["domains", "fineweb"])
     parser.add_argument("--side", choices=["curate", "datatrove"], help=argparse.SUPPRESS)
     parser.add_argument("--files", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.side:
-        return side(args.side, *args.files, args.repeat)
+        return side(args.side, *args.files, args.repeat, args.checks[0])
     with tempfile.TemporaryDirectory(prefix="url-blocklist-") as tmp:
         domains, listed = unpack_datatrove_list(Path(tmp))
         urls = workload(domains, listed)
         urls_file = Path(tmp) / "urls.json"
         urls_file.write_text(json.dumps(urls))
-        results = {}
-        for name in ("curate", "datatrove"):
-            out = Path(tmp) / f"{name}.json"
-            subprocess.run([sys.executable, __file__, "--side", name, "--files", str(domains), str(urls_file), str(out),
-                            "--repeat", str(args.repeat)], check=True)
-            results[name] = json.loads(out.read_text())
-        report(results, urls, sum(1 for _ in open(domains, encoding="utf-8")))
+        listed = sum(1 for _ in open(domains, encoding="utf-8"))
+        print(f"{len(urls):,} URLs, {listed:,} listed domains")
+        for checks in args.checks:
+            results = {}
+            for name in ("curate", "datatrove"):
+                out = Path(tmp) / f"{name}.json"
+                subprocess.run([sys.executable, __file__, "--side", name, "--files", str(domains), str(urls_file), str(out),
+                                "--repeat", str(args.repeat), "--checks", checks], check=True)
+                results[name] = json.loads(out.read_text())
+            report(checks, results, urls)
 
 
-def report(results: dict, urls: list[str], listed: int) -> None:
+def report(checks: str, results: dict, urls: list[str]) -> None:
     ours, theirs = results["curate"], results["datatrove"]
-    print(f"{len(urls):,} URLs, {listed:,} listed domains")
+    print(f"\nchecks: {checks}")
     print(f"{'':10} {'load s':>8} {'list MB':>8} {'peak MB':>8} {'URLs/s':>10} {'blocked':>8}")
     for name, r in results.items():
         print(f"{name:10} {r['load_s']:8.2f} {r['list_mb']:8.0f} {r['peak_mb']:8.0f} "
-              f"{len(urls) / r['filter_s']:10,.0f} {sum(r['blocked']):8,}")
+              f"{len(urls) / r['filter_s']:10,.0f} {sum(x is not None for x in r['reasons']):8,}")
     print(f"datatrove time / curate time: filter {theirs['filter_s'] / ours['filter_s']:.2f}x, load {theirs['load_s'] / ours['load_s']:.2f}x; "
           f"curate list memory / datatrove's: {ours['list_mb'] / theirs['list_mb']:.2f}x")
-    ours_blocks = dict(zip(urls, ours["blocked"]))
-    differ = sorted({u for u, a, b in zip(urls, ours["blocked"], theirs["blocked"]) if a != b})
-    only_ours = {u for u in differ if ours_blocks[u]}
-    print(f"same decision on {1 - sum(a != b for a, b in zip(ours['blocked'], theirs['blocked'])) / len(urls):.4%} "
-          f"of URLs; {len(differ)} distinct URLs differ, {len(only_ours)} blocked only by curate")
-    kinds = Counter(("curate" if u in only_ours else "datatrove", kind_of(u)) for u in differ)
-    for (blocker, kind), count in kinds.most_common():
-        example = next(u for u in differ if ("curate" if u in only_ours else "datatrove", kind_of(u)) == (blocker, kind))
-        print(f"  only {blocker} blocks {count:,} URLs on {kind}, e.g. {example}")
+    differ = [(u, a, b) for u, a, b in zip(urls, ours["reasons"], theirs["reasons"]) if (a is None) != (b is None)]
+    print(f"same decision on {1 - len(differ) / len(urls):.4%} of URLs; {len(differ):,} differ:")
+    kinds = Counter((a, b, kind_of(u) if a == "toxicity.url_blocklist" else "") for u, a, b in differ)
+    for (a, b, kind), count in kinds.most_common():
+        example = next(u for u, x, y in differ if (x, y) == (a, b) and (not kind or kind_of(u) == kind))
+        print(f"  {count:,} curate {a or 'keeps'}, datatrove {b or 'keeps'}{' (' + kind + ')' if kind else ''}, e.g. {example}")
 
 
 def kind_of(url: str) -> str:
     host = urlsplit(url).hostname or ""
     if host.replace(".", "").isdigit():
-        return "a listed IP address (tldextract gives it no domain)"
+        return "a listed IP address: tldextract gives it no domain"
     if host.startswith("www."):
-        return "a subdomain of a listed subdomain (only host and registered domain are checked)"
+        return "under a listed subdomain: datatrove checks only the host and the registered domain"
     return "other hosts"
 
 

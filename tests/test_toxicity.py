@@ -115,6 +115,27 @@ def test_blocklist_drops_pages_with_reason(tmp_path, lists, davidson):
     assert kept["id"].to_pylist() == ["doc-part-0-1", "doc-part-0-2"]
 
 
+def test_url_words_drop_pages_as_fineweb_does(tmp_path, lists):
+    (lists / "url_banned.txt").write_text("# hard\nporn\nxxx\n", encoding="utf-8")
+    (lists / "url_soft.txt").write_text("babes\nass\nhot\n", encoding="utf-8")
+    (lists / "url_subwords.txt").write_text("xxx videos\n", encoding="utf-8")
+    urls = ["https://news.example.org/politics/2024/classic-cars",  # "ass" only inside "classic": kept
+            "https://Example.com/PORN-clips",                       # banned word, any case
+            "https://example.com/hot-babes",                        # two soft words
+            "https://example.com/babes-of-the-sea",                 # one soft word: kept
+            "https://www.freexxxvideoshd.example/watch",            # subword inside a word
+            None]                                                   # no URL: kept
+    kept, rejected = run_toxicity(tmp_path, ["text"] * 6, urls, url_banned_words=str(lists / "url_banned.txt"),
+                                  url_soft_banned_words=str(lists / "url_soft.txt"),
+                                  url_banned_subwords=str(lists / "url_subwords.txt"))
+    assert reasons_by_id(rejected) == {"doc-part-0-1": "toxicity.url_banned_word",
+                                       "doc-part-0-2": "toxicity.url_soft_banned_words",
+                                       "doc-part-0-4": "toxicity.url_banned_subword"}
+    details = dict(zip(rejected["id"].to_pylist(), rejected["detail"].to_pylist()))
+    assert details["doc-part-0-4"] == "the URL contains the banned subword 'xxxvideos'"
+    assert sorted(kept["id"].to_pylist()) == ["doc-part-0-0", "doc-part-0-3", "doc-part-0-5"]
+
+
 def test_bad_word_ratio_drops_offensive_tweets(tmp_path, lists, davidson):
     texts = davidson["1"][:100] + davidson["2"][:100]
     kept, rejected = run_toxicity(tmp_path, texts, bad_words=str(lists / "bad_words.txt"), max_bad_word_ratio=0.05)
@@ -151,7 +172,9 @@ def test_first_check_that_fires_is_the_reason_and_odd_text_does_not_crash(tmp_pa
 
 
 @pytest.mark.parametrize("stage, message", [
-    ({}, "give at least one of 'blocklist', 'bad_words' or 'model'"),
+    ({}, "give at least one of 'blocklist', 'url_banned_words', 'url_soft_banned_words', 'url_banned_subwords', 'bad_words' or 'model'"),
+    ({"url_banned_words": "{tmp}/empty.txt"}, "URL word list '{tmp}/empty.txt' lists no words"),
+    ({"url_soft_banned_words": "{lists}/bad_words.txt", "url_soft_word_threshold": 0}, "'url_soft_word_threshold' must be at least 1"),
     ({"model": "{tmp}/nope.bin"}, "model '{tmp}/nope.bin' cannot be read"),
     ({"blocklist": "{tmp}/nope.txt"}, "blocklist '{tmp}/nope.txt' cannot be read"),
     ({"blocklist": "{tmp}/empty.txt"}, "blocklist '{tmp}/empty.txt' lists no domains"),

@@ -90,6 +90,15 @@ def _describe(hint: Any) -> str:
     return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(hint, getattr(hint, "__name__", str(hint)))
 
 
+def read_list_file(path: str, what: str) -> list[str]:
+    """The lines of a UTF-8 list file (a leading byte-order mark dropped), or ConfigError naming it."""
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            return f.read().splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{what} '{path}' cannot be read: {error}") from None
+
+
 def absolute_path(path: str | None) -> str | None:
     """For __post_init__: a local file parameter (model, word list) made absolute, so every worker,
     whatever its working folder (Ray workers have their own), opens the file the user meant."""

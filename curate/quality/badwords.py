@@ -11,17 +11,13 @@ from __future__ import annotations
 from functools import lru_cache
 from itertools import compress, count
 
-from curate.core.params import ConfigError
+from curate.core.params import ConfigError, read_list_file
 from curate.quality.words import SYMBOL_TOKENS, split_words
 
 
 def load_bad_words(path: str) -> frozenset[str]:
     """The lower-cased entries of a word-list file; ConfigError if it cannot be read or lists nothing."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"bad-word list '{path}' cannot be read: {error}") from None
+    lines = read_list_file(path, "bad-word list")
     entries = (line.lower() for line in lines if line.strip() and not line.lstrip().startswith("#"))
     # split as texts are ("don't" -> "don 't", "x-rated" -> "x rated"), so entries match text tokens
     words = frozenset(" ".join(t for t in split_words(entry) if t not in SYMBOL_TOKENS) for entry in entries) - {""}
