@@ -69,12 +69,15 @@ def shared_page_urls() -> list[str]:
     for path in sorted((SHARED / "web" / "warc").glob("*.warc.gz")):
         with open(path, "rb") as f:
             try:
-                urls += [r.rec_headers.get_header("WARC-Target-URI") for r in ArchiveIterator(f) if r.rec_type == "response"]
+                for record in ArchiveIterator(f):
+                    if record.rec_type == "response":
+                        urls.append(record.rec_headers.get_header("WARC-Target-URI"))
             except Exception:  # the clipped capture ends early: keep what came before
                 pass
     for path in sorted((SHARED / "web" / "jsonl").iterdir()):
         with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8") as f:
-            urls += [json.loads(line).get("url") or json.loads(line).get("metadata", {}).get("url") for line in f if line.strip()]
+            docs = [json.loads(line) for line in f if line.strip()]
+        urls += [doc.get("url") or doc.get("metadata", {}).get("url") for doc in docs]
     return [u for u in urls if u]
 
 

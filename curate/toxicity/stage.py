@@ -16,8 +16,9 @@ by the first that fires, with reason `toxicity.url_blocklist`, `toxicity.url_ban
 `toxicity.url_soft_banned_words`, `toxicity.url_banned_subword`, `toxicity.bad_words` or
 `toxicity.classifier` and a detail saying what matched. With a model every document,
 kept or not, gets the column `<name>_score` (P(toxic)). Documents without a URL (books,
-code) pass the URL checks; empty texts pass the bad-word check (ratio 0) and score 0. The word ratio counts tokens with a letter or digit
-(curate.quality.words.split_words), so punctuation does not dilute it.
+code) pass the URL checks; empty texts pass the bad-word check (ratio 0) and score 0.
+The word ratio counts tokens with a letter or digit (curate.quality.words.split_words),
+so punctuation does not dilute it.
 """
 from __future__ import annotations
 
@@ -75,7 +76,6 @@ class ToxicityParams:
             load_bad_words(self.bad_words)
         if self.model:
             load_checked(self.model, self.positive_label)
-
 
     @property
     def has_url_word_lists(self) -> bool:

@@ -15,7 +15,6 @@ case, so an upper-case URL is no way around the lists.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -35,12 +34,15 @@ def load_url_words(path: str) -> frozenset[str]:
     return words
 
 
-@dataclass(frozen=True)
 class UrlWordChecks:
-    banned: frozenset[str] = frozenset()
-    soft_banned: frozenset[str] = frozenset()
-    soft_threshold: int = 2
-    subwords: frozenset[str] = frozenset()
+    """The three checks over a batch of URLs; lists may be empty (that check is off)."""
+
+    def __init__(self, banned: frozenset[str], soft_banned: frozenset[str], soft_threshold: int, subwords: frozenset[str]):
+        self.banned = pa.array(sorted(banned), pa.string())
+        self.soft_banned = pa.array(sorted(soft_banned), pa.string())
+        self.soft_threshold = soft_threshold
+        # one alternation, longest entries first, so a detail names the longest match; entries are [a-z0-9]+
+        self.subword_pattern = "(?P<subword>" + "|".join(sorted(subwords, key=len, reverse=True)) + ")" if subwords else None
 
     def check(self, urls: pa.Array) -> dict[int, tuple[str, str]]:
         """{row: (reason, detail)} for the URLs of a batch that fail a check (the first one they fail)."""
@@ -48,36 +50,28 @@ class UrlWordChecks:
         words = pc.split_pattern_regex(lowered, _NOT_ALNUM.pattern)
         flat, rows = pc.list_flatten(words), pc.list_parent_indices(words)
         failed = {}
-        for row, word in self.first_word_rows(flat, rows, self.banned).items():
-            failed[row] = ("toxicity.url_banned_word", f"the URL has the banned word '{word}'")
-        for row, soft in self.soft_word_rows(flat, rows).items():
-            failed.setdefault(row, ("toxicity.url_soft_banned_words",
-                                    f"the URL has {len(soft)} soft-banned words: {', '.join(sorted(soft))}"))
-        if self.subwords:
-            # one alternation, longest entries first, so a detail names the longest match; entries are [a-z0-9]+
-            pattern = "(?P<subword>" + "|".join(sorted(self.subwords, key=len, reverse=True)) + ")"
+        for row, banned in listed_words_by_row(flat, rows, self.banned).items():
+            failed[row] = ("toxicity.url_banned_word", f"the URL has the banned word '{banned[0]}'")
+        for row, soft in listed_words_by_row(flat, rows, self.soft_banned).items():
+            soft = sorted(set(soft))
+            if len(soft) >= self.soft_threshold:
+                failed.setdefault(row, ("toxicity.url_soft_banned_words",
+                                        f"the URL has {len(soft)} soft-banned words: {', '.join(soft)}"))
+        if self.subword_pattern:
             joined = pc.replace_substring_regex(lowered, _NOT_ALNUM.pattern, "")
-            found = pc.struct_field(pc.extract_regex(joined, pattern), [0])
+            found = pc.struct_field(pc.extract_regex(joined, self.subword_pattern), [0])
             for row in np.flatnonzero(pc.is_valid(found).to_numpy(zero_copy_only=False)).tolist():
                 failed.setdefault(row, ("toxicity.url_banned_subword",
                                         f"the URL contains the banned subword '{found[row].as_py()}'"))
         return failed
 
-    @staticmethod
-    def first_word_rows(flat: pa.Array, rows: pa.Array, listed: frozenset[str]) -> dict[int, str]:
-        if not listed:
-            return {}
-        hit = pc.is_in(flat, value_set=pa.array(sorted(listed)))
-        first = {}
-        for row, word in zip(pc.filter(rows, hit).to_pylist(), pc.filter(flat, hit).to_pylist()):
-            first.setdefault(row, word)
-        return first
 
-    def soft_word_rows(self, flat: pa.Array, rows: pa.Array) -> dict[int, set[str]]:
-        if not self.soft_banned:
-            return {}
-        hit = pc.is_in(flat, value_set=pa.array(sorted(self.soft_banned)))
-        soft: dict[int, set[str]] = {}
-        for row, word in zip(pc.filter(rows, hit).to_pylist(), pc.filter(flat, hit).to_pylist()):
-            soft.setdefault(row, set()).add(word)
-        return {row: words for row, words in soft.items() if len(words) >= self.soft_threshold}
+def listed_words_by_row(flat: pa.Array, rows: pa.Array, listed: pa.Array) -> dict[int, list[str]]:
+    """{row: its words that are listed, in order} for the rows that have any."""
+    if not len(listed):
+        return {}
+    hit = pc.is_in(flat, value_set=listed)
+    by_row: dict[int, list[str]] = {}
+    for row, word in zip(pc.filter(rows, hit).to_pylist(), pc.filter(flat, hit).to_pylist()):
+        by_row.setdefault(row, []).append(word)
+    return by_row
