@@ -3,7 +3,8 @@
     python bench/ray_overhead.py [--repeats 5] [--workers 2]
 
 The demo corpus is ../shared/data: pipelines/books.yaml over the books and pipelines/web.yaml
-over the WARC files and saved HTML pages, each as shipped (extract) followed by dedup. Both executors are started once and kept warm (the local process pool,
+over the WARC files and saved HTML pages, each as shipped (extract, langid, quality, dedup and,
+for web, toxicity). Both executors are started once and kept warm (the local process pool,
 a local Ray cluster with `workers` CPUs); the first repeat of each is a warm-up and is reported
 apart. Repeats alternate local / Ray, so machine load affects both alike; each writes a fresh
 output folder. Reported: the median and the best wall time of all pipelines per executor and
@@ -30,16 +31,15 @@ from curate.core.pipeline import load_pipeline  # noqa: E402
 from curate.core.runner import run_pipeline  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
-DEDUP = {"stage": "dedup", "max_memory_gb": 16}  # the estimate for 2 workers is above the default 8 GiB
 
 
 def demo_pipelines() -> dict[str, dict]:
-    """pipelines/books.yaml and pipelines/web.yaml as shipped (inputs from ../shared/data), plus dedup."""
+    """pipelines/books.yaml and pipelines/web.yaml as shipped, inputs from ../shared/data."""
     inputs = {"books": [SHARED / "books"], "web": [SHARED / "web" / "warc", SHARED / "web" / "html"]}
     pipelines = {}
     for name, folders in inputs.items():
         shipped = yaml.safe_load((REPO / "pipelines" / f"{name}.yaml").read_text())
-        pipelines[name] = {"input": [str(f) for f in folders], "stages": shipped["stages"] + [DEDUP]}
+        pipelines[name] = {"input": [str(f) for f in folders], "stages": shipped["stages"]}
     return pipelines
 
 
