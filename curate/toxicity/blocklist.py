@@ -99,7 +99,7 @@ def read_domain_hashes(path: str) -> np.ndarray:
 
 
 def domain_of_entry(entry: str) -> str | None:
-    fields = entry.lstrip("\ufeff").split()  # a byte-order mark may open the file
+    fields = entry.split()
     if not fields:
         return None
     value = fields[-1]  # a hosts-file line names the domain last
