@@ -31,6 +31,7 @@ def add_run_parser(commands) -> None:
 
 def cmd_run(args) -> int:
     from curate.core.executor import make_executor
+    from curate.core.lock import RunLock
     from curate.core.pipeline import load_pipeline
     from curate.core.runner import format_reports, run_pipeline
 
@@ -39,7 +40,8 @@ def cmd_run(args) -> int:
         pipeline.stage_named(args.stage)
     executor = make_executor(args.executor, args.workers, args.ray_address)
     try:
-        reports = run_pipeline(pipeline, executor, args.stage, progress=not args.no_progress)
+        with RunLock(pipeline.output):  # one run per output folder
+            reports = run_pipeline(pipeline, executor, args.stage, progress=not args.no_progress)
     finally:
         executor.close()
     print(format_reports(reports))

@@ -170,6 +170,8 @@ def cmd_demo(args) -> int:
         raise ConfigError(f"--from {data}: not a folder")
     output, cache = Path(args.output).resolve(), Path(args.cache).resolve()
     os.chdir(PIPELINES.parent)  # the shipped pipelines name their lists relative to the repository root
-    run_demo(DemoRun(data, output, cache, args.workers, not args.no_progress, args.base_url, args.train_steps))
+    from curate.core.lock import RunLock
+    with RunLock(str(output)):  # one run per output folder
+        run_demo(DemoRun(data, output, cache, args.workers, not args.no_progress, args.base_url, args.train_steps))
     print(f"demo output: {args.output}")
     return 0
