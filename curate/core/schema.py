@@ -9,7 +9,10 @@ import hashlib
 
 import pyarrow as pa
 
+from curate.core.storage import printable
+
 SOURCES = ("web", "books", "code")
+NAME_COLUMNS = ("path", "relative_path", "repository")
 
 DOCUMENT_SCHEMA = pa.schema(
     [
@@ -50,6 +53,8 @@ def doc_id(source: str, location: str) -> str:
 def make_documents(rows: list[dict]) -> pa.Table:
     """Rows (dicts with some of the schema's keys) to a table with the full schema."""
     columns = {f.name: [row.get(f.name) for row in rows] for f in DOCUMENT_SCHEMA}
+    for name in NAME_COLUMNS:  # file names that are not UTF-8 (surrogate-escaped) written losslessly as \xNN
+        columns[name] = [printable(value) if value is not None else None for value in columns[name]]
     return pa.table(columns, schema=DOCUMENT_SCHEMA)
 
 
@@ -58,4 +63,5 @@ def with_rejection(table: pa.Table, stage: str, reasons: list[str], details: lis
     n = table.num_rows
     table = table.append_column(REJECTION_FIELDS[0], pa.array([stage] * n, pa.string()))
     table = table.append_column(REJECTION_FIELDS[1], pa.array(reasons, pa.string()))
-    return table.append_column(REJECTION_FIELDS[2], pa.array(details if details is not None else [None] * n, pa.string()))
+    details = [printable(d) if d is not None else None for d in details] if details is not None else [None] * n
+    return table.append_column(REJECTION_FIELDS[2], pa.array(details, pa.string()))

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 import fsspec
+import fsspec.implementations.local
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -59,9 +60,46 @@ def list_files(url: str, suffixes: tuple[str, ...] = ()) -> list[str]:
     else:
         if is_http(url):  # an index page's relative links resolve against the folder's URL
             path = path.rstrip("/") + "/"
-        found = [p for p, info in fs.find(path, detail=True, withdirs=False).items() if info.get("type") != "directory"]
+        found = walk_files(fs, path)
     found = sorted(p for p in found if (not suffixes or p.endswith(suffixes)) and not TEMPORARY.search(p) and not _in_private_folder(p, path))
     return [unstrip(fs, p, url) for p in found]
+
+
+def walk_files(fs: fsspec.AbstractFileSystem, path: str) -> list[str]:
+    """The files under path, plus what a reader must record instead of skipping: folders that
+    could not be listed (with a trailing "/") and links to folders (not followed: they may leave
+    the input or loop). `input_problem` names what is wrong with those."""
+    found, unreadable = [], []
+    for _, folders, files in fs.walk(path, detail=True, on_error=unreadable.append):
+        for name, info in list(folders.items()):
+            if info.get("islink"):
+                found.append(info["name"])
+                del folders[name]
+        found += [info["name"] for info in files.values()]
+    return found + [str(error.filename).rstrip("/") + "/" for error in unreadable if getattr(error, "filename", None)]
+
+
+def input_problem(url: str, root: str) -> tuple[str, str] | None:
+    """(reason, detail) for a listed input that must not be read as a file: a folder that could not
+    be listed, a link leading outside the input root (a source tree's leak.py -> /etc/passwd),
+    a link to a folder. None for an ordinary file."""
+    if url.endswith("/"):
+        return "unreadable_folder", f"{printable(url)}: could not list this folder (no permission, or it went away)"
+    fs, path = filesystem(url)
+    if not isinstance(fs, fsspec.implementations.local.LocalFileSystem):
+        return None  # object stores and HTTP have no links
+    real, real_root = os.path.realpath(path), os.path.realpath(filesystem(root)[1])
+    if real != real_root and not real.startswith(real_root.rstrip("/") + "/"):
+        return "outside_input", f"{printable(url)} is a link to {printable(real)}, outside the input {printable(root)}"
+    if os.path.isdir(real):
+        return "linked_folder", f"{printable(url)} is a link to a folder inside the input; its files are read there"
+    return None
+
+
+def printable(name: str) -> str:
+    """A file name as valid UTF-8 text for Parquet and messages. Names that are not UTF-8 come from
+    the OS with their bytes surrogate-escaped; those bytes are written as \\xNN escapes."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _in_private_folder(found: str, root: str) -> bool:

@@ -1,16 +1,19 @@
 """Plain-text books: Project Gutenberg headers, footers and license text stripped,
 the UTF-8 BOM removed, CRLF line ends normalised; title, author and language kept
-when the header states them."""
+when the header states them. Bytes are decoded as `decode_book` explains; a book
+over max_doc_bytes is rejected as too_large without reading more than the limit."""
 from __future__ import annotations
 
+import codecs
 import re
 from typing import Iterator
 
 import fsspec
+from charset_normalizer import from_bytes
 
-from curate.core import storage
+from curate.core import budget, storage
 from curate.core.schema import doc_id
-from curate.extract.decode import decode_bytes
+from curate.extract.decode import DETECTION_SAMPLE, looks_binary, normalise_charset
 from curate.extract.stage import Rejection, reject_file
 
 SUFFIXES = (".txt", ".txt.gz", ".text")
@@ -19,6 +22,10 @@ END = re.compile(r"^\*\*\*\s*END OF (THE|THIS) PROJECT GUTENBERG E-?BOOK", re.IG
 # Older books and some mirrors put an "End of (the) Project Gutenberg ..." line before the END marker.
 END_LINE = re.compile(r"^\s*End of (the )?Project Gutenberg", re.IGNORECASE | re.MULTILINE)
 LICENSE_ONLY = re.compile(r"^\s*THE FULL PROJECT GUTENBERG LICENSE", re.IGNORECASE)
+DECLARED_CHARSET = re.compile(rb"^Character set encoding:[ \t]*([-\w.:]+)", re.IGNORECASE | re.MULTILINE)
+HEADER_BYTES = 8192  # the Gutenberg header's fields come before the START marker, in the first lines
+NEARLY_UTF8 = 0.01  # broken sequences per non-ASCII byte below which a book is UTF-8 with damage
+ASCII = bytes(range(128))
 HEADER_FIELD = re.compile(r"^(Title|Author|Language):\s*(.+?)\s*$", re.MULTILINE)
 
 
@@ -27,13 +34,21 @@ def list_inputs(urls: list[str], params) -> list[str]:
 
 
 def read(url: str, params, root: str | None = None) -> Iterator[dict | Rejection]:
+    problem = storage.input_problem(url, root or url)
+    if problem is not None:
+        yield reject_file("books", url, *problem)
+        return
     try:
         with fsspec.open(url, "rb", compression="infer") as f:
-            data = f.read()
+            data = f.read(params.max_doc_bytes + 1)  # never more than the budget, even from a gzip bomb
     except (OSError, EOFError) as error:
         yield reject_file("books", url, "unreadable_file", f"{type(error).__name__}: {error}")
         return
-    text, charset = decode_bytes(data)
+    over = budget.too_large(len(data), params.max_doc_bytes)
+    if over is not None:
+        yield reject_file("books", url, "too_large", f"over {over}")
+        return
+    text, charset = decode_book(data)
     if text is None:
         yield reject_file("books", url, "binary_file", charset)
         return
@@ -45,6 +60,50 @@ def read(url: str, params, root: str | None = None) -> Iterator[dict | Rejection
         yield reject_file("books", url, "empty_text")
         return
     yield {"id": doc_id("books", url), "source": "books", "path": url, "charset": charset, "content_type": "text/plain", **book}
+
+
+def decode_book(data: bytes) -> tuple[str | None, str]:
+    """(text, charset) of a book's bytes, or (None, why) for binary data. In order: valid UTF-8; the
+    charset the Gutenberg header declares ("Character set encoding: ISO-8859-1"); UTF-8 with
+    replacements when nearly every non-ASCII sequence is valid UTF-8 (a few broken bytes in a
+    UTF-8 book); detection last. A decode that is not certain says so in the charset column:
+    "utf-8 (with N replacements)", "<codec> (detected)"."""
+    if looks_binary(data):
+        return None, "binary data (NUL bytes)"
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
+    declared = DECLARED_CHARSET.search(data[:HEADER_BYTES])
+    for charset in ("utf-8", *declared_codecs(declared.group(1).decode("ascii") if declared else None)):
+        try:
+            return data.decode(charset), charset
+        except UnicodeDecodeError:
+            pass
+    text = data.decode("utf-8", errors="replace")
+    broken = text.count("\ufffd") - data.count("\ufffd".encode())
+    if broken <= NEARLY_UTF8 * len(data.translate(None, ASCII)):  # broken sequences per non-ASCII byte
+        return text, f"utf-8 (with {broken} replacements)"
+    return detect(data)
+
+
+def declared_codecs(label: str | None) -> list[str]:
+    """The codec a header label names, and the label's own codec when that is a WHATWG superset
+    (ISO-8859-1 is read as cp1252, which leaves five bytes undefined that latin-1 decodes)."""
+    superset = normalise_charset(label)
+    exact = codecs.lookup(label).name if superset else None
+    return [c for c in dict.fromkeys((superset, exact)) if c]
+
+
+def detect(data: bytes) -> tuple[str, str]:
+    """Detection for books with no usable declaration. Single-byte Latin charsets often tie in
+    charset-normalizer's scores (cp1250, cp1252 and cp1257 give a French text the same chaos);
+    among tied candidates cp1252, the commonest legacy charset of Western books, wins."""
+    results = list(from_bytes(data[:DETECTION_SAMPLE]))
+    if not results:
+        return data.decode("utf-8", errors="replace"), "utf-8 (with replacements)"
+    best = results[0]
+    tied = [m.encoding for m in results if abs(m.chaos - best.chaos) < 0.01 and abs(m.coherence - best.coherence) < 0.01]
+    charset = codecs.lookup("cp1252" if "cp1252" in tied else best.encoding).name
+    return data.decode(charset, errors="replace"), f"{charset} (detected)"
 
 
 def parse_book(text: str) -> dict | None:

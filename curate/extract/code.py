@@ -9,7 +9,10 @@ repository: the input folder's name (a directory tree is one repository) or the
 archive's name; relative_path: the file's path inside it. Rejected, in this order:
 vendored / generated / version-control folders (by path inside the repository), lock
 files, minified names, non-code extensions, files over max_file_bytes, binary
-data, text no charset decodes, lines over max_line_chars, empty files.
+data, text no charset decodes, lines over max_line_chars, empty files. Before all
+these: links leading outside the input folder (outside_input), links to folders and
+folders that could not be listed. An archive stops at max_archive_bytes uncompressed
+bytes or max_archive_members members: the rest is one archive_budget rejection.
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from typing import Iterator
 
 import fsspec
 
-from curate.core import storage
+from curate.core import budget, storage
 from curate.core.schema import doc_id
 from curate.extract.decode import decode_bytes, looks_binary, python_coding_cookie
 from curate.extract.stage import Rejection, reject_file
@@ -70,15 +73,15 @@ def list_inputs(urls: list[str], params) -> list[str]:
 
 
 def read(url: str, params, root: str | None = None) -> Iterator[dict | Rejection]:
-    if url.endswith(ARCHIVE_SUFFIXES):
+    root = (root or url).rstrip("/")
+    if url.endswith(ARCHIVE_SUFFIXES) and storage.input_problem(url, root) is None:
         yield from read_archive(url, params)
         return
-    root = (root or url).rstrip("/")
     relative = posixpath.basename(url) if url == root else url[len(root) + 1:]
     repository = posixpath.basename(posixpath.dirname(url) if url == root else root)
     base = {"id": doc_id("code", url), "source": "code", "path": url, "text": "", "repository": repository,
             "relative_path": relative}
-    early = check_path(relative, params)
+    early = storage.input_problem(url, root) or check_path(relative, params)
     if early is not None:
         yield Rejection({**base, "programming_language": EXTENSIONS.get(extension(relative))}, *early)
         return
@@ -91,7 +94,7 @@ def read(url: str, params, root: str | None = None) -> Iterator[dict | Rejection
         with fsspec.open(url, "rb") as f:
             data = f.read(params.max_file_bytes + 1)
     except (OSError, EOFError) as error:
-        yield Rejection(base, "unreadable_file", f"{url}: {type(error).__name__}: {error}")
+        yield Rejection(base, "unreadable_file", f"{storage.printable(url)}: {type(error).__name__}: {error}")
         return
     yield code_document(base, data, params)
 
@@ -164,33 +167,43 @@ def read_archive(url: str, params) -> Iterator[dict | Rejection]:
     name = posixpath.basename(url)
     repository = name[: -len(next(s for s in ARCHIVE_SUFFIXES if name.endswith(s)))]
     member = None
+    spent = budget.ArchiveBudget(params.max_archive_bytes, params.max_archive_members)
     try:
         with fsspec.open(url, "rb") as f:
             members = zip_members(f) if url.endswith(".zip") else tar_members(f)
-            for member, size, read_member in members:
+            for member, size, end_offset, read_member in members:
+                overrun = spent.charge(end_offset)
+                if overrun is not None:  # checked before the member is read or skipped: a bomb costs nothing more
+                    yield reject_file("code", url, "archive_budget", f"{storage.printable(url)} at member "
+                                      f"{storage.printable(member)!r}: {overrun}", repository=repository)
+                    return
                 base = {"id": doc_id("code", f"{url}!{member}"), "source": "code", "path": url, "text": "",
                         "repository": repository, "relative_path": member}
                 early = check_path(member, params)
                 if early is None and size > params.max_file_bytes:
                     early = ("too_large", f"{size} bytes > max_file_bytes {params.max_file_bytes}")
-                yield Rejection(base, *early) if early else code_document(base, read_member(), params)
+                yield Rejection(base, *early) if early else code_document(base, read_member(params.max_file_bytes + 1), params)
     except FileNotFoundError as error:
-        yield reject_file("code", url, "unreadable_file", f"{url}: {error}", repository=repository)
+        yield reject_file("code", url, "unreadable_file", f"{storage.printable(url)}: {error}", repository=repository)
     except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
         after = f" after member {member!r}" if member else ""
-        yield reject_file("code", url, "unreadable_archive", f"{url}{after}: {type(error).__name__}: {error}", repository=repository)
+        yield reject_file("code", url, "unreadable_archive", f"{storage.printable(url)}{after}: {type(error).__name__}: {error}", repository=repository)
 
 
 def tar_members(f):
     # "r|*": a forward-only stream, so members are never extracted or seeked.
+    # Yields (name, size, where its data ends in the uncompressed stream, read(limit)).
     with tarfile.open(fileobj=f, mode="r|*") as tar:
         for info in tar:
             if info.isfile():
-                yield info.name, info.size, lambda info=info: tar.extractfile(info).read()
+                yield info.name, info.size, info.offset_data + info.size, lambda n, info=info: tar.extractfile(info).read(n)
 
 
 def zip_members(f):
+    # A zip's sizes come from its central directory; reads stop at the limit whatever the entry claims.
     with zipfile.ZipFile(f) as archive:
+        end = 0
         for info in archive.infolist():
             if not info.is_dir():
-                yield info.filename, info.file_size, lambda info=info: archive.read(info)
+                end += info.file_size
+                yield info.filename, info.file_size, end, lambda n, info=info: archive.open(info).read(n)

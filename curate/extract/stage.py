@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
-from curate.core import storage
+from curate.core import budget, storage
 from curate.core.schema import doc_id, make_documents, with_rejection
 from curate.core.stage import Shard, ShardStats, Stage
 
@@ -46,13 +46,20 @@ class ExtractParams:
     deduplicate: bool = True
     min_text_chars: int = 1  # an extraction shorter than this is rejected as empty
     timeout_seconds: float = 10.0  # a page trafilatura works on longer is rejected (0: no limit)
+    # books (web's reader may use it too): a larger document is rejected as too_large; null: the source's
+    # default in curate.core.budget.MAX_DOC_BYTES
+    max_doc_bytes: int | None = None
     # code
     max_file_bytes: int = 1_000_000
     max_line_chars: int = 100_000  # a longer line marks a minified or data file
+    max_archive_bytes: int = budget.MAX_ARCHIVE_BYTES  # uncompressed bytes walked in one .tar.gz / .zip
+    max_archive_members: int = budget.MAX_ARCHIVE_MEMBERS
 
     def __post_init__(self):
         if self.files_per_shard < 1:
             raise ValueError(f"parameter 'files_per_shard' must be at least 1, got {self.files_per_shard}")
+        if self.max_doc_bytes is None:
+            self.max_doc_bytes = budget.MAX_DOC_BYTES[self.source]
         if self.timeout_seconds < 0:
             raise ValueError(f"parameter 'timeout_seconds' must be 0 (no limit) or more, got {self.timeout_seconds}")
 

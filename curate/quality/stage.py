@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from curate.core import budget
 from curate.core.params import build_params
 from curate.core.stage import DocumentStage, Verdict
 from curate.quality.c4 import C4
@@ -46,6 +47,7 @@ class QualityParams:
     fineweb: dict[str, Any] | bool = True
     default_language: str = "en"  # for stop words, when a document has no `language`
     signals_only: bool = False  # annotate (signals and quality_failed), drop nothing, change no text
+    max_doc_bytes: int | None = 32_000_000  # larger texts are dropped as too_large before any signal (null: no limit)
 
     def __post_init__(self):
         for name, cls in FILTERS.items():
@@ -73,10 +75,14 @@ class QualityStage(DocumentStage):
     def process(self, table: pa.Table) -> Verdict:
         texts = table.column("text").to_pylist()
         languages = table.column("language").to_pylist() if "language" in table.column_names else [None] * len(texts)
-        signals, final_texts, empty = self.measure(texts, languages)
+        # The cheap check first: a document over the budget gets no signals (one 200 MB text took 7 GB).
+        sizes = budget.text_bytes(table.column("text"))
+        too_large = [budget.too_large(int(size), self.params.max_doc_bytes) for size in sizes]
+        measured = [text if over is None else "" for text, over in zip(texts, too_large)]
+        signals, final_texts, empty = self.measure(measured, languages)
         reasons = first_failures(self.filters, dict(zip(self.columns, signals.T)), len(texts))
         for i in np.flatnonzero(empty):
-            reasons[i] = EMPTY
+            reasons[i] = EMPTY if too_large[i] is None else "too_large"
         for i, text in enumerate(final_texts):
             if reasons[i] is None and not text.strip():
                 reasons[i] = "c4.no_lines_kept"
@@ -87,7 +93,7 @@ class QualityStage(DocumentStage):
         if final_texts is not texts:
             written = [text if reason is None else original for text, original, reason in zip(final_texts, texts, reasons)]
             table = set_column(table, "text", pa.array(written, table.schema.field("text").type))
-        return Verdict(table, reasons)
+        return Verdict(table, reasons, too_large)
 
     def measure(self, texts: list[str], languages: list[str | None]) -> tuple[np.ndarray, list[str], np.ndarray]:
         """Every filter's signals for every text (rows x columns, NaN where a signal does not apply),
