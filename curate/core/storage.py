@@ -61,37 +61,49 @@ def list_files(url: str, suffixes: tuple[str, ...] = ()) -> list[str]:
         if is_http(url):  # an index page's relative links resolve against the folder's URL
             path = path.rstrip("/") + "/"
         found = walk_files(fs, path)
-    found = sorted(p for p in found if (not suffixes or p.endswith(suffixes)) and not TEMPORARY.search(p) and not _in_private_folder(p, path))
+    found = sorted(p for p in found if (not suffixes or p.endswith((*suffixes, "/"))) and not TEMPORARY.search(p) and not _in_private_folder(p, path))
     return [unstrip(fs, p, url) for p in found]
 
 
 def walk_files(fs: fsspec.AbstractFileSystem, path: str) -> list[str]:
-    """The files under path, plus what a reader must record instead of skipping: folders that
-    could not be listed (with a trailing "/") and links to folders (not followed: they may leave
-    the input or loop). `input_problem` names what is wrong with those."""
-    found, unreadable = [], []
-    for _, folders, files in fs.walk(path, detail=True, on_error=unreadable.append):
-        for name, info in list(folders.items()):
-            if info.get("islink"):
-                found.append(info["name"])
-                del folders[name]
-        found += [info["name"] for info in files.values()]
-    return found + [str(error.filename).rstrip("/") + "/" for error in unreadable if getattr(error, "filename", None)]
+    """The files under path, plus, with a trailing "/", what a reader must record instead of
+    skipping: folders that could not be listed and links to folders (not followed: they may
+    leave the input or loop). `input_problem` names what is wrong with those."""
+    # Not fs.find: it swallows a sub-folder's PermissionError (fsspec's walk drops on_error when recursing).
+    found, folders = [], [path]
+    while folders:
+        folder = folders.pop()
+        try:
+            listing = fs.ls(folder, detail=True)
+        except OSError:
+            found.append(folder.rstrip("/") + "/")
+            continue
+        for info in listing:
+            name = info["name"]
+            if info["type"] == "directory":
+                if name.rstrip("/") != folder.rstrip("/"):
+                    folders.append(name)
+            elif info.get("islink") and os.path.isdir(name):  # fsspec lists links to folders as files
+                found.append(name + "/")
+            else:
+                found.append(name)
+    return found
 
 
 def input_problem(url: str, root: str) -> tuple[str, str] | None:
     """(reason, detail) for a listed input that must not be read as a file: a folder that could not
     be listed, a link leading outside the input root (a source tree's leak.py -> /etc/passwd),
     a link to a folder. None for an ordinary file."""
-    if url.endswith("/"):
+    fs, path = filesystem(url.rstrip("/"))
+    local = isinstance(fs, fsspec.implementations.local.LocalFileSystem)  # object stores and HTTP have no links
+    if url.endswith("/") and not (local and os.path.islink(path)):
         return "unreadable_folder", f"{printable(url)}: could not list this folder (no permission, or it went away)"
-    fs, path = filesystem(url)
-    if not isinstance(fs, fsspec.implementations.local.LocalFileSystem):
-        return None  # object stores and HTTP have no links
+    if not local:
+        return None
     real, real_root = os.path.realpath(path), os.path.realpath(filesystem(root)[1])
     if real != real_root and not real.startswith(real_root.rstrip("/") + "/"):
         return "outside_input", f"{printable(url)} is a link to {printable(real)}, outside the input {printable(root)}"
-    if os.path.isdir(real):
+    if url.endswith("/"):
         return "linked_folder", f"{printable(url)} is a link to a folder inside the input; its files are read there"
     return None
 
