@@ -15,10 +15,21 @@ SHARED_DATA = Path(os.environ.get("SHARED_DATA", REPO.parent / "shared" / "data"
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """../shared/data, or a skip saying it is missing (tests never pass without their data)."""
+    """../shared/data, or a skip saying it is missing (tests never pass without their data). Under CI
+    (env CI set) a missing folder fails: a green CI run must have run the data tests."""
     if not (SHARED_DATA / "README.md").exists():
-        pytest.skip(f"real sample data not found at {SHARED_DATA} (set SHARED_DATA or check out shared/ beside the repo)")
+        why = f"real sample data not found at {SHARED_DATA} (set SHARED_DATA or check out shared/ beside the repo)"
+        if os.environ.get("CI"):
+            pytest.fail(why + "; CI is set, so this fails instead of skipping")
+        pytest.skip(why)
     return SHARED_DATA
+
+
+def pytest_collection_modifyitems(items):
+    """Every test that takes the shared_data fixture carries the `data` marker (-m 'not data' runs the rest)."""
+    for item in items:
+        if "shared_data" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.data)
 
 
 def read_stage(output: Path, stage: str):

@@ -20,7 +20,7 @@ import pytest
 from conftest import REPO, read_rejected, read_stage, run_curate
 from curate.core.schema import make_documents
 
-pytestmark = [pytest.mark.slow, pytest.mark.data]
+pytestmark = pytest.mark.slow
 STAGES = ("extract", "dedup", "tokenize")
 
 
