@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import zlib
 from typing import Iterator
 
 import fsspec
@@ -41,7 +42,7 @@ def read(url: str, params, root: str | None = None) -> Iterator[dict | Rejection
     try:
         with fsspec.open(url, "rb", compression="infer") as f:
             data = f.read(params.max_doc_bytes + 1)  # never more than the budget, even from a gzip bomb
-    except (OSError, EOFError) as error:
+    except (OSError, EOFError, zlib.error) as error:  # a damaged .gz: flipped bits raise zlib.error
         yield reject_file("books", url, "unreadable_file", f"{type(error).__name__}: {error}")
         return
     over = budget.too_large(len(data), params.max_doc_bytes)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import posixpath
 import tarfile
 import zipfile
+import zlib
 from typing import Iterator
 
 import fsspec
@@ -29,6 +30,7 @@ from curate.extract.decode import decode_bytes, looks_binary, python_coding_cook
 from curate.extract.stage import Rejection, reject_file
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".zip")
+DAMAGED_ARCHIVE = (tarfile.TarError, zipfile.BadZipFile, zlib.error, OSError, EOFError)
 
 LANGUAGES = {
     "Python": ".py .pyi .pyw .pyx .pxd", "C": ".c .h", "C++": ".cc .cpp .cxx .c++ .hh .hpp .hxx .h++ .ipp",
@@ -182,12 +184,22 @@ def read_archive(url: str, params) -> Iterator[dict | Rejection]:
                 early = check_path(member, params)
                 if early is None and size > params.max_file_bytes:
                     early = ("too_large", f"{size} bytes > max_file_bytes {params.max_file_bytes}")
-                yield Rejection(base, *early) if early else code_document(base, read_member(params.max_file_bytes + 1), params)
+                yield Rejection(base, *early) if early else read_code_member(base, read_member, params)
     except FileNotFoundError as error:
         yield reject_file("code", url, "unreadable_file", f"{storage.printable(url)}: {error}", repository=repository)
-    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+    except (*DAMAGED_ARCHIVE, ValueError) as error:
         after = f" after member {member!r}" if member else ""
         yield reject_file("code", url, "unreadable_archive", f"{storage.printable(url)}{after}: {type(error).__name__}: {error}", repository=repository)
+
+
+def read_code_member(base: dict, read_member, params) -> dict | Rejection:
+    """A member's document; a damaged member (bad CRC, broken deflate data) is its own rejection. In a
+    zip the next member is still read; in a tar stream the error recurs and ends the archive."""
+    try:
+        data = read_member(params.max_file_bytes + 1)
+    except DAMAGED_ARCHIVE as error:
+        return Rejection(base, "unreadable_member", f"{type(error).__name__}: {error}")
+    return code_document(base, data, params)
 
 
 def tar_members(f):

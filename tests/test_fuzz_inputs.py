@@ -1,0 +1,96 @@
+"""Seeded fuzzing of the extract readers: real WARC, HTML, gzip'd books, tar.gz and zip archives
+from ../shared/data, truncated at random, with random bytes flipped or garbage spliced in. The
+real `curate run` must finish (exit 0) within a time limit, and every input file must be
+accounted for: it gave kept documents or recorded rejections, and the stage's stats count
+exactly the rows written."""
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import random
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, read_rejected, read_stage
+from extract_fixtures import write_pipeline
+
+SEEDS_PER_FORMAT = 8
+RUN_LIMIT_SECONDS = 300  # far above a healthy run: a hang fails the test instead of stalling it
+
+
+def mutate(data: bytes, rng: random.Random) -> bytes:
+    """Truncate, flip bytes, or splice garbage, at random places."""
+    kind = rng.choice(["truncate", "flip", "garbage", "truncate+flip"])
+    if "truncate" in kind:
+        data = data[: rng.randrange(1, len(data))]
+    if "flip" in kind:
+        data = bytearray(data)
+        for _ in range(rng.randint(1, 20)):
+            data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+        data = bytes(data)
+    if kind == "garbage":
+        at = rng.randrange(len(data))
+        data = data[:at] + rng.randbytes(rng.randint(1, 4096)) + data[at:]
+    return data
+
+
+def code_archive(kind: str, chapters: list[Path]) -> bytes:
+    buffer = io.BytesIO()
+    if kind == "zip":
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in chapters:
+                archive.writestr(f"book/{path.name}", path.read_bytes())
+    else:
+        with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+            for path in chapters:
+                tar.add(path, f"book/{path.name}")
+    return buffer.getvalue()
+
+
+def originals(shared_data: Path, source: str) -> dict[str, bytes]:
+    if source == "web":
+        warc, html = shared_data / "web" / "warc", shared_data / "web" / "html" / "trafilatura_cache"
+        return {"crawl.warc.gz": (warc / "dolma_sample-0000.warc.gz").read_bytes(),
+                "capture.warc.gz": (warc / "warcio_example.warc.gz").read_bytes(),
+                "page.html": (html / sorted(p.name for p in html.glob("*.html"))[0]).read_bytes()}
+    if source == "books":
+        alice = (shared_data / "books" / "en_alice_pg11.txt").read_bytes()
+        return {"alice.txt.gz": gzip.compress(alice), "alice.txt": alice}
+    chapters = sorted((shared_data / "quality" / "positives" / "rust_book" / "src").glob("ch0*.md"))[:12]
+    return {"repo.tar.gz": code_archive("tar.gz", chapters), "repo.zip": code_archive("zip", chapters)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", ["web", "books", "code"])
+def test_mutated_inputs_are_all_accounted_for(shared_data, tmp_path, source):
+    rng = random.Random(f"fuzz-{source}")
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    names = []
+    for seed in range(SEEDS_PER_FORMAT):
+        for name, data in originals(shared_data, source).items():
+            stem, dot, suffix = name.partition(".")
+            names.append(f"{stem}-{seed}{dot}{suffix}")
+            (inputs / names[-1]).write_bytes(mutate(data, rng))
+    output = tmp_path / "out"
+    pipeline = write_pipeline(tmp_path, source, [inputs], output, files_per_shard=4, timeout_seconds=5)
+    result = subprocess.run([sys.executable, "-m", "curate.cli", "run", str(pipeline), "--workers", "2", "--no-progress"],
+                            cwd=REPO, capture_output=True, text=True, timeout=RUN_LIMIT_SECONDS)
+    assert result.returncode == 0, result.stderr[-3000:]
+    kept, rejected = read_stage(output, "extract"), read_rejected(output, "extract")
+    kept_rows = kept.to_pylist() if kept is not None else []
+    rejected_rows = rejected.to_pylist() if rejected is not None else []
+    seen = {row["path"].rsplit("/", 1)[1] for row in kept_rows + rejected_rows}
+    assert seen == set(names), f"inputs with no document and no rejection: {sorted(set(names) - seen)}"
+    assert all(row["reason"] for row in rejected_rows)
+    stats = json.loads((output / "stats" / "extract.json").read_text())
+    assert stats["docs_out"] == len(kept_rows) and stats["docs_in"] == len(kept_rows) + len(rejected_rows)
+    assert sum(stats["dropped"].values()) == len(rejected_rows)
+    shutil.rmtree(inputs)
