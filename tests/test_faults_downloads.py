@@ -1,0 +1,52 @@
+"""Demo downloads under faults (issue #21), against a local HTTP server serving ../shared/data:
+a response over the size cap, a server that ignores Range, a kill between writing a file and
+recording its checksum, a partial file left by a killed download."""
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import http.server
+import threading
+
+import pytest
+
+from curate.download import Download, DownloadTooLarge, fetch
+
+
+@pytest.fixture(scope="module")
+def plain_server(shared_data):
+    """A static server without Range support: a range request gets the whole file (status 200)."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(shared_data))
+    handler.log_message = lambda *args: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.handle_error = lambda *args: None  # a client that stops reading at its cap breaks the pipe: expected
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_a_response_over_the_size_cap_is_refused_and_not_cached(plain_server, tmp_path):
+    download = Download("moby.txt", f"{plain_server}/books/en_moby_dick_pg2701.txt", max_bytes=100_000)
+    with pytest.raises(DownloadTooLarge, match="more than 100000 bytes"):
+        fetch(download, tmp_path)
+    assert not list(tmp_path.iterdir())  # no entry, no partial file
+
+
+def test_a_range_from_a_server_without_range_support_is_cut_to_the_range(plain_server, shared_data, tmp_path):
+    whole = (shared_data / "web" / "warc" / "dolma_sample-0000.warc.gz").read_bytes()
+    download = Download("slice.warc.gz", f"{plain_server}/web/warc/dolma_sample-0000.warc.gz", byte_range=(0, 99_999))
+    path = fetch(download, tmp_path)
+    assert 0 < path.stat().st_size <= 100_000 and whole.startswith(path.read_bytes())
+    gzip.decompress(path.read_bytes())  # whole gzip members only
+
+
+def test_a_kill_between_writing_and_recording_does_not_leave_the_cache_stuck(plain_server, shared_data, tmp_path):
+    download = Download("alice.txt", f"{plain_server}/books/en_alice_pg11.txt")
+    (tmp_path / "alice.txt").write_bytes(b"half of a file")  # renamed into place, checksum never recorded
+    (tmp_path / "alice.txt.part-12345").write_bytes(b"a killed download's partial file")
+    path = fetch(download, tmp_path)
+    expected = (shared_data / "books" / "en_alice_pg11.txt").read_bytes()
+    assert path.read_bytes() == expected
+    assert (tmp_path / "alice.txt.sha256").read_text().strip() == hashlib.sha256(expected).hexdigest()
+    assert fetch(download, tmp_path) == path  # from the cache, verified
