@@ -194,3 +194,15 @@ def test_a_worker_process_dying_fails_the_stage_and_a_rerun_completes(job, tmp_p
     assert not (output / "stats" / "dedup.json").exists()
     run_curate("run", str(pipeline), "--output", str(output), "--workers", "2", "--no-progress")
     assert snapshot(output) == expected
+
+
+def test_dedup_filter_never_reads_a_missing_assignment_as_no_duplicates(job, tmp_path):
+    pipeline, _ = job
+    output = tmp_path / "out"
+    process = start(pipeline, output)
+    assert wait_for(process, output / "dedup" / "_done" / "filter", 1)
+    kill_group(process)
+    shutil.rmtree(output / "dedup" / "_work" / "assign")  # what another run's cleanup did to this one
+    failed = run_curate("run", str(pipeline), "--output", str(output), "--no-progress", check=False)
+    assert failed.returncode == 1 and "with_duplicates.json" in failed.stderr
+    assert not (output / "stats" / "dedup.json").exists()

@@ -60,6 +60,7 @@ from curate.core.stage import Shard, ShardStats, Stage, text_bytes
 from curate.dedup import clusters, memory, minhash, normalize, report
 
 ROW_MASK = np.int64((1 << clusters.ROW_BITS) - 1)
+ASSIGN_INDEX = "with_duplicates.json"  # the components phase lists the shards it wrote assignments for
 TAKE_BATCH_ROWS = 16384  # rows of a work file read at once when picking some of them
 ADDED_FIELDS = [pa.field("dup_cluster", pa.string()), pa.field("dup_cluster_size", pa.int64())]
 
@@ -298,13 +299,17 @@ class DedupStage(Stage):
             sink = storage.ParquetSink(ctx.work_url("assign", name))
             sink.write(table.sort_by("row"))
             sink.close()
+        # Which shards have assignments: the filter phase tells "no duplicates here" from "file gone".
+        names = [storage_basename(sig_urls[n]) for n in np.unique(numbers)]
+        storage.write_json(ctx.work_url("assign", ASSIGN_INDEX), names)
 
     # ---- phase 4: filter ----------------------------------------------------------------
 
     def filter_shard(self, shard: Shard, ctx) -> ShardStats:
         start, stats = time.perf_counter(), ShardStats()
         assign_url = ctx.work_url("assign", shard.name + ".parquet")
-        assigned = read_table(assign_url, None) if storage.exists(assign_url) else None
+        with_duplicates = storage.read_json(ctx.work_url("assign", ASSIGN_INDEX))  # missing: an error, never "none"
+        assigned = read_table(assign_url, None) if shard.name + ".parquet" in with_duplicates else None
         kept = storage.ParquetSink(ctx.output_url(shard.name), always=True)
         rejected = storage.ParquetSink(ctx.rejected_url(shard.name))
         try:
