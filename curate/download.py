@@ -57,6 +57,7 @@ def fetch(download: Download, cache: Path, timeout: float = 60.0) -> Path:
         return path
     # Not cached, or cached by a run killed before it recorded the checksum: fetch it (again).
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_dead_partials(path)
     partial = path.with_name(f"{path.name}.part-{os.getpid()}")  # one per process: two demos never share one
     try:
         http_get(download, partial, timeout)
@@ -72,6 +73,16 @@ def fetch(download: Download, cache: Path, timeout: float = 60.0) -> Path:
     finally:
         partial.unlink(missing_ok=True)
     return path
+
+
+def remove_dead_partials(path: Path) -> None:
+    """Delete the partial files of downloads killed mid-way (their process is gone)."""
+    from curate.core.lock import pid_alive
+
+    for partial in path.parent.glob(f"{path.name}.part-*"):
+        pid = partial.name.rsplit("-", 1)[1]
+        if pid.isdigit() and not pid_alive(int(pid)):
+            partial.unlink(missing_ok=True)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -49,3 +49,10 @@ def run_curate(*args: str, cwd: Path = REPO, check: bool = True) -> subprocess.C
     if check and result.returncode != 0:
         raise AssertionError(f"curate {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (for stale locks and partial downloads)."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid

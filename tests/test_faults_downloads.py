@@ -11,6 +11,7 @@ import threading
 
 import pytest
 
+from conftest import dead_pid
 from curate.download import Download, DownloadTooLarge, fetch
 
 
@@ -44,8 +45,9 @@ def test_a_range_from_a_server_without_range_support_is_cut_to_the_range(plain_s
 def test_a_kill_between_writing_and_recording_does_not_leave_the_cache_stuck(plain_server, shared_data, tmp_path):
     download = Download("alice.txt", f"{plain_server}/books/en_alice_pg11.txt")
     (tmp_path / "alice.txt").write_bytes(b"half of a file")  # renamed into place, checksum never recorded
-    (tmp_path / "alice.txt.part-12345").write_bytes(b"a killed download's partial file")
+    (tmp_path / f"alice.txt.part-{dead_pid()}").write_bytes(b"a killed download's partial file")
     path = fetch(download, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alice.txt", "alice.txt.sha256"]  # partial removed
     expected = (shared_data / "books" / "en_alice_pg11.txt").read_bytes()
     assert path.read_bytes() == expected
     assert (tmp_path / "alice.txt.sha256").read_text().strip() == hashlib.sha256(expected).hexdigest()

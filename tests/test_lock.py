@@ -11,15 +11,9 @@ import time
 
 import pytest
 
-from conftest import REPO, run_curate
+from conftest import REPO, dead_pid, run_curate
 from curate.core.lock import LOCK_NAME, LockHeld, RunLock
 from extract_fixtures import write_pipeline
-
-
-def dead_pid() -> int:
-    process = subprocess.Popen([sys.executable, "-c", "pass"])
-    process.wait()
-    return process.pid
 
 
 def write_lock(output, **fields):
