@@ -1,8 +1,8 @@
-"""Seeded fuzzing of the extract readers: real WARC, HTML, gzip'd books, tar.gz and zip archives
-from ../shared/data, truncated at random, with random bytes flipped or garbage spliced in. The
-real `curate run` must finish (exit 0) within a time limit, and every input file must be
-accounted for: it gave kept documents or recorded rejections, and the stage's stats count
-exactly the rows written."""
+"""Seeded fuzzing of the readers: real WARC, HTML, gzip'd books, tar.gz and zip archives from
+../shared/data, truncated at random, with random bytes flipped or garbage spliced in. The real
+`curate run` must finish (exit 0) within a time limit, and every input file must be accounted
+for: it gave kept documents or recorded rejections, and the stage's stats count exactly the rows
+written. Damaged Parquet given to a later stage fails its own shard, by name."""
 from __future__ import annotations
 
 import gzip
@@ -16,9 +16,11 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from conftest import REPO, read_rejected, read_stage
+from curate.core.schema import make_documents
 from extract_fixtures import write_pipeline
 
 SEEDS_PER_FORMAT = 8
@@ -94,3 +96,32 @@ def test_mutated_inputs_are_all_accounted_for(shared_data, tmp_path, source):
     assert stats["docs_out"] == len(kept_rows) and stats["docs_in"] == len(kept_rows) + len(rejected_rows)
     assert sum(stats["dropped"].values()) == len(rejected_rows)
     shutil.rmtree(inputs)
+
+
+@pytest.mark.slow
+def test_mutated_parquet_stage_inputs_fail_their_shard_by_name(shared_data, tmp_path):
+    """A later stage trusts Parquet it is given, but damaged files must not crash the run or pass
+    unnoticed: each one gives its documents or fails its own shard, named, and the rest finish."""
+    rows = [{"id": p.name, "source": "books", "text": p.read_text(encoding="utf-8-sig")}
+            for p in sorted((shared_data / "books").glob("en_*.txt"))]
+    buffer = io.BytesIO()
+    pq.write_table(make_documents(rows), buffer)
+    rng = random.Random("fuzz-parquet")
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    names = [f"m{seed:02d}" for seed in range(SEEDS_PER_FORMAT)] + ["intact"]
+    for name in names:
+        data = buffer.getvalue()
+        (inputs / f"{name}.parquet").write_bytes(data if name == "intact" else mutate(data, rng))
+    pipeline = tmp_path / "quality.yaml"
+    pipeline.write_text(f"name: fuzz\ninput: {inputs}\noutput: {tmp_path / 'out'}\nstages:\n"
+                        "  - {stage: quality, c4: false, fineweb: false}\n")
+    result = subprocess.run([sys.executable, "-m", "curate.cli", "run", str(pipeline), "--workers", "2", "--no-progress"],
+                            cwd=REPO, capture_output=True, text=True, timeout=RUN_LIMIT_SECONDS)
+    assert result.returncode in (0, 1), result.stderr[-3000:]  # never a signal (a crash in pyarrow)
+    failed = set()
+    if result.returncode == 1:  # the message lists one failed shard a line, then the first traceback
+        failed = {line.split(":")[0].strip() for line in result.stderr.split("first traceback:")[0].splitlines()[1:] if line.strip()}
+        assert result.stderr.startswith(f"curate: stage 'quality' (main): {len(failed)} of {len(names)} shards failed")
+    done = {p.stem for p in (tmp_path / "out" / "quality" / "_done" / "main").glob("*.json")}
+    assert "intact" in done and done | failed == set(names) and not done & failed
