@@ -125,3 +125,22 @@ def test_mutated_parquet_stage_inputs_fail_their_shard_by_name(shared_data, tmp_
         assert result.stderr.startswith(f"curate: stage 'quality' (main): {len(failed)} of {len(names)} shards failed")
     done = {p.stem for p in (tmp_path / "out" / "quality" / "_done" / "main").glob("*.json")}
     assert "intact" in done and done | failed == set(names) and not done & failed
+
+
+def test_mutated_jsonl_sources_give_records_or_an_error_naming_the_file(shared_data, tmp_path):
+    """Classifier training sources (JSONL, gzip'd or not): damage is a ConfigError naming the file."""
+    from curate.classify.sources import parse_source, read_file
+    from curate.core.params import ConfigError
+
+    jsonl = shared_data / "web" / "jsonl"
+    originals = {"plain.jsonl": (jsonl / "dolma_cc_en_head-0091.jsonl").read_bytes(),
+                 "packed.jsonl.gz": (jsonl / "dolma_provided_documents_000.json.gz").read_bytes()}
+    rng = random.Random("fuzz-jsonl")
+    for seed in range(4 * SEEDS_PER_FORMAT):
+        for name, data in originals.items():
+            path = tmp_path / f"{seed}-{name}"
+            path.write_bytes(mutate(data, rng))
+            try:
+                assert all(isinstance(text, str) for text in read_file(str(path), parse_source(str(path))))
+            except ConfigError as error:
+                assert str(path) in str(error)

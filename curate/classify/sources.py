@@ -35,6 +35,7 @@ import json
 import os
 import random
 import sys
+import zlib
 from dataclasses import dataclass, field
 
 import pyarrow.parquet as pq
@@ -132,15 +133,18 @@ def read_text(path: str) -> str:
 
 def read_jsonl(path: str, source: SourceSpec) -> list[dict]:
     opener = gzip.open if path.endswith(".gz") else open
-    records = []
-    with opener(path, "rt", encoding="utf-8", errors="replace") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as error:
-                raise ConfigError(f"source '{source.spec}': {path} line {number} is not JSON: {error}") from None
+    records, number = [], 0
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace") as f:
+            for number, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError as error:
+                    raise ConfigError(f"source '{source.spec}': {path} line {number} is not JSON: {error}") from None
+    except (OSError, EOFError, zlib.error) as error:  # a damaged .gz
+        raise ConfigError(f"source '{source.spec}': {path} is damaged after line {number}: {type(error).__name__}: {error}") from None
     return records
 
 
