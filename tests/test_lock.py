@@ -92,7 +92,8 @@ def test_lock_on_an_object_store_url():
         with pytest.raises(LockHeld):
             RunLock(url).acquire()
         assert lock._thread.is_alive()
-    RunLock(url).acquire()  # released
+    with RunLock(url):  # released, so it can be taken again
+        pass
 
 
 def test_a_run_that_lost_its_lock_stops(tmp_path):
@@ -104,3 +105,10 @@ def test_a_run_that_lost_its_lock_stops(tmp_path):
             time.sleep(0.05)
     lock.release()
     assert json.loads((tmp_path / LOCK_NAME).read_text())["token"] == "someone-else"  # not removed: not ours
+
+
+def test_demo_takes_the_lock_too(shared_data, tmp_path):
+    with RunLock(str(tmp_path / "demo")):
+        result = run_curate("demo", "--from", str(shared_data), "--output", str(tmp_path / "demo"), "--no-progress", check=False)
+        assert sorted(p.name for p in (tmp_path / "demo").iterdir()) == [LOCK_NAME]  # nothing else was written
+    assert result.returncode == 1 and "another run is writing" in result.stderr
