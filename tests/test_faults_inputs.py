@@ -204,3 +204,9 @@ def test_books_not_in_utf8_are_decoded_right_and_marked_when_unsure(shared_data,
     english = rows["alice_broken_utf8.txt"]
     assert english["charset"] == "utf-8 (with 2 replacements)"
     assert "ALICE’S" in english["text"] and "‚Äô" not in english["text"]  # not mac-roman mojibake
+
+
+def test_listing_a_missing_folder_is_empty_not_a_rejection(tmp_path):
+    from curate.core.storage import list_files
+
+    assert list_files(str(tmp_path / "not-there")) == [] and list_files("memory://not-there/either") == []

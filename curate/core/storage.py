@@ -75,8 +75,9 @@ def walk_files(fs: fsspec.AbstractFileSystem, path: str) -> list[str]:
         folder = folders.pop()
         try:
             listing = fs.ls(folder, detail=True)
-        except OSError:
-            found.append(folder.rstrip("/") + "/")
+        except OSError as error:
+            if not (folder == path and isinstance(error, FileNotFoundError)):  # a missing root lists nothing
+                found.append(folder.rstrip("/") + "/")
             continue
         for info in listing:
             name = info["name"]
