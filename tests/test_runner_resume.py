@@ -25,15 +25,16 @@ def done_records(output):
 
 
 def start_and_kill(pipeline, output, after_records: int) -> bool:
-    """Start `curate run`, SIGKILL it once `after_records` shards are recorded done; False if it finished first."""
+    """Start `curate run`, SIGKILL its process group once `after_records` shards are recorded done; False if it finished first."""
     process = subprocess.Popen([sys.executable, "-m", "curate.cli", "run", str(pipeline), "--output", str(output),
-                                "--workers", "2", "--no-progress"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                "--workers", "2", "--no-progress"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)  # driver, forkserver and workers: one process group
     try:
         while process.poll() is None and done_records(output) < after_records:
             time.sleep(0.01)
         if process.poll() is not None:
             return False
-        os.kill(process.pid, signal.SIGKILL)
+        os.killpg(process.pid, signal.SIGKILL)  # the whole job, as a machine losing power would
         process.wait()
         return True
     finally:
