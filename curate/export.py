@@ -67,7 +67,7 @@ def export(stage_dir: str, out_dir: str, fmt: str = "parquet", max_shard_bytes: 
         done = 0  # rows of this batch written
         while done < batch.num_rows:
             base = sizes[done - 1] if done else 0
-            stop = int(np.searchsorted(sizes, base + max_shard_bytes - shard_bytes, side="right"))
+            stop = max(done, int(np.searchsorted(sizes, base + max_shard_bytes - shard_bytes, side="right")))
             if stop == done and shard_bytes:  # the next document does not fit: start a new file
                 sink.close()
                 sink, shard_bytes = None, 0
