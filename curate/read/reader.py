@@ -11,6 +11,7 @@ JSONL), so the same input gives the same ids on every run however it is sharded.
 """
 from __future__ import annotations
 
+import io
 from typing import Iterator, NamedTuple
 
 import fsspec
@@ -128,17 +129,20 @@ def json_records(piece: Piece) -> Iterator[tuple[int, object]]:
     """(position, record or the undecodable line as bytes) of a piece: a whole .json array too."""
     _, codec = split_compression(piece.url)
     with fsspec.open(piece.url, "rb", compression=codec) as f:
-        if piece.start == 0 and f.read(256).lstrip().startswith(b"["):  # a JSON array, not lines
-            f.seek(0)
+        head = f.read(256) if piece.start == 0 else b""
+        if head.lstrip().startswith(b"["):  # a JSON array, not lines
             try:
-                records = orjson.loads(f.read())
+                records = orjson.loads(head + f.read())
             except orjson.JSONDecodeError as error:
                 raise ValueError(f"{piece.url}: not a JSON array or JSON lines: {error}") from None
             yield from enumerate(records)
             return
-        f.seek(max(piece.start - 1, 0))
+    # opened again for lines: compressed streams cannot seek back
+    with fsspec.open(piece.url, "rb", compression=codec) as raw:
+        f = io.BufferedReader(raw, 1 << 20) if codec else raw  # zstandard's reader has no readline
         position = piece.start
         if piece.start:  # the line under way at start belongs to the previous piece
+            f.seek(piece.start - 1)
             position += len(f.readline()) - 1
         for line in iter(f.readline, b""):
             if piece.stop is not None and position >= piece.stop:
