@@ -2,16 +2,13 @@
 uploads it through huggingface_hub to a local server speaking the Hub's upload API."""
 from __future__ import annotations
 
-import base64
 import gzip
-import http.server
-import json
-import threading
 
 import pyarrow.parquet as pq
 import pytest
 import yaml
 from conftest import read_stage, run_curate
+from hub_server import Hub
 from read_fixtures import dolma_records, write_dolma_jsonl_gz
 
 datasets = pytest.importorskip("datasets", reason="datasets.load_dataset is what an export must satisfy (test extra)")
@@ -61,57 +58,13 @@ def test_max_shard_size_is_parsed_and_checked(tmp_path, curated):
     assert "in 1 file(s)" in one.stdout
 
 
-class FakeHub(http.server.BaseHTTPRequestHandler):
-    """The Hub endpoints HfApi.create_repo and upload_folder call (files sent inline, as 'regular' uploads)."""
-
-    files: dict[str, bytes] = {}
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"]))) if "/commit/" not in self.path else \
-            [json.loads(line) for line in self.rfile.read(int(self.headers["Content-Length"])).splitlines()]
-        endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
-        if self.path == "/api/repos/create":
-            return self.reply({"url": f"{endpoint}/datasets/{body['organization']}/{body['name']}"})
-        if self.path == "/api/validate-yaml":  # the Hub checks a card's YAML header
-            header = yaml.safe_load(body["content"].split("---\n")[1])
-            return self.reply({"errors": [] if "license" in header else [{"message": "no license"}]}, 200 if "license" in header else 400)
-        if self.path.endswith("/preupload/main"):
-            return self.reply({"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in body["files"]]})
-        if self.path.endswith("/commit/main"):
-            for op in body:
-                if op["key"] == "file":
-                    FakeHub.files[op["value"]["path"]] = base64.b64decode(op["value"]["content"])
-            return self.reply({"commitUrl": f"{endpoint}{self.path.replace('/api', '').replace('/commit/main', '/commit/')}{'0' * 40}",
-                               "commitOid": "0" * 40})
-        self.reply({"error": f"not served: {self.path}"}, 404)
-
-    def do_GET(self):
-        self.reply({"error": "not served"}, 404)
-
-    def reply(self, obj, code=200):
-        data = json.dumps(obj).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
 def test_push_uploads_the_folder_through_huggingface_hub(tmp_path, curated, monkeypatch):
     pytest.importorskip("huggingface_hub")
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeHub)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        env = {"HF_ENDPOINT": f"http://127.0.0.1:{server.server_address[1]}", "HF_TOKEN": "hf_test", "HF_HUB_OFFLINE": "0"}
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
+    with Hub(tmp_path / "hub") as hub:
+        monkeypatch.setenv("HF_TOKEN", "hf_test")
+        monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
         from curate.cli import main
         assert main(["export", str(curated / "quality"), str(tmp_path / "ds"), "--push", "org/web-sample"]) == 0
-    finally:
-        server.shutdown()
     local = {str(p.relative_to(tmp_path / "ds")): p.read_bytes() for p in (tmp_path / "ds").rglob("*") if p.is_file()}
-    assert FakeHub.files == local and "data/train-00000-of-00001.parquet" in local
+    assert hub.uploaded == local and "data/train-00000-of-00001.parquet" in local
     assert pq.read_table(tmp_path / "ds" / "data" / "train-00000-of-00001.parquet").num_rows == read_stage(curated, "quality").num_rows

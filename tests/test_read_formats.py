@@ -6,6 +6,9 @@ import functools
 import gzip
 import http.server
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections import Counter
 
@@ -14,7 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 import zstandard
-from conftest import read_rejected, read_stage, run_curate
+from conftest import REPO, read_rejected, read_stage, run_curate
+from hub_server import Hub
 from test_demo import RangeHandler
 from read_fixtures import dolma_records, write_csv, write_fineweb_parquet
 
@@ -174,3 +178,22 @@ def test_jsonl_sink_is_atomic_and_round_trips(tmp_path, records):
     aborted.write(table)
     aborted.abort()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl.gz"]
+
+
+def test_hf_datasets_path_reads_through_huggingface_hub(tmp_path, records):
+    pytest.importorskip("huggingface_hub")
+    repo = tmp_path / "repo"
+    (repo / "data").mkdir(parents=True)
+    write_jsonl(repo / "data" / "train-0.jsonl.gz", records, gzip.open)
+    (repo / "README.md").write_text("# a dataset card: not a document, named as skipped\n")
+    config = tmp_path / "p.yaml"
+    config.write_text(yaml.safe_dump({"input": "hf://datasets/org/name", "output": str(tmp_path / "out"),
+                                      "stages": [{"stage": "read", "url": "metadata.url"}]}))
+    with Hub(repo) as hub:  # HfFileSystem reads HF_ENDPOINT when huggingface_hub is imported: a fresh process
+        result = subprocess.run([sys.executable, "-m", "curate.cli", "run", str(config), "--no-progress"], cwd=REPO,
+                                env={**os.environ, "HF_ENDPOINT": hub.endpoint, "PYTHONPATH": str(REPO)}, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    documents = read_stage(tmp_path / "out", "read")
+    assert sorted(documents["id"].to_pylist()) == sorted(r["id"] for r in records)
+    assert set(documents["path"].to_pylist()) == {"hf://datasets/org/name/data/train-0.jsonl.gz"}
+    assert "skipping 1 file(s) of other formats, e.g. hf://datasets/org/name/README.md" in result.stderr

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 
-import pyarrow.parquet as pq
 import pytest
 import yaml
 from conftest import read_rejected, read_stage, run_curate
