@@ -41,7 +41,7 @@ def read_all(inputs, config) -> tuple[pa.Table, list[str]]:
             for batch in read_piece(piece, config, schema):
                 tables.append(batch.documents)
                 reasons += batch.reasons
-    return pa.concat_tables(tables), reasons
+    return (pa.concat_tables(tables) if tables else schema.empty_table()), reasons
 
 
 def write_jsonl(path, rows, opener=open):
@@ -197,3 +197,12 @@ def test_hf_datasets_path_reads_through_huggingface_hub(tmp_path, records):
     assert sorted(documents["id"].to_pylist()) == sorted(r["id"] for r in records)
     assert set(documents["path"].to_pylist()) == {"hf://datasets/org/name/data/train-0.jsonl.gz"}
     assert "skipping 1 file(s) of other formats, e.g. hf://datasets/org/name/README.md" in result.stderr
+
+
+def test_empty_files_are_read_as_no_documents_and_do_not_decide_the_mapping(tmp_path, records):
+    (tmp_path / "a-empty.jsonl").write_text("")
+    write_jsonl(tmp_path / "b.jsonl", records[:5])
+    documents, _ = read_all([tmp_path], ReaderConfig(keep={"ccnet_score": "metadata.language_score"}))
+    assert documents.num_rows == 5 and documents.schema.field("ccnet_score").type == pa.float64()
+    only_empty, _ = read_all([tmp_path / "a-empty.jsonl"], ReaderConfig())
+    assert only_empty.num_rows == 0

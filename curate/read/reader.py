@@ -48,15 +48,17 @@ def check(inputs: list[str], config: ReaderConfig) -> pa.Schema:
     for url, fmt, _ in list_inputs(inputs, config):
         if fmt in seen:
             continue
-        seen.add(fmt)
         fields = sample_fields(url, fmt, config)
+        if not fields:  # an empty file says nothing about the mapping: ask the next one
+            continue
+        seen.add(fmt)
         named = [("text", config.text), ("id", config.id), ("url", config.url)] + [(f"keep.{k}", p) for k, p in config.kept.items()]
         for key, path in named:
             if path is not None and path not in fields:
                 raise ConfigError(f"{url}: reader key '{key}': field '{path}' not found; fields found: {', '.join(fields) or 'none'}")
         for name, path in config.kept.items():
             kept_types.setdefault(name, fields[path])
-    return pa.schema(list(DOCUMENT_SCHEMA) + [pa.field(n, t) for n, t in kept_types.items()])
+    return pa.schema(list(DOCUMENT_SCHEMA) + [pa.field(n, kept_types.get(n, pa.string())) for n in config.kept])
 
 
 def sample_fields(url: str, fmt: str, config: ReaderConfig) -> dict[str, pa.DataType]:
