@@ -94,12 +94,9 @@ def json_type(values: list) -> pa.DataType:
     """A kept JSON field's column type: bool, int64 or float64 when every sampled value is one,
     else string (objects, lists and mixed values as JSON text)."""
     present = [v for v in values if v is not None]
-    if present and all(isinstance(v, bool) for v in present):
-        return pa.bool_()
-    if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
-        return pa.int64()
-    if present and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
-        return pa.float64()
+    for type_ in (pa.bool_(), pa.int64(), pa.float64()):
+        if present and all(fits(v, type_) for v in present):
+            return type_
     return pa.string()
 
 
