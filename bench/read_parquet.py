@@ -73,12 +73,12 @@ def main() -> None:
         path = work / "data" / "fineweb.parquet"
         path.parent.mkdir()
         rows = write_file(path, args.size_gb)
-        print(f"{path.stat().st_size / 1e9:.2f} GB, {rows} rows, {pq.ParquetFile(path).metadata.num_row_groups} row groups")
+        print(f"{path.stat().st_size / 1e9:.2f} GB, {rows} rows, {pq.ParquetFile(path).metadata.num_row_groups} row groups", flush=True)
         one, two = curate_read(path, work, 1), curate_read(path, work, 2)
-        print(f"curate read, 1 worker:  {one:6.1f} s  {rows / one:8.0f} docs/s")
-        print(f"curate read, 2 workers: {two:6.1f} s  {rows / two:8.0f} docs/s   speed-up {one / two:.2f}x")
+        print(f"curate read, 1 worker:  {one:6.1f} s  {rows / one:8.0f} docs/s", flush=True)
+        print(f"curate read, 2 workers: {two:6.1f} s  {rows / two:8.0f} docs/s   speed-up {one / two:.2f}x", flush=True)
         d1, d2 = datatrove_read(path, work, 1), datatrove_read(path, work, 2)
-        print(f"datatrove ParquetReader, 1 task: {d1:6.1f} s; 2 tasks: {d2:6.1f} s   speed-up {d1 / d2:.2f}x")
+        print(f"datatrove ParquetReader, 1 task: {d1:6.1f} s; 2 tasks: {d2:6.1f} s   speed-up {d1 / d2:.2f}x", flush=True)
 
 
 if __name__ == "__main__":
