@@ -116,7 +116,7 @@ def write_card(stage_dir: str, out_dir: str, summary: dict, license: str) -> Non
     }
     lines = ["---", yaml.safe_dump(header, sort_keys=False).rstrip(), "---", "",
              f"# {os.path.basename(os.path.abspath(out_dir))}", "",
-             f"Documents kept by stage `{stage}` of a [rawtollm](https://github.com/) `curate` pipeline "
+             f"Documents kept by stage `{stage}` of a rawtollm `curate` pipeline "
              f"({summary['documents']:,} documents, {summary['text_bytes'] / 1e6:,.1f} MB of text, "
              f"{len(summary['files'])} {summary['format']} file(s), {summary['file_bytes'] / 1e6:,.1f} MB on disk).", "",
              "## Pipeline funnel", "",
