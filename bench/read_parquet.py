@@ -1,0 +1,87 @@
+"""One large Parquet file read with 1 and 2 workers: does a single file use every worker?
+
+    python bench/read_parquet.py [--size-gb 1.0]
+
+The file: FineWeb-style rows (text, id, dump, url, date, file_path, language, language_score,
+token_count) whose texts are passages of the real CCNet/Dolma documents in ../shared/data/web/jsonl,
+repeated up to --size-gb on disk (snappy without dictionary encoding, so the repeats are stored
+as text, not as dictionary indices; row groups of 10,000 rows). curate: `curate run` with
+one `read` stage (the file is planned as row-group pieces of 128 MB; documents written as zstd
+Parquet), --workers 1 then 2; the figure is the ratio of wall times. For contrast, datatrove's
+ParquetReader in the same run with 1 and 2 tasks (it reads one file in one task).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from read_langid import passages  # noqa: E402
+
+
+def write_file(path: Path, size_gb: float) -> int:
+    base = passages()
+    rows = [{"text": r["text"], "dump": "CC-MAIN-2020-16", "url": r["metadata"].get("url") or r["id"], "date": r["created"],
+             "file_path": r["metadata"].get("cc_segment") or "", "language": "en", "language_score": 0.9,
+             "token_count": len(r["text"].split())} for r in base]
+    block = pa.Table.from_pylist(rows * (10_000 // len(rows) + 1)).slice(0, 10_000)
+    written = 0
+    with pq.ParquetWriter(path, block.schema.insert(1, pa.field("id", pa.string())), compression="snappy",
+                          use_dictionary=["dump", "language", "file_path"]) as writer:
+        while path.stat().st_size < size_gb * 1e9:
+            ids = pa.array([f"<urn:uuid:{written + i:036d}>" for i in range(block.num_rows)])
+            writer.write_table(block.add_column(1, "id", ids), row_group_size=10_000)
+            written += block.num_rows
+    return written
+
+
+def curate_read(path: Path, work: Path, workers: int) -> float:
+    pipeline = work / f"p{workers}.yaml"
+    pipeline.write_text(json.dumps({"input": str(path), "output": str(work / f"out{workers}"), "stages": [{"stage": "read"}]}))
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "curate.cli", "run", str(pipeline), "--workers", str(workers), "--no-progress"],
+                   check=True, cwd=REPO, capture_output=True)
+    return time.perf_counter() - start
+
+
+def datatrove_read(path: Path, work: Path, tasks: int) -> float:
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.pipeline.readers import ParquetReader
+
+    executor = LocalPipelineExecutor([ParquetReader(str(path.parent), glob_pattern=path.name)], tasks=tasks, workers=tasks,
+                                     logging_dir=str(work / f"logs{tasks}"))
+    start = time.perf_counter()
+    executor.run()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size-gb", type=float, default=1.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="read-parquet-") as tmp:
+        work = Path(tmp)
+        path = work / "data" / "fineweb.parquet"
+        path.parent.mkdir()
+        rows = write_file(path, args.size_gb)
+        print(f"{path.stat().st_size / 1e9:.2f} GB, {rows} rows, {pq.ParquetFile(path).metadata.num_row_groups} row groups", flush=True)
+        one, two = curate_read(path, work, 1), curate_read(path, work, 2)
+        print(f"curate read, 1 worker:  {one:6.1f} s  {rows / one:8.0f} docs/s", flush=True)
+        print(f"curate read, 2 workers: {two:6.1f} s  {rows / two:8.0f} docs/s   speed-up {one / two:.2f}x", flush=True)
+        d1, d2 = datatrove_read(path, work, 1), datatrove_read(path, work, 2)
+        print(f"datatrove ParquetReader, 1 task: {d1:6.1f} s; 2 tasks: {d2:6.1f} s   speed-up {d1 / d2:.2f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""`curate export OUT/<stage> DIR`: a stage's documents as a folder `datasets.load_dataset(DIR)` loads,
+with a dataset card, optionally pushed to the Hugging Face Hub.
+
+    DIR/README.md                         card: YAML header (licence, configs, tags), the funnel, sizes
+    DIR/data/train-00000-of-00003.parquet  (or .jsonl.gz) shards of at most --max-shard-size of text
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import numpy as np
+import pyarrow.compute as pc
+import yaml
+
+from curate.core import storage
+from curate.core.params import ConfigError
+from curate.core.storage import ParquetSink
+from curate.read.jsonl_sink import JsonlSink
+
+UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
+SUFFIX = {"parquet": ".parquet", "jsonl": ".jsonl.gz"}
+
+
+def parse_size(text: str) -> int:
+    """'500MB' -> 500000000; '1GiB', '2000' also."""
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", text)
+    if not match or match.group(2).upper() not in UNITS:
+        raise ConfigError(f"--max-shard-size: expected a size like 500MB or 2GB, got {text!r}")
+    return int(float(match.group(1)) * UNITS[match.group(2).upper()])
+
+
+def add_export_parser(commands) -> None:
+    export = commands.add_parser(
+        "export", help="write a stage's documents as a Hugging Face dataset folder",
+        description="Copy the documents of one stage folder (e.g. out/web/dedup) into DIR/data/ as shards that "
+                    "datasets.load_dataset(DIR) loads, with a dataset card (DIR/README.md) holding the pipeline's "
+                    "per-stage funnel and sizes; --push uploads DIR to the Hub.")
+    export.add_argument("stage_dir", help="a stage's output folder, OUT/<stage>")
+    export.add_argument("dir", help="the folder to write")
+    export.add_argument("--format", choices=sorted(SUFFIX), default="parquet")
+    export.add_argument("--max-shard-size", default="500MB", help="text bytes per shard (default 500MB)")
+    export.add_argument("--license", default="other", help="the licence field of the card (default: other)")
+    export.add_argument("--push", metavar="ORG/NAME", help="upload DIR as this Hub dataset (HF_TOKEN, HF_ENDPOINT apply)")
+    export.set_defaults(handler=cmd_export)
+
+
+def cmd_export(args) -> int:
+    summary = export(args.stage_dir, args.dir, args.format, parse_size(args.max_shard_size), args.license)
+    print(f"{summary['documents']} documents in {len(summary['files'])} file(s) under {args.dir}")
+    if args.push:
+        print(f"pushed: {push(args.dir, args.push)}")
+    return 0
+
+
+def export(stage_dir: str, out_dir: str, fmt: str = "parquet", max_shard_bytes: int = 500 * 10**6, license: str = "other") -> dict:
+    files = storage.list_files(stage_dir, (".parquet",))
+    if not files:
+        raise ConfigError(f"{stage_dir}: no Parquet files: not a stage output folder (OUT/<stage>)?")
+    sink_class = ParquetSink if fmt == "parquet" else JsonlSink
+    written, sink, shard_bytes, schema, documents, text_bytes = [], None, 0, None, 0, 0
+    for batch in storage.iter_parquet(files, 1024):
+        schema = schema or batch.schema
+        batch = batch.select(schema.names).cast(schema)
+        sizes = np.cumsum(pc.binary_length(batch["text"]).to_numpy(zero_copy_only=False))
+        done = 0  # rows of this batch written
+        while done < batch.num_rows:
+            base = sizes[done - 1] if done else 0
+            stop = max(done, int(np.searchsorted(sizes, base + max_shard_bytes - shard_bytes, side="right")))
+            if stop == done and shard_bytes:  # the next document does not fit: start a new file
+                sink.close()
+                sink, shard_bytes = None, 0
+                continue
+            stop = max(stop, done + 1)  # a document larger than the limit gets a file of its own
+            if sink is None:
+                sink = sink_class(os.path.join(out_dir, "data", f"part-{len(written):05d}{SUFFIX[fmt]}"))
+                written.append(sink.url)
+            sink.write(batch.slice(done, stop - done))
+            added = int(sizes[stop - 1] - base)
+            shard_bytes, text_bytes, documents = shard_bytes + added, text_bytes + added, documents + stop - done
+            done = stop
+    if sink is not None:
+        sink.close()
+    if not written:  # a stage that kept nothing still exports a loadable, empty dataset
+        sink = ParquetSink(os.path.join(out_dir, "data", "part-00000.parquet"), always=True)
+        sink.close(storage.parquet_schema(files[0]))
+        written.append(sink.url)
+    # train-00000-of-00003: the names datasets reads as the train split
+    final = []
+    for index, url in enumerate(written):
+        target = os.path.join(out_dir, "data", f"train-{index:05d}-of-{len(written):05d}{SUFFIX[fmt]}")
+        os.replace(url, target)
+        final.append(target)
+    summary = {"documents": documents, "text_bytes": text_bytes, "files": final,
+               "file_bytes": sum(os.path.getsize(f) for f in final), "format": fmt}
+    write_card(stage_dir, out_dir, summary, license)
+    return summary
+
+
+def funnel(stage_dir: str) -> list[dict]:
+    """The per-stage stats of the pipeline run the stage folder belongs to (OUT/stats/*.json), in run order."""
+    stats_dir = storage.join(os.path.dirname(os.path.abspath(stage_dir.rstrip("/"))), "stats")
+    urls = storage.list_files(stats_dir, (".json",)) if storage.exists(stats_dir) else []
+    # in the order the stages finished: each writes its stats after its last shard
+    return [storage.read_json(url) for url in sorted(urls, key=os.path.getmtime)]
+
+
+def write_card(stage_dir: str, out_dir: str, summary: dict, license: str) -> None:
+    stage = os.path.basename(os.path.abspath(stage_dir.rstrip("/")))
+    header = {
+        "license": license,
+        "tags": ["rawtollm"],
+        "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": f"data/train-*{SUFFIX[summary['format']]}"}]}],
+        "dataset_info": {"splits": [{"name": "train", "num_examples": summary["documents"], "num_bytes": summary["text_bytes"]}]},
+    }
+    lines = ["---", yaml.safe_dump(header, sort_keys=False).rstrip(), "---", "",
+             f"# {os.path.basename(os.path.abspath(out_dir))}", "",
+             f"Documents kept by stage `{stage}` of a rawtollm `curate` pipeline "
+             f"({summary['documents']:,} documents, {summary['text_bytes'] / 1e6:,.1f} MB of text, "
+             f"{len(summary['files'])} {summary['format']} file(s), {summary['file_bytes'] / 1e6:,.1f} MB on disk).", "",
+             "## Pipeline funnel", "",
+             "| stage | docs in | docs out | MB in | MB out | dropped (by reason) |", "|---|---|---|---|---|---|"]
+    for row in funnel(stage_dir):
+        dropped = ", ".join(f"{k} {v}" for k, v in sorted(row.get("dropped", {}).items(), key=lambda kv: -kv[1])) or "-"
+        lines.append(f"| {row['stage']} | {row['docs_in']} | {row['docs_out']} | {row['bytes_in'] / 1e6:.2f} | {row['bytes_out'] / 1e6:.2f} | {dropped} |")
+    lines += ["", "## Licence", "", f"`{license}`: the licence of this export is set by whoever runs it; it must "
+              "respect the licences and terms of the sources the documents came from.", "",
+              "## Columns", "", "The rawtollm document schema (docs/schema.md): " + ", ".join(f"`{n}`" for n in _columns(summary)), ""]
+    with open(os.path.join(out_dir, "README.md"), "w", encoding="utf-8") as f:
+        f.write("\n".join(lines))
+
+
+def _columns(summary: dict) -> list[str]:
+    first = summary["files"][0]
+    if first.endswith(".parquet"):
+        return storage.parquet_schema(first).names
+    import gzip
+    with gzip.open(first, "rt", encoding="utf-8") as f:
+        line = f.readline()
+    return list(json.loads(line)) if line else []
+
+
+def push(out_dir: str, repo_id: str) -> str:
+    """Upload the export folder as a Hub dataset repo; HF_ENDPOINT and HF_TOKEN pick the server and account."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(endpoint=os.environ.get("HF_ENDPOINT"))
+    api.create_repo(repo_id, repo_type="dataset", exist_ok=True)
+    commit = api.upload_folder(folder_path=out_dir, repo_id=repo_id, repo_type="dataset", commit_message="curate export")
+    return str(getattr(commit, "commit_url", commit))
+
