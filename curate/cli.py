@@ -8,6 +8,7 @@ from curate.classify.cli import add_train_classifier_parser
 from curate.core.params import ConfigError
 from curate.demo import add_demo_parser
 from curate.mix.cli import add_mix_parser
+from curate.report.cli import add_report_parsers
 from curate.tokenize.cli import add_train_tokenizer_parser
 
 
@@ -55,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     add_train_tokenizer_parser(commands)
     add_mix_parser(commands)
     add_train_classifier_parser(commands)
+    add_report_parsers(commands)
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
