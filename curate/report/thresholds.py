@@ -55,6 +55,9 @@ def code_thresholds(name: str, params: dict) -> list[Threshold]:
             side = "min" if breaks in (np.less, np.less_equal) else "max"  # a marker on a line <= N drops the file
             where = f" ({language})" if language else ""
             found.append(Threshold(f"code_{signal}", float(value), side, f"code_quality.{reason}", f"{limit} {value:g}{where}"))
+        if values["max_literal_fraction"] is not None and (language is None or values["literal_table_min_lines"] != resolved.literal_table_min_lines):
+            lines = values["literal_table_min_lines"]  # the literal-fraction rule applies only from this many literal lines on
+            found.append(Threshold("code_literal_lines", float(lines), "max", "code_quality.literal_table", f"literal_table_min_lines {lines:g}{where}"))
     return found
 
 
