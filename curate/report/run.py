@@ -70,9 +70,9 @@ def sample_population(files: list[Path], cap: int, rng: np.random.Generator) -> 
         rows = chosen[(chosen >= starts[index]) & (chosen < starts[index + 1])] - starts[index]
         if not len(rows):
             continue
-        schema = pq.read_schema(path)
-        wanted = [f.name for f in schema if is_signal(f) or f.name in ("reason", "language", "source", "url")]
-        table = pq.read_table(path, columns=wanted).take(rows)
+        parquet = pq.ParquetFile(path)
+        wanted = [f.name for f in parquet.schema_arrow if is_signal(f) or f.name in ("reason", "language", "source", "url")]
+        table = read_selected(parquet, rows, wanted)
         if "url" in table.column_names:
             host = pc.struct_field(pc.extract_regex(table["url"], HOST), "host")
             table = table.drop_columns("url").append_column("host", pc.utf8_lower(host))
@@ -102,19 +102,25 @@ def reason_samples(files: list[Path], per_reason: int, rng: np.random.Generator)
     return found
 
 
+def read_selected(parquet: pq.ParquetFile, rows: np.ndarray, columns: list[str]) -> pa.Table:
+    """Those rows (sorted) of a Parquet file, reading only the row groups that hold them."""
+    bounds = np.cumsum([0] + [parquet.metadata.row_group(g).num_rows for g in range(parquet.num_row_groups)])
+    groups = np.searchsorted(bounds, rows, side="right") - 1
+    needed = np.unique(groups)
+    read_start = dict(zip(needed, np.cumsum([0] + [bounds[g + 1] - bounds[g] for g in needed[:-1]])))
+    table = parquet.read_row_groups(needed.tolist(), columns=columns)
+    return table.take(rows - bounds[groups] + np.array([read_start[g] for g in groups], dtype=np.int64))
+
+
 def read_rows(files: list[Path], locations: np.ndarray, columns: list[str]) -> list[dict]:
-    """Those rows (file index, row) with the named columns that exist, reading only their row groups."""
+    """Those rows (file index, row) with the named columns that exist, in the order given."""
     found = {}
     for index in np.unique(locations[:, 0]) if len(locations) else []:
         parquet = pq.ParquetFile(files[index])
-        present = [c for c in columns if c in parquet.schema_arrow.names]
-        bounds = np.cumsum([0] + [parquet.metadata.row_group(g).num_rows for g in range(parquet.num_row_groups)])
-        rows = locations[locations[:, 0] == index, 1]
-        for group in np.unique(np.searchsorted(bounds, rows, side="right") - 1):
-            in_group = rows[(rows >= bounds[group]) & (rows < bounds[group + 1])]
-            table = parquet.read_row_group(int(group), columns=present).take(in_group - bounds[group])
-            for row, record in zip(in_group, table.to_pylist()):
-                found[(int(index), int(row))] = record
+        rows = np.unique(locations[locations[:, 0] == index, 1])
+        table = read_selected(parquet, rows, [c for c in columns if c in parquet.schema_arrow.names])
+        for row, record in zip(rows, table.to_pylist()):
+            found[(int(index), int(row))] = record
     return [found[(int(f), int(r))] for f, r in locations]
 
 
@@ -141,8 +147,11 @@ class Run:
         """Estimated document counts per value of language, source or host."""
         counts = Counter()
         for population in populations:
-            for value, n in Counter(population.strings(column).tolist()).items():
-                counts[value if value is not None else "(none)"] += n * population.weight
+            if column in population.table.column_names:
+                for item in pc.value_counts(population.table[column]).to_pylist():
+                    counts[item["values"] if item["values"] is not None else "(none)"] += item["counts"] * population.weight
+            else:
+                counts["(none)"] += population.table.num_rows * population.weight
         return counts
 
     def everything(self) -> list[Population]:
