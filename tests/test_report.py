@@ -183,3 +183,17 @@ def test_mix_plot_draws_the_plan(demo):
     assert png.startswith(b"\x89PNG") and width == 900 and height > 300
     run_curate("mix", str(demo / "mix.yaml"), "--plot")  # default: beside the manifest
     assert (demo / "mix.png").read_bytes() == png
+
+
+def test_a_run_without_pipeline_yaml_still_gets_funnel_and_samples(demo, tmp_path):
+    old = tmp_path / "code"
+    shutil.copytree(demo / "code", old, ignore=shutil.ignore_patterns("report"))
+    (old / "pipeline.yaml").unlink()
+    run_curate("report", str(old), "--html", str(tmp_path / "html"))
+    html = (tmp_path / "html" / "index.html").read_text()
+    parser = Tables()
+    parser.feed(html)
+    assert {row[0] for row in parser.tables["funnel"][1:]} == {p.stem for p in (old / "stats").glob("*.json")}
+    assert "has no pipeline.yaml" in html and "data-threshold" not in html
+    reasons = {r for folder in (old / "rejected").iterdir() for r in read_rejected(old, folder.name)["reason"].to_pylist()}
+    assert reasons and all(f'data-reason="{r}"' in html for r in reasons)
