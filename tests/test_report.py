@@ -154,11 +154,11 @@ def chromium() -> str | None:
     return found
 
 
-def open_in_chromium(html: Path, screenshot: Path) -> list[str]:
+def open_in_chromium(html: Path, screenshot: Path, profile: Path) -> list[str]:
     """Load a page in headless Chromium, save a screenshot, return its console messages and CSP refusals."""
     result = subprocess.run(
         [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--enable-logging=stderr", "--v=0",
-         f"--user-data-dir={screenshot.parent / 'chromium-profile'}", "--window-size=1280,2400",
+         f"--user-data-dir={profile}", "--window-size=1280,2400",
          f"--screenshot={screenshot}", html.as_uri()],
         capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -168,14 +168,14 @@ def open_in_chromium(html: Path, screenshot: Path) -> list[str]:
 def test_the_report_opens_in_a_real_browser_without_errors_or_requests(demo, tmp_path):
     report = demo / "web" / "report" / "index.html"
     screenshot = demo / "web" / "report" / "screenshot.png"
-    assert open_in_chromium(report, screenshot) == []
+    assert open_in_chromium(report, screenshot, tmp_path / "profile") == []
     png = screenshot.read_bytes()
     assert png.startswith(b"\x89PNG") and struct.unpack(">II", png[16:24]) == (1280, 2400) and len(png) > 50_000
 
     # the check can fail: the same page fetching an image from a server and logging an error is caught
     broken = tmp_path / "broken.html"
     broken.write_text(report.read_text().replace("</body>", '<img src="http://127.0.0.1:9/x.png"><script>console.error("boom")</script></body>'))
-    messages = "\n".join(open_in_chromium(broken, tmp_path / "broken.png"))
+    messages = "\n".join(open_in_chromium(broken, tmp_path / "broken.png", tmp_path / "profile"))
     assert "127.0.0.1:9" in messages and "Content Security Policy" in messages
 
 
