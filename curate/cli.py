@@ -9,6 +9,7 @@ from curate.core.params import ConfigError
 from curate.demo import add_demo_parser
 from curate.export import add_export_parser
 from curate.mix.cli import add_mix_parser
+from curate.report.cli import add_report_parsers
 from curate.tokenize.cli import add_train_tokenizer_parser
 
 
@@ -59,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     add_mix_parser(commands)
     add_train_classifier_parser(commands)
     add_export_parser(commands)
+    add_report_parsers(commands)
     args = parser.parse_args(argv)
     try:
         return args.handler(args)

@@ -6,6 +6,7 @@ Output layout under the pipeline's output folder:
     <stage>/_done/<phase>/<shard>.json completion record with the shard's stats, written last
     rejected/<stage>/<shard>.parquet   dropped documents with stage, reason, detail
     stats/<stage>.json                 the stage's summed stats
+    pipeline.yaml                      the pipeline as run: every stage parameter resolved
 
 A shard counts as done only when its completion record exists, so a run killed at
 any moment and started again redoes exactly the unfinished shards: nothing lost,
@@ -13,9 +14,13 @@ nothing duplicated, the same output as an uninterrupted run.
 """
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from dataclasses import dataclass, field
+
+import fsspec
+import yaml
 
 from tqdm import tqdm
 
@@ -164,7 +169,24 @@ def run_stage(pipeline: Pipeline, index: int, executor: Executor, progress: bool
     return report
 
 
+def write_resolved_pipeline(pipeline: Pipeline) -> None:
+    """OUTPUT/pipeline.yaml: the pipeline in its own file shape with every parameter's resolved value
+    (defaults filled in), so a report shows the thresholds that produced this output."""
+    url = storage.join(pipeline.output, "pipeline.yaml")
+    resolved = {"name": pipeline.name, "input": pipeline.inputs, "output": pipeline.output,
+                "stages": [{"stage": s.type_name, "name": s.name, **dataclasses.asdict(s.params)} for s in pipeline.stages]}
+    if storage.exists(url):  # a second pipeline adding stages to this folder (the demo's tokenize step) keeps the first's
+        with fsspec.open(url, "r") as f:
+            earlier = yaml.safe_load(f) or {}
+        names = {s["name"] for s in resolved["stages"]}
+        resolved["stages"] = [s for s in earlier.get("stages", []) if s["name"] not in names] + resolved["stages"]
+        resolved.update({k: earlier[k] for k in ("name", "input") if k in earlier})
+    with storage.atomic_path(url) as temporary, fsspec.open(temporary, "w") as f:
+        yaml.safe_dump(resolved, f, sort_keys=False)
+
+
 def run_pipeline(pipeline: Pipeline, executor: Executor, only_stage: str | None = None, progress: bool = True) -> list[StageReport]:
+    write_resolved_pipeline(pipeline)
     indices = range(len(pipeline.stages))
     if only_stage is not None:
         indices = [pipeline.stages.index(pipeline.stage_named(only_stage))]

@@ -12,6 +12,8 @@ def add_mix_parser(commands) -> None:
                     "The trainer computes the same plan from the same file (train.mix), so this is what "
                     "training draws. Warns when a source repeats more than 4 epochs.")
     parser.add_argument("manifest", help="manifest YAML, e.g. data_manifests/demo.yaml")
+    parser.add_argument("--plot", nargs="?", const="", metavar="PNG",
+                        help="also draw the plan (share per source, epochs) to this PNG (default: MANIFEST beside it, as .png)")
     parser.set_defaults(handler=cmd_mix)
 
 
@@ -23,4 +25,10 @@ def cmd_mix(args) -> int:
     except ManifestError as error:
         raise ConfigError(str(error)) from None
     print(format_plan(plan))
+    if args.plot is not None:
+        from pathlib import Path
+
+        from curate.report.mix_plot import plot_mix
+
+        print(f"plot: {plot_mix(plan, args.plot or Path(args.manifest).with_suffix('.png'))}")
     return 0

@@ -1,0 +1,1 @@
+"""`curate report` and `curate sample`: look at a pipeline run before trusting it."""
