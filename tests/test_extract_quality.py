@@ -6,6 +6,7 @@ import pytest
 
 from curate.extract.engines_gold import Score, load_gold, score_all, score_page
 from extract_fixtures import extract
+from test_extract_web import write_warc
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +53,13 @@ def test_markdown_keeps_headings_emphasis_and_tables_and_pages_keep_title_and_la
     assert "# " not in plain["text"] and "**" not in plain["text"]
     assert plain["title"] == markdown["title"] == "t-distributed stochastic neighbor embedding - Wikipedia"
     assert plain["declared_language"] == "en"  # <html lang="en">
+
+
+def test_auto_keeps_the_pages_trafilatura_keeps_within_one_warc_file(shared_data, tmp_path):
+    """Pages of one WARC share trafilatura's dedup memory: auto's first pass must not make its
+    second pass see the page's own text as already seen (it dropped 8 of 110 pages so)."""
+    pages = sorted((shared_data / "web" / "html" / "trafilatura_cache").glob("*.html"))
+    write_warc(tmp_path / "pages.warc.gz", [("response", f"https://{page.stem}/", [("Content-Type", "text/html")], page.read_bytes(), None)
+                                            for page in pages])
+    kept = {engine: extract(tmp_path, "web", [tmp_path / "pages.warc.gz"], name=engine, engine=engine)[0] for engine in ("trafilatura", "auto")}
+    assert len(kept["auto"]) == len(kept["trafilatura"]) >= 105

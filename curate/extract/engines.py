@@ -47,15 +47,17 @@ def extract_main_text(html: str, options: EngineOptions) -> tuple[str | None, st
     tree = trafilatura.load_html(html)  # parsed once, for the first pass and the fallback alike
     if tree is None:
         return None, "parse error: lxml built no document tree"
+    deduplicate = options.deduplicate
     if options.engine == "auto":
         text = trafilatura_text(tree, options, no_fallback=True)
         if text and len(text) >= TRUSTED_FIRST_PASS_CHARS:
             return text, None
         tree = trafilatura.load_html(html)  # trafilatura prunes the tree it is given
-    text = trafilatura_text(tree, options, no_fallback=False)
+        deduplicate = False  # the first pass already counted this page's text in the dedup memory
+    text = trafilatura_text(tree, options, no_fallback=False, deduplicate=deduplicate)
     if text:
         return text, None
-    if options.deduplicate and trafilatura_text(trafilatura.load_html(html), options, no_fallback=False, deduplicate=False):
+    if deduplicate and trafilatura_text(trafilatura.load_html(html), options, no_fallback=False, deduplicate=False):
         return None, "only text already seen earlier in this file (deduplicate)"
     return None, "no main content found"
 
