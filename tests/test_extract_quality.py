@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from curate.core.pipeline import load_pipeline
 from curate.extract.engines_gold import Score, load_gold, score_all, score_page
-from extract_fixtures import extract
+from extract_fixtures import extract, write_pipeline
 from test_extract_web import write_warc
 
 
@@ -63,3 +64,9 @@ def test_auto_keeps_the_pages_trafilatura_keeps_within_one_warc_file(shared_data
                                             for page in pages])
     kept = {engine: extract(tmp_path, "web", [tmp_path / "pages.warc.gz"], name=engine, engine=engine)[0] for engine in ("trafilatura", "auto")}
     assert len(kept["auto"]) == len(kept["trafilatura"]) >= 105
+
+
+def test_markdown_with_resiliparse_is_a_configuration_error(tmp_path):
+    path = write_pipeline(tmp_path, "web", [tmp_path], tmp_path / "out", engine="resiliparse", markdown=True)
+    with pytest.raises(ValueError, match="'markdown' needs engine trafilatura or auto"):
+        load_pipeline(str(path))

@@ -57,6 +57,8 @@ class ExtractParams:
             raise ValueError(f"parameter 'files_per_shard' must be at least 1, got {self.files_per_shard}")
         if self.timeout_seconds < 0:
             raise ValueError(f"parameter 'timeout_seconds' must be 0 (no limit) or more, got {self.timeout_seconds}")
+        if self.markdown and self.engine == "resiliparse":
+            raise ValueError("parameter 'markdown' needs engine trafilatura or auto (resiliparse writes plain text)")
 
 
 class ExtractStage(Stage):
