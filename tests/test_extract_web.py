@@ -162,8 +162,11 @@ def test_legacy_cjk_labels_read_as_their_supersets(shared_data, tmp_path):
 def test_empty_extractions_say_why(tmp_path):
     (tmp_path / "login.html").write_text("<html><head><title>Login</title><script>var a=1;</script></head>"
                                          "<body><img src=a.png><footer><a href=/imprint>Imprint</a></footer></body></html>")
+    (tmp_path / "status.html").write_text("Service temporarily unavailable, please retry later.")  # plain text served as HTML
     _, rejected = extract(tmp_path, "web", [tmp_path])
-    assert [(r["reason"], r["detail"]) for r in rejected] == [("empty_extraction", "trafilatura: no main content found")]
+    assert [(r["path"].rsplit("/", 1)[-1], r["reason"], r["detail"]) for r in rejected] == [
+        ("login.html", "empty_extraction", "trafilatura: no main content found"),
+        ("status.html", "empty_extraction", "trafilatura: parse error: no HTML document tree could be built (text without markup?)")]
 
 
 def slow_page(shared_data) -> str:

@@ -46,7 +46,7 @@ def extract_main_text(html: str, options: EngineOptions) -> tuple[str | None, st
         return resiliparse_text(html, options)
     tree = trafilatura.load_html(html)  # parsed once, for the first pass and the fallback alike
     if tree is None:
-        return None, "parse error: lxml built no document tree"
+        return None, "parse error: no HTML document tree could be built (text without markup?)"
     deduplicate = options.deduplicate
     if options.engine == "auto":
         text = trafilatura_text(tree, options, no_fallback=True)
