@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import re
+import signal
 import threading
 import zlib
 
@@ -15,6 +17,7 @@ from warcio.warcwriter import WARCWriter
 
 from curate.extract.web import extract_page
 from curate.extract.decode import decode_bytes
+from curate.extract.engines_watchdog import WATCHDOG
 from curate.extract.stage import ExtractParams
 from extract_fixtures import extract
 
@@ -195,6 +198,17 @@ def test_the_time_limit_holds_outside_the_main_thread(shared_data):
     thread.start()
     thread.join(120)
     assert not thread.is_alive() and results[0].reason == "extraction_timeout"
+
+
+def test_a_killed_extraction_process_is_replaced(shared_data):
+    """The out-of-memory killer may end a worker's extraction process between pages."""
+    page = (shared_data / "web" / "html" / "trafilatura_cache" / "blog.python.org.html").read_text()
+    params = ExtractParams(source="web", deduplicate=False)
+    first = extract_page({"path": "a.html"}, page, params)
+    os.kill(WATCHDOG.process.pid, signal.SIGKILL)
+    WATCHDOG.process.join()
+    second = extract_page({"path": "b.html"}, page, params)
+    assert "Python 3.6.0" in first["text"] and second["text"] == first["text"]
 
 
 def test_lz4_and_upper_case_warcs_read_like_the_gzip_one(shared_data, tmp_path):

@@ -58,8 +58,11 @@ class Watchdog:
         self.process, self.conn = None, None
 
     def new_file(self) -> None:
-        if self.process is not None and self.process.is_alive():
-            self.conn.send((None, None))
+        if self.process is not None:
+            try:
+                self.conn.send((None, None))
+            except OSError:  # the child is gone; the next page starts a fresh one, with an empty memory
+                self.stop()
 
     def extract(self, html: str, options: EngineOptions, seconds: float) -> tuple[str | None, str | None]:
         """As extract_main_text; raises ExtractionTimeout after `seconds`, RuntimeError with the
@@ -67,14 +70,20 @@ class Watchdog:
         if self.process is None or not self.process.is_alive():
             self.stop()
             self.start()
-        self.conn.send((html, options))
+        try:
+            self.conn.send((html, options))
+        except OSError:  # the child died after the check above
+            self.stop()
+            self.start()
+            self.conn.send((html, options))
         if not self.conn.poll(seconds):
             self.stop()
             raise ExtractionTimeout(f"extraction took over {seconds:g} s (process stopped)")
         try:
             status, value = self.conn.recv()
         except EOFError:  # the child died (a crash in C code, out of memory)
-            code = self.process.exitcode if self.process is not None else None
+            self.process.join(5)
+            code = self.process.exitcode
             self.stop()
             raise RuntimeError(f"the extraction process died (exit code {code})") from None
         if status == "error":
