@@ -10,7 +10,8 @@ pages/s beside it.
 
 Systems: curate's engines (in this process, and trafilatura also through the watchdog
 process the extract stage uses); trafilatura favor_precision with tables on (FineWeb) and
-off (curate's old web.yaml), and with no_fallback; resiliparse main_content; datatrove's
+off (curate's old web.yaml), and with no_fallback (stock, and with curate's faster discard
+XPaths: the floor of any engine that runs trafilatura's main pass on every page); resiliparse main_content; datatrove's
 Trafilatura step exactly as FineWeb configures it (defaults: favour_precision, 1 s timeout
 in its sandbox process, deduplicate, tables on).
 
@@ -34,6 +35,7 @@ from resiliparse.extract.html2text import extract_plain_text  # noqa: E402
 from curate.extract.engines import EngineOptions, extract_main_text, new_file  # noqa: E402
 from curate.extract.engines_gold import load_gold, score_all  # noqa: E402
 from curate.extract.engines_watchdog import Watchdog  # noqa: E402
+from curate.extract.engines_xpath import faster_discard_xpaths  # noqa: E402
 from curate.extract.web import decode_page  # noqa: E402
 
 PAGES = REPO.parent / "shared" / "data" / "web" / "html" / "trafilatura_cache"
@@ -81,6 +83,12 @@ def trafilatura_direct(**settings):
     return run
 
 
+def no_fallback_fast_xpaths(pages):
+    """The floor of any engine that runs trafilatura's main pass on every page."""
+    with faster_discard_xpaths():
+        return trafilatura_direct(no_fallback=True)(pages)
+
+
 def resiliparse_direct(pages):
     return {name: extract_plain_text(html, main_content=True) for name, html in pages.items()}
 
@@ -102,6 +110,7 @@ SYSTEMS = {
     "trafilatura favor_precision, tables on (FineWeb)": trafilatura_direct(),
     "trafilatura favor_precision, tables off (old web.yaml)": trafilatura_direct(include_tables=False),
     "trafilatura favor_precision, no_fallback": trafilatura_direct(no_fallback=True),
+    "trafilatura favor_precision, no_fallback, curate's faster discard XPaths": no_fallback_fast_xpaths,
     "resiliparse main_content": resiliparse_direct,
     "datatrove Trafilatura as FineWeb (1 s timeout)": datatrove_fineweb,
 }

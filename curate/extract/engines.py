@@ -18,6 +18,8 @@ from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.html import HTMLTree
 from trafilatura.deduplication import LRU_TEST
 
+from curate.extract.engines_xpath import faster_discard_xpaths
+
 ENGINES = ("trafilatura", "resiliparse", "auto")
 # trafilatura's own rule for when its first pass needs no second opinion (its recall mode
 # skips the fallback extractors above 10 x min_extracted_size = 2,500 characters): the
@@ -44,6 +46,11 @@ def new_file() -> None:
 def extract_main_text(html: str, options: EngineOptions) -> tuple[str | None, str | None]:
     if options.engine == "resiliparse":
         return resiliparse_text(html, options)
+    with faster_discard_xpaths():  # same text, ~1.3x faster (engines_xpath.py)
+        return trafilatura_main_text(html, options)
+
+
+def trafilatura_main_text(html: str, options: EngineOptions) -> tuple[str | None, str | None]:
     tree = trafilatura.load_html(html)  # parsed once, for the first pass and the fallback alike
     if tree is None:
         return None, "parse error: no HTML document tree could be built (text without markup?)"
