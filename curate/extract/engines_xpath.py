@@ -7,7 +7,7 @@ pages repeat the same (tag, class, id) over and over (menu items, list rows), so
 is computed once per distinct (tag, attribute values) with the same expression rewritten as
 `self::*[...]`, and remembered. Expressions that look at anything else (text, parents,
 children, position) are left to libxml2. The elements returned, and their order, are the ones
-the XPath returns: tests/test_extract_engines.py checks the extracted text is unchanged.
+the XPath returns: tests/test_extract_engines_xpath.py checks the extracted text is unchanged.
 """
 from __future__ import annotations
 
