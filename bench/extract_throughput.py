@@ -1,12 +1,14 @@
-"""Web extraction throughput: curate's extract stage vs datatrove's WarcReader + Trafilatura,
-same input, same run, 1 and 2 workers.
+"""Web extraction throughput: curate's extract stage (per engine) vs datatrove's WarcReader +
+Trafilatura as FineWeb configures it, same input, same run, 1 and 2 workers.
 
 Input: the shared WARC files plus the 110 shared HTML pages packed into WARC files (as
 response records, so both tools read the same bytes), copied `--copies` times so there
-are enough files to keep two workers busy. Both sides use the same trafilatura
-settings (favor_precision, no comments, no tables, deduplicate) and write Parquet.
+are enough files to keep two workers busy. curate runs its defaults (FineWeb's trafilatura
+settings: favor_precision, tables on, deduplicate; 10 s watchdog limit) with each engine;
+datatrove runs its defaults, which are FineWeb's (favour_precision, tables on, deduplicate,
+1 s timeout). Both write Parquet.
 
-    python bench/extract_throughput.py [--copies 3] [--workers 1 2]
+    python bench/extract_throughput.py [--copies 3] [--workers 1 2] [--engines trafilatura auto resiliparse]
 """
 from __future__ import annotations
 
@@ -46,7 +48,7 @@ def build_input(folder: Path, copies: int) -> Path:
     return data
 
 
-def run_curate(data: Path, output: Path, workers: int) -> int:
+def run_curate(data: Path, output: Path, workers: int, engine: str) -> int:
     import yaml
 
     from curate.core.executor import LocalExecutor
@@ -54,7 +56,7 @@ def run_curate(data: Path, output: Path, workers: int) -> int:
     from curate.core.runner import run_pipeline
 
     spec = {"name": "bench", "input": str(data), "output": str(output),
-            "stages": [{"stage": "extract", "source": "web", "favor_precision": True, "include_tables": False, "include_comments": False}]}
+            "stages": [{"stage": "extract", "source": "web", "engine": engine}]}
     path = output.parent / f"{output.name}.yaml"
     path.write_text(yaml.safe_dump(spec))
     executor = LocalExecutor(workers)
@@ -65,7 +67,7 @@ def run_curate(data: Path, output: Path, workers: int) -> int:
     return report.stats.docs_out
 
 
-def run_datatrove(data: Path, output: Path, workers: int) -> int:
+def run_datatrove(data: Path, output: Path, workers: int, engine: str) -> int:
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.extractors import Trafilatura
     from datatrove.pipeline.readers import WarcReader
@@ -74,8 +76,7 @@ def run_datatrove(data: Path, output: Path, workers: int) -> int:
     files = len(list(data.glob("*.warc.gz")))
     executor = LocalPipelineExecutor(
         pipeline=[WarcReader(str(data), glob_pattern="*.warc.gz"),
-                  # datatrove's defaults are FineWeb's; tables off and the timeout raised to match ours
-                  Trafilatura(favour_precision=True, timeout=10.0, deduplicate=True, include_tables=False),
+                  Trafilatura(favour_precision=True),  # FineWeb's call; defaults: 1 s timeout, deduplicate, tables on
                   ParquetWriter(str(output / "out"))],
         tasks=files, workers=workers, logging_dir=str(output / "logs"), skip_completed=False)
     executor.run()
@@ -89,24 +90,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--copies", type=int, default=3)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--engines", nargs="+", default=["trafilatura", "auto", "resiliparse"])
     args = parser.parse_args()
+    tools = [(f"curate {engine}", run_curate, engine) for engine in args.engines] + [("datatrove", run_datatrove, "")]
     with tempfile.TemporaryDirectory() as tmp:
         data = build_input(Path(tmp), args.copies)
         megabytes = sum(p.stat().st_size for p in data.iterdir()) / 1e6
         print(f"input: {len(list(data.iterdir()))} WARC files, {megabytes:.1f} MB (gzip)")
         results = {}
         for workers in args.workers:
-            for tool, fn in (("curate", run_curate), ("datatrove", run_datatrove)):
+            for tool, fn, engine in tools:
                 start = time.perf_counter()
-                docs = fn(data, Path(tmp) / f"{tool}-{workers}", workers)
+                docs = fn(data, Path(tmp) / f"{tool.replace(' ', '-')}-{workers}", workers, engine)
                 seconds = time.perf_counter() - start
                 results[tool, workers] = (docs, seconds)
-                print(f"{tool:<10} workers={workers}  docs={docs:>5}  {seconds:6.1f} s  {docs / seconds:7.1f} docs/s  {megabytes / seconds:6.2f} MB/s", flush=True)
+                print(f"{tool:<22} workers={workers}  docs={docs:>5}  {seconds:6.1f} s  {docs / seconds:7.1f} docs/s  {megabytes / seconds:6.2f} MB/s", flush=True)
         for workers in args.workers:
-            ratio = results["datatrove", workers][1] / results["curate", workers][1]
-            print(f"workers={workers}: curate is {ratio:.2f}x datatrove's rate")
+            for tool, _, _ in tools[:-1]:
+                print(f"workers={workers}: {tool} runs at {results['datatrove', workers][1] / results[tool, workers][1]:.2f}x datatrove's rate")
         if 1 in args.workers and 2 in args.workers:
-            for tool in ("curate", "datatrove"):
+            for tool, _, _ in tools:
                 print(f"{tool}: 2 workers = {results[tool, 1][1] / results[tool, 2][1]:.2f}x one worker")
 
 

@@ -1,13 +1,24 @@
 """Web extraction on the real WARC files and HTML pages in ../shared/data."""
 from __future__ import annotations
 
+import gzip
 import io
+import os
 import re
+import signal
+import threading
+import zlib
 
+import lxml.html
 import pytest
+from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from curate.extract.web import extract_page
+from curate.extract.decode import decode_bytes
+from curate.extract.engines_watchdog import WATCHDOG
+from curate.extract.stage import ExtractParams
 from extract_fixtures import extract
 
 
@@ -50,8 +61,8 @@ def test_main_text_is_extracted_without_boilerplate(web):
 def test_non_utf8_pages_are_decoded_by_their_declared_charset(web):
     russian = web["by_url"]["http://01spb.ru/company/"]  # HTTP header: windows-1251
     assert russian["charset"] == "cp1251" and "О компании" in russian["text"]
-    chinese = web["by_url"]["http://0760.jxtdw.com/area/sanxiang/"]  # gb2312
-    assert chinese["charset"] == "gb2312" and "职位名称" in chinese["text"]
+    chinese = web["by_url"]["http://0760.jxtdw.com/area/sanxiang/"]  # declared gb2312, read as its superset gb18030 (what browsers do)
+    assert chinese["charset"] == "gb18030" and "职位名称" in chinese["text"]
     german = web["by_file"]["cdu-fraktion-erfurt.de.waldorfschule.html"]  # <meta charset=iso-8859-1>
     assert german["charset"] == "cp1252" and "Erhöhung" in german["text"] and "\ufffd" not in german["text"]
 
@@ -116,3 +127,141 @@ def test_wrongly_declared_charsets_still_decode(shared_data, tmp_path):
     for row in by_url.values():
         assert "Erhöhung" in row["text"] and "\ufffd" not in row["text"] and "Ã" not in row["text"]
     assert [(r["url"], r["reason"]) for r in rejected] == [("http://example.org/logo.png", "not_html")]
+
+
+def shared_response(shared_data, warc_name, url_part):
+    """(http headers, payload) of the first response in a shared WARC whose URL contains url_part."""
+    with open(shared_data / "web" / "warc" / warc_name, "rb") as f:
+        for record in ArchiveIterator(f):
+            if record.rec_type == "response" and url_part in record.rec_headers.get_header("WARC-Target-URI"):
+                return record.http_headers.headers, record.content_stream().read()
+    raise AssertionError(f"no response for {url_part} in {warc_name}")
+
+
+def test_utf8_pages_with_stray_bytes_stay_utf8(shared_data, tmp_path):
+    """Detection read such pages as cp1250 (every umlaut garbled); browsers show UTF-8 with U+FFFD."""
+    page = (shared_data / "web" / "html" / "trafilatura_cache" / "die-partei.net.luebeck.html").read_bytes()
+    stray = page.replace(b"</head>", b"\xe9</head>", 1).replace(b"</body>", b"\x96</body>", 1)  # cp1252 bytes pasted in
+    (tmp_path / "stray.html").write_bytes(stray)  # <meta charset=UTF-8>, no HTTP header
+    write_warc(tmp_path / "stray.warc.gz", [("response", "http://example.org/stray", [("Content-Type", "text/html; charset=utf-8")], stray, None),
+                                            ("response", "http://example.org/undeclared", [("Content-Type", "text/html")], stray.replace(b"charset=UTF-8", b""), None)])
+    kept, rejected = extract(tmp_path, "web", [tmp_path])
+    assert len(kept) == 3 and not rejected
+    for row in kept:
+        assert row["charset"] == "utf-8 (with replacements)"
+        assert "Die GEMA dreht völlig am Zeiger!" in row["text"] and "Ã" not in row["text"]  # the gold snippet
+
+
+def test_legacy_cjk_labels_read_as_their_supersets(shared_data, tmp_path):
+    headers, payload = shared_response(shared_data, "resiliparse_warcfile.warc.gz", "jxtdw.com")  # charset=gb2312
+    widened = payload.replace("职位名称".encode("gb2312"), "职位名称 鎔".encode("gb18030"), 1)  # a GBK character outside GB 2312
+    write_warc(tmp_path / "gbk.warc.gz", [("response", "http://example.org/gbk", headers, widened, None)])
+    [row], rejected = extract(tmp_path, "web", [tmp_path / "gbk.warc.gz"])
+    assert row["charset"] == "gb18030" and "职位名称 鎔" in row["text"] and not rejected
+    assert decode_bytes("①の説明".encode("cp932"), "shift_jis") == ("①の説明", "cp932")  # NEC row 13, outside JIS X 0208
+    assert decode_bytes("똠방각하".encode("cp949"), "euc-kr") == ("똠방각하", "cp949")  # UHC syllables, outside KS X 1001
+
+
+def test_empty_extractions_say_why(tmp_path):
+    (tmp_path / "login.html").write_text("<html><head><title>Login</title><script>var a=1;</script></head>"
+                                         "<body><img src=a.png><footer><a href=/imprint>Imprint</a></footer></body></html>")
+    (tmp_path / "status.html").write_text("Service temporarily unavailable, please retry later.")  # plain text served as HTML
+    _, rejected = extract(tmp_path, "web", [tmp_path])
+    assert [(r["path"].rsplit("/", 1)[-1], r["reason"], r["detail"]) for r in rejected] == [
+        ("login.html", "empty_extraction", "trafilatura: no main content found"),
+        ("status.html", "empty_extraction", "trafilatura: parse error: no HTML document tree could be built (text without markup?)")]
+
+
+def slow_page(shared_data) -> str:
+    """~15 MB of a real page's text lines in 60,000 blocks: trafilatura needs minutes for it
+    (0.2 MB took 1 s on the dev VM, and the time grows faster than the size)."""
+    page = (shared_data / "web" / "html" / "trafilatura_cache" / "blog.python.org.html").read_text()
+    lines = [line.strip() for line in lxml.html.fromstring(page).body.text_content().splitlines() if len(line.strip()) > 40]
+    return "<html><body>" + "".join(f"<div class='c{i}'><p>{lines[i % len(lines)]}</p></div>" for i in range(60_000)) + "</body></html>"
+
+
+def test_a_page_that_takes_too_long_is_stopped_and_the_file_goes_on(shared_data, tmp_path):
+    """The watchdog stops it at the limit, whatever lxml is doing, and the next page of the
+    same shard is extracted."""
+    (tmp_path / "a_huge.html").write_text(slow_page(shared_data))
+    (tmp_path / "b_blog.html").write_bytes((shared_data / "web" / "html" / "trafilatura_cache" / "blog.python.org.html").read_bytes())
+    kept, rejected = extract(tmp_path, "web", [tmp_path], timeout_seconds=2)
+    assert [r["path"].rsplit("/", 1)[-1] for r in kept] == ["b_blog.html"] and "Python 3.6.0" in kept[0]["text"]
+    assert [(r["path"].rsplit("/", 1)[-1], r["reason"], r["detail"]) for r in rejected] == [
+        ("a_huge.html", "extraction_timeout", "trafilatura: extraction took over 2 s (process stopped)")]
+
+
+def test_the_time_limit_holds_outside_the_main_thread(shared_data):
+    """SIGALRM only ever worked in the main thread; the watchdog works from any thread."""
+    huge, params, results = slow_page(shared_data), ExtractParams(source="web", timeout_seconds=1), []
+    thread = threading.Thread(target=lambda: results.append(extract_page({"path": "huge.html"}, huge, params)))
+    thread.start()
+    thread.join(120)
+    assert not thread.is_alive() and results[0].reason == "extraction_timeout"
+
+
+def test_a_killed_extraction_process_is_replaced(shared_data):
+    """The out-of-memory killer may end a worker's extraction process between pages."""
+    page = (shared_data / "web" / "html" / "trafilatura_cache" / "blog.python.org.html").read_text()
+    params = ExtractParams(source="web", deduplicate=False)
+    first = extract_page({"path": "a.html"}, page, params)
+    os.kill(WATCHDOG.process.pid, signal.SIGKILL)
+    WATCHDOG.process.join()
+    second = extract_page({"path": "b.html"}, page, params)
+    assert "Python 3.6.0" in first["text"] and second["text"] == first["text"]
+
+
+def test_lz4_and_upper_case_warcs_read_like_the_gzip_one(shared_data, tmp_path):
+    """FastWARC writes .warc.lz4 as one LZ4 frame per record; made here from a shared WARC."""
+    lz4_frame = pytest.importorskip("lz4.frame", reason="lz4 is a dependency of curate (pyproject.toml)")
+    source = shared_data / "web" / "warc" / "resiliparse_warcfile.warc.gz"
+    records = [gzip.decompress(member) for member in gzip_members(source.read_bytes())]
+    (tmp_path / "crawl.warc.lz4").write_bytes(b"".join(lz4_frame.compress(r) for r in records))
+    (tmp_path / "CRAWL2.WARC.GZ").write_bytes(source.read_bytes())
+    cut = b"".join(lz4_frame.compress(r) for r in records)
+    (tmp_path / "cut.warc.lz4").write_bytes(cut[: len(cut) // 2])
+    kept, rejected = extract(tmp_path, "web", [tmp_path])
+    lz4_rows, upper_rows = from_file(kept, "crawl.warc.lz4"), from_file(kept, "CRAWL2.WARC.GZ")
+    assert len(lz4_rows) == len(upper_rows) == 16
+    assert sorted(r["text"] for r in lz4_rows) == sorted(r["text"] for r in upper_rows)
+    assert 0 < len(from_file(kept, "cut.warc.lz4")) < 16
+    assert [(r["path"].rsplit("/", 1)[-1], r["reason"]) for r in rejected] == [("cut.warc.lz4", "truncated_file")]
+
+
+def gzip_members(data: bytes) -> list[bytes]:
+    members = []
+    while data:
+        inflater = zlib.decompressobj(31)
+        inflater.decompress(data)
+        members.append(data[: len(data) - len(inflater.unused_data)])
+        data = inflater.unused_data
+    return members
+
+
+def test_arc_files_are_read_and_wat_files_rejected_with_a_reason(shared_data, tmp_path):
+    page = (shared_data / "web" / "html" / "trafilatura_cache" / "blog.python.org.html").read_bytes()
+    http = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n" + page
+    version = b"1 0 InternetArchive\nURL IP-address Archive-date Content-type Archive-length\n"
+    records = [b"filedesc://crawl.arc 0.0.0.0 20050101000000 text/plain %d\n%s\n" % (len(version), version),
+               b"http://blog.python.org/ 10.0.0.1 20161223120000 text/html %d\n%s\n" % (len(http), http)]
+    (tmp_path / "crawl.arc").write_bytes(b"".join(records))
+    (tmp_path / "crawl.arc.gz").write_bytes(b"".join(map(gzip.compress, records)))  # a gzip member per record, as archives write them
+    (tmp_path / "links.wat.gz").write_bytes(gzip.compress(b"WARC/1.0\r\nWARC-Type: metadata\r\n\r\n"))
+    kept, rejected = extract(tmp_path, "web", [tmp_path])
+    assert [(r["path"].rsplit("/", 1)[-1], r["url"], r["warc_date"]) for r in kept] == [
+        ("crawl.arc", "http://blog.python.org/", "2016-12-23T12:00:00Z"), ("crawl.arc.gz", "http://blog.python.org/", "2016-12-23T12:00:00Z")]
+    assert all("Python 3.6.0" in r["text"] for r in kept)
+    assert [(r["path"].rsplit("/", 1)[-1], r["reason"]) for r in rejected] == [("links.wat.gz", "not_pages")]
+    assert "WAT" in rejected[0]["detail"]
+
+
+def test_a_record_cut_inside_its_warc_header_is_a_truncated_file(shared_data, tmp_path):
+    members = gzip_members((shared_data / "web" / "warc" / "warcio_example.warc.gz").read_bytes())
+    second = gzip.decompress(members[1])
+    (tmp_path / "cut_header.warc.gz").write_bytes(members[0] + gzip.compress(second[:150]))  # inside WARC-Record-ID..
+    (tmp_path / "cut_header.warc").write_bytes(gzip.decompress(members[0]) + second[:150])
+    kept, rejected = extract(tmp_path, "web", [tmp_path])
+    assert not kept
+    assert sorted((r["path"].rsplit("/", 1)[-1], r["reason"]) for r in rejected) == [
+        ("cut_header.warc", "truncated_file"), ("cut_header.warc.gz", "truncated_file")]
+    assert all("WARC header" in r["detail"] for r in rejected)

@@ -11,9 +11,16 @@ BINARY_SAMPLE = 8192
 DETECTION_SAMPLE = 200_000
 # Browsers (WHATWG Encoding Standard) read these labels as windows-1252, and pages
 # labelled latin-1 routinely use its curly quotes and dashes in 0x80-0x9F.
-WHATWG_SUPERSETS = {"iso8859-1": "cp1252", "ascii": "cp1252", "iso8859-9": "cp1254", "iso8859-11": "cp874"}
+# Legacy CJK labels likewise name the Microsoft / GB supersets pages are really written in:
+# a gb2312 page with one character outside GB 2312 fails to decode as gb2312 and would
+# otherwise fall through to detection.
+WHATWG_SUPERSETS = {"iso8859-1": "cp1252", "ascii": "cp1252", "iso8859-9": "cp1254", "iso8859-11": "cp874",
+                    "gb2312": "gb18030", "gbk": "gb18030", "euc_kr": "cp949", "shift_jis": "cp932", "big5": "big5hkscs"}
+# WHATWG labels Python's codec registry does not know
+LABEL_ALIASES = {"x-sjis": "cp932", "windows-31j": "cp932", "x-gbk": "gb18030", "x-euc-jp": "euc_jp", "x-mac-roman": "mac_roman"}
 # PEP 263: a coding cookie in the first two lines of a Python file.
 CODING_COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 def looks_binary(data: bytes) -> bool:
@@ -27,8 +34,9 @@ def normalise_charset(name: str | None) -> str | None:
     """The Python codec for a declared charset label, or None when unknown."""
     if not name:
         return None
+    label = name.strip().strip("\"'").lower()
     try:
-        codec = codecs.lookup(name.strip().strip("\"'")).name
+        codec = codecs.lookup(LABEL_ALIASES.get(label, label)).name
     except LookupError:
         return None
     return WHATWG_SUPERSETS.get(codec, codec)
@@ -41,6 +49,16 @@ def python_coding_cookie(data: bytes) -> str | None:
         if match:
             return match.group(1).decode("ascii")
     return None
+
+
+def mostly_utf8(data: bytes) -> bool:
+    """More valid multi-byte UTF-8 characters than invalid bytes: UTF-8 text with a few
+    stray bytes (a pasted cp1252 quote, a cut character). Legacy 8-bit text almost never
+    forms a valid multi-byte sequence, so there the valid count is ~0."""
+    text = data.decode("utf-8", errors="replace")
+    invalid = text.count("\ufffd") - data.count("\ufffd".encode())
+    valid = len(NON_ASCII.findall(text)) - text.count("\ufffd")
+    return valid > invalid
 
 
 def decode_bytes(data: bytes, *declared: str | None, replace: bool = True) -> tuple[str | None, str]:
@@ -63,6 +81,8 @@ def decode_bytes(data: bytes, *declared: str | None, replace: bool = True) -> tu
                 return data.decode(charset), charset
             except UnicodeDecodeError:
                 pass
+    if replace and mostly_utf8(data):
+        return data.decode("utf-8", errors="replace"), "utf-8 (with replacements)"
     best = from_bytes(data[:DETECTION_SAMPLE]).best()
     if best is not None and best.encoding:
         charset = codecs.lookup(best.encoding).name

@@ -39,9 +39,11 @@ def reject_file(source: str, url: str, reason: str, detail: str | None = None, *
 class ExtractParams:
     source: Literal["web", "books", "code"]
     files_per_shard: int = 32  # small files (HTML pages, books, code) grouped per shard; a WARC is a shard of its own
-    # web: trafilatura settings, precision-favouring by default as in FineWeb
+    # web: trafilatura settings, precision-favouring with tables as in FineWeb (curate/extract/engines.py)
+    engine: Literal["trafilatura", "resiliparse", "auto"] = "trafilatura"
+    markdown: bool = False  # web: keep headings, lists and tables as Markdown
     favor_precision: bool = True
-    include_tables: bool = False
+    include_tables: bool = True
     include_comments: bool = False
     deduplicate: bool = True
     min_text_chars: int = 1  # an extraction shorter than this is rejected as empty
@@ -62,6 +64,8 @@ class ExtractParams:
             self.max_doc_bytes = budget.MAX_DOC_BYTES[self.source]
         if self.timeout_seconds < 0:
             raise ValueError(f"parameter 'timeout_seconds' must be 0 (no limit) or more, got {self.timeout_seconds}")
+        if self.markdown and self.engine == "resiliparse":
+            raise ValueError("parameter 'markdown' needs engine trafilatura or auto (resiliparse writes plain text)")
 
 
 class ExtractStage(Stage):
@@ -126,7 +130,7 @@ class ExtractStage(Stage):
 
 def storage_is_archive(url: str) -> bool:
     """Files big enough to be a shard of their own: crawl archives and repository archives."""
-    return url.endswith((".warc", ".warc.gz", ".wet", ".wet.gz", ".arc.gz", ".tar.gz", ".tgz", ".zip"))
+    return url.lower().endswith((".warc", ".warc.gz", ".warc.lz4", ".wet", ".wet.gz", ".arc", ".arc.gz", ".tar.gz", ".tgz", ".zip"))
 
 
 def input_root(url: str, inputs: list[str]) -> str:

@@ -1,60 +1,64 @@
-"""Web pages: WARC / WARC.gz crawls, WET files and folders of raw .html files.
+"""Web pages: WARC crawls (.warc, .warc.gz, .warc.lz4, any case), WET files, ARC files
+(.arc, .arc.gz) and folders of raw .html files.
 
 WARC: every `response` record whose payload is HTML becomes a document (url =
 WARC-Target-URI, warc_date = WARC-Date); other responses (images, robots.txt, PDFs)
 are rejected as `not_html`. Records that are not pages at all (warcinfo, request,
 metadata, resource, revisit) are skipped without a row: they hold no document.
 WET: `conversion` records already hold extracted text; it is kept as is.
+ARC: the records of the older Internet Archive format, read as WARC responses.
+WAT files hold link and header metadata, no page: each is rejected as `not_pages`.
 HTML files: the file is the document; url from <link rel=canonical> or og:url.
 
 Bytes are decoded by the HTTP Content-Type charset, then <meta charset> /
 http-equiv, with detection as the fallback (curate.extract.decode); the main text
-comes from trafilatura with precision-favouring settings, as in FineWeb.
+comes from the configured engine (curate.extract.engines; by default trafilatura
+with FineWeb's settings), under a time limit a watchdog process enforces. The page's
+<title> and <html lang> are kept as `title` and `declared_language`.
 A truncated file keeps every record read before the break, plus a rejection
 naming the file and the offset where it broke.
 """
 from __future__ import annotations
 
+import html as html_entities
 import re
-import signal
-import threading
-from contextlib import contextmanager
 from typing import Iterator
 
 import fsspec
 import lxml.html
-import trafilatura
-from trafilatura.deduplication import LRU_TEST
 from warcio.archiveiterator import ArchiveIterator
+from warcio.limitreader import LimitReader
 
 from curate.core import storage
 from curate.core.schema import doc_id
 from curate.extract.decode import decode_bytes
+from curate.extract.engines import EngineOptions, extract_main_text, new_file
+from curate.extract.engines_watchdog import WATCHDOG, ExtractionTimeout
 from curate.extract.stage import Rejection, reject_file
 
-WARC_SUFFIXES = (".warc", ".warc.gz", ".wet", ".wet.gz")
+WARC_SUFFIXES = (".warc", ".warc.gz", ".warc.lz4", ".wet", ".wet.gz", ".arc", ".arc.gz")
+WAT_SUFFIXES = (".wat", ".wat.gz")
 HTML_SUFFIXES = (".html", ".htm")
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-HEAD_BYTES = 16_384  # where <meta charset> and <link rel=canonical> are looked for
+HEAD_BYTES = 16_384  # where <meta charset>, <link rel=canonical>, <title> and <html lang> are looked for
 META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)", re.IGNORECASE)
 TAG = re.compile(r"<(link|meta)\b([^>]*)>", re.IGNORECASE)
 ATTRIBUTE = re.compile(r"([\w:-]+)\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s>]+)")
-
-
-class ExtractionTimeout(Exception):
-    pass
+TITLE = re.compile(r"<title[^>]*>([^<]*)</title", re.IGNORECASE)
+HTML_LANG = re.compile(r"<html\b[^>]*?\blang\s*=\s*[\"']?\s*([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)*)", re.IGNORECASE)
 
 
 def list_inputs(urls: list[str], params) -> list[str]:
-    return [f for url in urls for f in storage.list_files(url, WARC_SUFFIXES + HTML_SUFFIXES)]
+    suffixes = WARC_SUFFIXES + WAT_SUFFIXES + HTML_SUFFIXES
+    return [f for url in urls for f in storage.list_files(url) if f.lower().endswith(suffixes)]
 
 
 def read(url: str, params, root: str | None = None) -> Iterator[dict | Rejection]:
-    # trafilatura's `deduplicate` remembers text seen in earlier pages of this process;
-    # starting each file afresh makes a file's output independent of what a worker
-    # did before (resumed runs and any worker count give identical text).
-    LRU_TEST.clear()
-    if url.endswith(WARC_SUFFIXES):
+    start_file(params)
+    name = url.lower()
+    if name.endswith(WAT_SUFFIXES):
+        yield reject_file("web", url, "not_pages", f"{url}: a WAT file holds link and header metadata, no page text; give the WARC or WET file")
+    elif name.endswith(WARC_SUFFIXES):
         yield from read_warc(url, params)
     else:
         yield from read_html_file(url, params)
@@ -79,12 +83,16 @@ class CheckedArchiveIterator(ArchiveIterator):
 
 def read_warc(url: str, params) -> Iterator[dict | Rejection]:
     offset, short_record, count = 0, False, 0
+    is_arc = url.lower().endswith((".arc", ".arc.gz"))
     try:
-        with fsspec.open(url, "rb") as f:  # warcio inflates per-record gzip members itself
-            records = CheckedArchiveIterator(f)
+        with open_archive(url) as f:  # warcio inflates per-record gzip members itself
+            records = CheckedArchiveIterator(f, arc2warc=is_arc)
             for count, record in enumerate(records, 1):
                 if record.format != "warc":  # warcio reads any text it cannot parse as a lenient ARC record
                     raise ValueError(f"not a WARC record (read as {record.format!r})")
+                if not isinstance(record.raw_stream, LimitReader):  # no Content-Length: the header itself is cut
+                    yield reject_file("web", url, "truncated_file", f"{url}: the file ends inside the WARC header of the record after offset {offset}")
+                    return
                 item = warc_record(record, url, params)
                 offset = records.get_record_offset()  # (reads the record to its end: only after the body)
                 short_record = bool(record.raw_stream.limit)  # the file ended inside this record
@@ -100,8 +108,18 @@ def read_warc(url: str, params) -> Iterator[dict | Rejection]:
                 yield reject_file("web", url, "truncated_file", f"{url}: gzip stream ends mid-member after the record at offset {offset}")
     except FileNotFoundError as error:
         yield reject_file("web", url, "unreadable_file", f"{url}: {error}")
+    except EOFError as error:  # lz4: the last frame has no end mark
+        yield reject_file("web", url, "truncated_file", f"{url}: after the record at offset {offset}: {error}")
     except Exception as error:  # noqa: BLE001 - warcio raises many kinds on corrupt input
         yield reject_file("web", url, "unreadable_record", f"{url}: after the record at offset {offset}: {type(error).__name__}: {error}")
+
+
+def open_archive(url: str):
+    """The file as a stream of WARC bytes: warcio inflates gzip itself; LZ4 frames (FastWARC's
+    .warc.lz4, one frame per record) are inflated here."""
+    if url.lower().endswith(".lz4"):
+        return fsspec.open(url, "rb", compression="lz4")
+    return fsspec.open(url, "rb")
 
 
 def warc_record(record, url: str, params) -> dict | Rejection | None:
@@ -191,18 +209,39 @@ def decode_page(row: dict, body: bytes, declared: str | None) -> str | None:
     return html
 
 
+def engine_options(params) -> EngineOptions:
+    return EngineOptions(params.engine, params.favor_precision, params.include_tables, params.include_comments,
+                         params.deduplicate, params.markdown)
+
+
+def start_file(params) -> None:
+    """Each file starts with trafilatura's dedup memory empty (in this process or the watchdog's)."""
+    if params.timeout_seconds > 0:
+        WATCHDOG.new_file()
+    else:
+        new_file()
+
+
 def extract_page(row: dict, html: str, params) -> dict | Rejection:
+    head = html[:HEAD_BYTES]
+    title, lang = TITLE.search(head), HTML_LANG.search(head)
+    row["title"] = " ".join(html_entities.unescape(title.group(1)).split()) or None if title else None
+    row["declared_language"] = lang.group(1).replace("_", "-").lower() if lang else None
+    options = engine_options(params)
     try:
-        with time_limit(params.timeout_seconds):
-            text = trafilatura.extract(html, favor_precision=params.favor_precision, include_comments=params.include_comments,
-                                       include_tables=params.include_tables, deduplicate=params.deduplicate)
-    except ExtractionTimeout:
-        return Rejection(row, "extraction_timeout", f"trafilatura took over {params.timeout_seconds} s")
+        if params.timeout_seconds > 0:
+            text, why = WATCHDOG.extract(html, options, params.timeout_seconds)
+        else:
+            text, why = extract_main_text(html, options)
+    except ExtractionTimeout as error:
+        return Rejection(row, "extraction_timeout", f"{params.engine}: {error}")
     except Exception as error:  # noqa: BLE001 - one bad page must not stop the file
         return Rejection(row, "extraction_error", f"{type(error).__name__}: {error}")
-    if not text or len(text.strip()) < params.min_text_chars:
+    if text and len(text.strip()) < params.min_text_chars:
+        text, why = None, f"main text shorter than min_text_chars={params.min_text_chars}"
+    if not text:
         too_deep = nesting_error(html)
-        return Rejection(row, "too_deeply_nested" if too_deep else "empty_extraction", too_deep)
+        return Rejection(row, "too_deeply_nested" if too_deep else "empty_extraction", too_deep or f"{params.engine}: {why}")
     return {**row, "text": text}
 
 
@@ -218,23 +257,3 @@ def nesting_error(html: str) -> str | None:
         if "depth" in entry.message.lower():
             return f"HTML nested deeper than the parser allows: {entry.message.strip()}"
     return None
-
-
-@contextmanager
-def time_limit(seconds: float):
-    """Raise ExtractionTimeout in this thread after `seconds` (SIGALRM; main thread only,
-    elsewhere no limit). A pathological page must not stall a worker for hours."""
-    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def on_alarm(signum, frame):
-        raise ExtractionTimeout()
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)

@@ -1,0 +1,147 @@
+"""Main-text quality and speed per engine on the 106 gold pages, beside the peers, one run.
+
+Gold: ../shared/data/web/html/trafilatura_cache_gold.json (trafilatura's evaluation
+snippets for the pages in trafilatura_cache/), scored as trafilatura's tests/eval_common.py
+scores (curate.extract.engines_gold). Every system gets the same decoded HTML string
+(curate's charset handling), one page at a time. Speed is pages per CPU-second (this process
+plus any extraction process it waits on: per core, and robust to other jobs on a shared
+machine), best of `--repeat` rounds, systems interleaved within a round; wall-clock
+pages/s beside it.
+
+Systems: curate's engines (in this process, and trafilatura also through the watchdog
+process the extract stage uses); trafilatura favor_precision with tables on (FineWeb) and
+off (curate's old web.yaml), and with no_fallback (stock, and with curate's faster discard
+XPaths: the floor of any engine that runs trafilatura's main pass on every page); resiliparse main_content; datatrove's
+Trafilatura step exactly as FineWeb configures it (defaults: favour_precision, 1 s timeout
+in its sandbox process, deduplicate, tables on).
+
+    python bench/extract_quality.py [--repeat 2]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import trafilatura  # noqa: E402
+from resiliparse.extract.html2text import extract_plain_text  # noqa: E402
+
+from curate.extract.engines import EngineOptions, extract_main_text, new_file  # noqa: E402
+from curate.extract.engines_gold import load_gold, score_all  # noqa: E402
+from curate.extract.engines_watchdog import Watchdog  # noqa: E402
+from curate.extract.engines_xpath import faster_discard_xpaths  # noqa: E402
+from curate.extract.web import decode_page  # noqa: E402
+
+PAGES = REPO.parent / "shared" / "data" / "web" / "html" / "trafilatura_cache"
+GOLD = PAGES.parent / "trafilatura_cache_gold.json"
+
+
+def curate_engine(engine: str):
+    options = EngineOptions(engine=engine)
+
+    def run(pages):
+        out = {}
+        for name, html in pages.items():
+            new_file()  # each HTML file is a file of its own in the extract stage
+            out[name] = extract_main_text(html, options)[0]
+        return out
+    return run
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time of this process and its ended children, or of process `pid` (Linux /proc)."""
+    if pid is not None:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def curate_watchdog(pages):
+    """The extract stage's path: each page sent to the worker's extraction process. Its start-up
+    (imports) is paid once per worker, not per page: not counted."""
+    watchdog, options, out = Watchdog(), EngineOptions(), {}
+    watchdog.start()
+    child_start, own_start = cpu_seconds(watchdog.process.pid), time.process_time()
+    for name, html in pages.items():
+        watchdog.new_file()
+        out[name] = watchdog.extract(html, options, 10.0)[0]
+    seconds = cpu_seconds(watchdog.process.pid) - child_start + time.process_time() - own_start
+    watchdog.stop()
+    return out, seconds
+
+
+def trafilatura_direct(**settings):
+    def run(pages):
+        return {name: trafilatura.extract(html, favor_precision=True, include_comments=False, **settings) for name, html in pages.items()}
+    return run
+
+
+def no_fallback_fast_xpaths(pages):
+    """The floor of any engine that runs trafilatura's main pass on every page."""
+    with faster_discard_xpaths():
+        return trafilatura_direct(no_fallback=True)(pages)
+
+
+def resiliparse_direct(pages):
+    return {name: extract_plain_text(html, main_content=True) for name, html in pages.items()}
+
+
+def datatrove_fineweb(pages):
+    from datatrove.data import Document
+    from datatrove.pipeline.extractors import Trafilatura
+
+    step = Trafilatura(favour_precision=True)  # FineWeb's call; defaults: timeout 1 s, deduplicate, tables on
+    docs = [Document(text=html, id=name) for name, html in pages.items()]
+    return {doc.id: doc.text for doc in step.run(iter(docs))}  # its sandbox: a fork, joined at the end
+
+
+SYSTEMS = {
+    "curate engine=trafilatura (default)": curate_engine("trafilatura"),
+    "curate engine=trafilatura, watchdog process": curate_watchdog,
+    "curate engine=auto": curate_engine("auto"),
+    "curate engine=resiliparse": curate_engine("resiliparse"),
+    "trafilatura favor_precision, tables on (FineWeb)": trafilatura_direct(),
+    "trafilatura favor_precision, tables off (old web.yaml)": trafilatura_direct(include_tables=False),
+    "trafilatura favor_precision, no_fallback": trafilatura_direct(no_fallback=True),
+    "trafilatura favor_precision, no_fallback, curate's faster discard XPaths": no_fallback_fast_xpaths,
+    "resiliparse main_content": resiliparse_direct,
+    "datatrove Trafilatura as FineWeb (1 s timeout)": datatrove_fineweb,
+}
+PEER = "trafilatura favor_precision, tables on (FineWeb)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=2)
+    args = parser.parse_args()
+    gold = load_gold(GOLD)
+    pages = {}
+    for entry in gold:
+        row = {}
+        pages[entry["file"]] = decode_page(row, (PAGES / entry["file"]).read_bytes(), None)
+    cpu, wall, scores = {}, {}, {}
+    for _ in range(args.repeat):
+        for name, system in SYSTEMS.items():
+            cpu_start, wall_start = cpu_seconds(), time.perf_counter()
+            result = system(pages)
+            texts, seconds = result if isinstance(result, tuple) else (result, cpu_seconds() - cpu_start)
+            cpu[name] = min(cpu.get(name, float("inf")), seconds)
+            wall[name] = min(wall.get(name, float("inf")), time.perf_counter() - wall_start)
+            scores[name] = score_all(texts, gold)
+    n = len(gold)
+    print(f"{n} gold pages; best of {args.repeat}; speed per CPU-second relative to: {PEER}")
+    print("| system | precision | recall | F1 | pages per CPU-s | speed vs FineWeb trafilatura | wall pages/s |\n|---|---|---|---|---|---|---|")
+    for name, score in scores.items():
+        print(f"| {name} | {score.precision:.3f} | {score.recall:.3f} | {score.f1:.3f} | {n / cpu[name]:.1f} | "
+              f"{cpu[PEER] / cpu[name]:.2f}x | {n / wall[name]:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""The faster discard tests (curate/extract/engines_xpath.py) must not change what trafilatura
+extracts: same elements as its XPaths, same text, and trafilatura untouched outside the block."""
+from __future__ import annotations
+
+import pytest
+import trafilatura
+from lxml import etree
+from trafilatura import xpaths
+
+from curate.extract.engines_xpath import SWAPS, ElementTest, faster_discard_xpaths, is_local
+from curate.extract.web import decode_page
+
+
+@pytest.fixture(scope="module")
+def pages(shared_data):
+    folder = shared_data / "web" / "html" / "trafilatura_cache"
+    return [decode_page({}, path.read_bytes(), None) for path in sorted(folder.glob("*.htm*"))[:40]]
+
+
+def test_only_expressions_on_the_element_alone_are_replaced():
+    assert is_local(etree.XPath('.//*[(self::div or self::p)][contains(@class, "footer") or @aria-hidden="true"]'))
+    assert not is_local(etree.XPath(".//*[contains(@class, 'x')][.//p]"))  # looks at children
+    assert not is_local(etree.XPath(".//*[contains(text(), 'x')]"))
+    assert not is_local(etree.XPath(".//header"))
+    replaced = [fast for _, _, swapped in SWAPS for fast in swapped if isinstance(fast, ElementTest)]
+    assert len(replaced) >= 8  # the big discard lists of trafilatura are covered
+
+
+def test_element_tests_find_the_same_elements_as_the_xpaths(pages):
+    for html in pages:
+        for _, stock, fast in SWAPS:
+            for xpath, test in zip(stock, fast):
+                tree = trafilatura.load_html(html)
+                assert test(tree) == xpath(tree)  # same elements, same (document) order
+
+
+def test_extracted_text_is_unchanged_and_trafilatura_is_restored_after(pages):
+    settings = dict(favor_precision=True, include_comments=False)
+    stock = [trafilatura.extract(html, **settings) for html in pages]
+    with faster_discard_xpaths():
+        assert not isinstance(xpaths.OVERALL_DISCARD_XPATH[0], etree.XPath)
+        fast = [trafilatura.extract(html, **settings) for html in pages]
+    assert fast == stock and sum(map(bool, fast)) >= 35
+    assert all(isinstance(x, etree.XPath) for x in xpaths.OVERALL_DISCARD_XPATH)
