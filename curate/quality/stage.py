@@ -74,12 +74,12 @@ class QualityStage(DocumentStage):
         texts = table.column("text").to_pylist()
         languages = table.column("language").to_pylist() if "language" in table.column_names else [None] * len(texts)
         signals, final_texts, empty = self.measure(texts, languages)
-        reasons = first_failures(self.filters, dict(zip(self.columns, signals.T)), len(texts))
+        reasons, details = first_failures(self.filters, dict(zip(self.columns, signals.T)), len(texts))
         for i in np.flatnonzero(empty):
-            reasons[i] = EMPTY
+            reasons[i], details[i] = EMPTY, "no word in the text"
         for i, text in enumerate(final_texts):
             if reasons[i] is None and not text.strip():
-                reasons[i] = "c4.no_lines_kept"
+                reasons[i], details[i] = "c4.no_lines_kept", "C4's line rules removed every line"
         for column, values in zip(self.columns, signals.T):
             table = set_column(table, column, pa.array(values, pa.float64()))
         if self.params.signals_only:
@@ -87,7 +87,7 @@ class QualityStage(DocumentStage):
         if final_texts is not texts:
             written = [text if reason is None else original for text, original, reason in zip(final_texts, texts, reasons)]
             table = set_column(table, "text", pa.array(written, table.schema.field("text").type))
-        return Verdict(table, reasons)
+        return Verdict(table, reasons, details)
 
     def measure(self, texts: list[str], languages: list[str | None]) -> tuple[np.ndarray, list[str], np.ndarray]:
         """Every filter's signals for every text (rows x columns, NaN where a signal does not apply),
