@@ -1,6 +1,7 @@
 """Text repair (the normalize stage) and typographic quotes in language ID, on real pages and books."""
 from __future__ import annotations
 
+import json
 import unicodedata
 
 import pyarrow.parquet as pq
@@ -98,3 +99,5 @@ def test_curate_run_before_langid(shared_data, tmp_path):
     run_curate("run", str(pipeline))
     table = read_stage(tmp_path / "out", "langid")
     assert table.num_rows == 2 and table["normalize_encoding"].to_pylist() == [0, 1]
+    edits = json.loads((tmp_path / "out" / "normalize" / "report" / "edits.json").read_text())
+    assert edits["normalize_encoding"] == edits["normalize_encoding_documents"] == 1

@@ -11,7 +11,8 @@ firstname.lastname@example.org, IPs one of six fixed addresses that did not answ
 FineWeb chose them. Unlike datatrove, which cycles through them in the order it meets them (so
 the output depends on the worker and the batch), the choice is fixed per document (a hash of
 its id), so a rerun writes the same text. Nothing is dropped; every edited document is counted
-in `pii_emails`, `pii_ips`, `pii_phones` (matches replaced, 0 for none). Addresses that already
+in `pii_emails`, `pii_ips`, `pii_phones` (matches replaced, 0 for none), summed into
+report/edits.json at the end. Addresses that already
 are one of the replacements are left and not counted, so running the stage twice counts nothing
 the second time.
 
@@ -42,6 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.core.stage import DocumentStage, Verdict
+from curate.edit_counts import write_edit_counts
 
 EMAIL_REPLACEMENTS = ("email@example.com", "firstname.lastname@example.org")
 IP_REPLACEMENTS = ("22.214.171.124", "126.96.36.199", "188.8.131.52", "184.108.40.206", "220.127.116.11", "18.104.22.168")
@@ -133,13 +135,5 @@ class PiiStage(DocumentStage):
             table = table.set_column(table.schema.get_field_index("text"), "text", pa.array(edited, texts.type))
         return Verdict(table, [None] * table.num_rows)
 
-
-def summary(table: pa.Table) -> dict[str, int]:
-    """Edit counts of a pii output table: documents edited and matches replaced, per kind."""
-    out = {}
-    for column in KINDS:
-        if column in table.column_names:
-            values = table[column]
-            out[f"{column}_documents"] = int(pc.sum(pc.greater(values, 0)).as_py() or 0)
-            out[column] = int(pc.sum(values).as_py() or 0)
-    return out
+    def finalize(self, ctx) -> None:
+        write_edit_counts(ctx, self.name, list(self.kinds))
