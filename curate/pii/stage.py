@@ -121,18 +121,22 @@ class PiiStage(DocumentStage):
         self.kinds = {column: KINDS[column] for column, on in wanted.items() if on}
 
     def process(self, table: pa.Table) -> Verdict:
-        texts = table["text"]
-        ids = table["id"].to_pylist()
-        edited = texts.to_pylist()
-        for column, (pattern, valid, replacements, screen) in self.kinds.items():
+        texts = table["text"].combine_chunks()
+        screens = [pc.fill_null(pc.match_substring_regex(texts, kind[3]), False).to_numpy(zero_copy_only=False) for kind in self.kinds.values()]
+        rows = np.flatnonzero(np.logical_or.reduce(screens)) if screens else np.zeros(0, np.int64)
+        edited = texts.take(rows).to_pylist()  # only rows that may hold PII leave Arrow
+        ids = table["id"].take(rows).to_pylist()
+        for (column, (pattern, valid, replacements, _)), screen in zip(self.kinds.items(), screens):
             counts = np.zeros(table.num_rows, dtype=np.int32)
-            candidates = pc.fill_null(pc.match_substring_regex(texts, screen), False).to_numpy(zero_copy_only=False)
-            for i in np.flatnonzero(candidates):
-                replacement = "" if self.params.mode == "remove" else replacements[zlib.crc32(ids[i].encode()) % len(replacements)]
-                edited[i], counts[i] = redact(edited[i], pattern, valid, replacement)
+            for k in np.flatnonzero(screen[rows]):
+                replacement = "" if self.params.mode == "remove" else replacements[zlib.crc32(ids[k].encode()) % len(replacements)]
+                edited[k], counts[rows[k]] = redact(edited[k], pattern, valid, replacement)
             table = table.append_column(column, pa.array(counts))
-        if self.kinds:
-            table = table.set_column(table.schema.get_field_index("text"), "text", pa.array(edited, texts.type))
+        if len(rows):
+            mask = np.zeros(table.num_rows, bool)
+            mask[rows] = True
+            texts = pc.replace_with_mask(texts, pa.array(mask), pa.array(edited, texts.type))
+            table = table.set_column(table.schema.get_field_index("text"), "text", texts)
         return Verdict(table, [None] * table.num_rows)
 
     def finalize(self, ctx) -> None:
