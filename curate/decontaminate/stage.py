@@ -15,10 +15,11 @@ as its own text (an n-gram never spans from a question into its answer), and an 
 than n words adds no n-gram: such an item cannot be found (GSM8K has none under 13 words in its
 questions; very short benchmarks need a smaller n).
 
-Memory: every distinct n-gram is a 64-bit hash plus a 2-byte benchmark number, 10 bytes, plus
-the benchmark vocabulary (a word to a 64-bit number, about 100 bytes a distinct word). 100,000
-items of 150 words (GSM8K-sized questions with answers) make about 14 million n-grams: 140 MB
-of arrays, plus ~10 MB of vocabulary, per worker.
+Memory, printed when the pipeline is read: every distinct n-gram is a 64-bit hash plus a 2-byte benchmark number, 10 bytes, plus
+the benchmark vocabulary (a word to a 64-bit number, about 100 bytes a distinct word). GSM8K's
+8,792 items (question and answer) give 724,110 n-grams, 82 per item, and 14,675 words: 8 MiB.
+100,000 such items are about 8.2 million n-grams: 82 MB of arrays plus a few MB of vocabulary,
+per worker; items of 150 words each, 14 million n-grams, 140 MB.
 
 Columns: `decontaminate_ngrams` (how many of the document's n-grams are in a benchmark, 0 for
 none) and `decontaminate_benchmark` (the first benchmark hit, null for none). Dropped rows go to
@@ -187,11 +188,18 @@ class DecontaminateStage(DocumentStage):
 
     def check(self) -> None:
         """Every benchmark file readable, with its fields, and long enough to give n-grams: ConfigError before any work."""
+        ngrams, vocabulary = 0, set()
         for i, spec in enumerate(self.params.benchmarks):
             where = f"stage '{self.name}' (decontaminate): benchmarks[{i}] ({spec['name']})"
-            texts = read_benchmark(spec, where)
-            if not any(len(normalise(t)) >= self.params.n for t in texts):
+            words = [normalise(t) for t in read_benchmark(spec, where)]
+            found = sum(max(0, len(w) - self.params.n + 1) for w in words)
+            if not found:
                 raise ConfigError(f"{where}: no item of '{spec['path']}' has {self.params.n} words; set a smaller 'n'")
+            ngrams += found
+            vocabulary.update(word for w in words for word in w)
+        # stated before any work: what setup() will hold in every worker (an upper bound: repeats count)
+        print(f"{self.name}: {ngrams:,} benchmark n-grams, {len(vocabulary):,} words: about "
+              f"{(ngrams * 10 + len(vocabulary) * 100) / 2**20:.0f} MiB per worker", flush=True)
 
     def setup(self) -> None:
         benchmarks = {spec["name"]: read_benchmark(spec, f"benchmark {spec['name']}") for spec in self.params.benchmarks}
