@@ -23,7 +23,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-import pyarrow as pa  # noqa: E402
 
 from curate.core.schema import make_documents  # noqa: E402
 from curate.pii.stage import KINDS, PiiParams, PiiStage  # noqa: E402

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 import pyarrow as pa
-import pytest
 import yaml
 
 from conftest import REPO

@@ -157,7 +157,6 @@ class Index:
         all_hashes = np.concatenate(hashes) if hashes else np.zeros(0, np.uint64)
         all_hashes, first = np.unique(all_hashes, return_index=True)
         self.hashes, self.owners = all_hashes, np.concatenate(owners)[first] if owners else np.zeros(0, np.uint16)
-        self.ngrams_per_benchmark = np.bincount(self.owners, minlength=len(self.names))
 
     def word_ids(self, words: list[str], grow: bool = False) -> np.ndarray:
         if grow:
