@@ -127,3 +127,15 @@ def test_curate_run_drops_and_reports(shared_data, tmp_path):
     assert set(rejected["reason"].to_pylist()) == {"decontaminate.gsm8k"}
     report = json.loads((tmp_path / "out" / "decontaminate" / "report" / "decontamination.json").read_text())
     assert report["benchmarks"]["gsm8k"]["documents"] == 2 and len(report["benchmarks"]["gsm8k"]["examples"]) == 2
+
+
+def test_web_recipe_with_decontamination_switched_on_reads_in_fineweb_order(shared_data, monkeypatch, tmp_path):
+    from conftest import REPO
+    from curate.core.pipeline import load_pipeline
+
+    text = (REPO / "pipelines" / "web.yaml").read_text()
+    switched_on = re.sub(r"(?m)^  # ((- stage: decontaminate|  benchmarks:|    - \{name: gsm8k).*)$", r"  \1", text)
+    (tmp_path / "web.yaml").write_text(switched_on)
+    monkeypatch.chdir(REPO)
+    pipeline = load_pipeline(str(tmp_path / "web.yaml"))
+    assert [s.type_name for s in pipeline.stages] == ["extract", "normalize", "langid", "quality", "dedup", "toxicity", "pii", "decontaminate"]
