@@ -10,7 +10,8 @@ Classifiers (each one `curate train-classifier` command, printed as run):
   CCNet/dolma JSONL documents.
 - jigsaw: toxic (1) vs clean (0) Wikipedia talk comments, balanced; jigsaw-small: the same,
   quantized to a .ftz of about 1 MB (--quantize 20000).
-- davidson: tweets, hate speech (0) or offensive (1) vs neither (2).
+- davidson: tweets, hate speech (0) or offensive (1) vs neither (2), classes balanced.
+  Cross-source figures (train on one set, test on the other): bench/toxicity_cross_source.py.
 
 Scoring: every Jigsaw comment and Davidson tweet plus the web text, repeated --score-copies
 times into 4 Parquet shards, scored with the jigsaw model by `curate run` (classify stage,
@@ -69,7 +70,8 @@ def classifier_commands(web: Path, models: Path) -> dict[str, list[str]]:
         "jigsaw-small": ["train-classifier", "jigsaw-small", *common, "--epoch", "10", "--lr", "0.5", "--quantize", "20000",
                          "--positive", f"{jigsaw}#columns=text+label,label=1", "--negative", f"{jigsaw}#columns=text+label,label=0"],
         "davidson": ["train-classifier", "davidson", *common, "--epoch", "10", "--lr", "0.5",
-                     "--positive", f"{davidson}#text=tweet,class=0+1", "--negative", f"{davidson}#text=tweet,class=2"],
+                     # balanced: hate + offensive are 83% of the tweets; a sample as large as "neither" (4,163)
+                     "--positive", f"{davidson}#text=tweet,class=0+1,max=4163", "--negative", f"{davidson}#text=tweet,class=2"],
     }
 
 

@@ -111,7 +111,7 @@ def test_hashed_ngrams_equal_the_string_algorithm_on_real_text(pride):
 
 def test_fineweb_line_signals_by_hand(pride):
     lines = pride[: pride.index("Mr. Bennet replied")].split("\n")
-    title, author, first, second = lines[6], lines[8], lines[15], lines[16]
+    title, author, first, second = lines[0], lines[2], lines[9], lines[10]  # the volunteer credits are removed
     assert (title, author) == ("PRIDE AND PREJUDICE", "By Jane Austen") and first.startswith("It is a truth")
     reply = "Mr. Bennet replied that he had not."
     text = "\n".join([title, author, first, second, reply, "", first])  # a blank line (ignored), a repeated line
@@ -139,13 +139,13 @@ def test_c4_removes_navigation_script_and_policy_lines_and_counts_sentences(prid
 
 def test_bad_word_ratio_counts_words_and_phrases_of_the_list(tmp_path):
     listing = tmp_path / "bad.txt"
-    listing.write_text("# a comment\nDamn\nson of a gun\nX-Rated\n\n", encoding="utf-8")
+    listing.write_text("# a comment\nDamn\nson of a gun\nX-Rated\na$$\n\n", encoding="utf-8")
     words = load_bad_words(str(listing))
-    assert words == {"damn", "son of a gun", "x rated"}  # split as texts are
-    tokens = words_of(split_words("Damn, you son of a gun! X-rated."))
-    assert tokens == ["Damn", "you", "son", "of", "a", "gun", "X", "rated"]
-    assert bad_word_ratio(tokens, words) == 7 / 8
-    assert bad_word_ratio([], words) == 0.0
+    assert words.entries == {"damn", "son of a gun", "x-rated", "a$$"}  # kept as written
+    text = "Damn, you son of a\ngun! X-rated. Kick a$$, a class act."
+    tokens = words_of(split_words(text))
+    assert bad_word_ratio(text, len(tokens), words) == 8 / len(tokens)  # damn, son of a gun, x rated, a$$
+    assert bad_word_ratio("", 0, words) == 0.0
     empty = tmp_path / "empty.txt"
     empty.write_text("# nothing\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="lists no words"):

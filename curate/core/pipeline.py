@@ -36,6 +36,9 @@ STAGE_TYPES = {
     "dedup": "curate.dedup.stage:DedupStage",
     "toxicity": "curate.toxicity.stage:ToxicityStage",
     "tokenize": "curate.tokenize.stage:TokenizeStage",
+    "pii": "curate.pii.stage:PiiStage",
+    "decontaminate": "curate.decontaminate.stage:DecontaminateStage",
+    "normalize": "curate.normalize.stage:NormalizeStage",
 }
 
 PIPELINE_KEYS = ("name", "description", "input", "output", "stages")
@@ -105,7 +108,10 @@ def build_stages(entries, path: str) -> list[Stage]:
         if not isinstance(name, str) or name in names or name in ("rejected", "stats"):
             raise ConfigError(f"{where}.name: stage names must be unique strings other than 'rejected'/'stats'; got {name!r} (give one a 'name:')")
         names.add(name)
-        stages.append(cls(name, build_params(cls.Params, params, f"{where} ({entry['stage']})")))
+        stage = cls(name, build_params(cls.Params, params, f"{where} ({entry['stage']})"))
+        if hasattr(stage, "check"):  # files a stage reads (benchmarks), checked before any work
+            stage.check()
+        stages.append(stage)
     return stages
 
 

@@ -28,6 +28,8 @@ HEADER_BYTES = 8192  # the Gutenberg header's fields come before the START marke
 NEARLY_UTF8 = 0.01  # broken sequences per non-ASCII byte below which a book is UTF-8 with damage
 ASCII = bytes(range(128))
 HEADER_FIELD = re.compile(r"^(Title|Author|Language):\s*(.+?)\s*$", re.MULTILINE)
+# Volunteer credits Gutenberg puts before the book itself: names, not the author's text.
+CREDITS = re.compile(r"\s*(Credits:\s*)?(Produced by|E-?text prepared by|This e-?text was (prepared|produced) by|Transcribed (from|by))\b", re.IGNORECASE)
 
 
 def list_inputs(urls: list[str], params) -> list[str]:
@@ -122,5 +124,13 @@ def parse_book(text: str) -> dict | None:
     if end_line and (start or end):
         text = text[: end_line.start()]
     fields = {name.lower(): value for name, value in HEADER_FIELD.findall(header)} if start else {}
+    text = without_credits(text) if start else text
     return {"text": text.strip("\n") + "\n", "title": fields.get("title"), "author": fields.get("author"),
             "declared_language": fields.get("language")}
+
+
+def without_credits(body: str) -> str:
+    """The body without the volunteer credit paragraphs ("Produced by ...") among its first three."""
+    paragraphs = re.split(r"(\n\s*\n)", body.lstrip("\n"), maxsplit=3)
+    kept = [p for i, p in enumerate(paragraphs) if not (i % 2 == 0 and i < 6 and CREDITS.match(p))]
+    return "".join(kept)

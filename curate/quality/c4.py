@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from itertools import filterfalse
 
 from curate.core.params import absolute_path, require_fraction
-from curate.quality.badwords import bad_word_ratio, load_bad_words
+from curate.quality.badwords import BadWords, bad_word_ratio, load_bad_words
 from curate.quality.filters import Doc, HeuristicFilter, Rule, ratio
 from curate.quality.words import SYMBOL_TOKENS, TERMINAL_PUNCTUATION
 
@@ -74,14 +74,14 @@ class C4(HeuristicFilter):
     def __init__(self, params: C4Params):
         super().__init__(params)
         self.rewrites_text = params.remove_lines
-        self.bad_words: frozenset[str] | None = None
+        self.bad_words: BadWords | None = None
 
     def setup(self) -> None:
         if self.params.bad_words_file is not None:
             self.bad_words = load_bad_words(self.params.bad_words_file)
 
     def signals(self, doc: Doc) -> tuple[float, ...]:
-        bad = float("nan") if self.bad_words is None else bad_word_ratio(words_of(doc.tokens), self.bad_words)
+        bad = float("nan") if self.bad_words is None else bad_word_ratio(doc.text, len(words_of(doc.tokens)), self.bad_words)
         lines = doc.lines
         kept, sentences, lorem, curly = self.kept_lines(lines)
         if self.rewrites_text:

@@ -88,17 +88,22 @@ class HeuristicFilter:
         raise NotImplementedError
 
 
-def first_failures(filters: list[HeuristicFilter], columns: dict[str, np.ndarray], n: int) -> list[str | None]:
-    """Per row, 'filter.rule' of the first rule broken (filters and rules in order) or None."""
+def first_failures(filters: list[HeuristicFilter], columns: dict[str, np.ndarray], n: int) -> tuple[list[str | None], list[str | None]]:
+    """Per row, 'filter.rule' of the first rule broken (filters and rules in order) or None, and a
+    detail naming the value and the limit it broke, e.g. "gopher_word_count 12 < 50"."""
     reasons: list[str | None] = [None] * n
+    details: list[str | None] = [None] * n
     pending = np.ones(n, dtype=bool)
     for heuristic in filters:
         for rule in heuristic.rules():
-            hit = np.flatnonzero(pending & rule.fails(columns[rule.column]))
+            values = columns[rule.column]
+            hit = np.flatnonzero(pending & rule.fails(values))
             for i in hit:
                 reasons[i] = f"{heuristic.name}.{rule.name}"
+                below = rule.min is not None and values[i] < rule.min
+                details[i] = f"{rule.column} {values[i]:.4g} {'<' if below else '>'} {rule.min if below else rule.max:g}"
             pending[hit] = False
-    return reasons
+    return reasons, details
 
 
 def ratio(part: float, whole: float) -> float:

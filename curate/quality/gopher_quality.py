@@ -2,7 +2,12 @@
 
 Tokens are curate.quality.words tokens: words plus punctuation marks ("symbols").
 As in datatrove, the word count and mean word length skip symbols, while the hash and
-ellipsis ratios and the share of tokens with a letter divide by all tokens. Stop
+ellipsis ratios and the share of tokens with a letter divide by all tokens. That last one,
+the alpha-words ratio, is stricter than the paper's "80% of words contain at least one
+alphabetic character": every comma and period counts against a page. `alpha_words_of: words`
+gives the paper's definition (punctuation tokens left out of the denominator); the default
+stays `tokens`, datatrove's, because FineWeb's published 0.8 threshold and its results were
+measured that way. Stop
 words are matched as written (case-sensitive, like datatrove): "The" at the start of
 every sentence does not count, "the" inside one does.
 """
@@ -10,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 from curate.core.params import require_fraction
 from curate.quality.filters import Doc, HeuristicFilter, Rule, ratio
@@ -31,6 +37,7 @@ class GopherQualityParams:
     max_ellipsis_lines_ratio: float | None = 0.3
     min_alpha_words_ratio: float | None = 0.8
     min_stop_words: int | None = 2  # distinct stop words of the document's language
+    alpha_words_of: Literal["tokens", "words"] = "tokens"  # the ratio's denominator: datatrove's tokens or the paper's words
 
     def __post_init__(self):
         for name in ("max_bullet_lines_ratio", "max_ellipsis_lines_ratio", "min_alpha_words_ratio"):
@@ -69,7 +76,7 @@ class GopherQuality(HeuristicFilter):
         return (
             n_words, mean_length, ratio(text.count("#"), len(tokens)),
             ratio(ellipses, len(tokens)), ratio(bullets, len(lines)), ratio(ellipsis_lines, len(lines)),
-            ratio(alpha, len(tokens)), stops,
+            ratio(alpha, len(tokens) if self.params.alpha_words_of == "tokens" else n_words), stops,
         )  # fmt: skip
 
     def rules(self) -> list[Rule]:

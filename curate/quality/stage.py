@@ -80,12 +80,15 @@ class QualityStage(DocumentStage):
         too_large = [budget.too_large(int(size), self.params.max_doc_bytes) for size in sizes]
         measured = [text if over is None else "" for text, over in zip(texts, too_large)]
         signals, final_texts, empty = self.measure(measured, languages)
-        reasons = first_failures(self.filters, dict(zip(self.columns, signals.T)), len(texts))
+        reasons, details = first_failures(self.filters, dict(zip(self.columns, signals.T)), len(texts))
         for i in np.flatnonzero(empty):
-            reasons[i] = EMPTY if too_large[i] is None else "too_large"
+            if too_large[i] is None:
+                reasons[i], details[i] = EMPTY, "no word in the text"
+            else:
+                reasons[i], details[i] = "too_large", too_large[i]
         for i, text in enumerate(final_texts):
             if reasons[i] is None and not text.strip():
-                reasons[i] = "c4.no_lines_kept"
+                reasons[i], details[i] = "c4.no_lines_kept", "C4's line rules removed every line"
         for column, values in zip(self.columns, signals.T):
             table = set_column(table, column, pa.array(values, pa.float64()))
         if self.params.signals_only:
@@ -93,7 +96,7 @@ class QualityStage(DocumentStage):
         if final_texts is not texts:
             written = [text if reason is None else original for text, original, reason in zip(final_texts, texts, reasons)]
             table = set_column(table, "text", pa.array(written, table.schema.field("text").type))
-        return Verdict(table, reasons, too_large)
+        return Verdict(table, reasons, details)
 
     def measure(self, texts: list[str], languages: list[str | None]) -> tuple[np.ndarray, list[str], np.ndarray]:
         """Every filter's signals for every text (rows x columns, NaN where a signal does not apply),

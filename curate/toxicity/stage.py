@@ -130,7 +130,7 @@ class ToxicityStage(DocumentStage):
             if reasons[i] is not None:
                 continue
             words = [t for t in split_words(text) if any(c.isalnum() for c in t)]  # punctuation is no word
-            ratio = bad_word_ratio(words, self.words)
+            ratio = bad_word_ratio(text, len(words), self.words)
             if ratio > limit:
                 reasons[i] = "toxicity.bad_words"
                 details[i] = f"bad-word ratio {ratio:.4f} > {limit:g} ({round(ratio * len(words))} of {len(words)} words)"

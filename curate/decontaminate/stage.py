@@ -1,0 +1,277 @@
+"""The decontaminate stage: documents that share a word n-gram with a benchmark are dropped or redacted.
+
+    - stage: decontaminate
+      n: 13                   # words per n-gram: GPT-3's and FineWeb's setting
+      mode: drop              # drop | redact (cut the matching spans, keep the rest)
+      benchmarks:
+        - name: gsm8k
+          path: ../shared/data/quality/positives/gsm8k/test.jsonl   # a file or a folder of them
+          fields: [question, answer]     # JSONL / Parquet: the fields that hold text; text files: one item a line
+
+Words are normalised the same way on both sides: Unicode NFKC, case folded, punctuation and
+symbols dropped, so "Janet’s ducks lay 16 eggs" matches "JANET'S  ducks lay 16 eggs!" (case,
+whitespace, punctuation and curly quotes do not hide a copy). Each field of each item is read
+as its own text (an n-gram never spans from a question into its answer), and an item shorter
+than n words adds no n-gram: such an item cannot be found (GSM8K has none under 13 words in its
+questions; very short benchmarks need a smaller n).
+
+Memory, printed when the pipeline is read: every distinct n-gram is a 64-bit hash plus a 2-byte benchmark number, 10 bytes, plus
+the benchmark vocabulary (a word to a 64-bit number, about 100 bytes a distinct word). GSM8K's
+8,792 items (question and answer) give 724,110 n-grams, 82 per item, and 14,675 words: 8 MiB.
+100,000 such items are about 8.2 million n-grams: 82 MB of arrays plus a few MB of vocabulary,
+per worker; items of 150 words each, 14 million n-grams, 140 MB.
+
+Columns: `decontaminate_ngrams` (how many of the document's n-grams are in a benchmark, 0 for
+none) and `decontaminate_benchmark` (the first benchmark hit, null for none). Dropped rows go to
+rejected with reason "decontaminate.<benchmark name>" and the first matching n-gram in the
+detail; in redact mode the matching words (from the first to the last word of each run of
+matching n-grams) are cut out, and a document with no word left is dropped as
+"decontaminate.empty_after_redact". The report, report/decontamination.json in the stage's
+output folder, lists per benchmark the documents hit, the n-grams matched and a few examples.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from curate.core import storage
+from curate.core.params import ConfigError
+from curate.core.stage import DocumentStage, Verdict
+
+WORD = re.compile(r"[^\W_]+")  # letters and digits; punctuation, symbols and '_' separate words
+MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant: the n-gram hash is a polynomial in it
+REPORT = "decontamination.json"
+
+
+@dataclass
+class DecontaminateParams:
+    benchmarks: list[dict[str, Any]] = field(default_factory=list)  # [{name, path, fields}]
+    n: int = 13
+    mode: Literal["drop", "redact"] = "drop"
+    examples: int = 5  # per benchmark in the report
+
+    def __post_init__(self):
+        if self.n < 1:
+            raise ValueError(f"parameter 'n' must be 1 or more, got {self.n}")
+        if not self.benchmarks:
+            raise ValueError("parameter 'benchmarks' must name at least one benchmark file ({name, path, fields})")
+        for i, spec in enumerate(self.benchmarks):
+            unknown = set(spec) - {"name", "path", "fields"}
+            if unknown or not isinstance(spec.get("name"), str) or not isinstance(spec.get("path"), str):
+                raise ValueError(f"parameter 'benchmarks[{i}]' needs a string 'name' and 'path' (and optional 'fields'), got {spec!r}")
+            if not isinstance(spec.get("fields", []), list):
+                raise ValueError(f"parameter 'benchmarks[{i}].fields' must be a list of field names")
+            spec["path"] = os.path.abspath(os.path.expanduser(spec["path"]))
+        names = [spec["name"] for spec in self.benchmarks]
+        if len(set(names)) != len(names):
+            raise ValueError(f"parameter 'benchmarks': names must be unique, got {names}")
+
+
+def normalise(text: str) -> list[str]:
+    return WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+
+
+def read_benchmark(spec: dict, where: str) -> list[str]:
+    """Every text of a benchmark: one per field per record (JSONL, Parquet) or one per line (text)."""
+    path, fields = spec["path"], spec.get("fields") or []
+    files = sorted(os.path.join(path, f) for f in os.listdir(path)) if os.path.isdir(path) else [path]
+    files = [f for f in files if not os.path.basename(f).startswith((".", "LICENSE", "README"))]
+    if not os.path.exists(path) or not files:
+        raise ConfigError(f"{where}.path: benchmark file '{path}' does not exist or is empty")
+    texts = []
+    for file in files:
+        texts += read_file(file, fields, where)
+    if not texts:
+        raise ConfigError(f"{where}: benchmark '{path}' holds no text")
+    return texts
+
+
+def read_file(file: str, fields: list[str], where: str) -> list[str]:
+    name = file.lower()
+    try:
+        if name.endswith(".parquet"):
+            table = pq.read_table(file)
+            missing = [f for f in fields if f not in table.column_names]
+            if not fields or missing:
+                raise ConfigError(f"{where}.fields: '{file}' has columns {table.column_names}; fields {missing or '(none given)'} not among them")
+            return [str(v) for f in fields for v in table[f].to_pylist() if v is not None]
+        opener = gzip.open if name.endswith(".gz") else open
+        with opener(file, "rt", encoding="utf-8") as f:
+            if not name.removesuffix(".gz").endswith((".jsonl", ".json")):
+                return [line for line in f.read().splitlines() if line.strip()]
+            if not fields:
+                raise ConfigError(f"{where}.fields: '{file}' is JSONL; name the fields that hold text")
+            texts = []
+            for number, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                record = json.loads(line)
+                missing = [k for k in fields if not isinstance(record, dict) or k not in record]
+                if missing:
+                    raise ConfigError(f"{where}.fields: '{file}' line {number} has no field {missing[0]!r}")
+                texts += [str(record[k]) for k in fields if record[k] is not None]
+            return texts
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError, pa.ArrowException) as error:
+        raise ConfigError(f"{where}.path: benchmark file '{file}' cannot be read: {error}") from None
+
+
+def ngram_hashes(ids: np.ndarray, n: int) -> np.ndarray:
+    """A 64-bit hash per window of n word ids (windows holding an unknown word, id 0, get 0)."""
+    count = len(ids) - n + 1
+    if count <= 0:
+        return np.zeros(0, np.uint64)
+    hashes = np.zeros(count, np.uint64)
+    unknown = np.zeros(count, bool)
+    with np.errstate(over="ignore"):
+        for k in range(n):
+            window = ids[k : k + count]
+            hashes = hashes * MULTIPLIER + window
+            unknown |= window == 0
+    hashes[unknown] = 0
+    return hashes
+
+
+class Index:
+    """The n-grams of every benchmark: sorted hashes, the benchmark of each, and the word vocabulary."""
+
+    def __init__(self, benchmarks: dict[str, list[str]], n: int):
+        self.n, self.names = n, list(benchmarks)
+        self.vocabulary: dict[str, int] = {}
+        hashes, owners = [], []
+        for number, texts in enumerate(benchmarks.values()):
+            for text in texts:
+                h = ngram_hashes(self.word_ids(normalise(text), grow=True), n)
+                hashes.append(h)
+                owners.append(np.full(len(h), number, np.uint16))
+        all_hashes = np.concatenate(hashes) if hashes else np.zeros(0, np.uint64)
+        all_hashes, first = np.unique(all_hashes, return_index=True)
+        self.hashes, self.owners = all_hashes, np.concatenate(owners)[first] if owners else np.zeros(0, np.uint16)
+
+    def word_ids(self, words: list[str], grow: bool = False) -> np.ndarray:
+        if grow:
+            for word in words:
+                self.vocabulary.setdefault(word, (hash_word(word) | 1))  # never 0: 0 marks an unknown word
+        get = self.vocabulary.get
+        return np.fromiter((get(w, 0) for w in words), np.uint64, len(words))
+
+    def matches(self, words: list[str]) -> np.ndarray:
+        """Per n-gram window of the words: the benchmark number it matches, or -1."""
+        hashes = ngram_hashes(self.word_ids(words), self.n)
+        found = np.full(len(hashes), -1, np.int32)
+        if len(hashes) and len(self.hashes):
+            at = np.minimum(np.searchsorted(self.hashes, hashes), len(self.hashes) - 1)
+            hit = (self.hashes[at] == hashes) & (hashes != 0)
+            found[hit] = self.owners[at[hit]]
+        return found
+
+
+def hash_word(word: str) -> int:
+    """A stable 64-bit number per word (Python's str hash changes between processes)."""
+    return int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
+
+
+class DecontaminateStage(DocumentStage):
+    type_name = "decontaminate"
+    Params = DecontaminateParams
+
+    def check(self) -> None:
+        """Every benchmark file readable, with its fields, and long enough to give n-grams: ConfigError before any work."""
+        ngrams, vocabulary = 0, set()
+        for i, spec in enumerate(self.params.benchmarks):
+            where = f"stage '{self.name}' (decontaminate): benchmarks[{i}] ({spec['name']})"
+            words = [normalise(t) for t in read_benchmark(spec, where)]
+            found = sum(max(0, len(w) - self.params.n + 1) for w in words)
+            if not found:
+                raise ConfigError(f"{where}: no item of '{spec['path']}' has {self.params.n} words; set a smaller 'n'")
+            ngrams += found
+            vocabulary.update(word for w in words for word in w)
+        # stated before any work: what setup() will hold in every worker (an upper bound: repeats count)
+        print(f"{self.name}: {ngrams:,} benchmark n-grams, {len(vocabulary):,} words: about "
+              f"{(ngrams * 10 + len(vocabulary) * 100) / 2**20:.0f} MiB per worker", flush=True)
+
+    def setup(self) -> None:
+        benchmarks = {spec["name"]: read_benchmark(spec, f"benchmark {spec['name']}") for spec in self.params.benchmarks}
+        self.index = Index(benchmarks, self.params.n)
+
+    def process(self, table: pa.Table) -> Verdict:
+        texts = table["text"].to_pylist()
+        redact = self.params.mode == "redact"
+        counts = np.zeros(len(texts), np.int32)
+        first: list[str | None] = [None] * len(texts)
+        reasons: list[str | None] = [None] * len(texts)
+        details: list[str | None] = [None] * len(texts)
+        edited = list(texts)
+        for i, text in enumerate(texts):
+            normal = unicodedata.normalize("NFKC", text)
+            if redact:  # word positions are needed to cut; findall is faster when they are not
+                spans = [m.span() for m in WORD.finditer(normal)]
+                words = [normal[a:b].casefold() for a, b in spans]
+            else:
+                words = WORD.findall(normal.casefold())
+            found = self.index.matches(words)
+            hits = np.flatnonzero(found >= 0)
+            if not len(hits):
+                continue
+            counts[i], first[i] = len(hits), self.index.names[found[hits[0]]]
+            detail = f"{len(hits)} n-grams; first: {' '.join(words[hits[0] : hits[0] + self.params.n])!r}"
+            if not redact:
+                reasons[i], details[i] = f"decontaminate.{first[i]}", detail
+                continue
+            edited[i] = cut(normal, spans, hits, self.params.n)
+            if not WORD.search(edited[i]):  # only punctuation left
+                reasons[i], details[i], edited[i] = "decontaminate.empty_after_redact", f"{first[i]}: {detail}", text
+        table = table.append_column("decontaminate_ngrams", pa.array(counts))
+        table = table.append_column("decontaminate_benchmark", pa.array(first, pa.string()))
+        if redact:
+            table = table.set_column(table.schema.get_field_index("text"), "text", pa.array(edited, table.schema.field("text").type))
+        return Verdict(table, reasons, details)
+
+    def finalize(self, ctx) -> None:
+        report = build_report(self.params, ctx)
+        storage.write_json(storage.join(ctx.output_dir, "report", REPORT), report)
+        for name, entry in report["benchmarks"].items():
+            print(f"decontaminate: {name}: {entry['documents']} documents hit, {entry['ngrams']} n-grams matched", flush=True)
+
+
+def cut(text: str, spans: list[tuple[int, int]], hits: np.ndarray, n: int) -> str:
+    """The text without the words of the matching n-grams (each run of them cut as one span)."""
+    covered = np.zeros(len(spans) + 1, np.int32)
+    np.add.at(covered, hits, 1)
+    np.add.at(covered, hits + n, -1)
+    inside = np.cumsum(covered[:-1]) > 0
+    pieces, last = [], 0
+    for start_word in np.flatnonzero(inside & ~np.concatenate(([False], inside[:-1]))):
+        end_word = start_word
+        while end_word + 1 < len(spans) and inside[end_word + 1]:
+            end_word += 1
+        pieces.append(text[last : spans[start_word][0]])
+        last = spans[end_word][1]
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+def build_report(params: DecontaminateParams, ctx) -> dict:
+    """Per benchmark: documents hit, n-grams matched and examples, from this stage's kept and rejected output."""
+    entries = {spec["name"]: {"path": spec["path"], "documents": 0, "ngrams": 0, "examples": []} for spec in params.benchmarks}
+    for folder in (ctx.output_dir, ctx.rejected_dir):
+        for url in storage.list_files(folder, (".parquet",)) if storage.exists(folder) else []:
+            fs, path = storage.filesystem(url)
+            table = pq.read_table(path, filesystem=fs)
+            for row in table.filter(pc.is_valid(table["decontaminate_benchmark"])).to_pylist():
+                entry = entries[row["decontaminate_benchmark"]]
+                entry["documents"] += 1
+                entry["ngrams"] += row["decontaminate_ngrams"]
+                if len(entry["examples"]) < params.examples:
+                    entry["examples"].append({"id": row["id"], "url": row.get("url"), "ngrams": row["decontaminate_ngrams"], "detail": row.get("detail")})
+    return {"n": params.n, "mode": params.mode, "benchmarks": entries}

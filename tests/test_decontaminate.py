@@ -1,0 +1,141 @@
+"""The decontaminate stage with a real benchmark (GSM8K from ../shared/data) planted into real web pages."""
+from __future__ import annotations
+
+import json
+import random
+import re
+
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import read_rejected, read_stage, run_curate
+from curate.core.params import ConfigError, build_params
+from curate.core.pipeline import build_stages
+from curate.core.schema import make_documents
+from curate.decontaminate.stage import DecontaminateParams, DecontaminateStage
+from curate.extract import books, web
+from curate.extract.stage import ExtractParams
+
+
+def gsm8k(shared_data) -> dict:
+    return {"name": "gsm8k", "path": str(shared_data / "quality" / "positives" / "gsm8k"), "fields": ["question", "answer"]}
+
+
+def stage_for(shared_data, **params) -> DecontaminateStage:
+    stage = DecontaminateStage("decontaminate", build_params(DecontaminateParams, {"benchmarks": [gsm8k(shared_data)], **params}, "test"))
+    stage.check()
+    stage.setup()
+    return stage
+
+
+def real_corpus(shared_data) -> list[dict]:
+    rows = []
+    for path in sorted((shared_data / "web" / "html" / "trafilatura_cache").glob("*.html")):
+        rows += web.read(str(path), ExtractParams(source="web"))
+    for path in sorted((shared_data / "books").glob("*.txt")):
+        rows += books.read(str(path), ExtractParams(source="books"))
+    return [{"id": r["id"], "source": r["source"], "text": r["text"], "url": r.get("url")} for r in rows if isinstance(r, dict) and r["text"].strip()]
+
+
+def lightly_changed(question: str, how: int) -> str:
+    """The ways a copy differs from the benchmark on a real page: case, spacing, punctuation, quotes."""
+    return [
+        question,
+        question.upper(),
+        re.sub(r"\s+", "  \n ", question),
+        re.sub(r"[.,?!]", lambda m: {".": "!", ",": ";", "?": " ?", "!": "."}[m.group(0)], question),
+        question.replace("'", "\u2019").replace(" ", "\u00a0"),
+    ][how % 5]
+
+
+def test_planted_questions_are_all_found_and_the_real_corpus_is_clean(shared_data):
+    stage = stage_for(shared_data)
+    corpus = real_corpus(shared_data)
+    clean = stage.process(make_documents(corpus))
+    assert all(r is None for r in clean.reasons) and set(clean.table["decontaminate_ngrams"].to_pylist()) == {0}
+
+    questions = [json.loads(line)["question"] for line in (shared_data / "quality" / "positives" / "gsm8k" / "test.jsonl").open()]
+    rng = random.Random(0)
+    pages = [r for r in corpus if r["source"] == "web"]
+    planted = []
+    for i, question in enumerate(rng.sample(questions, 100)):
+        page = pages[i % len(pages)]
+        middle = len(page["text"]) // 2
+        planted.append({**page, "id": f"planted-{i}", "text": page["text"][:middle] + "\n" + lightly_changed(question, i) + "\n" + page["text"][middle:]})
+    verdict = stage.process(make_documents(planted))
+    assert verdict.reasons == ["decontaminate.gsm8k"] * 100  # recall 1.0, every kind of change
+    assert all(d.startswith(tuple(f"{k} n-grams" for k in range(1, 200))) for d in verdict.details)
+
+
+def test_redact_cuts_only_the_benchmark_words(shared_data):
+    stage = stage_for(shared_data, mode="redact")
+    (page,) = web.read(str(shared_data / "web" / "html" / "trafilatura_cache" / "theguardian.com.academics.html"), ExtractParams(source="web"))
+    question = json.loads((shared_data / "quality" / "positives" / "gsm8k" / "test.jsonl").open().readline())["question"]
+    text = page["text"] + "\n" + question + "\nThe end of the page."
+    verdict = stage.process(make_documents([{"id": "x", "source": "web", "text": text}]))
+    assert verdict.reasons == [None]
+    (row,) = verdict.table.to_pylist()
+    assert row["text"].startswith(page["text"]) and row["text"].endswith("The end of the page.")
+    assert "Janet" not in row["text"] and "farmers' market" not in row["text"] and row["decontaminate_ngrams"] > 30
+    only = stage.process(make_documents([{"id": "y", "source": "web", "text": question}]))
+    assert only.reasons == ["decontaminate.empty_after_redact"] and only.table["text"][0].as_py() == question
+
+
+def test_bad_input_empty_and_a_10_mb_line(shared_data):
+    stage = stage_for(shared_data)
+    long_line = "the cat sat on a mat " * 480_000
+    verdict = stage.process(make_documents([{"id": "e", "source": "web", "text": ""}, {"id": "l", "source": "web", "text": long_line}]))
+    assert verdict.reasons == [None, None]
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"path": "no/such/file.jsonl", "fields": ["question"]}, "does not exist"),
+        ({"fields": ["prompt"]}, "no field 'prompt'"),
+        ({"fields": []}, "name the fields"),
+    ],
+)
+def test_a_bad_benchmark_is_a_config_error_before_any_work(shared_data, tmp_path, spec, message):
+    entry = {**gsm8k(shared_data), **spec}
+    with pytest.raises(ConfigError, match=message):
+        build_stages([{"stage": "decontaminate", "benchmarks": [entry]}], "web.yaml")
+
+
+def test_a_file_that_is_not_jsonl_is_a_config_error(shared_data, tmp_path):
+    broken = tmp_path / "bench.jsonl"
+    broken.write_text((shared_data / "books" / "en_alice_pg11.txt").read_text(encoding="utf-8-sig")[:2000])
+    with pytest.raises(ConfigError, match="bench.jsonl' cannot be read"):
+        build_stages([{"stage": "decontaminate", "benchmarks": [{"name": "b", "path": str(broken), "fields": ["q"]}]}], "web.yaml")
+
+
+def test_curate_run_drops_and_reports(shared_data, tmp_path):
+    questions = [json.loads(line)["question"] for line in (shared_data / "quality" / "positives" / "gsm8k" / "test.jsonl").open()][:3]
+    corpus = real_corpus(shared_data)[:20]
+    corpus[4]["text"] += "\n" + questions[0]
+    corpus[9]["text"] += "\n" + questions[1].lower()
+    pq.write_table(make_documents(corpus), tmp_path / "docs.parquet")
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(
+        f"input: {tmp_path / 'docs.parquet'}\noutput: {tmp_path / 'out'}\nstages:\n  - stage: decontaminate\n"
+        f"    benchmarks: [{{name: gsm8k, path: {gsm8k(shared_data)['path']}, fields: [question, answer]}}]\n"
+    )
+    run_curate("run", str(pipeline))
+    assert read_stage(tmp_path / "out", "decontaminate").num_rows == 18
+    rejected = read_rejected(tmp_path / "out", "decontaminate")
+    assert sorted(rejected["id"].to_pylist()) == sorted([corpus[4]["id"], corpus[9]["id"]])
+    assert set(rejected["reason"].to_pylist()) == {"decontaminate.gsm8k"}
+    report = json.loads((tmp_path / "out" / "decontaminate" / "report" / "decontamination.json").read_text())
+    assert report["benchmarks"]["gsm8k"]["documents"] == 2 and len(report["benchmarks"]["gsm8k"]["examples"]) == 2
+
+
+def test_web_recipe_with_decontamination_switched_on_reads_in_fineweb_order(shared_data, monkeypatch, tmp_path):
+    from conftest import REPO
+    from curate.core.pipeline import load_pipeline
+
+    text = (REPO / "pipelines" / "web.yaml").read_text()
+    switched_on = re.sub(r"(?m)^  # ((- stage: decontaminate|  benchmarks:|    - \{name: gsm8k).*)$", r"  \1", text)
+    (tmp_path / "web.yaml").write_text(switched_on)
+    monkeypatch.chdir(REPO)
+    pipeline = load_pipeline(str(tmp_path / "web.yaml"))
+    assert [s.type_name for s in pipeline.stages] == ["extract", "normalize", "langid", "quality", "dedup", "toxicity", "pii", "decontaminate"]
