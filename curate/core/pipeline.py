@@ -11,31 +11,25 @@
 
 Every problem (unknown stage, unknown or mistyped parameter, missing input path)
 is raised as ConfigError naming the file, the key and what was expected, before
-any work starts.
+any work starts; `Pipeline.check` then runs each stage's check() (files exist, models load).
+
+The same from Python, without YAML:
+
+    from curate.api import Pipeline, Stage
+    Pipeline.of("in/", "out/", [Stage("langid", languages=["en"]), Stage("quality")]).run()
 """
 from __future__ import annotations
 
 import difflib
-import importlib
 from dataclasses import dataclass
 
+import fsspec
 import yaml
 
 from curate.core import storage
 from curate.core.params import ConfigError, build_params
+from curate.core.registry import stage_class
 from curate.core.stage import Stage
-
-# YAML stage type -> "module:Class". Imported only when a pipeline uses it.
-STAGE_TYPES = {
-    "extract": "curate.extract.stage:ExtractStage",
-    "langid": "curate.langid.stage:LangIdStage",
-    "quality": "curate.quality.stage:QualityStage",
-    "code_quality": "curate.quality.code:CodeQualityStage",
-    "classify": "curate.classify.stage:ClassifyStage",
-    "dedup": "curate.dedup.stage:DedupStage",
-    "toxicity": "curate.toxicity.stage:ToxicityStage",
-    "tokenize": "curate.tokenize.stage:TokenizeStage",
-}
 
 PIPELINE_KEYS = ("name", "description", "input", "output", "stages")
 
@@ -55,14 +49,47 @@ class Pipeline:
         names = ", ".join(s.name for s in self.stages)
         raise ConfigError(f"{self.source_file}: no stage named '{name}'; stages: {names}")
 
+    @classmethod
+    def of(cls, input: str | list[str], output: str, stages: list[dict], name: str = "pipeline") -> "Pipeline":
+        """A pipeline from Python: stages as Stage(type, **params) mappings, checked as a file's would be."""
+        inputs = [input] if isinstance(input, str) else list(input)
+        for url in inputs:
+            require_protocol(url, f"{name}: input")
+            if not storage.exists(url):
+                raise ConfigError(f"{name}: input path '{url}' does not exist")
+        require_protocol(output, f"{name}: output")
+        return cls(name, name, inputs, output, build_stages(stages, name))
 
-def stage_class(type_name: str, where: str) -> type[Stage]:
-    if type_name not in STAGE_TYPES:
-        close = difflib.get_close_matches(type_name, list(STAGE_TYPES), n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise ConfigError(f"{where}: unknown stage '{type_name}'{hint}; known stages: {', '.join(STAGE_TYPES)}")
-    module_name, class_name = STAGE_TYPES[type_name].split(":")
-    return getattr(importlib.import_module(module_name), class_name)
+    def check(self, stages: list[Stage] | None = None) -> None:
+        """Each stage's check() before any work: a missing file or a broken model is a ConfigError
+        naming the pipeline and the stage, not a failure in the middle of a run."""
+        for stage in self.stages if stages is None else stages:
+            try:
+                stage.check()
+            except (ValueError, OSError) as error:
+                raise ConfigError(f"{self.source_file}: stage '{stage.name}' ({stage.type_name}): {error}") from None
+
+    def run(self, executor=None, **options):
+        """Run every stage (curate.core.runner.run_pipeline); a one-worker local executor by default."""
+        from curate.core.executor import LocalExecutor
+        from curate.core.runner import RunOptions, run_pipeline
+
+        own = executor is None
+        executor = executor or LocalExecutor(1)
+        try:
+            return run_pipeline(self, executor, options.pop("only_stage", None), options=RunOptions(**options))
+        finally:
+            if own:
+                executor.close()
+
+
+def require_protocol(url: str, where: str) -> None:
+    """The fsspec filesystem for url's protocol is installed (s3:// needs s3fs, gs:// gcsfs, ...)."""
+    protocol = url.split("://", 1)[0] if "://" in url else "file"
+    try:
+        fsspec.get_filesystem_class(protocol)
+    except (ImportError, ValueError) as error:
+        raise ConfigError(f"{where}: '{url}': {error}") from None
 
 
 def load_pipeline(path: str, input_override: list[str] | None = None, output_override: str | None = None) -> Pipeline:
@@ -84,7 +111,9 @@ def load_pipeline(path: str, input_override: list[str] | None = None, output_ove
     output = output_override or raw.get("output")
     if not isinstance(output, str) or not output:
         raise ConfigError(f"{path}: key 'output': expected a folder path or URL (or pass --output)")
+    require_protocol(output, f"{path}: key 'output'")
     for url in inputs:
+        require_protocol(url, f"{path}: key 'input'")
         if not storage.exists(url):
             raise ConfigError(f"{path}: key 'input': path '{url}' does not exist")
     return Pipeline(str(raw.get("name", path)), path, inputs, output, build_stages(raw.get("stages"), path))

@@ -55,8 +55,8 @@ import pyarrow.parquet as pq
 
 from curate.core import storage
 from curate.core.params import ConfigError, require_fraction
-from curate.core.schema import with_rejection
-from curate.core.stage import Shard, ShardStats, Stage, text_bytes
+from curate.core.registry import register_stage
+from curate.core.stage import Shard, ShardOutput, ShardStats, Stage, text_bytes
 from curate.dedup import clusters, memory, minhash, normalize, report
 
 ROW_MASK = np.int64((1 << clusters.ROW_BITS) - 1)
@@ -103,8 +103,8 @@ class DedupParams:
         return normalize.Normalization(self.lowercase, self.strip_punctuation, self.normalize_digits)
 
 
+@register_stage("dedup")
 class DedupStage(Stage):
-    type_name = "dedup"
     Params = DedupParams
 
     @property
@@ -121,8 +121,8 @@ class DedupStage(Stage):
         shards = self.shards(ctx)
         if not shards:
             return ShardStats()
-        plan = plan_for(shards, ctx.workers, self.params)
-        print("\n".join(plan.lines()), flush=True)
+        plan = plan_for(shards, ctx.node_workers, self.params)
+        ctx.note("\n".join(plan.lines()))
         plan.check(self.params.max_memory_gb)
         sig_urls = tuple(ctx.work_url("sig", s.name + ".parquet") for s in shards)
         seconds = {}
@@ -133,12 +133,12 @@ class DedupStage(Stage):
         if not storage.exists(ctx.done_url("components", "components")):
             edges = count_edges(ctx.work_url("edges"))
             need = plan.check_components(edges, self.params.max_memory_gb)
-            print(f"dedup: {edges:,} candidate pairs; components need about {need / memory.GB:.2f} GiB", flush=True)
+            ctx.note(f"dedup: {edges:,} candidate pairs; components need about {need / memory.GB:.2f} GiB")
         with timed(seconds, "components"):
             ctx.map_shards(self, "components", "cluster_task", [Shard("components", sig_urls)])
         with timed(seconds, "filter"):
             stats = ctx.map_shards(self, "filter", "filter_shard", shards)
-        print("dedup phases: " + ", ".join(f"{name} {s:.1f}s" for name, s in seconds.items()), flush=True)
+        ctx.note("dedup phases: " + ", ".join(f"{name} {s:.1f}s" for name, s in seconds.items()))
         self.write_report(ctx, stats)
         remove_tree(ctx.work_url())
         return stats
@@ -153,7 +153,7 @@ class DedupStage(Stage):
         summary = storage.read_json(storage.join(report_dir, "clusters.json"))
         summary.update(docs_in=stats.docs_in, docs_out=stats.docs_out, bytes_in=stats.bytes_in, bytes_out=stats.bytes_out)
         report.write_report(report_dir, summary)
-        print("\n".join(report.summary_lines(summary)), flush=True)
+        ctx.note("\n".join(report.summary_lines(summary)))
 
     # ---- phase 1: signatures ------------------------------------------------------------
 
@@ -288,61 +288,44 @@ class DedupStage(Stage):
         return table.append_column("node", pa.array(nodes))
 
     def write_assignments(self, ctx, sig_urls, assigned: pa.Table) -> None:
+        """One file per shard, empty when none of its documents is in a cluster: the filter
+        refuses a shard without one rather than reading a lost file as "no duplicates"."""
         numbers = (assigned["node"].to_numpy() >> np.int64(clusters.ROW_BITS)) if assigned.num_rows else np.zeros(0, np.int64)
-        for number in np.unique(numbers):
+        for number, sig_url in enumerate(sig_urls):
             part = assigned.filter(pa.array(numbers == number))
-            rows = pa.array(part["node"].to_numpy() & ROW_MASK)
+            rows = pa.array(part["node"].to_numpy() & ROW_MASK, pa.int64())
             table = pa.table({"row": rows, "dup_cluster": part["dup_cluster"], "dup_cluster_size": part["dup_cluster_size"],
                               "duplicate_of": part["duplicate_of"], "reason": part["reason"]})
-            name = storage_basename(sig_urls[number])
-            sink = storage.ParquetSink(ctx.work_url("assign", name))
+            sink = storage.ParquetSink(ctx.work_url("assign", storage_basename(sig_url)), always=True)
             sink.write(table.sort_by("row"))
             sink.close()
 
     # ---- phase 4: filter ----------------------------------------------------------------
 
     def filter_shard(self, shard: Shard, ctx) -> ShardStats:
-        start, stats = time.perf_counter(), ShardStats()
         assign_url = ctx.work_url("assign", shard.name + ".parquet")
-        assigned = read_table(assign_url, None) if storage.exists(assign_url) else None
-        kept = storage.ParquetSink(ctx.output_url(shard.name), always=True)
-        rejected = storage.ParquetSink(ctx.rejected_url(shard.name))
-        try:
+        if not storage.exists(assign_url):  # lost scratch must not read as "no duplicates"
+            raise FileNotFoundError(f"dedup: {assign_url} (the clusters of shard {shard.name}) is missing; "
+                                    f"delete {ctx.state_dir} to redo the stage")
+        assigned = read_table(assign_url, None)
+        with ShardOutput(self.name, ctx.output_url(shard.name), ctx.rejected_url(shard.name)) as output:
             offset = 0
             for table in read_columns(shard.inputs, None, memory.FILTER_BATCH_DOCS):
-                self.filter_batch(table, assigned, offset, kept, rejected, stats)
+                self.filter_batch(table, assigned, offset, output)
                 offset += table.num_rows
-            schema = storage.parquet_schema(shard.inputs[0])
-            kept.close(pa.schema(list(schema) + ADDED_FIELDS))
-            rejected.close()
-        except BaseException:
-            kept.abort()
-            rejected.abort()
-            raise
-        stats.seconds = time.perf_counter() - start
-        return stats
+            output.empty_schema = pa.schema(list(storage.parquet_schema(shard.inputs[0])) + ADDED_FIELDS)
+        return output.stats
 
-    def filter_batch(self, table, assigned, offset, kept, rejected, stats) -> None:
-        n = table.num_rows
-        stats.docs_in += n
-        stats.bytes_in += text_bytes(table)
+    def filter_batch(self, table: pa.Table, assigned: pa.Table, offset: int, output: ShardOutput) -> None:
+        output.read(table)
         cluster, size, duplicate_of, reason = batch_assignments(table, assigned, offset)
         table = table.append_column(ADDED_FIELDS[0], cluster).append_column(ADDED_FIELDS[1], size)
         drop = pc.is_valid(reason)
-        keep_table = table.filter(pc.invert(drop))
-        if keep_table.num_rows:
-            kept.write(keep_table)
-        stats.docs_out += keep_table.num_rows
-        stats.bytes_out += text_bytes(keep_table)
-        if keep_table.num_rows == n:
-            return
-        drop_table = table.filter(drop)
-        drop_of = duplicate_of.filter(drop)
-        drop_table = drop_table.append_column(pa.field("duplicate_of", pa.string()), drop_of)
-        reasons = reason.filter(drop).to_pylist()
-        rejected.write(with_rejection(drop_table, self.name, reasons, drop_of.to_pylist()))
-        for r in reasons:
-            stats.drop(r)
+        output.keep(table.filter(pc.invert(drop)))
+        if pc.any(drop).as_py():
+            drop_of = duplicate_of.filter(drop)
+            drop_table = table.filter(drop).append_column(pa.field("duplicate_of", pa.string()), drop_of)
+            output.reject(drop_table, reason.filter(drop).to_pylist(), drop_of.to_pylist())
 
 
 # ---- helpers --------------------------------------------------------------------------------

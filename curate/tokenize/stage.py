@@ -42,6 +42,7 @@ import xxhash
 from curate.core import storage
 from curate.core.params import ConfigError, require_fraction
 from curate.core.stage import Shard, ShardStats, Stage, text_bytes
+from curate.core.registry import register_stage
 from curate.core.schema import with_rejection
 from curate.tokenize.bpe import read_tokenizer
 from train.format import ShardWriter, dtype_for_vocab, write_token_dir_summary
@@ -76,8 +77,8 @@ class TokenizeParams:
             raise ValueError(f"parameter 'threads' must be at least 1, got {self.threads}")
 
 
+@register_stage("tokenize")
 class TokenizeStage(Stage):
-    type_name = "tokenize"
     Params = TokenizeParams
 
     def __init__(self, name: str, params: TokenizeParams):
@@ -139,7 +140,7 @@ class TokenizeStage(Stage):
     def run_shard(self, shard: Shard, ctx) -> ShardStats:
         start = time.perf_counter()
         split = storage.read_json(ctx.work_url(SPLIT_FILE))
-        limit_threads(self.params.threads, min(ctx.workers, split["shards"]))
+        limit_threads(self.params.threads, min(ctx.node_workers, split["shards"]))
         threshold = split["threshold"]
         for url in shard.inputs:
             missing = {"id", "text"} - set(storage.parquet_schema(url).names)
