@@ -45,12 +45,14 @@ class ClassifyParams:
         require_fraction("keep_fraction", self.keep_fraction)
         if self.threshold is not None and self.keep_fraction is not None:
             raise ValueError("give 'threshold' or 'keep_fraction', not both")
-        load_checked(self.model, self.positive_label)  # a wrong path or file fails before any work
 
 
 @register_stage("classify")
 class ClassifyStage(DocumentStage):
     Params = ClassifyParams
+
+    def check(self) -> None:
+        load_checked(self.params.model, self.params.positive_label)  # a wrong path or file fails before any work
 
     def setup(self) -> None:
         self.classifier = load_classifier(self.params.model, self.params.positive_label)

@@ -41,6 +41,7 @@ class Pipeline:
     inputs: list[str]
     output: str
     stages: list[Stage]
+    checked: bool = False  # check() passed: the runner need not load every model again
 
     def stage_named(self, name: str) -> Stage:
         for stage in self.stages:
@@ -67,7 +68,9 @@ class Pipeline:
             try:
                 stage.check()
             except (ValueError, OSError) as error:
-                raise ConfigError(f"{self.source_file}: stage '{stage.name}' ({stage.type_name}): {error}") from None
+                index = self.stages.index(stage)
+                raise ConfigError(f"{self.source_file}: stages[{index}] ({stage.type_name}): {error}") from None
+        self.checked = self.checked or stages is None
 
     def run(self, executor=None, **options):
         """Run every stage (curate.core.runner.run_pipeline); a one-worker local executor by default."""
@@ -116,7 +119,9 @@ def load_pipeline(path: str, input_override: list[str] | None = None, output_ove
         require_protocol(url, f"{path}: key 'input'")
         if not storage.exists(url):
             raise ConfigError(f"{path}: key 'input': path '{url}' does not exist")
-    return Pipeline(str(raw.get("name", path)), path, inputs, output, build_stages(raw.get("stages"), path))
+    pipeline = Pipeline(str(raw.get("name", path)), path, inputs, output, build_stages(raw.get("stages"), path))
+    pipeline.check()
+    return pipeline
 
 
 def build_stages(entries, path: str) -> list[Stage]:

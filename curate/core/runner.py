@@ -347,7 +347,8 @@ def run_pipeline(pipeline: Pipeline, executor: Executor, only_stage: str | None 
     if options.stage_input is not None and only_stage is None:
         raise ConfigError("an input for one stage needs --stage naming it")
     selected = [pipeline.stages.index(pipeline.stage_named(only_stage))] if only_stage is not None else None
-    pipeline.check([pipeline.stages[i] for i in selected] if selected else None)
+    if not pipeline.checked:
+        pipeline.check([pipeline.stages[i] for i in selected] if selected else None)
     write_resolved_pipeline(pipeline)
     plan = [selected] if selected else groups(pipeline, options.materialize)
     reports = [report for indices in plan for report in run_group(pipeline, indices, executor, options)]

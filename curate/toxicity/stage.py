@@ -69,14 +69,6 @@ class ToxicityParams:
         if not (self.blocklist or self.has_url_word_lists or self.bad_words or self.model):
             raise ValueError("give at least one of 'blocklist', 'url_banned_words', 'url_soft_banned_words', "
                              "'url_banned_subwords', 'bad_words' or 'model'")
-        # unreadable lists and models fail here, before any work
-        if self.blocklist:
-            load_blocklist(self.blocklist)
-        self.load_url_word_checks()
-        if self.bad_words:
-            load_bad_words(self.bad_words)
-        if self.model:
-            load_checked(self.model, self.positive_label)
 
     @property
     def has_url_word_lists(self) -> bool:
@@ -93,6 +85,17 @@ class ToxicityParams:
 @register_stage("toxicity")
 class ToxicityStage(DocumentStage):
     Params = ToxicityParams
+
+    def check(self) -> None:
+        """Unreadable lists and models fail here, before any work."""
+        p = self.params
+        if p.blocklist:
+            load_blocklist(p.blocklist)
+        p.load_url_word_checks()
+        if p.bad_words:
+            load_bad_words(p.bad_words)
+        if p.model:
+            load_checked(p.model, p.positive_label)
 
     def setup(self) -> None:
         p = self.params
