@@ -274,6 +274,11 @@ def group_context(pipeline: Pipeline, indices: list[int], executor: Executor, op
                         options.progress, options.allow_changed_inputs, storage.join(pipeline.output, STATE))
 
 
+def stage_context(pipeline: Pipeline, index: int, executor: Executor, progress: bool = True) -> StageContext:
+    """The context one stage runs in on its own (materialised)."""
+    return group_context(pipeline, [index], executor, RunOptions(progress=progress))
+
+
 def require_finished(pipeline: Pipeline, index: int, reader: str) -> None:
     """A stage reads its predecessor's folder only once that stage finished (its stats are written
     after its last shard's completion record) and wrote its kept output (not fused into a later one)."""

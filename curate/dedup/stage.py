@@ -140,7 +140,7 @@ class DedupStage(Stage):
             stats = ctx.map_shards(self, "filter", "filter_shard", shards)
         ctx.note("dedup phases: " + ", ".join(f"{name} {s:.1f}s" for name, s in seconds.items()))
         self.write_report(ctx, stats)
-        remove_tree(ctx.work_url())
+        storage.remove_tree(ctx.work_url())
         return stats
 
     def candidate_tasks(self, docs: int, sig_urls: tuple[str, ...]) -> list[Shard]:
@@ -227,7 +227,7 @@ class DedupStage(Stage):
         columns = ["h1", "h2"] if key == "exact" else [key]
         keys, nodes = [], []
         for number, url in enumerate(task.inputs):
-            table = read_table(url, columns + ["eligible"])
+            table = storage.read_table(url, columns + ["eligible"])
             rows = np.flatnonzero(table["eligible"].to_numpy(zero_copy_only=False))
             values = [table[c].to_numpy()[rows] for c in columns]
             mine = values[0] % np.uint64(parts) == np.uint64(part)
@@ -270,7 +270,7 @@ class DedupStage(Stage):
         del edges, signatures
         assigned = assign_survivors(members.take(pa.array(order)), survivor)
         self.write_assignments(ctx, task.inputs, assigned)
-        docs = sum(parquet_rows(u) for u in task.inputs)
+        docs = sum(storage.parquet_rows(u) for u in task.inputs)
         summary = cluster_summary(assigned, docs, self.params.largest_clusters)
         storage.write_json(storage.join(ctx.output_dir, "report", "clusters.json"), summary)
         return ShardStats(docs_in=int(nodes.size), docs_out=int(summary["clusters"]), seconds=time.perf_counter() - start)
@@ -296,7 +296,7 @@ class DedupStage(Stage):
             rows = pa.array(part["node"].to_numpy() & ROW_MASK, pa.int64())
             table = pa.table({"row": rows, "dup_cluster": part["dup_cluster"], "dup_cluster_size": part["dup_cluster_size"],
                               "duplicate_of": part["duplicate_of"], "reason": part["reason"]})
-            sink = storage.ParquetSink(ctx.work_url("assign", storage_basename(sig_url)), always=True)
+            sink = storage.ParquetSink(ctx.work_url("assign", storage.basename(sig_url)), always=True)
             sink.write(table.sort_by("row"))
             sink.close()
 
@@ -307,7 +307,7 @@ class DedupStage(Stage):
         if not storage.exists(assign_url):  # lost scratch must not read as "no duplicates"
             raise FileNotFoundError(f"dedup: {assign_url} (the clusters of shard {shard.name}) is missing; "
                                     f"delete {ctx.state_dir} to redo the stage")
-        assigned = read_table(assign_url, None)
+        assigned = storage.read_table(assign_url, None)
         with ShardOutput(self.name, ctx.output_url(shard.name), ctx.rejected_url(shard.name)) as output:
             offset = 0
             for table in read_columns(shard.inputs, None, memory.FILTER_BATCH_DOCS):
@@ -431,9 +431,6 @@ def text_column_bytes(meta: pq.FileMetaData) -> int:
     return total
 
 
-def parquet_rows(url: str) -> int:
-    with fsspec.open(url, "rb") as f:
-        return pq.ParquetFile(f).metadata.num_rows
 
 
 def read_columns(urls, columns: list[str] | None, max_rows: int):
@@ -476,9 +473,6 @@ def take_rows(url: str, columns: list[str], rows: np.ndarray) -> pa.Table:
     return pa.concat_tables(parts)
 
 
-def read_table(url: str, columns: list[str] | None) -> pa.Table:
-    with fsspec.open(url, "rb") as f:
-        return pq.read_table(f, columns=columns)
 
 
 def save_npy(url: str, array: np.ndarray) -> None:
@@ -497,11 +491,4 @@ def count_edges(edges_dir: str) -> int:
     return sum(max(0, (fs.size(storage.filesystem(f)[1]) - 128) // 16) for f in files)
 
 
-def storage_basename(url: str) -> str:
-    return url.rstrip("/").rsplit("/", 1)[-1]
 
-
-def remove_tree(url: str) -> None:
-    fs, path = storage.filesystem(url)
-    if fs.exists(path):
-        fs.rm(path, recursive=True)

@@ -229,7 +229,7 @@ def validation_split(shards: list[Shard], params: TokenizeParams) -> dict:
     fraction_threshold = int(params.validation_fraction * HASH_RANGE)
     wanted = params.min_validation_docs if params.validation_fraction > 0 else 0
     files = [url for shard in shards for url in shard.inputs]
-    documents = sum(parquet_rows(url) for url in files)
+    documents = sum(storage.parquet_rows(url) for url in files)
     if wanted == 0 or documents * params.validation_fraction >= SCAN_SKIP_FACTOR * wanted:
         return {"threshold": fraction_threshold, "documents": documents, "scanned": False}
     smallest, largest = np.empty(0, np.uint64), None
@@ -246,9 +246,6 @@ def validation_split(shards: list[Shard], params: TokenizeParams) -> dict:
     return {"threshold": min(threshold, largest), "documents": documents, "scanned": True}  # ... never the largest
 
 
-def parquet_rows(url: str) -> int:
-    with fsspec.open(url, "rb") as f:
-        return pq.ParquetFile(f).metadata.num_rows
 
 
 def gather_shards(pieces: Path, target: Path, base: str, vocab_size: int, max_tokens: int) -> None:
