@@ -20,7 +20,6 @@ The same from Python, without YAML:
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 
 import fsspec
@@ -30,6 +29,7 @@ from curate.core import storage
 from curate.core.params import ConfigError, build_params
 from curate.core.registry import stage_class
 from curate.core.stage import Stage
+from train.typed import did_you_mean
 
 PIPELINE_KEYS = ("name", "description", "input", "output", "stages")
 
@@ -107,8 +107,7 @@ def load_pipeline(path: str, input_override: list[str] | None = None, output_ove
         raise ConfigError(f"{path}: expected a mapping with keys {', '.join(PIPELINE_KEYS)}, got {type(raw).__name__}")
     for key in raw:
         if key not in PIPELINE_KEYS:
-            close = difflib.get_close_matches(str(key), PIPELINE_KEYS, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            hint = did_you_mean(key, list(PIPELINE_KEYS))
             raise ConfigError(f"{path}: unknown key '{key}'{hint}; expected {', '.join(PIPELINE_KEYS)}")
     inputs = input_override or _as_list(raw.get("input"), f"{path}: key 'input'")
     output = output_override or raw.get("output")

@@ -11,10 +11,10 @@ table does not map to the class's own module, so the two cannot disagree.
 """
 from __future__ import annotations
 
-import difflib
 import importlib
 
 from curate.core.params import ConfigError
+from train.typed import did_you_mean
 
 # YAML stage name -> the module that registers it. Add a line here for a new stage.
 STAGE_MODULES = {
@@ -46,8 +46,7 @@ def register_stage(name: str):
 
 def stage_class(name: str, where: str) -> type:
     if name not in STAGE_MODULES:
-        close = difflib.get_close_matches(name, list(STAGE_MODULES), n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        hint = did_you_mean(name, list(STAGE_MODULES))
         raise ConfigError(f"{where}: unknown stage '{name}'{hint}; known stages: {', '.join(STAGE_MODULES)}")
     importlib.import_module(STAGE_MODULES[name])
     if name not in _registered:
