@@ -64,7 +64,7 @@ class LocalExecutor(Executor):
             # forkserver: workers start from a clean process, not a fork of a driver that may hold
             # threads (tokenizers, torch) or open files.
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["curate.core.runner"])
+            context.set_forkserver_preload(["curate.core.runner", "curate.core.forkserver_guard"])
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=die_with_parent,
                                              initargs=(os.getpid(),))
         return self._pool
@@ -93,12 +93,17 @@ class LocalExecutor(Executor):
             self._pool = None
 
 
-def die_with_parent(driver: int) -> None:
-    """Pool worker initializer: a worker is killed when its parent (the forkserver, which exits with
-    the driver) dies, so a driver killed with SIGKILL leaves no orphans computing on."""
+def arm_parent_death_signal() -> None:
+    """This process gets SIGKILL when its parent dies (Linux; elsewhere a no-op)."""
     if sys.platform.startswith("linux"):
         PR_SET_PDEATHSIG = 1
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def die_with_parent(driver: int) -> None:
+    """Pool worker initializer: a worker is killed when its parent (the forkserver, which dies with
+    the driver: curate.core.forkserver_guard) dies, so a killed driver leaves no orphans computing on."""
+    arm_parent_death_signal()
     if not _alive(driver):  # the driver died before the signal was armed
         os._exit(1)
 
