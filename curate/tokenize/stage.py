@@ -103,6 +103,9 @@ class TokenizeStage(Stage):
         except (FileNotFoundError, ValueError) as error:
             raise ConfigError(f"stage '{self.name}': parameter 'tokenizer': {error}") from None
 
+    def check(self) -> None:
+        self.setup()  # the tokenizer file loads and knows the end-of-text token, before any stage runs
+
     def setup(self) -> None:
         tokenizer, self._tokenizer_sha256 = self._load()
         tokenizer.encode_special_tokens = True  # "<|endoftext|>" in a document's text is just text
