@@ -42,11 +42,11 @@ def cmd_run(args) -> int:
     from curate.core.pipeline import load_pipeline
     from curate.core.runner import RunOptions, format_reports, run_pipeline
 
+    if args.workers < 1:
+        raise ConfigError(f"{args.pipeline}: --workers must be at least 1, got {args.workers}")
     pipeline = load_pipeline(args.pipeline, args.input, args.output)
     # --stage NAME --input PATH: NAME reads PATH, never an older output of the stage before it
     stage_input = args.input if args.stage and pipeline.stages.index(pipeline.stage_named(args.stage)) > 0 else None
-    if args.workers < 1:
-        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
     options = RunOptions(not args.no_progress, args.materialize, args.allow_changed_inputs, stage_input)
     executor = make_executor(args.executor, args.workers, args.ray_address)
     try:
