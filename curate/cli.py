@@ -6,6 +6,7 @@ import sys
 
 from curate.classify.cli import add_train_classifier_parser
 from curate.core.params import ConfigError
+from curate.core.runner import StageFailed
 from curate.demo import add_demo_parser
 from curate.export import add_export_parser
 from curate.mix.cli import add_mix_parser
@@ -21,8 +22,15 @@ def add_run_parser(commands) -> None:
                     "unfinished shards. Kept documents go to OUTPUT/<stage>/, dropped ones to "
                     "OUTPUT/rejected/<stage>/ with a reason, stats to OUTPUT/stats/.")
     run.add_argument("pipeline", help="pipeline YAML file, e.g. pipelines/web.yaml")
-    run.add_argument("--stage", help="run only the stage with this name (its input must exist)")
-    run.add_argument("--input", action="append", help="input path or URL, replacing the YAML's 'input' (repeatable)")
+    run.add_argument("--stage", help="run only the stage with this name: it reads the previous stage's output, "
+                                     "or --input when given")
+    run.add_argument("--input", action="append", help="input path or URL, replacing the YAML's 'input' (repeatable); "
+                                                      "with --stage, that stage's input (documents)")
+    run.add_argument("--materialize", action="store_true",
+                     help="write every stage's kept output to OUTPUT/<stage>/ (default: consecutive document stages "
+                          "run fused in one pass and only the last one's output is written)")
+    run.add_argument("--allow-changed-inputs", action="store_true",
+                     help="redo the finished shards whose input files changed since (default: refuse)")
     run.add_argument("--output", help="output folder or URL, replacing the YAML's 'output'")
     run.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
     run.add_argument("--executor", choices=["local", "ray"], default="local", help="local processes (default) or a Ray cluster")
@@ -35,15 +43,18 @@ def cmd_run(args) -> int:
     from curate.core.executor import make_executor
     from curate.core.lock import RunLock
     from curate.core.pipeline import load_pipeline
-    from curate.core.runner import format_reports, run_pipeline
+    from curate.core.runner import RunOptions, format_reports, run_pipeline
 
+    if args.workers < 1:
+        raise ConfigError(f"{args.pipeline}: --workers must be at least 1, got {args.workers}")
     pipeline = load_pipeline(args.pipeline, args.input, args.output)
-    if args.stage:
-        pipeline.stage_named(args.stage)
+    # --stage NAME --input PATH: NAME reads PATH, never an older output of the stage before it
+    stage_input = args.input if args.stage and pipeline.stages.index(pipeline.stage_named(args.stage)) > 0 else None
+    options = RunOptions(not args.no_progress, args.materialize, args.allow_changed_inputs, stage_input)
     executor = make_executor(args.executor, args.workers, args.ray_address)
     try:
         with RunLock(pipeline.output):  # one run per output folder
-            reports = run_pipeline(pipeline, executor, args.stage, progress=not args.no_progress)
+            reports = run_pipeline(pipeline, executor, args.stage, options=options)
     finally:
         executor.close()
     print(format_reports(reports))
@@ -67,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"curate: error: {error}", file=sys.stderr)
         return 2
-    except RuntimeError as error:  # StageFailed and friends: a clear message, not a traceback
+    except StageFailed as error:  # it carries the failed shards' tracebacks itself
         print(f"curate: {error}", file=sys.stderr)
         return 1
 

@@ -121,7 +121,7 @@ def test_report_counts_what_was_removed(planted_run):
         assert summary["removed"][reason]["bytes"] == sum(len(r["text"].encode()) for r in gone)
     assert (report / "cluster_sizes.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert summary["largest_clusters"][0]["sample_urls"]
-    assert not (output / "dedup" / "_work").exists()  # scratch removed once done
+    assert not (output / "_state" / "dedup" / "work").exists()  # scratch removed once done
 
 
 def test_output_is_identical_across_runs_and_worker_counts(shared_data, tmp_path):

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from conftest import read_rejected, read_stage, run_curate
+from curate.core.pipeline import Pipeline
 from curate.core.params import ConfigError, build_params
 from curate.extract import books, web
 from curate.extract.stage import ExtractParams, Rejection
@@ -109,24 +110,29 @@ def test_bad_input_is_a_recorded_rejection_and_code_is_kept_without_a_language()
     assert out[4]["language"] is None and out[4]["language_score"] is None
 
 
+def checked(params: dict) -> None:
+    """Parameters as a pipeline file gives them, then the stage's check() (which loads the model)."""
+    Pipeline("test", "test", [], "out", [LangIdStage("langid", build_params(LangIdParams, params, "test"))]).check()
+
+
 def test_bad_model_or_parameters_are_config_errors(tmp_path):
     with pytest.raises(ConfigError, match="'/nowhere/lid.176.bin' does not exist"):
-        build_params(LangIdParams, {"model": "/nowhere/lid.176.bin"}, "test")
+        checked({"model": "/nowhere/lid.176.bin"})
     text_file = tmp_path / "lid.176.bin"
     text_file.write_text("not a model")
     with pytest.raises(ConfigError, match=f"'{text_file}' is not a fastText model"):
-        build_params(LangIdParams, {"model": str(text_file)}, "test")
+        checked({"model": str(text_file)})
     truncated = tmp_path / "truncated.ftz"
     for cut in (100_000, 900_000):  # downloads cut short in the dictionary (fastText alone would eat ~16 GB) and in a matrix
         truncated.write_bytes(open(default_model_path(), "rb").read()[:cut])
         with pytest.raises(ConfigError, match="truncated.ftz' is not a fastText model .the file ends early"):
-            build_params(LangIdParams, {"model": str(truncated)}, "test")
+            checked({"model": str(truncated)})
     with pytest.raises(ConfigError, match="'threshold' must be between 0 and 1"):
-        build_params(LangIdParams, {"threshold": 1.5}, "test")
+        checked({"threshold": 1.5})
     with pytest.raises(ConfigError, match=r"no label for \['eng'\]"):
-        build_params(LangIdParams, {"languages": ["eng"]}, "test")
+        checked({"languages": ["eng"]})
     with pytest.raises(ConfigError, match=r"'thresholds' names \['fr'\], which 'languages' does not keep"):
-        build_params(LangIdParams, {"languages": ["en"], "thresholds": {"fr": 0.3}}, "test")
+        checked({"languages": ["en"], "thresholds": {"fr": 0.3}})
 
 
 def test_curate_run_extract_then_langid(shared_data, tmp_path):

@@ -202,7 +202,7 @@ def test_a_killed_worker_is_retried_and_nothing_is_lost_or_duplicated(ray_cluste
 
     killed: list[int] = []
     killer = threading.Thread(target=kill_a_worker_mid_stage,
-                              args=(on_ray / "extract" / "_done" / "main", killed, time.monotonic() + 60))
+                              args=(on_ray / "_state" / "extract" / "main", killed, time.monotonic() + 60))
     killer.start()
     try:
         run(write_pipeline(tmp_path / "ray.yaml", [str(tmp_path / "pieces")], on_ray, stages), RayExecutor(2, max_retries=3))
@@ -213,7 +213,7 @@ def test_a_killed_worker_is_retried_and_nothing_is_lost_or_duplicated(ray_cluste
     result = stage_contents(on_ray, "extract")
     ids = [row["id"] for row in result["kept"] + result["rejected"]]
     assert len(ids) == len(set(ids)) == pieces  # every piece once: kept, or rejected (license text)
-    assert len(list((on_ray / "extract" / "_done" / "main").iterdir())) == pieces
+    assert len(list((on_ray / "_state" / "extract" / "main").iterdir())) == pieces
     assert not [p for p in on_ray.rglob("*") if ".tmp-" in p.name]
 
 

@@ -20,7 +20,7 @@ def documents(output):
 
 
 def done_records(output):
-    folder = output / "extract" / "_done" / "main"
+    folder = output / "_state" / "extract" / "main"
     return len(list(folder.glob("*.json"))) if folder.exists() else 0
 
 

@@ -61,7 +61,7 @@ def test_round_trip_books_web_code_in_several_languages(tmp_path, curated):
     assert "tokenize" in result.stdout
     tokenizer = Tokenizer.from_file(str(curated.tokenizer))
     eot = tokenizer.token_to_id("<|endoftext|>")
-    threshold = json.loads((out / "tokenize" / "_work" / "validation_split.json").read_text())["threshold"]
+    threshold = json.loads((out / "_state" / "tokenize" / "work" / "validation_split.json").read_text())["threshold"]
     inputs = {**read_documents(curated.books), **read_documents(curated.web), **read_documents(curated.code)}
     languages = {r["declared_language"] for r in pq.read_table(curated.books).to_pylist()}
     assert {"English", "German", "French"} <= languages

@@ -12,9 +12,7 @@ from pathlib import Path
 
 import yaml
 
-
-class ConfigError(ValueError):
-    pass
+from train.typed import ConfigError  # noqa: F401 - one error type for every config in the project
 
 
 @dataclass

@@ -28,7 +28,8 @@ import pyarrow as pa
 from curate.classify.model import POSITIVE, load_checked, load_classifier
 from curate.core import storage
 from curate.core.params import absolute_path, require_fraction
-from curate.core.stage import DocumentStage, Shard, ShardStats, Verdict
+from curate.core.registry import register_stage
+from curate.core.stage import DocumentStage, Shard, Verdict
 
 
 @dataclass
@@ -44,12 +45,14 @@ class ClassifyParams:
         require_fraction("keep_fraction", self.keep_fraction)
         if self.threshold is not None and self.keep_fraction is not None:
             raise ValueError("give 'threshold' or 'keep_fraction', not both")
-        load_checked(self.model, self.positive_label)  # a wrong path or file fails before any work
 
 
+@register_stage("classify")
 class ClassifyStage(DocumentStage):
-    type_name = "classify"
     Params = ClassifyParams
+
+    def check(self) -> None:
+        load_checked(self.params.model, self.params.positive_label)  # a wrong path or file fails before any work
 
     def setup(self) -> None:
         self.classifier = load_classifier(self.params.model, self.params.positive_label)
@@ -60,16 +63,18 @@ class ClassifyStage(DocumentStage):
     def score_column(self) -> str:
         return f"{self.name}_score"
 
-    def run_shard(self, shard: Shard, ctx) -> ShardStats:
+    def fusable(self) -> bool:
+        return self.params.keep_fraction is None  # the cut needs every score of its input shard first
+
+    def begin_shard(self, shard: Shard) -> None:
         if self.params.keep_fraction is not None:  # the cut needs every score of the shard: score it all first
             scores = [self.classifier.scores(t["text"].to_pylist()) for t in storage.iter_parquet(shard.inputs, self.batch_size)]
             self.shard_scores = np.concatenate(scores or [np.zeros(0, np.float32)])
             self.shard_keep = top_fraction(self.shard_scores, self.params.keep_fraction)
             self.cursor = 0
-        return super().run_shard(shard, ctx)
 
     def process(self, table: pa.Table) -> Verdict:
-        if self.params.keep_fraction is not None:  # scored in run_shard; batches come again in the same order
+        if self.params.keep_fraction is not None:  # scored in begin_shard; batches come again in the same order
             rows = slice(self.cursor, self.cursor + table.num_rows)
             self.cursor += table.num_rows
             table = with_score(table, self.score_column, self.shard_scores[rows])

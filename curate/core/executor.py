@@ -5,12 +5,18 @@ over a Ray cluster (curate.core.ray_executor).
 """
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
+import signal
+import sys
 import traceback
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
+
+from curate.core.params import ConfigError
 
 
 @dataclass
@@ -32,7 +38,8 @@ def call_safely(fn: Callable, task: Any) -> Any:
 class Executor:
     """Runs fn over tasks, yielding (index, result or TaskFailure) as tasks finish."""
 
-    workers: int = 1
+    workers: int = 1  # tasks that run at once in all
+    node_workers: int = 1  # tasks that run at once on one machine: what per-machine memory and threads divide by
 
     def map_unordered(self, fn: Callable, tasks: Sequence[Any], cpus: float = 1.0,
                       memory_gb: float | None = None) -> Iterator[tuple[int, Any]]:
@@ -48,8 +55,8 @@ class LocalExecutor(Executor):
 
     def __init__(self, workers: int = 1):
         if workers < 1:
-            raise ValueError(f"--workers must be at least 1, got {workers}")
-        self.workers = workers
+            raise ConfigError(f"--workers must be at least 1, got {workers}")
+        self.workers = self.node_workers = workers
         self._pool: ProcessPoolExecutor | None = None
 
     def _get_pool(self) -> ProcessPoolExecutor:
@@ -57,8 +64,9 @@ class LocalExecutor(Executor):
             # forkserver: workers start from a clean process, not a fork of a driver that may hold
             # threads (tokenizers, torch) or open files.
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["curate.core.runner"])
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+            context.set_forkserver_preload(["curate.core.runner", "curate.core.forkserver_guard"])
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=die_with_parent,
+                                             initargs=(os.getpid(),))
         return self._pool
 
     def map_unordered(self, fn, tasks, cpus=1.0, memory_gb=None):
@@ -83,6 +91,31 @@ class LocalExecutor(Executor):
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
+
+
+def arm_parent_death_signal() -> None:
+    """This process gets SIGKILL when its parent dies (Linux; elsewhere a no-op)."""
+    if sys.platform.startswith("linux"):
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def die_with_parent(driver: int) -> None:
+    """Pool worker initializer: a worker is killed when its parent (the forkserver, which dies with
+    the driver: curate.core.forkserver_guard) dies, so a killed driver leaves no orphans computing on."""
+    arm_parent_death_signal()
+    if not _alive(driver):  # the driver died before the signal was armed
+        os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def make_executor(kind: str, workers: int, ray_address: str | None = None) -> Executor:

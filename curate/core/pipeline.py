@@ -11,35 +11,25 @@
 
 Every problem (unknown stage, unknown or mistyped parameter, missing input path)
 is raised as ConfigError naming the file, the key and what was expected, before
-any work starts.
+any work starts; `Pipeline.check` then runs each stage's check() (files exist, models load).
+
+The same from Python, without YAML:
+
+    from curate.api import Pipeline, Stage
+    Pipeline.of("in/", "out/", [Stage("langid", languages=["en"]), Stage("quality")]).run()
 """
 from __future__ import annotations
 
-import difflib
-import importlib
 from dataclasses import dataclass
 
+import fsspec
 import yaml
 
 from curate.core import storage
 from curate.core.params import ConfigError, build_params
+from curate.core.registry import stage_class
 from curate.core.stage import Stage
-
-# YAML stage type -> "module:Class". Imported only when a pipeline uses it.
-STAGE_TYPES = {
-    "read": "curate.read.stage:ReadStage",
-    "extract": "curate.extract.stage:ExtractStage",
-    "langid": "curate.langid.stage:LangIdStage",
-    "quality": "curate.quality.stage:QualityStage",
-    "code_quality": "curate.quality.code:CodeQualityStage",
-    "classify": "curate.classify.stage:ClassifyStage",
-    "dedup": "curate.dedup.stage:DedupStage",
-    "toxicity": "curate.toxicity.stage:ToxicityStage",
-    "tokenize": "curate.tokenize.stage:TokenizeStage",
-    "pii": "curate.pii.stage:PiiStage",
-    "decontaminate": "curate.decontaminate.stage:DecontaminateStage",
-    "normalize": "curate.normalize.stage:NormalizeStage",
-}
+from train.typed import did_you_mean
 
 PIPELINE_KEYS = ("name", "description", "input", "output", "stages")
 
@@ -51,6 +41,7 @@ class Pipeline:
     inputs: list[str]
     output: str
     stages: list[Stage]
+    checked: bool = False  # check() passed: the runner need not load every model again
 
     def stage_named(self, name: str) -> Stage:
         for stage in self.stages:
@@ -59,14 +50,49 @@ class Pipeline:
         names = ", ".join(s.name for s in self.stages)
         raise ConfigError(f"{self.source_file}: no stage named '{name}'; stages: {names}")
 
+    @classmethod
+    def of(cls, input: str | list[str], output: str, stages: list[dict], name: str = "pipeline") -> "Pipeline":
+        """A pipeline from Python: stages as Stage(type, **params) mappings, checked as a file's would be."""
+        inputs = [input] if isinstance(input, str) else list(input)
+        for url in inputs:
+            require_protocol(url, f"{name}: input")
+            if not storage.exists(url):
+                raise ConfigError(f"{name}: input path '{url}' does not exist")
+        require_protocol(output, f"{name}: output")
+        return cls(name, name, inputs, output, build_stages(stages, name))
 
-def stage_class(type_name: str, where: str) -> type[Stage]:
-    if type_name not in STAGE_TYPES:
-        close = difflib.get_close_matches(type_name, list(STAGE_TYPES), n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise ConfigError(f"{where}: unknown stage '{type_name}'{hint}; known stages: {', '.join(STAGE_TYPES)}")
-    module_name, class_name = STAGE_TYPES[type_name].split(":")
-    return getattr(importlib.import_module(module_name), class_name)
+    def check(self, stages: list[Stage] | None = None) -> None:
+        """Each stage's check() before any work: a missing file or a broken model is a ConfigError
+        naming the pipeline and the stage, not a failure in the middle of a run."""
+        for stage in self.stages if stages is None else stages:
+            try:
+                stage.check()
+            except (ValueError, OSError) as error:
+                index = self.stages.index(stage)
+                raise ConfigError(f"{self.source_file}: stages[{index}] ({stage.type_name}): {error}") from None
+        self.checked = self.checked or stages is None
+
+    def run(self, executor=None, **options):
+        """Run every stage (curate.core.runner.run_pipeline); a one-worker local executor by default."""
+        from curate.core.executor import LocalExecutor
+        from curate.core.runner import RunOptions, run_pipeline
+
+        own = executor is None
+        executor = executor or LocalExecutor(1)
+        try:
+            return run_pipeline(self, executor, options.pop("only_stage", None), options=RunOptions(**options))
+        finally:
+            if own:
+                executor.close()
+
+
+def require_protocol(url: str, where: str) -> None:
+    """The fsspec filesystem for url's protocol is installed (s3:// needs s3fs, gs:// gcsfs, ...)."""
+    protocol = url.split("://", 1)[0] if "://" in url else "file"
+    try:
+        fsspec.get_filesystem_class(protocol)
+    except (ImportError, ValueError) as error:
+        raise ConfigError(f"{where}: '{url}': {error}") from None
 
 
 def load_pipeline(path: str, input_override: list[str] | None = None, output_override: str | None = None) -> Pipeline:
@@ -81,17 +107,20 @@ def load_pipeline(path: str, input_override: list[str] | None = None, output_ove
         raise ConfigError(f"{path}: expected a mapping with keys {', '.join(PIPELINE_KEYS)}, got {type(raw).__name__}")
     for key in raw:
         if key not in PIPELINE_KEYS:
-            close = difflib.get_close_matches(str(key), PIPELINE_KEYS, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            hint = did_you_mean(key, list(PIPELINE_KEYS))
             raise ConfigError(f"{path}: unknown key '{key}'{hint}; expected {', '.join(PIPELINE_KEYS)}")
     inputs = input_override or _as_list(raw.get("input"), f"{path}: key 'input'")
     output = output_override or raw.get("output")
     if not isinstance(output, str) or not output:
         raise ConfigError(f"{path}: key 'output': expected a folder path or URL (or pass --output)")
+    require_protocol(output, f"{path}: key 'output'")
     for url in inputs:
+        require_protocol(url, f"{path}: key 'input'")
         if not storage.exists(url):
             raise ConfigError(f"{path}: key 'input': path '{url}' does not exist")
-    return Pipeline(str(raw.get("name", path)), path, inputs, output, build_stages(raw.get("stages"), path))
+    pipeline = Pipeline(str(raw.get("name", path)), path, inputs, output, build_stages(raw.get("stages"), path))
+    pipeline.check()
+    return pipeline
 
 
 def build_stages(entries, path: str) -> list[Stage]:
@@ -109,8 +138,6 @@ def build_stages(entries, path: str) -> list[Stage]:
             raise ConfigError(f"{where}.name: stage names must be unique strings other than 'rejected'/'stats'; got {name!r} (give one a 'name:')")
         names.add(name)
         stage = cls(name, build_params(cls.Params, params, f"{where} ({entry['stage']})"))
-        if hasattr(stage, "check"):  # files a stage reads (benchmarks), checked before any work
-            stage.check()
         stages.append(stage)
     return stages
 

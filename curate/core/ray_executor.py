@@ -45,7 +45,7 @@ class RayExecutor(Executor):
 
     def __init__(self, workers: int = 1, address: str | None = None, max_retries: int | None = None):
         if workers < 1:
-            raise ValueError(f"--workers must be at least 1, got {workers}")
+            raise ConfigError(f"--workers must be at least 1, got {workers}")
         ray = import_ray()
         self._ray = ray
         address = address or os.environ.get("RAY_ADDRESS")  # set by `ray job submit` too
@@ -57,6 +57,7 @@ class RayExecutor(Executor):
             start_ray(ray, workers, address)
         # Joining a cluster: its CPUs, not --workers, set how many tasks run at once.
         self.workers = workers if self._started_here and address is None else cluster_cpus(ray, workers)
+        self.node_workers = min(self.workers, largest_node_cpus(ray, self.workers))
         self._remote = ray.remote(curate_shard_task)
 
     def map_unordered(self, fn, tasks, cpus=1.0, memory_gb=None):
@@ -105,6 +106,12 @@ def start_ray(ray, workers: int, address: str | None) -> None:
     except ConnectionError as error:
         raise ConfigError(f"--ray-address {address}: cannot join a Ray cluster there ({error}); "
                           f"start one with `ray start --head` or check the address") from None
+
+
+def largest_node_cpus(ray, default: int) -> int:
+    """CPUs of the biggest live node: at most this many one-CPU tasks share a machine's memory."""
+    cpus = [node.get("Resources", {}).get("CPU", 0) for node in ray.nodes() if node.get("Alive")]
+    return max(1, int(max(cpus, default=default)))
 
 
 def cluster_cpus(ray, default: int) -> int:

@@ -2,33 +2,44 @@
 
 Output layout under the pipeline's output folder:
 
-    <stage>/<shard>.parquet            kept documents (written atomically)
-    <stage>/_done/<phase>/<shard>.json completion record with the shard's stats, written last
-    rejected/<stage>/<shard>.parquet   dropped documents with stage, reason, detail
-    stats/<stage>.json                 the stage's summed stats
-    pipeline.yaml                      the pipeline as run: every stage parameter resolved
+    pipeline.yaml                           the resolved pipeline of the last run (`curate run` reruns it)
+    <stage>/<shard>.parquet                 kept documents (written atomically)
+    rejected/<stage>/<shard>.parquet        dropped documents with stage, reason, detail
+    stats/<stage>.json                      the stage's summed stats
+    _state/<group>/<phase>/<shard>.json     completion record: the shard's stats and input files, written last
+    _state/<group>/work/                    scratch of multi-phase stages (dedup signatures, ...)
 
-A shard counts as done only when its completion record exists, so a run killed at
-any moment and started again redoes exactly the unfinished shards: nothing lost,
-nothing duplicated, the same output as an uninterrupted run.
+A stage folder holds only its Parquet files, so pyarrow.dataset, pandas, DuckDB or
+datasets.load_dataset read it as it is. A shard counts as done only when its completion
+record exists, so a run killed at any moment and started again redoes exactly the
+unfinished shards: nothing lost, nothing duplicated, the same output as an uninterrupted run.
+
+Fused passes: consecutive document stages (filters, annotators) form a group that runs in
+one pass per shard: read once, apply each stage's `process` in order, write the final kept
+documents (under the group's last stage), each stage's rejected rows and stats. Their
+<group> is their names joined by '+'. With `materialize` every stage is a group of its own
+and writes its kept output, as needed to restart from a middle stage with --stage.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import hashlib
+import os
 import sys
 import time
 from dataclasses import dataclass, field
 
-import fsspec
 import yaml
-
 from tqdm import tqdm
 
 from curate.core import storage
 from curate.core.executor import Executor, TaskFailure
 from curate.core.params import ConfigError
 from curate.core.pipeline import Pipeline
-from curate.core.stage import Shard, ShardStats, Stage
+from curate.core.stage import DocumentStage, Shard, ShardOutput, ShardStats, Stage, storage_name
+
+STATE = "_state"
 
 
 class StageFailed(RuntimeError):
@@ -37,15 +48,18 @@ class StageFailed(RuntimeError):
 
 @dataclass
 class StageContext:
-    """Where a stage reads and writes. Picklable: it travels with every shard task."""
+    """Where a stage (or a fused group of stages) reads and writes. Picklable: it travels with every task."""
 
     stage_name: str
     inputs: list[str]
     output_dir: str
     rejected_dir: str
-    workers: int = 1
+    state_dir: str  # completion records and scratch, outside the data folders
+    node_workers: int = 1  # tasks that may run at once on one machine (for per-machine memory and threads)
     executor: Executor | None = field(default=None, repr=False, compare=False)
     progress: bool = True
+    allow_changed_inputs: bool = False
+    state_root: str = ""  # inputs under it are the runner's own scratch, not user data: not fingerprinted
 
     def __getstate__(self):
         return {**self.__dict__, "executor": None}
@@ -53,73 +67,160 @@ class StageContext:
     def output_url(self, shard_name: str, suffix: str = ".parquet") -> str:
         return storage.join(self.output_dir, shard_name + suffix)
 
-    def rejected_url(self, shard_name: str) -> str:
-        return storage.join(self.rejected_dir, shard_name + ".parquet")
+    def rejected_url(self, shard_name: str, stage: str | None = None) -> str:
+        folder = self.rejected_dir if stage is None else storage.join(posix_parent(self.rejected_dir), stage)
+        return storage.join(folder, shard_name + ".parquet")
 
     def work_url(self, *parts: str) -> str:
         """Scratch space for multi-phase stages (e.g. dedup signatures)."""
-        return storage.join(self.output_dir, "_work", *parts)
+        return storage.join(self.state_dir, "work", *parts)
 
     def done_url(self, phase: str, shard_name: str) -> str:
-        return storage.join(self.output_dir, "_done", phase, shard_name + ".json")
+        return storage.join(self.state_dir, phase, shard_name + ".json")
+
+    def note(self, text: str) -> None:
+        """A line for the user (plans, figures); stages call this instead of printing."""
+        print(text, flush=True)
 
     def map_shards(self, stage: Stage, phase: str, method: str, shards: list[Shard]) -> ShardStats:
         """Run stage.<method>(shard, ctx) for every shard not yet done in this phase, in
         parallel on the executor; return the summed stats of all shards of the phase."""
+        tasks = [(stage, method, shard, self, phase) for shard in shards]
+        totals = self.run_phase(stage.config_hash, phase, shards, run_shard_task, tasks, stage.cpus, stage.memory_gb)
+        return totals.get(stage.name, ShardStats())
+
+    def run_phase(self, config_hash: str, phase: str, shards: list[Shard], fn, tasks: list, cpus: float,
+                  memory_gb: float | None) -> dict[str, ShardStats]:
+        """fn(task) for every shard without a completion record; each returns stats by stage name.
+        Returns the sums over every shard of the phase, done now or before."""
         names = [s.name for s in shards]
         if len(set(names)) != len(names):
             raise ValueError(f"stage {self.stage_name}, phase {phase}: shard names are not unique")
-        total = ShardStats()
-        todo = []
-        for shard in shards:
-            record = self._read_done(stage, phase, shard)
+        totals: dict[str, ShardStats] = {}
+        todo, changed = [], []
+        for shard, task in zip(shards, tasks):
+            record = self._read_done(config_hash, phase, shard)
+            if record is not None and record.get("inputs") != self.fingerprint(shard):
+                changed.append(shard.name)
+                record = None
             if record is None:
-                todo.append(shard)
+                todo.append(task)
             else:
-                total.add(ShardStats.from_dict(record["stats"]))
+                add_stats(totals, {name: ShardStats.from_dict(d) for name, d in record["stats"].items()})
+        if changed and not self.allow_changed_inputs:
+            raise ConfigError(f"stage '{self.stage_name}' ({phase}): the input files of {len(changed)} finished shard(s) "
+                              f"changed since they were done (size or modification time), e.g. {changed[:3]}; "
+                              f"rerun with --allow-changed-inputs to redo exactly those, or use another --output")
         failures = []
-        label = f"{self.stage_name}" + ("" if phase == "main" else f" [{phase}]")
-        with tqdm(total=len(shards), initial=len(shards) - len(todo), desc=label, unit="shard", disable=not self.progress, file=sys.stderr) as bar:
-            tasks = [(stage, method, shard, self, phase) for shard in todo]
-            for index, result in self.executor.map_unordered(run_shard_task, tasks, cpus=stage.cpus, memory_gb=stage.memory_gb):
+        label = self.stage_name + ("" if phase == "main" else f" [{phase}]")
+        with tqdm(total=len(shards), initial=len(shards) - len(todo), desc=label, unit="shard",
+                  disable=not self.progress, file=sys.stderr) as bar:
+            for index, result in self.executor.map_unordered(fn, todo, cpus=cpus, memory_gb=memory_gb):
                 if isinstance(result, TaskFailure):
-                    failures.append((todo[index].name, result))
+                    failures.append((todo[index], result))
                 else:
-                    total.add(result)
-                    bar.set_postfix(docs=total.docs_in, refresh=False)
+                    add_stats(totals, result)
+                    bar.set_postfix(docs=sum(s.docs_in for s in result.values()), refresh=False)
                 bar.update(1)
         if failures:
-            lines = "\n".join(f"  {name}: {failure.error}" for name, failure in failures)
-            detail = failures[0][1].traceback
+            lines = "\n".join(f"  {task_shard(task).name}: {failure.error}" for task, failure in failures)
             raise StageFailed(f"stage '{self.stage_name}' ({phase}): {len(failures)} of {len(shards)} shards failed; "
-                              f"the rest are done and a rerun retries only these:\n{lines}\n\nfirst traceback:\n{detail}")
-        return total
+                              f"the rest are done and a rerun retries only these:\n{lines}\n\n"
+                              f"first traceback:\n{failures[0][1].traceback}")
+        return totals
 
-    def _read_done(self, stage: Stage, phase: str, shard: Shard) -> dict | None:
+    def fingerprint(self, shard: Shard) -> list:
+        """[url, size, mtime or etag] of each input file the user gave (scratch files are not checked)."""
+        return [file_fingerprint(url) for url in shard.inputs if not (self.state_root and url.startswith(self.state_root))]
+
+    def _read_done(self, config_hash: str, phase: str, shard: Shard) -> dict | None:
         url = self.done_url(phase, shard.name)
         if not storage.exists(url):
             return None
         record = storage.read_json(url)
-        if record.get("config_hash") != stage.config_hash:
+        if record.get("config_hash") != config_hash:
             raise ConfigError(
                 f"{self.output_dir}: holds results of stage '{self.stage_name}' made with different parameters "
-                f"({url}); use another --output, or delete that folder to redo the stage")
+                f"({url}); use another --output, or delete that folder and {self.state_dir} to redo the stage")
         return record
+
+    def write_done(self, config_hash: str, phase: str, shard: Shard, stats: dict[str, ShardStats]) -> None:
+        storage.write_json(self.done_url(phase, shard.name), {
+            "shard": shard.name, "phase": phase, "config_hash": config_hash, "inputs": self.fingerprint(shard),
+            "stats": {name: s.to_dict() for name, s in stats.items()}})
+
+
+def file_fingerprint(url: str) -> list:
+    fs, path = storage.filesystem(url)
+    try:
+        info = fs.info(path)
+    except FileNotFoundError:
+        return [url, None, None]
+    version = next((info[k] for k in ("mtime", "LastModified", "ETag", "etag", "last_modified", "created") if info.get(k)), None)
+    return [url, info.get("size"), str(version) if version is not None else None]
+
+
+def posix_parent(url: str) -> str:
+    return url.rstrip("/").rsplit("/", 1)[0] if "://" in url else os.path.dirname(url.rstrip("/"))
+
+
+def task_shard(task) -> Shard:
+    return next(item for item in task if isinstance(item, Shard))
+
+
+def add_stats(totals: dict[str, ShardStats], stats: dict[str, ShardStats]) -> None:
+    for name, s in stats.items():
+        totals.setdefault(name, ShardStats()).add(s)
 
 
 # Stages already set up in this worker process, by (stage name, config hash).
 _ready_stages: dict[tuple[str, str], Stage] = {}
 
 
-def run_shard_task(task) -> ShardStats:
-    """One shard of one phase, in a worker: run it, then write its completion record."""
-    stage, method, shard, ctx, phase = task
+def ready(stage: Stage) -> Stage:
     key = (stage.name, stage.config_hash)
     if key not in _ready_stages:
         stage.setup()
         _ready_stages[key] = stage
-    stats = getattr(_ready_stages[key], method)(shard, ctx)
-    storage.write_json(ctx.done_url(phase, shard.name), {"shard": shard.name, "phase": phase, "config_hash": stage.config_hash, "stats": stats.to_dict()})
+    return _ready_stages[key]
+
+
+def run_shard_task(task) -> dict[str, ShardStats]:
+    """One shard of one phase of one stage, in a worker: run it, then write its completion record."""
+    stage, method, shard, ctx, phase = task
+    stats = {stage.name: getattr(ready(stage), method)(shard, ctx)}
+    ctx.write_done(stage.config_hash, phase, shard, stats)
+    return stats
+
+
+def run_document_task(task) -> dict[str, ShardStats]:
+    """One shard through a group of document stages in one pass: each batch goes through every
+    stage's process in order; each stage writes its rejected rows, the last one the kept rows."""
+    stages, shard, ctx, config_hash = task
+    stages = [ready(s) for s in stages]
+    stages[0].begin_shard(shard)
+    outputs = [ShardOutput(s.name, ctx.output_url(shard.name) if s is stages[-1] else None,
+                           ctx.rejected_url(shard.name, s.name)) for s in stages]
+    seconds = [0.0] * len(stages)
+    with contextlib.ExitStack() as entered:  # any error aborts every file the task started
+        for output in outputs:
+            entered.enter_context(output)
+        for table in storage.iter_parquet(shard.inputs, stages[0].batch_size):
+            for i, (stage, output) in enumerate(zip(stages, outputs)):
+                output.read(table)
+                start = time.perf_counter()
+                table = output.verdict(stage.process(table)) if table.num_rows else table
+                seconds[i] += time.perf_counter() - start
+        if outputs[-1].kept.schema is None:  # nothing kept: learn the output columns from an empty batch
+            table = storage.parquet_schema(shard.inputs[0]).empty_table()
+            for stage in stages:
+                table = stage.process(table).table
+            outputs[-1].empty_schema = table.schema
+    stats = {}
+    for stage, output, spent in zip(stages, outputs, seconds):
+        output.stats.seconds = spent
+        stats[stage.name] = output.stats
+    ctx.write_done(config_hash, "main", shard, stats)
     return stats
 
 
@@ -128,69 +229,146 @@ class StageReport:
     name: str
     stats: ShardStats
     wall_seconds: float
+    fused_with: list[str] = field(default_factory=list)  # the stages of its fused pass, when more than itself
+    materialized: bool = True  # whether OUT/<name>/ holds its kept documents
 
     def to_dict(self) -> dict:
         stats = self.stats
         return {"stage": self.name, **stats.to_dict(), "wall_seconds": round(self.wall_seconds, 3),
-                "docs_per_second": round(stats.docs_in / self.wall_seconds, 1) if self.wall_seconds else None}
+                "docs_per_second": round(stats.docs_in / self.wall_seconds, 1) if self.wall_seconds else None,
+                "fused_with": self.fused_with, "materialized": self.materialized}
 
 
-def stage_context(pipeline: Pipeline, index: int, executor: Executor, progress: bool) -> StageContext:
-    stage = pipeline.stages[index]
-    inputs = pipeline.inputs if index == 0 else [storage.join(pipeline.output, pipeline.stages[index - 1].name)]
-    return StageContext(stage.name, inputs, storage.join(pipeline.output, stage.name),
-                        storage.join(pipeline.output, "rejected", stage.name),
-                        executor.workers, executor, progress)
+@dataclass
+class RunOptions:
+    progress: bool = True
+    materialize: bool = False  # every stage writes its kept output (otherwise only a fused group's last)
+    allow_changed_inputs: bool = False
+    stage_input: list[str] | None = None  # with only_stage: read these instead of the previous stage's output
+
+
+def groups(pipeline: Pipeline, materialize: bool) -> list[list[int]]:
+    """Indices of the stages that run together: runs of fusable document stages, the rest alone."""
+    def fusable(stage: Stage) -> bool:
+        return isinstance(stage, DocumentStage) and stage.fusable() and not materialize
+
+    result: list[list[int]] = []
+    for index, stage in enumerate(pipeline.stages):
+        if result and fusable(stage) and fusable(pipeline.stages[result[-1][-1]]):
+            result[-1].append(index)
+        else:
+            result.append([index])
+    return result
+
+
+def group_context(pipeline: Pipeline, indices: list[int], executor: Executor, options: RunOptions) -> StageContext:
+    stages = [pipeline.stages[i] for i in indices]
+    if options.stage_input is not None:
+        inputs = options.stage_input
+    else:
+        inputs = pipeline.inputs if indices[0] == 0 else [storage.join(pipeline.output, pipeline.stages[indices[0] - 1].name)]
+    label = "+".join(s.name for s in stages)
+    return StageContext(label, inputs, storage.join(pipeline.output, stages[-1].name),
+                        storage.join(pipeline.output, "rejected", stages[-1].name),
+                        storage.join(pipeline.output, STATE, label), executor.node_workers, executor,
+                        options.progress, options.allow_changed_inputs, storage.join(pipeline.output, STATE))
+
+
+def stage_context(pipeline: Pipeline, index: int, executor: Executor, progress: bool = True) -> StageContext:
+    """The context one stage runs in on its own (materialised)."""
+    return group_context(pipeline, [index], executor, RunOptions(progress=progress))
 
 
 def require_finished(pipeline: Pipeline, index: int, reader: str) -> None:
     """A stage reads its predecessor's folder only once that stage finished (its stats are written
-    after its last shard's completion record): a half-done folder may hold outputs without records."""
+    after its last shard's completion record) and wrote its kept output (not fused into a later one)."""
     stage = pipeline.stages[index]
     stats_url = storage.join(pipeline.output, "stats", f"{stage.name}.json")
+    folder = storage.join(pipeline.output, stage.name)
     if not storage.exists(stats_url):
-        raise ConfigError(f"stage '{reader}' reads the output of stage '{stage.name}' at "
-                          f"{storage.join(pipeline.output, stage.name)}, which has not finished (no {stats_url}): "
-                          f"run that stage first")
+        raise ConfigError(f"stage '{reader}' reads the output of stage '{stage.name}' at {folder}, which has not "
+                          f"finished (no {stats_url}): run that stage first")
+    if not storage.read_json(stats_url).get("materialized", True):
+        raise ConfigError(f"stage '{reader}' reads the output of stage '{stage.name}', which ran fused with the next "
+                          f"stage and wrote no {folder}: rerun with --materialize, or name the input with --input")
 
 
-def run_stage(pipeline: Pipeline, index: int, executor: Executor, progress: bool = True) -> StageReport:
-    stage = pipeline.stages[index]
-    ctx = stage_context(pipeline, index, executor, progress)
-    if index > 0:
-        require_finished(pipeline, index - 1, reader=stage.name)
+def run_group(pipeline: Pipeline, indices: list[int], executor: Executor, options: RunOptions) -> list[StageReport]:
+    stages = [pipeline.stages[i] for i in indices]
+    ctx = group_context(pipeline, indices, executor, options)
+    if indices[0] > 0 and options.stage_input is None:
+        require_finished(pipeline, indices[0] - 1, reader=stages[0].name)
     start = time.perf_counter()
-    stats = stage.run(ctx)
+    if isinstance(stages[0], DocumentStage):
+        totals = run_documents(stages, ctx)
+    else:
+        totals = {stages[0].name: stages[0].run(ctx)}
     # Every shard is done, so no task writes here any more: temporaries are leftovers of killed attempts.
-    for folder in (ctx.output_dir, ctx.rejected_dir):
+    for folder in [ctx.output_dir, ctx.state_dir] + [storage.join(pipeline.output, "rejected", s.name) for s in stages]:
         storage.remove_temporaries(folder)
-    report = StageReport(stage.name, stats, time.perf_counter() - start)
-    storage.write_json(storage.join(pipeline.output, "stats", f"{stage.name}.json"), report.to_dict())
-    return report
+    wall = time.perf_counter() - start
+    spent = sum(totals.get(s.name, ShardStats()).seconds for s in stages) or 1.0
+    reports = []
+    for stage in stages:
+        stats = totals.get(stage.name, ShardStats())
+        share = wall if len(stages) == 1 else wall * stats.seconds / spent  # a fused pass's time, split by process time
+        names = [s.name for s in stages] if len(stages) > 1 else []
+        report = StageReport(stage.name, stats, share, names, stage is stages[-1])
+        storage.write_json(storage.join(pipeline.output, "stats", f"{stage.name}.json"), report.to_dict())
+        reports.append(report)
+    return reports
+
+
+def run_documents(stages: list[DocumentStage], ctx: StageContext) -> dict[str, ShardStats]:
+    files = [f for url in ctx.inputs for f in storage.list_files(url, (".parquet",))]
+    shards = [Shard(storage_name(f), (f,)) for f in files]
+    config_hash = stages[0].config_hash if len(stages) == 1 else combined_hash(stages)
+    tasks = [(stages, shard, ctx, config_hash) for shard in shards]
+    cpus = max(s.cpus for s in stages)
+    memory_gb = sum(s.memory_gb or 0 for s in stages) or None
+    return ctx.run_phase(config_hash, "main", shards, run_document_task, tasks, cpus, memory_gb)
+
+
+def combined_hash(stages: list[Stage]) -> str:
+    return hashlib.sha256(":".join(s.config_hash for s in stages).encode()).hexdigest()[:16]
+
+
+def resolved_pipeline(pipeline: Pipeline) -> dict:
+    """The pipeline as run, in the shape of a pipeline file: every parameter with its value."""
+    stages = [{"stage": s.type_name, "name": s.name, **dataclasses.asdict(s.params)} for s in pipeline.stages]
+    return {"name": pipeline.name, "input": list(pipeline.inputs), "output": pipeline.output, "stages": stages}
 
 
 def write_resolved_pipeline(pipeline: Pipeline) -> None:
-    """OUTPUT/pipeline.yaml: the pipeline in its own file shape with every parameter's resolved value
-    (defaults filled in), so a report shows the thresholds that produced this output."""
+    """OUTPUT/pipeline.yaml, so a report shows the thresholds that produced this output. A second pipeline
+    adding stages to the folder (the demo's tokenize step) keeps the first's stages, name and input."""
     url = storage.join(pipeline.output, "pipeline.yaml")
-    resolved = {"name": pipeline.name, "input": pipeline.inputs, "output": pipeline.output,
-                "stages": [{"stage": s.type_name, "name": s.name, **dataclasses.asdict(s.params)} for s in pipeline.stages]}
-    if storage.exists(url):  # a second pipeline adding stages to this folder (the demo's tokenize step) keeps the first's
-        with fsspec.open(url, "r") as f:
+    resolved = resolved_pipeline(pipeline)
+    if storage.exists(url):
+        with storage.fsspec.open(url, "r", encoding="utf-8") as f:
             earlier = yaml.safe_load(f) or {}
         names = {s["name"] for s in resolved["stages"]}
-        resolved["stages"] = [s for s in earlier.get("stages", []) if s["name"] not in names] + resolved["stages"]
+        resolved["stages"] = [s for s in earlier.get("stages", []) if s.get("name") not in names] + resolved["stages"]
         resolved.update({k: earlier[k] for k in ("name", "input") if k in earlier})
-    with storage.atomic_path(url) as temporary, fsspec.open(temporary, "w") as f:
-        yaml.safe_dump(resolved, f, sort_keys=False)
+    text = yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True)
+    with storage.atomic_path(url) as temporary:
+        with storage.fsspec.open(temporary, "w", encoding="utf-8") as f:
+            f.write(text)
 
 
-def run_pipeline(pipeline: Pipeline, executor: Executor, only_stage: str | None = None, progress: bool = True) -> list[StageReport]:
+def run_pipeline(pipeline: Pipeline, executor: Executor, only_stage: str | None = None, progress: bool = True,
+                 options: RunOptions | None = None) -> list[StageReport]:
+    options = options or RunOptions(progress=progress)
+    if options.stage_input is not None and only_stage is None:
+        raise ConfigError("an input for one stage needs --stage naming it")
+    selected = [pipeline.stages.index(pipeline.stage_named(only_stage))] if only_stage is not None else None
+    if not pipeline.checked:
+        pipeline.check([pipeline.stages[i] for i in selected] if selected else None)
     write_resolved_pipeline(pipeline)
-    indices = range(len(pipeline.stages))
-    if only_stage is not None:
-        indices = [pipeline.stages.index(pipeline.stage_named(only_stage))]
-    return [run_stage(pipeline, i, executor, progress) for i in indices]
+    plan = [selected] if selected else groups(pipeline, options.materialize)
+    reports = [report for indices in plan for report in run_group(pipeline, indices, executor, options)]
+    storage.remove_temporaries(storage.join(pipeline.output, "stats"))  # a killed run's half-written stats
+    return reports
 
 
 def format_reports(reports: list[StageReport]) -> str:
@@ -203,4 +381,10 @@ def format_reports(reports: list[StageReport]) -> str:
         dropped = ", ".join(f"{reason} {count}" for reason, count in sorted(s.dropped.items(), key=lambda kv: -kv[1])) or "-"
         lines.append(f"{report.name:<14} {s.docs_in:>9} {s.docs_out:>9} {s.bytes_in / 1e6:>9.2f} {s.bytes_out / 1e6:>9.2f} "
                      f"{report.wall_seconds:>8.1f} {rate:>9}  {dropped}")
+    fused = [r.name for r in reports if r.fused_with and not r.materialized]
+    if fused:
+        lines.append(f"(fused: {', '.join(fused)} wrote no folder of their own; --materialize writes every stage's output)")
+    empty = [r.name for r in reports if r.stats.docs_in == 0]
+    if empty:
+        lines.append(f"WARNING: {', '.join(empty)} read 0 documents: check the input path")
     return "\n".join(lines)

@@ -7,11 +7,17 @@ stages never know which executor that is. Three kinds:
 - DocumentStage: a filter or annotator. `process(table)` gets an Arrow table of
   documents and returns it (optionally with new columns) plus a reason per row:
   None keeps the row, a short string drops it (datatrove's keep | (drop, reason),
-  a batch at a time). The base class reads, writes and counts.
+  a batch at a time). The runner reads, writes and counts, and runs consecutive
+  document stages in one pass per shard.
 - Stage with its own `run_shard` (extract reads raw files, tokenize writes token
-  shards): one task per shard, the same completion records and stats.
+  shards): one task per shard, the same completion records and stats; a ShardOutput
+  owns the task's kept/rejected files.
 - Stage with its own `run` (dedup): several phases, each a parallel map over
   tasks through `ctx.map_shards`, each resumable on its own.
+
+Every stage registers under its YAML name with @register_stage (curate.core.registry).
+Parameter dataclasses only check values; files and models are opened in `check()`
+(on the driver, before any work) and `setup()` (once per worker).
 """
 from __future__ import annotations
 
@@ -50,6 +56,10 @@ class ShardStats:
     bytes_out: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    counters: dict[str, int] = field(default_factory=dict)  # anything else a stage counts, summed by name
+
+    def count(self, name: str, value: int = 1) -> None:
+        self.counters[name] = self.counters.get(name, 0) + value
 
     def drop(self, reason: str, count: int = 1) -> None:
         self.dropped[reason] = self.dropped.get(reason, 0) + count
@@ -62,6 +72,8 @@ class ShardStats:
         self.seconds += other.seconds
         for reason, count in other.dropped.items():
             self.drop(reason, count)
+        for name, value in other.counters.items():
+            self.count(name, value)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -86,7 +98,8 @@ class NoParams:
 
 
 class Stage:
-    """Base of every stage. Subclasses set `type_name` (the YAML `stage:` value) and `Params`."""
+    """Base of every stage. Subclasses register with @register_stage (which sets `type_name`,
+    the YAML `stage:` value) and set `Params`."""
 
     type_name: ClassVar[str] = ""
     Params: ClassVar[type] = NoParams
@@ -103,6 +116,10 @@ class Stage:
         produced under different parameters."""
         payload = json.dumps([self.type_name, dataclasses.asdict(self.params)], sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def check(self) -> None:
+        """Validate what the stage will need (files exist, models load, lists parse) on the driver,
+        before any work; raise ValueError (or ConfigError) saying what is wrong."""
 
     def setup(self) -> None:
         """Load models or tables; called once per worker process before its first shard."""
@@ -138,51 +155,74 @@ def text_bytes(table: pa.Table) -> int:
 
 
 class DocumentStage(Stage):
-    """A stage that maps each Parquet shard of documents to a filtered/annotated shard."""
+    """A filter or annotator of documents. It only says what to do with a batch; the runner
+    reads, writes and counts, and runs consecutive document stages in one pass per shard
+    (curate.core.runner: fused groups)."""
 
     batch_size: ClassVar[int] = 2048
 
     def process(self, table: pa.Table) -> Verdict:
         raise NotImplementedError
 
-    def run_shard(self, shard: Shard, ctx: "StageContext") -> ShardStats:
-        start = time.perf_counter()
-        stats = ShardStats()
-        kept = storage.ParquetSink(ctx.output_url(shard.name), always=True)
-        rejected = storage.ParquetSink(ctx.rejected_url(shard.name))
-        try:
-            empty_schema = None
-            for table in storage.iter_parquet(shard.inputs, self.batch_size):
-                verdict = self.process(table)
-                write_verdict(verdict, self.name, kept, rejected, stats)
-                stats.docs_in += table.num_rows
-                stats.bytes_in += text_bytes(table)
-            if kept.schema is None:  # nothing kept: learn the output columns from an empty batch
-                empty_schema = self.process(storage.parquet_schema(shard.inputs[0]).empty_table()).table.schema
-            kept.close(empty_schema)
-            rejected.close()
-        except BaseException:
-            kept.abort()
-            rejected.abort()
-            raise
-        stats.seconds = time.perf_counter() - start
-        return stats
+    def fusable(self) -> bool:
+        """Whether this stage may run in one pass with the document stages around it (False for a
+        stage that must see its whole input shard before deciding, see begin_shard)."""
+        return True
+
+    def begin_shard(self, shard: Shard) -> None:
+        """Called before a shard's first batch when this stage reads the shard itself (not fused)."""
 
 
-def write_verdict(verdict: Verdict, stage: str, kept: storage.ParquetSink, rejected: storage.ParquetSink, stats: ShardStats) -> None:
-    """Split a verdict into kept and rejected rows and count them."""
-    table, reasons = verdict.table, pa.array(verdict.reasons, pa.string())
-    drop = pc.is_valid(reasons)
-    keep_table = table.filter(pc.invert(drop))
-    if keep_table.num_rows:
-        kept.write(keep_table)
-    stats.docs_out += keep_table.num_rows
-    stats.bytes_out += text_bytes(keep_table)
-    if keep_table.num_rows == table.num_rows:
-        return
-    drop_table = table.filter(drop)
-    drop_reasons = reasons.filter(drop).to_pylist()
-    details = None if verdict.details is None else pa.array(verdict.details, pa.string()).filter(drop).to_pylist()
-    rejected.write(with_rejection(drop_table, stage, drop_reasons, details))
-    for reason in drop_reasons:
-        stats.drop(reason)
+class ShardOutput:
+    """What one task of one stage writes: kept documents (optional: a stage fused before another
+    keeps nothing on disk), rejected documents with stage/reason/detail, and the counts of both.
+    Used as a context manager: on error every file it started is removed (abort), on success
+    they are moved into place (close)."""
+
+    def __init__(self, stage: str, kept_url: str | None, rejected_url: str, kept_always: bool = True):
+        self.stage = stage
+        self.kept = storage.ParquetSink(kept_url, always=kept_always) if kept_url else None
+        self.rejected = storage.ParquetSink(rejected_url)
+        self.stats = ShardStats()
+        self.empty_schema: pa.Schema | None = None  # the kept schema when no row is kept
+        self._start = time.perf_counter()
+
+    def __enter__(self) -> "ShardOutput":
+        return self
+
+    def __exit__(self, kind, error, trace) -> None:
+        sinks = [s for s in (self.kept, self.rejected) if s is not None]
+        if kind is None:
+            for sink in sinks:
+                sink.close(self.empty_schema) if sink is self.kept else sink.close()
+            self.stats.seconds += time.perf_counter() - self._start
+        else:
+            for sink in sinks:
+                sink.abort()
+
+    def read(self, table: pa.Table) -> None:
+        self.stats.docs_in += table.num_rows
+        self.stats.bytes_in += text_bytes(table)
+
+    def keep(self, table: pa.Table) -> None:
+        if table.num_rows and self.kept is not None:
+            self.kept.write(table)
+        self.stats.docs_out += table.num_rows
+        self.stats.bytes_out += text_bytes(table)
+
+    def reject(self, table: pa.Table, reasons: list[str], details: list[str | None] | None = None) -> None:
+        if table.num_rows:
+            self.rejected.write(with_rejection(table, self.stage, reasons, details))
+        for reason in reasons:
+            self.stats.drop(reason)
+
+    def verdict(self, verdict: Verdict) -> pa.Table:
+        """Split a verdict into kept and rejected rows, write and count them; returns the kept rows."""
+        table, reasons = verdict.table, pa.array(verdict.reasons, pa.string())
+        drop = pc.is_valid(reasons)
+        keep_table = table.filter(pc.invert(drop))
+        self.keep(keep_table)
+        if keep_table.num_rows < table.num_rows:
+            details = None if verdict.details is None else pa.array(verdict.details, pa.string()).filter(drop).to_pylist()
+            self.reject(table.filter(drop), reasons.filter(drop).to_pylist(), details)
+        return keep_table

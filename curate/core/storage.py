@@ -227,3 +227,23 @@ def iter_parquet(urls: tuple[str, ...] | list[str], batch_size: int) -> Iterator
 def parquet_schema(url: str) -> pa.Schema:
     with fsspec.open(url, "rb") as f:
         return pq.ParquetFile(f).schema_arrow
+
+
+def parquet_rows(url: str) -> int:
+    with fsspec.open(url, "rb") as f:
+        return pq.ParquetFile(f).metadata.num_rows
+
+
+def read_table(url: str, columns: list[str] | None = None) -> pa.Table:
+    with fsspec.open(url, "rb") as f:
+        return pq.read_table(f, columns=columns)
+
+
+def basename(url: str) -> str:
+    return url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def remove_tree(url: str) -> None:
+    fs, path = filesystem(url)
+    if fs.exists(path):
+        fs.rm(path, recursive=True)

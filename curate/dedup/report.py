@@ -8,6 +8,9 @@ from __future__ import annotations
 import io
 
 import fsspec
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from curate.core import storage
 
@@ -68,3 +71,25 @@ def histogram_png(histogram: dict[str, int]) -> bytes:
     figure.savefig(buffer, format="png", dpi=100)
     plt.close(figure)
     return buffer.getvalue()
+
+
+def cluster_summary(assigned: pa.Table, docs: int, largest: int) -> dict:
+    removed = {}
+    for name in REASONS:
+        mask = pc.equal(assigned["reason"], name).fill_null(False) if assigned.num_rows else pa.array([], pa.bool_())
+        part = assigned.filter(mask)
+        removed[name] = {"docs": part.num_rows, "bytes": int(pc.sum(part["bytes"]).as_py() or 0)}
+    survivors = assigned.filter(pc.is_null(assigned["reason"])) if assigned.num_rows else assigned
+    sizes = survivors["dup_cluster_size"].to_numpy() if survivors.num_rows else np.zeros(0, np.int64)
+    values, counts = np.unique(sizes, return_counts=True)
+    top = np.lexsort((np.arange(len(sizes)), -sizes))[:largest]  # biggest first; ties in survivor order
+    largest_clusters = []
+    for index in top:
+        cluster_id = survivors["dup_cluster"][int(index)].as_py()
+        in_cluster = assigned.filter(pc.equal(assigned["dup_cluster"], cluster_id))
+        reasons = in_cluster["reason"].to_pylist()
+        largest_clusters.append({"survivor": cluster_id, "size": int(sizes[index]), "exact": reasons.count("exact_duplicate"),
+                                 "near": reasons.count("near_duplicate"), "sample_urls": in_cluster["url"].to_pylist()[:5]})
+    return {"docs": docs, "docs_in_clusters": assigned.num_rows, "clusters": int(len(sizes)), "removed": removed,
+            "cluster_size_histogram": {str(int(v)): int(c) for v, c in zip(values, counts)},
+            "largest_clusters": largest_clusters}

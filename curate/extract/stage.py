@@ -11,13 +11,13 @@ of the shard goes on.
 from __future__ import annotations
 
 import importlib
-import time
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 from curate.core import budget, storage
-from curate.core.schema import doc_id, make_documents, with_rejection
-from curate.core.stage import Shard, ShardStats, Stage
+from curate.core.schema import doc_id, make_documents
+from curate.core.registry import register_stage
+from curate.core.stage import Shard, ShardOutput, ShardStats, Stage
 
 READERS = {"web": "curate.extract.web", "books": "curate.extract.books", "code": "curate.extract.code"}
 ROWS_PER_BATCH = 512
@@ -68,8 +68,8 @@ class ExtractParams:
             raise ValueError("parameter 'markdown' needs engine trafilatura or auto (resiliparse writes plain text)")
 
 
+@register_stage("extract")
 class ExtractStage(Stage):
-    type_name = "extract"
     Params = ExtractParams
 
     def reader(self):
@@ -91,41 +91,22 @@ class ExtractStage(Stage):
         return [Shard(f"shard-{i:05d}", inputs) for i, inputs in enumerate(shards)]
 
     def run_shard(self, shard: Shard, ctx) -> ShardStats:
-        start = time.perf_counter()
-        reader, stats = self.reader(), ShardStats()
-        kept = storage.ParquetSink(ctx.output_url(shard.name), always=True)
-        rejected = storage.ParquetSink(ctx.rejected_url(shard.name))
-        rows: list[dict] = []
-        try:
+        reader, rows = self.reader(), []
+        with ShardOutput(self.name, ctx.output_url(shard.name), ctx.rejected_url(shard.name)) as output:
+            output.empty_schema = make_documents([]).schema
             for url in shard.inputs:
-                stats.bytes_in += file_size(url)
+                output.stats.bytes_in += file_size(url)
                 for item in reader.read(url, self.params, input_root(url, ctx.inputs)):
-                    stats.docs_in += 1
+                    output.stats.docs_in += 1
                     if isinstance(item, Rejection):
-                        table = make_documents([item.row])
-                        rejected.write(with_rejection(table, self.name, [item.reason], [item.detail]))
-                        stats.drop(item.reason)
+                        output.reject(make_documents([item.row]), [item.reason], [item.detail])
                         continue
                     rows.append(item)
                     if len(rows) == ROWS_PER_BATCH:
-                        self._flush(rows, kept, stats)
-            self._flush(rows, kept, stats)
-            kept.close(make_documents([]).schema)
-            rejected.close()
-        except BaseException:
-            kept.abort()
-            rejected.abort()
-            raise
-        stats.seconds = time.perf_counter() - start
-        return stats
-
-    @staticmethod
-    def _flush(rows: list[dict], kept: storage.ParquetSink, stats: ShardStats) -> None:
-        if rows:
-            kept.write(make_documents(rows))
-            stats.docs_out += len(rows)
-            stats.bytes_out += sum(len(r["text"].encode("utf-8", "surrogatepass")) for r in rows)
-            rows.clear()
+                        output.keep(make_documents(rows))
+                        rows.clear()
+            output.keep(make_documents(rows))
+        return output.stats
 
 
 def storage_is_archive(url: str) -> bool:

@@ -18,7 +18,7 @@ Dropped, with the prediction in the detail:
                        name a language, e.g. "uk" at 0.77 for a row of emoji
 Code documents (source == "code") are not natural language: they are kept unchecked,
 with `language` and `language_score` null (their `programming_language` says what they are).
-The model is loaded when the pipeline is read, so a wrong path, a file that is not a
+The model is loaded by check(), when the pipeline is read, so a wrong path, a file that is not a
 fastText model or a language the model does not know is a ConfigError before any work.
 """
 from __future__ import annotations
@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.core.params import absolute_path, require_fraction
+from curate.core.registry import register_stage
 from curate.core.stage import DocumentStage, Verdict
 from curate.langid.model import LanguageIdentifier, default_model_path
 
@@ -50,19 +51,22 @@ class LangIdParams:
             unlisted = sorted(set(self.thresholds) - set(self.languages))
             if unlisted:
                 raise ValueError(f"parameter 'thresholds' names {unlisted}, which 'languages' does not keep")
-        known = LanguageIdentifier(self.model_path).languages  # loads it: a bad model fails here, before any work
-        unknown = sorted((set(self.languages or []) | set(self.thresholds)) - known)
-        if unknown:
-            raise ValueError(f"the model {self.model_path} has no label for {unknown}; it knows e.g. {sorted(known)[:12]}")
 
     @property
     def model_path(self) -> str:
         return self.model or default_model_path()
 
 
+@register_stage("langid")
 class LangIdStage(DocumentStage):
-    type_name = "langid"
     Params = LangIdParams
+
+    def check(self) -> None:
+        p = self.params
+        known = LanguageIdentifier(p.model_path).languages  # loads it: a bad model fails here, before any work
+        unknown = sorted((set(p.languages or []) | set(p.thresholds)) - known)
+        if unknown:
+            raise ValueError(f"the model {p.model_path} has no label for {unknown}; it knows e.g. {sorted(known)[:12]}")
 
     def setup(self) -> None:
         self.identifier = LanguageIdentifier(self.params.model_path)

@@ -43,6 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.core.stage import DocumentStage, Verdict
+from curate.core.registry import register_stage
 from curate.edit_counts import write_edit_counts
 
 EMAIL_REPLACEMENTS = ("email@example.com", "firstname.lastname@example.org")
@@ -111,8 +112,8 @@ def redact(text: str, pattern: re.Pattern, valid, replacement: str) -> tuple[str
     return pattern.sub(substitute, text), count
 
 
+@register_stage("pii")
 class PiiStage(DocumentStage):
-    type_name = "pii"
     Params = PiiParams
 
     def __init__(self, name: str, params: PiiParams):

@@ -14,6 +14,7 @@ import time
 from curate.core import storage
 from curate.core.schema import with_rejection
 from curate.core.stage import Shard, ShardStats, Stage, text_bytes
+from curate.core.registry import register_stage
 from curate.read.config import ReaderConfig
 from curate.read.plan import Piece, plan
 from curate.read.reader import check, read_piece
@@ -47,8 +48,8 @@ def read_shard(pieces: tuple[Piece, ...], config: ReaderConfig, schema, kept, re
     return stats
 
 
+@register_stage("read")
 class ReadStage(Stage):
-    type_name = "read"
     Params = ReaderConfig
 
     schema = None  # the output schema, set by shards() on the driver; travels to workers with the stage

@@ -42,6 +42,7 @@ import xxhash
 from curate.core import storage
 from curate.core.params import ConfigError, require_fraction
 from curate.core.stage import Shard, ShardStats, Stage, text_bytes
+from curate.core.registry import register_stage
 from curate.core.schema import with_rejection
 from curate.tokenize.bpe import read_tokenizer
 from train.format import ShardWriter, dtype_for_vocab, write_token_dir_summary
@@ -76,8 +77,8 @@ class TokenizeParams:
             raise ValueError(f"parameter 'threads' must be at least 1, got {self.threads}")
 
 
+@register_stage("tokenize")
 class TokenizeStage(Stage):
-    type_name = "tokenize"
     Params = TokenizeParams
 
     def __init__(self, name: str, params: TokenizeParams):
@@ -101,6 +102,9 @@ class TokenizeStage(Stage):
             return read_tokenizer(self.params.tokenizer)
         except (FileNotFoundError, ValueError) as error:
             raise ConfigError(f"stage '{self.name}': parameter 'tokenizer': {error}") from None
+
+    def check(self) -> None:
+        self.setup()  # the tokenizer file loads and knows the end-of-text token, before any stage runs
 
     def setup(self) -> None:
         tokenizer, self._tokenizer_sha256 = self._load()
@@ -139,7 +143,7 @@ class TokenizeStage(Stage):
     def run_shard(self, shard: Shard, ctx) -> ShardStats:
         start = time.perf_counter()
         split = storage.read_json(ctx.work_url(SPLIT_FILE))
-        limit_threads(self.params.threads, min(ctx.workers, split["shards"]))
+        limit_threads(self.params.threads, min(ctx.node_workers, split["shards"]))
         threshold = split["threshold"]
         for url in shard.inputs:
             missing = {"id", "text"} - set(storage.parquet_schema(url).names)
@@ -228,7 +232,7 @@ def validation_split(shards: list[Shard], params: TokenizeParams) -> dict:
     fraction_threshold = int(params.validation_fraction * HASH_RANGE)
     wanted = params.min_validation_docs if params.validation_fraction > 0 else 0
     files = [url for shard in shards for url in shard.inputs]
-    documents = sum(parquet_rows(url) for url in files)
+    documents = sum(storage.parquet_rows(url) for url in files)
     if wanted == 0 or documents * params.validation_fraction >= SCAN_SKIP_FACTOR * wanted:
         return {"threshold": fraction_threshold, "documents": documents, "scanned": False}
     smallest, largest = np.empty(0, np.uint64), None
@@ -245,9 +249,6 @@ def validation_split(shards: list[Shard], params: TokenizeParams) -> dict:
     return {"threshold": min(threshold, largest), "documents": documents, "scanned": True}  # ... never the largest
 
 
-def parquet_rows(url: str) -> int:
-    with fsspec.open(url, "rb") as f:
-        return pq.ParquetFile(f).metadata.num_rows
 
 
 def gather_shards(pieces: Path, target: Path, base: str, vocab_size: int, max_tokens: int) -> None:

@@ -30,6 +30,7 @@ import pyarrow as pa
 from curate.classify.model import POSITIVE, load_checked, load_classifier
 from curate.classify.stage import with_score
 from curate.core.params import absolute_path, require_fraction
+from curate.core.registry import register_stage
 from curate.core.stage import DocumentStage, Verdict
 from curate.quality.badwords import bad_word_ratio, load_bad_words
 from curate.quality.words import split_words
@@ -68,14 +69,6 @@ class ToxicityParams:
         if not (self.blocklist or self.has_url_word_lists or self.bad_words or self.model):
             raise ValueError("give at least one of 'blocklist', 'url_banned_words', 'url_soft_banned_words', "
                              "'url_banned_subwords', 'bad_words' or 'model'")
-        # unreadable lists and models fail here, before any work
-        if self.blocklist:
-            load_blocklist(self.blocklist)
-        self.load_url_word_checks()
-        if self.bad_words:
-            load_bad_words(self.bad_words)
-        if self.model:
-            load_checked(self.model, self.positive_label)
 
     @property
     def has_url_word_lists(self) -> bool:
@@ -89,9 +82,20 @@ class ToxicityParams:
                              lists["url_banned_subwords"])
 
 
+@register_stage("toxicity")
 class ToxicityStage(DocumentStage):
-    type_name = "toxicity"
     Params = ToxicityParams
+
+    def check(self) -> None:
+        """Unreadable lists and models fail here, before any work."""
+        p = self.params
+        if p.blocklist:
+            load_blocklist(p.blocklist)
+        p.load_url_word_checks()
+        if p.bad_words:
+            load_bad_words(p.bad_words)
+        if p.model:
+            load_checked(p.model, p.positive_label)
 
     def setup(self) -> None:
         p = self.params

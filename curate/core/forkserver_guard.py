@@ -1,0 +1,7 @@
+"""Imported only by the local executor's forkserver (as a preload module): arms the parent-death
+signal in that process, so the forkserver dies with the driver that started it, and its pool
+workers (which die with their parent, the forkserver) follow. Without it, a driver killed by a
+signal leaves the forkserver and idle workers behind."""
+from curate.core.executor import arm_parent_death_signal
+
+arm_parent_death_signal()

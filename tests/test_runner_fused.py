@@ -1,0 +1,218 @@
+"""Fused passes and the runner's bookkeeping: consecutive document stages run in one pass per
+shard and give exactly what the materialised run's last stage gives; completion records live
+outside the data folders; a killed fused run resumes to the same output; changed inputs are
+refused; the resolved pipeline is written and reruns as it is."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, read_rejected, read_stage, run_curate
+from extract_fixtures import write_pipeline
+
+FILTERS = [
+    {"stage": "langid", "languages": ["en", "de"]},
+    {"stage": "quality"},
+    {"stage": "toxicity", "blocklist": str(REPO / "pipelines" / "lists" / "blocked_domains.txt")},
+]
+
+
+@pytest.fixture(scope="module")
+def documents(shared_data, tmp_path_factory) -> Path:
+    """The sample web pages and WARCs extracted, one page per shard (many shards to kill a run among)."""
+    folder = tmp_path_factory.mktemp("extracted")
+    inputs = [shared_data / "web" / "html", shared_data / "web" / "warc"]
+    pipeline = write_pipeline(folder, "web", inputs, folder / "out", files_per_shard=2)
+    run_curate("run", str(pipeline), "--workers", "2", "--no-progress")
+    return folder / "out" / "extract"
+
+
+def filters_pipeline(folder: Path, documents: Path, output: Path) -> Path:
+    path = folder / f"filters-{output.name}.yaml"
+    path.write_text(yaml.safe_dump({"name": "filters", "input": str(documents), "output": str(output), "stages": FILTERS}))
+    return path
+
+
+def content(output: Path, stage: str, rejected: bool = False) -> list[dict]:
+    table = read_rejected(output, stage) if rejected else read_stage(output, stage)
+    rows = [{k: "NaN" if v != v else v for k, v in row.items()} for row in (table.to_pylist() if table else [])]
+    return sorted(rows, key=lambda row: (row["id"], row.get("reason") or ""))
+
+
+def counts(output: Path, stage: str) -> dict:
+    stats = json.loads((output / "stats" / f"{stage}.json").read_text())
+    return {k: stats[k] for k in ("docs_in", "docs_out", "bytes_in", "bytes_out", "dropped")}
+
+
+def test_fused_output_equals_the_materialised_last_stage(documents, tmp_path):
+    pipeline = filters_pipeline(tmp_path, documents, tmp_path / "unused")
+    run_curate("run", str(pipeline), "--output", str(tmp_path / "fused"), "--workers", "2", "--no-progress")
+    run_curate("run", str(pipeline), "--output", str(tmp_path / "materialized"), "--materialize", "--no-progress")
+    fused, materialized = tmp_path / "fused", tmp_path / "materialized"
+
+    assert content(fused, "toxicity") == content(materialized, "toxicity")
+    assert len(content(fused, "toxicity")) > 0
+    for stage in ("langid", "quality", "toxicity"):
+        assert content(fused, stage, rejected=True) == content(materialized, stage, rejected=True)
+        assert counts(fused, stage) == counts(materialized, stage)
+    assert sum(counts(fused, s)["docs_in"] - counts(fused, s)["docs_out"] for s in ("langid", "quality")) > 0
+    # fused: only the last stage's folder; materialised: every stage's
+    assert not (fused / "langid").exists() and not (fused / "quality").exists()
+    assert content(materialized, "langid") and content(materialized, "quality")
+
+
+def test_stage_folders_hold_only_data_and_read_with_datasets(documents, tmp_path):
+    pipeline = filters_pipeline(tmp_path, documents, tmp_path / "out")
+    run_curate("run", str(pipeline), "--no-progress")
+    folder = tmp_path / "out" / "toxicity"
+    assert sorted({p.suffix for p in folder.rglob("*") if p.is_file()}) == [".parquet"]
+    assert list((tmp_path / "out" / "_state" / "langid+quality+toxicity" / "main").glob("*.json"))
+
+    import datasets
+
+    loaded = datasets.load_dataset("parquet", data_dir=str(folder), split="train", cache_dir=str(tmp_path / "cache"))
+    assert sorted(loaded["id"]) == [row["id"] for row in content(tmp_path / "out", "toxicity")]
+
+
+def test_the_resolved_pipeline_is_written_and_reruns_the_same(documents, tmp_path):
+    pipeline = filters_pipeline(tmp_path, documents, tmp_path / "first")
+    run_curate("run", str(pipeline), "--no-progress")
+    resolved = yaml.safe_load((tmp_path / "first" / "pipeline.yaml").read_text())
+    assert [s["stage"] for s in resolved["stages"]] == ["langid", "quality", "toxicity"]
+    assert resolved["stages"][0]["name"] == "langid" and resolved["stages"][0]["threshold"] == 0.65
+    assert resolved["input"] == [str(documents)] and resolved["output"] == str(tmp_path / "first")
+
+    run_curate("run", str(tmp_path / "first" / "pipeline.yaml"), "--output", str(tmp_path / "second"), "--no-progress")
+    assert content(tmp_path / "second", "toxicity") == content(tmp_path / "first", "toxicity")
+
+
+def fused_records(output: Path) -> int:
+    folder = output / "_state" / "langid+quality+toxicity" / "main"
+    return len(list(folder.glob("*.json"))) if folder.exists() else 0
+
+
+def test_a_killed_fused_pass_resumes_to_the_uninterrupted_output(documents, tmp_path):
+    pipeline = filters_pipeline(tmp_path, documents, tmp_path / "unused")
+    run_curate("run", str(pipeline), "--output", str(tmp_path / "reference"), "--no-progress")
+    output = tmp_path / "killed"
+    command = [sys.executable, "-m", "curate.cli", "run", str(pipeline), "--output", str(output), "--workers", "2", "--no-progress"]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while process.poll() is None and fused_records(output) < 3:
+        time.sleep(0.005)
+    assert process.poll() is None, "the run finished before the kill: make the job bigger"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (output / "stats" / "toxicity.json").exists()
+
+    run_curate("run", str(pipeline), "--output", str(output), "--workers", "2", "--no-progress")
+    for stage in ("langid", "quality", "toxicity"):
+        assert content(output, stage, rejected=True) == content(tmp_path / "reference", stage, rejected=True)
+    assert content(output, "toxicity") == content(tmp_path / "reference", "toxicity")
+    assert not [p for p in output.rglob("*") if ".tmp-" in p.name]
+
+
+def test_changed_inputs_are_refused_or_redone_when_allowed(documents, tmp_path):
+    copy = tmp_path / "docs"
+    copy.mkdir()
+    for path in sorted(documents.glob("*.parquet"))[:4]:
+        (copy / path.name).write_bytes(path.read_bytes())
+    pipeline = filters_pipeline(tmp_path, copy, tmp_path / "out")
+    run_curate("run", str(pipeline), "--no-progress")
+    first = sorted(copy.glob("*.parquet"))[0]
+    os.utime(first, (time.time() + 10, time.time() + 10))  # the file was replaced since
+
+    refused = run_curate("run", str(pipeline), "--no-progress", check=False)
+    assert refused.returncode == 2 and "changed" in refused.stderr and "--allow-changed-inputs" in refused.stderr
+    run_curate("run", str(pipeline), "--no-progress", "--allow-changed-inputs")
+    record = json.loads((tmp_path / "out" / "_state" / "langid+quality+toxicity" / "main" / f"{first.stem}.json").read_text())
+    assert record["inputs"] == [[str(first), first.stat().st_size, str(first.stat().st_mtime)]]
+
+
+def test_one_stage_with_an_input_reads_that_input(documents, tmp_path):
+    pipeline = filters_pipeline(tmp_path, documents, tmp_path / "out")
+    result = run_curate("run", str(pipeline), "--stage", "quality", "--input", str(documents), "--no-progress")
+    assert counts(tmp_path / "out", "quality")["docs_in"] == len(content(documents.parent, "extract"))
+    assert "quality" in result.stdout and not (tmp_path / "out" / "langid").exists()
+
+
+def test_a_stage_after_a_fused_one_asks_for_materialize(documents, tmp_path):
+    pipeline = filters_pipeline(tmp_path, documents, tmp_path / "out")
+    run_curate("run", str(pipeline), "--no-progress")
+    refused = run_curate("run", str(pipeline), "--stage", "toxicity", "--no-progress", check=False)
+    assert refused.returncode == 2 and "--materialize" in refused.stderr
+
+
+def test_zero_documents_are_reported_loudly(tmp_path, documents):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    pipeline = filters_pipeline(tmp_path, empty, tmp_path / "out")
+    result = run_curate("run", str(pipeline), "--no-progress")
+    assert "read 0 documents" in result.stdout
+
+
+def test_workers_zero_is_a_one_line_config_error(documents, tmp_path):
+    pipeline = filters_pipeline(tmp_path, documents, tmp_path / "out")
+    result = run_curate("run", str(pipeline), "--workers", "0", check=False)
+    assert result.returncode == 2 and "--workers must be at least 1" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_stats_temporaries_of_a_killed_run_are_removed(documents, tmp_path):
+    pipeline = filters_pipeline(tmp_path, documents, tmp_path / "out")
+    (tmp_path / "out" / "stats").mkdir(parents=True)
+    leftover = tmp_path / "out" / "stats" / "langid.json.tmp-0123456789ab"
+    leftover.write_text("{")
+    run_curate("run", str(pipeline), "--no-progress")
+    assert not leftover.exists() and (tmp_path / "out" / "stats" / "langid.json").exists()
+
+
+def children_of(pid: int) -> list[int]:
+    """Every descendant process of pid, from /proc."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        kids = [p for p, pp in parents.items() if pp == parent]
+        found += kids
+        frontier += kids
+    return found
+
+
+def running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signals are Linux's")
+def test_workers_die_with_a_killed_driver(documents, tmp_path):
+    pipeline = filters_pipeline(tmp_path, documents, tmp_path / "out")
+    command = [sys.executable, "-m", "curate.cli", "run", str(pipeline), "--workers", "2", "--no-progress"]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: list[int] = []
+    deadline = time.monotonic() + 60
+    while process.poll() is None and len(workers) < 3 and time.monotonic() < deadline:  # forkserver + 2 workers
+        workers = children_of(process.pid)
+        time.sleep(0.01)
+    assert process.poll() is None and len(workers) >= 3, "no worker pool seen: make the job bigger"
+    os.kill(process.pid, signal.SIGKILL)  # only the driver
+    process.wait()
+    deadline = time.monotonic() + 20
+    while any(running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if running(pid)]
