@@ -15,7 +15,8 @@ A set is one of:
   * a token directory (tokens.json + shards), which must come from the checkpoint's tokenizer.
 Text is tokenized with the `tokenizers` package when it is installed, else with train/tokenizer.py's pure-Python
 reader (exact for English; slower). Documents are joined, each followed by <|endoftext|>, into one stream cut in
-non-overlapping windows of seq_len + 1 tokens (the first token of a window sees no context, as in training);
+non-overlapping windows of seq_len + 1 tokens that score every token once (the first of each window sees no
+context, as at the start of a training window), after one leading <|endoftext|> so the first text token counts;
 `max_tokens` caps the tokens scored per set, taking documents in file order, so the figure is deterministic.
 """
 from __future__ import annotations
@@ -157,30 +158,31 @@ def _token_documents(path: Path, tokenizer_hash: str | None):
     if tokenizer_hash and data.tokenizer_hash != tokenizer_hash:
         raise EvalSetError(f"{path}: token shards of tokenizer {data.tokenizer_hash[:16]}..., but the model was trained "
                            f"with {tokenizer_hash[:16]}...; evaluate the text instead (bpb compares across tokenizers)")
-    for shard in data.shards:
-        for i in range(len(shard)):
-            yield np.asarray(shard[i], dtype=np.int64)   # token directories store each document with its EOT
+    # token directories store each document with its EOT at the end
+    return data.eot_id, (np.asarray(shard[i], dtype=np.int64) for shard in data.shards for i in range(len(shard)))
 
 
 def load_eval_set(name: str, path: str | Path, tokenizer: TextTokenizer | None, seq_len: int,
                   tokenizer_hash: str | None = None, max_tokens: int = DEFAULT_MAX_TOKENS) -> EvalSet:
     """Tokenize (or read) a set into scoring windows, up to `max_tokens` predicted tokens."""
     path = Path(path)
-    stream, scored, documents = [], 0, 0
     if (path / "tokens.json").exists():
-        docs = _token_documents(path, tokenizer_hash)
+        eot_id, docs = _token_documents(path, tokenizer_hash)
     else:
         if tokenizer is None:
             raise EvalSetError(f"{path}: a text eval set needs the model's tokenizer.json (pass --tokenizer)")
         if tokenizer.eot_id is None:
             raise EvalSetError(f"{tokenizer.path}: no <|endoftext|> token to separate documents")
-        docs = (np.asarray(ids + [tokenizer.eot_id], dtype=np.int64) for ids in _encoded(read_documents(path), tokenizer))
+        eot_id = tokenizer.eot_id
+        docs = (np.asarray(ids + [eot_id], dtype=np.int64) for ids in _encoded(read_documents(path), tokenizer))
+    # a leading <|endoftext|>, as before every document in training, so the first token is scored too
+    stream, scored, documents = [np.array([eot_id], dtype=np.int64)], 0, 0
     for doc in docs:
         stream.append(doc)
         scored, documents = scored + len(doc), documents + 1
         if scored > max_tokens:
             break
-    if not stream:
+    if not documents:
         raise EvalSetError(f"{path}: eval set has no documents")
     tokens = np.concatenate(stream)[: max_tokens + 1]
     n = math.ceil((len(tokens) - 1) / seq_len)

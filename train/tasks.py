@@ -150,7 +150,8 @@ def continuation_task(documents: list[str], examples: int = 100, choices: int = 
             wrong.append(passage(other, max(start, 0), choice_chars))
         label = rng.randrange(choices)
         options = wrong[:label] + [true] + wrong[label:]
-        out.append({"context": doc[cut - context_chars:cut], "choices": options, "label": label})
+        start = doc.find(" ", cut - context_chars) + 1   # the context starts on a word, too
+        out.append({"context": doc[start:cut], "choices": options, "label": label})
     return out
 
 
