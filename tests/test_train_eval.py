@@ -46,13 +46,13 @@ def eval_inputs(tmp_path_factory, token_data, shared_data):  # noqa: F811
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, token_data, eval_inputs):  # noqa: F811
-    """A tiny model trained 300 steps on the books, scoring four held-out sets every 100 steps."""
+    """A tiny model trained 150 steps on the books, scoring four held-out sets every 50 steps."""
     root = tmp_path_factory.mktemp("eval-run")
     manifest = write_manifest(root / "m.yaml", token_data)
     sets = [{"name": "book-text", "path": str(eval_inputs["parquet"])}, f"web={eval_inputs['jsonl']}",
             str(eval_inputs["rust_book"]), {"name": "book-tokens", "path": str(eval_inputs["tokens"])}]
-    config = load_config(None, tiny_overrides(manifest, root / "run", max_steps=300, eval_interval=100, warmup_steps=20,
-                                              micro_batch=16, n_head=4, n_embd=128, ckpt_interval=300,
+    config = load_config(None, tiny_overrides(manifest, root / "run", max_steps=150, eval_interval=50, warmup_steps=10,
+                                              micro_batch=16, n_head=4, n_embd=128, ckpt_interval=150,
                                               eval_sets=sets, eval_tokens=8192))
     run_training(config, log=lambda *a: None)
     return checkpoint.checkpoints(root / "run")[-1]
@@ -82,7 +82,7 @@ def load_model_config(vocab, seq_len):
 
 def test_train_run_logs_held_out_sets_and_plot_draws_them(trained):
     metrics = read_metrics(trained.parent)["eval"]
-    assert [m["step"] for m in metrics] == [100, 200, 300]
+    assert [m["step"] for m in metrics] == [50, 100, 150]
     for name in ("book-text", "web", "src", "book-tokens", "macro"):
         assert {f"eval/{name}/loss", f"eval/{name}/bpb"} <= set(metrics[-1])
     first, last = metrics[0], metrics[-1]
@@ -102,7 +102,7 @@ def test_train_eval_cli_prints_a_table_and_writes_json(trained, eval_inputs, tmp
     assert "rust" in printed and "dolma_cc_en_head-0091" in printed and "macro" in printed
     report = json.loads(out.read_text())
     sets = report["sets"]
-    assert report["step"] == 300 and 4096 <= sets["rust"]["tokens"] <= 4096 + 64
+    assert report["step"] == 150 and 4096 <= sets["rust"]["tokens"] <= 4096 + 64
     assert sets["macro"]["bpb"] == pytest.approx((sets["rust"]["bpb"] + sets["dolma_cc_en_head-0091"]["bpb"]) / 2)
 
 
