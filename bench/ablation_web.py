@@ -2,7 +2,8 @@
 extracted (the web pipeline's extract stage output: every language, no quality filter, no dedup), each mixed
 50/50 with the same two books, equal tokens, one tokenizer, 3 seeds; scored on held-out clean text no arm saw:
 Pride and Prejudice (not among the training books), CCNet/dolma "cc_en_head" web documents (not in the crawl
-the arms were curated from) and a continuation task built from Pride and Prejudice paragraphs.
+the arms were curated from) and two tasks built from Pride and Prejudice paragraphs: the true continuation
+against passages of other paragraphs, and against its own words shuffled (train/tasks.py).
 
     python bench/ablation_web.py prepare --work out/ablation-web     # pipelines, tokenizer, shards, manifests
     train ablate ablations/curated-vs-extracted.yaml                  # 2 arms x 3 seeds, then the comparison
@@ -87,6 +88,7 @@ def prepare(work: Path) -> None:
     # documents of ~8 paragraphs, so distractors come from elsewhere in the novel
     docs = [" ".join(paragraphs[i:i + 8]) for i in range(0, len(paragraphs), 8)]
     write_task(continuation_task(docs, examples=300, choices=4, seed=0), held / "continuation.jsonl")
+    write_task(continuation_task(docs, examples=300, choices=4, seed=0, distractors="shuffled"), held / "word_order.jsonl")
     print(f"prepared {work}: manifests curated.yaml, extracted.yaml; held-out sets in {held}")
 
 

@@ -60,3 +60,34 @@ def test_report_only_and_bad_ablation_files(ablation, tmp_path):
     ablation.write_text(yaml.safe_dump(spec))
     with pytest.raises(ConfigError, match="names must differ"):
         run_ablation(ablation)
+
+
+def test_an_arm_given_as_pipeline_output_and_tokenizer_is_tokenized_then_trained(ablation, token_data):  # noqa: F811
+    from tokenize_fixtures import write_parquet
+    rows = [{"id": f"alice-{i}", "source": "books", "text": d, "path": "alice"}
+            for i, d in enumerate(documents((books_dir() / "en_alice_pg11.txt").read_text(encoding="utf-8")))]
+    write_parquet(ablation.parent / "curated", "part-0", rows)
+    spec = yaml.safe_load(ablation.read_text())
+    spec["seeds"], spec["tokens"] = [1], 64 * 8 * 10
+    spec["arms"][1] = {"name": "alice", "tokenizer": str(token_data.tokenizer_path), "seq_len": 64,
+                       "data": [{"name": "books", "path": "curated"}]}
+    ablation.write_text(yaml.safe_dump(spec))
+    run_ablation(ablation, log=lambda *a: None)
+    data = ablation.parent / "runs" / "alice" / "data"
+    manifest = yaml.safe_load((data / "mix.yaml").read_text())
+    assert manifest["seq_len"] == 64 and manifest["sources"][0]["name"] == "books"
+    tokens = json.loads((data / "books" / "tokenize" / "train" / "tokens.json").read_text())
+    assert tokens["num_documents"] == len(rows) and tokens["tokenizer_hash"] == token_data.tokenizer_hash
+    assert set(json.loads((ablation.parent / "runs" / "comparison.json").read_text())["arms"]) == {"english", "alice"}
+
+
+def test_diverged_runs_are_recorded_not_fatal(ablation):
+    spec = yaml.safe_load(ablation.read_text())
+    spec["seeds"], spec["tokens"] = [1], 64 * 8 * 40
+    spec["train"].update(lr=1e4, min_lr=1e4, warmup_steps=1, grad_clip=0.0)   # sure to blow up
+    ablation.write_text(yaml.safe_dump(spec))
+    with pytest.raises(ConfigError, match="no finished runs"):   # every run failed, each one was tried
+        run_ablation(ablation, log=lambda *a: None)
+    for arm in ("english", "german-french"):
+        failed = json.loads((ablation.parent / "runs" / arm / "seed-1" / "failed.json").read_text())
+        assert "diverged" in failed["error"]

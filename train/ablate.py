@@ -12,7 +12,10 @@ compare (the DCLM / FineWeb method). The YAML:
     tasks: [{name: continuation, path: ../held_out/continuation.jsonl}]   # train/tasks.py multiple-choice JSONL
     arms:
       - {name: curated, manifest: ../data_manifests/curated.yaml}
-      - {name: extracted, manifest: ../data_manifests/extracted.yaml}
+      - name: extracted               # or pipeline output + a tokenizer: tokenized into OUT/ARM/data (needs curate)
+        tokenizer: ../out/tokenizer/tokenizer.json
+        seq_len: 1024
+        data: [{name: web, path: ../out/web/extract, weight: 0.5}, {name: books, path: ../out/books/dedup, weight: 0.5}]
 
 Manifest, set and task paths are relative to the YAML's folder. Arms may use different tokenizers: text eval
 sets are tokenized with each arm's own tokenizer and compared in bits per byte (token-directory sets and the
@@ -59,9 +62,14 @@ def load_ablation(path: str | Path) -> dict:
     spec["tasks"] = [relocate(e) for e in spec.get("tasks") or []]
     names = []
     for i, arm in enumerate(spec["arms"]):
-        if not isinstance(arm, dict) or set(arm) != {"name", "manifest"}:
-            raise ConfigError(f"{path}: arms[{i}]: expected {{name: NAME, manifest: PATH}}, got {arm!r}")
-        arm["manifest"] = resolve(arm["manifest"])
+        if isinstance(arm, dict) and set(arm) == {"name", "manifest"}:
+            arm["manifest"] = resolve(arm["manifest"])
+        elif isinstance(arm, dict) and {"name", "data", "tokenizer"} <= set(arm) <= {"name", "data", "tokenizer", "seq_len"}:
+            arm["tokenizer"] = resolve(arm["tokenizer"])
+            arm["data"] = [{**source, "path": resolve(source["path"])} for source in arm["data"]]
+        else:
+            raise ConfigError(f"{path}: arms[{i}]: expected {{name, manifest}} or {{name, data: [{{name, path, weight}}], "
+                              f"tokenizer, seq_len}}, got {arm!r}")
         names.append(arm["name"])
     if len(set(names)) != len(names):
         raise ConfigError(f"{path}: arms: names must differ, got {names}")
@@ -74,6 +82,34 @@ def load_ablation(path: str | Path) -> dict:
 def _relocate(entry: str, resolve) -> str:
     name, eq, path = entry.partition("=")
     return f"{name}={resolve(path)}" if eq else resolve(entry)
+
+
+def tokenize_arm(spec: dict, arm: dict) -> str:
+    """An arm given as pipeline output (Parquet folders) plus a tokenizer: token shards and a mix manifest under
+    OUT/ARM/data (kept, so a rerun reuses them). Tokenizing needs curate, imported only here."""
+    try:
+        from curate.core.executor import make_executor
+        from curate.core.pipeline import Pipeline
+        from curate.core.runner import run_pipeline
+        from curate.tokenize.stage import TokenizeParams, TokenizeStage
+    except ImportError:
+        raise ConfigError(f"arm {arm['name']}: tokenizing pipeline output needs curate installed; "
+                          "or give the arm a manifest") from None
+    root = (Path(spec["out_dir"]) / arm["name"] / "data").resolve()
+    sources = []
+    for source in arm["data"]:
+        out = root / source["name"]
+        if not (out / "tokenize" / "train" / "tokens.json").exists():
+            params = TokenizeParams(tokenizer=arm["tokenizer"], validation_fraction=0.0, min_validation_docs=0)
+            pipeline = Pipeline(source["name"], f"(ablation arm {arm['name']})", [source["path"]], str(out),
+                                [TokenizeStage("tokenize", params)])
+            run_pipeline(pipeline, make_executor("local", 1), progress=False)
+        sources.append({"name": source["name"], "path": str(out / "tokenize" / "train"),
+                        "weight": float(source.get("weight", 1.0))})
+    manifest = {"name": arm["name"], "tokenizer": {"path": arm["tokenizer"]}, "seq_len": arm.get("seq_len", 1024),
+                "seed": 1234, "total_tokens": spec["tokens"], "sources": sources}
+    (root / "mix.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    return str(root / "mix.yaml")
 
 
 def run_config(spec: dict, arm: dict, seed: int):
@@ -97,6 +133,7 @@ def run_arm(spec: dict, arm: dict, seed: int, log=print) -> dict:
     config = run_config(spec, arm, seed)
     run_dir = Path(config.out_dir)
     done = run_dir / "eval.json"
+    (run_dir / "failed.json").unlink(missing_ok=True)   # a failed run started again (e.g. after a config change)
     if done.exists():
         log(f"{arm['name']} seed {seed}: finished earlier ({done})")
         return json.loads(done.read_text())
@@ -121,9 +158,17 @@ def run_ablation(path: str | Path, arms: list[str] | None = None, seeds: list[in
         for arm in spec["arms"]:
             if arms and arm["name"] not in arms:
                 continue
+            if "manifest" not in arm:
+                arm["manifest"] = tokenize_arm(spec, arm)
             for seed in spec["seeds"]:
                 if seeds is None or seed in seeds:
-                    run_arm(spec, arm, seed, log)
+                    try:
+                        run_arm(spec, arm, seed, log)
+                    except RuntimeError as error:   # a diverged run is a result too: recorded, the others go on
+                        log(f"{arm['name']} seed {seed}: failed: {error}")
+                        failed = Path(spec["out_dir"]) / arm["name"] / f"seed-{seed}" / "failed.json"
+                        failed.parent.mkdir(parents=True, exist_ok=True)
+                        failed.write_text(json.dumps({"seed": seed, "error": str(error)}) + "\n")
     return write_comparison(spec)
 
 
@@ -140,7 +185,9 @@ def compare(spec: dict) -> dict:
         reports = [json.loads(p.read_text()) for p in sorted((Path(spec["out_dir"]) / arm["name"]).glob("seed-*/eval.json"))]
         if not reports:
             continue
+        failed = sorted((Path(spec["out_dir"]) / arm["name"]).glob("seed-*/failed.json"))
         entry = {"seeds": [r["seed"] for r in reports], "tokens_trained": reports[0]["tokens_trained"],
+                 "failed": [json.loads(p.read_text()) for p in failed],
                  "bpb": {}, "loss": {}, "tasks": {}}
         for name in reports[0].get("sets", {}):
             for key in ("bpb", "loss"):
@@ -168,7 +215,8 @@ def format_comparison(spec: dict, results: dict) -> str:
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for arm in arms:
         r = results[arm]
-        row = [arm, str(len(r["seeds"]))] + [fmt(r["bpb"][s]) for s in sets] + [fmt(r["tasks"][t], 3) for t in tasks]
+        runs = str(len(r["seeds"])) + (f" ({len(r['failed'])} failed)" if r["failed"] else "")
+        row = [arm, runs] + [fmt(r["bpb"][s]) for s in sets] + [fmt(r["tasks"][t], 3) for t in tasks]
         row += [fmt(r["core"], 3)] if tasks else []
         lines.append("| " + " | ".join(row) + " |")
     if len(arms) > 1 and "macro" in sets:
@@ -213,7 +261,7 @@ def curves(spec: dict) -> dict[str, np.ndarray]:
     for arm in spec["arms"]:
         per_seed = []
         for run in sorted((Path(spec["out_dir"]) / arm["name"]).glob("seed-*")):
-            if (run / "metrics.jsonl").exists():
+            if (run / "eval.json").exists():   # finished runs only (a diverged one has failed.json)
                 rows = read_metrics(run).get("eval", [])
                 per_seed.append({r["step"]: r["eval/macro/bpb"] for r in rows if "eval/macro/bpb" in r})
         common = sorted(set.intersection(*(set(s) for s in per_seed))) if per_seed else []

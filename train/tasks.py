@@ -85,11 +85,12 @@ def evaluate_task(model, tokenizer, examples: list[dict], device="cpu") -> dict:
     model.eval()
     correct = correct_norm = 0
     chance = 0.0
+    best = lambda values: max(range(len(values)), key=values.__getitem__)
     for ex in examples:
         scores = choice_logprobs(model, tokenizer, ex["context"], ex["choices"], device)
         normed = [s / max(len(c.encode("utf-8")), 1) for s, c in zip(scores, ex["choices"])]
-        correct += max(range(len(scores)), key=scores.__getitem__) == ex["label"]
-        correct_norm += max(range(len(normed)), key=normed.__getitem__) == ex["label"]
+        correct += best(scores) == ex["label"]
+        correct_norm += best(normed) == ex["label"]
         chance += 1 / len(ex["choices"])
     model.train(was_training)
     n = len(examples)
@@ -120,11 +121,15 @@ def format_tasks(results: dict) -> str:
 
 
 def continuation_task(documents: list[str], examples: int = 100, choices: int = 4, context_chars: int = 300,
-                      choice_chars: int = 80, seed: int = 0) -> list[dict]:
+                      choice_chars: int = 80, seed: int = 0, distractors: str = "other") -> list[dict]:
     """A task whose answer is known without labelling: a passage of a held-out document, its true next
-    `choice_chars` characters, and same-length passages from other documents as distractors. Cuts fall on
-    spaces, so every choice starts with a word. A model that learned the language (and the document's topic and
-    names) prefers the true continuation; an untrained one is at chance, 1 / choices."""
+    `choice_chars` characters, and distractors. Cuts fall on spaces, so every choice starts with a word.
+    distractors="other": same-length passages from other documents; the model must use the context (topic,
+    names, grammar across the cut), which small models learn late. "shuffled": the true continuation's words in
+    another order; same words, same bytes, nearly the same tokens, so an untrained model is at chance and any
+    model that learned word order beats it (the BLiMP idea: the minimal pair differs only in what is tested)."""
+    if distractors not in ("other", "shuffled"):
+        raise TaskError(f"continuation task: distractors must be 'other' or 'shuffled', got {distractors!r}")
     rng = random.Random(seed)
     docs = [re.sub(r"\s+", " ", d).strip() for d in documents]
     docs = [d for d in docs if len(d) >= context_chars + choice_chars + 2]
@@ -144,7 +149,16 @@ def continuation_task(documents: list[str], examples: int = 100, choices: int = 
             continue
         true = passage(doc, cut, choice_chars)
         wrong = []
-        for j in rng.sample([j for j in range(len(docs)) if j != i], choices - 1):
+        if distractors == "shuffled":
+            words = true.split()
+            while len(set(wrong)) < choices - 1 and len(set(words)) >= choices:
+                order = rng.sample(words, len(words))
+                if order != words:
+                    wrong.append(" " + " ".join(order))
+                wrong = list(dict.fromkeys(wrong))
+            if len(wrong) < choices - 1:
+                continue
+        for j in rng.sample([j for j in range(len(docs)) if j != i], choices - 1) if distractors == "other" else []:
             other = docs[j]
             start = other.find(" ", rng.randrange(0, len(other) - choice_chars - 1))
             wrong.append(passage(other, max(start, 0), choice_chars))
