@@ -8,7 +8,8 @@ compare (the DCLM / FineWeb method). The YAML:
     tokens: 2000000                   # training tokens per run (steps = tokens / tokens_per_step)
     seeds: [1, 2, 3]                  # model initialisation; the data order is each manifest's seed
     eval_sets: [{name: held-out-book, path: ../held_out/book.txt}]   # train/eval.py: text, JSONL, Parquet, tokens
-    eval_tokens: 32768                # tokens scored per set
+    eval_tokens: 8192                 # tokens scored per set every eval_interval steps (the curves)
+    final_eval_tokens: 65536          # tokens scored per set on each run's final checkpoint (the table)
     tasks: [{name: continuation, path: ../held_out/continuation.jsonl}]   # train/tasks.py multiple-choice JSONL
     arms:
       - {name: curated, manifest: ../data_manifests/curated.yaml}
@@ -35,7 +36,8 @@ import yaml
 
 from train.config import ConfigError
 
-KEYS = {"name", "out_dir", "train", "tokens", "seeds", "eval_sets", "eval_tokens", "tasks", "max_task_examples", "arms"}
+KEYS = {"name", "out_dir", "train", "tokens", "seeds", "eval_sets", "eval_tokens", "final_eval_tokens", "tasks",
+        "max_task_examples", "arms"}
 ARM_COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75)]
 
 
@@ -140,8 +142,9 @@ def run_arm(spec: dict, arm: dict, seed: int, log=print) -> dict:
     log(f"{arm['name']} seed {seed}: training {config.max_steps} steps in {run_dir}")
     run_training(config, resume=True, log=lambda *a, **k: None)
     final = checkpoint.checkpoints(run_dir)[-1]
-    report = evaluate_checkpoint(final, spec["eval_sets"], tasks=spec["tasks"], device=config.device if
-                                 config.device != "auto" else "cpu", max_examples=spec.get("max_task_examples"))
+    report = evaluate_checkpoint(final, spec["eval_sets"], max_tokens=spec.get("final_eval_tokens", 65536),
+                                 device=config.device if config.device != "auto" else "cpu", tasks=spec["tasks"],
+                                 max_examples=spec.get("max_task_examples"))
     report.update(arm=arm["name"], seed=seed, manifest=arm["manifest"])
     done.write_text(json.dumps(report, indent=1) + "\n")
     return report
