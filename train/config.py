@@ -49,6 +49,8 @@ class TrainConfig:
     # evaluation, checkpoints, logging
     eval_interval: int = 50
     eval_batches: int = 4
+    eval_sets: list = dataclasses.field(default_factory=list)   # held-out sets scored every eval_interval (train/eval.py)
+    eval_tokens: int = 65536         # tokens scored per eval set
     ckpt_interval: int = 50
     keep_last: int = 2
     log_interval: int = 1
@@ -71,7 +73,7 @@ PRESETS = {
 CHOICES = {"style": ("gpt2", "llama"), "schedule": ("cosine", "wsd"), "device": ("auto", "cpu", "cuda"),
            "dtype": ("auto", "float32", "bfloat16"), "parallel": ("ddp", "fsdp")}
 POSITIVE = ("n_layer", "n_head", "n_embd", "micro_batch", "eval_batches", "eval_interval", "ckpt_interval",
-            "keep_last", "log_interval", "spike_window", "spike_patience")
+            "eval_tokens", "keep_last", "log_interval", "spike_window", "spike_patience")
 NON_NEGATIVE = ("vocab_size", "tokens_per_step", "max_steps", "warmup_steps", "weight_decay", "grad_clip", "dropout")
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 

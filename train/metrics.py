@@ -85,7 +85,7 @@ def read_metrics(run_dir: Path) -> dict[str, list[dict]]:
             if kind == "event":
                 kinds["event"].append(record)
             else:
-                kinds[kind][record["step"]] = record
+                kinds.setdefault(kind, {})[record["step"]] = record   # e.g. "eval": held-out sets (train/eval.py)
     return {k: v if isinstance(v, list) else [v[s] for s in sorted(v)] for k, v in kinds.items()}
 
 

@@ -24,7 +24,7 @@ FONT = dict(zip(
     "55755 72227 11152 55655 44447 57755 65555 25552 65644 25563 65655 34216 72222 55557 55552 55775 55255 "
     "55222 71247 00002 00700 02720 02020 12221 42224 11244 07070 00024 51245 00000 00007".split()))
 WHITE, BLACK, GREY = (255, 255, 255), (40, 40, 40), (200, 200, 200)
-BLUE, ORANGE, RED = (31, 119, 180), (255, 127, 14), (214, 39, 40)
+BLUE, ORANGE, RED, GREEN = (31, 119, 180), (255, 127, 14), (214, 39, 40), (44, 160, 44)
 PHASE_COLOURS = ((232, 244, 232), (232, 238, 250), (250, 240, 228))
 PHASE_NAMES = ("RAPID DECREASE", "STEADY IMPROVEMENT", "DIMINISHING RETURNS")
 
@@ -110,13 +110,14 @@ def plot_run(run_dir, out_path=None, log_scale: bool = False, width: int = 900, 
     metrics = read_metrics(run_dir)
     train = np.array([(r["step"], r["loss"]) for r in metrics["train"]], dtype=float).reshape(-1, 2)
     val = np.array([(r["step"], r["val_loss"]) for r in metrics["val"]], dtype=float).reshape(-1, 2)
+    held_out = np.array([(r["step"], r["eval/macro/loss"]) for r in metrics.get("eval", [])], float).reshape(-1, 2)
     spikes = np.array([(e["step"], e["loss"]) for e in metrics["event"] if e["event"] == "spike_skipped"], float).reshape(-1, 2)
     rollbacks = [e["step"] for e in metrics["event"] if e["event"] == "rollback"]
     if not len(train):
         raise ValueError(f"{run_dir}/metrics.jsonl has no training steps to plot")
     finite = lambda a: a[np.isfinite(a[:, 1]) & (a[:, 1] > 0)] if len(a) else a
-    train, val, spikes = finite(train), finite(val), finite(spikes)
-    everything = np.concatenate([train, val, spikes])
+    train, val, spikes, held_out = finite(train), finite(val), finite(spikes), finite(held_out)
+    everything = np.concatenate([train, val, spikes, held_out])
     left, right, top, bottom = 80, width - 20, 50, height - 60
     x_low, x_high = 0.0, max(everything[:, 0].max(), 1.0)
     transform = np.log10 if log_scale else (lambda v: np.asarray(v, float))
@@ -151,12 +152,15 @@ def plot_run(run_dir, out_path=None, log_scale: bool = False, width: int = 900, 
     canvas.polyline(to_x(train[:, 0]), to_y(train[:, 1]), BLUE, thickness=2)
     if len(val):
         canvas.polyline(to_x(val[:, 0]), to_y(val[:, 1]), ORANGE, thickness=2)
+    if len(held_out):   # eval_sets: macro-average loss over the held-out sets
+        canvas.polyline(to_x(held_out[:, 0]), to_y(held_out[:, 1]), GREEN, thickness=2)
     for x, y in zip(to_x(spikes[:, 0]), to_y(spikes[:, 1])):
         canvas.polyline([x - 5, x + 5], [y - 5, y + 5], RED, 2)
         canvas.polyline([x - 5, x + 5], [y + 5, y - 5], RED, 2)
     canvas.text(left, 12, f"LOSS{' (LOG SCALE)' if log_scale else ''}: {run_dir.name}", scale=2)
     canvas.text((left + right) // 2, height - 25, "STEP", anchor="centre")
     legend = [("TRAIN", BLUE)] + ([("VAL", ORANGE)] if len(val) else []) + ([("SPIKE SKIPPED", RED)] if len(spikes) else [])
+    legend += [("HELD-OUT", GREEN)] if len(held_out) else []
     x = right - sum(text_width(name) + 40 for name, _ in legend)
     for name, colour in legend:
         canvas.fill(x, 18, x + 20, 22, colour)

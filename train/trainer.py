@@ -26,6 +26,7 @@ import torch
 from train import checkpoint, parallel
 from train.config import ConfigError, TrainConfig, load_config, to_dict
 from train.data import MixSampler, batch_indices, validation_sets
+from train.eval import PeriodicEval
 from train.metrics import MetricsLog, SpikeDetector, print_progress, progress_line
 from train.mix import load_manifest, plan_mix
 from train.model import GPT, GPTConfig
@@ -74,6 +75,8 @@ class Trainer:
         if not self.val_sets:
             self.log("note: no source of the manifest has validation shards; validation loss is not measured")
         self._build_model()
+        self.periodic_eval = PeriodicEval(config.eval_sets, self.tokenizer_path, self.tokenizer_hash, self.seq_len,
+                                          self.vocab_size, config.eval_tokens, config.micro_batch) if config.eval_sets else None
         self.spikes = SpikeDetector(config.spike_window, config.spike_z)
         self.step, self.cursor, self.skip, self.best_val, self.rollbacks = 0, 0, set(), math.inf, 0
         self.saved_step = None
@@ -236,6 +239,8 @@ class Trainer:
             self.log(f"step {self.step}: val loss {val['val_loss']:.4f}")
             improved = val["val_loss"] < self.best_val
             self.best_val = min(self.best_val, val["val_loss"])
+        if self.periodic_eval and (self.step % self.c.eval_interval == 0 or last):   # held-out sets: loss, bpb
+            self.metrics.write("eval", step=self.step, **self.periodic_eval(self.raw_model, self.d.device, self.autocast))
         if improved or self.step % self.c.ckpt_interval == 0 or last:
             path = self._save()
             if improved and self.d.is_main:

@@ -137,8 +137,25 @@ def train_tokenizer(inputs: list[str], output: str, vocab_size: int = 32768, sam
     data = tokenizer.to_str(pretty=True).encode("utf-8")
     with storage.atomic_path(output) as temporary, fsspec.open(temporary, "wb") as f:
         f.write(data)
+    write_hf_tokenizer_files(output, special_tokens[0] if special_tokens else None)
     return TrainedTokenizer(output, hashlib.sha256(data).hexdigest(), tokenizer.get_vocab_size(with_added_tokens=True),
                             taken["documents"], taken["bytes"], time.perf_counter() - start)
+
+
+def write_hf_tokenizer_files(tokenizer_url: str, eot: str | None) -> None:
+    """tokenizer_config.json + special_tokens_map.json beside tokenizer.json (the first special token as
+    bos/eos/pad), so transformers' AutoTokenizer loads the folder with eos_token set."""
+    import json
+    import posixpath
+
+    from train.tokenizer import hf_tokenizer_files
+    if eot is None:
+        return
+    folder = posixpath.dirname(tokenizer_url)
+    for name, content in hf_tokenizer_files(eot).items():
+        target = posixpath.join(folder, name) if folder else name
+        with storage.atomic_path(target) as temporary, fsspec.open(temporary, "w") as f:
+            f.write(json.dumps(content, indent=1) + "\n")
 
 
 def read_tokenizer(url: str):
