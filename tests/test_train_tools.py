@@ -10,7 +10,7 @@ import pytest
 from train_fixtures import (BOOKS, PYTHON, REPO, books_dir, python_env, tiny_overrides, token_data,  # noqa: F401
                             write_manifest)
 
-from train import demo_run
+from train.demo import demo_run
 from train.config import load_config
 from train.tokenizer import ByteLevelBPE
 from train.trainer import Trainer
