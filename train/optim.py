@@ -72,7 +72,11 @@ class Optimizers:
 
     def __init__(self, parts: list[torch.optim.Optimizer]):
         self.parts = parts
-        self.param_groups = [g for part in parts for g in part.param_groups]
+
+    @property
+    def param_groups(self) -> list[dict]:
+        # read afresh: loading a state dict replaces each part's group dicts
+        return [g for part in self.parts for g in part.param_groups]
 
     def step(self) -> None:
         for part in self.parts:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from train.data import DataError
 from train.metrics import read_metrics
 
 BLUE, ORANGE, RED = "#1f77b4", "#ff7f0e", "#d62728"
@@ -43,7 +44,7 @@ def plot_run(run_dir, out_path=None, log_scale: bool = False) -> Path:
     spikes = np.array([(e["step"], e["loss"]) for e in metrics["event"] if e["event"] == "spike_skipped"], float).reshape(-1, 2)
     rollbacks = [e["step"] for e in metrics["event"] if e["event"] == "rollback"]
     if not len(train):
-        raise ValueError(f"{run_dir}/metrics.jsonl has no training steps to plot")
+        raise DataError(f"{run_dir}/metrics.jsonl has no training steps to plot")
     finite = lambda a: a[np.isfinite(a[:, 1]) & (a[:, 1] > 0)] if len(a) else a
     train, val, spikes = finite(train), finite(val), finite(spikes)
     figure, axes = plt.subplots(figsize=(9, 5.2), dpi=100)
