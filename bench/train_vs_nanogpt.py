@@ -8,7 +8,7 @@ imported into this repository. Data: the three English books of ../shared/data/b
 concatenated). Same model: GPT-2 style, 4 layers, 4 heads, width 128, seq 256, 16 sequences a step, fp32.
 
 Per seed: nanoGPT runs `--iters` steps (AdamW lr 1e-3, cosine, its defaults otherwise); its final model is
-scored on this trainer's fixed validation windows (all of the held-out text), giving the target. Ours runs
+scored on this trainer's fixed validation windows (128 x 256 held-out tokens), giving the target. Ours runs
 0.7 x iters steps with Muon and must end at or below the target: <= 0.7x the tokens. tokens/s is the median
 step rate after 10 warm-up steps; the two run at the same time, one thread each, so they share the
 machine's load (the dev VM is shared).
@@ -42,6 +42,7 @@ from train.trainer import run_training  # noqa: E402
 
 MODEL = dict(n_layer=4, n_head=4, n_embd=128)
 SEQ, BATCH = 256, 16
+EVAL_BATCHES = 8   # 128 windows of 256 held-out tokens, the same for both trainers
 OURS = dict(optimizer="muon", muon_lr=0.02, lr=3e-3, min_lr=3e-4, schedule="wsd", decay_frac=0.4, warmup_steps=10,
             weight_decay=0.0)
 # runs nanoGPT's train.py unchanged, with its fixed seed 1337 offset by SEED so that seeds can differ
@@ -102,7 +103,7 @@ def score_nanogpt(nanogpt: Path, checkpoint: Path, windows: np.ndarray) -> float
 
 def run_ours(manifest: Path, run_dir: Path, seed: int, steps: int, eval_batches: int) -> dict:
     config = load_config(None, dict(manifest=str(manifest), out_dir=str(run_dir), device="cpu", progress=False,
-                                    micro_batch=BATCH, max_steps=steps, eval_interval=max(steps // 14, 1),
+                                    micro_batch=BATCH, max_steps=steps, eval_interval=max(steps // 7, 1),
                                     eval_batches=eval_batches, ckpt_interval=steps, seed=seed, **MODEL, **OURS))
     result = run_training(config, log=lambda *a: None)
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
@@ -150,11 +151,11 @@ def main() -> int:
             manifest = write_manifest(tmp / f"m{seed}.yaml", data, seq_len=SEQ, total_tokens=10**9, seed=seed, sources=[
                 {"name": "en", "path": str(en["en"]), "weight": 1.0, "validation": str(en["en-val"])}])
             plan = plan_mix(load_manifest(manifest))
-            windows = validation_sets(plan, SEQ, 10**6, 1, seed)["en"]   # every window of the held-out text
+            windows = validation_sets(plan, SEQ, EVAL_BATCHES, BATCH, seed)["en"]   # fixed held-out windows
             # both at once, one thread each: they share whatever load the machine has
             process = start_nanogpt(args.nanogpt, tmp / f"nano{seed}", en, seed, args.iters, threads=1)
             steps = int(args.fraction * args.iters)
-            ours = run_ours(manifest, tmp / f"ours{seed}", seed, steps, eval_batches=len(windows) // BATCH + 1)
+            ours = run_ours(manifest, tmp / f"ours{seed}", seed, steps, eval_batches=EVAL_BATCHES)
             theirs = nanogpt_result(process, tmp / f"nano{seed}")
             target = score_nanogpt(args.nanogpt, theirs["checkpoint"], windows)
             reached = min((s for s, v in ours["val"].items() if v <= target), default=None)

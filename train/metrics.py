@@ -17,30 +17,31 @@ import numpy as np
 
 
 class SpikeDetector:
-    """How far a loss lies above the recent trend, in robust standard deviations.
+    """How far a loss lies above the recent level, in robust standard deviations of the detrended noise.
 
-    A line is fitted through the last `window` accepted (step, loss) pairs by Theil-Sen (median of pairwise
-    slopes), so a falling loss is not mistaken for spread and a past spike cannot tilt it; the scale is 1.4826 x
-    the median absolute deviation of the residuals (the standard deviation, for Gaussian noise), floored at 1% of
+    The level is the median of the last `recent` accepted losses; on a falling curve it lags above the trend,
+    which errs toward not flagging. The noise is 1.4826 x the median absolute deviation of the residuals from
+    a Theil-Sen line (median of pairwise slopes) through the last `window` accepted (step, loss) pairs: the
+    fall of the loss is not counted as spread, and one past outlier cannot tilt the line. It is floored at 1% of
     the loss so a smooth curve does not flag its own noise. A z-score over the raw window (llm.c) fails early in
     a run: while the loss falls fast the window's spread is large and a batch of random tokens hides in it.
-    Spikes are not added to the window, so a run of bad batches cannot drag the fit up to meet them.
+    Spikes are not added to the window, so a run of bad batches cannot drag the statistics up to meet them.
     """
 
-    def __init__(self, window: int, z_threshold: float, min_count: int = 10):
+    def __init__(self, window: int, z_threshold: float, min_count: int = 10, recent: int = 5):
         self.points: deque[tuple[int, float]] = deque(maxlen=window)
-        self.z_threshold, self.min_count = z_threshold, min_count
+        self.z_threshold, self.min_count, self.recent = z_threshold, min_count, recent
 
     def zscore(self, step: int, loss: float) -> float:
         if len(self.points) < self.min_count:
             return 0.0
         steps, losses = (np.array(v, dtype=np.float64) for v in zip(*self.points))
         i, j = np.triu_indices(len(steps), k=1)
-        slope = float(np.median((losses[j] - losses[i]) / (steps[j] - steps[i])))
+        slope = np.median((losses[j] - losses[i]) / (steps[j] - steps[i]))
         residuals = losses - slope * steps
-        offset = float(np.median(residuals))
-        scale = max(1.4826 * float(np.median(np.abs(residuals - offset))), 0.01 * abs(float(np.median(losses))), 1e-12)
-        return (loss - (offset + slope * step)) / scale
+        noise = 1.4826 * float(np.median(np.abs(residuals - np.median(residuals))))
+        level = float(np.median(losses[-self.recent:]))
+        return (loss - level) / max(noise, 0.01 * abs(level), 1e-12)
 
     def accept(self, step: int, loss: float) -> None:
         self.points.append((step, loss))
