@@ -120,7 +120,7 @@ def step_train(run: DemoRun) -> None:
     """A short CPU run of the tiny model on the mix: the loss falls, loss.png is written."""
     if run.train_steps <= 0:
         return
-    from train import demo_run
+    from train.demo import demo_run
 
     print(f"training the tiny-cpu model for {run.train_steps} steps on {run.manifest}")
     run.training = demo_run(run.manifest, run.output / "train", steps=run.train_steps)

@@ -1,7 +1,9 @@
 """train.config: presets, YAML, command-line overrides and the checks made before anything starts."""
 from __future__ import annotations
 
+import math
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -67,3 +69,18 @@ def test_cli_reports_config_errors_without_traceback(tmp_path, manifest):
                             capture_output=True, text=True, cwd=REPO, env=python_env())
     assert result.returncode == 2
     assert "learning_rate: unknown key" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("name", ["tiny-cpu", "gpt2-124m", "gpt2-350m"])
+def test_shipped_configs_fit_the_demo_mix(name):
+    """Every config in configs/ runs on the manifest `curate demo` makes: its batch divides into micro-batches
+    on 1 and 8 processes and its warmup is shorter than the run."""
+    config = load_config(REPO / "configs" / f"{name}.yaml")
+    manifest = yaml.safe_load(Path(config.manifest).read_text())
+    assert Path(config.manifest).name == "demo.yaml"
+    for processes in (1, 8):
+        per_pass = config.micro_batch * manifest["seq_len"] * processes
+        tokens_per_step = config.tokens_per_step or per_pass
+        assert tokens_per_step % per_pass == 0
+    steps = config.max_steps or math.ceil(manifest["total_tokens"] / (config.tokens_per_step or per_pass))
+    assert config.warmup_steps < steps

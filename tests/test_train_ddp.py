@@ -55,3 +55,23 @@ def test_resume_on_a_different_process_count_keeps_the_data_order(configs):
     train(changed, 2, "--stop-at", "5")
     train(changed, 1, "--resume")
     assert_close(read_losses(single_dir), read_losses(changed_dir))
+
+
+def test_sharded_checkpoint_resumes_on_another_process_count(configs):
+    """FSDP2 on 2 processes writes DCP checkpoints (each rank its shards); one process resumes from them, and
+    2 FSDP processes with Muon resume from a 1-process DCP checkpoint; both match the uninterrupted runs."""
+    single, single_dir = configs("single")
+    train(single, 1)
+    sharded, sharded_dir = configs("sharded", parallel="fsdp")
+    train(sharded, 2, "--stop-at", "5")
+    assert (sharded_dir / "ckpt-00000005.dcp" / "train_state.pt").exists()
+    assert len(list((sharded_dir / "ckpt-00000005.dcp").glob("*.distcp"))) == 2
+    train(sharded, 1, "--resume", "--ckpt-format", "dcp")
+    assert_close(read_losses(single_dir), read_losses(sharded_dir))
+
+    muon_single, muon_single_dir = configs("muon-single", optimizer="muon")
+    train(muon_single, 1)
+    grown, grown_dir = configs("grown", optimizer="muon", ckpt_format="dcp", parallel="fsdp")
+    train(grown, 1, "--stop-at", "5")
+    train(grown, 2, "--resume")
+    assert_close(read_losses(muon_single_dir), read_losses(grown_dir))

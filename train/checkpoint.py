@@ -1,20 +1,30 @@
-"""Checkpoints: atomic, checksummed, the last K kept plus the best by validation loss.
+"""Checkpoints: atomic, checksummed, verified finite, the last K kept plus the best by validation loss.
 
-`ckpt-STEP.pt` is written under a temporary name, synced and renamed; then `ckpt-STEP.json` records its size
-and sha256. A checkpoint without its record, or whose bytes no longer match it (a crash mid-write, a truncated
-copy, a flipped bit), is not used: `load_latest` says why and falls back to the one before. Loading goes through
-`torch.load(weights_only=True)`, which unpickles tensors and plain containers only, never arbitrary code.
+Two formats:
+  * file (small runs, and the source of `train sample` / export): `ckpt-STEP.pt`, the full unsharded state
+    gathered on rank 0, written under a temporary name, synced and renamed;
+  * dcp (FSDP runs): `ckpt-STEP.dcp/`, torch.distributed.checkpoint's sharded files, each rank writing its own
+    shards (no rank ever holds the whole state), plus `train_state.pt` (step, data cursor, RNG...). It loads
+    on any number of processes: DCP reshards on load.
+Either is followed by `ckpt-STEP.json`, the record: the bytes and sha256 of every file, whether every weight was
+finite, and the validation loss at that step. A checkpoint without its record, or whose bytes no longer match
+it (a crash mid-write, a truncated copy, a flipped bit), or whose weights are not finite, is not used: the
+loader says why and falls back to the one before. Loading goes through `torch.load(weights_only=True)`, which
+unpickles tensors and plain containers only, never arbitrary code.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 from pathlib import Path
 
 import torch
 from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict, set_state_dict
+
+STATE_FILE = "train_state.pt"
 
 
 class CheckpointError(RuntimeError):
@@ -29,17 +39,49 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def gather_states(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
+def _files(path: Path) -> list[Path]:
+    return sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+
+
+def _replace_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def all_finite(state: dict) -> bool:
+    """Every floating tensor (local shard, under FSDP) of a state dict is finite."""
+    for value in state.values():
+        if isinstance(value, dict):
+            if not all_finite(value):
+                return False
+        elif isinstance(value, torch.Tensor) and value.is_floating_point():
+            local = value.to_local() if hasattr(value, "to_local") else value
+            if not torch.isfinite(local).all():
+                return False
+    return True
+
+
+def gather_states(model: torch.nn.Module, optimizers: list) -> tuple[dict, dict]:
     """Full (unsharded, unwrapped, on CPU) model and optimizer state; every rank must call it under FSDP."""
-    return get_state_dict(model, optimizer, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    return get_state_dict(model, optimizers, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
 
 
-def restore_states(model: torch.nn.Module, optimizer: torch.optim.Optimizer, payload: dict) -> None:
-    set_state_dict(model, optimizer, model_state_dict=payload["model"], optim_state_dict=payload["optimizer"],
+def restore_states(model: torch.nn.Module, optimizers: list, payload: dict) -> None:
+    set_state_dict(model, optimizers, model_state_dict=payload["model"], optim_state_dict=payload["optimizer"],
                    options=StateDictOptions(full_state_dict=True))
 
 
-def save(payload: dict, path: Path) -> None:
+def write_record(path: Path, step: int, finite: bool, val_loss: float | None) -> None:
+    """The record that makes `path` (file or folder) a checkpoint; written last, so its presence means complete."""
+    files = {str(f.relative_to(path)) if path.is_dir() else f.name: {"bytes": f.stat().st_size, "sha256": _sha256(f)}
+             for f in _files(path)}
+    record = {"step": step, "finite": finite, "val_loss": val_loss, "files": files}
+    _replace_atomically(path.with_suffix(".json"), json.dumps(record) + "\n")
+
+
+def save(payload: dict, path: Path, val_loss: float | None = None) -> None:
+    """One-file checkpoint of a full payload (rank 0)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "wb") as f:
@@ -47,36 +89,62 @@ def save(payload: dict, path: Path) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-    record = {"step": payload["step"], "bytes": path.stat().st_size, "sha256": _sha256(path)}
-    tmp_record = path.with_name(f".{path.stem}.json.tmp")
-    tmp_record.write_text(json.dumps(record) + "\n")
-    os.replace(tmp_record, path.with_suffix(".json"))
+    write_record(path, payload["state"]["step"], all_finite(payload["model"]), val_loss)
 
 
-def save_rotating(payload: dict, run_dir: Path, keep_last: int) -> Path:
-    path = run_dir / f"ckpt-{payload['step']:08d}.pt"
-    save(payload, path)
-    for old in checkpoints(run_dir)[:-keep_last]:
-        old.unlink(missing_ok=True)
-        old.with_suffix(".json").unlink(missing_ok=True)
-    return path
+def save_sharded(model: torch.nn.Module, optimizers: list, train_state: dict, path: Path, is_main: bool,
+                 val_loss: float | None, barrier) -> None:
+    """DCP checkpoint: every rank writes its own shards into `path` (a folder), rank 0 the train state and record.
+    All ranks must call it; `barrier` separates the shard writes from the record."""
+    import torch.distributed.checkpoint as dcp
+    model_state, optim_state = get_state_dict(model, optimizers)
+    finite = all_finite(model_state)
+    if torch.distributed.is_initialized():   # a checkpoint is finite only if every rank's shards are
+        flag = torch.tensor([float(finite)])
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MIN)
+        finite = bool(flag.item())
+    if is_main and path.exists():
+        shutil.rmtree(path)   # a half-written folder from a killed save of the same step
+    barrier()
+    dcp.save({"model": model_state, "optimizer": optim_state}, checkpoint_id=str(path))
+    if is_main:
+        torch.save(train_state, path / STATE_FILE)
+    barrier()
+    if is_main:
+        write_record(path, train_state["state"]["step"], finite, val_loss)
+    barrier()
 
 
-def save_best(path: Path, run_dir: Path) -> None:
-    """Copy a verified checkpoint to best.pt (same atomic write-then-rename, then its record)."""
-    tmp = run_dir / ".best.pt.tmp"
-    shutil.copyfile(path, tmp)
-    os.replace(tmp, run_dir / "best.pt")
-    shutil.copyfile(path.with_suffix(".json"), run_dir / ".best.json.tmp")
-    os.replace(run_dir / ".best.json.tmp", run_dir / "best.json")
+def load_sharded(model: torch.nn.Module, optimizers: list, path: Path) -> None:
+    """Load a verified DCP checkpoint into the (wrapped, possibly sharded) model and optimizers; any world size."""
+    import torch.distributed.checkpoint as dcp
+    model_state, optim_state = get_state_dict(model, optimizers)
+    state = {"model": model_state, "optimizer": optim_state}
+    dcp.load(state, checkpoint_id=str(path))
+    set_state_dict(model, optimizers, model_state_dict=state["model"], optim_state_dict=state["optimizer"])
 
 
 def checkpoints(run_dir: Path) -> list[Path]:
-    return sorted(Path(run_dir).glob("ckpt-*.pt"))
+    """Every checkpoint (either format) in the folder, oldest step first."""
+    found = [p for p in Path(run_dir).glob("ckpt-*") if p.suffix in (".pt", ".dcp")]
+    return sorted(found, key=lambda p: (p.stem, p.suffix))
 
 
-def load(path: Path) -> dict:
-    """A verified checkpoint's payload, or CheckpointError saying what is wrong with the file."""
+def _check_files(path: Path, record: dict, record_name: str) -> None:
+    for name, expected in record["files"].items():
+        file = path / name if path.is_dir() else path
+        if not file.exists():
+            raise CheckpointError(f"{file}: missing, {record_name} lists it")
+        size = file.stat().st_size
+        if size != expected["bytes"]:
+            raise CheckpointError(f"{file}: {size} bytes, {record_name} says {expected['bytes']} (truncated?)")
+        if _sha256(file) != expected["sha256"]:
+            raise CheckpointError(f"{file}: sha256 differs from {record_name} (corrupted)")
+
+
+def read_record(path: Path) -> dict:
+    """The record of a checkpoint after checking its files against it; CheckpointError says what is wrong.
+    best.pt / best.dcp match either entry of best.json (see mark_best)."""
     path = Path(path)
     record_path = path.with_suffix(".json")
     if not path.exists():
@@ -85,28 +153,125 @@ def load(path: Path) -> dict:
         raise CheckpointError(f"{path}: no {record_path.name} beside it (the save did not finish)")
     try:
         record = json.loads(record_path.read_text())
-    except json.JSONDecodeError:
+        candidates = [record["record"], record["previous"]] if path.stem == "best" else [record]
+        candidates = [c for c in candidates if c is not None and "files" in c]
+    except (json.JSONDecodeError, KeyError, TypeError):
         raise CheckpointError(f"{record_path}: unreadable") from None
-    size = path.stat().st_size
-    if size != record["bytes"]:
-        raise CheckpointError(f"{path}: {size} bytes, {record_path.name} says {record['bytes']} (truncated?)")
-    if _sha256(path) != record["sha256"]:
-        raise CheckpointError(f"{path}: sha256 differs from {record_path.name} (corrupted)")
+    if not candidates:
+        raise CheckpointError(f"{record_path}: unreadable")
+    for i, candidate in enumerate(candidates):
+        try:
+            _check_files(path, candidate, record_path.name)
+            break
+        except CheckpointError:
+            if i == len(candidates) - 1:
+                raise
+    record = candidate
+    if not record["finite"]:
+        raise CheckpointError(f"{path}: holds non-finite weights (saved after the run diverged)")
+    val = record.get("val_loss")
+    if val is not None and not math.isfinite(val):
+        raise CheckpointError(f"{path}: its validation loss was {val}")
+    return record
+
+
+def _load_payload(file: Path) -> dict:
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(file, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for a bad archive; all mean the same here
-        raise CheckpointError(f"{path}: cannot be loaded ({error})") from None
-    missing = {"model", "optimizer", "step", "cursor", "config"} - set(payload)
+        raise CheckpointError(f"{file}: cannot be loaded ({error})") from None
+
+
+def load(path: Path) -> dict:
+    """A verified checkpoint's payload: for a file everything, for a DCP folder its train state (the weights
+    are loaded into a model by load_sharded). CheckpointError says what is wrong with it."""
+    path = Path(path)
+    record = read_record(path)
+    payload = _load_payload(path / STATE_FILE if path.is_dir() else path)
+    required = {"state", "config"} | (set() if path.is_dir() else {"model", "optimizer"})
+    missing = required - set(payload)
     if missing:
         raise CheckpointError(f"{path}: not a training checkpoint (missing {sorted(missing)})")
+    if not path.is_dir() and not all_finite(payload["model"]):
+        raise CheckpointError(f"{path}: holds non-finite weights")
+    payload["record"] = record
     return payload
 
 
-def load_latest(run_dir: Path, log=print) -> tuple[dict, Path] | tuple[None, None]:
-    """The newest checkpoint that loads; broken ones are reported and skipped."""
+def trusted(run_dir: Path, log=print, accept=lambda payload: None) -> list[tuple[dict, Path]]:
+    """(payload, path) of the checkpoints that verify, newest first, lazily: broken ones, and ones `accept`
+    rejects (it returns a reason), are reported and skipped."""
     for path in reversed(checkpoints(run_dir)):
         try:
-            return load(path), path
+            payload = load(path)
         except CheckpointError as error:
             log(f"checkpoint skipped: {error}; trying the previous one")
-    return None, None
+            continue
+        reason = accept(payload)
+        if reason:
+            log(f"checkpoint skipped: {path}: {reason}; trying the previous one")
+            continue
+        yield payload, path
+
+
+def load_latest(run_dir: Path, log=print, accept=lambda payload: None) -> tuple[dict, Path] | tuple[None, None]:
+    """The newest checkpoint that verifies (and that `accept` does not reject)."""
+    return next(iter(trusted(run_dir, log, accept)), (None, None))
+
+
+def _verified(path: Path) -> bool:
+    """The record is complete and says the weights were finite (its bytes were hashed when it was written)."""
+    try:
+        record = json.loads(path.with_suffix(".json").read_text())
+        return bool(record["finite"])
+    except (OSError, json.JSONDecodeError, KeyError, TypeError):
+        return False
+
+
+def remove(path: Path) -> None:
+    shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    path.with_suffix(".json").unlink(missing_ok=True)
+
+
+def rotate(run_dir: Path, keep_last: int) -> None:
+    """Keep the newest `keep_last` verified checkpoints and delete anything older; a broken or non-finite
+    checkpoint is never counted, so it cannot push a good one out."""
+    every = checkpoints(run_dir)
+    kept = [p for p in every if _verified(p)][-keep_last:]
+    if len(kept) < keep_last:
+        return
+    for old in every:
+        if (old.stem, old.suffix) < (kept[0].stem, kept[0].suffix):
+            remove(old)
+
+
+def mark_best(path: Path, run_dir: Path) -> None:
+    """Make checkpoint `path` the best one: best.json first (it names the checkpoint and its record, keeping the
+    previous entry), then best.pt (or best.dcp) renamed over in one step. A reader checks best.pt against either
+    entry of best.json, so a kill between the two renames leaves a valid pair (the previous best)."""
+    run_dir = Path(run_dir)
+    target = run_dir / f"best{path.suffix}"
+    record = json.loads(path.with_suffix(".json").read_text())
+    best_json = run_dir / "best.json"
+    previous = None
+    if best_json.exists():
+        try:
+            previous = json.loads(best_json.read_text()).get("record")
+        except json.JSONDecodeError:
+            previous = None
+    _replace_atomically(best_json, json.dumps({"checkpoint": path.name, "record": record, "previous": previous}) + "\n")
+    tmp = run_dir / f".best{path.suffix}.tmp"
+    remove(tmp) if tmp.exists() else None
+    if path.is_dir():
+        shutil.copytree(path, tmp)
+        old = run_dir / ".best.dcp.old"
+        if target.exists():
+            os.replace(target, old)
+        os.replace(tmp, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        try:
+            os.link(path, tmp)   # same bytes, no copy
+        except OSError:
+            shutil.copyfile(path, tmp)
+        os.replace(tmp, target)

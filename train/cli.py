@@ -14,8 +14,13 @@ Many GPUs or CPU processes: torchrun --nproc-per-node 8 -m train.cli run configs
 def cmd_run(args, overrides: list[str]) -> int:
     from train.config import load_config, parse_overrides
     from train.trainer import run_training
-    config = load_config(args.config, parse_overrides(overrides))
-    result = run_training(config, resume=args.resume, stop_at=args.stop_at)
+    overrides = parse_overrides(overrides)
+    if args.no_progress:
+        overrides["progress"] = "false"
+    if args.output:
+        overrides["out_dir"] = args.output
+    config = load_config(args.config, overrides)
+    result = run_training(config, resume=args.resume, stop_at=args.stop_at, restart=args.restart)
     if result.losses and os.environ.get("RANK", "0") == "0":
         print(f"done: step {max(result.losses) + 1}, final train loss {result.losses[max(result.losses)]:.4f}; "
               f"run folder {config.out_dir}")
@@ -24,14 +29,14 @@ def cmd_run(args, overrides: list[str]) -> int:
 
 def cmd_estimate(args) -> int:
     from train.estimate import estimate, format_estimate, parse_count
-    params, tokens = parse_count(args.params), parse_count(args.tokens)
+    params, tokens = parse_count(args.params), parse_count(args.tokens) if args.tokens else None
     print(format_estimate(estimate(params, tokens, args.gpu, args.gpus, args.mfu, args.price, args.watts), params, tokens))
     return 0
 
 
 def cmd_plot(args) -> int:
     from train.plot import plot_run
-    print(plot_run(args.run_dir, args.out, log_scale=args.log))
+    print(plot_run(args.run_dir, args.output, log_scale=args.log))
     return 0
 
 
@@ -50,13 +55,18 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="train (resumable; torchrun for many processes)", description=RUN_HELP,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("config", help="run config YAML, e.g. configs/tiny-cpu.yaml")
+    run.add_argument("--output", help="run folder, replacing the config's out_dir")
     run.add_argument("--resume", action="store_true", help="continue from the newest good checkpoint in out_dir")
+    run.add_argument("--restart", action="store_true",
+                     help="start afresh in an out_dir that holds checkpoints (they are moved to OUT/previous-N/)")
+    run.add_argument("--no-progress", action="store_true", help="no progress line")
     run.add_argument("--stop-at", type=int, help="stop after this step, keeping the full schedule (resume later)")
     run.set_defaults(handler=cmd_run)
     est = commands.add_parser("estimate", help="compute, GPU time, cost and energy from C = 6 N D")
     est.add_argument("--params", required=True, help="parameters N, e.g. 175e9 or 175B")
-    est.add_argument("--tokens", required=True, help="training tokens D, e.g. 300e9 or 300B")
-    est.add_argument("--gpu", default="h100", help="h100 (default), h200, b200, a100, l40s, a10, v100")
+    est.add_argument("--tokens", help="training tokens D, e.g. 300e9 or 300B (default: compute-optimal 20 x N)")
+    est.add_argument("--gpu", default="h100", help="h100 (= h100-sxm, default), h100-pcie, h100-nvl, h200, h200-nvl, "
+                                                   "b200, a100, l40s, a10, v100")
     est.add_argument("--gpus", type=int, default=1, help="GPUs in parallel (default 1)")
     est.add_argument("--mfu", type=float, default=0.4, help="model FLOPs utilisation (default 0.4)")
     est.add_argument("--price", type=float, help="dollars per GPU-hour")
@@ -64,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     est.set_defaults(handler=cmd_estimate)
     plot = commands.add_parser("plot", help="PNG of train/val loss with phases and spikes")
     plot.add_argument("run_dir", help="a run folder (holds metrics.jsonl)")
-    plot.add_argument("--out", help="PNG path (default RUN_DIR/loss.png)")
+    plot.add_argument("--output", help="PNG path (default RUN_DIR/loss.png)")
     plot.add_argument("--log", action="store_true", help="logarithmic loss axis")
     plot.set_defaults(handler=cmd_plot)
     sample = commands.add_parser("sample", help="generate text from a checkpoint")
@@ -84,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Mistakes in the input (config, manifest, shards, checkpoints, arguments) are one line and exit 2; anything
+    else is a bug and keeps its traceback."""
     from train.checkpoint import CheckpointError
     from train.config import ConfigError
     from train.data import DataError
@@ -94,8 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         build_parser().error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.handler(args, extra) if args.command == "run" else args.handler(args)
-    except (ConfigError, ManifestError, ShardFormatError, DataError, CheckpointError, ValueError,
-            FileNotFoundError) as error:
+    except (ConfigError, ManifestError, ShardFormatError, DataError, CheckpointError, FileNotFoundError) as error:
         print(f"train: error: {error}", file=sys.stderr)
         return 2
 

@@ -41,10 +41,15 @@ class TrainConfig:
     beta2: float = 0.95
     grad_clip: float = 1.0
     seed: int = 1337                 # model initialisation; the data order follows the manifest's seed
+    optimizer: str = "adamw"         # adamw | muon (Muon for the blocks' matrices, AdamW at `lr` for the rest)
+    muon_lr: float = 0.02            # Muon's peak lr; the schedule scales it as it scales lr
+    muon_momentum: float = 0.95
     # system
     device: str = "auto"             # auto | cpu | cuda
     dtype: str = "auto"              # auto (bfloat16 on CUDA, float32 on CPU) | float32 | bfloat16
-    compile: bool = False
+    compile: bool = False            # torch.compile each transformer block (training and evaluation)
+    activation_checkpointing: bool = False   # recompute each block's activations in the backward: less memory
+    ckpt_format: str = "auto"        # auto (dcp under FSDP, else file) | file (one .pt) | dcp (sharded folder)
     parallel: str = "ddp"            # ddp | fsdp, when launched by torchrun with more than one process
     # evaluation, checkpoints, logging
     eval_interval: int = 50
@@ -57,8 +62,8 @@ class TrainConfig:
     progress: bool = True
     tensorboard: bool = False
     # loss spikes
-    spike_window: int = 50           # running window of recent losses for the z-score
-    spike_z: float = 6.0             # skip an update whose loss is this many standard deviations above the window
+    spike_window: int = 50           # running window of recent losses for the trend fit
+    spike_z: float = 6.0             # skip an update whose loss is this many robust deviations above the trend
     spike_patience: int = 3          # this many spikes in a row: roll back to the last good checkpoint
 
 
@@ -71,7 +76,8 @@ PRESETS = {
                       warmup_steps=700, compile=True, eval_interval=250, eval_batches=20, ckpt_interval=1000, keep_last=3),
 }
 CHOICES = {"style": ("gpt2", "llama"), "schedule": ("cosine", "wsd"), "device": ("auto", "cpu", "cuda"),
-           "dtype": ("auto", "float32", "bfloat16"), "parallel": ("ddp", "fsdp")}
+           "dtype": ("auto", "float32", "bfloat16"), "parallel": ("ddp", "fsdp"),
+           "optimizer": ("adamw", "muon"), "ckpt_format": ("auto", "file", "dcp")}
 POSITIVE = ("n_layer", "n_head", "n_embd", "micro_batch", "eval_batches", "eval_interval", "ckpt_interval",
             "eval_tokens", "keep_last", "log_interval", "spike_window", "spike_patience")
 NON_NEGATIVE = ("vocab_size", "tokens_per_step", "max_steps", "warmup_steps", "weight_decay", "grad_clip", "dropout")

@@ -39,6 +39,8 @@ class _SourceSamples:
 
     @classmethod
     def build(cls, name: str, data: TokenDir, seq_len: int) -> _SourceSamples:
+        for shard in data.shards:
+            check_token_ids(shard, data)
         per_shard = np.array([max(s.num_tokens - 1, 0) // seq_len for s in data.shards], dtype=np.int64)
         if per_shard.sum() == 0:
             longest = max(s.num_tokens for s in data.shards)
@@ -58,6 +60,20 @@ class _SourceSamples:
         for s in np.unique(shard):
             mask = shard == s
             out[rows[mask]] = self.shards[s][starts[mask, None] + window]
+
+
+def check_token_ids(shard, data: TokenDir) -> None:
+    """Every id of a shard below the vocabulary its tokens.json declares: a corrupted .bin or a summary that
+    understates the vocabulary would otherwise fail deep in the embedding lookup, naming no file. One pass over
+    the memory-mapped tokens (numpy max, GB/s)."""
+    if shard.num_tokens == 0:
+        return
+    top = int(shard.tokens.max())
+    if top >= data.vocab_size:
+        count = int(np.count_nonzero(shard.tokens >= data.vocab_size))
+        raise DataError(f"{shard.prefix}.bin: {count} token id(s) up to {top}, outside the vocabulary of "
+                        f"{data.vocab_size} that {data.path}/tokens.json declares (corrupted shard, or a tokens.json "
+                        "that understates the vocabulary)")
 
 
 class MixSampler:

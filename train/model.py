@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torch.utils.checkpoint
 
 
 @dataclass
@@ -29,6 +30,60 @@ class GPTConfig:
     @property
     def bias(self) -> bool:
         return self.style == "gpt2"
+
+
+CE_CHUNK_ROWS = 4096   # rows of logits alive at once: 4096 x 50304 fp32 = 0.8 GB at GPT-2's vocabulary
+
+
+class _ChunkedCrossEntropy(torch.autograd.Function):
+    """Mean cross-entropy of softmax(h @ w.T) against targets, a chunk of rows at a time.
+
+    The gradients are computed in the forward pass, chunk by chunk, while each chunk's logits exist (as Liger's
+    fused linear cross-entropy does), so neither pass holds logits for the whole batch and nothing is recomputed.
+    Matmuls run in h's dtype (bf16 under autocast), the softmax in fp32. Targets of -100 are ignored.
+    """
+
+    @staticmethod
+    def forward(ctx, h, weight, targets):
+        w = weight.to(h.dtype)
+        valid = targets != -100
+        count = valid.sum().clamp(min=1)
+        loss = torch.zeros((), device=h.device, dtype=torch.float32)
+        grad_h = torch.empty_like(h) if ctx.needs_input_grad[0] else None
+        grad_w = torch.zeros_like(weight, dtype=torch.float32) if ctx.needs_input_grad[1] else None
+        for start in range(0, h.size(0), CE_CHUNK_ROWS):
+            rows = slice(start, start + CE_CHUNK_ROWS)
+            logits = (h[rows] @ w.T).float()
+            target, keep = targets[rows].clamp(min=0), valid[rows]
+            log_z = torch.logsumexp(logits, dim=-1)
+            picked = logits.gather(1, target[:, None]).squeeze(1)
+            loss += ((log_z - picked) * keep).sum()
+            if grad_h is None and grad_w is None:
+                continue
+            # d(loss_row)/d(logits) = softmax - one_hot(target), zero for ignored rows, over the batch mean
+            grad_logits = torch.exp(logits - log_z[:, None])
+            grad_logits.scatter_add_(1, target[:, None], -torch.ones_like(picked)[:, None])
+            grad_logits *= (keep / count)[:, None]
+            grad_logits = grad_logits.to(h.dtype)
+            if grad_h is not None:
+                grad_h[rows] = grad_logits @ w
+            if grad_w is not None:
+                grad_w += (grad_logits.T @ h[rows]).float()
+        ctx.save_for_backward(grad_h, grad_w)
+        ctx.weight_dtype = weight.dtype
+        return loss / count
+
+    @staticmethod
+    def backward(ctx, grad_loss):
+        grad_h, grad_w = ctx.saved_tensors
+        grad_h = grad_h * grad_loss.to(grad_h.dtype) if grad_h is not None else None
+        grad_w = (grad_w * grad_loss).to(ctx.weight_dtype) if grad_w is not None else None
+        return grad_h, grad_w, None
+
+
+def chunked_cross_entropy(h: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """F.cross_entropy(h @ weight.T, targets) (mean, ignore_index -100) without the full logits (N, V)."""
+    return _ChunkedCrossEntropy.apply(h, weight, targets)
 
 
 class RMSNorm(nn.Module):
@@ -119,6 +174,7 @@ class GPT(nn.Module):
         self.ln_f = make_norm(config)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         self.lm_head.weight = self.wte.weight   # tied: one matrix reads tokens in and scores them out
+        self.checkpoint_blocks = False          # activation checkpointing: recompute blocks in the backward
         if config.style == "llama":
             cos, sin = rotary_tables(config.seq_len, config.n_embd // config.n_head)
             self.register_buffer("rope_cos", cos, persistent=False)
@@ -146,7 +202,10 @@ class GPT(nn.Module):
         return 6 * self.num_params() + 12 * c.n_layer * c.n_embd * c.seq_len
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
-        """Logits (B, T, V); with targets also L = -1/(B*T) * sum over positions of log P(x_t | x_<t)."""
+        """(logits (B, T, V), None); with targets (None, L), L = -1/(B*T) * sum over positions of log P(x_t | x_<t).
+
+        With targets the logits are never materialised whole (chunked_cross_entropy): at a 50k vocabulary they
+        would be the largest tensor of the step."""
         T = idx.size(1)
         if T > self.config.seq_len:
             raise ValueError(f"sequence of {T} tokens is longer than the model's seq_len {self.config.seq_len}")
@@ -156,12 +215,14 @@ class GPT(nn.Module):
         x = self.drop(x)
         rope = (self.rope_cos, self.rope_sin) if self.wpe is None else None
         for block in self.h:
-            x = block(x, rope)
-        logits = self.lm_head(self.ln_f(x))
+            if self.checkpoint_blocks and self.training:
+                x = torch.utils.checkpoint.checkpoint(block, x, rope, use_reentrant=False)
+            else:
+                x = block(x, rope)
+        x = self.ln_f(x)
         if targets is None:
-            return logits, None
-        loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1))
-        return logits, loss
+            return self.lm_head(x), None
+        return None, chunked_cross_entropy(x.reshape(-1, x.size(-1)), self.lm_head.weight, targets.reshape(-1))
 
     def optimizer_groups(self, weight_decay: float) -> list[dict]:
         """Weight decay on matrices only: norms, biases and embeddings (all < 2-D, or the tied embedding) keep

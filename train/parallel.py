@@ -47,15 +47,19 @@ def setup(device: str = "auto") -> Dist:
     return Dist(rank=rank, local_rank=local_rank, world=world, device=target)
 
 
-def wrap(model: torch.nn.Module, d: Dist, mode: str) -> torch.nn.Module:
-    """The model as the training step calls it: itself, DDP-wrapped, or sharded in place by FSDP2."""
+def wrap(model: torch.nn.Module, d: Dist, mode: str, dtype: torch.dtype = torch.float32) -> torch.nn.Module:
+    """The model as the training step calls it: itself, DDP-wrapped, or sharded in place by FSDP2.
+
+    FSDP2 with a bf16 run all-gathers parameters in bf16 (half the traffic and memory of fp32) and reduce-scatters
+    gradients in fp32, so the sum over ranks does not lose precision; the sharded master weights stay fp32."""
     if not d.enabled:
         return model
     if mode == "fsdp":
-        from torch.distributed.fsdp import fully_shard
+        from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+        policy = MixedPrecisionPolicy(param_dtype=None if dtype == torch.float32 else dtype, reduce_dtype=torch.float32)
         for block in model.h:
-            fully_shard(block)
-        fully_shard(model)
+            fully_shard(block, mp_policy=policy)
+        fully_shard(model, mp_policy=policy)
         return model
     return DistributedDataParallel(model, device_ids=[d.local_rank] if d.device.type == "cuda" else None)
 
@@ -95,12 +99,11 @@ def teardown(d: Dist) -> None:
 
 
 def peak_flops(device: torch.device, dtype: torch.dtype) -> float | None:
-    """Dense peak FLOP/s of the device for the training dtype, or None where we do not know it (CPU)."""
+    """Dense peak FLOP/s of the device for the training dtype, or None where it is not known (CPU, an unlisted
+    GPU, bf16 on a GPU without it). The variant (SXM, PCIe, NVL) comes from the device's name and SM count."""
     if device.type != "cuda":
         return None
-    from train.estimate import GPU_PEAK_BF16
-    name = torch.cuda.get_device_name(device).lower()
-    for key, peak in GPU_PEAK_BF16.items():
-        if key in name:
-            return peak if dtype == torch.bfloat16 else peak / 2   # TF32 tensor cores run at half the bf16 rate
-    return None
+    from train.estimate import gpu_key, peak_for
+    props = torch.cuda.get_device_properties(device)
+    key = gpu_key(props.name, props.multi_processor_count)
+    return peak_for(key, "bf16" if dtype == torch.bfloat16 else "tf32") if key else None

@@ -11,6 +11,10 @@ from train.tokenizer import ByteLevelBPE
 
 
 def load_model(path: str | Path, device: str = "cpu") -> tuple[GPT, dict]:
+    if Path(path).is_dir():
+        raise checkpoint.CheckpointError(
+            f"{path}: a sharded (DCP) checkpoint; convert it to one file with torch.distributed.checkpoint."
+            "format_utils.dcp_to_torch_save, or train with ckpt_format: file")
     payload = checkpoint.load(Path(path))
     model = GPT(GPTConfig(**payload["model_config"]))
     state = {k: v for k, v in payload["model"].items() if k != "lm_head.weight"}   # tied to wte.weight

@@ -1,15 +1,16 @@
 """The training loop: one process on a CPU up to many GPUs under torchrun.
 
 A step draws `tokens_per_step` tokens (global batch), split over ranks and gradient-accumulation micro-steps,
-and makes one AdamW update with a clipped gradient at the scheduled learning rate. Around it: validation on a
-fixed set of batches, checkpoints, and loss-spike handling:
+and makes one update (AdamW, or Muon + AdamW) with a clipped gradient at the scheduled learning rate. Around
+it: validation on a fixed set of batches, checkpoints, and loss-spike handling:
 
-  * a loss far above the recent ones (z-score over a window, as llm.c) skips that update and is logged;
-  * `spike_patience` such steps in a row, or a NaN/inf loss or gradient, roll the run back to the last good
-    checkpoint and mark the offending batches (by data cursor) to be skipped from then on.
+  * a loss far above the recent trend (train.metrics.SpikeDetector) skips that update and is logged;
+  * `spike_patience` such steps in a row, or a NaN/inf loss or gradient, roll the run back to the newest
+    checkpoint that is trusted (verified, finite weights, finite validation loss not far above the best) and
+    mark the offending batches (by data cursor) to be skipped from then on.
 
-The data cursor counts batches drawn; it equals the step until a rollback skips some batches. Both are saved,
-so a resumed run draws exactly the batches it would have drawn.
+The data cursor counts batches drawn; it equals the step until a rollback skips some batches. Both are part
+of the TrainState saved in every checkpoint, so a resumed run draws exactly the batches it would have drawn.
 """
 from __future__ import annotations
 
@@ -24,14 +25,19 @@ from pathlib import Path
 import torch
 
 from train import checkpoint, parallel
-from train.config import ConfigError, TrainConfig, load_config, to_dict
+from train.config import ConfigError, TrainConfig, to_dict
 from train.data import MixSampler, batch_indices, validation_sets
 from train.eval import PeriodicEval
 from train.metrics import MetricsLog, SpikeDetector, print_progress, progress_line
 from train.mix import load_manifest, plan_mix
 from train.model import GPT, GPTConfig
+from train.optim import build_optimizer
+from train.state import Outcome, TrainState
 
 MAX_ROLLBACKS = 5
+# A checkpoint whose validation loss is more than this fraction above the best one so far is not rolled back
+# to: the run had already started to diverge when it was saved.
+ROLLBACK_MAX_VAL_RISE = 0.1
 
 
 def lr_at(step: int, c: TrainConfig, max_steps: int) -> float:
@@ -78,8 +84,9 @@ class Trainer:
         self.periodic_eval = PeriodicEval(config.eval_sets, self.tokenizer_path, self.tokenizer_hash, self.seq_len,
                                           self.vocab_size, config.eval_tokens, config.micro_batch) if config.eval_sets else None
         self.spikes = SpikeDetector(config.spike_window, config.spike_z)
-        self.step, self.cursor, self.skip, self.best_val, self.rollbacks = 0, 0, set(), math.inf, 0
+        self.state = TrainState()
         self.saved_step = None
+        self._pinned, self._prefetched = None, None
         self.metrics = MetricsLog(self.run_dir, self.d.is_main, config.tensorboard)
         self.result = RunResult(self.run_dir)
 
@@ -102,40 +109,72 @@ class Trainer:
 
     def _build_model(self) -> None:
         c, d = self.c, self.d
+        cuda = d.device.type == "cuda"
+        bf16 = cuda and torch.cuda.is_bf16_supported()   # V100 and older have no bf16: fp32 (TF32 off) there
+        self.dtype = {"auto": torch.bfloat16 if bf16 else torch.float32, "float32": torch.float32,
+                      "bfloat16": torch.bfloat16}[c.dtype]
         self.model_config = GPTConfig(vocab_size=self.vocab_size, seq_len=self.seq_len, n_layer=c.n_layer,
                                       n_head=c.n_head, n_embd=c.n_embd, style=c.style, dropout=c.dropout)
         torch.manual_seed(c.seed)
         self.raw_model = GPT(self.model_config).to(d.device)
-        self.model = parallel.wrap(self.raw_model, d, c.parallel)
-        if c.compile:
-            self.model = torch.compile(self.model)
-        cuda = d.device.type == "cuda"
-        self.optimizer = torch.optim.AdamW(self.raw_model.optimizer_groups(c.weight_decay), lr=c.lr,
-                                           betas=(c.beta1, c.beta2), fused=cuda or None)
-        dtype = {"auto": torch.bfloat16 if cuda else torch.float32, "float32": torch.float32,
-                 "bfloat16": torch.bfloat16}[c.dtype]
-        self.dtype = dtype
+        self.raw_model.checkpoint_blocks = c.activation_checkpointing
+        if c.compile:   # block by block: small graphs compile fast, and FSDP2 shards each compiled block
+            for block in self.raw_model.h:
+                block.compile()
+        self.model = parallel.wrap(self.raw_model, d, c.parallel, self.dtype)
+        self.optimizer = build_optimizer(self.raw_model, c, fused=cuda)
+        self.sharded_checkpoints = c.ckpt_format == "dcp" or (c.ckpt_format == "auto" and d.enabled and c.parallel == "fsdp")
+        # under FSDP2 mixed precision the parameters are already bf16 in the forward; autocast covers the rest
+        dtype = self.dtype
         self.autocast = (lambda: torch.autocast(d.device.type, dtype=dtype)) if dtype != torch.float32 else contextlib.nullcontext
         self.peak_flops = parallel.peak_flops(d.device, dtype)
         self.flops_per_token = self.raw_model.flops_per_token()
 
     # ---- data ----
-    def batch(self, cursor: int, micro_step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Inputs and next-token targets of this rank's micro-batch of batch `cursor`."""
+    def _load(self, cursor: int, micro_step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Gather a micro-batch from the shards; on GPU through one of two reused pinned buffers and a
+        non-blocking copy (a buffer is refilled only after its previous copy has finished)."""
         g = batch_indices(cursor, micro_step, self.d.rank, self.d.world, self.c.micro_batch, self.global_batch)
         tokens = torch.from_numpy(self.sampler.samples(g))
         if self.d.device.type == "cuda":
-            tokens = tokens.pin_memory().to(self.d.device, non_blocking=True)
+            if self._pinned is None:
+                self._pinned = [[torch.empty(tokens.shape, dtype=tokens.dtype).pin_memory(), None] for _ in range(2)]
+            self._pinned.reverse()
+            buffer, copied = self._pinned[0]
+            if copied is not None:
+                copied.synchronize()
+            buffer.copy_(tokens)
+            tokens = buffer.to(self.d.device, non_blocking=True)
+            self._pinned[0][1] = torch.cuda.Event()
+            self._pinned[0][1].record()
         return tokens[:, :-1], tokens[:, 1:]
+
+    def batch(self, cursor: int, micro_step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inputs and next-token targets of this rank's micro-batch of batch `cursor` (prefetched if it was)."""
+        if self._prefetched is not None and self._prefetched[0] == (cursor, micro_step):
+            return self._prefetched[1]
+        return self._load(cursor, micro_step)
+
+    def _prefetch_after(self, cursor: int, micro_step: int) -> None:
+        """Prepare the micro-batch that follows while the GPU still works on this one's backward."""
+        if micro_step + 1 < self.accum:
+            key = (cursor, micro_step + 1)
+        else:
+            following = cursor + 1
+            while following in self.state.skip:
+                following += 1
+            key = (following, 0)
+        self._prefetched = (key, self._load(*key))
 
     # ---- one step ----
     def forward_backward(self) -> tuple[float, float]:
         """Accumulate gradients over the micro-steps of batch `cursor`; the global mean loss and gradient norm."""
         total = torch.zeros((), device=self.d.device)
         sharded = self.d.enabled and self.c.parallel == "fsdp"
+        cursor = self.state.cursor
         for micro in range(self.accum):
             last = micro == self.accum - 1
-            x, y = self.batch(self.cursor, micro)
+            x, y = self.batch(cursor, micro)
             if sharded:
                 self.raw_model.set_requires_gradient_sync(last)
             sync = contextlib.nullcontext() if last or sharded or not self.d.enabled else self.model.no_sync()
@@ -143,35 +182,37 @@ class Trainer:
                 with self.autocast():
                     _, loss = self.model(x, y)
                 (loss / self.accum).backward()
+            self._prefetch_after(cursor, micro)
             total += loss.detach()
         loss = parallel.mean_across(total / self.accum, self.d).item()
         norm = torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), self.c.grad_clip or math.inf)
         norm = norm.full_tensor() if hasattr(norm, "full_tensor") else norm
         return loss, norm.item()
 
-    def train_step(self) -> dict:
-        lr = lr_at(self.step, self.c, self.max_steps)
+    def train_step(self) -> tuple[Outcome, dict]:
+        step = self.state.step
+        lr = lr_at(step, self.c, self.max_steps)
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group["lr_scale"]
         started = time.perf_counter()
         loss, grad_norm = self.forward_backward()
         if not (math.isfinite(loss) and math.isfinite(grad_norm)):
             self.optimizer.zero_grad(set_to_none=True)
-            return {"outcome": "nonfinite", "loss": loss, "grad_norm": grad_norm}
-        z = self.spikes.zscore(loss)
+            return Outcome.NONFINITE, {"loss": loss, "grad_norm": grad_norm}
+        z = self.spikes.zscore(step, loss)
         if z > self.c.spike_z:
             self.optimizer.zero_grad(set_to_none=True)
-            return {"outcome": "spike", "loss": loss, "grad_norm": grad_norm, "z": z}
+            return Outcome.SPIKE, {"loss": loss, "grad_norm": grad_norm, "z": z}
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        self.spikes.accept(loss)
+        self.spikes.accept(step, loss)
         if self.d.device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - started
         tokens_per_s = self.tokens_per_step / seconds
         mfu = self.flops_per_token * tokens_per_s / (self.peak_flops * self.d.world) if self.peak_flops else None
-        return {"outcome": "ok", "loss": loss, "grad_norm": grad_norm, "lr": lr, "tokens_per_s": tokens_per_s,
-                "mfu": mfu, "peak_mem_mb": self._peak_memory_mb()}
+        return Outcome.OK, {"tokens": (step + 1) * self.tokens_per_step, "loss": loss, "grad_norm": grad_norm, "lr": lr,
+                            "tokens_per_s": tokens_per_s, "mfu": mfu, "peak_mem_mb": self._peak_memory_mb()}
 
     def _peak_memory_mb(self) -> float:
         if self.d.device.type == "cuda":
@@ -179,77 +220,97 @@ class Trainer:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # Linux reports KiB
 
     # ---- the loop ----
-    def run(self, resume: bool = False, stop_at: int | None = None) -> RunResult:
+    def run(self, resume: bool = False, stop_at: int | None = None, restart: bool = False) -> RunResult:
         """Train to max_steps, or only up to step `stop_at` (a slice of the schedule, saved for --resume)."""
-        self._start(resume)
+        self._start(resume, restart)
+        s = self.state
         end = min(self.max_steps, stop_at or self.max_steps)
         bad_streak: list[int] = []
-        while self.step < end:
-            if self.cursor in self.skip:
-                self.cursor += 1
+        while s.step < end:
+            if s.cursor in s.skip:
+                s.cursor += 1
                 continue
-            record = self.train_step()
-            outcome = record.pop("outcome")
-            if outcome == "nonfinite" or (outcome == "spike" and len(bad_streak) + 1 >= self.c.spike_patience):
-                self._rollback(bad_streak + [self.cursor], outcome, record)
+            outcome, record = self.train_step()
+            if outcome is Outcome.NONFINITE or (outcome is Outcome.SPIKE and len(bad_streak) + 1 >= self.c.spike_patience):
+                self._rollback(bad_streak + [s.cursor], outcome.value, record)
                 bad_streak = []
+                s = self.state
                 continue
-            if outcome == "spike":
-                bad_streak.append(self.cursor)
-                self._event("spike_skipped", loss=record["loss"], z=round(record["z"], 2), cursor=self.cursor)
+            if outcome is Outcome.SPIKE:
+                bad_streak.append(s.cursor)
+                self._event("spike_skipped", loss=record["loss"], z=round(record["z"], 2), cursor=s.cursor)
             else:
                 bad_streak = []
-            self.result.losses[self.step] = record["loss"]
-            if outcome == "ok":
-                self.metrics.write("train", step=self.step, **record)
-                if self.step % self.c.log_interval == 0 or self.step == self.max_steps - 1:
-                    line = progress_line(self.step + 1, self.max_steps, record["loss"], record["tokens_per_s"], record["mfu"])
+            self.result.losses[s.step] = record["loss"]
+            if outcome is Outcome.OK:
+                self.metrics.write("train", step=s.step, **record)
+                if s.step % self.c.log_interval == 0 or s.step == self.max_steps - 1:
+                    line = progress_line(s.step + 1, self.max_steps, record["loss"], record["tokens_per_s"], record["mfu"])
                     if self.d.is_main and self.c.progress:
-                        print_progress(line, final=self.step == self.max_steps - 1)
-            self.step, self.cursor = self.step + 1, self.cursor + 1
+                        print_progress(line, final=s.step == self.max_steps - 1)
+            s.step, s.cursor = s.step + 1, s.cursor + 1
             self._after_step()
-        if self.saved_step != self.step:
+        if self.saved_step != s.step:
             self._save()
         self.metrics.close()
         parallel.barrier(self.d)
         return self.result
 
-    def _start(self, resume: bool) -> None:
+    def _start(self, resume: bool, restart: bool) -> None:
         existing = checkpoint.checkpoints(self.run_dir)
-        if resume:
+        if resume and existing and not restart:
             payload, path = checkpoint.load_latest(self.run_dir, self.log)
-            if payload is not None:
-                self._restore(payload, path)
-                return
-            self.log(f"resume: no usable checkpoint in {self.run_dir}; starting from scratch")
-        elif existing:
+            if payload is None:
+                raise checkpoint.CheckpointError(
+                    f"resume: none of the {len(existing)} checkpoints in {self.run_dir} is usable (reasons above); "
+                    "pass --restart to set them aside and train from scratch")
+            self._restore(payload, path)
+            return
+        if existing and not restart:
             raise ConfigError(f"out_dir: {self.run_dir} already holds checkpoints; pass --resume to continue "
-                              "that run or choose another out_dir")
+                              "that run, --restart to set them aside and start afresh, or choose another out_dir")
+        if existing:
+            self._set_aside()
         self.log(f"training {self.raw_model.num_params():,} parameters for {self.max_steps} steps of "
                  f"{self.tokens_per_step:,} tokens ({self.accum} micro-steps x {self.d.world} processes) on {self.d.device}")
         self._save()   # step 0: a good state to roll back to before the first periodic checkpoint
 
+    def _set_aside(self) -> None:
+        """--restart: move the old run's checkpoints, best and metrics into RUN/previous-N/ (nothing deleted)."""
+        if self.d.is_main:
+            n = 1 + sum(1 for _ in self.run_dir.glob("previous-*"))
+            aside = self.run_dir / f"previous-{n}"
+            aside.mkdir()
+            for path in [*self.run_dir.glob("ckpt-*"), *self.run_dir.glob("best.*"), self.run_dir / "metrics.jsonl"]:
+                if path.exists():
+                    shutil.move(str(path), aside / path.name)
+            self.metrics.close()
+            self.metrics = MetricsLog(self.run_dir, True, self.c.tensorboard)
+            self.log(f"restart: the previous checkpoints are in {aside}")
+        parallel.barrier(self.d)
+
     def _after_step(self) -> None:
-        last = self.step == self.max_steps
+        s = self.state
+        last = s.step == self.max_steps
         improved = False
-        if self.val_sets and (self.step % self.c.eval_interval == 0 or last):
+        if self.val_sets and (s.step % self.c.eval_interval == 0 or last):
             val = self.evaluate()
-            self.result.val_losses[self.step] = val["val_loss"]
-            self.metrics.write("val", step=self.step, **val)
-            self.log(f"step {self.step}: val loss {val['val_loss']:.4f}")
-            improved = val["val_loss"] < self.best_val
-            self.best_val = min(self.best_val, val["val_loss"])
-        if self.periodic_eval and (self.step % self.c.eval_interval == 0 or last):   # held-out sets: loss, bpb
-            self.metrics.write("eval", step=self.step, **self.periodic_eval(self.raw_model, self.d.device, self.autocast))
-        if improved or self.step % self.c.ckpt_interval == 0 or last:
-            path = self._save()
-            if improved and self.d.is_main:
-                checkpoint.save_best(path, self.run_dir)
+            self.result.val_losses[s.step] = val["val_loss"]
+            self.metrics.write("val", step=s.step, tokens=s.step * self.tokens_per_step, **val)
+            self.log(f"step {s.step}: val loss {val['val_loss']:.4f}")
+            s.val_loss, s.val_step = val["val_loss"], s.step
+            improved = val["val_loss"] < s.best_val
+            s.best_val = min(s.best_val, val["val_loss"])
+        if self.periodic_eval and (s.step % self.c.eval_interval == 0 or last):   # held-out sets: loss, bpb
+            self.metrics.write("eval", step=s.step, **self.periodic_eval(self.raw_model, self.d.device, self.autocast))
+        if improved or s.step % self.c.ckpt_interval == 0 or last:
+            self._save(best=improved)
 
     @torch.no_grad()
     def evaluate(self) -> dict:
         """Mean loss per validation source over its fixed windows; val_loss pools every window of every source.
-        Rank r takes batches r, r + world, ...; every rank runs the same number of forward passes (FSDP needs it)."""
+        Rank r takes batches r, r + world, ...; every rank runs the same number of forward passes (FSDP needs it).
+        Runs the same (per-block compiled, if asked) model as training."""
         self.raw_model.eval()
         b, world = self.c.micro_batch, self.d.world
         results, pooled_sum, pooled_n = {}, 0.0, 0
@@ -269,21 +330,32 @@ class Trainer:
         return {"val_loss": pooled_sum / pooled_n, **results}
 
     # ---- checkpoints and rollback ----
-    def _save(self) -> Path | None:
-        model_state, optim_state = checkpoint.gather_states(self.model, self.optimizer)
-        path = None
+    def _save(self, best: bool = False) -> Path:
+        s = self.state
+        s.spike_history = self.spikes.state()
+        val = s.val_loss if s.val_step == s.step else None
+        train_state = {
+            "state": s.to_dict(), "config": to_dict(self.c), "model_config": asdict(self.model_config),
+            "tokens_per_step": self.tokens_per_step, "tokenizer_hash": self.tokenizer_hash,
+            "tokenizer_path": self.tokenizer_path, "rng": torch.get_rng_state(),
+        }
+        if self.d.device.type == "cuda":
+            train_state["cuda_rng"] = torch.cuda.get_rng_state(self.d.device)
+        parts = self.optimizer.parts
+        if self.sharded_checkpoints:
+            path = self.run_dir / f"ckpt-{s.step:08d}.dcp"
+            checkpoint.save_sharded(self.model, parts, train_state, path, self.d.is_main, val,
+                                    lambda: parallel.barrier(self.d))
+        else:
+            path = self.run_dir / f"ckpt-{s.step:08d}.pt"
+            model_state, optim_state = checkpoint.gather_states(self.model, parts)
+            if self.d.is_main:
+                checkpoint.save({**train_state, "model": model_state, "optimizer": optim_state}, path, val)
         if self.d.is_main:
-            payload = {
-                "model": model_state, "optimizer": optim_state, "step": self.step, "cursor": self.cursor,
-                "skip": sorted(self.skip), "best_val": self.best_val, "spike_window": self.spikes.state(),
-                "rollbacks": self.rollbacks, "config": to_dict(self.c), "model_config": asdict(self.model_config),
-                "tokens_per_step": self.tokens_per_step, "tokenizer_hash": self.tokenizer_hash,
-                "tokenizer_path": self.tokenizer_path, "rng": torch.get_rng_state(),
-            }
-            if self.d.device.type == "cuda":
-                payload["cuda_rng"] = torch.cuda.get_rng_state(self.d.device)
-            path = checkpoint.save_rotating(payload, self.run_dir, self.c.keep_last)
-        self.saved_step = self.step
+            if best:
+                checkpoint.mark_best(path, self.run_dir)
+            checkpoint.rotate(self.run_dir, self.c.keep_last)
+        self.saved_step = s.step
         parallel.barrier(self.d)
         return path
 
@@ -297,64 +369,54 @@ class Trainer:
         if payload["tokens_per_step"] != self.tokens_per_step:
             raise ConfigError(f"{path}: tokens_per_step was {payload['tokens_per_step']}, now {self.tokens_per_step}; "
                               "set --tokens-per-step to the old value so the data order carries on")
-        checkpoint.restore_states(self.model, self.optimizer, payload)
-        self.step, self.cursor, self.skip = payload["step"], payload["cursor"], self.skip | set(payload["skip"])
-        self.saved_step = self.step
-        self.best_val, self.rollbacks = payload["best_val"], max(self.rollbacks, payload["rollbacks"])
-        self.spikes.load(payload["spike_window"])
+        if path.is_dir():
+            checkpoint.load_sharded(self.model, self.optimizer.parts, path)
+        else:
+            checkpoint.restore_states(self.model, self.optimizer.parts, payload)
+        restored = TrainState.from_dict(payload["state"])
+        restored.skip |= self.state.skip                      # batches marked bad since that checkpoint stay skipped
+        restored.rollbacks = max(restored.rollbacks, self.state.rollbacks)
+        self.state = restored
+        self.saved_step = restored.step
+        self.spikes.load(restored.spike_history)
         torch.set_rng_state(payload["rng"])
         if "cuda_rng" in payload and self.d.device.type == "cuda":
             torch.cuda.set_rng_state(payload["cuda_rng"], self.d.device)
-        self.log(f"resumed from {path} at step {self.step} (data cursor {self.cursor})")
+        self.log(f"resumed from {path} at step {restored.step} (data cursor {restored.cursor})")
+
+    @staticmethod
+    def _rollback_refusal(payload: dict) -> str | None:
+        """Why a verified checkpoint is still no place to roll back to (None: it is)."""
+        state, val = payload["state"], payload["record"].get("val_loss")
+        if val is not None and math.isfinite(state["best_val"]) and val > (1 + ROLLBACK_MAX_VAL_RISE) * state["best_val"]:
+            return f"validation loss {val:.4f} is more than {ROLLBACK_MAX_VAL_RISE:.0%} above the best {state['best_val']:.4f}"
+        return None
 
     def _rollback(self, bad_cursors: list[int], reason: str, record: dict) -> None:
-        self.rollbacks += 1
+        s = self.state
+        s.rollbacks += 1
         self._event("rollback", reason=reason, loss=record["loss"], skipped_cursors=bad_cursors)
-        if self.rollbacks > MAX_ROLLBACKS:
-            raise RuntimeError(f"training diverged: {self.rollbacks} rollbacks (last at step {self.step}, {reason}); "
+        if s.rollbacks > MAX_ROLLBACKS:
+            raise RuntimeError(f"training diverged: {s.rollbacks} rollbacks (last at step {s.step}, {reason}); "
                                "lower the learning rate or inspect the data")
         parallel.barrier(self.d)
-        payload, path = checkpoint.load_latest(self.run_dir, self.log)
+        payload, path = checkpoint.load_latest(self.run_dir, self.log, accept=self._rollback_refusal)
         if payload is None:
-            raise RuntimeError(f"cannot roll back at step {self.step}: no usable checkpoint in {self.run_dir}")
-        self.skip |= set(bad_cursors)
+            raise RuntimeError(f"cannot roll back at step {s.step}: no trusted checkpoint in {self.run_dir}")
+        s.skip |= set(bad_cursors)
         self._restore(payload, path)
 
     def _event(self, event: str, **values) -> None:
-        record = {"step": self.step, "event": event, **values}
+        record = {"step": self.state.step, "event": event, **values}
         self.result.events.append(record)
         self.metrics.write("event", **record)
-        self.log(f"step {self.step}: {event} {values}")
+        self.log(f"step {self.state.step}: {event} {values}")
 
 
-def run_training(config: TrainConfig, resume: bool = False, stop_at: int | None = None, log=print) -> RunResult:
+def run_training(config: TrainConfig, resume: bool = False, stop_at: int | None = None, log=print,
+                 restart: bool = False) -> RunResult:
     trainer = Trainer(config, log=log)
     try:
-        return trainer.run(resume=resume, stop_at=stop_at)
+        return trainer.run(resume=resume, stop_at=stop_at, restart=restart)
     finally:
         parallel.teardown(trainer.d)
-
-
-def demo_run(manifest_path, out_dir, steps: int = 200, log=print) -> dict:
-    """A short CPU run of the tiny preset on a manifest's shards: prints the loss falling, writes loss.png.
-
-    Starts afresh in `out_dir` (its previous checkpoints and metrics are removed). Returns
-    {"first_loss", "final_loss", "val_loss" (None without validation shards), "plot", "run_dir"}.
-    """
-    from train.plot import plot_run
-    out_dir = Path(out_dir)
-    for stale in [*out_dir.glob("ckpt-*"), *out_dir.glob("best.*"), out_dir / "metrics.jsonl"]:
-        stale.unlink(missing_ok=True)
-    shutil.rmtree(out_dir / "tb", ignore_errors=True)
-    config = load_config(None, {"preset": "tiny-cpu", "manifest": str(manifest_path), "out_dir": str(out_dir),
-                                "max_steps": steps, "warmup_steps": min(20, steps // 10), "progress": False,
-                                "eval_interval": max(steps // 4, 1), "ckpt_interval": steps})
-    result = run_training(config, log=log)
-    every = max(steps // 10, 1)
-    for step in sorted(result.losses)[::every] + [max(result.losses)]:
-        log(f"step {step:5d}  train loss {result.losses[step]:.4f}")
-    plot = plot_run(out_dir, out_dir / "loss.png")
-    log(f"loss curve: {plot}")
-    first, final = result.losses[min(result.losses)], result.losses[max(result.losses)]
-    val = result.val_losses[max(result.val_losses)] if result.val_losses else None
-    return {"first_loss": first, "final_loss": final, "val_loss": val, "plot": plot, "run_dir": out_dir}

@@ -1,0 +1,105 @@
+"""Optimizers: AdamW, or Muon for the hidden matrices with AdamW for the rest (as modded-nanogpt and nanochat).
+
+Muon (Jordan et al. 2024) takes SGD-momentum's update of a weight matrix and replaces it by the nearest
+semi-orthogonal matrix (all singular values ~1), found with five Newton-Schulz iterations. Every direction of
+the update then moves at the same rate, which reaches a given loss in fewer tokens than AdamW on transformer
+matrices. It is defined for 2-D matrices only: embeddings, the (tied) output head, norms and biases stay on AdamW.
+"""
+from __future__ import annotations
+
+import torch
+
+NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)   # the quintic of Jordan et al.: fast growth of small singular values
+
+
+def orthogonalize(g: torch.Tensor, steps: int = 5) -> torch.Tensor:
+    """Approximately U V^T of g = U S V^T by a quintic Newton-Schulz iteration; bf16 on GPU, fp32 on CPU."""
+    a, b, c = NS_COEFFICIENTS
+    x = g.to(torch.bfloat16 if g.is_cuda else torch.float32)
+    tall = x.size(0) > x.size(1)
+    if tall:
+        x = x.T   # iterate on the smaller Gram matrix
+    x = x / (x.norm() + 1e-7)   # spectral norm <= Frobenius norm <= 1: inside the iteration's basin
+    for _ in range(steps):
+        gram = x @ x.T
+        x = a * x + (b * gram + c * gram @ gram) @ x
+    return (x.T if tall else x).to(g.dtype)
+
+
+def _full(t: torch.Tensor) -> torch.Tensor:
+    """A DTensor (FSDP2 shard) as the whole matrix: Newton-Schulz needs all of it."""
+    return t.full_tensor() if hasattr(t, "full_tensor") else t
+
+
+def _like(update: torch.Tensor, param: torch.Tensor) -> torch.Tensor:
+    """The whole-matrix update as `param` is laid out: this rank's shard of it under FSDP2 (every rank computed
+    the same whole update, so each keeps its part without communication)."""
+    if not hasattr(param, "device_mesh"):
+        return update
+    from torch.distributed.tensor import distribute_tensor
+    return distribute_tensor(update, param.device_mesh, param.placements, src_data_rank=None)
+
+
+class Muon(torch.optim.Optimizer):
+    """Nesterov momentum, orthogonalised, scaled by sqrt(max(1, rows / cols)) so tall and wide matrices get
+    updates of the same RMS per element; decoupled weight decay as AdamW's."""
+
+    def __init__(self, params, lr: float = 0.02, momentum: float = 0.95, nesterov: bool = True,
+                 weight_decay: float = 0.0, ns_steps: int = 5):
+        super().__init__(params, dict(lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay,
+                                      ns_steps=ns_steps))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if "momentum_buffer" not in state:
+                    state["momentum_buffer"] = torch.zeros_like(p.grad)
+                buf = state["momentum_buffer"]
+                buf.mul_(group["momentum"]).add_(p.grad)
+                g = p.grad.add(buf, alpha=group["momentum"]) if group["nesterov"] else buf
+                full = _full(g)
+                update = orthogonalize(full, group["ns_steps"]) * max(1.0, full.size(0) / full.size(1)) ** 0.5
+                p.mul_(1 - group["lr"] * group["weight_decay"])
+                p.add_(_like(update, p), alpha=-group["lr"])
+
+
+class Optimizers:
+    """Several optimizers stepped as one (Muon + AdamW); torch's checkpoint helpers take the list `parts`."""
+
+    def __init__(self, parts: list[torch.optim.Optimizer]):
+        self.parts = parts
+
+    @property
+    def param_groups(self) -> list[dict]:
+        # read afresh: loading a state dict replaces each part's group dicts
+        return [g for part in self.parts for g in part.param_groups]
+
+    def step(self) -> None:
+        for part in self.parts:
+            part.step()
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for part in self.parts:
+            part.zero_grad(set_to_none=set_to_none)
+
+
+def build_optimizer(model: torch.nn.Module, c, fused: bool) -> Optimizers:
+    """The configured optimizer; every param group carries `lr_scale`, its lr as a multiple of the schedule's."""
+    groups = model.optimizer_groups(c.weight_decay)
+    if c.optimizer == "adamw":
+        for group in groups:
+            group["lr_scale"] = 1.0
+        return Optimizers([torch.optim.AdamW(groups, lr=c.lr, betas=(c.beta1, c.beta2), fused=fused or None)])
+    hidden = {id(p) for block in model.h for p in block.parameters() if p.dim() == 2}
+    matrices = [p for p in model.parameters() if id(p) in hidden]
+    rest = [{**g, "params": [p for p in g["params"] if id(p) not in hidden]} for g in groups]
+    for group in rest:
+        group["lr_scale"] = 1.0
+    adamw = torch.optim.AdamW([g for g in rest if g["params"]], lr=c.lr, betas=(c.beta1, c.beta2), fused=fused or None)
+    muon = Muon([{"params": matrices, "lr_scale": c.muon_lr / c.lr}], lr=c.muon_lr, momentum=c.muon_momentum,
+                weight_decay=c.weight_decay)
+    return Optimizers([muon, adamw])
