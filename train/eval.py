@@ -277,8 +277,8 @@ def evaluate_checkpoint(ckpt: str | Path, entries: list, tokenizer_path: str | P
         tokenizer = TextTokenizer(tokenizer_path, model.config.vocab_size)
     sets = [load_eval_set(*parse_set(e), tokenizer, model.config.seq_len, payload.get("tokenizer_hash"), max_tokens)
             for e in entries]
-    report = {"checkpoint": str(ckpt), "step": payload["step"], "tokenizer": str(tokenizer_path or ""),
-              "tokens_trained": payload["step"] * payload.get("tokens_per_step", 0)}
+    report = {"checkpoint": str(ckpt), "step": payload["state"]["step"], "tokenizer": str(tokenizer_path or ""),
+              "tokens_trained": payload["state"]["step"] * payload.get("tokens_per_step", 0)}
     if sets:
         report["sets"] = evaluate_sets(model, sets, tokenizer.token_bytes if tokenizer else None, batch_size, device)
     if tasks:

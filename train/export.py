@@ -100,7 +100,7 @@ def model_card(payload: dict, c: GPTConfig, architecture: str) -> str:
     with torch.device("meta"):
         params = GPT(c).num_params()
     config = payload.get("config", {})
-    tokens = payload["step"] * payload.get("tokens_per_step", 0)
+    tokens = payload["state"]["step"] * payload.get("tokens_per_step", 0)
     lines = [f"# {Path(config.get('out_dir', 'model')).name}", "",
              f"A {params / 1e6:.2f}M-parameter {c.style}-style decoder ({architecture}), trained with rawtollm's "
              "`train run` on data curated by `curate`.", "",

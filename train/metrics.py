@@ -86,7 +86,8 @@ class MetricsLog:
 
 
 def read_metrics(run_dir: Path) -> dict[str, list[dict]]:
-    """{'train': [...], 'val': [...], 'event': [...]}, train and val deduplicated by step (last record wins).
+    """{'train': [...], 'val': [...], 'event': [...], and any other kind such as 'eval'}, records of a kind
+    other than event deduplicated by step (last record wins).
     A line torn by a kill mid-write is skipped with a warning."""
     kinds: dict[str, dict | list] = {"train": {}, "val": {}, "event": []}
     path = Path(run_dir) / "metrics.jsonl"
@@ -98,7 +99,7 @@ def read_metrics(run_dir: Path) -> dict[str, list[dict]]:
                 warnings.warn(f"{path}:{number}: unreadable line skipped (torn by an interrupted write?)", stacklevel=2)
                 continue
             kind = record.pop("kind", None)
-            if kind not in kinds:
+            if kind is None:
                 continue
             if kind == "event":
                 kinds["event"].append(record)
