@@ -17,7 +17,8 @@ cut from every other one (a line is cut when any duplicate span covers it). Thre
    hashes in more than max_docs documents -> work/repeated/part-XXXX.parquet
 3. filter  (one task per input shard): cut the repeated spans, add para_dup_spans (spans cut) and
    para_dup_bytes (UTF-8 bytes cut); a document left with no text is dropped as
-   paragraph_dedup.empty, with duplicate_of = the document that keeps its first cut span.
+   paragraph_dedup.empty (its rejected row keeps the original text), with duplicate_of = the
+   document that keeps its first cut span.
 
 Partitions depend on the input size only, so the result is the same for any number of workers.
 What it is for: boilerplate that survives extraction because it sits inside the page body.
@@ -199,12 +200,12 @@ class ParagraphDedupStage(Stage):
         return "\n".join(line for line, gone in zip(lines, drop) if not gone).strip("\n"), count, first_owner
 
     def split(self, table, texts, spans, cut_bytes, reasons, duplicate_of, output: ShardOutput) -> None:
-        text_index = table.schema.get_field_index("text")
-        table = table.set_column(text_index, table.schema.field("text"), pa.array(texts, table.schema.field("text").type))
         table = table.append_column(ADDED_FIELDS[0], pa.array(spans, pa.int64())).append_column(ADDED_FIELDS[1], pa.array(cut_bytes, pa.int64()))
+        text_index = table.schema.get_field_index("text")
+        edited = table.set_column(text_index, table.schema.field("text"), pa.array(texts, table.schema.field("text").type))
         reasons = pa.array(reasons, pa.string())
         drop = pc.is_valid(reasons)
-        output.keep(table.filter(pc.invert(drop)))
+        output.keep(edited.filter(pc.invert(drop)))
         output.stats.count("edited_docs", sum(1 for s, r in zip(spans, reasons.to_pylist()) if s and r is None))
         output.stats.count("spans_removed", sum(spans))
         output.stats.count("bytes_removed", sum(cut_bytes))
