@@ -21,6 +21,8 @@ cut from every other one (a line is cut when any duplicate span covers it). Thre
    document that keeps its first cut span.
 
 Partitions depend on the input size only, so the result is the same for any number of workers.
+Memory: a counts task holds its partition's (hash, id) rows; every filter task holds all repeated
+hashes with the id that keeps each (8 bytes + the id per repeated span of the corpus).
 What it is for: boilerplate that survives extraction because it sits inside the page body.
 Where it fails: a document with fewer than `span_lines` lines has no spans (exact dedup catches
 its copies); legitimately repeated text (a licence, a quoted law, song lyrics) is cut too; one
@@ -41,6 +43,7 @@ import xxhash
 from curate.core import storage
 from curate.core.registry import register_stage
 from curate.core.stage import Shard, ShardOutput, ShardStats, Stage, text_bytes
+from curate.dedup import plan
 from curate.edit_counts import write_edit_counts
 
 ADDED_FIELDS = [pa.field("para_dup_spans", pa.int64()), pa.field("para_dup_bytes", pa.int64())]
@@ -107,7 +110,7 @@ class ParagraphDedupStage(Stage):
     def hash_shard(self, shard: Shard, ctx) -> ShardStats:
         start, stats = time.perf_counter(), ShardStats()
         hashes, ids = [], []
-        for table in storage.iter_parquet(shard.inputs, BATCH_DOCS):
+        for table in plan.read_columns(shard.inputs, ["id", "text"], BATCH_DOCS):
             stats.docs_in += table.num_rows
             stats.bytes_in += text_bytes(table)
             for doc, text in zip(table["id"].to_pylist(), table["text"].to_pylist()):
@@ -158,7 +161,7 @@ class ParagraphDedupStage(Stage):
         top = set(self.top_spans(repeated)["hash"].to_pylist())
         examples: dict[int, str] = {}
         with ShardOutput(self.name, ctx.output_url(shard.name), ctx.rejected_url(shard.name)) as output:
-            for table in storage.iter_parquet(shard.inputs, BATCH_DOCS):
+            for table in plan.read_columns(shard.inputs, None, BATCH_DOCS):
                 output.read(table)
                 texts, spans, cut_bytes, reasons, duplicate_of = [], [], [], [], []
                 for doc, text in zip(table["id"].to_pylist(), table["text"].to_pylist()):

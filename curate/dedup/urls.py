@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 
 from curate.core import storage
 from curate.core.stage import Shard, ShardStats
+from curate.dedup import plan
 
 TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|yclid|mc_cid|mc_eid|_ga|_gl|igshid|"
                       r"_hsenc|_hsmi|mkt_tok|oly_anon_id|oly_enc_id|vero_id|ref_src)$", re.IGNORECASE)
@@ -82,7 +83,8 @@ class UrlDedup:
 
     def url_key_shard(self, shard: Shard, ctx) -> ShardStats:
         stats, parts, offset = ShardStats(), [], 0
-        for table in storage.iter_parquet(shard.inputs, 4096):
+        names = storage.parquet_schema(shard.inputs[0]).names
+        for table in plan.read_columns(shard.inputs, [c for c in ("id", "text", "url", "warc_date") if c in names], 4096):
             keys = key_table(table)
             parts.append(keys.append_column("row", pa.array(np.arange(offset, offset + table.num_rows), pa.int64())))
             offset += table.num_rows
