@@ -10,6 +10,7 @@ import pytest
 from conftest import read_rejected, read_stage
 from curate.api import Pipeline, Stage
 from curate.core.executor import LocalExecutor
+from curate.core.params import ConfigError
 from curate.core.schema import doc_id
 from curate.dedup import paragraphs
 from test_dedup_stage import sorted_rows, write_input
@@ -134,5 +135,5 @@ def test_same_output_for_any_number_of_workers_and_partitions(footer_runs):
 
 
 def test_bad_parameters_are_refused(tmp_path):
-    with pytest.raises(Exception, match="span_lines"):
+    with pytest.raises(ConfigError, match="span_lines"):
         Pipeline.of(str(tmp_path), str(tmp_path / "o"), [Stage("paragraph_dedup", span_lines=0)]).run()
