@@ -51,6 +51,23 @@ def test_repeated_captures_of_a_real_page_keep_one_copy(shared_data, tmp_path):
     assert "AI" in (tmp_path / "paragraph_dedup" / "report" / "most_repeated.md").read_text()
 
 
+def test_pagination_shared_by_different_sites_is_cut_from_all_but_one(shared_data, tmp_path):
+    """resiliparse keeps the page lists ("• 首页 • 上一页 • 1 • 2 ...") of three different sites of the
+    Common Crawl slice: the navigation goes from two of them, nothing else does."""
+    Pipeline.of(str(shared_data / "web" / "warc" / "resiliparse_warcfile.warc.gz"), str(tmp_path), [
+        Stage("extract", source="web", engine="resiliparse"), Stage("paragraph_dedup")]).run(materialize=True)
+    before = {r["id"]: r for r in read_stage(tmp_path, "extract").to_pylist()}
+    after = {r["id"]: r for r in read_stage(tmp_path, "paragraph_dedup").to_pylist()}
+    pages = "  • 1\n  • 2\n  • 3"
+    holders = sorted(i for i, r in before.items() if pages in r["text"])
+    assert len({before[i]["url"].split("/")[2] for i in holders}) >= 3  # different sites
+    assert [i for i in holders if pages in after[i]["text"]] == [holders[0]]
+    for i in holders[1:]:
+        lines = after[i]["text"].split("\n")
+        gone = [line for line in before[i]["text"].split("\n") if line not in lines]
+        assert after[i]["para_dup_spans"] > 0 and gone and all(line.strip().startswith("•") for line in gone)
+
+
 def footer_corpus(shared_data):
     """Real CCNet documents, every third one ending with the real AI2 footer; plus bad input."""
     rows = []
