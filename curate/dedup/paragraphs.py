@@ -113,7 +113,7 @@ class ParagraphDedupStage(Stage):
         for table in plan.read_columns(shard.inputs, ["id", "text"], BATCH_DOCS):
             stats.docs_in += table.num_rows
             stats.bytes_in += text_bytes(table)
-            for doc, text in zip(table["id"].to_pylist(), table["text"].to_pylist()):
+            for doc, text in zip(table["id"].cast(pa.string()).to_pylist(), table["text"].to_pylist()):
                 unique = np.unique(span_hashes(line_keys(text or "")[0], self.params.span_lines))
                 hashes.append(unique)
                 ids.extend([doc] * len(unique))
@@ -164,7 +164,7 @@ class ParagraphDedupStage(Stage):
             for table in plan.read_columns(shard.inputs, None, BATCH_DOCS):
                 output.read(table)
                 texts, spans, cut_bytes, reasons, duplicate_of = [], [], [], [], []
-                for doc, text in zip(table["id"].to_pylist(), table["text"].to_pylist()):
+                for doc, text in zip(table["id"].cast(pa.string()).to_pylist(), table["text"].to_pylist()):
                     new, count, owner = self.cut(doc, text or "", known, owners, top, examples)
                     texts.append(new if count else text)
                     spans.append(count)
