@@ -30,6 +30,7 @@ STAGE_MODULES = {
     "tokenize": "curate.tokenize.stage",
     "pii": "curate.pii.stage",
     "decontaminate": "curate.decontaminate.stage",
+    "paragraph_dedup": "curate.dedup.paragraphs",
 }
 
 _registered: dict[str, type] = {}

@@ -11,6 +11,7 @@ from curate.dedup import normalize
 @dataclass
 class DedupParams:
     fuzzy: bool = True  # MinHash near-duplicates too; false: exact duplicates only
+    urls: bool = False  # first drop captures of the same normalised URL, keeping the latest (curate/dedup/urls.py)
     ngram: int = 5  # words per shingle (tokens for code)
     bands: int = 14  # LSH bands x rows = permutations; 14 x 8 = 112 catches Jaccard >= ~0.72 (FineWeb's setting)
     rows: int = 8

@@ -21,7 +21,7 @@ def summary_lines(summary: dict) -> list[str]:
     docs, text = summary["docs_in"], summary["bytes_in"]
     lines = [f"dedup: {docs:,} documents in, {summary['docs_out']:,} kept, "
              f"{summary['clusters']:,} duplicate clusters (size >= 2)"]
-    for reason in REASONS:
+    for reason in REASONS + tuple(r for r in summary["removed"] if r not in REASONS):
         removed = summary["removed"].get(reason, {"docs": 0, "bytes": 0})
         share = removed["docs"] / docs if docs else 0.0
         byte_share = removed["bytes"] / text if text else 0.0

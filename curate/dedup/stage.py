@@ -55,7 +55,7 @@ from curate.core import storage
 from curate.core.params import ConfigError
 from curate.core.registry import register_stage
 from curate.core.stage import Shard, ShardOutput, ShardStats, Stage, text_bytes
-from curate.dedup import clusters, memory, minhash, normalize, plan, report, work
+from curate.dedup import clusters, memory, minhash, normalize, plan, report, urls, work
 from curate.dedup.params import DedupParams
 from curate.dedup.plan import plan_for  # noqa: F401 - part of the stage's interface (tests, benches)
 
@@ -63,7 +63,7 @@ ADDED_FIELDS = [pa.field("dup_cluster", pa.string()), pa.field("dup_cluster_size
 
 
 @register_stage("dedup")
-class DedupStage(Stage):
+class DedupStage(urls.UrlDedup, Stage):
     Params = DedupParams
 
     @property
@@ -85,6 +85,9 @@ class DedupStage(Stage):
         estimate.check(self.params.max_memory_gb)
         sig_urls = tuple(ctx.work_url("sig", s.name + ".parquet") for s in shards)
         seconds = {}
+        if self.params.urls:
+            with timed(seconds, "urls"):
+                self.run_url_phases(ctx, shards)
         with timed(seconds, "signatures"):
             ctx.map_shards(self, "signatures", "sign_shard", shards)
         with timed(seconds, "candidates"):
@@ -111,6 +114,8 @@ class DedupStage(Stage):
         report_dir = storage.join(ctx.output_dir, "report")
         summary = storage.read_json(storage.join(report_dir, "clusters.json"))
         summary.update(docs_in=stats.docs_in, docs_out=stats.docs_out, bytes_in=stats.bytes_in, bytes_out=stats.bytes_out)
+        if self.params.urls:
+            summary["removed"][urls.REASON] = storage.read_json(ctx.work_url("url_removed.json"))
         report.write_report(report_dir, summary)
         ctx.note("\n".join(report.summary_lines(summary)))
 
@@ -119,9 +124,11 @@ class DedupStage(Stage):
     def sign_shard(self, shard: Shard, ctx) -> ShardStats:
         start, stats = time.perf_counter(), ShardStats()
         sink = storage.ParquetSink(ctx.work_url("sig", shard.name + ".parquet"), always=True)
+        removed, offset = urls.removed_rows(ctx, shard.name) if self.params.urls else None, 0
         try:
             for table in plan.read_columns(shard.inputs, self.input_columns(shard.inputs[0]), memory.SIGNATURE_BATCH_DOCS):
-                sink.write(self.sign_batch(table))
+                sink.write(self.sign_batch(table) if removed is None else urls.exclude(self.sign_batch(table), removed, offset))
+                offset += table.num_rows
                 stats.docs_in += table.num_rows
                 stats.bytes_in += text_bytes(table)
             sink.close(self.sign_batch(pa.table({"id": pa.array([], pa.string()), "text": pa.array([], pa.large_string())})).schema)
@@ -267,17 +274,20 @@ class DedupStage(Stage):
             raise FileNotFoundError(f"dedup: {assign_url} (the clusters of shard {shard.name}) is missing; "
                                     f"delete {ctx.state_dir} to redo the stage")
         assigned = storage.read_table(assign_url, None)
+        removed = urls.removed_rows(ctx, shard.name) if self.params.urls else None
         with ShardOutput(self.name, ctx.output_url(shard.name), ctx.rejected_url(shard.name)) as output:
             offset = 0
             for table in plan.read_columns(shard.inputs, None, memory.FILTER_BATCH_DOCS):
-                self.filter_batch(table, assigned, offset, output)
+                self.filter_batch(table, assigned, offset, output, removed)
                 offset += table.num_rows
             output.empty_schema = pa.schema(list(storage.parquet_schema(shard.inputs[0])) + ADDED_FIELDS)
         return output.stats
 
-    def filter_batch(self, table: pa.Table, assigned: pa.Table, offset: int, output: ShardOutput) -> None:
+    def filter_batch(self, table: pa.Table, assigned: pa.Table, offset: int, output: ShardOutput, removed=None) -> None:
         output.read(table)
         cluster, size, duplicate_of, reason = work.batch_assignments(table, assigned, offset)
+        if removed is not None:
+            reason, duplicate_of = urls.apply(reason, duplicate_of, removed, offset)
         table = table.append_column(ADDED_FIELDS[0], cluster).append_column(ADDED_FIELDS[1], size)
         drop = pc.is_valid(reason)
         output.keep(table.filter(pc.invert(drop)))
