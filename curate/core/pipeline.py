@@ -31,7 +31,8 @@ from curate.core.registry import stage_class
 from curate.core.stage import Stage
 from train.typed import did_you_mean
 
-PIPELINE_KEYS = ("name", "description", "input", "output", "stages")
+PIPELINE_KEYS = ("name", "description", "input", "output", "reader", "output_format", "stages")
+OUTPUT_FORMATS = ("parquet", "jsonl.gz")
 
 
 @dataclass
@@ -42,6 +43,8 @@ class Pipeline:
     output: str
     stages: list[Stage]
     checked: bool = False  # check() passed: the runner need not load every model again
+    output_format: str = "parquet"  # of the last stage's kept output and of rejected rows
+    has_reader: bool = False  # stages[0] is the `read` stage the top-level `reader:` key put there
 
     def stage_named(self, name: str) -> Stage:
         for stage in self.stages:
@@ -56,8 +59,7 @@ class Pipeline:
         inputs = [input] if isinstance(input, str) else list(input)
         for url in inputs:
             require_protocol(url, f"{name}: input")
-            if not storage.exists(url):
-                raise ConfigError(f"{name}: input path '{url}' does not exist")
+            require_input(url, f"{name}: input")
         require_protocol(output, f"{name}: output")
         return cls(name, name, inputs, output, build_stages(stages, name))
 
@@ -95,6 +97,16 @@ def require_protocol(url: str, where: str) -> None:
         raise ConfigError(f"{where}: '{url}': {error}") from None
 
 
+def require_input(url: str, where: str) -> None:
+    """url exists; a glob must match at least one file."""
+    if any(c in url for c in "*?["):
+        fs, pattern = storage.filesystem(url)
+        if not any(fs.isfile(p) for p in fs.glob(pattern)):
+            raise ConfigError(f"{where}: pattern '{url}' matches no file")
+    elif not storage.exists(url):
+        raise ConfigError(f"{where}: path '{url}' does not exist")
+
+
 def load_pipeline(path: str, input_override: list[str] | None = None, output_override: str | None = None) -> Pipeline:
     try:
         with open(path, encoding="utf-8") as f:
@@ -116,9 +128,20 @@ def load_pipeline(path: str, input_override: list[str] | None = None, output_ove
     require_protocol(output, f"{path}: key 'output'")
     for url in inputs:
         require_protocol(url, f"{path}: key 'input'")
-        if not storage.exists(url):
-            raise ConfigError(f"{path}: key 'input': path '{url}' does not exist")
-    pipeline = Pipeline(str(raw.get("name", path)), path, inputs, output, build_stages(raw.get("stages"), path))
+        require_input(url, f"{path}: key 'input'")
+    output_format = raw.get("output_format", "parquet")
+    if output_format not in OUTPUT_FORMATS:
+        raise ConfigError(f"{path}: key 'output_format': expected one of {', '.join(OUTPUT_FORMATS)}, got {output_format!r}")
+    entries, reader = raw.get("stages"), raw.get("reader")
+    if reader is not None:  # documents in: the read stage, with the reader's parameters, comes first
+        if not isinstance(reader, dict) or "stage" in reader or "name" in reader:
+            raise ConfigError(f"{path}: key 'reader': expected a mapping of reader parameters "
+                              f"(format, text, id, url, source, keep, shard_bytes), got {reader!r}")
+        if isinstance(entries, list) and any(isinstance(e, dict) and e.get("stage") == "read" for e in entries):
+            raise ConfigError(f"{path}: key 'reader' and a 'read' stage in 'stages': give the reader once")
+        entries = [{"stage": "read", **reader}] + (entries if isinstance(entries, list) else [])
+    pipeline = Pipeline(str(raw.get("name", path)), path, inputs, output, build_stages(entries, path),
+                        output_format=output_format, has_reader=reader is not None)
     pipeline.check()
     return pipeline
 
