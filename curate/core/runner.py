@@ -191,7 +191,7 @@ def ready(stage: Stage) -> Stage:
 def run_shard_task(task) -> dict[str, ShardStats]:
     """One shard of one phase of one stage, in a worker: run it, then write its completion record."""
     stage, method, shard, ctx, phase = task
-    stats = {stage.name: getattr(ready(stage), method)(shard, ctx)}
+    stats = {stage.name: getattr(stage if getattr(stage, "source", False) else ready(stage), method)(shard, ctx)}
     ctx.write_done(stage.config_hash, phase, shard, stats)
     return stats
 
@@ -200,8 +200,9 @@ def run_document_task(task) -> dict[str, ShardStats]:
     """One shard through a group of document stages in one pass: each batch goes through every
     stage's process in order; each stage writes its rejected rows, the last one the kept rows."""
     stages, shard, ctx, config_hash = task
-    stages = [ready(s) for s in stages]
-    source = stages[0] if getattr(stages[0], "source", False) else None  # a reader: it makes the documents
+    # a reader (source) makes the documents; used as sent, since it carries this run's plan (its schema)
+    source = stages[0] if getattr(stages[0], "source", False) else None
+    stages = [s if s is source else ready(s) for s in stages]
     filters = stages[1:] if source else stages
     filters[0].begin_shard(shard)
     outputs = [ShardOutput(s.name, ctx.output_url(shard.name) if s is stages[-1] else None,
@@ -282,7 +283,7 @@ def group_context(pipeline: Pipeline, indices: list[int], executor: Executor, op
                         storage.join(pipeline.output, "rejected", stages[-1].name),
                         storage.join(pipeline.output, STATE, label), executor.node_workers, executor,
                         options.progress, options.allow_changed_inputs, storage.join(pipeline.output, STATE),
-                        pipeline.output_format if final else "parquet", pipeline.output_format)
+                        kept_format=pipeline.output_format if final else "parquet", rejected_format=pipeline.output_format)
 
 
 def stage_context(pipeline: Pipeline, index: int, executor: Executor, progress: bool = True) -> StageContext:
