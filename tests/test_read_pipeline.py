@@ -174,6 +174,16 @@ def test_one_stage_with_an_input_needs_a_reader_for_other_than_documents(tmp_pat
     path = tmp_path / "plain.yaml"
     path.write_text(yaml.safe_dump({"name": "plain", "input": str(halves[0]), "output": str(tmp_path / "out"),
                                     "stages": [{"stage": "langid", "languages": ["en"]}, {"stage": "quality"}]}))
-    refused = run_curate("run", str(path), "--stage", "quality", "--input", str(halves[1]), check=False)
-    assert refused.returncode == 2 and "reader:" in refused.stderr and str(halves[1]) in refused.stderr
-    assert not (tmp_path / "out" / "quality").exists()
+    for args in (["--stage", "quality", "--input", str(halves[1])], []):  # one stage, or the whole run from langid
+        refused = run_curate("run", str(path), *args, check=False)
+        assert refused.returncode == 2 and "reader:" in refused.stderr and str(halves[int(bool(args))]) in refused.stderr
+    assert not (tmp_path / "out" / "quality").exists() and not (tmp_path / "out" / "_state").exists()
+
+
+def test_a_stage_that_is_not_a_filter_asks_for_documents_read_first(tmp_path, halves):
+    path = filters_pipeline(tmp_path, halves[:1], tmp_path / "out")
+    text = yaml.safe_load(open(path))
+    text["stages"].append({"stage": "dedup"})
+    open(path, "w").write(yaml.safe_dump(text))
+    refused = run_curate("run", path, "--stage", "dedup", "--input", str(halves[1]), check=False)
+    assert refused.returncode == 2 and "--stage read --input" in refused.stderr and str(halves[1]) in refused.stderr

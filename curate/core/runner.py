@@ -378,29 +378,45 @@ def write_resolved_pipeline(pipeline: Pipeline) -> None:
             f.write(text)
 
 
+def documents_problem(inputs: list[str]) -> str | None:
+    """What keeps inputs from being documents in the project's schema (Parquet with its columns), or None.
+    No file at all is no problem here: the run reads 0 documents and its summary says so loudly."""
+    from curate.core.schema import DOCUMENT_SCHEMA
+
+    files = [f for url in inputs for f in storage.list_files(url) if not is_stage_report(f)]
+    other = [f for f in files if not f.endswith(".parquet")]
+    if other:
+        return f"{', '.join(inputs)} holds {len(other)} file(s) not Parquet, e.g. {other[0]}"
+    if not files:
+        return None
+    missing = set(DOCUMENT_SCHEMA.names) - set(storage.parquet_schema(files[0]).names)
+    return f"{files[0]} is Parquet without the document columns {', '.join(sorted(missing))}" if missing else None
+
+
+def is_stage_report(url: str) -> bool:
+    """A stage's own report beside its documents (OUT/dedup/report/clusters.json)."""
+    return url.endswith(".json") and url.rstrip("/").rsplit("/", 2)[-2:-1] == ["report"]
+
+
 def stage_input_group(pipeline: Pipeline, index: int, inputs: list[str]) -> list[int]:
     """What runs for `--stage NAME --input PATH`, checked before any work: NAME alone on PATH when PATH
     holds documents in the project's schema (Parquet), else the pipeline's reader fused before NAME."""
-    from curate.core.schema import DOCUMENT_SCHEMA
-    from curate.read.config import SUPPORTED
-
-    stage, files = pipeline.stages[index], [f for url in inputs for f in storage.list_files(url)]
-    parquet = [f for f in files if f.endswith(".parquet")]
-    if parquet and len(parquet) == len(files):
-        missing = set(DOCUMENT_SCHEMA.names) - set(storage.parquet_schema(parquet[0]).names)
-        if not missing:
-            return [index]
-    else:
-        missing = None
+    problem, stage = documents_problem(inputs), pipeline.stages[index]
+    if problem is None:
+        return [index]
     if pipeline.has_reader and isinstance(stage, DocumentStage):
         return [0, index]
-    what = (f"{parquet[0]} is Parquet without the document columns {', '.join(sorted(missing))}" if missing
-            else f"{', '.join(inputs)} holds {'no file' if not files else f'{len(files) - len(parquet)} file(s) not Parquet, e.g. ' + next(f for f in files if not f.endswith('.parquet'))}")
+    raise not_documents(stage, problem, pipeline.has_reader)
+
+
+def not_documents(stage: Stage, problem: str, has_reader: bool) -> ConfigError:
+    from curate.read.config import SUPPORTED
+
     how = (f"stage '{stage.name}' reads Parquet documents: read them first with --stage read --input, then give "
-           f"that output with --input" if pipeline.has_reader else
+           f"that output with --input" if has_reader else
            f"add a top-level 'reader:' key to the pipeline to read other documents ({SUPPORTED})")
-    raise ConfigError(f"--stage {stage.name} --input: {what}; supported: Parquet documents in the project's schema "
-                      f"(docs/schema.md); {how}")
+    return ConfigError(f"stage '{stage.name}': {problem}; supported: Parquet documents in the project's schema "
+                       f"(docs/schema.md); {how}")
 
 
 def run_pipeline(pipeline: Pipeline, executor: Executor, only_stage: str | None = None, progress: bool = True,
@@ -411,6 +427,10 @@ def run_pipeline(pipeline: Pipeline, executor: Executor, only_stage: str | None 
     selected = [pipeline.stages.index(pipeline.stage_named(only_stage))] if only_stage is not None else None
     if options.stage_input is not None:
         selected = stage_input_group(pipeline, selected[0], options.stage_input)
+    elif isinstance(pipeline.stages[0], DocumentStage) and selected in (None, [0]):
+        problem = documents_problem(pipeline.inputs)
+        if problem is not None:
+            raise not_documents(pipeline.stages[0], problem, False)
     if not pipeline.checked:
         pipeline.check([pipeline.stages[i] for i in selected] if selected else None)
     write_resolved_pipeline(pipeline)
