@@ -191,7 +191,7 @@ def ready(stage: Stage) -> Stage:
 def run_shard_task(task) -> dict[str, ShardStats]:
     """One shard of one phase of one stage, in a worker: run it, then write its completion record."""
     stage, method, shard, ctx, phase = task
-    stats = {stage.name: getattr(stage if getattr(stage, "source", False) else ready(stage), method)(shard, ctx)}
+    stats = {stage.name: getattr(stage if stage.source else ready(stage), method)(shard, ctx)}
     ctx.write_done(stage.config_hash, phase, shard, stats)
     return stats
 
@@ -201,7 +201,7 @@ def run_document_task(task) -> dict[str, ShardStats]:
     stage's process in order; each stage writes its rejected rows, the last one the kept rows."""
     stages, shard, ctx, config_hash = task
     # a reader (source) makes the documents; used as sent, since it carries this run's plan (its schema)
-    source = stages[0] if getattr(stages[0], "source", False) else None
+    source = stages[0] if stages[0].source else None
     stages = [s if s is source else ready(s) for s in stages]
     filters = stages[1:] if source else stages
     filters[0].begin_shard(shard)
@@ -264,7 +264,7 @@ def groups(pipeline: Pipeline, materialize: bool) -> list[list[int]]:
     result: list[list[int]] = []
     for index, stage in enumerate(pipeline.stages):
         before = pipeline.stages[result[-1][-1]] if result else None
-        if before and fusable(stage) and (fusable(before) or (getattr(before, "source", False) and not materialize)):
+        if before and fusable(stage) and (fusable(before) or (before.source and not materialize)):
             result[-1].append(index)
         else:
             result.append([index])
@@ -334,7 +334,7 @@ def run_group(pipeline: Pipeline, indices: list[int], executor: Executor, option
 def run_documents(stages: list[Stage], ctx: StageContext) -> dict[str, ShardStats]:
     """Document stages in one pass per shard, reading Parquet documents, or a reader's pieces
     when the first stage is a source (the `read` stage)."""
-    if getattr(stages[0], "source", False):
+    if stages[0].source:
         shards = stages[0].shards(ctx)
     else:
         files = [f for url in ctx.inputs for f in storage.list_files(url, (".parquet",))]

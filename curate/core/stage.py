@@ -106,6 +106,7 @@ class Stage:
     Params: ClassVar[type] = NoParams
     cpus: ClassVar[float] = 1.0  # what one shard task needs; the Ray executor asks for it
     memory_gb: ClassVar[float | None] = None  # memory one shard task needs, when known; the Ray executor reserves it
+    source: ClassVar[bool] = False  # makes documents from files (`read`): its documents(shard, output) feeds a fused pass
 
     def __init__(self, name: str, params: Any):
         self.name = name
