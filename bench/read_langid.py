@@ -8,8 +8,8 @@ Documents: the real CCNet/Dolma documents of ../shared/data/web/jsonl cut into p
 files (id, text, source, added, created, metadata). Three figures, each end to end from the files:
 - curate fused: read_piece batches straight into LangIdStage.process (what a runner that fuses
   read and langid into one pass does; nothing written);
-- curate run: `curate run` with a read stage and a langid stage, 1 worker (today's runner writes
-  the read stage's Parquet, then langid reads it; output written);
+- curate run: `curate run` with a top-level `reader:` and a langid stage, 1 worker: the runner fuses
+  read and langid into one pass per shard; langid's kept and rejected Parquet written;
 - datatrove: LocalPipelineExecutor([JsonlReader, LanguageFilter(languages=[en], 0.65)]), 1 task,
   1 worker, no writer. Both sides keep English at 0.65.
 """
@@ -86,8 +86,8 @@ def curate_fused(folder: Path) -> tuple[float, int, int]:
 
 def curate_run(folder: Path, work: Path) -> float:
     pipeline = work / "p.yaml"
-    pipeline.write_text(json.dumps({"input": str(folder), "output": str(work / "out"), "stages": [
-        {"stage": "read"}, {"stage": "langid", "languages": ["en"], "threshold": 0.65}]}))
+    pipeline.write_text(json.dumps({"input": str(folder), "output": str(work / "out"), "reader": {}, "stages": [
+        {"stage": "langid", "languages": ["en"], "threshold": 0.65}]}))
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "curate.cli", "run", str(pipeline), "--workers", "1", "--no-progress"],
                    check=True, cwd=REPO, capture_output=True)
@@ -121,7 +121,7 @@ def main() -> None:
         run_s = curate_run(work / "docs", work)
         theirs_s, _ = datatrove(work / "docs", work)
         print(f"curate fused read+langid: {args.docs / fused_s:8.0f} docs/s ({fused_s:.1f} s; kept {kept})")
-        print(f"curate run read, langid:  {args.docs / run_s:8.0f} docs/s ({run_s:.1f} s, two stages, Parquet written)")
+        print(f"curate run read+langid:   {args.docs / run_s:8.0f} docs/s ({run_s:.1f} s, fused, Parquet written)")
         print(f"datatrove reader+filter:  {args.docs / theirs_s:8.0f} docs/s ({theirs_s:.1f} s)")
         print(f"ratio fused/datatrove: {theirs_s / fused_s:.2f}x   curate run/datatrove: {theirs_s / run_s:.2f}x")
 

@@ -8,18 +8,15 @@ and prints one line, so a run says how much it changed, not only how much it dro
 from __future__ import annotations
 
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from curate.core import storage
 
 
 def write_edit_counts(ctx, stage_name: str, columns: list[str]) -> dict[str, int]:
     counts = {name: 0 for column in columns for name in (column, f"{column}_documents")}
-    for url in storage.list_files(ctx.output_dir, (".parquet",)) if storage.exists(ctx.output_dir) else []:
-        fs, path = storage.filesystem(url)
-        present = [c for c in columns if c in pq.read_schema(path, filesystem=fs).names]
-        table = pq.read_table(path, columns=present, filesystem=fs)
-        for column in present:
+    for url in storage.list_files(ctx.output_dir, storage.OUTPUT_SUFFIXES) if storage.exists(ctx.output_dir) else []:
+        table = storage.read_output(url, columns)
+        for column in table.column_names:
             counts[column] += int(pc.sum(table[column]).as_py() or 0)
             counts[f"{column}_documents"] += int(pc.sum(pc.greater(table[column], 0)).as_py() or 0)
     storage.write_json(storage.join(ctx.output_dir, "report", "edits.json"), counts)

@@ -1,9 +1,12 @@
 """Books extraction on the real Project Gutenberg texts in ../shared/data/books."""
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
-from extract_fixtures import extract
+from conftest import read_stage, run_curate
+from extract_fixtures import extract, write_pipeline
 
 
 @pytest.fixture(scope="module")
@@ -36,3 +39,27 @@ def test_license_files_are_rejected_not_kept_as_books(books):
     _, rejected = books
     assert {r["path"].rsplit("/", 1)[-1]: r["reason"] for r in rejected} == {
         "LICENSE_GITenberg_ProjectGutenberg.txt": "license_text", "LICENSE_kalamine_corpus_gutenberg.txt": "license_text"}
+
+
+def test_a_file_added_to_the_inputs_changes_only_the_shard_it_lands_in(shared_data, tmp_path):
+    books = tmp_path / "books"
+    shutil.copytree(shared_data / "books", books)
+    pipeline = write_pipeline(tmp_path, "books", [books], tmp_path / "out", files_per_shard=2)
+    run_curate("run", str(pipeline), "--no-progress")
+    records = tmp_path / "out" / "_state" / "extract" / "main"
+    before = {p.name: p.stat().st_mtime_ns for p in records.iterdir()}
+    names = sorted(p.name for p in books.iterdir())
+    added = books / (names[len(names) // 2] + "_added.txt")  # sorts inside a middle shard's range
+    added.write_text((books / names[len(names) // 2]).read_text(encoding="utf-8-sig").replace("the", "teh"), encoding="utf-8")
+
+    refused = run_curate("run", str(pipeline), "--no-progress", check=False)
+    assert refused.returncode == 2 and "1 finished shard(s)" in refused.stderr
+    run_curate("run", str(pipeline), "--allow-changed-inputs", "--no-progress")
+    after = {p.name: p.stat().st_mtime_ns for p in records.iterdir()}
+    redone = [name for name in before if after[name] != before[name]]
+    assert len(redone) == 1 and set(after) == set(before)  # the others kept their shard and their record
+    shard = read_stage(tmp_path / "out", "extract")
+    assert str(added) in shard["path"].to_pylist()
+    fresh = write_pipeline(tmp_path, "books", [books], tmp_path / "fresh", files_per_shard=2)
+    run_curate("run", str(fresh), "--no-progress")
+    assert sorted(shard["id"].to_pylist()) == sorted(read_stage(tmp_path / "fresh", "extract")["id"].to_pylist())

@@ -2,7 +2,9 @@
 `read` stage and run through langid -> quality -> dedup -> tokenize, then trained on."""
 from __future__ import annotations
 
+import gzip
 import hashlib
+import json
 
 import pytest
 import yaml
@@ -22,11 +24,30 @@ FORMATS = {
 
 
 def pipeline(tmp_path, inputs, reader: dict, tokenizer) -> str:
-    stages = [{"stage": "read", **reader}, {"stage": "langid", "languages": ["en"]}, {"stage": "quality"},
+    stages = [{"stage": "langid", "languages": ["en"]}, {"stage": "quality"},
               {"stage": "dedup"}, {"stage": "tokenize", "tokenizer": str(tokenizer), "validation_fraction": 0.1}]
     path = tmp_path / "pipeline.yaml"
-    path.write_text(yaml.safe_dump({"name": "byod", "input": str(inputs), "output": str(tmp_path / "out"), "stages": stages}))
+    path.write_text(yaml.safe_dump({"name": "byod", "input": str(inputs), "output": str(tmp_path / "out"),
+                                    "reader": reader, "stages": stages}))
     return str(path)
+
+
+def filters_pipeline(folder, inputs, output, **keys) -> str:
+    """The issue's example: a top-level reader (Dolma JSONL.gz) before langid and quality."""
+    path = folder / f"pipeline-{output.name}.yaml"
+    path.write_text(yaml.safe_dump({"name": "dolma", "input": [str(i) for i in inputs], "output": str(output),
+                                    "reader": {"url": "metadata.url", "keep": {"dolma_source": "source"}}, **keys,
+                                    "stages": [{"stage": "langid", "languages": ["en"]}, {"stage": "quality"}]}))
+    return str(path)
+
+
+def rows(table) -> list[dict]:
+    found = [{k: "NaN" if v != v else v for k, v in row.items()} for row in (table.to_pylist() if table else [])]
+    return sorted(found, key=lambda row: (row["id"], row.get("reason") or ""))
+
+
+def stats(output, stage: str) -> dict:
+    return json.loads((output / "stats" / f"{stage}.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +66,7 @@ def tokenizer(records, tmp_path_factory):
 def test_each_format_runs_through_langid_quality_dedup_tokenize(tmp_path, records, tokenizer, fmt):
     build, reader = FORMATS[fmt]
     inputs = build(records, tmp_path / "in")
-    result = run_curate("run", pipeline(tmp_path, inputs, reader, tokenizer), "--no-progress")
+    result = run_curate("run", pipeline(tmp_path, inputs, reader, tokenizer), "--materialize", "--no-progress")
     out = tmp_path / "out"
     read = read_stage(out, "read")
     assert read.num_rows == len(records) == 30
@@ -79,3 +100,90 @@ def test_fineweb_parquet_shards_train_a_model(tmp_path, records, tokenizer):
     result = run_training(load_config(None, tiny_overrides(manifest, tmp_path / "run", max_steps=6, eval_interval=3,
                                                            micro_batch=4, ckpt_interval=6)))
     assert sorted(result.losses) == list(range(6)) and all(loss > 0 for loss in result.losses.values())
+
+
+@pytest.fixture
+def halves(tmp_path, records):
+    """The 30 Dolma records as two JSONL.gz files of 15."""
+    return [write_dolma_jsonl_gz(records[i:i + 15], tmp_path / "in" / f"part-{i // 15}.jsonl.gz") for i in (0, 15)]
+
+
+def test_reader_key_runs_fused_like_materialised_and_round_trips(tmp_path, halves):
+    glob = str(tmp_path / "in" / "part-*.jsonl.gz")
+    fused, materialized = tmp_path / "fused", tmp_path / "materialized"
+    result = run_curate("run", filters_pipeline(tmp_path, [glob], fused), "--no-progress")
+    run_curate("run", filters_pipeline(tmp_path, [glob], materialized), "--materialize", "--no-progress")
+    assert not (fused / "read").exists() and not (fused / "langid").exists()  # read -> langid -> quality in one pass
+    assert stats(fused, "read")["docs_out"] == 30 and "(fused: read, langid" in result.stdout
+    assert rows(read_stage(fused, "quality")) == rows(read_stage(materialized, "quality"))
+    for stage in ("langid", "quality"):
+        assert rows(read_rejected(fused, stage)) == rows(read_rejected(materialized, stage))
+        assert {k: stats(fused, stage)[k] for k in ("docs_in", "docs_out", "dropped")} == \
+               {k: stats(materialized, stage)[k] for k in ("docs_in", "docs_out", "dropped")}
+    assert set(read_stage(fused, "quality")["dolma_source"].to_pylist()) == {"common-crawl"}
+
+    resolved = yaml.safe_load((fused / "pipeline.yaml").read_text())
+    assert resolved["reader"]["url"] == "metadata.url" and resolved["input"] == [glob]
+    assert [s["stage"] for s in resolved["stages"]] == ["langid", "quality"]  # read comes back as the reader key
+    done = sorted(p.stat().st_mtime_ns for p in (fused / "quality").iterdir())
+    run_curate("run", str(fused / "pipeline.yaml"), "--no-progress")  # same stages, same hashes: nothing redone
+    assert sorted(p.stat().st_mtime_ns for p in (fused / "quality").iterdir()) == done
+
+
+def test_a_glob_that_matches_nothing_is_an_error_naming_it(tmp_path, halves):
+    glob = str(tmp_path / "in" / "*.parquet")
+    result = run_curate("run", filters_pipeline(tmp_path, [glob], tmp_path / "out"), check=False)
+    assert result.returncode == 2 and f"'{glob}' matches no file" in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_jsonl_gz_output_loads_with_datasets(tmp_path, halves):
+    import datasets
+    out = tmp_path / "out"
+    run_curate("run", filters_pipeline(tmp_path, halves, out, output_format="jsonl.gz"), "--materialize", "--no-progress")
+    assert list((out / "langid").glob("*.parquet")) and not list((out / "langid").glob("*.jsonl.gz"))  # quality reads it
+    kept = datasets.load_dataset("json", data_dir=str(out / "quality"), split="train")
+    assert 0 < kept.num_rows == stats(out, "quality")["docs_out"] < 30
+    assert {"id", "text", "language", "gopher_word_count", "dolma_source"} <= set(kept.column_names)
+    dropped = datasets.load_dataset("json", data_dir=str(out / "rejected" / "quality"), split="train")
+    assert dropped.num_rows == sum(stats(out, "quality")["dropped"].values()) and set(dropped["stage"]) == {"quality"}
+    assert all(dropped["reason"]) and dropped.num_rows + kept.num_rows == stats(out, "quality")["docs_in"]
+
+
+def test_one_stage_with_an_input_reads_it_through_the_reader(tmp_path, halves):
+    out = tmp_path / "out"
+    path = filters_pipeline(tmp_path, halves[:1], out)
+    run_curate("run", path, "--no-progress")
+    result = run_curate("run", path, "--stage", "quality", "--input", str(halves[1]), "--no-progress")
+    second = {json.loads(line)["id"] for line in gzip.open(halves[1], "rt")}
+    kept, dropped = read_stage(out, "quality"), read_rejected(out, "quality")
+    assert set(kept["id"].to_pylist()) <= second and kept.num_rows > 0  # never the first run's documents
+    assert stats(out, "read")["docs_in"] == 15 and stats(out, "quality")["docs_in"] == 15 and "read 0" not in result.stdout
+    assert set(dropped["id"].to_pylist()) <= second and kept.num_rows + dropped.num_rows == 15
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not documents\n")
+    refused = run_curate("run", path, "--stage", "quality", "--input", str(notes), "--no-progress", check=False)
+    assert refused.returncode == 2 and str(notes) in refused.stderr and "JSONL (.jsonl" in refused.stderr
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    loud = run_curate("run", path, "--stage", "quality", "--input", str(empty), "--output", str(tmp_path / "empty"), "--no-progress")
+    assert "WARNING: read, quality read 0 documents" in loud.stdout
+
+
+def test_one_stage_with_an_input_needs_a_reader_for_other_than_documents(tmp_path, halves):
+    path = tmp_path / "plain.yaml"
+    path.write_text(yaml.safe_dump({"name": "plain", "input": str(halves[0]), "output": str(tmp_path / "out"),
+                                    "stages": [{"stage": "langid", "languages": ["en"]}, {"stage": "quality"}]}))
+    for args in (["--stage", "quality", "--input", str(halves[1])], []):  # one stage, or the whole run from langid
+        refused = run_curate("run", str(path), *args, check=False)
+        assert refused.returncode == 2 and "reader:" in refused.stderr and str(halves[int(bool(args))]) in refused.stderr
+    assert not (tmp_path / "out" / "quality").exists() and not (tmp_path / "out" / "_state").exists()
+
+
+def test_a_stage_that_is_not_a_filter_asks_for_documents_read_first(tmp_path, halves):
+    path = filters_pipeline(tmp_path, halves[:1], tmp_path / "out")
+    text = yaml.safe_load(open(path))
+    text["stages"].append({"stage": "dedup"})
+    open(path, "w").write(yaml.safe_dump(text))
+    refused = run_curate("run", path, "--stage", "dedup", "--input", str(halves[1]), check=False)
+    assert refused.returncode == 2 and "--stage read --input" in refused.stderr and str(halves[1]) in refused.stderr

@@ -27,6 +27,10 @@ def curate_error(tmp_path, yaml_text: str, *args: str) -> str:
     ("name: x\ninput: .\nstages:\n  - stage: extract\n    source: pdf\n", ["parameter 'source'", "'web', 'books', 'code'"]),
     ("name: x\ninput: /no/such/folder\nstages:\n  - stage: extract\n    source: web\n", ["key 'input'", "/no/such/folder", "does not exist"]),
     ("name: x\ninput: .\nstages: [\n", ["not valid YAML"]),
+    ("name: x\ninput: .\noutput_format: csv\nstages:\n  - stage: quality\n", ["key 'output_format'", "parquet, jsonl.gz", "'csv'"]),
+    ("name: x\ninput: .\nreader: {txt: body}\nstages:\n  - stage: quality\n", ["stages[0] (read)", "unknown parameter 'txt'", "'text'"]),
+    ("name: x\ninput: .\nreader: {}\nstages:\n  - stage: read\n", ["key 'reader' and a 'read' stage"]),
+    ("name: x\ninput: ./*.nosuch\nstages:\n  - stage: quality\n", ["key 'input'", "'./*.nosuch' matches no file"]),
 ])
 def test_config_errors_name_file_key_and_expectation(tmp_path, yaml_text, expected):
     message = curate_error(tmp_path, yaml_text)

@@ -9,6 +9,11 @@
       - stage: langid
         languages: [en]
 
+Documents that already exist (JSONL, Parquet, CSV, save_to_disk folders) go in through a top-level
+`reader:` mapping (curate/read/config.py): the `read` stage with those parameters is put first, so
+any stage list can start from documents. `output_format: jsonl.gz` writes the last stage's kept
+output and the rejected rows as JSON lines (default parquet). Inputs may be globs matching files.
+
 Every problem (unknown stage, unknown or mistyped parameter, missing input path)
 is raised as ConfigError naming the file, the key and what was expected, before
 any work starts; `Pipeline.check` then runs each stage's check() (files exist, models load).
@@ -31,7 +36,8 @@ from curate.core.registry import stage_class
 from curate.core.stage import Stage
 from train.typed import did_you_mean
 
-PIPELINE_KEYS = ("name", "description", "input", "output", "stages")
+PIPELINE_KEYS = ("name", "description", "input", "output", "reader", "output_format", "stages")
+OUTPUT_FORMATS = ("parquet", "jsonl.gz")
 
 
 @dataclass
@@ -42,6 +48,8 @@ class Pipeline:
     output: str
     stages: list[Stage]
     checked: bool = False  # check() passed: the runner need not load every model again
+    output_format: str = "parquet"  # of the last stage's kept output and of rejected rows
+    has_reader: bool = False  # stages[0] is the `read` stage the top-level `reader:` key put there
 
     def stage_named(self, name: str) -> Stage:
         for stage in self.stages:
@@ -51,15 +59,18 @@ class Pipeline:
         raise ConfigError(f"{self.source_file}: no stage named '{name}'; stages: {names}")
 
     @classmethod
-    def of(cls, input: str | list[str], output: str, stages: list[dict], name: str = "pipeline") -> "Pipeline":
-        """A pipeline from Python: stages as Stage(type, **params) mappings, checked as a file's would be."""
+    def of(cls, input: str | list[str], output: str, stages: list[dict], name: str = "pipeline",
+           reader: dict | None = None, output_format: str = "parquet") -> "Pipeline":
+        """A pipeline from Python: stages as Stage(type, **params) mappings, checked as a file's would be;
+        reader and output_format as the pipeline file's keys."""
         inputs = [input] if isinstance(input, str) else list(input)
         for url in inputs:
             require_protocol(url, f"{name}: input")
-            if not storage.exists(url):
-                raise ConfigError(f"{name}: input path '{url}' does not exist")
+            require_input(url, f"{name}: input")
         require_protocol(output, f"{name}: output")
-        return cls(name, name, inputs, output, build_stages(stages, name))
+        require_output_format(output_format, f"{name}: output_format")
+        return cls(name, name, inputs, output, build_stages(with_reader(stages, reader, name), name),
+                   output_format=output_format, has_reader=reader is not None)
 
     def check(self, stages: list[Stage] | None = None) -> None:
         """Each stage's check() before any work: a missing file or a broken model is a ConfigError
@@ -95,6 +106,16 @@ def require_protocol(url: str, where: str) -> None:
         raise ConfigError(f"{where}: '{url}': {error}") from None
 
 
+def require_input(url: str, where: str) -> None:
+    """url exists; a glob must match at least one file."""
+    if any(c in url for c in "*?["):
+        fs, pattern = storage.filesystem(url)
+        if not any(fs.isfile(p) for p in fs.glob(pattern)):
+            raise ConfigError(f"{where}: pattern '{url}' matches no file")
+    elif not storage.exists(url):
+        raise ConfigError(f"{where}: path '{url}' does not exist")
+
+
 def load_pipeline(path: str, input_override: list[str] | None = None, output_override: str | None = None) -> Pipeline:
     try:
         with open(path, encoding="utf-8") as f:
@@ -116,11 +137,31 @@ def load_pipeline(path: str, input_override: list[str] | None = None, output_ove
     require_protocol(output, f"{path}: key 'output'")
     for url in inputs:
         require_protocol(url, f"{path}: key 'input'")
-        if not storage.exists(url):
-            raise ConfigError(f"{path}: key 'input': path '{url}' does not exist")
-    pipeline = Pipeline(str(raw.get("name", path)), path, inputs, output, build_stages(raw.get("stages"), path))
+        require_input(url, f"{path}: key 'input'")
+    reader, output_format = raw.get("reader"), raw.get("output_format", "parquet")
+    require_output_format(output_format, f"{path}: key 'output_format'")
+    stages = build_stages(with_reader(raw.get("stages"), reader, path), path)
+    pipeline = Pipeline(str(raw.get("name", path)), path, inputs, output, stages,
+                        output_format=output_format, has_reader=reader is not None)
     pipeline.check()
     return pipeline
+
+
+def require_output_format(value, where: str) -> None:
+    if value not in OUTPUT_FORMATS:
+        raise ConfigError(f"{where}: expected one of {', '.join(OUTPUT_FORMATS)}, got {value!r}")
+
+
+def with_reader(entries, reader, path: str):
+    """The stage entries with the `read` stage, carrying the reader's parameters, first: documents in."""
+    if reader is None:
+        return entries
+    if not isinstance(reader, dict) or "stage" in reader or "name" in reader:
+        raise ConfigError(f"{path}: key 'reader': expected a mapping of reader parameters "
+                          f"(format, text, id, url, source, keep, shard_bytes), got {reader!r}")
+    if isinstance(entries, list) and any(isinstance(e, dict) and e.get("stage") == "read" for e in entries):
+        raise ConfigError(f"{path}: key 'reader' and a 'read' stage in 'stages': give the reader once")
+    return [{"stage": "read", **reader}] + (entries if isinstance(entries, list) else [])
 
 
 def build_stages(entries, path: str) -> list[Stage]:

@@ -60,16 +60,18 @@ class StageContext:
     progress: bool = True
     allow_changed_inputs: bool = False
     state_root: str = ""  # inputs under it are the runner's own scratch, not user data: not fingerprinted
+    kept_format: str = "parquet"  # the pipeline's output_format for its last stage; Parquet where a later stage reads
+    rejected_format: str = "parquet"  # the pipeline's output_format (no stage reads rejected rows)
 
     def __getstate__(self):
         return {**self.__dict__, "executor": None}
 
-    def output_url(self, shard_name: str, suffix: str = ".parquet") -> str:
-        return storage.join(self.output_dir, shard_name + suffix)
+    def output_url(self, shard_name: str, suffix: str | None = None) -> str:
+        return storage.join(self.output_dir, shard_name + (suffix or "." + self.kept_format))
 
     def rejected_url(self, shard_name: str, stage: str | None = None) -> str:
         folder = self.rejected_dir if stage is None else storage.join(posix_parent(self.rejected_dir), stage)
-        return storage.join(folder, shard_name + ".parquet")
+        return storage.join(folder, shard_name + "." + self.rejected_format)
 
     def work_url(self, *parts: str) -> str:
         """Scratch space for multi-phase stages (e.g. dedup signatures)."""
@@ -131,7 +133,8 @@ class StageContext:
 
     def fingerprint(self, shard: Shard) -> list:
         """[url, size, mtime or etag] of each input file the user gave (scratch files are not checked)."""
-        return [file_fingerprint(url) for url in shard.inputs if not (self.state_root and url.startswith(self.state_root))]
+        urls = dict.fromkeys(getattr(item, "url", item) for item in shard.inputs)  # a reader's pieces name their file
+        return [file_fingerprint(url) for url in urls if not (self.state_root and url.startswith(self.state_root))]
 
     def _read_done(self, config_hash: str, phase: str, shard: Shard) -> dict | None:
         url = self.done_url(phase, shard.name)
@@ -188,7 +191,7 @@ def ready(stage: Stage) -> Stage:
 def run_shard_task(task) -> dict[str, ShardStats]:
     """One shard of one phase of one stage, in a worker: run it, then write its completion record."""
     stage, method, shard, ctx, phase = task
-    stats = {stage.name: getattr(ready(stage), method)(shard, ctx)}
+    stats = {stage.name: getattr(stage if stage.source else ready(stage), method)(shard, ctx)}
     ctx.write_done(stage.config_hash, phase, shard, stats)
     return stats
 
@@ -197,25 +200,31 @@ def run_document_task(task) -> dict[str, ShardStats]:
     """One shard through a group of document stages in one pass: each batch goes through every
     stage's process in order; each stage writes its rejected rows, the last one the kept rows."""
     stages, shard, ctx, config_hash = task
-    stages = [ready(s) for s in stages]
-    stages[0].begin_shard(shard)
+    # a reader (source) makes the documents; used as sent, since it carries this run's plan (its schema)
+    source = stages[0] if stages[0].source else None
+    stages = [s if s is source else ready(s) for s in stages]
+    filters = stages[1:] if source else stages
+    filters[0].begin_shard(shard)
     outputs = [ShardOutput(s.name, ctx.output_url(shard.name) if s is stages[-1] else None,
                            ctx.rejected_url(shard.name, s.name)) for s in stages]
-    seconds = [0.0] * len(stages)
+    seconds, task_start = [0.0] * len(stages), time.perf_counter()
     with contextlib.ExitStack() as entered:  # any error aborts every file the task started
         for output in outputs:
             entered.enter_context(output)
-        for table in storage.iter_parquet(shard.inputs, stages[0].batch_size):
-            for i, (stage, output) in enumerate(zip(stages, outputs)):
+        tables = source.documents(shard, outputs[0]) if source else storage.iter_parquet(shard.inputs, filters[0].batch_size)
+        for table in tables:
+            for i, (stage, output) in enumerate(zip(filters, outputs[-len(filters):]), start=len(stages) - len(filters)):
                 output.read(table)
                 start = time.perf_counter()
                 table = output.verdict(stage.process(table)) if table.num_rows else table
                 seconds[i] += time.perf_counter() - start
         if outputs[-1].kept.schema is None:  # nothing kept: learn the output columns from an empty batch
-            table = storage.parquet_schema(shard.inputs[0]).empty_table()
-            for stage in stages:
+            table = (source.schema if source else storage.parquet_schema(shard.inputs[0])).empty_table()
+            for stage in filters:
                 table = stage.process(table).table
             outputs[-1].empty_schema = table.schema
+    if source:  # reading is what the pass spent outside the filters
+        seconds[0] = time.perf_counter() - task_start - sum(seconds[1:])
     stats = {}
     for stage, output, spent in zip(stages, outputs, seconds):
         output.stats.seconds = spent
@@ -254,7 +263,8 @@ def groups(pipeline: Pipeline, materialize: bool) -> list[list[int]]:
 
     result: list[list[int]] = []
     for index, stage in enumerate(pipeline.stages):
-        if result and fusable(stage) and fusable(pipeline.stages[result[-1][-1]]):
+        before = pipeline.stages[result[-1][-1]] if result else None
+        if before and fusable(stage) and (fusable(before) or (before.source and not materialize)):
             result[-1].append(index)
         else:
             result.append([index])
@@ -268,10 +278,12 @@ def group_context(pipeline: Pipeline, indices: list[int], executor: Executor, op
     else:
         inputs = pipeline.inputs if indices[0] == 0 else [storage.join(pipeline.output, pipeline.stages[indices[0] - 1].name)]
     label = "+".join(s.name for s in stages)
+    final = stages[-1] is pipeline.stages[-1]  # its kept output is the run's result: written as output_format
     return StageContext(label, inputs, storage.join(pipeline.output, stages[-1].name),
                         storage.join(pipeline.output, "rejected", stages[-1].name),
                         storage.join(pipeline.output, STATE, label), executor.node_workers, executor,
-                        options.progress, options.allow_changed_inputs, storage.join(pipeline.output, STATE))
+                        options.progress, options.allow_changed_inputs, storage.join(pipeline.output, STATE),
+                        kept_format=pipeline.output_format if final else "parquet", rejected_format=pipeline.output_format)
 
 
 def stage_context(pipeline: Pipeline, index: int, executor: Executor, progress: bool = True) -> StageContext:
@@ -299,7 +311,7 @@ def run_group(pipeline: Pipeline, indices: list[int], executor: Executor, option
     if indices[0] > 0 and options.stage_input is None:
         require_finished(pipeline, indices[0] - 1, reader=stages[0].name)
     start = time.perf_counter()
-    if isinstance(stages[0], DocumentStage):
+    if isinstance(stages[-1], DocumentStage):
         totals = run_documents(stages, ctx)
     else:
         totals = {stages[0].name: stages[0].run(ctx)}
@@ -319,9 +331,14 @@ def run_group(pipeline: Pipeline, indices: list[int], executor: Executor, option
     return reports
 
 
-def run_documents(stages: list[DocumentStage], ctx: StageContext) -> dict[str, ShardStats]:
-    files = [f for url in ctx.inputs for f in storage.list_files(url, (".parquet",))]
-    shards = [Shard(storage_name(f), (f,)) for f in files]
+def run_documents(stages: list[Stage], ctx: StageContext) -> dict[str, ShardStats]:
+    """Document stages in one pass per shard, reading Parquet documents, or a reader's pieces
+    when the first stage is a source (the `read` stage)."""
+    if stages[0].source:
+        shards = stages[0].shards(ctx)
+    else:
+        files = [f for url in ctx.inputs for f in storage.list_files(url, (".parquet",))]
+        shards = [Shard(storage_name(f), (f,)) for f in files]
     config_hash = stages[0].config_hash if len(stages) == 1 else combined_hash(stages)
     tasks = [(stages, shard, ctx, config_hash) for shard in shards]
     cpus = max(s.cpus for s in stages)
@@ -336,7 +353,10 @@ def combined_hash(stages: list[Stage]) -> str:
 def resolved_pipeline(pipeline: Pipeline) -> dict:
     """The pipeline as run, in the shape of a pipeline file: every parameter with its value."""
     stages = [{"stage": s.type_name, "name": s.name, **dataclasses.asdict(s.params)} for s in pipeline.stages]
-    return {"name": pipeline.name, "input": list(pipeline.inputs), "output": pipeline.output, "stages": stages}
+    resolved = {"name": pipeline.name, "input": list(pipeline.inputs), "output": pipeline.output}
+    if pipeline.has_reader:  # back as the key it came from, so loading the file inserts the read stage again
+        resolved["reader"] = {k: v for k, v in stages.pop(0).items() if k not in ("stage", "name")}
+    return {**resolved, "output_format": pipeline.output_format, "stages": stages}
 
 
 def write_resolved_pipeline(pipeline: Pipeline) -> None:
@@ -350,10 +370,53 @@ def write_resolved_pipeline(pipeline: Pipeline) -> None:
         names = {s["name"] for s in resolved["stages"]}
         resolved["stages"] = [s for s in earlier.get("stages", []) if s.get("name") not in names] + resolved["stages"]
         resolved.update({k: earlier[k] for k in ("name", "input") if k in earlier})
+        if "reader" in earlier and "reader" not in resolved:
+            resolved = {"reader": earlier["reader"], **resolved}
     text = yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True)
     with storage.atomic_path(url) as temporary:
         with storage.fsspec.open(temporary, "w", encoding="utf-8") as f:
             f.write(text)
+
+
+def documents_problem(inputs: list[str]) -> str | None:
+    """What keeps inputs from being documents in the project's schema (Parquet with its columns), or None.
+    No file at all is no problem here: the run reads 0 documents and its summary says so loudly."""
+    from curate.core.schema import DOCUMENT_SCHEMA
+
+    files = [f for url in inputs for f in storage.list_files(url) if not is_stage_report(f)]
+    other = [f for f in files if not f.endswith(".parquet")]
+    if other:
+        return f"{', '.join(inputs)} holds {len(other)} file(s) not Parquet, e.g. {other[0]}"
+    if not files:
+        return None
+    missing = set(DOCUMENT_SCHEMA.names) - set(storage.parquet_schema(files[0]).names)
+    return f"{files[0]} is Parquet without the document columns {', '.join(sorted(missing))}" if missing else None
+
+
+def is_stage_report(url: str) -> bool:
+    """A stage's own report beside its documents (OUT/dedup/report/clusters.json)."""
+    return url.endswith(".json") and url.rstrip("/").rsplit("/", 2)[-2:-1] == ["report"]
+
+
+def stage_input_group(pipeline: Pipeline, index: int, inputs: list[str]) -> list[int]:
+    """What runs for `--stage NAME --input PATH`, checked before any work: NAME alone on PATH when PATH
+    holds documents in the project's schema (Parquet), else the pipeline's reader fused before NAME."""
+    problem, stage = documents_problem(inputs), pipeline.stages[index]
+    if problem is None:
+        return [index]
+    if pipeline.has_reader and isinstance(stage, DocumentStage):
+        return [0, index]
+    raise not_documents(stage, problem, pipeline.has_reader)
+
+
+def not_documents(stage: Stage, problem: str, has_reader: bool) -> ConfigError:
+    from curate.read.config import SUPPORTED
+
+    how = (f"stage '{stage.name}' reads Parquet documents: read them first with --stage read --input, then give "
+           f"that output with --input" if has_reader else
+           f"add a top-level 'reader:' key to the pipeline to read other documents ({SUPPORTED})")
+    return ConfigError(f"stage '{stage.name}': {problem}; supported: Parquet documents in the project's schema "
+                       f"(docs/schema.md); {how}")
 
 
 def run_pipeline(pipeline: Pipeline, executor: Executor, only_stage: str | None = None, progress: bool = True,
@@ -362,6 +425,12 @@ def run_pipeline(pipeline: Pipeline, executor: Executor, only_stage: str | None 
     if options.stage_input is not None and only_stage is None:
         raise ConfigError("an input for one stage needs --stage naming it")
     selected = [pipeline.stages.index(pipeline.stage_named(only_stage))] if only_stage is not None else None
+    if options.stage_input is not None:
+        selected = stage_input_group(pipeline, selected[0], options.stage_input)
+    elif isinstance(pipeline.stages[0], DocumentStage) and selected in (None, [0]):
+        problem = documents_problem(pipeline.inputs)
+        if problem is not None:
+            raise not_documents(pipeline.stages[0], problem, False)
     if not pipeline.checked:
         pipeline.check([pipeline.stages[i] for i in selected] if selected else None)
     write_resolved_pipeline(pipeline)

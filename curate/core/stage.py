@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 
 from curate.core import storage
 from curate.core.schema import with_rejection
+from curate.read.jsonl_sink import JsonlSink
 
 if TYPE_CHECKING:
     from curate.core.runner import StageContext
@@ -105,6 +106,7 @@ class Stage:
     Params: ClassVar[type] = NoParams
     cpus: ClassVar[float] = 1.0  # what one shard task needs; the Ray executor asks for it
     memory_gb: ClassVar[float | None] = None  # memory one shard task needs, when known; the Ray executor reserves it
+    source: ClassVar[bool] = False  # makes documents from files (`read`): its documents(shard, output) feeds a fused pass
 
     def __init__(self, name: str, params: Any):
         self.name = name
@@ -181,8 +183,8 @@ class ShardOutput:
 
     def __init__(self, stage: str, kept_url: str | None, rejected_url: str, kept_always: bool = True):
         self.stage = stage
-        self.kept = storage.ParquetSink(kept_url, always=kept_always) if kept_url else None
-        self.rejected = storage.ParquetSink(rejected_url)
+        self.kept = sink(kept_url, always=kept_always) if kept_url else None
+        self.rejected = sink(rejected_url)
         self.stats = ShardStats()
         self.empty_schema: pa.Schema | None = None  # the kept schema when no row is kept
         self._start = time.perf_counter()
@@ -226,3 +228,8 @@ class ShardOutput:
             details = None if verdict.details is None else pa.array(verdict.details, pa.string()).filter(drop).to_pylist()
             self.reject(table.filter(drop), reasons.filter(drop).to_pylist(), details)
         return keep_table
+
+
+def sink(url: str, always: bool = False):
+    """The writer a file name asks for: JSON lines for '.jsonl.gz' (a pipeline's output_format), else Parquet."""
+    return JsonlSink(url, always) if url.endswith(".jsonl.gz") else storage.ParquetSink(url, always)

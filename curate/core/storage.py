@@ -26,6 +26,7 @@ from typing import Iterator
 import fsspec
 import fsspec.implementations.local
 import pyarrow as pa
+import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 PARQUET_OPTIONS = {"compression": "zstd"}
@@ -237,6 +238,20 @@ def parquet_rows(url: str) -> int:
 def read_table(url: str, columns: list[str] | None = None) -> pa.Table:
     with fsspec.open(url, "rb") as f:
         return pq.read_table(f, columns=columns)
+
+
+OUTPUT_SUFFIXES = (".parquet", ".jsonl.gz")  # what a stage folder holds (jsonl.gz: a pipeline's output_format)
+
+
+def read_output(url: str, columns: list[str]) -> pa.Table:
+    """Those of `columns` a stage's output file (Parquet or JSON lines) has, for a stage's own report."""
+    if not url.endswith(".jsonl.gz"):
+        present = [c for c in columns if c in parquet_schema(url).names]
+        return read_table(url, present)
+    with fsspec.open(url, "rb", compression="gzip") as f:
+        data = f.read()
+    table = pa_json.read_json(pa.BufferReader(data)) if data.strip() else pa.table({})
+    return table.select([c for c in columns if c in table.column_names])
 
 
 def basename(url: str) -> str:

@@ -266,9 +266,10 @@ def build_report(params: DecontaminateParams, ctx) -> dict:
     """Per benchmark: documents hit, n-grams matched and examples, from this stage's kept and rejected output."""
     entries = {spec["name"]: {"path": spec["path"], "documents": 0, "ngrams": 0, "examples": []} for spec in params.benchmarks}
     for folder in (ctx.output_dir, ctx.rejected_dir):
-        for url in storage.list_files(folder, (".parquet",)) if storage.exists(folder) else []:
-            fs, path = storage.filesystem(url)
-            table = pq.read_table(path, filesystem=fs)
+        for url in storage.list_files(folder, storage.OUTPUT_SUFFIXES) if storage.exists(folder) else []:
+            table = storage.read_output(url, ["id", "url", "detail", "decontaminate_benchmark", "decontaminate_ngrams"])
+            if "decontaminate_benchmark" not in table.column_names:
+                continue
             for row in table.filter(pc.is_valid(table["decontaminate_benchmark"])).to_pylist():
                 entry = entries[row["decontaminate_benchmark"]]
                 entry["documents"] += 1

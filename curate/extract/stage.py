@@ -10,6 +10,7 @@ of the shard goes on.
 """
 from __future__ import annotations
 
+import bisect
 import importlib
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
@@ -21,6 +22,7 @@ from curate.core.stage import Shard, ShardOutput, ShardStats, Stage
 
 READERS = {"web": "curate.extract.web", "books": "curate.extract.books", "code": "curate.extract.code"}
 ROWS_PER_BATCH = 512
+RANGES_FILE = "shard_starts.json"  # in the stage's state: the first file of each shard, from the first run
 
 
 class Rejection(NamedTuple):
@@ -76,7 +78,23 @@ class ExtractStage(Stage):
         return importlib.import_module(READERS[self.params.source])
 
     def shards(self, ctx) -> list[Shard]:
-        files = self.reader().list_inputs(ctx.inputs, self.params)
+        """Files in name order, small ones grouped files_per_shard at a time, each archive alone. The first
+        run records where each shard starts (in the run's state); later runs put every file in the shard whose
+        range holds its name, so a file added to the inputs changes only the shard it lands in (redone with
+        --allow-changed-inputs), never the grouping of the others."""
+        files = sorted(self.reader().list_inputs(ctx.inputs, self.params))
+        record = ctx.work_url(RANGES_FILE)
+        starts = storage.read_json(record) if storage.exists(record) else None
+        if starts is None or starts["files_per_shard"] != self.params.files_per_shard:
+            starts = {"files_per_shard": self.params.files_per_shard, "starts": [group[0] for group in self.group(files)]}
+            if files:  # no file yet decides no range
+                storage.write_json(record, starts)
+        groups: dict[int, list[str]] = {}
+        for url in files:
+            groups.setdefault(max(bisect.bisect_right(starts["starts"], url) - 1, 0), []).append(url)
+        return [Shard(f"shard-{i:05d}", tuple(inputs)) for i, inputs in sorted(groups.items())]
+
+    def group(self, files: list[str]) -> list[tuple[str, ...]]:
         shards, group = [], []
         for url in files:
             if storage_is_archive(url):
@@ -88,7 +106,7 @@ class ExtractStage(Stage):
                     group = []
         if group:
             shards.append(tuple(group))
-        return [Shard(f"shard-{i:05d}", inputs) for i, inputs in enumerate(shards)]
+        return shards
 
     def run_shard(self, shard: Shard, ctx) -> ShardStats:
         reader, rows = self.reader(), []

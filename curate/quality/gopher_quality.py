@@ -30,8 +30,8 @@ ELLIPSES = ("...", "…")
 class GopherQualityParams:
     min_words: int | None = 50
     max_words: int | None = 100_000
-    min_mean_word_length: float | None = 3
-    max_mean_word_length: float | None = 10
+    min_mean_word_length: float | None = 3.0
+    max_mean_word_length: float | None = 10.0  # floats, as a pipeline file gives them: the stage hash round-trips through pipeline.yaml
     max_symbol_word_ratio: float | None = 0.1  # for '#' and for ellipses, each against all tokens
     max_bullet_lines_ratio: float | None = 0.9
     max_ellipsis_lines_ratio: float | None = 0.3

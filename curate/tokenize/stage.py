@@ -41,7 +41,7 @@ import xxhash
 
 from curate.core import storage
 from curate.core.params import ConfigError, require_fraction
-from curate.core.stage import Shard, ShardStats, Stage, text_bytes
+from curate.core.stage import Shard, ShardStats, Stage, sink, text_bytes
 from curate.core.registry import register_stage
 from curate.core.schema import with_rejection
 from curate.tokenize.bpe import read_tokenizer
@@ -152,7 +152,7 @@ class TokenizeStage(Stage):
         stats = ShardStats()
         train = RollingShardWriter(Path(ctx.output_dir) / "train", shard.name, self.vocab_size, self.params.max_shard_tokens)
         val = RollingShardWriter(Path(ctx.work_url("val")), shard.name, self.vocab_size, self.params.max_shard_tokens)
-        rejected = storage.ParquetSink(ctx.rejected_url(shard.name))
+        rejected = sink(ctx.rejected_url(shard.name))
         try:
             for table in storage.iter_parquet(shard.inputs, self.params.batch_docs):
                 self._tokenize_batch(table, threshold, train, val, rejected, stats)
