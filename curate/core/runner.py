@@ -6,6 +6,8 @@ Output layout under the pipeline's output folder:
     <stage>/<shard>.parquet                 kept documents (written atomically)
     rejected/<stage>/<shard>.parquet        dropped documents with stage, reason, detail
     stats/<stage>.json                      the stage's summed stats
+    reports/<stage>/                        a stage's own summary (dedup clusters, edit counts, decontamination),
+                                            written by its finalize after every shard, fused or not
     _state/<group>/<phase>/<shard>.json     completion record: the shard's stats and input files, written last
     _state/<group>/work/                    scratch of multi-phase stages (dedup signatures, ...)
 
@@ -60,6 +62,7 @@ class StageContext:
     progress: bool = True
     allow_changed_inputs: bool = False
     state_root: str = ""  # inputs under it are the runner's own scratch, not user data: not fingerprinted
+    report_dir: str = ""  # OUT/reports/<stage>/: the stage's summary files, outside the data folders
 
     def __getstate__(self):
         return {**self.__dict__, "executor": None}
@@ -74,6 +77,9 @@ class StageContext:
     def work_url(self, *parts: str) -> str:
         """Scratch space for multi-phase stages (e.g. dedup signatures)."""
         return storage.join(self.state_dir, "work", *parts)
+
+    def report_url(self, *parts: str) -> str:
+        return storage.join(self.report_dir, *parts)
 
     def done_url(self, phase: str, shard_name: str) -> str:
         return storage.join(self.state_dir, phase, shard_name + ".json")
@@ -271,7 +277,8 @@ def group_context(pipeline: Pipeline, indices: list[int], executor: Executor, op
     return StageContext(label, inputs, storage.join(pipeline.output, stages[-1].name),
                         storage.join(pipeline.output, "rejected", stages[-1].name),
                         storage.join(pipeline.output, STATE, label), executor.node_workers, executor,
-                        options.progress, options.allow_changed_inputs, storage.join(pipeline.output, STATE))
+                        options.progress, options.allow_changed_inputs, storage.join(pipeline.output, STATE),
+                        storage.join(pipeline.output, "reports", stages[-1].name))
 
 
 def stage_context(pipeline: Pipeline, index: int, executor: Executor, progress: bool = True) -> StageContext:
@@ -306,6 +313,10 @@ def run_group(pipeline: Pipeline, indices: list[int], executor: Executor, option
     # Every shard is done, so no task writes here any more: temporaries are leftovers of killed attempts.
     for folder in [ctx.output_dir, ctx.state_dir] + [storage.join(pipeline.output, "rejected", s.name) for s in stages]:
         storage.remove_temporaries(folder)
+    for stage in stages:  # each stage's summary, from its summed stats; its rows lie in its rejected folder and ctx.output_dir
+        stage.finalize(dataclasses.replace(ctx, stage_name=stage.name, rejected_dir=storage.join(pipeline.output, "rejected", stage.name),
+                                           report_dir=storage.join(pipeline.output, "reports", stage.name)),
+                       totals.get(stage.name, ShardStats()))
     wall = time.perf_counter() - start
     spent = sum(totals.get(s.name, ShardStats()).seconds for s in stages) or 1.0
     reports = []
