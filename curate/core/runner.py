@@ -310,13 +310,13 @@ def run_group(pipeline: Pipeline, indices: list[int], executor: Executor, option
         totals = run_documents(stages, ctx)
     else:
         totals = {stages[0].name: stages[0].run(ctx)}
-    # Every shard is done, so no task writes here any more: temporaries are leftovers of killed attempts.
-    for folder in [ctx.output_dir, ctx.state_dir] + [storage.join(pipeline.output, "rejected", s.name) for s in stages]:
-        storage.remove_temporaries(folder)
     for stage in stages:  # each stage's summary, from its summed stats; its rows lie in its rejected folder and ctx.output_dir
         stage.finalize(dataclasses.replace(ctx, stage_name=stage.name, rejected_dir=storage.join(pipeline.output, "rejected", stage.name),
                                            report_dir=storage.join(pipeline.output, "reports", stage.name)),
                        totals.get(stage.name, ShardStats()))
+    # Every shard is done and summarised, so nothing writes here any more: temporaries are leftovers of killed attempts.
+    for folder in [ctx.output_dir, ctx.state_dir] + [storage.join(pipeline.output, kind, s.name) for s in stages for kind in ("rejected", "reports")]:
+        storage.remove_temporaries(folder)
     wall = time.perf_counter() - start
     spent = sum(totals.get(s.name, ShardStats()).seconds for s in stages) or 1.0
     reports = []
