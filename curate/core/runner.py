@@ -136,8 +136,10 @@ class StageContext:
         return totals
 
     def fingerprint(self, shard: Shard) -> list:
-        """[url, size, mtime or etag] of each input file the user gave (scratch files are not checked)."""
-        return [file_fingerprint(url) for url in shard.inputs if not (self.state_root and url.startswith(self.state_root))]
+        """[url, size, mtime or etag] of each input file the user gave (scratch files are not checked).
+        An input is a URL, or part of a file with its `url` (the read stage's Piece: a byte range, row groups)."""
+        urls = [getattr(item, "url", item) for item in shard.inputs]
+        return [file_fingerprint(url) for url in urls if not (self.state_root and url.startswith(self.state_root))]
 
     def _read_done(self, config_hash: str, phase: str, shard: Shard) -> dict | None:
         url = self.done_url(phase, shard.name)

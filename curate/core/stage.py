@@ -40,10 +40,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Shard:
-    """One unit of work: a name unique within its stage phase and the inputs it reads."""
+    """One unit of work: a name unique within its stage phase and the inputs it reads: file URLs,
+    or parts of files that carry their file's `url` (the read stage's Piece)."""
 
     name: str
-    inputs: tuple[str, ...]
+    inputs: tuple
 
 
 @dataclass
