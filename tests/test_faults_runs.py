@@ -155,11 +155,11 @@ def test_a_failing_shard_is_the_only_one_a_rerun_redoes(job, tmp_path):
     assert f"1 of {shards} shards failed" in failed.stderr and "shard-00003" in failed.stderr
     assert failed.stderr.startswith("curate: stage 'quality'")  # a message first, not a crash
     done = done_records(output)
-    assert len([name for name in done if name.startswith("quality/")]) == shards - 1
+    assert len([name for name in done if name.startswith("_state/quality/")]) == shards - 1
     shard.write_bytes(good)
     run_curate("run", str(pipeline), "--output", str(output), "--stage", "quality", "--workers", "2", "--no-progress")
     assert all(done_records(output).get(name) == key for name, key in done.items())
-    assert len([name for name in done_records(output) if name.startswith("quality/")]) == shards
+    assert len([name for name in done_records(output) if name.startswith("_state/quality/")]) == shards
     for stage in ("quality", "rejected/quality"):
         assert sorted(p.name for p in (output / stage).glob("*.parquet")) == \
             sorted(p.name for p in (tmp_path / "reference" / stage).glob("*.parquet"))
