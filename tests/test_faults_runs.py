@@ -205,5 +205,5 @@ def test_dedup_filter_never_reads_a_missing_assignment_as_no_duplicates(job, tmp
     kill_group(process)
     shutil.rmtree(output / "_state" / "dedup" / "work" / "assign")  # what another run's cleanup did to this one
     failed = run_curate("run", str(pipeline), "--output", str(output), "--no-progress", check=False)
-    assert failed.returncode == 1 and "with_duplicates.json" in failed.stderr
+    assert failed.returncode == 1 and "assign/shard-00000.parquet (the clusters of shard shard-00000) is missing" in failed.stderr
     assert not (output / "stats" / "dedup.json").exists()
