@@ -10,7 +10,7 @@ import pytest
 
 from conftest import read_rejected, read_stage, run_curate
 from curate.core.params import ConfigError, build_params
-from curate.core.pipeline import build_stages
+from curate.core.pipeline import Pipeline, build_stages
 from curate.core.schema import make_documents
 from curate.decontaminate.stage import DecontaminateParams, DecontaminateStage
 from curate.extract import books, web
@@ -26,6 +26,11 @@ def stage_for(shared_data, **params) -> DecontaminateStage:
     stage.check()
     stage.setup()
     return stage
+
+
+def check_before_work(entries: list[dict], tmp_path) -> None:
+    """What `curate run` does with a pipeline file before any shard: build the stages, then check them."""
+    Pipeline("web.yaml", "web.yaml", [], str(tmp_path / "out"), build_stages(entries, "web.yaml")).check()
 
 
 def real_corpus(shared_data) -> list[dict]:
@@ -99,14 +104,14 @@ def test_bad_input_empty_and_a_10_mb_line(shared_data):
 def test_a_bad_benchmark_is_a_config_error_before_any_work(shared_data, tmp_path, spec, message):
     entry = {**gsm8k(shared_data), **spec}
     with pytest.raises(ConfigError, match=message):
-        build_stages([{"stage": "decontaminate", "benchmarks": [entry]}], "web.yaml")
+        check_before_work([{"stage": "decontaminate", "benchmarks": [entry]}], tmp_path)
 
 
 def test_a_file_that_is_not_jsonl_is_a_config_error(shared_data, tmp_path):
     broken = tmp_path / "bench.jsonl"
     broken.write_text((shared_data / "books" / "en_alice_pg11.txt").read_text(encoding="utf-8-sig")[:2000])
     with pytest.raises(ConfigError, match="bench.jsonl' cannot be read"):
-        build_stages([{"stage": "decontaminate", "benchmarks": [{"name": "b", "path": str(broken), "fields": ["q"]}]}], "web.yaml")
+        check_before_work([{"stage": "decontaminate", "benchmarks": [{"name": "b", "path": str(broken), "fields": ["q"]}]}], tmp_path)
 
 
 def test_curate_run_drops_and_reports(shared_data, tmp_path):
@@ -125,7 +130,7 @@ def test_curate_run_drops_and_reports(shared_data, tmp_path):
     rejected = read_rejected(tmp_path / "out", "decontaminate")
     assert sorted(rejected["id"].to_pylist()) == sorted([corpus[4]["id"], corpus[9]["id"]])
     assert set(rejected["reason"].to_pylist()) == {"decontaminate.gsm8k"}
-    report = json.loads((tmp_path / "out" / "decontaminate" / "report" / "decontamination.json").read_text())
+    report = json.loads((tmp_path / "out" / "reports" / "decontaminate" / "decontamination.json").read_text())
     assert report["benchmarks"]["gsm8k"]["documents"] == 2 and len(report["benchmarks"]["gsm8k"]["examples"]) == 2
 
 
@@ -139,3 +144,25 @@ def test_web_recipe_with_decontamination_switched_on_reads_in_fineweb_order(shar
     monkeypatch.chdir(REPO)
     pipeline = load_pipeline(str(tmp_path / "web.yaml"))
     assert [s.type_name for s in pipeline.stages] == ["extract", "normalize", "langid", "quality", "dedup", "toxicity", "pii", "decontaminate"]
+
+
+def test_fused_redact_run_still_reports(shared_data, tmp_path):
+    """Fused with the stage after it, decontaminate has no folder of its own: its report comes from its counters and the pass's kept rows."""
+    questions = [json.loads(line)["question"] for line in (shared_data / "quality" / "positives" / "gsm8k" / "test.jsonl").open()][:3]
+    corpus = real_corpus(shared_data)[:20]
+    corpus[4]["text"] += "\n" + questions[0]
+    corpus[9]["text"] += "\n" + questions[1].lower()
+    pq.write_table(make_documents(corpus), tmp_path / "docs.parquet")
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(
+        f"input: {tmp_path / 'docs.parquet'}\noutput: {tmp_path / 'out'}\nstages:\n  - stage: decontaminate\n    mode: redact\n"
+        f"    benchmarks: [{{name: gsm8k, path: {gsm8k(shared_data)['path']}, fields: [question, answer]}}]\n  - stage: pii\n"
+    )
+    run_curate("run", str(pipeline))
+    assert not (tmp_path / "out" / "decontaminate").exists() and read_stage(tmp_path / "out", "pii").num_rows == 20
+    report = json.loads((tmp_path / "out" / "reports" / "decontaminate" / "decontamination.json").read_text())
+    entry = report["benchmarks"]["gsm8k"]
+    assert entry["documents"] == 2 and entry["ngrams"] > 0
+    assert sorted(e["id"] for e in entry["examples"]) == sorted([corpus[4]["id"], corpus[9]["id"]])
+    stats = json.loads((tmp_path / "out" / "stats" / "decontaminate.json").read_text())
+    assert stats["counters"] == {"documents.gsm8k": 2, "ngrams.gsm8k": entry["ngrams"]}

@@ -113,7 +113,7 @@ def test_copies_are_removed_with_the_survivor_named_and_nothing_lost(planted_run
 def test_report_counts_what_was_removed(planted_run):
     _, _, output = planted_run
     rejected = read_rejected(output, "dedup").to_pylist()
-    report = output / "dedup" / "report"
+    report = output / "reports" / "dedup"
     summary = json.loads((report / "summary.json").read_text())
     for reason in ("exact_duplicate", "near_duplicate"):
         gone = [r for r in rejected if r["reason"] == reason]

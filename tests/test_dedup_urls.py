@@ -25,7 +25,7 @@ def test_the_latest_capture_of_a_real_page_is_kept(shared_data, tmp_path):
     assert latest["id"] in kept["id"].to_pylist()
     dropped = [r for r in rejected.to_pylist() if r["url"] == "https://allenai.org/"]
     assert {(r["reason"], r["duplicate_of"]) for r in dropped} == {("url_duplicate", latest["id"])} and len(dropped) == 2
-    removed = json.loads((tmp_path / "dedup" / "report" / "summary.json").read_text())["removed"]
+    removed = json.loads((tmp_path / "reports" / "dedup" / "summary.json").read_text())["removed"]
     assert removed["url_duplicate"] == {"docs": 2, "bytes": sum(len(r["text"].encode()) for r in dropped)}
     assert removed["exact_duplicate"]["docs"] == 0  # the dropped captures took no part in content dedup
 

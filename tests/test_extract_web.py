@@ -183,9 +183,11 @@ def slow_page(shared_data) -> str:
 def test_a_page_that_takes_too_long_is_stopped_and_the_file_goes_on(shared_data, tmp_path):
     """The watchdog stops it at the limit, whatever lxml is doing, and the next page of the
     same shard is extracted."""
-    (tmp_path / "a_huge.html").write_text(slow_page(shared_data))
+    huge = slow_page(shared_data).encode()
+    (tmp_path / "a_huge.html").write_bytes(huge)
     (tmp_path / "b_blog.html").write_bytes((shared_data / "web" / "html" / "trafilatura_cache" / "blog.python.org.html").read_bytes())
-    kept, rejected = extract(tmp_path, "web", [tmp_path], timeout_seconds=2)
+    # a limit above the page's size: this is about the time limit, not max_doc_bytes
+    kept, rejected = extract(tmp_path, "web", [tmp_path], timeout_seconds=2, max_doc_bytes=len(huge))
     assert [r["path"].rsplit("/", 1)[-1] for r in kept] == ["b_blog.html"] and "Python 3.6.0" in kept[0]["text"]
     assert [(r["path"].rsplit("/", 1)[-1], r["reason"], r["detail"]) for r in rejected] == [
         ("a_huge.html", "extraction_timeout", "trafilatura: extraction took over 2 s (process stopped)")]

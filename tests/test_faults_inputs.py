@@ -210,3 +210,55 @@ def test_listing_a_missing_folder_is_empty_not_a_rejection(tmp_path):
     from curate.core.storage import list_files
 
     assert list_files(str(tmp_path / "not-there")) == [] and list_files("memory://not-there/either") == []
+
+
+# --- web: links out of the input and size budgets ---------------------------------------------------
+
+
+def web_name(row) -> str:
+    return row["path"].rstrip("/").rsplit("/", 1)[1] + ("/" if row["path"].endswith("/") else "")
+
+
+def test_web_links_out_of_the_input_are_rejected_not_read(shared_data, tmp_path):
+    pages = shared_data / "web" / "html" / "trafilatura_cache"
+    tree = tmp_path / "pages"
+    tree.mkdir()
+    shutil.copy(pages / "theguardian.com.academics.html", tree / "page.html")
+    (tree / "leak.html").symlink_to(pages / "faz.net.streaming.html")  # a page outside the input
+    (tree / "crawl.warc.gz").symlink_to(shared_data / "web" / "warc" / "warcio_example.warc.gz")
+    (tree / "more").symlink_to(shared_data / "web" / "warc")  # a folder outside: not followed
+    kept, rejected = extract(tmp_path, "web", [tree])
+    assert [web_name(row) for row in kept] == ["page.html"]
+    assert {(web_name(row), row["reason"]) for row in rejected} == {
+        ("leak.html", "outside_input"), ("crawl.warc.gz", "outside_input"), ("more/", "outside_input")}
+    assert all(row["text"] == "" for row in rejected)
+
+
+def payload_sizes(warc) -> dict[str, int]:
+    """Each page record's payload size by WARC-Record-ID, read with warcio, the reader's own parser."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    with open(warc, "rb") as f:
+        return {r.rec_headers.get_header("WARC-Record-ID"): len(r.content_stream().read())
+                for r in ArchiveIterator(f) if r.rec_type in ("response", "conversion")}
+
+
+def test_web_pages_and_warc_payloads_over_max_doc_bytes_are_rejected(shared_data, tmp_path):
+    warc = shared_data / "web" / "warc" / "dolma_sample-0000.warc.gz"
+    sizes = payload_sizes(warc)
+    limit = sorted(sizes.values())[len(sizes) // 2]  # half the records are over it
+    pages = shared_data / "web" / "html" / "trafilatura_cache"
+    small, large = pages / "die-partei.net.luebeck.html", pages / "pcgamer.com.skyrim.html"
+    assert small.stat().st_size <= limit < large.stat().st_size
+    tree = tmp_path / "in"
+    tree.mkdir()
+    for path in (warc, small, large):
+        shutil.copy(path, tree / path.name)
+    kept, rejected = extract(tmp_path, "web", [tree], max_doc_bytes=limit)
+    too_large = [row for row in rejected if row["reason"] == "too_large"]
+    over = {record for record, size in sizes.items() if size > limit}
+    assert {row["warc_record_id"] for row in too_large if row["warc_record_id"]} == over
+    assert [web_name(row) for row in too_large if not row["warc_record_id"]] == [large.name]
+    assert all(f"max_doc_bytes {limit}" in row["detail"] for row in too_large)
+    assert not over & {row["warc_record_id"] for row in kept}  # the records after a skipped one are still read
+    assert len(kept) + len(rejected) == len(sizes) + 2

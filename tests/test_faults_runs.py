@@ -70,7 +70,8 @@ def snapshot(output: Path) -> dict:
 
 def done_records(output: Path) -> dict[str, tuple[int, int]]:
     """Every completion record and its (inode, mtime): a redone shard rewrites its record as a new file."""
-    return {str(p.relative_to(output)): (p.stat().st_ino, p.stat().st_mtime_ns) for p in output.glob("*/_done/*/*.json")}
+    return {str(p.relative_to(output)): (p.stat().st_ino, p.stat().st_mtime_ns)
+            for p in output.glob("_state/*/*/*.json") if p.parent.name != "work"}
 
 
 def start(pipeline: Path, output: Path, workers: int = 2) -> subprocess.Popen:
@@ -95,8 +96,8 @@ def kill_group(process: subprocess.Popen, sig=signal.SIGKILL) -> None:
 
 
 # phase folder, completion records to wait for before the kill
-KILL_POINTS = [("dedup/_done/signatures", 2), ("dedup/_done/filter", 3), ("tokenize/_done/main", 1),
-               ("tokenize/_done/main", 6)]
+KILL_POINTS = [("_state/dedup/signatures", 2), ("_state/dedup/filter", 3), ("_state/tokenize/main", 1),
+               ("_state/tokenize/main", 6)]
 
 
 def test_killing_the_process_group_inside_dedup_and_tokenize_resumes_exactly(job, tmp_path):
@@ -125,7 +126,7 @@ def test_a_second_run_during_dedup_filter_is_refused_and_the_first_is_unharmed(j
     pipeline, expected = job
     output = tmp_path / "out"
     first = start(pipeline, output)
-    assert wait_for(first, output / "dedup" / "_done" / "filter", 1)
+    assert wait_for(first, output / "_state" / "dedup" / "filter", 1)
     os.killpg(first.pid, signal.SIGSTOP)  # hold the first run inside its filter phase
     try:
         second = run_curate("run", str(pipeline), "--output", str(output), "--no-progress", check=False)
@@ -154,11 +155,11 @@ def test_a_failing_shard_is_the_only_one_a_rerun_redoes(job, tmp_path):
     assert f"1 of {shards} shards failed" in failed.stderr and "shard-00003" in failed.stderr
     assert failed.stderr.startswith("curate: stage 'quality'")  # a message first, not a crash
     done = done_records(output)
-    assert len([name for name in done if name.startswith("quality/")]) == shards - 1
+    assert len([name for name in done if name.startswith("_state/quality/")]) == shards - 1
     shard.write_bytes(good)
     run_curate("run", str(pipeline), "--output", str(output), "--stage", "quality", "--workers", "2", "--no-progress")
     assert all(done_records(output).get(name) == key for name, key in done.items())
-    assert len([name for name in done_records(output) if name.startswith("quality/")]) == shards
+    assert len([name for name in done_records(output) if name.startswith("_state/quality/")]) == shards
     for stage in ("quality", "rejected/quality"):
         assert sorted(p.name for p in (output / stage).glob("*.parquet")) == \
             sorted(p.name for p in (tmp_path / "reference" / stage).glob("*.parquet"))
@@ -185,7 +186,7 @@ def test_a_worker_process_dying_fails_the_stage_and_a_rerun_completes(job, tmp_p
     pipeline, expected = job
     output = tmp_path / "out"
     process = start(pipeline, output)
-    assert wait_for(process, output / "dedup" / "_done" / "signatures", 1)
+    assert wait_for(process, output / "_state" / "dedup" / "signatures", 1)
     workers = worker_pids(process.pid)
     assert workers
     os.kill(workers[0], signal.SIGKILL)  # as the out-of-memory killer would
@@ -200,9 +201,9 @@ def test_dedup_filter_never_reads_a_missing_assignment_as_no_duplicates(job, tmp
     pipeline, _ = job
     output = tmp_path / "out"
     process = start(pipeline, output)
-    assert wait_for(process, output / "dedup" / "_done" / "filter", 1)
+    assert wait_for(process, output / "_state" / "dedup" / "filter", 1)
     kill_group(process)
-    shutil.rmtree(output / "dedup" / "_work" / "assign")  # what another run's cleanup did to this one
+    shutil.rmtree(output / "_state" / "dedup" / "work" / "assign")  # what another run's cleanup did to this one
     failed = run_curate("run", str(pipeline), "--output", str(output), "--no-progress", check=False)
-    assert failed.returncode == 1 and "with_duplicates.json" in failed.stderr
+    assert failed.returncode == 1 and "assign/shard-00000.parquet (the clusters of shard shard-00000) is missing" in failed.stderr
     assert not (output / "stats" / "dedup.json").exists()

@@ -123,7 +123,7 @@ def test_mutated_parquet_stage_inputs_fail_their_shard_by_name(shared_data, tmp_
     if result.returncode == 1:  # the message lists one failed shard a line, then the first traceback
         failed = {line.split(":")[0].strip() for line in result.stderr.split("first traceback:")[0].splitlines()[1:] if line.strip()}
         assert result.stderr.startswith(f"curate: stage 'quality' (main): {len(failed)} of {len(names)} shards failed")
-    done = {p.stem for p in (tmp_path / "out" / "quality" / "_done" / "main").glob("*.json")}
+    done = {p.stem for p in (tmp_path / "out" / "_state" / "quality" / "main").glob("*.json")}
     assert "intact" in done and done | failed == set(names) and not done & failed
 
 

@@ -99,5 +99,5 @@ def test_curate_run_before_langid(shared_data, tmp_path):
     run_curate("run", str(pipeline))
     table = read_stage(tmp_path / "out", "langid")
     assert table.num_rows == 2 and table["normalize_encoding"].to_pylist() == [0, 1]
-    edits = json.loads((tmp_path / "out" / "normalize" / "report" / "edits.json").read_text())
+    edits = json.loads((tmp_path / "out" / "reports" / "normalize" / "edits.json").read_text())
     assert edits["normalize_encoding"] == edits["normalize_encoding_documents"] == 1

@@ -45,10 +45,10 @@ def test_repeated_captures_of_a_real_page_keep_one_copy(shared_data, tmp_path):
     assert sorted(r["id"] for r in emptied) == sorted(set(captures) - {owner})
     assert {r["reason"] for r in emptied} == {"paragraph_dedup.empty"} and {r["duplicate_of"] for r in emptied} == {owner}
     assert all(r["text"] == kept_rows[owner]["text"] and r["para_dup_bytes"] == len(r["text"].encode()) for r in emptied)
-    summary = json.loads((tmp_path / "paragraph_dedup" / "report" / "summary.json").read_text())
+    summary = json.loads((tmp_path / "reports" / "paragraph_dedup" / "summary.json").read_text())
     assert summary["docs_emptied"] == 2 and summary["docs_in"] == kept.num_rows + 2
     assert summary["most_repeated"][0]["docs"] == 3 and summary["most_repeated"][0]["kept_in"] == owner
-    assert "AI" in (tmp_path / "paragraph_dedup" / "report" / "most_repeated.md").read_text()
+    assert "AI" in (tmp_path / "reports" / "paragraph_dedup" / "most_repeated.md").read_text()
 
 
 def test_pagination_shared_by_different_sites_is_cut_from_all_but_one(shared_data, tmp_path):
@@ -133,7 +133,7 @@ def test_a_document_made_only_of_repeated_text_is_dropped_with_its_reason(footer
     assert rejected[0]["text"] == FOOTER and rejected[0]["duplicate_of"] == min(r["id"] for r in rows if FOOTER in r["text"])
     kept_ids = {r["id"] for r in read_stage(out, "paragraph_dedup").to_pylist()}
     assert {"empty", "blank"} <= kept_ids  # nothing to compare: kept as they are
-    edits = json.loads((out / "paragraph_dedup" / "report" / "edits.json").read_text())
+    edits = json.loads((out / "reports" / "paragraph_dedup" / "edits.json").read_text())
     expected = reference_cut(rows)
     assert edits["para_dup_spans_documents"] == sum(expected[r["id"]] != r["text"] for r in rows if r["id"] != "only-footer")
     stats = json.loads((out / "stats" / "paragraph_dedup.json").read_text())
@@ -142,11 +142,11 @@ def test_a_document_made_only_of_repeated_text_is_dropped_with_its_reason(footer
 
 def test_same_output_for_any_number_of_workers_and_partitions(footer_runs):
     _, one, others = footer_runs
-    summary = json.loads((one / "paragraph_dedup" / "report" / "summary.json").read_text())
+    summary = json.loads((one / "reports" / "paragraph_dedup" / "summary.json").read_text())
     for other in others:
         for read in (read_stage, read_rejected):
             assert sorted_rows(read(one, "paragraph_dedup")) == sorted_rows(read(other, "paragraph_dedup"))
-        assert json.loads((other / "paragraph_dedup" / "report" / "summary.json").read_text()) == summary
+        assert json.loads((other / "reports" / "paragraph_dedup" / "summary.json").read_text()) == summary
     parted = others[1] / "_state" / "paragraph_dedup" / "counts"
     assert len(list(parted.glob("part-*.json"))) > 10
 

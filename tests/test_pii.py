@@ -111,5 +111,5 @@ def test_curate_run_writes_counts_per_document(tmp_path, shared_data):
     run_curate("run", str(pipeline))
     table = read_stage(tmp_path / "out", "pii")
     assert table.num_rows == 10 and sum(table["pii_emails"].to_pylist()) == 3 and sum(table["pii_phones"].to_pylist()) == 1
-    edits = json.loads((tmp_path / "out" / "pii" / "report" / "edits.json").read_text())
+    edits = json.loads((tmp_path / "out" / "reports" / "pii" / "edits.json").read_text())
     assert edits == {"pii_emails": 3, "pii_emails_documents": 3, "pii_ips": 0, "pii_ips_documents": 0, "pii_phones": 1, "pii_phones_documents": 1}

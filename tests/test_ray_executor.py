@@ -62,9 +62,8 @@ def stage_contents(output: Path, stage: str) -> dict:
 
 
 def token_files(folder: Path) -> dict[str, bytes]:
-    """The token shards and their summaries (not the completion records: they hold timings)."""
-    files = {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-    return {name: data for name, data in files.items() if not name.startswith("_done")}
+    """The token shards and their summaries (completion records, which hold timings, are under _state/)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def demo_stages(source: str) -> list[dict]:

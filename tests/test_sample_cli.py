@@ -40,10 +40,10 @@ def test_rejected_documents_by_reason_and_condition(web):
 
 
 def test_kept_documents_at_random_with_a_seed(web):
-    args = ("sample", str(web / "toxicity"), "-n", "4", "--seed", "7", "--where", "language == 'en' and gopher_word_count >= 100", "--chars", "80")
+    args = ("sample", str(web / "pii"), "-n", "4", "--seed", "7", "--where", "language == 'en' and gopher_word_count >= 100", "--chars", "80")
     first, again = run_curate(*args).stdout, run_curate(*args).stdout
     assert first == again
-    kept = read_stage(web, "toxicity")
+    kept = read_stage(web, "pii")
     ids = set(kept.filter(pc.greater_equal(kept["gopher_word_count"], 100))["id"].to_pylist())
     docs = printed(first)
     assert len(docs) == 4 and all(d["id"] in ids and d["language"] == "en" for d in docs)
@@ -51,11 +51,11 @@ def test_kept_documents_at_random_with_a_seed(web):
 
 
 def test_mistakes_are_named(web, tmp_path):
-    result = run_curate("sample", str(web / "toxicity"), "--where", "gopher_wordcount < 3", check=False)
+    result = run_curate("sample", str(web / "pii"), "--where", "gopher_wordcount < 3", check=False)
     assert result.returncode == 2 and "no column gopher_wordcount" in result.stderr
-    result = run_curate("sample", str(web / "toxicity"), "--where", "gopher_word_count <<< 3", check=False)
+    result = run_curate("sample", str(web / "pii"), "--where", "gopher_word_count <<< 3", check=False)
     assert result.returncode == 2 and "cannot read 'gopher_word_count <<< 3'" in result.stderr
-    result = run_curate("sample", str(web / "toxicity"), "--reason", "x", check=False)
+    result = run_curate("sample", str(web / "pii"), "--reason", "x", check=False)
     assert result.returncode == 2 and "no reason column" in result.stderr
     result = run_curate("sample", str(tmp_path), check=False)
     assert result.returncode == 2 and "no Parquet files" in result.stderr

@@ -29,7 +29,7 @@ import uuid
 
 from curate.core import storage
 
-LOCK_NAME = "_lock.json"  # the leading "_" keeps it out of list_files, like _done/ and _work/
+LOCK_NAME = "_lock.json"  # the leading "_" keeps it out of list_files, like _state/
 
 
 class LockHeld(RuntimeError):

@@ -6,6 +6,8 @@ Output layout under the pipeline's output folder:
     <stage>/<shard>.parquet                 kept documents (written atomically)
     rejected/<stage>/<shard>.parquet        dropped documents with stage, reason, detail
     stats/<stage>.json                      the stage's summed stats
+    reports/<stage>/                        a stage's own summary (dedup clusters, edit counts, decontamination),
+                                            written by its finalize after every shard, fused or not
     _state/<group>/<phase>/<shard>.json     completion record: the shard's stats and input files, written last
     _state/<group>/work/                    scratch of multi-phase stages (dedup signatures, ...)
 
@@ -60,6 +62,7 @@ class StageContext:
     progress: bool = True
     allow_changed_inputs: bool = False
     state_root: str = ""  # inputs under it are the runner's own scratch, not user data: not fingerprinted
+    report_dir: str = ""  # OUT/reports/<stage>/: the stage's summary files, outside the data folders
     kept_format: str = "parquet"  # the pipeline's output_format for its last stage; Parquet where a later stage reads
     rejected_format: str = "parquet"  # the pipeline's output_format (no stage reads rejected rows)
 
@@ -76,6 +79,9 @@ class StageContext:
     def work_url(self, *parts: str) -> str:
         """Scratch space for multi-phase stages (e.g. dedup signatures)."""
         return storage.join(self.state_dir, "work", *parts)
+
+    def report_url(self, *parts: str) -> str:
+        return storage.join(self.report_dir, *parts)
 
     def done_url(self, phase: str, shard_name: str) -> str:
         return storage.join(self.state_dir, phase, shard_name + ".json")
@@ -132,8 +138,9 @@ class StageContext:
         return totals
 
     def fingerprint(self, shard: Shard) -> list:
-        """[url, size, mtime or etag] of each input file the user gave (scratch files are not checked)."""
-        urls = dict.fromkeys(getattr(item, "url", item) for item in shard.inputs)  # a reader's pieces name their file
+        """[url, size, mtime or etag] of each input file the user gave (scratch files are not checked).
+        An input is a URL, or part of a file with its `url` (the read stage's Piece: a byte range, row groups)."""
+        urls = dict.fromkeys(getattr(item, "url", item) for item in shard.inputs)  # a file once, however many pieces
         return [file_fingerprint(url) for url in urls if not (self.state_root and url.startswith(self.state_root))]
 
     def _read_done(self, config_hash: str, phase: str, shard: Shard) -> dict | None:
@@ -283,6 +290,7 @@ def group_context(pipeline: Pipeline, indices: list[int], executor: Executor, op
                         storage.join(pipeline.output, "rejected", stages[-1].name),
                         storage.join(pipeline.output, STATE, label), executor.node_workers, executor,
                         options.progress, options.allow_changed_inputs, storage.join(pipeline.output, STATE),
+                        storage.join(pipeline.output, "reports", stages[-1].name),
                         kept_format=pipeline.output_format if final else "parquet", rejected_format=pipeline.output_format)
 
 
@@ -315,8 +323,12 @@ def run_group(pipeline: Pipeline, indices: list[int], executor: Executor, option
         totals = run_documents(stages, ctx)
     else:
         totals = {stages[0].name: stages[0].run(ctx)}
-    # Every shard is done, so no task writes here any more: temporaries are leftovers of killed attempts.
-    for folder in [ctx.output_dir, ctx.state_dir] + [storage.join(pipeline.output, "rejected", s.name) for s in stages]:
+    for stage in stages:  # each stage's summary, from its summed stats; its rows lie in its rejected folder and ctx.output_dir
+        stage.finalize(dataclasses.replace(ctx, stage_name=stage.name, rejected_dir=storage.join(pipeline.output, "rejected", stage.name),
+                                           report_dir=storage.join(pipeline.output, "reports", stage.name)),
+                       totals.get(stage.name, ShardStats()))
+    # Every shard is done and summarised, so nothing writes here any more: temporaries are leftovers of killed attempts.
+    for folder in [ctx.output_dir, ctx.state_dir] + [storage.join(pipeline.output, kind, s.name) for s in stages for kind in ("rejected", "reports")]:
         storage.remove_temporaries(folder)
     wall = time.perf_counter() - start
     spent = sum(totals.get(s.name, ShardStats()).seconds for s in stages) or 1.0

@@ -41,10 +41,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Shard:
-    """One unit of work: a name unique within its stage phase and the inputs it reads."""
+    """One unit of work: a name unique within its stage phase and the inputs it reads: file URLs,
+    or parts of files that carry their file's `url` (the read stage's Piece)."""
 
     name: str
-    inputs: tuple[str, ...]
+    inputs: tuple
 
 
 @dataclass
@@ -86,11 +87,14 @@ class ShardStats:
 
 class Verdict(NamedTuple):
     """What DocumentStage.process returns: the table (maybe with new columns) and, per row,
-    None to keep it or a short reason to drop it; details are optional free text per row."""
+    None to keep it or a short reason to drop it; details are optional free text per row;
+    counters are what the batch counted besides drops (edits made, benchmark hits), summed by
+    name into the stage's stats (ShardStats.counters), so finalize sees them in fused runs too."""
 
     table: pa.Table
     reasons: list[str | None] | pa.Array
     details: list[str | None] | None = None
+    counters: dict[str, int] | None = None
 
 
 @dataclass
@@ -135,13 +139,14 @@ class Stage:
         raise NotImplementedError
 
     def run(self, ctx: "StageContext") -> ShardStats:
-        """Default: one parallel, resumable task per shard, then `finalize`."""
-        stats = ctx.map_shards(self, "main", "run_shard", self.shards(ctx))
-        self.finalize(ctx)
-        return stats
+        """Default: one parallel, resumable task per shard."""
+        return ctx.map_shards(self, "main", "run_shard", self.shards(ctx))
 
-    def finalize(self, ctx: "StageContext") -> None:
-        """Runs on the driver after every shard is done (e.g. to write a summary)."""
+    def finalize(self, ctx: "StageContext", stats: ShardStats) -> None:
+        """Runs on the driver once every shard of the stage is done, fused or not, with the stage's
+        summed stats; a summary goes under ctx.report_dir (OUT/reports/<stage>/), never into the
+        data folders. Its rows: ctx.rejected_dir holds its rejected ones, ctx.output_dir the kept
+        rows of its pass (its own folder, or the last fused stage's). Runs again on a rerun (from the completion records), so it must be repeatable."""
 
 
 def storage_name(url: str) -> str:
@@ -224,6 +229,8 @@ class ShardOutput:
         drop = pc.is_valid(reasons)
         keep_table = table.filter(pc.invert(drop))
         self.keep(keep_table)
+        for name, value in (verdict.counters or {}).items():
+            self.stats.count(name, int(value))
         if keep_table.num_rows < table.num_rows:
             details = None if verdict.details is None else pa.array(verdict.details, pa.string()).filter(drop).to_pylist()
             self.reject(table.filter(drop), reasons.filter(drop).to_pylist(), details)

@@ -117,7 +117,7 @@ def printable(name: str) -> str:
 
 
 def _in_private_folder(found: str, root: str) -> bool:
-    """Under a folder named with a leading '_' below root (a stage's _done/ records, _work/ files)."""
+    """Under a folder named with a leading '_' below root (the runner's _state/: completion records and scratch)."""
     relative = found[len(root.rstrip("/")) + 1:] if found.startswith(root.rstrip("/") + "/") else ""
     return any(part.startswith("_") for part in relative.split("/")[:-1])
 

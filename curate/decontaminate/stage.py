@@ -26,8 +26,12 @@ none) and `decontaminate_benchmark` (the first benchmark hit, null for none). Dr
 rejected with reason "decontaminate.<benchmark name>" and the first matching n-gram in the
 detail; in redact mode the matching words (from the first to the last word of each run of
 matching n-grams) are cut out, and a document with no word left is dropped as
-"decontaminate.empty_after_redact". The report, report/decontamination.json in the stage's
-output folder, lists per benchmark the documents hit, the n-grams matched and a few examples.
+"decontaminate.empty_after_redact". The report, OUT/reports/<stage>/decontamination.json,
+lists per benchmark the documents hit and the n-grams matched (exact: counted per batch as the
+stage's counters `documents.<benchmark>` and `ngrams.<benchmark>`, so fused runs count too) and a
+few examples, read back from the rows that carry `decontaminate_benchmark`: its rejected rows
+first (every hit in drop mode), then the kept rows of its pass. In a fused pass, a redacted row
+that a later stage of the pass dropped is counted but not offered as an example.
 """
 from __future__ import annotations
 
@@ -236,13 +240,18 @@ class DecontaminateStage(DocumentStage):
         table = table.append_column("decontaminate_benchmark", pa.array(first, pa.string()))
         if redact:
             table = table.set_column(table.schema.get_field_index("text"), "text", pa.array(edited, table.schema.field("text").type))
-        return Verdict(table, reasons, details)
+        counters = {}
+        for name, ngrams in zip(first, counts):
+            if name is not None:
+                counters[f"documents.{name}"] = counters.get(f"documents.{name}", 0) + 1
+                counters[f"ngrams.{name}"] = counters.get(f"ngrams.{name}", 0) + int(ngrams)
+        return Verdict(table, reasons, details, counters)
 
-    def finalize(self, ctx) -> None:
-        report = build_report(self.params, ctx)
-        storage.write_json(storage.join(ctx.output_dir, "report", REPORT), report)
+    def finalize(self, ctx, stats) -> None:
+        report = build_report(self.params, ctx, stats)
+        storage.write_json(ctx.report_url(REPORT), report)
         for name, entry in report["benchmarks"].items():
-            print(f"decontaminate: {name}: {entry['documents']} documents hit, {entry['ngrams']} n-grams matched", flush=True)
+            ctx.note(f"{self.name}: {name}: {entry['documents']} documents hit, {entry['ngrams']} n-grams matched")
 
 
 def cut(text: str, spans: list[tuple[int, int]], hits: np.ndarray, n: int) -> str:
@@ -262,18 +271,22 @@ def cut(text: str, spans: list[tuple[int, int]], hits: np.ndarray, n: int) -> st
     return "".join(pieces)
 
 
-def build_report(params: DecontaminateParams, ctx) -> dict:
-    """Per benchmark: documents hit, n-grams matched and examples, from this stage's kept and rejected output."""
-    entries = {spec["name"]: {"path": spec["path"], "documents": 0, "ngrams": 0, "examples": []} for spec in params.benchmarks}
-    for folder in (ctx.output_dir, ctx.rejected_dir):
-        for url in storage.list_files(folder, storage.OUTPUT_SUFFIXES) if storage.exists(folder) else []:
-            table = storage.read_output(url, ["id", "url", "detail", "decontaminate_benchmark", "decontaminate_ngrams"])
-            if "decontaminate_benchmark" not in table.column_names:
-                continue
-            for row in table.filter(pc.is_valid(table["decontaminate_benchmark"])).to_pylist():
-                entry = entries[row["decontaminate_benchmark"]]
-                entry["documents"] += 1
-                entry["ngrams"] += row["decontaminate_ngrams"]
-                if len(entry["examples"]) < params.examples:
-                    entry["examples"].append({"id": row["id"], "url": row.get("url"), "ngrams": row["decontaminate_ngrams"], "detail": row.get("detail")})
+def build_report(params: DecontaminateParams, ctx, stats) -> dict:
+    """Per benchmark: documents hit and n-grams matched (the stage's counters) and examples (its
+    rejected rows, then the kept rows of its pass), read until every benchmark has its examples."""
+    entries = {spec["name"]: {"path": spec["path"], "documents": stats.counters.get(f"documents.{spec['name']}", 0),
+                              "ngrams": stats.counters.get(f"ngrams.{spec['name']}", 0), "examples": []} for spec in params.benchmarks}
+    wanted = sum(min(e["documents"], params.examples) for e in entries.values())
+    urls = [u for folder in (ctx.rejected_dir, ctx.output_dir) if storage.exists(folder)
+            for u in storage.list_files(folder, storage.OUTPUT_SUFFIXES)]
+    for url in urls:
+        if sum(len(e["examples"]) for e in entries.values()) >= wanted:
+            break
+        table = storage.read_output(url, ["id", "url", "detail", "decontaminate_ngrams", "decontaminate_benchmark"])
+        if "decontaminate_benchmark" not in table.column_names:
+            continue
+        for row in table.filter(pc.is_valid(table["decontaminate_benchmark"])).to_pylist():
+            entry = entries[row["decontaminate_benchmark"]]
+            if len(entry["examples"]) < params.examples:
+                entry["examples"].append({"id": row["id"], "url": row.get("url"), "ngrams": row["decontaminate_ngrams"], "detail": row.get("detail")})
     return {"n": params.n, "mode": params.mode, "benchmarks": entries}

@@ -44,7 +44,7 @@ from curate.core import storage
 from curate.core.registry import register_stage
 from curate.core.stage import Shard, ShardOutput, ShardStats, Stage, text_bytes
 from curate.dedup import plan
-from curate.edit_counts import write_edit_counts
+from curate.edit_counts import edit_counters, write_edit_counts
 
 ADDED_FIELDS = [pa.field("para_dup_spans", pa.int64()), pa.field("para_dup_bytes", pa.int64())]
 PARTITION_INPUT_BYTES = 64 << 20  # input Parquet bytes per hash partition: a counts task holds its spans
@@ -100,7 +100,7 @@ class ParagraphDedupStage(Stage):
         ctx.map_shards(self, "hashes", "hash_shard", shards)
         ctx.map_shards(self, "counts", "count_task", [Shard(f"part-{p:04d}", ()) for p in range(parts)])
         stats = ctx.map_shards(self, "filter", "filter_shard", shards)
-        write_edit_counts(ctx, self.name, [f.name for f in ADDED_FIELDS])
+        write_edit_counts(ctx, stats, [f.name for f in ADDED_FIELDS])
         self.write_report(ctx, stats, shards)
         storage.remove_tree(ctx.work_url())
         return stats
@@ -208,7 +208,10 @@ class ParagraphDedupStage(Stage):
         edited = table.set_column(text_index, table.schema.field("text"), pa.array(texts, table.schema.field("text").type))
         reasons = pa.array(reasons, pa.string())
         drop = pc.is_valid(reasons)
-        output.keep(edited.filter(pc.invert(drop)))
+        kept = edited.filter(pc.invert(drop))
+        output.keep(kept)
+        for name, value in edit_counters(kept, [f.name for f in ADDED_FIELDS]).items():  # edits.json, as normalize/pii
+            output.stats.count(name, value)
         output.stats.count("edited_docs", sum(1 for s, r in zip(spans, reasons.to_pylist()) if s and r is None))
         output.stats.count("spans_removed", sum(spans))
         output.stats.count("bytes_removed", sum(cut_bytes))
@@ -236,18 +239,13 @@ class ParagraphDedupStage(Stage):
             "most_repeated": [{"docs": d, "kept_in": o, "text": examples.get(str(h), "")}
                               for h, d, o in zip(top["hash"].to_pylist(), top["docs"].to_pylist(), top["owner"].to_pylist())],
         }
-        write_report(report_dir(ctx), summary)
+        write_report(ctx.report_dir, summary)
         ctx.note(summary_line(summary))
 
 
 def input_bytes(url: str) -> int:
     fs, path = storage.filesystem(url)
     return int(fs.info(path).get("size") or 0)
-
-
-def report_dir(ctx) -> str:
-    """Where the report goes (one place to change when reports move)."""
-    return storage.join(ctx.output_dir, "report")
 
 
 def summary_line(summary: dict) -> str:

@@ -1,6 +1,6 @@
 """The dedup report: what exact and fuzzy dedup removed, cluster sizes, the largest clusters.
 
-Written to <output>/<stage>/report/: summary.json, cluster_sizes.png and largest_clusters.md,
+Written to <output>/reports/<stage>/: summary.json, cluster_sizes.png and largest_clusters.md,
 and summarised on stdout.
 """
 from __future__ import annotations

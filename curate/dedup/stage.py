@@ -111,7 +111,7 @@ class DedupStage(urls.UrlDedup, Stage):
         return [Shard(f"{key}.part-{p:04d}-of-{parts:04d}", sig_urls) for key in keys for p in range(parts)]
 
     def write_report(self, ctx, stats: ShardStats) -> None:
-        report_dir = storage.join(ctx.output_dir, "report")
+        report_dir = ctx.report_url()
         summary = storage.read_json(storage.join(report_dir, "clusters.json"))
         summary.update(docs_in=stats.docs_in, docs_out=stats.docs_out, bytes_in=stats.bytes_in, bytes_out=stats.bytes_out)
         if self.params.urls:
@@ -238,7 +238,7 @@ class DedupStage(urls.UrlDedup, Stage):
         self.write_assignments(ctx, task.inputs, assigned)
         docs = sum(storage.parquet_rows(u) for u in task.inputs)
         summary = report.cluster_summary(assigned, docs, self.params.largest_clusters)
-        storage.write_json(storage.join(ctx.output_dir, "report", "clusters.json"), summary)
+        storage.write_json(ctx.report_url("clusters.json"), summary)
         return ShardStats(docs_in=int(nodes.size), docs_out=int(summary["clusters"]), seconds=time.perf_counter() - start)
 
     def members_table(self, sig_urls, nodes: np.ndarray) -> pa.Table:

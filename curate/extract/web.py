@@ -9,6 +9,10 @@ WET: `conversion` records already hold extracted text; it is kept as is.
 ARC: the records of the older Internet Archive format, read as WARC responses.
 WAT files hold link and header metadata, no page: each is rejected as `not_pages`.
 HTML files: the file is the document; url from <link rel=canonical> or og:url.
+A link leading out of the input folder is rejected unread (`outside_input`), as books and
+code do; an HTML file or WARC payload over max_doc_bytes is rejected as `too_large` after
+reading at most the limit (a larger "page" is a data dump, and would cost the parser and
+every later stage unbounded memory).
 
 Bytes are decoded by the HTTP Content-Type charset, then <meta charset> /
 http-equiv, with detection as the fallback (curate.extract.decode); the main text
@@ -29,7 +33,7 @@ import lxml.html
 from warcio.archiveiterator import ArchiveIterator
 from warcio.limitreader import LimitReader
 
-from curate.core import storage
+from curate.core import budget, storage
 from curate.core.schema import doc_id
 from curate.extract.decode import decode_bytes
 from curate.extract.engines import EngineOptions, extract_main_text, new_file
@@ -50,10 +54,15 @@ HTML_LANG = re.compile(r"<html\b[^>]*?\blang\s*=\s*[\"']?\s*([A-Za-z]{2,3}(?:[-_
 
 def list_inputs(urls: list[str], params) -> list[str]:
     suffixes = WARC_SUFFIXES + WAT_SUFFIXES + HTML_SUFFIXES
-    return [f for url in urls for f in storage.list_files(url) if f.lower().endswith(suffixes)]
+    # a trailing "/" marks a folder that could not be listed or a link to one: read() rejects it
+    return [f for url in urls for f in storage.list_files(url) if f.lower().endswith(suffixes) or f.endswith("/")]
 
 
 def read(url: str, params, root: str | None = None) -> Iterator[dict | Rejection]:
+    problem = storage.input_problem(url, root or url)
+    if problem:
+        yield reject_file("web", url, *problem)
+        return
     start_file(params)
     name = url.lower()
     if name.endswith(WAT_SUFFIXES):
@@ -131,7 +140,10 @@ def warc_record(record, url: str, params) -> dict | Rejection | None:
     row = {"id": doc_id("web", record_id or f"{url}@{headers.get_header('WARC-Target-URI')}"), "source": "web", "path": url, "text": "",
            "url": headers.get_header("WARC-Target-URI"), "warc_date": headers.get_header("WARC-Date"),
            "warc_record_id": record_id}
-    body = record.content_stream().read()
+    body = record.content_stream().read(params.max_doc_bytes + 1)  # the rest of the record is skipped unread
+    over = budget.too_large(len(body), params.max_doc_bytes)
+    if over is not None:
+        return Rejection(row, "too_large", f"payload over {over}")
     if record.rec_type == "conversion":  # WET: text extracted already
         text, charset = decode_bytes(body, "utf-8")
         row.update(content_type=headers.get_header("Content-Type"), charset=charset)
@@ -167,9 +179,13 @@ def http_charset(content_type: str | None) -> str | None:
 def read_html_file(url: str, params) -> Iterator[dict | Rejection]:
     try:
         with fsspec.open(url, "rb") as f:
-            body = f.read()
+            body = f.read(params.max_doc_bytes + 1)
     except (OSError, EOFError) as error:
         yield reject_file("web", url, "unreadable_file", f"{url}: {type(error).__name__}: {error}")
+        return
+    over = budget.too_large(len(body), params.max_doc_bytes)
+    if over is not None:
+        yield reject_file("web", url, "too_large", f"over {over}", content_type="text/html")
         return
     if not body.strip():
         yield reject_file("web", url, "empty_file", f"{url}: no content", content_type="text/html")

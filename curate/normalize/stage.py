@@ -12,7 +12,7 @@ still know them). Place it after extract and before langid (FineWeb applies FTFY
 dedup; repairing first means langid, the quality rules and dedup see the repaired text).
 Nothing is dropped. Per document it records `normalize_encoding` (1 when ftfy changed the
 text), `normalize_nfc` (1 when NFC changed it), `normalize_control_chars` (characters removed)
-and `normalize_quotes` (quotes replaced), summed into report/edits.json at the end. Rows that
+and `normalize_quotes` (quotes replaced), summed into OUT/reports/<stage>/edits.json at the end. Rows that
 cannot change are screened out in Arrow (see MAY_CHANGE), which makes the stage several times
 faster than running ftfy on every text.
 Where it fails: ftfy only repairs mojibake it can prove (a UTF-8 text decoded as Latin-1 or
@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 
 from curate.core.stage import DocumentStage, Verdict
 from curate.core.registry import register_stage
-from curate.edit_counts import write_edit_counts
+from curate.edit_counts import edit_counters, write_edit_counts
 
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff]")  # not \t \n \r
 QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
@@ -95,7 +95,7 @@ class NormalizeStage(DocumentStage):
         for column, values in zip(self.columns, counts.T):
             table = table.append_column(column, pa.array(values))
         table = table.set_column(table.schema.get_field_index("text"), "text", pa.array(edited, texts.type))
-        return Verdict(table, [None] * table.num_rows)
+        return Verdict(table, [None] * table.num_rows, counters=edit_counters(table, self.columns))
 
-    def finalize(self, ctx) -> None:
-        write_edit_counts(ctx, self.name, list(self.columns))
+    def finalize(self, ctx, stats) -> None:
+        write_edit_counts(ctx, stats, self.columns)

@@ -12,7 +12,7 @@ FineWeb chose them. Unlike datatrove, which cycles through them in the order it 
 the output depends on the worker and the batch), the choice is fixed per document (a hash of
 its id), so a rerun writes the same text. Nothing is dropped; every edited document is counted
 in `pii_emails`, `pii_ips`, `pii_phones` (matches replaced, 0 for none), summed into
-report/edits.json at the end. Addresses that already
+OUT/reports/<stage>/edits.json at the end. Addresses that already
 are one of the replacements are left and not counted, so running the stage twice counts nothing
 the second time.
 
@@ -44,7 +44,7 @@ import pyarrow.compute as pc
 
 from curate.core.stage import DocumentStage, Verdict
 from curate.core.registry import register_stage
-from curate.edit_counts import write_edit_counts
+from curate.edit_counts import edit_counters, write_edit_counts
 
 EMAIL_REPLACEMENTS = ("email@example.com", "firstname.lastname@example.org")
 IP_REPLACEMENTS = ("22.214.171.124", "126.96.36.199", "188.8.131.52", "184.108.40.206", "220.127.116.11", "18.104.22.168")
@@ -138,7 +138,7 @@ class PiiStage(DocumentStage):
             mask[rows] = True
             texts = pc.replace_with_mask(texts, pa.array(mask), pa.array(edited, texts.type))
             table = table.set_column(table.schema.get_field_index("text"), "text", texts)
-        return Verdict(table, [None] * table.num_rows)
+        return Verdict(table, [None] * table.num_rows, counters=edit_counters(table, self.kinds))
 
-    def finalize(self, ctx) -> None:
-        write_edit_counts(ctx, self.name, list(self.kinds))
+    def finalize(self, ctx, stats) -> None:
+        write_edit_counts(ctx, stats, self.kinds)

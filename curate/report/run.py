@@ -26,7 +26,7 @@ SHOWN = ("id", "source", "language", "url", "title", "path", "repository", "rela
 
 
 def parquet_files(folder: Path) -> list[Path]:
-    """Parquet files directly in a stage folder (not _done/, _work/ or other subfolders)."""
+    """Parquet files directly in a stage folder (not its subfolders)."""
     return sorted(p for p in folder.glob("*.parquet") if p.is_file()) if folder.is_dir() else []
 
 

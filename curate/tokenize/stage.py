@@ -127,10 +127,10 @@ class TokenizeStage(Stage):
         shards = self.shards(ctx)
         storage.write_json(ctx.work_url(SPLIT_FILE), {**validation_split(shards, self.params), "shards": len(shards)})
         stats = ctx.map_shards(self, "main", "run_shard", shards)
-        self.finalize(ctx)
+        self.gather_validation(ctx)
         return stats
 
-    def finalize(self, ctx) -> None:
+    def gather_validation(self, ctx) -> None:
         """Gather the held-out pieces into val/ and write tokens.json for train/ and val/."""
         output = Path(ctx.output_dir)
         (output / "train").mkdir(parents=True, exist_ok=True)
