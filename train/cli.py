@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--log", action="store_true", help="logarithmic loss axis")
     plot.set_defaults(handler=cmd_plot)
     sample = commands.add_parser("sample", help="generate text from a checkpoint")
-    sample.add_argument("checkpoint", help="a ckpt-*.pt or best.pt file")
+    sample.add_argument("checkpoint", help="a ckpt-*.pt or best.pt file, or a ckpt-*.dcp folder")
     sample.add_argument("--prompt", default="", help="text to continue")
     sample.add_argument("--tokenizer", help="tokenizer.json (default: the one named by the run's manifest)")
     sample.add_argument("--max-new-tokens", type=int, default=100)
