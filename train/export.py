@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from train import checkpoint
 from train.model import GPT, MLP, GPTConfig
 from train.tokenizer import hf_tokenizer_files
 
@@ -131,8 +132,8 @@ def export_checkpoint(ckpt: str | Path, out_dir: str | Path, tokenizer_path: str
         from safetensors.torch import save_file
     except ImportError:
         raise ExportError("train export needs safetensors (pip install safetensors)") from None
+    check_exportable(checkpoint.load(Path(ckpt))["model_config"])   # before building a model it may not fit
     model, payload = load_model(ckpt)
-    check_exportable(payload["model_config"])
     c = model.config
     tokenizer_path = Path(tokenizer_path or payload.get("tokenizer_path") or "")
     if not tokenizer_path.is_file():
