@@ -147,3 +147,20 @@ def test_task_files_with_a_bad_line_name_it(tmp_path):
     path.write_text('{"context": "a", "choices": [" b", " c"], "label": 0}\n{"context": "a", "choices": [" b"], "label": 0}\n')
     with pytest.raises(TaskError, match="task.jsonl:2"):
         read_task(path)
+
+
+def test_a_dcp_checkpoint_evaluates_like_its_one_file_twin(trained, eval_inputs, tmp_path):
+    """ckpt_format: dcp folders are read by eval (and sample, export): DCP gathers the shards into one process;
+    a folder whose shards no longer match its record is refused by name."""
+    model, payload = load_model(trained)
+    twin = tmp_path / "ckpt-00000150.dcp"
+    train_state = {k: v for k, v in payload.items() if k not in ("model", "optimizer", "record")}
+    checkpoint.save_sharded(model, [torch.optim.AdamW(model.parameters())], train_state, twin, True, None, lambda: None)
+    sets = [f"rust={eval_inputs['rust_book']}"]
+    expected = evaluate_checkpoint(trained, sets, max_tokens=2048)
+    got = evaluate_checkpoint(twin, sets, max_tokens=2048)
+    assert got["sets"] == expected["sets"] and got["step"] == expected["step"] == 150
+    shard = next(twin.glob("*.distcp"))
+    shard.write_bytes(shard.read_bytes()[:-8])
+    with pytest.raises(checkpoint.CheckpointError, match="distcp.*truncated"):
+        load_model(twin)

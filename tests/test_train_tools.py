@@ -121,6 +121,42 @@ def test_pure_python_tokenizer_matches_tokenizers(token_data):  # noqa: F811
     german = (books_dir() / BOOKS["defr"][0]).read_text(encoding="utf-8")[9000:11000]
     ids = reference.encode(german).ids + [token_data.eot_id]
     assert ours.decode(ids) == german + "<|endoftext|>"
+    assert ours.encode(MIXED_PROMPT) == reference.encode(MIXED_PROMPT).ids
+
+
+# digits, other scripts, superscripts, Unicode spaces, code indentation and an added token: where regexes differ
+MIXED_PROMPT = ("It's 2026: I paid 1234567 € for x² and ½ cup—\"WE'LL\" see.\n\n    def f(a_b):\r\n\treturn a_b  \n"
+                "Größe naïve café 東京は日本の首都です。 Привет мир! مرحبا 123٤٥٦ ₂ \u00a0nbsp\u3000ideo \x1cfs"
+                "<|endoftext|>next")
+
+
+def test_prompt_encodes_with_the_tokenizers_own_gpt4_split(tmp_path):
+    """`curate train-tokenizer` writes a GPT-4-style split (digits in threes, punctuation before letters); `train
+    sample` must read that pattern from tokenizer.json, not assume GPT-2's (issue #23)."""
+    from tokenizers import pre_tokenizers, trainers
+    from curate.tokenize.bpe import new_tokenizer
+    texts = [(books_dir() / name).read_text(encoding="utf-8") for names in BOOKS.values() for name in names]
+    reference = new_tokenizer()
+    reference.train_from_iterator(texts, trainers.BpeTrainer(
+        vocab_size=800, special_tokens=["<|endoftext|>"], show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    reference.save(str(tmp_path / "tokenizer.json"))
+    ours = ByteLevelBPE(tmp_path / "tokenizer.json")
+    assert ours.pre_tokenize("x 1234567.")[:4] == ["x", " ", "123", "456"]
+    assert ours.encode(MIXED_PROMPT) == reference.encode(MIXED_PROMPT).ids
+    text = texts[1][20000:24000]
+    assert ours.encode(text) == reference.encode(text).ids
+
+
+def test_an_unsupported_pre_tokenizer_is_refused_on_encode_but_still_decodes(tmp_path, token_data):  # noqa: F811
+    import json
+    spec = json.loads(token_data.tokenizer_path.read_text(encoding="utf-8"))
+    spec["pre_tokenizer"] = {"type": "Whitespace"}
+    (tmp_path / "tokenizer.json").write_text(json.dumps(spec), encoding="utf-8")
+    ours = ByteLevelBPE(tmp_path / "tokenizer.json")
+    assert ours.decode([token_data.eot_id]) == "<|endoftext|>"
+    with pytest.raises(ValueError, match="tokenizer.json: cannot encode text: pre-tokenizer 'Whitespace'"):
+        ours.encode("hello")
 
 
 def test_demo_run_trains_and_plots(tmp_path, token_data):  # noqa: F811

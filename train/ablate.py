@@ -38,7 +38,6 @@ from train.config import ConfigError
 
 KEYS = {"name", "out_dir", "train", "tokens", "seeds", "eval_sets", "eval_tokens", "final_eval_tokens", "tasks",
         "max_task_examples", "arms"}
-ARM_COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75)]
 
 
 def load_ablation(path: str | Path) -> dict:
@@ -273,35 +272,21 @@ def curves(spec: dict) -> dict[str, np.ndarray]:
     return out
 
 
-def plot_curves(spec: dict, out_path: Path, width: int = 900, height: int = 520) -> Path | None:
-    from train.plot import BLACK, GREY, Canvas, nice_ticks, text_width
+def plot_curves(spec: dict, out_path: Path) -> Path | None:
+    """Held-out macro bpb against step, one line per arm (mean over its finished seeds), with matplotlib."""
     data = curves(spec)
     if not data:
         return None
-    everything = np.concatenate(list(data.values()))
-    left, right, top, bottom = 80, width - 20, 50, height - 60
-    x_high = max(everything[:, 0].max(), 1.0)
-    y_low, y_high = everything[:, 1].min(), everything[:, 1].max()
-    pad = (y_high - y_low) * 0.05 or 0.05
-    y_low, y_high = y_low - pad, y_high + pad
-    to_x = lambda s: left + np.asarray(s, float) / x_high * (right - left)
-    to_y = lambda v: bottom - (np.asarray(v, float) - y_low) / (y_high - y_low) * (bottom - top)
-    canvas = Canvas(width, height)
-    for value in nice_ticks(y_low, y_high):
-        y = int(to_y(value))
-        if top <= y <= bottom:
-            canvas.polyline([left, right], [y, y], GREY)
-            canvas.text(left - 8, y - 5, f"{value:g}", anchor="right")
-    for value in nice_ticks(0, x_high):
-        canvas.text(int(to_x(value)), bottom + 10, f"{value:g}", anchor="centre")
-    canvas.polyline([left, left, right], [top, bottom, bottom], BLACK)
-    x = left
-    for (name, series), colour in zip(data.items(), ARM_COLOURS * 4):
-        canvas.polyline(to_x(series[:, 0]), to_y(series[:, 1]), colour, thickness=2)
-        canvas.fill(x, 36, x + 20, 40, colour)
-        canvas.text(x + 26, 33, name.upper())
-        x += text_width(name.upper()) + 50
-    canvas.text(left, 10, f"HELD-OUT BPB (MACRO, MEAN OVER SEEDS): {spec['name'].upper()}", scale=2)
-    canvas.text((left + right) // 2, height - 25, "STEP", anchor="centre")
-    out_path.write_bytes(canvas.png())
+    import matplotlib
+    matplotlib.use("Agg")   # files only, no display
+    import matplotlib.pyplot as plt
+    figure, axes = plt.subplots(figsize=(9, 5.2), dpi=100)
+    for name, series in data.items():
+        axes.plot(series[:, 0], series[:, 1], linewidth=2, label=name)
+    axes.set(xlabel="step", ylabel="held-out bpb (macro, mean over seeds)", title=f"ablation: {spec['name']}")
+    axes.grid(alpha=0.3)
+    axes.legend(loc="upper right", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(out_path)
+    plt.close(figure)
     return out_path

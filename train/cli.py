@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--log", action="store_true", help="logarithmic loss axis")
     plot.set_defaults(handler=cmd_plot)
     sample = commands.add_parser("sample", help="generate text from a checkpoint")
-    sample.add_argument("checkpoint", help="a ckpt-*.pt or best.pt file")
+    sample.add_argument("checkpoint", help="a ckpt-*.pt or best.pt file, or a ckpt-*.dcp folder")
     sample.add_argument("--prompt", default="", help="text to continue")
     sample.add_argument("--tokenizer", help="tokenizer.json (default: the one named by the run's manifest)")
     sample.add_argument("--max-new-tokens", type=int, default=100)
@@ -99,14 +99,18 @@ def main(argv: list[str] | None = None) -> int:
     from train.checkpoint import CheckpointError
     from train.config import ConfigError
     from train.data import DataError
+    from train.eval import EvalSetError
+    from train.export import ExportError
     from train.format import ShardFormatError
     from train.mix import ManifestError
+    from train.tasks import TaskError
     args, extra = build_parser().parse_known_args(argv)
     if extra and args.command != "run":
         build_parser().error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.handler(args, extra) if args.command == "run" else args.handler(args)
-    except (ConfigError, ManifestError, ShardFormatError, DataError, CheckpointError, FileNotFoundError) as error:
+    except (ConfigError, ManifestError, ShardFormatError, DataError, CheckpointError, FileNotFoundError,
+            EvalSetError, TaskError, ExportError) as error:
         print(f"train: error: {error}", file=sys.stderr)
         return 2
 

@@ -29,7 +29,7 @@ def cmd_export(args) -> int:
 
 def add_eval_commands(commands) -> None:
     ev = commands.add_parser("eval", help="loss and bits per byte on held-out sets; multiple-choice tasks")
-    ev.add_argument("checkpoint", help="a ckpt-*.pt or best.pt file")
+    ev.add_argument("checkpoint", help="a ckpt-*.pt or best.pt file, or a ckpt-*.dcp folder")
     ev.add_argument("--set", action="append", default=[], help="held-out set: PATH or NAME=PATH (text, .md, JSONL, "
                     "Parquet file or folder, or a token directory); repeatable")
     ev.add_argument("--task", action="append", default=[], help="multiple-choice JSONL (context, choices, label): "
@@ -48,7 +48,7 @@ def add_eval_commands(commands) -> None:
     ab.add_argument("--report", action="store_true", help="train nothing; compare the finished runs")
     ab.set_defaults(handler=cmd_ablate)
     ex = commands.add_parser("export", help="Hugging Face folder: safetensors, config.json, tokenizer, model card")
-    ex.add_argument("checkpoint", help="a ckpt-*.pt or best.pt file")
+    ex.add_argument("checkpoint", help="a ckpt-*.pt or best.pt file, or a ckpt-*.dcp folder")
     ex.add_argument("out_dir", help="folder to write (AutoModelForCausalLM.from_pretrained reads it)")
     ex.add_argument("--tokenizer", help="tokenizer.json (default: the one the run trained with)")
     ex.set_defaults(handler=cmd_export)

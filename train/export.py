@@ -99,18 +99,18 @@ def tokenizer_files(tokenizer_json: Path, out_dir: Path, seq_len: int) -> int:
 def model_card(payload: dict, c: GPTConfig, architecture: str) -> str:
     with torch.device("meta"):
         params = GPT(c).num_params()
-    config = payload.get("config", {})
-    tokens = payload["state"]["step"] * payload.get("tokens_per_step", 0)
+    config, state = payload.get("config", {}), payload["state"]
+    tokens = state["step"] * payload.get("tokens_per_step", 0)
     lines = [f"# {Path(config.get('out_dir', 'model')).name}", "",
              f"A {params / 1e6:.2f}M-parameter {c.style}-style decoder ({architecture}), trained with rawtollm's "
              "`train run` on data curated by `curate`.", "",
              "## Training", "", "| | |", "|---|---|",
              f"| layers / heads / width | {c.n_layer} / {c.n_head} / {c.n_embd} |",
              f"| context | {c.seq_len} tokens |", f"| vocabulary | {c.vocab_size} |",
-             f"| steps | {payload['step']:,} |", f"| tokens trained | {tokens:,} |",
+             f"| steps | {state['step']:,} |", f"| tokens trained | {tokens:,} |",
              f"| learning rate | {config.get('lr')} ({config.get('schedule')}) |"]
-    if payload.get("best_val") not in (None, float("inf")):
-        lines.append(f"| best validation loss | {payload['best_val']:.4f} |")
+    if state.get("best_val") not in (None, float("inf")):
+        lines.append(f"| best validation loss | {state['best_val']:.4f} |")
     lines += ["", "## Data mix", ""]
     manifest = Path(config.get("manifest", ""))
     if manifest.is_file():
@@ -132,7 +132,7 @@ def export_checkpoint(ckpt: str | Path, out_dir: str | Path, tokenizer_path: str
         from safetensors.torch import save_file
     except ImportError:
         raise ExportError("train export needs safetensors (pip install safetensors)") from None
-    check_exportable(checkpoint.load(Path(ckpt))["model_config"])
+    check_exportable(checkpoint.load(Path(ckpt))["model_config"])   # before building a model it may not fit
     model, payload = load_model(ckpt)
     c = model.config
     tokenizer_path = Path(tokenizer_path or payload.get("tokenizer_path") or "")

@@ -1,6 +1,7 @@
 """`train sample CKPT --prompt ...`: generate text from a checkpoint with top-k / temperature sampling."""
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -11,12 +12,21 @@ from train.tokenizer import ByteLevelBPE
 
 
 def load_model(path: str | Path, device: str = "cpu") -> tuple[GPT, dict]:
-    if Path(path).is_dir():
-        raise checkpoint.CheckpointError(
-            f"{path}: a sharded (DCP) checkpoint; convert it to one file with torch.distributed.checkpoint."
-            "format_utils.dcp_to_torch_save, or train with ckpt_format: file")
-    payload = checkpoint.load(Path(path))
+    """A verified checkpoint as an eval-mode model: a ckpt-*.pt / best.pt file, or a DCP folder (ckpt_format:
+    dcp), whose shards DCP gathers into this one process whatever the world size that wrote them."""
+    path = Path(path)
+    payload = checkpoint.load(path)
     model = GPT(GPTConfig(**payload["model_config"]))
+    if path.is_dir():
+        import torch.distributed.checkpoint as dcp
+        sharded = {"model": model.state_dict()}
+        with warnings.catch_warnings():   # "assuming the intent is to load in a single process": it is
+            warnings.filterwarnings("ignore", message=".*single process")
+            try:
+                dcp.load(sharded, checkpoint_id=str(path))
+            except Exception as error:  # DCP raises CheckpointException or RuntimeError for missing/odd shards
+                raise checkpoint.CheckpointError(f"{path}: DCP shards cannot be loaded ({error})") from None
+        payload["model"] = sharded["model"]
     state = {k: v for k, v in payload["model"].items() if k != "lm_head.weight"}   # tied to wte.weight
     model.load_state_dict(state, strict=False)
     missing = {k for k, _ in model.named_parameters()} - set(state) - {"lm_head.weight"}
