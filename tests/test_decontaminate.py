@@ -114,7 +114,8 @@ def test_a_file_that_is_not_jsonl_is_a_config_error(shared_data, tmp_path):
         check_before_work([{"stage": "decontaminate", "benchmarks": [{"name": "b", "path": str(broken), "fields": ["q"]}]}], tmp_path)
 
 
-def test_curate_run_drops_and_reports(shared_data, tmp_path):
+def run_on_planted_corpus(shared_data, tmp_path, decontaminate_options: str = "", after: str = "") -> list[dict]:
+    """20 real documents, two with a GSM8K question planted (verbatim, lower-cased), through `curate run`."""
     questions = [json.loads(line)["question"] for line in (shared_data / "quality" / "positives" / "gsm8k" / "test.jsonl").open()][:3]
     corpus = real_corpus(shared_data)[:20]
     corpus[4]["text"] += "\n" + questions[0]
@@ -122,10 +123,15 @@ def test_curate_run_drops_and_reports(shared_data, tmp_path):
     pq.write_table(make_documents(corpus), tmp_path / "docs.parquet")
     pipeline = tmp_path / "p.yaml"
     pipeline.write_text(
-        f"input: {tmp_path / 'docs.parquet'}\noutput: {tmp_path / 'out'}\nstages:\n  - stage: decontaminate\n"
-        f"    benchmarks: [{{name: gsm8k, path: {gsm8k(shared_data)['path']}, fields: [question, answer]}}]\n"
+        f"input: {tmp_path / 'docs.parquet'}\noutput: {tmp_path / 'out'}\nstages:\n  - stage: decontaminate\n{decontaminate_options}"
+        f"    benchmarks: [{{name: gsm8k, path: {gsm8k(shared_data)['path']}, fields: [question, answer]}}]\n{after}"
     )
     run_curate("run", str(pipeline))
+    return corpus
+
+
+def test_curate_run_drops_and_reports(shared_data, tmp_path):
+    corpus = run_on_planted_corpus(shared_data, tmp_path)
     assert read_stage(tmp_path / "out", "decontaminate").num_rows == 18
     rejected = read_rejected(tmp_path / "out", "decontaminate")
     assert sorted(rejected["id"].to_pylist()) == sorted([corpus[4]["id"], corpus[9]["id"]])
@@ -148,17 +154,7 @@ def test_web_recipe_with_decontamination_switched_on_reads_in_fineweb_order(shar
 
 def test_fused_redact_run_still_reports(shared_data, tmp_path):
     """Fused with the stage after it, decontaminate has no folder of its own: its report comes from its counters and the pass's kept rows."""
-    questions = [json.loads(line)["question"] for line in (shared_data / "quality" / "positives" / "gsm8k" / "test.jsonl").open()][:3]
-    corpus = real_corpus(shared_data)[:20]
-    corpus[4]["text"] += "\n" + questions[0]
-    corpus[9]["text"] += "\n" + questions[1].lower()
-    pq.write_table(make_documents(corpus), tmp_path / "docs.parquet")
-    pipeline = tmp_path / "p.yaml"
-    pipeline.write_text(
-        f"input: {tmp_path / 'docs.parquet'}\noutput: {tmp_path / 'out'}\nstages:\n  - stage: decontaminate\n    mode: redact\n"
-        f"    benchmarks: [{{name: gsm8k, path: {gsm8k(shared_data)['path']}, fields: [question, answer]}}]\n  - stage: pii\n"
-    )
-    run_curate("run", str(pipeline))
+    corpus = run_on_planted_corpus(shared_data, tmp_path, "    mode: redact\n", "  - stage: pii\n")
     assert not (tmp_path / "out" / "decontaminate").exists() and read_stage(tmp_path / "out", "pii").num_rows == 20
     report = json.loads((tmp_path / "out" / "reports" / "decontaminate" / "decontamination.json").read_text())
     entry = report["benchmarks"]["gsm8k"]
