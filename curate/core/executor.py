@@ -104,7 +104,10 @@ def die_with_parent(driver: int) -> None:
     """Pool worker initializer: a worker is killed when its parent (the forkserver, which dies with
     the driver: curate.core.forkserver_guard) dies, so a killed driver leaves no orphans computing on."""
     arm_parent_death_signal()
-    if not _alive(driver):  # the driver died before the signal was armed
+    # The forkserver may have died between our fork and the line above (no signal then comes); a driver
+    # killed but not yet reaped still answers kill(pid, 0), so the parent check is the one that holds.
+    forkserver = sys.modules.get("curate.core.forkserver_guard")
+    if (forkserver is not None and os.getppid() != forkserver.PID) or not _alive(driver):
         os._exit(1)
 
 
