@@ -160,3 +160,13 @@ def test_c4_bad_word_rule_drops_pages_above_the_ratio(tmp_path, pride):
     values = signals(heuristic, AUSTEN)
     assert values["c4_bad_word_ratio"] == 1 / 23  # "wife", of 23 words
     assert [r.name for r in heuristic.rules()][-1] == "bad_words"
+
+
+def test_punctuation_set_equals_a_scan_of_every_code_point():
+    """The import-time scan skips planes 3-13 and 15-16; on this Python's Unicode tables nothing is missed."""
+    import sys
+
+    from curate.quality.words import PUNCTUATION, _punctuation_chars
+
+    assert PUNCTUATION == _punctuation_chars((range(sys.maxunicode + 1),))
+    assert {"!", "\u00bf", "\u3002", "\u2026"} <= PUNCTUATION and not {"a", "\u4e00", "\U00030000"} & PUNCTUATION
