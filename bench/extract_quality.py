@@ -35,7 +35,7 @@ from resiliparse.extract.html2text import extract_plain_text  # noqa: E402
 from curate.extract.engines import EngineOptions, extract_main_text, new_file  # noqa: E402
 from curate.extract.engines_gold import load_gold, score_all  # noqa: E402
 from curate.extract.engines_watchdog import Watchdog  # noqa: E402
-from curate.extract.engines_xpath import faster_discard_xpaths  # noqa: E402
+from curate.extract.engines_xpath import faster_trafilatura  # noqa: E402
 from curate.extract.web import decode_page  # noqa: E402
 
 PAGES = REPO.parent / "shared" / "data" / "web" / "html" / "trafilatura_cache"
@@ -85,7 +85,7 @@ def trafilatura_direct(**settings):
 
 def no_fallback_fast_xpaths(pages):
     """The floor of any engine that runs trafilatura's main pass on every page."""
-    with faster_discard_xpaths():
+    with faster_trafilatura():
         return trafilatura_direct(no_fallback=True)(pages)
 
 
