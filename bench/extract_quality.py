@@ -16,11 +16,14 @@ Trafilatura step exactly as FineWeb configures it (defaults: favour_precision, 1
 in its sandbox process, deduplicate, tables on).
 
     python bench/extract_quality.py [--repeat 2]
+    python bench/extract_quality.py --profile   # where the default engine's time goes
 """
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import resource
 import sys
 import time
@@ -42,8 +45,8 @@ PAGES = REPO.parent / "shared" / "data" / "web" / "html" / "trafilatura_cache"
 GOLD = PAGES.parent / "trafilatura_cache_gold.json"
 
 
-def curate_engine(engine: str):
-    options = EngineOptions(engine=engine)
+def curate_engine(engine: str, **settings):
+    options = EngineOptions(engine=engine, **settings)
 
     def run(pages):
         out = {}
@@ -106,26 +109,39 @@ SYSTEMS = {
     "curate engine=trafilatura (default)": curate_engine("trafilatura"),
     "curate engine=trafilatura, watchdog process": curate_watchdog,
     "curate engine=auto": curate_engine("auto"),
+    "curate engine=trafilatura, deduplicate: false": curate_engine("trafilatura", deduplicate=False),
+    "curate engine=auto, deduplicate: false": curate_engine("auto", deduplicate=False),
     "curate engine=resiliparse": curate_engine("resiliparse"),
     "trafilatura favor_precision, tables on (FineWeb)": trafilatura_direct(),
     "trafilatura favor_precision, tables off (old web.yaml)": trafilatura_direct(include_tables=False),
     "trafilatura favor_precision, no_fallback": trafilatura_direct(no_fallback=True),
-    "trafilatura favor_precision, no_fallback, curate's faster discard XPaths": no_fallback_fast_xpaths,
+    "trafilatura favor_precision, no_fallback, with curate's faster XPaths and parser": no_fallback_fast_xpaths,
     "resiliparse main_content": resiliparse_direct,
     "datatrove Trafilatura as FineWeb (1 s timeout)": datatrove_fineweb,
 }
 PEER = "trafilatura favor_precision, tables on (FineWeb)"
 
 
+def profile(system, pages) -> None:
+    """cProfile of one round after a warm-up round, the functions with the most time inside
+    them and below them."""
+    system(pages)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    system(pages)
+    profiler.disable()
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--profile", action="store_true", help="instead: where curate's default engine spends its time")
     args = parser.parse_args()
     gold = load_gold(GOLD)
-    pages = {}
-    for entry in gold:
-        row = {}
-        pages[entry["file"]] = decode_page(row, (PAGES / entry["file"]).read_bytes(), None)
+    pages = {entry["file"]: decode_page({}, (PAGES / entry["file"]).read_bytes(), None) for entry in gold}
+    if args.profile:
+        return profile(curate_engine("trafilatura"), pages)
     cpu, wall, scores = {}, {}, {}
     for _ in range(args.repeat):
         for name, system in SYSTEMS.items():
