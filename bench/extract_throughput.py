@@ -13,15 +13,13 @@ datatrove runs its defaults, which are FineWeb's (favour_precision, tables on, d
 
 With --rounds, every tool's 1- and 2-worker runs are repeated, interleaved, and each round's
 ratio is printed with the load average (1 minute) before each run: on a shared machine the
-ratio is only meaningful beside the load it was measured under. CPU seconds (this process and
-its ended descendants) per run show whether a second worker costs extra work per page.
+ratio is only meaningful beside the load it was measured under.
 """
 from __future__ import annotations
 
 import argparse
 import io
 import os
-import resource
 import shutil
 import sys
 import tempfile
@@ -94,13 +92,6 @@ def run_datatrove(data: Path, output: Path, workers: int, engine: str) -> int:
     return sum(pq.read_metadata(folder.open(name, "rb")).num_rows for name in folder.list_files())
 
 
-def cpu_seconds() -> float:
-    """CPU time of this process and every ended descendant (workers, their extraction processes):
-    the work a run did, whatever share of the cores the machine's load left it."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--copies", type=int, default=3)
@@ -121,14 +112,13 @@ def main() -> None:
             # so a round's ratio compares runs under about the same load
             for tool, fn, engine in tools:
                 for workers in args.workers:
-                    load, cpu_start = os.getloadavg()[0], cpu_seconds()
+                    load = os.getloadavg()[0]
                     start = time.perf_counter()
                     docs = fn(data, Path(tmp) / f"{tool.replace(' ', '-')}-{workers}-{round_}", workers, engine)
-                    seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu_start
+                    seconds = time.perf_counter() - start
                     results.setdefault((tool, workers), []).append((docs, seconds, load))
                     print(f"round {round_}  {tool:<20} workers={workers}  docs={docs:>5}  {seconds:6.1f} s  "
-                          f"{docs / seconds:7.1f} docs/s  {megabytes / seconds:6.2f} MB/s  load {load:.1f}  "
-                          f"CPU {cpu:6.1f} s ({docs / cpu:5.1f} docs per CPU-s)", flush=True)
+                          f"{docs / seconds:7.1f} docs/s  {megabytes / seconds:6.2f} MB/s  load {load:.1f}", flush=True)
         best = {key: min(seconds for _, seconds, _ in runs) for key, runs in results.items()}
         if not args.no_datatrove:
             for workers in args.workers:
