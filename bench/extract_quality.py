@@ -124,9 +124,9 @@ PEER = "trafilatura favor_precision, tables on (FineWeb)"
 
 def profile(system, pages) -> None:
     """cProfile of one round after a warm-up round, the functions with the most time inside
-    them and below them."""
+    them and below them; CPU time, so other jobs on a shared machine do not count."""
     system(pages)
-    profiler = cProfile.Profile()
+    profiler = cProfile.Profile(time.process_time)
     profiler.enable()
     system(pages)
     profiler.disable()
