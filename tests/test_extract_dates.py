@@ -1,4 +1,4 @@
-"""The `date` column: the publication date real pages state in their markup (curate/extract/dates.py)."""
+"""The `publication_date` column: the publication date real pages state in their markup (curate/extract/dates.py)."""
 from __future__ import annotations
 
 import io
@@ -42,7 +42,7 @@ def test_each_kind_of_date_markup_gives_the_date_column(pages, tmp_path):
     write_warc(tmp_path / "pages.warc.gz", [(url, pages[name]) for url, (name, _) in expected.items()], "2026-01-01T00:00:00Z")
     kept, rejected = extract(tmp_path, "web", [tmp_path / "pages.warc.gz"])
     assert not rejected
-    assert {row["url"]: row["date"] for row in kept} == {url: day for url, (_, day) in expected.items()}
+    assert {row["url"]: row["publication_date"] for row in kept} == {url: day for url, (_, day) in expected.items()}
 
 
 def test_a_date_after_the_capture_is_not_a_publication_date(pages):
