@@ -9,11 +9,17 @@ datatrove runs its defaults, which are FineWeb's (favour_precision, tables on, d
 1 s timeout). Both write Parquet.
 
     python bench/extract_throughput.py [--copies 3] [--workers 1 2] [--engines trafilatura auto resiliparse]
+                                       [--rounds 3] [--no-datatrove]
+
+With --rounds, every tool's 1- and 2-worker runs are repeated, interleaved, and each round's
+ratio is printed with the load average (1 minute) before each run: on a shared machine the
+ratio is only meaningful beside the load it was measured under.
 """
 from __future__ import annotations
 
 import argparse
 import io
+import os
 import shutil
 import sys
 import tempfile
@@ -91,26 +97,39 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=3)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--engines", nargs="+", default=["trafilatura", "auto", "resiliparse"])
+    parser.add_argument("--rounds", type=int, default=1, help="repeat every (tool, workers) run, interleaved")
+    parser.add_argument("--no-datatrove", action="store_true", help="curate's engines only")
     args = parser.parse_args()
-    tools = [(f"curate {engine}", run_curate, engine) for engine in args.engines] + [("datatrove", run_datatrove, "")]
+    tools = [(f"curate {engine}", run_curate, engine) for engine in args.engines]
+    tools += [] if args.no_datatrove else [("datatrove", run_datatrove, "")]
     with tempfile.TemporaryDirectory() as tmp:
         data = build_input(Path(tmp), args.copies)
         megabytes = sum(p.stat().st_size for p in data.iterdir()) / 1e6
-        print(f"input: {len(list(data.iterdir()))} WARC files, {megabytes:.1f} MB (gzip)")
-        results = {}
-        for workers in args.workers:
+        print(f"input: {len(list(data.iterdir()))} WARC files, {megabytes:.1f} MB (gzip); {os.cpu_count()} CPUs")
+        results = {}  # (tool, workers) -> [(docs, seconds, load average before the run)] in round order
+        for round_ in range(args.rounds):
+            # a shared machine's load drifts: each tool's 1- and 2-worker runs follow each other,
+            # so a round's ratio compares runs under about the same load
             for tool, fn, engine in tools:
-                start = time.perf_counter()
-                docs = fn(data, Path(tmp) / f"{tool.replace(' ', '-')}-{workers}", workers, engine)
-                seconds = time.perf_counter() - start
-                results[tool, workers] = (docs, seconds)
-                print(f"{tool:<22} workers={workers}  docs={docs:>5}  {seconds:6.1f} s  {docs / seconds:7.1f} docs/s  {megabytes / seconds:6.2f} MB/s", flush=True)
-        for workers in args.workers:
-            for tool, _, _ in tools[:-1]:
-                print(f"workers={workers}: {tool} runs at {results['datatrove', workers][1] / results[tool, workers][1]:.2f}x datatrove's rate")
+                for workers in args.workers:
+                    load = os.getloadavg()[0]
+                    start = time.perf_counter()
+                    docs = fn(data, Path(tmp) / f"{tool.replace(' ', '-')}-{workers}-{round_}", workers, engine)
+                    seconds = time.perf_counter() - start
+                    results.setdefault((tool, workers), []).append((docs, seconds, load))
+                    print(f"round {round_}  {tool:<20} workers={workers}  docs={docs:>5}  {seconds:6.1f} s  "
+                          f"{docs / seconds:7.1f} docs/s  {megabytes / seconds:6.2f} MB/s  load {load:.1f}", flush=True)
+        best = {key: min(seconds for _, seconds, _ in runs) for key, runs in results.items()}
+        if not args.no_datatrove:
+            for workers in args.workers:
+                for tool, _, _ in tools[:-1]:
+                    print(f"workers={workers}: {tool} runs at {best['datatrove', workers] / best[tool, workers]:.2f}x datatrove's rate (best of {args.rounds})")
         if 1 in args.workers and 2 in args.workers:
             for tool, _, _ in tools:
-                print(f"{tool}: 2 workers = {results[tool, 1][1] / results[tool, 2][1]:.2f}x one worker")
+                ratios = [one[1] / two[1] for one, two in zip(results[tool, 1], results[tool, 2])]
+                loads = [f"{one[2]:.1f}/{two[2]:.1f}" for one, two in zip(results[tool, 1], results[tool, 2])]
+                print(f"{tool}: 2 workers = {best[tool, 1] / best[tool, 2]:.2f}x one worker (best vs best); per round "
+                      f"{', '.join(f'{r:.2f}x' for r in ratios)} (load average 1/2 workers: {', '.join(loads)})")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,13 @@
-"""The faster discard tests (curate/extract/engines_xpath.py) must not change what trafilatura
+"""The faster discard tests and parser (curate/extract/engines_xpath.py) must not change what trafilatura
 extracts: same elements as its XPaths, same text, and trafilatura untouched outside the block."""
 from __future__ import annotations
 
 import pytest
 import trafilatura
 from lxml import etree
-from trafilatura import xpaths
+from trafilatura import utils, xpaths
 
-from curate.extract.engines_xpath import SWAPS, ElementTest, faster_discard_xpaths, is_local
+from curate.extract.engines_xpath import SWAPS, ElementTest, faster_trafilatura, is_local
 from curate.extract.web import decode_page
 
 
@@ -37,8 +37,9 @@ def test_element_tests_find_the_same_elements_as_the_xpaths(pages):
 def test_extracted_text_is_unchanged_and_trafilatura_is_restored_after(pages):
     settings = dict(favor_precision=True, include_comments=False)
     stock = [trafilatura.extract(html, **settings) for html in pages]
-    with faster_discard_xpaths():
-        assert not isinstance(xpaths.OVERALL_DISCARD_XPATH[0], etree.XPath)
+    stock_parser = utils.HTML_PARSER
+    with faster_trafilatura():
+        assert not isinstance(xpaths.OVERALL_DISCARD_XPATH[0], etree.XPath) and utils.HTML_PARSER is not stock_parser
         fast = [trafilatura.extract(html, **settings) for html in pages]
     assert fast == stock and sum(map(bool, fast)) >= 35
-    assert all(isinstance(x, etree.XPath) for x in xpaths.OVERALL_DISCARD_XPATH)
+    assert all(isinstance(x, etree.XPath) for x in xpaths.OVERALL_DISCARD_XPATH) and utils.HTML_PARSER is stock_parser

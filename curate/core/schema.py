@@ -26,6 +26,7 @@ DOCUMENT_SCHEMA = pa.schema(
         pa.field("warc_record_id", pa.string()),
         pa.field("content_type", pa.string()),  # HTTP Content-Type, or the file's type
         pa.field("charset", pa.string()),  # the charset the bytes were decoded with
+        pa.field("publication_date", pa.string()),  # web: the date the page says it was published, ISO 8601 (curate/extract/dates.py)
         # books
         pa.field("title", pa.string()),
         pa.field("author", pa.string()),

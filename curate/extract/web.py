@@ -18,7 +18,8 @@ Bytes are decoded by the HTTP Content-Type charset, then <meta charset> /
 http-equiv, with detection as the fallback (curate.extract.decode); the main text
 comes from the configured engine (curate.extract.engines; by default trafilatura
 with FineWeb's settings), under a time limit a watchdog process enforces. The page's
-<title> and <html lang> are kept as `title` and `declared_language`.
+<title> and <html lang> are kept as `title` and `declared_language`, the publication date
+the markup states as `publication_date` (curate.extract.dates).
 A truncated file keeps every record read before the break, plus a rejection
 naming the file and the offset where it broke.
 """
@@ -35,6 +36,7 @@ from warcio.limitreader import LimitReader
 
 from curate.core import budget, storage
 from curate.core.schema import doc_id
+from curate.extract.dates import publication_date
 from curate.extract.decode import decode_bytes
 from curate.extract.engines import EngineOptions, extract_main_text, new_file
 from curate.extract.engines_watchdog import WATCHDOG, ExtractionTimeout
@@ -243,6 +245,7 @@ def extract_page(row: dict, html: str, params) -> dict | Rejection:
     title, lang = TITLE.search(head), HTML_LANG.search(head)
     row["title"] = " ".join(html_entities.unescape(title.group(1)).split()) or None if title else None
     row["declared_language"] = lang.group(1).replace("_", "-").lower() if lang else None
+    row["publication_date"] = publication_date(html, row.get("url"), row.get("warc_date"))
     options = engine_options(params)
     try:
         if params.timeout_seconds > 0:
