@@ -84,7 +84,7 @@ def cmd_sample(args) -> int:
 
     files = output_files(Path(args.folder))
     if not files:
-        raise ConfigError(f"{args.folder}: no Parquet or .jsonl.gz files directly in this folder; give OUT/<stage> or OUT/rejected/<stage>")
+        raise ConfigError(f"{args.folder}: no Parquet files (nor .jsonl.gz) directly in this folder; give OUT/<stage> or OUT/rejected/<stage>")
     dataset = ds.dataset([str(f) for f in files], format="json" if is_jsonl(files[0]) else "parquet")
     names = dataset.schema.names
     expression = parse_where(args.where) if args.where else None
