@@ -49,8 +49,10 @@ def write_file(path: Path, size_gb: float) -> int:
     return written
 
 
-def curate_read(path: Path, work: Path, workers: int, run: int) -> tuple[float, int]:
-    """Wall seconds of one `curate run` and the number of shards (tasks) it planned."""
+def curate_read(path: Path, work: Path, workers: int, run: int) -> tuple[float, int, float]:
+    """Wall seconds of one `curate run`, the number of shards (tasks) it planned and the seconds its
+    shards spent in the workers (from their completion records): with 2 workers running side by
+    side these sum to up to twice the wall time."""
     output = work / f"out{run}"
     pipeline = work / f"p{run}.yaml"
     pipeline.write_text(json.dumps({"input": str(path), "output": str(output), "stages": [{"stage": "read"}]}))
@@ -58,9 +60,10 @@ def curate_read(path: Path, work: Path, workers: int, run: int) -> tuple[float, 
     subprocess.run([sys.executable, "-m", "curate.cli", "run", str(pipeline), "--workers", str(workers), "--no-progress"],
                    check=True, cwd=REPO, capture_output=True)
     seconds = time.perf_counter() - start
-    shards = len(list((output / "read").glob("*.parquet")))
+    records = [json.loads(p.read_text()) for p in (output / "_state" / "read" / "main").glob("*.json")]
+    busy = sum(r["stats"]["read"]["seconds"] for r in records)
     subprocess.run(["rm", "-rf", str(output)], check=True)  # 1 GB per run: keep the disk free
-    return seconds, shards
+    return seconds, len(records), busy
 
 
 def datatrove_read(path: Path, work: Path, tasks: int) -> float:
@@ -90,9 +93,10 @@ def main() -> None:
         for run in range(2 * args.rounds):
             workers = 1 + run % 2
             before = os.getloadavg()[0]
-            seconds, shards = curate_read(path, work, workers, run)
+            seconds, shards, busy = curate_read(path, work, workers, run)
             totals[workers] += seconds
             print(f"curate read, {workers} worker(s): {seconds:6.1f} s  {rows / seconds:8.0f} docs/s  {shards} shards  "
+                  f"{busy:6.1f} s in shards  "
                   f"load {before:.1f} -> {os.getloadavg()[0]:.1f}", flush=True)
         print(f"curate read, sums over {args.rounds} rounds: 1 worker {totals[1]:.1f} s, 2 workers {totals[2]:.1f} s, "
               f"speed-up {totals[1] / totals[2]:.2f}x", flush=True)
