@@ -9,8 +9,9 @@ as text, not as dictionary indices; row groups of 10,000 rows). curate: `curate 
 one `read` stage (the file is planned as row-group pieces of 128 MB; documents written as zstd
 Parquet), --workers 1, 2, 1, 2, ... interleaved (--rounds), so load from other users of a shared
 machine falls on both; the figure is the ratio of the summed wall times, printed with the load
-average around each run. For contrast, datatrove's ParquetReader in the same run with 1 and 2
-tasks (it reads one file in one task); --no-datatrove leaves it out.
+average around each run and, first, what a second process of a pure-CPU loop adds on this
+machine now (the ceiling any 2-worker figure can reach). For contrast, datatrove's ParquetReader
+in the same run with 1 and 2 tasks (it reads one file in one task); --no-datatrove leaves it out.
 """
 from __future__ import annotations
 
@@ -66,6 +67,25 @@ def curate_read(path: Path, work: Path, workers: int, run: int) -> tuple[float, 
     return seconds, len(records), busy
 
 
+def spin(_) -> int:
+    return sum(range(30_000_000))
+
+
+def machine_scaling() -> float:
+    """What a second process adds on this machine now: the throughput of 2 processes each running a
+    pure-CPU loop over that of 1. About 2 on an idle 2-core machine; on a shared one whose kernel
+    shares CPU between sessions (sched_autogroup), the processes of one session split one share."""
+    from multiprocessing import Pool
+
+    seconds = {}
+    for processes in (1, 2):
+        with Pool(processes) as pool:
+            start = time.perf_counter()
+            pool.map(spin, range(processes))
+            seconds[processes] = time.perf_counter() - start
+    return 2 * seconds[1] / seconds[2]
+
+
 def datatrove_read(path: Path, work: Path, tasks: int) -> float:
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.readers import ParquetReader
@@ -89,6 +109,7 @@ def main() -> None:
         path.parent.mkdir()
         rows = write_file(path, args.size_gb)
         print(f"{path.stat().st_size / 1e9:.2f} GB, {rows} rows, {pq.ParquetFile(path).metadata.num_row_groups} row groups", flush=True)
+        print(f"machine: 2 processes of a pure-CPU loop do {machine_scaling():.2f}x the work of 1 in the same time", flush=True)
         totals = {1: 0.0, 2: 0.0}
         for run in range(2 * args.rounds):
             workers = 1 + run % 2
