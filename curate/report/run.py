@@ -3,10 +3,11 @@
 Stage order, documents and bytes come from stats/*.json (and pipeline.yaml, which the runner writes);
 everything about individual documents comes from the rejected/<stage>/ folders and the last stage folder
 that holds kept documents (in fused runs intermediate folders may be missing): Parquet, or JSON lines
-where the run's output_format was jsonl.gz (parsed whole, a file at a time: JSON has no columns to skip). Each of those folders is
-a Population: at most `cap` rows drawn uniformly with a seeded RNG, read with column projection (signals,
-reason, language, source, host; never the text), each row weighing total/sampled documents, so
-histograms and counts are estimates with a known sample size once a folder is larger than `cap`.
+where the run's output_format was jsonl.gz (parsed whole, a file at a time: JSON has no columns to
+skip). Each of those folders is a Population: at most `cap` rows drawn uniformly with a seeded RNG,
+read with column projection (signals, reason, language, source, host; never the text from Parquet),
+each row weighing total/sampled documents, so histograms and counts are estimates with a known
+sample size once a folder is larger than `cap`.
 Texts are read only for the few rows shown, one row group at a time.
 """
 from __future__ import annotations
