@@ -2,7 +2,6 @@
 `curate report`, `curate sample` and `curate export` as fully as the same run written as Parquet."""
 from __future__ import annotations
 
-
 import pytest
 import yaml
 from conftest import run_curate
