@@ -12,12 +12,15 @@ files (id, text, source, added, created, metadata). Three figures, each end to e
   read and langid into one pass per shard; langid's kept and rejected Parquet written;
 - datatrove: LocalPipelineExecutor([JsonlReader, LanguageFilter(languages=[en], 0.65)]), 1 task,
   1 worker, no writer. Both sides keep English at 0.65.
+--abba runs curate run, datatrove, datatrove, curate run and compares the sums, so that the load
+of a shared machine, drifting during the run, weighs on both alike; --no-fused leaves out the first.
 """
 from __future__ import annotations
 
 import argparse
 import gzip
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -85,6 +88,7 @@ def curate_fused(folder: Path) -> tuple[float, int, int]:
 
 
 def curate_run(folder: Path, work: Path) -> float:
+    work.mkdir()
     pipeline = work / "p.yaml"
     pipeline.write_text(json.dumps({"input": str(folder), "output": str(work / "out"), "reader": {}, "stages": [
         {"stage": "langid", "languages": ["en"], "threshold": 0.65}]}))
@@ -109,6 +113,8 @@ def datatrove(folder: Path, work: Path) -> tuple[float, dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=100_000)
+    parser.add_argument("--abba", action="store_true", help="curate run, datatrove, datatrove, curate run: sums compared")
+    parser.add_argument("--no-fused", action="store_true", help="leave out the hand-fused loop")
     args = parser.parse_args()
     offline_datatrove_cache(default_model_path())
     with tempfile.TemporaryDirectory(prefix="read-langid-") as tmp:
@@ -116,14 +122,20 @@ def main() -> None:
         chars = write_corpus(work / "docs", args.docs)
         size = sum(p.stat().st_size for p in (work / "docs").iterdir())
         print(f"{args.docs} documents, {chars / args.docs:.0f} characters on average, {size / 1e6:.1f} MB of .jsonl.gz in 4 files")
-        fused_s, seen, kept = curate_fused(work / "docs")
-        assert seen == args.docs, seen
-        run_s = curate_run(work / "docs", work)
-        theirs_s, _ = datatrove(work / "docs", work)
-        print(f"curate fused read+langid: {args.docs / fused_s:8.0f} docs/s ({fused_s:.1f} s; kept {kept})")
-        print(f"curate run read+langid:   {args.docs / run_s:8.0f} docs/s ({run_s:.1f} s, fused, Parquet written)")
-        print(f"datatrove reader+filter:  {args.docs / theirs_s:8.0f} docs/s ({theirs_s:.1f} s)")
-        print(f"ratio fused/datatrove: {theirs_s / fused_s:.2f}x   curate run/datatrove: {theirs_s / run_s:.2f}x")
+        if not args.no_fused:
+            fused_s, seen, kept = curate_fused(work / "docs")
+            assert seen == args.docs, seen
+            print(f"curate fused read+langid: {args.docs / fused_s:8.0f} docs/s ({fused_s:.1f} s; kept {kept})", flush=True)
+        # curate run and datatrove in the order A B B A (--abba), so a load that drifts during the run
+        # weighs on both alike
+        order = ["curate", "datatrove", "datatrove", "curate"] if args.abba else ["curate", "datatrove"]
+        totals = {"curate": 0.0, "datatrove": 0.0}
+        for index, side in enumerate(order):
+            before = os.getloadavg()[0]
+            seconds = curate_run(work / "docs", work / f"run{index}") if side == "curate" else datatrove(work / "docs", work / f"dt{index}")[0]
+            totals[side] += seconds
+            print(f"{side:<10} {args.docs / seconds:8.0f} docs/s ({seconds:.1f} s)  load {before:.1f} -> {os.getloadavg()[0]:.1f}", flush=True)
+        print(f"curate run (read+langid fused, Parquet written) / datatrove (reader+filter): {totals['datatrove'] / totals['curate']:.2f}x")
 
 
 if __name__ == "__main__":

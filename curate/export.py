@@ -11,13 +11,15 @@ import os
 import re
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
 
 from curate.core import storage
 from curate.core.params import ConfigError
 from curate.core.storage import ParquetSink
-from curate.read.jsonl_sink import JsonlSink
+from curate.core.schema import DOCUMENT_SCHEMA
+from curate.read.jsonl_sink import JsonlSink, read_jsonl_output
 
 UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
 SUFFIX = {"parquet": ".parquet", "jsonl": ".jsonl.gz"}
@@ -55,12 +57,10 @@ def cmd_export(args) -> int:
 
 
 def export(stage_dir: str, out_dir: str, fmt: str = "parquet", max_shard_bytes: int = 500 * 10**6, license: str = "other") -> dict:
-    files = storage.list_files(stage_dir, (".parquet",))
-    if not files:
-        raise ConfigError(f"{stage_dir}: no Parquet files: not a stage output folder (OUT/<stage>)?")
+    files = stage_files(stage_dir)
     sink_class = ParquetSink if fmt == "parquet" else JsonlSink
     written, sink, shard_bytes, schema, documents, text_bytes = [], None, 0, None, 0, 0
-    for batch in storage.iter_parquet(files, 1024):
+    for batch in read_batches(files):
         schema = schema or batch.schema
         batch = batch.select(schema.names).cast(schema)
         sizes = np.cumsum(pc.binary_length(batch["text"]).to_numpy(zero_copy_only=False))
@@ -84,7 +84,7 @@ def export(stage_dir: str, out_dir: str, fmt: str = "parquet", max_shard_bytes: 
         sink.close()
     if not written:  # a stage that kept nothing still exports a loadable, empty dataset
         sink = ParquetSink(os.path.join(out_dir, "data", "part-00000.parquet"), always=True)
-        sink.close(storage.parquet_schema(files[0]))
+        sink.close(first_schema(files))
         written.append(sink.url)
     # train-00000-of-00003: the names datasets reads as the train split
     final = []
@@ -96,6 +96,34 @@ def export(stage_dir: str, out_dir: str, fmt: str = "parquet", max_shard_bytes: 
                "file_bytes": sum(os.path.getsize(f) for f in final), "format": fmt}
     write_card(stage_dir, out_dir, summary, license)
     return summary
+
+
+def stage_files(stage_dir: str) -> list[str]:
+    """The documents of a stage folder: Parquet, or JSON lines where the run's output_format was jsonl.gz
+    (its last stage). Never both: that would be two runs' outputs in one folder."""
+    files = storage.list_files(stage_dir, storage.OUTPUT_SUFFIXES)
+    if not files:
+        raise ConfigError(f"{stage_dir}: no Parquet or .jsonl.gz files: not a stage output folder (OUT/<stage>)?")
+    jsonl = [f for f in files if f.endswith(".jsonl.gz")]
+    if jsonl and len(jsonl) < len(files):
+        raise ConfigError(f"{stage_dir}: holds both Parquet ({len(files) - len(jsonl)}) and .jsonl.gz ({len(jsonl)}) files, "
+                          f"e.g. {jsonl[0]}: outputs of runs with different output_format; export one run's folder")
+    return files
+
+
+def read_batches(files: list[str]):
+    """Tables of at most 1024 rows from Parquet or .jsonl.gz files, in order."""
+    for url in files:
+        if url.endswith(".parquet"):
+            yield from storage.iter_parquet([url], 1024)
+        else:
+            yield from (pa.Table.from_batches([b]) for b in read_jsonl_output(url).to_batches(1024))
+
+
+def first_schema(files: list[str]) -> pa.Schema:
+    """The columns of an export that kept nothing: the first file's (an empty JSON file has none)."""
+    schema = storage.parquet_schema(files[0]) if files[0].endswith(".parquet") else read_jsonl_output(files[0]).schema
+    return schema if schema.names else DOCUMENT_SCHEMA
 
 
 def funnel(stage_dir: str) -> list[dict]:

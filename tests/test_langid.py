@@ -13,7 +13,7 @@ from curate.core.pipeline import Pipeline
 from curate.core.params import ConfigError, build_params
 from curate.extract import books, web
 from curate.extract.stage import ExtractParams, Rejection
-from curate.langid.model import default_model_path
+from curate.langid.model import as_fasttext_line, default_model_path
 from curate.langid.stage import LangIdParams, LangIdStage
 
 # Pages whose language a reader can tell from the site (and did, reading them).
@@ -159,3 +159,8 @@ def test_curate_run_extract_then_langid(shared_data, tmp_path):
     result = run_curate("run", str(path), "--output", str(tmp_path / "other"), check=False)
     assert result.returncode == 2 and f"'{tmp_path / 'missing.bin'}' does not exist" in result.stderr
     assert str(path) in result.stderr and not (tmp_path / "other").exists()
+
+
+def test_every_typographic_quote_is_read_as_ascii_on_one_line():
+    text = "\u2018a\u2019 \u201ab\u201b c\u2032 \u201cd\u201d \u201ee\u201f f\u2033\nnext line"
+    assert as_fasttext_line(text) == "'a' 'b' c' \"d\" \"e\" f\" next line"

@@ -73,6 +73,7 @@ def test_a_text_field_that_does_not_exist_stops_the_run_before_work(tmp_path, re
     result = run_curate("run", str(config), "--no-progress", check=False)
     assert result.returncode == 2
     assert f"{csv}: reader key 'text': field 'text' not found; fields found: doc_id, body, link" in result.stderr
+    assert "top-level reader: key" in result.stderr  # where to map them
     assert not (tmp_path / "out" / "read").exists() or not list((tmp_path / "out" / "read").glob("*.parquet"))
 
 

@@ -6,11 +6,15 @@ import gzip
 import hashlib
 import json
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import yaml
 from conftest import read_rejected, read_stage, run_curate
 from read_fixtures import dolma_records, write_csv, write_dolma_jsonl_gz, write_fineweb_parquet, write_save_to_disk
 from train_fixtures import tiny_overrides, train_tokenizer
+
+from curate.core.schema import DOCUMENT_SCHEMA
 
 FORMATS = {
     "fineweb_parquet": (lambda recs, root: write_fineweb_parquet(recs, root / "fineweb" / "000_00000.parquet").parent,
@@ -85,21 +89,25 @@ def test_each_format_runs_through_langid_quality_dedup_tokenize(tmp_path, record
     assert "read " in result.stdout and " 30 " in result.stdout
 
 
-def test_fineweb_parquet_shards_train_a_model(tmp_path, records, tokenizer):
+def train_on(shards, tokenizer, tmp_path) -> dict:
+    """A tiny `train` run on a tokenize stage's shards: the losses by step."""
     pytest.importorskip("torch")
     from train.config import load_config
     from train.trainer import run_training
-    inputs = write_fineweb_parquet(records, tmp_path / "in" / "fineweb.parquet")
-    run_curate("run", pipeline(tmp_path, inputs, {"format": "parquet"}, tokenizer), "--no-progress")
-    shards = tmp_path / "out" / "tokenize"
     manifest = tmp_path / "mix.yaml"
     manifest.write_text(yaml.safe_dump({
         "name": "byod", "seq_len": 32, "seed": 1, "total_tokens": 20_000,
         "tokenizer": {"path": str(tokenizer), "hash": hashlib.sha256(tokenizer.read_bytes()).hexdigest()},
-        "sources": [{"name": "fineweb", "path": str(shards / "train"), "weight": 1.0, "validation": str(shards / "val")}]}))
-    result = run_training(load_config(None, tiny_overrides(manifest, tmp_path / "run", max_steps=6, eval_interval=3,
-                                                           micro_batch=4, ckpt_interval=6)))
-    assert sorted(result.losses) == list(range(6)) and all(loss > 0 for loss in result.losses.values())
+        "sources": [{"name": "byod", "path": str(shards / "train"), "weight": 1.0, "validation": str(shards / "val")}]}))
+    return run_training(load_config(None, tiny_overrides(manifest, tmp_path / "run", max_steps=6, eval_interval=3,
+                                                         micro_batch=4, ckpt_interval=6))).losses
+
+
+def test_fineweb_parquet_shards_train_a_model(tmp_path, records, tokenizer):
+    inputs = write_fineweb_parquet(records, tmp_path / "in" / "fineweb.parquet")
+    run_curate("run", pipeline(tmp_path, inputs, {"format": "parquet"}, tokenizer), "--no-progress")
+    losses = train_on(tmp_path / "out" / "tokenize", tokenizer, tmp_path)
+    assert sorted(losses) == list(range(6)) and all(loss > 0 for loss in losses.values())
 
 
 @pytest.fixture
@@ -170,20 +178,43 @@ def test_one_stage_with_an_input_reads_it_through_the_reader(tmp_path, halves):
     assert "WARNING: read, quality read 0 documents" in loud.stdout
 
 
-def test_one_stage_with_an_input_needs_a_reader_for_other_than_documents(tmp_path, halves):
+def test_without_a_reader_one_stage_reads_its_input_by_suffix_a_whole_run_refuses(tmp_path, halves):
+    out = tmp_path / "out"
     path = tmp_path / "plain.yaml"
-    path.write_text(yaml.safe_dump({"name": "plain", "input": str(halves[0]), "output": str(tmp_path / "out"),
+    path.write_text(yaml.safe_dump({"name": "plain", "input": str(halves[0]), "output": str(out),
                                     "stages": [{"stage": "langid", "languages": ["en"]}, {"stage": "quality"}]}))
-    for args in (["--stage", "quality", "--input", str(halves[1])], []):  # one stage, or the whole run from langid
-        refused = run_curate("run", str(path), *args, check=False)
-        assert refused.returncode == 2 and "reader:" in refused.stderr and str(halves[int(bool(args))]) in refused.stderr
-    assert not (tmp_path / "out" / "quality").exists() and not (tmp_path / "out" / "_state").exists()
+    refused = run_curate("run", str(path), check=False)  # langid first on JSON lines: the pipeline must say how
+    assert refused.returncode == 2 and "reader:" in refused.stderr and str(halves[0]) in refused.stderr
+    assert not (out / "quality").exists() and not (out / "_state").exists()
+    run_curate("run", str(path), "--stage", "quality", "--input", str(halves[1]), "--no-progress")
+    second = {json.loads(line)["id"] for line in gzip.open(halves[1], "rt")}
+    kept, dropped = read_stage(out, "quality"), read_rejected(out, "quality")
+    assert kept.num_rows > 0 and set(kept["id"].to_pylist()) | set(dropped["id"].to_pylist()) == second
+    assert "reader" not in yaml.safe_load((out / "pipeline.yaml").read_text())  # the file still runs as written
 
 
-def test_a_stage_that_is_not_a_filter_asks_for_documents_read_first(tmp_path, halves):
-    path = filters_pipeline(tmp_path, halves[:1], tmp_path / "out")
+def test_dedup_and_tokenize_read_dolma_jsonl_gz_input_and_train(tmp_path, halves, tokenizer):
+    """`--stage dedup|tokenize --input` a folder of Dolma-style JSONL.gz: read into OUT/read (this run's shards
+    only, never an older one), then the stage, then `train` on the token shards."""
+    out = tmp_path / "out"
+    path = filters_pipeline(tmp_path, halves, out)
     text = yaml.safe_load(open(path))
-    text["stages"].append({"stage": "dedup"})
+    text["stages"] += [{"stage": "dedup"}, {"stage": "tokenize", "tokenizer": str(tokenizer), "validation_fraction": 0.1}]
     open(path, "w").write(yaml.safe_dump(text))
-    refused = run_curate("run", path, "--stage", "dedup", "--input", str(halves[1]), check=False)
-    assert refused.returncode == 2 and "--stage read --input" in refused.stderr and str(halves[1]) in refused.stderr
+    (out / "read").mkdir(parents=True)  # an older run's shard beside where this run's go: never read
+    stale = [{"id": "stale", "source": "web", "text": "A document of an older run. " * 30}]
+    pq.write_table(pa.Table.from_pylist(stale, schema=DOCUMENT_SCHEMA), out / "read" / "shard-00099.parquet")
+    ids = {json.loads(line)["id"] for half in halves for line in gzip.open(half, "rt")}
+
+    result = run_curate("run", path, "--stage", "dedup", "--input", str(tmp_path / "in"), "--no-progress")
+    kept, dropped = read_stage(out, "dedup"), read_rejected(out, "dedup")
+    assert stats(out, "read")["docs_out"] == stats(out, "dedup")["docs_in"] == 30 and "read 0" not in result.stdout
+    assert kept.num_rows > 0 and set(kept["id"].to_pylist()) <= ids and "dup_cluster" in kept.column_names
+    assert kept.num_rows + (dropped.num_rows if dropped else 0) == 30
+    assert set(kept["dolma_source"].to_pylist()) == {"common-crawl"}  # the reader's mapping applied
+
+    run_curate("run", path, "--stage", "tokenize", "--input", str(tmp_path / "in"), "--no-progress")
+    tokenized = sum(json.loads((out / "tokenize" / split / "tokens.json").read_text())["num_documents"] for split in ("train", "val"))
+    assert stats(out, "tokenize")["docs_in"] == tokenized == 30  # every document read, none of shard-00099
+    losses = train_on(out / "tokenize", tokenizer, tmp_path)
+    assert sorted(losses) == list(range(6)) and all(loss > 0 for loss in losses.values())

@@ -410,25 +410,32 @@ def is_stage_report(url: str) -> bool:
     return url.endswith(".json") and url.rstrip("/").rsplit("/", 2)[-2:-1] == ["report"]
 
 
-def stage_input_group(pipeline: Pipeline, index: int, inputs: list[str]) -> list[int]:
-    """What runs for `--stage NAME --input PATH`, checked before any work: NAME alone on PATH when PATH
-    holds documents in the project's schema (Parquet), else the pipeline's reader fused before NAME."""
-    problem, stage = documents_problem(inputs), pipeline.stages[index]
-    if problem is None:
-        return [index]
-    if pipeline.has_reader and isinstance(stage, DocumentStage):
-        return [0, index]
-    raise not_documents(stage, problem, pipeline.has_reader)
+def stage_input_plan(pipeline: Pipeline, index: int, inputs: list[str]) -> tuple[Pipeline, list[tuple[list[int], list[str]]]]:
+    """What runs for `--stage NAME --input PATH`, as (stage indices, inputs) steps: NAME alone on PATH when
+    PATH holds documents in the project's schema (Parquet); else PATH read through the pipeline's reader (or,
+    without one, a reader that infers the format from suffixes): fused before NAME when NAME is a document
+    stage, else written to OUT/read first for NAME (dedup, tokenize, ...) to read. The pipeline returned
+    holds that reader."""
+    from curate.read.plan import plan
+    from curate.read.stage import ReadStage
+
+    if documents_problem(inputs) is None:
+        return pipeline, [([index], inputs)]
+    if not isinstance(pipeline.stages[0], ReadStage):
+        pipeline = dataclasses.replace(pipeline, stages=[ReadStage("read", ReadStage.Params())] + pipeline.stages)
+        index += 1
+    read, stage = pipeline.stages[0], pipeline.stages[index]
+    if isinstance(stage, DocumentStage):
+        return pipeline, [([0, index], inputs)]
+    written = [storage.join(pipeline.output, read.name, f"{name}.parquet") for name, _ in plan(inputs, read.params)]
+    return pipeline, [([0], inputs), ([index], written)]  # only this run's shards of OUT/read, never older ones
 
 
-def not_documents(stage: Stage, problem: str, has_reader: bool) -> ConfigError:
+def not_documents(stage: Stage, problem: str) -> ConfigError:
     from curate.read.config import SUPPORTED
 
-    how = (f"stage '{stage.name}' reads Parquet documents: read them first with --stage read --input, then give "
-           f"that output with --input" if has_reader else
-           f"add a top-level 'reader:' key to the pipeline to read other documents ({SUPPORTED})")
     return ConfigError(f"stage '{stage.name}': {problem}; supported: Parquet documents in the project's schema "
-                       f"(docs/schema.md); {how}")
+                       f"(docs/schema.md); add a top-level 'reader:' key to the pipeline to read other documents ({SUPPORTED})")
 
 
 def run_pipeline(pipeline: Pipeline, executor: Executor, only_stage: str | None = None, progress: bool = True,
@@ -437,17 +444,22 @@ def run_pipeline(pipeline: Pipeline, executor: Executor, only_stage: str | None 
     if options.stage_input is not None and only_stage is None:
         raise ConfigError("an input for one stage needs --stage naming it")
     selected = [pipeline.stages.index(pipeline.stage_named(only_stage))] if only_stage is not None else None
+    running, steps = pipeline, None  # running: the pipeline with the reader --input needs, when it had none
     if options.stage_input is not None:
-        selected = stage_input_group(pipeline, selected[0], options.stage_input)
+        running, steps = stage_input_plan(pipeline, selected[0], options.stage_input)
     elif isinstance(pipeline.stages[0], DocumentStage) and selected in (None, [0]):
         problem = documents_problem(pipeline.inputs)
         if problem is not None:
-            raise not_documents(pipeline.stages[0], problem, False)
+            raise not_documents(pipeline.stages[0], problem)
     if not pipeline.checked:
         pipeline.check([pipeline.stages[i] for i in selected] if selected else None)
     write_resolved_pipeline(pipeline)
-    plan = [selected] if selected else groups(pipeline, options.materialize)
-    reports = [report for indices in plan for report in run_group(pipeline, indices, executor, options)]
+    if steps:
+        reports = [report for indices, inputs in steps
+                   for report in run_group(running, indices, executor, dataclasses.replace(options, stage_input=inputs))]
+    else:
+        plan = [selected] if selected else groups(pipeline, options.materialize)
+        reports = [report for indices in plan for report in run_group(pipeline, indices, executor, options)]
     storage.remove_temporaries(storage.join(pipeline.output, "stats"))  # a killed run's half-written stats
     return reports
 

@@ -1,10 +1,12 @@
 """JsonlSink: gzip-compressed JSON lines with storage.ParquetSink's interface (write, close, abort),
-written atomically under a temporary name, for pipelines and exports whose readers want JSONL."""
+written atomically under a temporary name, for pipelines and exports whose readers want JSONL;
+read_jsonl_output reads such a file back as a table (for `curate report`, `sample` and `export`)."""
 from __future__ import annotations
 
 import fsspec
 import orjson
 import pyarrow as pa
+import pyarrow.json as pa_json
 
 from curate.core import storage
 
@@ -45,3 +47,11 @@ class JsonlSink:
             self._file.close()
             self._atomic.__exit__(RuntimeError, RuntimeError("aborted"), None)
             self._file = None
+
+
+def read_jsonl_output(url: str) -> pa.Table:
+    """A .jsonl.gz file a JsonlSink wrote, whole (JSON has no columns or row groups to read apart);
+    column types are inferred from the values. An empty file is a table without columns."""
+    with fsspec.open(url, "rb", compression="gzip") as f:
+        data = f.read()
+    return pa_json.read_json(pa.BufferReader(data)) if data.strip() else pa.table({})

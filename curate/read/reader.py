@@ -55,7 +55,8 @@ def check(inputs: list[str], config: ReaderConfig) -> pa.Schema:
         named = [("text", config.text), ("id", config.id), ("url", config.url)] + [(f"keep.{k}", p) for k, p in config.kept.items()]
         for key, path in named:
             if path is not None and path not in fields:
-                raise ConfigError(f"{url}: reader key '{key}': field '{path}' not found; fields found: {', '.join(fields) or 'none'}")
+                raise ConfigError(f"{url}: reader key '{key}': field '{path}' not found; fields found: {', '.join(fields) or 'none'} "
+                                  f"(name the fields in the pipeline's top-level reader: key, e.g. reader: {{text: body}})")
         for name, path in config.kept.items():
             kept_types.setdefault(name, fields[path])
     return pa.schema(list(DOCUMENT_SCHEMA) + [pa.field(n, kept_types.get(n, pa.string())) for n in config.kept])

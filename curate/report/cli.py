@@ -14,7 +14,8 @@ WHERE_TERM = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|==|!=|<|>)\s*('[^
 def add_report_parsers(commands) -> None:
     report = commands.add_parser(
         "report", help="write a static HTML report of a pipeline run",
-        description="Read a run's output folder (stats/*.json, pipeline.yaml, rejected/ and the last stage's Parquet) "
+        description="Read a run's output folder (stats/*.json, pipeline.yaml, rejected/ and the last stage's documents, "
+                    "Parquet or JSON lines as the run wrote them) "
                     "and write one self-contained HTML file: the funnel of documents and bytes per stage, drops by "
                     "reason, a histogram per signal column with its thresholds, dropped documents beside kept ones "
                     "near the same threshold, languages, sources and domains before and after, tokens, and the "
@@ -79,12 +80,12 @@ def cmd_sample(args) -> int:
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
-    from curate.report.run import parquet_files
+    from curate.report.run import is_jsonl, output_files
 
-    files = parquet_files(Path(args.folder))
+    files = output_files(Path(args.folder))
     if not files:
-        raise ConfigError(f"{args.folder}: no Parquet files directly in this folder; give OUT/<stage> or OUT/rejected/<stage>")
-    dataset = ds.dataset([str(f) for f in files], format="parquet")
+        raise ConfigError(f"{args.folder}: no Parquet files (nor .jsonl.gz) directly in this folder; give OUT/<stage> or OUT/rejected/<stage>")
+    dataset = ds.dataset([str(f) for f in files], format="json" if is_jsonl(files[0]) else "parquet")
     names = dataset.schema.names
     expression = parse_where(args.where) if args.where else None
     if args.where:

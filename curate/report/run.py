@@ -2,16 +2,20 @@
 
 Stage order, documents and bytes come from stats/*.json (and pipeline.yaml, which the runner writes);
 everything about individual documents comes from the rejected/<stage>/ folders and the last stage folder
-that holds kept Parquet (in fused runs intermediate folders may be missing). Each of those folders is
-a Population: at most `cap` rows drawn uniformly with a seeded RNG, read with column projection (signals,
-reason, language, source, host; never the text), each row weighing total/sampled documents, so
-histograms and counts are estimates with a known sample size once a folder is larger than `cap`.
+that holds kept documents (in fused runs intermediate folders may be missing): Parquet, or JSON lines
+where the run's output_format was jsonl.gz (parsed whole, a file at a time: JSON has no columns to
+skip). Each of those folders is a Population: at most `cap` rows drawn uniformly with a seeded RNG,
+read with column projection (signals, reason, language, source, host; never the text from Parquet),
+each row weighing total/sampled documents, so histograms and counts are estimates with a known
+sample size once a folder is larger than `cap`.
 Texts are read only for the few rows shown, one row group at a time.
 """
 from __future__ import annotations
 
+import gzip
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -20,19 +24,48 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
+from curate.core import storage
+from curate.read.jsonl_sink import read_jsonl_output
+
 HOST = r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?(?P<host>[^/:?#]+)"
 FACETS = ("language", "source", "host")
 SHOWN = ("id", "source", "language", "url", "title", "path", "repository", "relative_path", "stage", "reason", "detail", "duplicate_of")
 
 
-def parquet_files(folder: Path) -> list[Path]:
-    """Parquet files directly in a stage folder (not its subfolders)."""
-    return sorted(p for p in folder.glob("*.parquet") if p.is_file()) if folder.is_dir() else []
+def output_files(folder: Path) -> list[Path]:
+    """A stage folder's output files directly in it (not its subfolders): Parquet, or JSON lines where the
+    run's output_format was jsonl.gz (its last stage's kept rows and every rejected folder)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(storage.OUTPUT_SUFFIXES)
+                  and not storage.TEMPORARY.search(p.name))
+
+
+def is_jsonl(path: Path) -> bool:
+    return path.name.endswith(".jsonl.gz")
+
+
+@lru_cache(maxsize=1)
+def jsonl_table(path: Path) -> pa.Table:
+    """A JSON-lines output file as a table: JSON has no columns or row groups to read apart, so it is
+    parsed whole, once for the consecutive reads of one file."""
+    return read_jsonl_output(str(path))
+
+
+def row_count(path: Path) -> int:
+    if is_jsonl(path):
+        with gzip.open(path, "rb") as f:
+            return sum(1 for line in f if line.strip())
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+def file_schema(path: Path) -> pa.Schema:
+    return jsonl_table(path).schema if is_jsonl(path) else pq.ParquetFile(path).schema_arrow
 
 
 @dataclass
 class Population:
-    """A uniform sample of the rows of some Parquet files: small columns only, with where each row lives."""
+    """A uniform sample of the rows of some output files: small columns only, with where each row lives."""
 
     files: list[Path]
     total: int
@@ -61,7 +94,7 @@ def is_signal(field: pa.Field) -> bool:
 
 
 def sample_population(files: list[Path], cap: int, rng: np.random.Generator) -> Population:
-    counts = [pq.ParquetFile(f).metadata.num_rows for f in files]
+    counts = [row_count(f) for f in files]
     total = sum(counts)
     chosen = np.sort(rng.choice(total, size=min(total, cap), replace=False)) if total else np.zeros(0, int)
     starts = np.concatenate([[0], np.cumsum(counts)])
@@ -70,9 +103,8 @@ def sample_population(files: list[Path], cap: int, rng: np.random.Generator) -> 
         rows = chosen[(chosen >= starts[index]) & (chosen < starts[index + 1])] - starts[index]
         if not len(rows):
             continue
-        parquet = pq.ParquetFile(path)
-        wanted = [f.name for f in parquet.schema_arrow if is_signal(f) or f.name in ("reason", "language", "source", "url")]
-        table = read_selected(parquet, rows, wanted)
+        wanted = [f.name for f in file_schema(path) if is_signal(f) or f.name in ("reason", "language", "source", "url")]
+        table = read_selected(path, rows, wanted)
         if "url" in table.column_names:
             host = pc.struct_field(pc.extract_regex(table["url"], HOST), "host")
             table = table.drop_columns("url").append_column("host", pc.utf8_lower(host))
@@ -87,7 +119,12 @@ def reason_samples(files: list[Path], per_reason: int, rng: np.random.Generator)
     uniformly. Reads only the reason column (dictionary-encoded, so cheap for millions of rows)."""
     ids, where, names = [], [], {}
     for index, path in enumerate(files):
-        column = pq.read_table(path, columns=["reason"], read_dictionary=["reason"])["reason"].combine_chunks()
+        if is_jsonl(path):
+            if not row_count(path):
+                continue
+            column = jsonl_table(path)["reason"].combine_chunks().dictionary_encode()
+        else:
+            column = pq.read_table(path, columns=["reason"], read_dictionary=["reason"])["reason"].combine_chunks()
         local = [names.setdefault(str(value), len(names)) for value in column.dictionary.to_pylist()]
         ids.append(np.asarray(local, np.int64)[column.indices.fill_null(0).to_numpy()] if local else np.zeros(len(column), np.int64))
         where.append(np.stack([np.full(len(column), index), np.arange(len(column))], axis=1))
@@ -102,8 +139,12 @@ def reason_samples(files: list[Path], per_reason: int, rng: np.random.Generator)
     return found
 
 
-def read_selected(parquet: pq.ParquetFile, rows: np.ndarray, columns: list[str]) -> pa.Table:
-    """Those rows (sorted) of a Parquet file, reading only the row groups that hold them."""
+def read_selected(path: Path, rows: np.ndarray, columns: list[str]) -> pa.Table:
+    """Those rows (sorted) of an output file; of Parquet only the row groups that hold them are read."""
+    if is_jsonl(path):
+        table = jsonl_table(path)
+        return table.select([c for c in columns if c in table.column_names]).take(rows)
+    parquet = pq.ParquetFile(path)
     bounds = np.cumsum([0] + [parquet.metadata.row_group(g).num_rows for g in range(parquet.num_row_groups)])
     groups = np.searchsorted(bounds, rows, side="right") - 1
     needed = np.unique(groups)
@@ -116,9 +157,8 @@ def read_rows(files: list[Path], locations: np.ndarray, columns: list[str]) -> l
     """Those rows (file index, row) with the named columns that exist, in the order given."""
     found = {}
     for index in np.unique(locations[:, 0]) if len(locations) else []:
-        parquet = pq.ParquetFile(files[index])
         rows = np.unique(locations[locations[:, 0] == index, 1])
-        table = read_selected(parquet, rows, [c for c in columns if c in parquet.schema_arrow.names])
+        table = read_selected(files[index], rows, [c for c in columns if c in file_schema(files[index]).names])
         for row, record in zip(rows, table.to_pylist()):
             found[(int(index), int(row))] = record
     return [found[(int(f), int(r))] for f, r in locations]
@@ -132,7 +172,7 @@ class Run:
     stats: dict[str, dict]  # stage name -> stats/<stage>.json
     rejected: dict[str, Population]  # stage name -> its rejected documents
     reasons: dict[str, dict[str, tuple[int, np.ndarray]]]  # stage name -> reason -> (count, sampled locations)
-    kept_stage: str | None  # the last stage whose folder holds kept Parquet
+    kept_stage: str | None  # the last stage whose folder holds kept documents
     kept: Population | None
     tokens: dict[str, dict]  # tokenize stage name -> split -> tokens.json
 
@@ -183,12 +223,12 @@ def load_run(output: str | Path, cap: int = 100_000, per_reason: int = 5, seed: 
     rng = np.random.default_rng(seed)
     rejected, reasons = {}, {}
     for stage in stages:
-        files = parquet_files(output / "rejected" / stage["name"])
+        files = output_files(output / "rejected" / stage["name"])
         if files:
             rejected[stage["name"]] = sample_population(files, cap, rng)
             reasons[stage["name"]] = reason_samples(files, per_reason, rng)
-    kept_stage = next((s["name"] for s in reversed(stages) if parquet_files(output / s["name"])), None)
-    kept = sample_population(parquet_files(output / kept_stage), cap, rng) if kept_stage else None
+    kept_stage = next((s["name"] for s in reversed(stages) if output_files(output / s["name"])), None)
+    kept = sample_population(output_files(output / kept_stage), cap, rng) if kept_stage else None
     tokens = {}
     for stage in stages:
         splits = {split: yaml.safe_load(path.read_text()) for split in ("train", "val")
