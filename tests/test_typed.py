@@ -7,7 +7,7 @@ from typing import Annotated
 
 import pytest
 
-from train.typed import NON_EMPTY, NON_NEGATIVE, POSITIVE, ConfigError, Invalid, build, check, interval
+from train.typed import NON_EMPTY, NON_NEGATIVE, POSITIVE, ConfigError, Invalid, build, check, interval, named_path
 
 
 @dataclass
@@ -83,3 +83,11 @@ def test_check_takes_a_partial_layer_and_build_the_whole():
         check(Whole, {"sise": 3}, "command line")
     with pytest.raises(ConfigError, match="config: size: required key missing; expected a positive number"):
         build(Whole, layer, "config")
+
+
+def test_an_eval_set_or_task_is_named_by_path_name_or_mapping():
+    assert named_path("held/out.jsonl.gz", "task") == ("out", Path("held/out.jsonl.gz"))
+    assert named_path("books=held/b.txt", "task") == ("books", Path("held/b.txt"))
+    assert named_path({"path": "held/b.txt"}, "task") == ("b", Path("held/b.txt"))
+    with pytest.raises(ConfigError, match=r"config: eval_sets\[0\]: expected \{name: NAME, path: PATH\}"):
+        named_path({"name": "b", "file": "b.txt"}, "config: eval_sets[0]")

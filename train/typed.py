@@ -186,6 +186,24 @@ def _describe(hint: Any) -> str:
     return names.get(hint, getattr(hint, "__name__", str(hint)))
 
 
+def named_path(entry: Any, where: str) -> tuple[str, Path]:
+    """An eval set or task as a config names it: 'PATH', 'NAME=PATH' or {name: NAME, path: PATH} -> (name, path);
+    the name defaults to the file's name up to its first dot."""
+    if isinstance(entry, dict):
+        if "path" not in entry or set(entry) - {"name", "path"}:
+            raise ConfigError(f"{where}: expected {{name: NAME, path: PATH}}, got {entry!r}")
+        path = Path(str(entry["path"]))
+        return str(entry.get("name") or _stem(path)), path
+    if not isinstance(entry, str) or not entry:
+        raise ConfigError(f"{where}: expected a path, NAME=PATH or {{name, path}}, got {entry!r}")
+    name, eq, path = entry.partition("=")
+    return (name, Path(path)) if eq else (_stem(Path(entry)), Path(entry))
+
+
+def _stem(path: Path) -> str:
+    return path.name.split(".")[0] or str(path)
+
+
 def did_you_mean(key: Any, known: list[str]) -> str:
     close = difflib.get_close_matches(str(key), known, n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
