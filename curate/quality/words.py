@@ -27,7 +27,6 @@ as words (the Gopher word count and mean word length skip them).
 from __future__ import annotations
 
 import re
-import sys
 import unicodedata
 
 NO_SPACE_RANGES = (
@@ -70,9 +69,15 @@ TERMINAL_PUNCTUATION = frozenset(
 )
 
 
+# Unicode assigns punctuation in planes 0 and 1 only (planes 2-3 hold ideographs, 14 tags and variation
+# selectors, 15-16 private use; tests/test_quality_signals.py checks this Python's Unicode database), so the
+# scan stops there: 11x faster than all 1.1M code points, at every `curate` start and in every worker.
+PUNCTUATION_PLANES_END = 0x20000
+
+
 def _punctuation_chars() -> frozenset[str]:
     """Unicode punctuation (categories P*) plus the ASCII symbols datatrove also treats as punctuation."""
-    chars = {chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)).startswith("P")}
+    chars = {c for c in map(chr, range(PUNCTUATION_PLANES_END)) if unicodedata.category(c)[0] == "P"}
     return frozenset(chars | set("#$%&*+<=>@^`|~/\\\u2500\u25ba\uff04\uff05\uff0b\uff1c\uff1d\uff1e"))
 
 
