@@ -37,6 +37,7 @@ def test_preset_then_yaml_then_command_line(tmp_path, manifest):
     ({"n_embd": 100, "n_head": 3}, r"n_embd: 100 is not divisible by n_head 3"),
     ({"schedule": "linear"}, r"c\.yaml: schedule: expected one of 'cosine', 'wsd', got 'linear'"),
     ({"min_lr": 1.0}, r"need 0 <= min_lr <= lr"),
+    ({"eval_sets": [{"name": "books"}]}, r"config: eval_sets\[0\]: expected \{name: NAME, path: PATH\}"),
     ({"preset": "gpt5"}, r"c\.yaml: preset: expected one of tiny-cpu, gpt2-124m, gpt2-350m, got 'gpt5'"),
     ({"manifest": "missing.yaml"}, r"manifest: .*missing\.yaml not found"),
 ])

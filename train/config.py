@@ -15,7 +15,8 @@ from typing import Annotated, Any, Literal
 
 import yaml
 
-from train.typed import NON_NEGATIVE, POSITIVE, ConfigError, Invalid, build, check, check_key, did_you_mean, interval
+from train.typed import (NON_NEGATIVE, POSITIVE, ConfigError, Invalid, build, check, check_key, did_you_mean, interval,
+                         named_path)
 
 
 @dataclass
@@ -77,6 +78,8 @@ class TrainConfig:
             raise Invalid("n_head", "llama style needs an even head size for rotary embeddings")
         if self.min_lr > self.lr:
             raise Invalid("min_lr", f"need 0 <= min_lr <= lr, got min_lr {self.min_lr}, lr {self.lr}")
+        for i, entry in enumerate(self.eval_sets):
+            named_path(entry, f"eval_sets[{i}]")   # the form only; the files are opened when training starts
 
 
 PRESETS = {

@@ -1,6 +1,8 @@
 """Dataset-mix manifests (`data_manifests/*.yaml`) and the plan the trainer draws by.
 
-`curate mix` prints `format_plan(plan_mix(load_manifest(path)))`; the trainer's sampler (train/data.py) draws
+A manifest's keys are the fields of `Manifest`, `Source` and `Tokenizer` below, with their types and
+constraints; train/typed.py checks every key before a token directory is opened. `curate mix` prints
+`format_plan(plan_mix(load_manifest(path)))`; the trainer's sampler (train/data.py) draws
 each source with exactly the plan's share, so what `curate mix` shows is what training sees.
 
 How the budget is split: sources given as `tokens` get that many tokens; the rest of `total_tokens` goes to
