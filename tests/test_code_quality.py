@@ -109,7 +109,7 @@ def test_bad_input_is_a_recorded_rejection_and_other_sources_pass_untouched():
 def test_bad_parameters_are_config_errors():
     with pytest.raises(ConfigError, match="'pyhton' is not a programming language"):
         build_params(CodeQualityParams, {"languages": {"pyhton": {"max_line_length": 10}}}, "test")
-    with pytest.raises(ConfigError, match=r"languages.python.*unknown parameter 'max_line'"):
+    with pytest.raises(ConfigError, match=r"languages.python.*max_line: unknown key"):
         build_params(CodeQualityParams, {"languages": {"python": {"max_line": 10}}}, "test")
     with pytest.raises(ConfigError, match="'min_alphanum_fraction' must be between 0 and 1"):
         build_params(CodeQualityParams, {"languages": {"Go": {"min_alphanum_fraction": 2}}}, "test")

@@ -52,8 +52,8 @@ def test_plan_with_absolute_tokens_and_determinism(tmp_path, token_data):  # noq
 
 
 @pytest.mark.parametrize("changes, message", [
-    ({"source1": {"wieght": 0.3}}, r"sources\[1\]\.wieght: unknown key; did you mean 'weight'"),
-    ({"sead": 3}, r"sead: unknown key; did you mean 'seed'"),
+    ({"source1": {"wieght": 0.3}}, r"sources\[1\]\.wieght: unknown key \(did you mean 'weight'\?\)"),
+    ({"sead": 3}, r"sead: unknown key \(did you mean 'seed'\?\)"),
     ({"seq_len": "long"}, r"seq_len: expected an integer, got 'long'"),
     ({"source0": {"weight": -1}}, r"sources\[0\]\.weight: expected a non-negative number"),
     ({"source0": {"weight": 0}, "source1": {"weight": 0}}, r"all weights are zero"),
@@ -66,6 +66,13 @@ def test_manifest_errors_name_file_and_key(tmp_path, token_data, changes, messag
     with pytest.raises(ManifestError, match=message) as error:
         load_manifest(path)
     assert str(path) in str(error.value)
+
+
+def test_every_key_is_checked_before_a_token_directory_is_opened(tmp_path, token_data):  # noqa: F811
+    """A typo in the last source is reported even though the first source's directory is missing."""
+    path = manifest_with(tmp_path, token_data, source0={"path": "nowhere"}, source1={"max_epoch": 2})
+    with pytest.raises(ManifestError, match=r"sources\[1\]\.max_epoch: unknown key \(did you mean 'max_epochs'\?\)"):
+        load_manifest(path)
 
 
 def test_manifest_checks_the_tokenizer_file_hash(tmp_path, token_data):  # noqa: F811

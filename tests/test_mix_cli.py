@@ -107,8 +107,8 @@ def empty_dir(demo_root: Path, tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda d, t: {"source0": {"wieght": 1}}, r"sources\[0\]\.wieght: unknown key; did you mean 'weight'\?"),
-    (lambda d, t: {"seq_lenn": 64}, r"seq_lenn: unknown key; did you mean 'seq_len'\?"),
+    (lambda d, t: {"source0": {"wieght": 1}}, r"sources\[0\]\.wieght: unknown key \(did you mean 'weight'\?\)"),
+    (lambda d, t: {"seq_lenn": 64}, r"seq_lenn: unknown key \(did you mean 'seq_len'\?\)"),
     (lambda d, t: {"source1": {"path": str(t / "nowhere")}}, r"sources\[1\]\.path: token directory .*nowhere not found"),
     (lambda d, t: {"source1": {"weight": -1}}, r"sources\[1\]\.weight: expected a non-negative number"),
     (lambda d, t: {"source0": {"weight": 0}, "source1": {"weight": 0}}, r"sources: all weights are zero"),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import re
+import sys
+import unicodedata
 from collections import Counter
 
 import pytest
@@ -17,7 +19,7 @@ from curate.quality.filters import Doc
 from curate.quality.fineweb import FineWeb, FineWebParams
 from curate.quality.gopher_quality import GopherQuality, GopherQualityParams
 from curate.quality.gopher_repetition import GopherRepetition, GopherRepetitionParams, NGrams
-from curate.quality.words import split_words
+from curate.quality.words import PUNCTUATION, PUNCTUATION_PLANES_END, split_words
 
 AUSTEN = "It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife."
 
@@ -59,6 +61,13 @@ def test_tokens_split_punctuation_hyphens_and_clitics_like_spacy():
         "3.5", "...", "don", "’t",
     ]  # fmt: skip
     assert split_words("我们去公园 ok") == ["我", "们", "去", "公", "园", "ok"]
+
+
+def test_punctuation_covers_every_unicode_punctuation_character():
+    """The import-time scan stops at plane 2: no code point past it is punctuation in this Python's Unicode."""
+    beyond = (chr(c) for c in range(PUNCTUATION_PLANES_END, sys.maxunicode + 1))
+    assert not [c for c in beyond if unicodedata.category(c)[0] == "P"]
+    assert {"\u00bf", "\u3001", "\U0001e95e", "\U00016af5"} <= PUNCTUATION   # Latin-1, CJK, plane 1 (Adlam, Bassa Vah)
 
 
 def test_repetition_fractions_of_duplicated_lines_and_paragraphs_by_hand(pride):
@@ -161,12 +170,3 @@ def test_c4_bad_word_rule_drops_pages_above_the_ratio(tmp_path, pride):
     assert values["c4_bad_word_ratio"] == 1 / 23  # "wife", of 23 words
     assert [r.name for r in heuristic.rules()][-1] == "bad_words"
 
-
-def test_punctuation_set_equals_a_scan_of_every_code_point():
-    """The import-time scan skips planes 3-13 and 15-16; on this Python's Unicode tables nothing is missed."""
-    import sys
-
-    from curate.quality.words import PUNCTUATION, _punctuation_chars
-
-    assert PUNCTUATION == _punctuation_chars((range(sys.maxunicode + 1),))
-    assert {"!", "\u00bf", "\u3002", "\u2026"} <= PUNCTUATION and not {"a", "\u4e00", "\U00030000"} & PUNCTUATION

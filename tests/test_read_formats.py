@@ -59,7 +59,7 @@ def test_format_from_suffix_any_case_and_compression():
 
 
 def test_unknown_parameter_gets_a_did_you_mean():
-    with pytest.raises(ConfigError, match="unknown parameter 'txt' \\(did you mean 'text'\\?\\)"):
+    with pytest.raises(ConfigError, match="txt: unknown key \\(did you mean 'text'\\?\\)"):
         build_params(ReaderConfig, {"txt": "body"}, "pipeline.yaml: stages[0] (read)")
     with pytest.raises(ConfigError, match="'language_score' is a column the pipeline writes itself.*input_language_score"):
         build_params(ReaderConfig, {"keep": ["language_score"]}, "p.yaml")

@@ -29,7 +29,7 @@ def test_a_name_the_table_does_not_map_to_the_module_is_refused():
 def test_the_python_api_checks_like_a_pipeline_file(shared_data, tmp_path):
     with pytest.raises(ConfigError, match="unknown stage 'lang_id' .did you mean 'langid'"):
         Pipeline.of(str(shared_data / "books"), str(tmp_path), [Stage("extract", source="books"), Stage("lang_id")])
-    with pytest.raises(ConfigError, match="unknown parameter 'treshold' .did you mean 'threshold'"):
+    with pytest.raises(ConfigError, match="treshold: unknown key .did you mean 'threshold'"):
         Pipeline.of(str(shared_data / "books"), str(tmp_path), [Stage("langid", treshold=0.5)])
     with pytest.raises(ConfigError, match="no-such-protocol"):
         Pipeline.of(str(shared_data / "books"), "no-such-protocol://bucket/out", [Stage("extract", source="books")])

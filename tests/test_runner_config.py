@@ -21,14 +21,14 @@ def curate_error(tmp_path, yaml_text: str, *args: str) -> str:
 @pytest.mark.parametrize("yaml_text, expected", [
     ("name: x\ninput: .\nstages:\n  - stage: extrct\n    source: web\n", ["stages[0].stage", "unknown stage 'extrct'", "did you mean 'extract'"]),
     ("name: x\ninput: .\nstages:\n  - stage: extract\n    source: web\n    favour_precision: true\n",
-     ["stages[0] (extract)", "unknown parameter 'favour_precision'", "did you mean 'favor_precision'"]),
+     ["stages[0] (extract)", "favour_precision: unknown key", "did you mean 'favor_precision'"]),
     ("name: x\ninput: .\nstages:\n  - stage: extract\n    source: web\n    files_per_shard: many\n",
-     ["parameter 'files_per_shard'", "expected an integer", "'many'"]),
-    ("name: x\ninput: .\nstages:\n  - stage: extract\n    source: pdf\n", ["parameter 'source'", "'web', 'books', 'code'"]),
+     ["files_per_shard: expected an integer", "'many'"]),
+    ("name: x\ninput: .\nstages:\n  - stage: extract\n    source: pdf\n", ["source: expected one of 'web', 'books', 'code'", "'pdf'"]),
     ("name: x\ninput: /no/such/folder\nstages:\n  - stage: extract\n    source: web\n", ["key 'input'", "/no/such/folder", "does not exist"]),
     ("name: x\ninput: .\nstages: [\n", ["not valid YAML"]),
     ("name: x\ninput: .\noutput_format: csv\nstages:\n  - stage: quality\n", ["key 'output_format'", "parquet, jsonl.gz", "'csv'"]),
-    ("name: x\ninput: .\nreader: {txt: body}\nstages:\n  - stage: quality\n", ["stages[0] (read)", "unknown parameter 'txt'", "'text'"]),
+    ("name: x\ninput: .\nreader: {txt: body}\nstages:\n  - stage: quality\n", ["stages[0] (read)", "txt: unknown key", "'text'"]),
     ("name: x\ninput: .\nreader: {}\nstages:\n  - stage: read\n", ["key 'reader' and a 'read' stage"]),
     ("name: x\ninput: ./*.nosuch\nstages:\n  - stage: quality\n", ["key 'input'", "'./*.nosuch' matches no file"]),
 ])

@@ -204,7 +204,7 @@ def test_a_changed_tokenizer_is_refused_on_resume(tmp_path, curated):
     ({"tokenizer": "missing.json"}, r"parameter 'tokenizer': .*missing\.json: tokenizer file not found"),
     ({"eot_token": "</s>"}, r"parameter 'eot_token': '</s>' is not a token"),
     ({"validation_fraction": 1.5}, r"'validation_fraction' must be between 0 and 1"),
-    ({"max_shard_tokns": 10}, r"unknown parameter 'max_shard_tokns' \(did you mean 'max_shard_tokens'\?\)"),
+    ({"max_shard_tokns": 10}, r"max_shard_tokns: unknown key \(did you mean 'max_shard_tokens'\?\)"),
 ])
 def test_bad_parameters_are_reported_before_work(tmp_path, curated, params, message):
     pipeline = write_pipeline(tmp_path / "p.yaml", [curated.code], tmp_path / "out",

@@ -1,18 +1,22 @@
 """The run configuration: one flat dataclass, a YAML file, command-line overrides, three presets.
 
-Precedence: the preset named by `preset` < the YAML file < `--key value` on the command line. Every value is
-checked before anything starts; a mistake names the file or flag, the key and what was expected.
+Precedence: the preset named by `preset` < the YAML file < `--key value` on the command line. Each field
+declares its type and constraints (train/typed.py, the project's one config layer); every value is checked
+before anything starts, and a mistake reads "FILE: KEY: expected ..., got ..." (the file, `command line` or
+the preset that set it).
 """
 from __future__ import annotations
 
 import dataclasses
-import difflib
+import typing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
 import yaml
 
-from train.typed import ConfigError  # noqa: F401 - one error type for every config in the project
+from train.typed import (NON_NEGATIVE, POSITIVE, ConfigError, Invalid, build, check, check_key, did_you_mean, interval,
+                         named_path)
 
 
 @dataclass
@@ -21,50 +25,61 @@ class TrainConfig:
     out_dir: str = "runs/default"
     preset: str = ""
     # model
-    style: str = "gpt2"              # gpt2: learned positions, LayerNorm, GELU, biases; llama: RoPE, RMSNorm, SwiGLU
-    n_layer: int = 2
-    n_head: int = 2
-    n_embd: int = 64
-    vocab_size: int = 0              # 0: the data's vocabulary rounded up to a multiple of 64 (faster matmuls)
-    dropout: float = 0.0
+    style: Literal["gpt2", "llama"] = "gpt2"   # gpt2: learned positions, LayerNorm, GELU, biases; llama: RoPE, RMSNorm, SwiGLU
+    n_layer: Annotated[int, POSITIVE] = 2
+    n_head: Annotated[int, POSITIVE] = 2
+    n_embd: Annotated[int, POSITIVE] = 64
+    vocab_size: Annotated[int, NON_NEGATIVE] = 0   # 0: the data's vocabulary rounded up to a multiple of 64 (faster matmuls)
+    dropout: Annotated[float, interval("[0, 1)")] = 0.0
     # optimisation
-    micro_batch: int = 8             # sequences per rank per forward pass
-    tokens_per_step: int = 0         # global batch in tokens; 0: one micro-batch per rank, no accumulation
-    max_steps: int = 0               # 0: the manifest's total_tokens / tokens_per_step
-    lr: float = 1e-3
-    min_lr: float = 1e-4
-    schedule: str = "cosine"         # cosine | wsd (warmup-stable-decay)
-    warmup_steps: int = 10
-    decay_frac: float = 0.2          # wsd: the final fraction of steps spent decaying
-    weight_decay: float = 0.1
+    micro_batch: Annotated[int, POSITIVE] = 8         # sequences per rank per forward pass
+    tokens_per_step: Annotated[int, NON_NEGATIVE] = 0  # global batch in tokens; 0: one micro-batch per rank, no accumulation
+    max_steps: Annotated[int, NON_NEGATIVE] = 0        # 0: the manifest's total_tokens / tokens_per_step
+    lr: Annotated[float, POSITIVE] = 1e-3
+    min_lr: Annotated[float, NON_NEGATIVE] = 1e-4      # at most lr
+    schedule: Literal["cosine", "wsd"] = "cosine"      # wsd: warmup-stable-decay
+    warmup_steps: Annotated[int, NON_NEGATIVE] = 10
+    decay_frac: Annotated[float, interval("(0, 1]")] = 0.2   # wsd: the final fraction of steps spent decaying
+    weight_decay: Annotated[float, NON_NEGATIVE] = 0.1
     beta1: float = 0.9
     beta2: float = 0.95
-    grad_clip: float = 1.0
+    grad_clip: Annotated[float, NON_NEGATIVE] = 1.0
     seed: int = 1337                 # model initialisation; the data order follows the manifest's seed
-    optimizer: str = "adamw"         # adamw | muon (Muon for the blocks' matrices, AdamW at `lr` for the rest)
+    optimizer: Literal["adamw", "muon"] = "adamw"   # muon: Muon for the blocks' matrices, AdamW at `lr` for the rest
     muon_lr: float = 0.02            # Muon's peak lr; the schedule scales it as it scales lr
     muon_momentum: float = 0.95
     # system
-    device: str = "auto"             # auto | cpu | cuda
-    dtype: str = "auto"              # auto (bfloat16 on CUDA, float32 on CPU) | float32 | bfloat16
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: Literal["auto", "float32", "bfloat16"] = "auto"   # auto: bfloat16 on CUDA, float32 on CPU
     compile: bool = False            # torch.compile each transformer block (training and evaluation)
     activation_checkpointing: bool = False   # recompute each block's activations in the backward: less memory
-    ckpt_format: str = "auto"        # auto (dcp under FSDP, else file) | file (one .pt) | dcp (sharded folder)
-    parallel: str = "ddp"            # ddp | fsdp, when launched by torchrun with more than one process
+    ckpt_format: Literal["auto", "file", "dcp"] = "auto"   # auto: dcp under FSDP, else file (one .pt); dcp: sharded folder
+    parallel: Literal["ddp", "fsdp"] = "ddp"   # when launched by torchrun with more than one process
     # evaluation, checkpoints, logging
-    eval_interval: int = 50
-    eval_batches: int = 4
-    eval_sets: list = dataclasses.field(default_factory=list)   # held-out sets scored every eval_interval (train/eval.py)
-    eval_tokens: int = 65536         # tokens scored per eval set
-    ckpt_interval: int = 50
-    keep_last: int = 2
-    log_interval: int = 1
+    eval_interval: Annotated[int, POSITIVE] = 50
+    eval_batches: Annotated[int, POSITIVE] = 4
+    eval_sets: list[Any] = dataclasses.field(default_factory=list)   # held-out sets scored every eval_interval (train/eval.py)
+    eval_tokens: Annotated[int, POSITIVE] = 65536   # tokens scored per eval set
+    ckpt_interval: Annotated[int, POSITIVE] = 50
+    keep_last: Annotated[int, POSITIVE] = 2
+    log_interval: Annotated[int, POSITIVE] = 1
     progress: bool = True
     tensorboard: bool = False
     # loss spikes
-    spike_window: int = 50           # running window of recent losses for the trend fit
-    spike_z: float = 6.0             # skip an update whose loss is this many robust deviations above the trend
-    spike_patience: int = 3          # this many spikes in a row: roll back to the last good checkpoint
+    spike_window: Annotated[int, POSITIVE] = 50     # running window of recent losses for the trend fit
+    spike_z: Annotated[float, POSITIVE] = 6.0       # skip an update whose loss is this many robust deviations above the trend
+    spike_patience: Annotated[int, POSITIVE] = 3    # this many spikes in a row: roll back to the last good checkpoint
+
+    def __post_init__(self):
+        """What one field's annotation cannot say; files (the manifest) are checked by load_config."""
+        if self.n_embd % self.n_head:
+            raise Invalid("n_embd", f"{self.n_embd} is not divisible by n_head {self.n_head}")
+        if self.style == "llama" and (self.n_embd // self.n_head) % 2:
+            raise Invalid("n_head", "llama style needs an even head size for rotary embeddings")
+        if self.min_lr > self.lr:
+            raise Invalid("min_lr", f"need 0 <= min_lr <= lr, got min_lr {self.min_lr}, lr {self.lr}")
+        for i, entry in enumerate(self.eval_sets):
+            named_path(entry, f"eval_sets[{i}]")   # the form only; the files are opened when training starts
 
 
 PRESETS = {
@@ -76,72 +91,36 @@ PRESETS = {
     "gpt2-350m": dict(n_layer=24, n_head=16, n_embd=1024, micro_batch=8, tokens_per_step=524288, lr=3e-4, min_lr=3e-5,
                       warmup_steps=700, compile=True, eval_interval=250, eval_batches=20, ckpt_interval=1000, keep_last=3),
 }
-CHOICES = {"style": ("gpt2", "llama"), "schedule": ("cosine", "wsd"), "device": ("auto", "cpu", "cuda"),
-           "dtype": ("auto", "float32", "bfloat16"), "parallel": ("ddp", "fsdp"),
-           "optimizer": ("adamw", "muon"), "ckpt_format": ("auto", "file", "dcp")}
-POSITIVE = ("n_layer", "n_head", "n_embd", "micro_batch", "eval_batches", "eval_interval", "ckpt_interval",
-            "eval_tokens", "keep_last", "log_interval", "spike_window", "spike_patience")
-NON_NEGATIVE = ("vocab_size", "tokens_per_step", "max_steps", "warmup_steps", "weight_decay", "grad_clip", "dropout")
-FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
-
-
-def _fail(where: str, key: str, message: str):
-    raise ConfigError(f"{where}: {key}: {message}")
-
-
-def _check_key(key: str, where: str) -> None:
-    if key not in FIELDS:
-        close = difflib.get_close_matches(key, FIELDS, n=1)
-        _fail(where, key, "unknown key" + (f"; did you mean '{close[0]}'?" if close else ""))
-
-
-def _coerce(key: str, value, where: str):
-    """A YAML or command-line value as the field's type (command-line values arrive as strings)."""
-    kind = type(getattr(TrainConfig(), key))
-    if isinstance(value, str) and kind is not str:
-        text = value.strip().lower()
-        if kind is bool:
-            if text not in ("true", "false", "1", "0", "yes", "no"):
-                _fail(where, key, f"expected true or false, got {value!r}")
-            return text in ("true", "1", "yes")
-        try:
-            value = int(value) if kind is int else float(value)
-        except ValueError:
-            _fail(where, key, f"expected {kind.__name__}, got {value!r}")
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if kind is int and isinstance(value, float) and value.is_integer():
-        value = int(value)   # 5.24288e5 in YAML
-    if type(value) is not kind:
-        _fail(where, key, f"expected {kind.__name__}, got {value!r}")
-    return value
+BOOLEAN_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
 
 def parse_overrides(args: list[str]) -> dict:
-    """['--lr', '3e-4', '--compile', '--max-steps=10'] -> {'lr': '3e-4', 'compile': 'true', 'max_steps': '10'}."""
+    """['--lr', '3e-4', '--compile', '--max-steps=10'] -> {'lr': '3e-4', 'compile': True, 'max_steps': '10'};
+    numbers stay text until load_config checks them against the fields' types."""
     overrides, i = {}, 0
+    hints = typing.get_type_hints(TrainConfig)
     while i < len(args):
         arg = args[i]
         if not arg.startswith("--"):
             raise ConfigError(f"command line: expected --key value, got {arg!r}")
         key, eq, value = arg[2:].partition("=")
         key = key.replace("-", "_")
-        _check_key(key, "command line")
+        check_key(TrainConfig, key, "command line")
         if not eq:
             if i + 1 < len(args) and not args[i + 1].startswith("--"):
                 value, i = args[i + 1], i + 1
-            elif isinstance(FIELDS[key].default, bool):
+            elif hints[key] is bool:
                 value = "true"
             else:
-                raise ConfigError(f"command line: --{key}: missing value")
-        overrides[key] = value
+                raise ConfigError(f"command line: {key}: missing value")
+        overrides[key] = BOOLEAN_WORDS.get(value.strip().lower(), value) if hints[key] is bool else value
         i += 1
     return overrides
 
 
 def load_config(path: str | Path | None = None, overrides: dict | None = None) -> TrainConfig:
-    """Preset, then YAML, then overrides. `manifest` in a YAML resolves against the YAML's folder."""
-    values: dict = {}
+    """Preset, then YAML, then overrides, each layer checked under its own name; then the whole, and the
+    manifest file. `manifest` in a YAML resolves against the YAML's folder."""
     layers = []
     if path is not None:
         path = Path(path)
@@ -151,53 +130,26 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None) -
             raise ConfigError(f"{path}: config file not found") from None
         except yaml.YAMLError as error:
             raise ConfigError(f"{path}: not valid YAML ({error})") from None
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: expected a mapping of keys to values")
-        if isinstance(raw.get("manifest"), str) and raw["manifest"]:
+        if isinstance(raw, dict) and isinstance(raw.get("manifest"), str) and raw["manifest"]:
             raw["manifest"] = str((path.parent / raw["manifest"]).resolve())
         layers.append((str(path), raw))
     layers.append(("command line", overrides or {}))
-    preset = next((layer["preset"] for _, layer in reversed(layers) if "preset" in layer), "")
-    if preset:
+    named = [(where, layer["preset"]) for where, layer in layers if isinstance(layer, dict) and "preset" in layer]
+    if named and named[-1][1]:
+        where, preset = named[-1]
         if preset not in PRESETS:
-            raise ConfigError(f"preset: unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
-        values.update(PRESETS[preset])
+            raise ConfigError(f"{where}: preset: expected one of {', '.join(PRESETS)}, got {preset!r}"
+                              f"{did_you_mean(preset, list(PRESETS))}")
+        layers.insert(0, (f"preset '{preset}'", PRESETS[preset]))
+    values: dict = {}
     for where, layer in layers:
-        for key, value in layer.items():
-            _check_key(key, where)
-            values[key] = _coerce(key, value, where)
-    config = TrainConfig(**values)
-    validate(config)
+        values.update(check(TrainConfig, layer, where))
+    config = build(TrainConfig, values, "config")
+    if not config.manifest:
+        raise ConfigError("config: manifest: missing; name the data manifest (data_manifests/*.yaml)")
+    if not Path(config.manifest).exists():
+        raise ConfigError(f"config: manifest: {config.manifest} not found")
     return config
-
-
-def validate(c: TrainConfig) -> None:
-    where = "config"
-    for key, allowed in CHOICES.items():
-        if getattr(c, key) not in allowed:
-            _fail(where, key, f"expected one of {', '.join(allowed)}, got {getattr(c, key)!r}")
-    for key in POSITIVE:
-        if getattr(c, key) <= 0:
-            _fail(where, key, f"expected a positive value, got {getattr(c, key)}")
-    for key in NON_NEGATIVE:
-        if getattr(c, key) < 0:
-            _fail(where, key, f"expected a non-negative value, got {getattr(c, key)}")
-    if not c.manifest:
-        _fail(where, "manifest", "missing: name the data manifest (data_manifests/*.yaml)")
-    if not Path(c.manifest).exists():
-        _fail(where, "manifest", f"{c.manifest} not found")
-    if c.n_embd % c.n_head:
-        _fail(where, "n_embd", f"{c.n_embd} is not divisible by n_head {c.n_head}")
-    if c.style == "llama" and (c.n_embd // c.n_head) % 2:
-        _fail(where, "n_head", "llama style needs an even head size for rotary embeddings")
-    if not 0 < c.lr or not 0 <= c.min_lr <= c.lr:
-        _fail(where, "lr", f"need 0 <= min_lr <= lr and lr > 0, got lr {c.lr}, min_lr {c.min_lr}")
-    if not 0 < c.decay_frac <= 1:
-        _fail(where, "decay_frac", f"expected a fraction in (0, 1], got {c.decay_frac}")
-    if not 0 <= c.dropout < 1:
-        _fail(where, "dropout", f"expected a probability in [0, 1), got {c.dropout}")
-    if c.spike_z <= 0:
-        _fail(where, "spike_z", f"expected a positive z-score, got {c.spike_z}")
 
 
 def to_dict(c: TrainConfig) -> dict:

@@ -33,7 +33,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from train.tasks import evaluate_tasks, format_tasks
 from train.tokenizer import ByteLevelBPE
+from train.typed import named_path
 
 TEXT_SUFFIXES = (".txt", ".md")
 DEFAULT_MAX_TOKENS = 65536
@@ -77,23 +79,6 @@ class EvalSet:
     path: Path
     windows: np.ndarray    # (n, seq_len + 1) token ids; -1 pads the last window's tail (not scored)
     documents: int
-
-
-def parse_set(entry, where: str = "eval set") -> tuple[str, Path]:
-    """'PATH', 'NAME=PATH' or {name: NAME, path: PATH} -> (name, path); the name defaults to the file's stem."""
-    if isinstance(entry, dict):
-        if "path" not in entry or set(entry) - {"name", "path"}:
-            raise EvalSetError(f"{where}: expected {{name: NAME, path: PATH}}, got {entry!r}")
-        path = Path(str(entry["path"]))
-        return str(entry.get("name") or _stem(path)), path
-    if not isinstance(entry, str) or not entry:
-        raise EvalSetError(f"{where}: expected a path, NAME=PATH or {{name, path}}, got {entry!r}")
-    name, eq, path = entry.partition("=")
-    return (name, Path(path)) if eq else (_stem(Path(entry)), Path(entry))
-
-
-def _stem(path: Path) -> str:
-    return path.name.split(".")[0] or str(path)
 
 
 def read_documents(path: Path):
@@ -256,7 +241,7 @@ class PeriodicEval:
         self.batch_size = batch_size
         self.sets = []
         for i, entry in enumerate(entries):
-            name, path = parse_set(entry, f"config: eval_sets[{i}]")
+            name, path = named_path(entry, f"config: eval_sets[{i}]")
             self.sets.append(load_eval_set(name, path, tokenizer, seq_len, tokenizer_hash, max_tokens))
 
     def __call__(self, model, device, autocast) -> dict:
@@ -275,14 +260,13 @@ def evaluate_checkpoint(ckpt: str | Path, entries: list, tokenizer_path: str | P
         if not Path(tokenizer_path).exists():
             raise FileNotFoundError(f"tokenizer.json not found ({tokenizer_path}); pass --tokenizer PATH")
         tokenizer = TextTokenizer(tokenizer_path, model.config.vocab_size)
-    sets = [load_eval_set(*parse_set(e), tokenizer, model.config.seq_len, payload.get("tokenizer_hash"), max_tokens)
-            for e in entries]
+    sets = [load_eval_set(*named_path(e, "eval set"), tokenizer, model.config.seq_len, payload.get("tokenizer_hash"),
+                          max_tokens) for e in entries]
     report = {"checkpoint": str(ckpt), "step": payload["state"]["step"], "tokenizer": str(tokenizer_path or ""),
               "tokens_trained": payload["state"]["step"] * payload.get("tokens_per_step", 0)}
     if sets:
         report["sets"] = evaluate_sets(model, sets, tokenizer.token_bytes if tokenizer else None, batch_size, device)
     if tasks:
-        from train.tasks import evaluate_tasks
         if tokenizer is None:
             raise EvalSetError("multiple-choice tasks need the model's tokenizer.json (pass --tokenizer)")
         report["tasks"] = evaluate_tasks(model, tokenizer, tasks, device, max_examples)
@@ -298,6 +282,5 @@ def format_report(report: dict) -> str:
             counts = f"{r['documents']:>6} {r['tokens']:>9,}" if name != "macro" else " " * 16
             lines.append(f"{name:<24} {counts} {r['loss']:>8.4f} {bpb:>7}")
     if "tasks" in report:
-        from train.tasks import format_tasks
         lines.append(format_tasks(report["tasks"]))
     return "\n".join(lines)

@@ -1,6 +1,8 @@
 """Dataset-mix manifests (`data_manifests/*.yaml`) and the plan the trainer draws by.
 
-`curate mix` prints `format_plan(plan_mix(load_manifest(path)))`; the trainer's sampler (train/data.py) draws
+A manifest's keys are the fields of `Manifest`, `Source` and `Tokenizer` below, with their types and
+constraints; train/typed.py checks every key before a token directory is opened. `curate mix` prints
+`format_plan(plan_mix(load_manifest(path)))`; the trainer's sampler (train/data.py) draws
 each source with exactly the plan's share, so what `curate mix` shows is what training sees.
 
 How the budget is split: sources given as `tokens` get that many tokens; the rest of `total_tokens` goes to
@@ -13,46 +15,71 @@ Data-Constrained Language Models").
 """
 from __future__ import annotations
 
-import difflib
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
 import yaml
 
 from train.format import ShardFormatError, TokenDir, read_token_dir
+from train.typed import NON_EMPTY, NON_NEGATIVE, POSITIVE, ConfigError, Invalid, build
 
 EPOCH_WARNING = 4.0
 
 
-class ManifestError(ValueError):
-    """A manifest mistake; the message names the file, the key and what was expected."""
+ManifestError = ConfigError   # the name callers catch; one error type for every config in the project
 
 
 @dataclass
 class Source:
     name: str
-    path: Path
-    weight: float | None = None
-    tokens: int | None = None
-    max_epochs: float | None = None
-    validation: Path | None = None
-    data: TokenDir | None = field(default=None, repr=False)
-    validation_data: TokenDir | None = field(default=None, repr=False)
+    path: Path                                     # a token directory, relative to the manifest's folder
+    weight: Annotated[float, NON_NEGATIVE] | None = None   # a share of what the `tokens` sources leave
+    tokens: Annotated[int, NON_NEGATIVE] | None = None     # an absolute token count
+    max_epochs: Annotated[float, POSITIVE] | None = None
+    validation: Path | None = None                 # held-out token directory of the same source
+    data: TokenDir | None = field(default=None, init=False, repr=False)             # opened by load_manifest
+    validation_data: TokenDir | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self):
+        if (self.weight is None) == (self.tokens is None):
+            raise ValueError("give either 'weight' or 'tokens' (an absolute token count), not both or neither")
+
+
+@dataclass
+class Tokenizer:
+    path: Path | None = None    # tokenizer.json, relative to the manifest's folder
+    hash: str | None = None     # its sha256
 
 
 @dataclass
 class Manifest:
-    path: Path
     name: str
-    seq_len: int
-    seed: int
-    total_tokens: int
-    sources: list[Source]
-    tokenizer_path: Path | None = None
-    tokenizer_hash: str | None = None
-    vocab_size: int = 0
-    eot_id: int = 0
+    seq_len: Annotated[int, POSITIVE]
+    total_tokens: Annotated[int, POSITIVE]
+    sources: Annotated[list[Source], NON_EMPTY]
+    seed: int = 0
+    tokenizer: Tokenizer = field(default_factory=Tokenizer)
+    path: Path = field(default=Path(), init=False)   # the manifest file; the rest is filled in from the shards
+    vocab_size: int = field(default=0, init=False)
+    eot_id: int = field(default=0, init=False)
+
+    def __post_init__(self):
+        names = [s.name for s in self.sources]
+        if len(set(names)) != len(names):
+            raise Invalid("sources", f"source names must be unique, got {names}")
+        weights = [s.weight for s in self.sources if s.weight is not None]
+        if weights and not any(weights):
+            raise Invalid("sources", "all weights are zero; at least one source needs a positive weight")
+
+    @property
+    def tokenizer_path(self) -> Path | None:
+        return self.tokenizer.path
+
+    @property
+    def tokenizer_hash(self) -> str | None:
+        return self.tokenizer.hash
 
 
 @dataclass
@@ -72,109 +99,49 @@ class MixPlan:
     warnings: list[str]
 
 
-TOP_KEYS = {"name": str, "tokenizer": dict, "seq_len": int, "seed": int, "total_tokens": int, "sources": list}
-REQUIRED_TOP = ("name", "seq_len", "total_tokens", "sources")
-TOKENIZER_KEYS = {"path": str, "hash": str}
-SOURCE_KEYS = {"name": str, "path": str, "weight": float, "tokens": int, "max_epochs": float, "validation": str}
-TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", dict: "a mapping", list: "a list"}
-
-
-class _Checker:
-    def __init__(self, path: Path):
-        self.path = path
-
-    def fail(self, key: str, message: str):
-        raise ManifestError(f"{self.path}: {key}: {message}")
-
-    def mapping(self, value, where: str, allowed: dict, required=()) -> dict:
-        if not isinstance(value, dict):
-            self.fail(where or "(top level)", f"expected a mapping, got {type(value).__name__}")
-        prefix = f"{where}." if where else ""
-        for key in value:
-            if key not in allowed:
-                close = difflib.get_close_matches(str(key), allowed, n=1)
-                hint = f"; did you mean '{close[0]}'?" if close else f"; expected one of {', '.join(allowed)}"
-                self.fail(f"{prefix}{key}", f"unknown key{hint}")
-        for key in required:
-            if key not in value:
-                self.fail(f"{prefix}{key}", "missing")
-        for key, expected in allowed.items():
-            if key in value:
-                self.typed(value[key], f"{prefix}{key}", expected)
-        return value
-
-    def typed(self, value, key: str, expected: type):
-        ok = isinstance(value, expected) and not isinstance(value, bool)
-        if expected is float:
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if not ok:
-            self.fail(key, f"expected {TYPE_NAMES[expected]}, got {value!r}")
-
-    def token_dir(self, relative: str, key: str) -> tuple[Path, TokenDir]:
-        path = (self.path.parent / relative).resolve()
-        if not path.is_dir():
-            self.fail(key, f"token directory {path} not found")
-        try:
-            return path, read_token_dir(path)
-        except ShardFormatError as error:
-            self.fail(key, str(error))
-
-
 def load_manifest(path: str | Path) -> Manifest:
-    """Read and check a manifest, opening every token directory it names."""
+    """Read and check a manifest (train/typed.py), then open every token directory it names."""
     path = Path(path)
-    check = _Checker(path)
     try:
         raw = yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise ManifestError(f"{path}: manifest not found") from None
     except yaml.YAMLError as error:
         raise ManifestError(f"{path}: not valid YAML ({error})") from None
-    check.mapping(raw, "", TOP_KEYS, REQUIRED_TOP)
-    tokenizer = check.mapping(raw.get("tokenizer", {}), "tokenizer", TOKENIZER_KEYS)
-    for key in ("seq_len", "total_tokens"):
-        if raw[key] <= 0:
-            check.fail(key, f"expected a positive integer, got {raw[key]}")
-    if not raw["sources"]:
-        check.fail("sources", "expected at least one source")
-    sources = [_load_source(check, entry, i) for i, entry in enumerate(raw["sources"])]
-    names = [s.name for s in sources]
-    if len(set(names)) != len(names):
-        check.fail("sources", f"source names must be unique, got {names}")
-    weighted = [s for s in sources if s.weight is not None]
-    if weighted and not any(s.weight > 0 for s in weighted):
-        check.fail("sources", "all weights are zero; at least one source needs a positive weight")
-    manifest = Manifest(path=path, name=raw["name"], seq_len=raw["seq_len"], seed=raw.get("seed", 0),
-                        total_tokens=raw["total_tokens"], sources=sources, tokenizer_hash=tokenizer.get("hash"),
-                        tokenizer_path=(path.parent / tokenizer["path"]).resolve() if "path" in tokenizer else None)
-    _check_same_tokenizer(check, manifest)
+    manifest = build(Manifest, raw, str(path))
+    manifest.path = path
+    folder = path.parent
+    if manifest.tokenizer.path:
+        manifest.tokenizer.path = (folder / manifest.tokenizer.path).resolve()
+    for i, source in enumerate(manifest.sources):
+        source.path, source.data = _token_dir(path, folder / source.path, f"sources[{i}].path")
+        if source.validation:
+            source.validation, source.validation_data = _token_dir(path, folder / source.validation,
+                                                                   f"sources[{i}].validation")
+    _check_same_tokenizer(manifest)
     return manifest
 
 
-def _load_source(check: _Checker, entry, i: int) -> Source:
-    where = f"sources[{i}]"
-    check.mapping(entry, where, SOURCE_KEYS, ("name", "path"))
-    if ("weight" in entry) == ("tokens" in entry):
-        check.fail(where, "give either 'weight' or 'tokens' (an absolute token count), not both or neither")
-    for key in ("weight", "tokens"):
-        if key in entry and entry[key] < 0:
-            check.fail(f"{where}.{key}", f"expected a non-negative number, got {entry[key]}")
-    if "max_epochs" in entry and entry["max_epochs"] <= 0:
-        check.fail(f"{where}.max_epochs", f"expected a positive number, got {entry['max_epochs']}")
-    path, data = check.token_dir(entry["path"], f"{where}.path")
-    validation, validation_data = (check.token_dir(entry["validation"], f"{where}.validation")
-                                   if "validation" in entry else (None, None))
-    return Source(name=entry["name"], path=path, weight=entry.get("weight"), tokens=entry.get("tokens"),
-                  max_epochs=entry.get("max_epochs"), validation=validation, data=data, validation_data=validation_data)
+def _token_dir(manifest_path: Path, folder: Path, key: str) -> tuple[Path, TokenDir]:
+    folder = folder.resolve()
+    if not folder.is_dir():
+        raise ManifestError(f"{manifest_path}: {key}: token directory {folder} not found")
+    try:
+        return folder, read_token_dir(folder)
+    except ShardFormatError as error:
+        raise ManifestError(f"{manifest_path}: {key}: {error}") from None
 
 
-def _check_same_tokenizer(check: _Checker, manifest: Manifest) -> None:
+def _check_same_tokenizer(manifest: Manifest) -> None:
     """Every token directory must come from one tokenizer: the manifest's, when it names one."""
+    def fail(key: str, problem: str):
+        raise ManifestError(f"{manifest.path}: {key}: {problem}")
+
     reference_key, reference = ("tokenizer.hash", manifest.tokenizer_hash) if manifest.tokenizer_hash else (None, None)
     if manifest.tokenizer_path and manifest.tokenizer_path.exists():
         actual = hashlib.sha256(manifest.tokenizer_path.read_bytes()).hexdigest()
         if manifest.tokenizer_hash and actual != manifest.tokenizer_hash:
-            check.fail("tokenizer.hash", f"{manifest.tokenizer_path} has sha256 {actual}, not {manifest.tokenizer_hash}")
+            fail("tokenizer.hash", f"{manifest.tokenizer_path} has sha256 {actual}, not {manifest.tokenizer_hash}")
         if not manifest.tokenizer_hash:  # the file itself is the reference
             reference_key, reference = "tokenizer.path", actual
     vocab_key, vocab = None, None
@@ -185,12 +152,12 @@ def _check_same_tokenizer(check: _Checker, manifest: Manifest) -> None:
             if reference is None:
                 reference_key, reference = key, data.tokenizer_hash
             elif data.tokenizer_hash != reference:
-                check.fail(key, f"shards made with tokenizer {data.tokenizer_hash[:16]}..., but {reference_key} "
-                                f"uses {reference[:16]}...; every source must be tokenized with the same tokenizer")
+                fail(key, f"shards made with tokenizer {data.tokenizer_hash[:16]}..., but {reference_key} "
+                          f"uses {reference[:16]}...; every source must be tokenized with the same tokenizer")
             if vocab is None:
                 vocab_key, vocab, manifest.eot_id = key, data.vocab_size, data.eot_id
             elif data.vocab_size != vocab:
-                check.fail(key, f"vocab size {data.vocab_size}, but {vocab_key} has {vocab}")
+                fail(key, f"vocab size {data.vocab_size}, but {vocab_key} has {vocab}")
     manifest.vocab_size = vocab
 
 

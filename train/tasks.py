@@ -24,6 +24,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from train.typed import named_path
+
 
 class TaskError(ValueError):
     pass
@@ -101,10 +103,9 @@ def evaluate_task(model, tokenizer, examples: list[dict], device="cpu") -> dict:
 
 def evaluate_tasks(model, tokenizer, paths: list, device="cpu", max_examples: int | None = None) -> dict:
     """{task name: {examples, acc, acc_norm, chance, centered}, "core": mean centred accuracy}."""
-    from train.eval import parse_set
     results = {}
     for entry in paths:
-        name, path = parse_set(entry, "task")
+        name, path = named_path(entry, "task")
         results[name] = evaluate_task(model, tokenizer, read_task(path)[:max_examples], device)
     results["core"] = sum(r["centered"] for r in results.values()) / len(results)
     return results
