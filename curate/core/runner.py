@@ -19,8 +19,15 @@ unfinished shards: nothing lost, nothing duplicated, the same output as an unint
 Fused passes: consecutive document stages (filters, annotators) form a group that runs in
 one pass per shard: read once, apply each stage's `process` in order, write the final kept
 documents (under the group's last stage), each stage's rejected rows and stats. Their
-<group> is their names joined by '+'. With `materialize` every stage is a group of its own
-and writes its kept output, as needed to restart from a middle stage with --stage.
+<group> is their names joined by '+'. A phased stage (dedup) joins the group too: its first
+phase (signatures) runs in the pass of the stages before it, which writes their kept documents
+to scratch (_state/<group>/work/docs-<phase>/) beside the signatures; its task phases run
+between passes; its last phase (filter) starts the pass of the stages after it, which reads
+that scratch. So `langid -> quality -> dedup -> toxicity` reads the corpus once before dedup
+and once after. A group of plain document stages records its pass as phase 'main'; with a
+phased stage, each pass is named by its phases ('signatures', 'filter'). With `materialize`
+every stage is a group of its own and writes its kept output, as needed to restart from a
+middle stage with --stage.
 """
 from __future__ import annotations
 
@@ -361,6 +368,8 @@ def run_group(pipeline: Pipeline, indices: list[int], executor: Executor, option
         totals = {stages[0].name: stages[0].run(ctx)}
     for stage in stages:  # each stage's summary, from its summed stats; its rows lie in its rejected folder and ctx.output_dir
         stage.finalize(ctx.for_stage(stage.name), totals.get(stage.name, ShardStats()))
+    if any(isinstance(s, PhasedStage) for s in stages):  # their scratch (signatures, pairs, documents between passes)
+        storage.remove_tree(ctx.work_url())
     # Every shard is done and summarised, so nothing writes here any more: temporaries are leftovers of killed attempts.
     for folder in [ctx.output_dir, ctx.state_dir] + [storage.join(pipeline.output, kind, s.name) for s in stages for kind in ("rejected", "reports")]:
         storage.remove_temporaries(folder)
@@ -419,7 +428,7 @@ def run_stages(stages: list[Stage], ctx: StageContext) -> dict[str, ShardStats]:
     """Document stages and phased stages, in passes over the documents and task phases between
     them (see segments), reading Parquet documents, or a reader's pieces when the first stage is
     a source (the `read` stage). Intermediate documents (kept rows of a pass before a task phase)
-    are scratch under ctx.work_url, removed when the group is done."""
+    are scratch under ctx.work_url, removed once the group is done and finalized."""
     if stages[0].source:
         shards = stages[0].shards(ctx)
     else:
@@ -461,8 +470,6 @@ def run_stages(stages: list[Stage], ctx: StageContext) -> dict[str, ShardStats]:
         seconds[label] = time.perf_counter() - start
     if len(parts) > 1:
         ctx.note(f"{ctx.stage_name} phases: " + ", ".join(f"{name} {s:.1f}s" for name, s in seconds.items()))
-    if phased:
-        storage.remove_tree(ctx.work_url())
     return {s.name: totals.get(s.name, ShardStats()) for s in stages}
 
 
