@@ -443,25 +443,16 @@ def run_stages(stages: list[Stage], ctx: StageContext) -> dict[str, ShardStats]:
         start = time.perf_counter()
         if isinstance(part, Pass):
             label = "+".join(part.phases) if phased else "main"
-            stages_in = list({id(s.stage): s.stage for s in part.steps}.values())
-            config_hash = stages_in[0].config_hash if len(stages_in) == 1 else combined_hash(stages_in)
-            def kept(name: str, last=part is parts[-1], folder=ctx.work_url("docs-" + label)) -> str | None:
-                if last:
-                    return ctx.output_url(name)
-                return storage.join(folder, name + ".parquet") if part.changes_rows else None
-
-            tasks = [(part.steps, shard, ctx, config_hash, label, kept(shard.name)) for shard in shards]
-            sums = ctx.run_phase(config_hash, label, shards, run_pass_task, tasks, max(s.stage.cpus for s in part.steps),
-                                 sum(s.stage.memory_gb or 0 for s in part.steps) or None)
+            folder = ctx.output_dir if part is parts[-1] else ctx.work_url("docs-" + label) if part.changes_rows else None
+            sums = run_pass(part, label, shards, ctx, folder)
             for step in part.steps:
                 if step.phase:
                     done.setdefault(step.stage.name, {})[step.phase] = sums.get(step.key, ShardStats())
-            if part.changes_rows:  # the next pass reads what this one kept
-                shards = [Shard(shard.name, (kept(shard.name),)) for shard in shards]
+            if folder:  # the next pass reads what this one kept
+                shards = [Shard(shard.name, (kept_url(ctx, folder, shard.name),)) for shard in shards]
         else:
             key, stage, phase = part
-            label = phase.name
-            stage_ctx = ctx.for_stage(stage.name)
+            label, stage_ctx = phase.name, ctx.for_stage(stage.name)
             work = phase.tasks(done.get(stage.name, {}))
             tasks = [(phase.run, key, task, stage_ctx, phase.name, stage.config_hash) for task in work]
             sums = stage_ctx.run_phase(stage.config_hash, phase.name, work, run_phase_task, tasks, phase.cpus, phase.memory_gb)
@@ -471,6 +462,20 @@ def run_stages(stages: list[Stage], ctx: StageContext) -> dict[str, ShardStats]:
     if len(parts) > 1:
         ctx.note(f"{ctx.stage_name} phases: " + ", ".join(f"{name} {s:.1f}s" for name, s in seconds.items()))
     return {s.name: totals.get(s.name, ShardStats()) for s in stages}
+
+
+def run_pass(part: Pass, label: str, shards: list[Shard], ctx: StageContext, folder: str | None) -> dict[str, ShardStats]:
+    """One pass over every shard; its kept rows go to folder (None: a pass that only reads)."""
+    stages = list({id(s.stage): s.stage for s in part.steps}.values())
+    config_hash = stages[0].config_hash if len(stages) == 1 else combined_hash(stages)
+    tasks = [(part.steps, shard, ctx, config_hash, label, folder and kept_url(ctx, folder, shard.name)) for shard in shards]
+    return ctx.run_phase(config_hash, label, shards, run_pass_task, tasks, max(s.cpus for s in stages),
+                         sum(s.memory_gb or 0 for s in stages) or None)
+
+
+def kept_url(ctx: StageContext, folder: str, shard_name: str) -> str:
+    """The group's output file (in the pipeline's output_format), or a scratch Parquet file between passes."""
+    return ctx.output_url(shard_name) if folder == ctx.output_dir else storage.join(folder, shard_name + ".parquet")
 
 
 def combined_hash(stages: list[Stage]) -> str:
