@@ -7,9 +7,11 @@ Documents: sentences of real text (the web documents of ../shared/data/web and t
 into passages) drawn at random into paragraphs of 2 to 5 sentences and documents of 3 to 12 paragraphs, each with a URL on
 one of 2,000 hosts, written as 25 Parquet shards in the project's schema. German and French books give
 langid something to drop. Both modes run through the Python API (curate.api.Pipeline.of), fused (the
-default: langid and quality in one pass per shard, dedup, toxicity) and materialised (every
-stage writes its kept output). Reports wall seconds for each, the ratio, and whether the final
-output (toxicity's kept documents, by id, every column) is identical.
+default: one pass per shard through langid, quality and dedup's signatures, dedup's candidate pairs
+and clusters, one pass through dedup's filter and toxicity) and materialised (every stage reads its
+input and writes its kept output). Reports wall seconds for each (each run as it ends, modes
+alternating), the ratio, and whether the final output (toxicity's kept documents, by id, every
+column) is identical.
 """
 from __future__ import annotations
 
@@ -88,6 +90,7 @@ def main() -> None:
         for _ in range(args.repeat):  # alternate, so machine load hits both alike
             for mode in ("materialized", "fused"):
                 times[mode].append(run(corpus, Path(tmp) / mode, args.workers, mode == "materialized"))
+                print(f"run: {mode} {times[mode][-1]:.1f} s", flush=True)
         fused, materialized = final_output(Path(tmp) / "fused"), final_output(Path(tmp) / "materialized")
         identical = fused == materialized
         best = {mode: min(t) for mode, t in times.items()}

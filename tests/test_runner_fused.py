@@ -216,3 +216,84 @@ def test_workers_die_with_a_killed_driver(documents, tmp_path):
     while any(running(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [pid for pid in workers if running(pid)]
+
+
+# ---- dedup inside a fused group: its signatures share the pass before it, its filter the pass after it ----
+
+WEB = FILTERS[:2] + [{"stage": "dedup"}] + FILTERS[2:]
+WEB_GROUP = "langid+quality+dedup+toxicity"
+
+
+@pytest.fixture(scope="module")
+def with_copies(documents, tmp_path_factory) -> Path:
+    """The extracted pages plus a shard with an exact copy of each, so dedup removes at least half
+    of what reaches it (a page and its copy get the same verdicts before it)."""
+    import pyarrow.parquet as pq
+
+    folder = tmp_path_factory.mktemp("with-copies")
+    for path in sorted(documents.glob("*.parquet")):
+        (folder / path.name).write_bytes(path.read_bytes())
+    pages = read_stage(documents.parent, "extract")
+    copies = pages.set_column(pages.schema.get_field_index("id"), "id", [[f"copy-{i}" for i in range(pages.num_rows)]])
+    pq.write_table(copies.cast(pages.schema), folder / "zz-copies.parquet")
+    return folder
+
+
+def web_pipeline(folder: Path, documents: Path) -> Path:
+    path = folder / "web.yaml"
+    path.write_text(yaml.safe_dump({"name": "web", "input": str(documents), "output": str(folder / "unused"), "stages": WEB}))
+    return path
+
+
+def by_shard(output: Path, stage: str) -> dict[str, list]:
+    """Each shard's kept ids in file order, and every column of its rows."""
+    import pyarrow.parquet as pq
+
+    return {p.name: [{k: "NaN" if v != v else v for k, v in row.items()} for row in pq.read_table(p).to_pylist()]
+            for p in sorted((output / stage).glob("*.parquet"))}
+
+
+@pytest.fixture(scope="module")
+def web_reference(with_copies, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("web-reference")
+    run_curate("run", str(web_pipeline(folder, with_copies)), "--output", str(folder / "materialized"), "--materialize",
+               "--workers", "2", "--no-progress")
+    return folder / "materialized"
+
+
+def test_dedup_fuses_with_the_stages_around_it_and_gives_the_materialised_output(with_copies, web_reference, tmp_path):
+    fused = tmp_path / "fused"
+    result = run_curate("run", str(web_pipeline(tmp_path, with_copies)), "--output", str(fused), "--workers", "2", "--no-progress")
+    assert by_shard(fused, "toxicity") == by_shard(web_reference, "toxicity")  # same rows, same order, every column
+    for stage in ("langid", "quality", "dedup", "toxicity"):
+        assert content(fused, stage, rejected=True) == content(web_reference, stage, rejected=True)
+        assert counts(fused, stage) == counts(web_reference, stage)
+    dedup = counts(fused, "dedup")
+    assert dedup["docs_in"] > 0 and dedup["dropped"]["exact_duplicate"] >= dedup["docs_in"] // 2  # (the sample repeats a few pages too)
+    # one read before dedup and one after: no stage folder but the last, records per pass, scratch gone
+    assert sorted(p.name for p in fused.iterdir() if p.name not in ("_state", "rejected", "stats", "reports")) == \
+        ["pipeline.yaml", "toxicity"]
+    assert sorted(p.name for p in (fused / "_state" / WEB_GROUP).iterdir()) == ["candidates", "components", "filter", "signatures"]
+    assert f"{WEB_GROUP} phases: signatures" in result.stdout and "exact_duplicate" in result.stdout
+    assert (fused / "reports" / "dedup" / "summary.json").exists()
+
+
+@pytest.mark.parametrize("phase, records", [("signatures", 3), ("filter", 2)])
+def test_a_run_killed_in_a_pass_around_dedup_resumes_to_the_same_output(with_copies, web_reference, tmp_path, phase, records):
+    output = tmp_path / "killed"
+    command = [sys.executable, "-m", "curate.cli", "run", str(web_pipeline(tmp_path, with_copies)), "--output", str(output),
+               "--workers", "2", "--no-progress"]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    folder = output / "_state" / WEB_GROUP / phase
+    while process.poll() is None and len(list(folder.glob("*.json"))) < records:
+        time.sleep(0.005)
+    assert process.poll() is None, "the run finished before the kill: make the job bigger"
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (output / "stats" / "toxicity.json").exists()
+
+    run_curate("run", str(web_pipeline(tmp_path, with_copies)), "--output", str(output), "--workers", "2", "--no-progress")
+    assert by_shard(output, "toxicity") == by_shard(web_reference, "toxicity")
+    for stage in ("langid", "quality", "dedup", "toxicity"):
+        assert content(output, stage, rejected=True) == content(web_reference, stage, rejected=True)
+    assert not [p for p in output.rglob("*") if ".tmp-" in p.name]

@@ -19,8 +19,15 @@ unfinished shards: nothing lost, nothing duplicated, the same output as an unint
 Fused passes: consecutive document stages (filters, annotators) form a group that runs in
 one pass per shard: read once, apply each stage's `process` in order, write the final kept
 documents (under the group's last stage), each stage's rejected rows and stats. Their
-<group> is their names joined by '+'. With `materialize` every stage is a group of its own
-and writes its kept output, as needed to restart from a middle stage with --stage.
+<group> is their names joined by '+'. A phased stage (dedup) joins the group too: its first
+phase (signatures) runs in the pass of the stages before it, which writes their kept documents
+to scratch (_state/<group>/work/docs-<phase>/) beside the signatures; its task phases run
+between passes; its last phase (filter) starts the pass of the stages after it, which reads
+that scratch. So `langid -> quality -> dedup -> toxicity` reads the corpus once before dedup
+and once after. A group of plain document stages records its pass as phase 'main'; with a
+phased stage, each pass is named by its phases ('signatures', 'filter'). With `materialize`
+every stage is a group of its own and writes its kept output, as needed to restart from a
+middle stage with --stage.
 """
 from __future__ import annotations
 
@@ -31,6 +38,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import yaml
 from tqdm import tqdm
@@ -39,7 +47,8 @@ from curate.core import storage
 from curate.core.executor import Executor, TaskFailure
 from curate.core.params import ConfigError
 from curate.core.pipeline import Pipeline
-from curate.core.stage import DocumentStage, Shard, ShardOutput, ShardStats, Stage, storage_name
+from curate.core.stage import (DocumentStage, Phase, PhasedStage, Shard, ShardOutput, ShardStats, Stage, StageStep,
+                                 storage_name)
 
 STATE = "_state"
 
@@ -85,6 +94,11 @@ class StageContext:
 
     def done_url(self, phase: str, shard_name: str) -> str:
         return storage.join(self.state_dir, phase, shard_name + ".json")
+
+    def for_stage(self, name: str) -> "StageContext":
+        """This context as one stage of its group sees it: its own rejected and report folders."""
+        return dataclasses.replace(self, stage_name=name, rejected_dir=storage.join(posix_parent(self.rejected_dir), name),
+                                   report_dir=storage.join(posix_parent(self.report_dir), name))
 
     def note(self, text: str) -> None:
         """A line for the user (plans, figures); stages call this instead of printing."""
@@ -203,40 +217,64 @@ def run_shard_task(task) -> dict[str, ShardStats]:
     return stats
 
 
-def run_document_task(task) -> dict[str, ShardStats]:
-    """One shard through a group of document stages in one pass: each batch goes through every
-    stage's process in order; each stage writes its rejected rows, the last one the kept rows."""
-    stages, shard, ctx, config_hash = task
+@dataclass
+class Step:
+    """One stage's part of a pass over a shard: a document stage's verdicts (make is None), or a
+    phased stage's document phase (make is its Phase.documents). Picklable: it travels with every task."""
+
+    key: str  # the name its stats are summed under: the stage's, or 'stage:phase' for a phase before its stage's last
+    stage: Stage
+    make: Callable | None = None
+    phase: str = ""
+
+    def open(self, shard: Shard, ctx: "StageContext"):
+        return StageStep(ready(self.stage)) if self.make is None else self.make(shard, ctx.for_stage(self.stage.name))
+
+
+def run_pass_task(task) -> dict[str, ShardStats]:
+    """One shard through one pass: read once, each batch through every step in order; each stage
+    writes its rejected rows, the last step's kept rows go to kept_url (None: nothing kept on disk)."""
+    steps, shard, ctx, config_hash, phase, kept_url = task
     # a reader (source) makes the documents; used as sent, since it carries this run's plan (its schema)
-    source = stages[0] if stages[0].source else None
-    stages = [s if s is source else ready(s) for s in stages]
-    filters = stages[1:] if source else stages
-    filters[0].begin_shard(shard)
-    outputs = [ShardOutput(s.name, ctx.output_url(shard.name) if s is stages[-1] else None,
-                           ctx.rejected_url(shard.name, s.name)) for s in stages]
-    seconds, task_start = [0.0] * len(stages), time.perf_counter()
+    source = steps[0].stage if steps[0].stage.source else None
+    filters = steps[1:] if source else steps
+    if filters[0].make is None:
+        ready(filters[0].stage).begin_shard(shard)
+    outputs = [ShardOutput(s.stage.name, kept_url if s is steps[-1] else None, ctx.rejected_url(shard.name, s.stage.name))
+               for s in steps]
+    seconds, task_start = [0.0] * len(steps), time.perf_counter()
     with contextlib.ExitStack() as entered:  # any error aborts every file the task started
         for output in outputs:
             entered.enter_context(output)
-        tables = source.documents(shard, outputs[0]) if source else storage.iter_parquet(shard.inputs, filters[0].batch_size)
+        handlers = [entered.enter_context(step.open(shard, ctx)) for step in filters]
+        first = len(steps) - len(filters)
+        tables = source.documents(shard, outputs[0]) if source else \
+            storage.iter_parquet(shard.inputs, getattr(filters[0].stage, "batch_size", DocumentStage.batch_size))
         for table in tables:
-            for i, (stage, output) in enumerate(zip(filters, outputs[-len(filters):]), start=len(stages) - len(filters)):
-                output.read(table)
+            for i, (handler, output) in enumerate(zip(handlers, outputs[first:]), start=first):
                 start = time.perf_counter()
-                table = output.verdict(stage.process(table)) if table.num_rows else table
+                table = handler(table, output)
                 seconds[i] += time.perf_counter() - start
-        if outputs[-1].kept.schema is None:  # nothing kept: learn the output columns from an empty batch
+        if kept_url and outputs[-1].kept.schema is None:  # nothing kept: learn the output columns from an empty batch
             table = (source.schema if source else storage.parquet_schema(shard.inputs[0])).empty_table()
-            for stage in filters:
-                table = stage.process(table).table
+            for handler, output in zip(handlers, outputs[first:]):
+                table = handler(table, output)
             outputs[-1].empty_schema = table.schema
     if source:  # reading is what the pass spent outside the filters
         seconds[0] = time.perf_counter() - task_start - sum(seconds[1:])
     stats = {}
-    for stage, output, spent in zip(stages, outputs, seconds):
+    for step, output, spent in zip(steps, outputs, seconds):
         output.stats.seconds = spent
-        stats[stage.name] = output.stats
-    ctx.write_done(config_hash, "main", shard, stats)
+        stats[step.key] = output.stats
+    ctx.write_done(config_hash, phase, shard, stats)
+    return stats
+
+
+def run_phase_task(task) -> dict[str, ShardStats]:
+    """One task of a phased stage's task phase, in a worker: run it, then write its completion record."""
+    run, key, shard, ctx, phase, config_hash = task
+    stats = {key: run(shard, ctx)}
+    ctx.write_done(config_hash, phase, shard, stats)
     return stats
 
 
@@ -264,14 +302,19 @@ class RunOptions:
 
 
 def groups(pipeline: Pipeline, materialize: bool) -> list[list[int]]:
-    """Indices of the stages that run together: runs of fusable document stages, the rest alone."""
+    """Indices of the stages that run together: runs of fusable document stages and phased stages
+    (dedup), the rest alone."""
     def fusable(stage: Stage) -> bool:
-        return isinstance(stage, DocumentStage) and stage.fusable() and not materialize
+        return isinstance(stage, (DocumentStage, PhasedStage)) and stage.fusable() and not materialize
 
     result: list[list[int]] = []
     for index, stage in enumerate(pipeline.stages):
-        before = pipeline.stages[result[-1][-1]] if result else None
-        if before and fusable(stage) and (fusable(before) or (before.source and not materialize)):
+        group = [pipeline.stages[i] for i in result[-1]] if result else []
+        before = group[-1] if group else None
+        joins = before and fusable(stage) and (fusable(before) or (before.source and not materialize))
+        if joins and isinstance(stage, PhasedStage) and group[0].source:
+            joins = False  # phases plan from Parquet input files, which a reader's pieces are not
+        if joins:
             result[-1].append(index)
         else:
             result.append([index])
@@ -319,14 +362,14 @@ def run_group(pipeline: Pipeline, indices: list[int], executor: Executor, option
     if indices[0] > 0 and options.stage_input is None:
         require_finished(pipeline, indices[0] - 1, reader=stages[0].name)
     start = time.perf_counter()
-    if isinstance(stages[-1], DocumentStage):
-        totals = run_documents(stages, ctx)
+    if isinstance(stages[-1], (DocumentStage, PhasedStage)):
+        totals = run_stages(stages, ctx)
     else:
         totals = {stages[0].name: stages[0].run(ctx)}
     for stage in stages:  # each stage's summary, from its summed stats; its rows lie in its rejected folder and ctx.output_dir
-        stage.finalize(dataclasses.replace(ctx, stage_name=stage.name, rejected_dir=storage.join(pipeline.output, "rejected", stage.name),
-                                           report_dir=storage.join(pipeline.output, "reports", stage.name)),
-                       totals.get(stage.name, ShardStats()))
+        stage.finalize(ctx.for_stage(stage.name), totals.get(stage.name, ShardStats()))
+    if any(isinstance(s, PhasedStage) for s in stages):  # their scratch (signatures, pairs, documents between passes)
+        storage.remove_tree(ctx.work_url())
     # Every shard is done and summarised, so nothing writes here any more: temporaries are leftovers of killed attempts.
     for folder in [ctx.output_dir, ctx.state_dir] + [storage.join(pipeline.output, kind, s.name) for s in stages for kind in ("rejected", "reports")]:
         storage.remove_temporaries(folder)
@@ -343,19 +386,96 @@ def run_group(pipeline: Pipeline, indices: list[int], executor: Executor, option
     return reports
 
 
-def run_documents(stages: list[Stage], ctx: StageContext) -> dict[str, ShardStats]:
-    """Document stages in one pass per shard, reading Parquet documents, or a reader's pieces
-    when the first stage is a source (the `read` stage)."""
+@dataclass
+class Pass:
+    """Steps that run in one pass per shard; its kept rows go to the next pass, or the group's output."""
+
+    steps: list[Step] = field(default_factory=list)
+    phases: list[str] = field(default_factory=list)  # phase names of phased stages in it (names its records)
+    changes_rows: bool = False
+
+    def add(self, step: Step, phase: Phase | None = None) -> None:
+        self.steps.append(step)
+        if phase is not None:
+            self.phases.append(phase.name)
+        self.changes_rows |= phase is None or phase.changes_rows
+
+
+def segments(stages: list[Stage], ctx: StageContext, shards: list[Shard]) -> list:
+    """A group as passes and task phases in order: consecutive document steps share a pass, a
+    phased stage's task phase (candidate pairs, clusters) ends the pass before it."""
+    result, current = [], Pass()
+    for stage in stages:
+        if not isinstance(stage, PhasedStage):
+            current.add(Step(stage.name, stage))
+            continue
+        phases = stage.phases(ctx.for_stage(stage.name), shards)
+        for phase in phases:
+            key = stage.name if phase is phases[-1] else f"{stage.name}:{phase.name}"
+            if phase.documents is not None:
+                current.add(Step(key, stage, phase.documents, phase.name), phase)
+                continue
+            if current.steps:
+                result.append(current)
+                current = Pass()
+            result.append((key, stage, phase))
+    if not current.steps:
+        raise ValueError(f"{ctx.stage_name}: the last phase of a phased stage must be a document phase (it writes the output)")
+    return result + [current]
+
+
+def run_stages(stages: list[Stage], ctx: StageContext) -> dict[str, ShardStats]:
+    """Document stages and phased stages, in passes over the documents and task phases between
+    them (see segments), reading Parquet documents, or a reader's pieces when the first stage is
+    a source (the `read` stage). Intermediate documents (kept rows of a pass before a task phase)
+    are scratch under ctx.work_url, removed once the group is done and finalized."""
     if stages[0].source:
         shards = stages[0].shards(ctx)
     else:
         files = [f for url in ctx.inputs for f in storage.list_files(url, (".parquet",))]
         shards = [Shard(storage_name(f), (f,)) for f in files]
+    parts = segments(stages, ctx, shards)
+    phased = any(isinstance(s, PhasedStage) for s in stages)
+    totals: dict[str, ShardStats] = {}
+    done: dict[str, dict[str, ShardStats]] = {}  # each phased stage's phases' sums, by phase name
+    seconds = {}
+    for part in parts:
+        start = time.perf_counter()
+        if isinstance(part, Pass):
+            label = "+".join(part.phases) if phased else "main"
+            folder = ctx.output_dir if part is parts[-1] else ctx.work_url("docs-" + label) if part.changes_rows else None
+            sums = run_pass(part, label, shards, ctx, folder)
+            for step in part.steps:
+                if step.phase:
+                    done.setdefault(step.stage.name, {})[step.phase] = sums.get(step.key, ShardStats())
+            if folder:  # the next pass reads what this one kept
+                shards = [Shard(shard.name, (kept_url(ctx, folder, shard.name),)) for shard in shards]
+        else:
+            key, stage, phase = part
+            label, stage_ctx = phase.name, ctx.for_stage(stage.name)
+            work = phase.tasks(done.get(stage.name, {}))
+            tasks = [(phase.run, key, task, stage_ctx, phase.name, stage.config_hash) for task in work]
+            sums = stage_ctx.run_phase(stage.config_hash, phase.name, work, run_phase_task, tasks, phase.cpus, phase.memory_gb)
+            done.setdefault(stage.name, {})[phase.name] = sums.get(key, ShardStats())
+        add_stats(totals, sums)
+        seconds[label] = time.perf_counter() - start
+    if len(parts) > 1:
+        ctx.note(f"{ctx.stage_name} phases: " + ", ".join(f"{name} {s:.1f}s" for name, s in seconds.items()))
+    return {s.name: totals.get(s.name, ShardStats()) for s in stages}
+
+
+def run_pass(part: Pass, label: str, shards: list[Shard], ctx: StageContext, folder: str | None) -> dict[str, ShardStats]:
+    """One pass over every shard; its kept rows go to folder (None: a pass that only reads)."""
+    stages = list({id(s.stage): s.stage for s in part.steps}.values())
     config_hash = stages[0].config_hash if len(stages) == 1 else combined_hash(stages)
-    tasks = [(stages, shard, ctx, config_hash) for shard in shards]
-    cpus = max(s.cpus for s in stages)
-    memory_gb = sum(s.memory_gb or 0 for s in stages) or None
-    return ctx.run_phase(config_hash, "main", shards, run_document_task, tasks, cpus, memory_gb)
+    tasks = [(part.steps, shard, ctx, config_hash, label, folder and kept_url(ctx, folder, shard.name)) for shard in shards]
+    return ctx.run_phase(config_hash, label, shards, run_pass_task, tasks, max(s.cpus for s in stages),
+                         sum(s.memory_gb or 0 for s in stages) or None)
+
+
+def kept_url(ctx: StageContext, folder: str, shard_name: str) -> str:
+    """The group's output file (in the pipeline's output_format), or a scratch Parquet file between passes."""
+    return ctx.output_url(shard_name) if folder == ctx.output_dir else storage.join(folder, shard_name + ".parquet")
 
 
 def combined_hash(stages: list[Stage]) -> str:

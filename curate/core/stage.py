@@ -12,8 +12,10 @@ stages never know which executor that is. Three kinds:
 - Stage with its own `run_shard` (extract reads raw files, tokenize writes token
   shards): one task per shard, the same completion records and stats; a ShardOutput
   owns the task's kept/rejected files.
-- Stage with its own `run` (dedup): several phases, each a parallel map over
-  tasks through `ctx.map_shards`, each resumable on its own.
+- PhasedStage (dedup): declares its phases (curate.core.stage.Phase): parallel maps
+  over tasks, or passes over its input documents that the runner fuses with the document
+  stages before (a first phase) or after it (a last phase). The runner skips finished
+  tasks, maps, times, records and sums; each phase resumes on its own.
 
 Every stage registers under its YAML name with @register_stage (curate.core.registry).
 Parameter dataclasses only check values; files and models are opened in `check()`
@@ -26,7 +28,7 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -178,6 +180,59 @@ class DocumentStage(Stage):
 
     def begin_shard(self, shard: Shard) -> None:
         """Called before a shard's first batch when this stage reads the shard itself (not fused)."""
+
+
+class StageStep:
+    """A document stage's part of a pass over a shard: its verdict on each batch (see PhasedStage
+    for the other kind of step, a phase's)."""
+
+    def __init__(self, stage: DocumentStage):
+        self.stage = stage
+
+    def __enter__(self) -> "StageStep":
+        return self
+
+    def __exit__(self, *error) -> None:
+        pass
+
+    def __call__(self, table: pa.Table, output: "ShardOutput") -> pa.Table:
+        output.read(table)
+        return output.verdict(self.stage.process(table))
+
+
+@dataclass
+class Phase:
+    """One phase of a PhasedStage. Either `run(task, ctx) -> ShardStats` on a worker for each
+    of `tasks(done)` (made when the phase starts; `done` holds the summed stats of the stage's
+    earlier phases by name), or, with `documents`, a pass over each of the stage's input shards:
+    `documents(shard, ctx)` gives a step (a context manager: exit without error commits its files,
+    with one aborts them; called with each batch and its ShardOutput, it counts what it reads
+    and keeps and returns the kept rows). Document phases fuse into one read with the document
+    stages before the stage's first phase and after its last."""
+
+    name: str
+    run: Callable | None = None
+    tasks: Callable[[dict[str, ShardStats]], list[Shard]] | None = None
+    documents: Callable | None = None
+    changes_rows: bool = True  # False: a document phase that only reads (writes scratch), its pass keeps every row
+    cpus: float = 1.0
+    memory_gb: float | None = None
+
+
+class PhasedStage(Stage):
+    """A stage of several phases over its whole input (dedup: signatures, candidate pairs,
+    clusters, filter). It declares them; the runner runs them."""
+
+    def phases(self, ctx: "StageContext", shards: list[Shard]) -> list[Phase]:
+        """The phases over these input shards (their names are the shard names of every document
+        phase; their files may not exist yet when the first pass is fused after other stages, so
+        read them only to plan). May note a plan and refuse (raise) before any work."""
+        raise NotImplementedError
+
+    def fusable(self) -> bool:
+        """Whether its first and last phases are document phases that may share a pass with the
+        document stages around it."""
+        return False
 
 
 class ShardOutput:

@@ -15,7 +15,7 @@ cut from every other one (a line is cut when any duplicate span covers it). Thre
    split by hash into partitions -> _state/.../work/spans/part-XXXX/<shard>.parquet
 2. counts  (one task per hash partition): documents per hash, and the lowest id among them;
    hashes in more than max_docs documents -> work/repeated/part-XXXX.parquet
-3. filter  (one task per input shard): cut the repeated spans, add para_dup_spans (spans cut) and
+3. filter  (a pass over each input shard, fused with the document stages after it): cut the repeated spans, add para_dup_spans (spans cut) and
    para_dup_bytes (UTF-8 bytes cut); a document left with no text is dropped as
    paragraph_dedup.empty (its rejected row keeps the original text), with duplicate_of = the
    document that keeps its first cut span.
@@ -42,7 +42,7 @@ import xxhash
 
 from curate.core import storage
 from curate.core.registry import register_stage
-from curate.core.stage import Shard, ShardOutput, ShardStats, Stage, text_bytes
+from curate.core.stage import Phase, PhasedStage, Shard, ShardOutput, ShardStats, text_bytes
 from curate.dedup import plan
 from curate.edit_counts import edit_counters, write_edit_counts
 
@@ -85,25 +85,24 @@ def partition_of(hashes: np.ndarray, parts: int) -> np.ndarray:
 
 
 @register_stage("paragraph_dedup")
-class ParagraphDedupStage(Stage):
+class ParagraphDedupStage(PhasedStage):
     Params = ParagraphDedupParams
 
-    def run(self, ctx) -> ShardStats:
-        shards = self.shards(ctx)
+    def phases(self, ctx, shards: list[Shard]) -> list[Phase]:
         if not shards:
-            return ShardStats()
+            return []
         plan_url = ctx.work_url("plan.json")
         if not storage.exists(plan_url):  # kept on resume: the partitions of finished tasks must not change
             size = sum(input_bytes(u) for s in shards for u in s.inputs)
             storage.write_json(plan_url, {"parts": max(1, math.ceil(size / PARTITION_INPUT_BYTES))})
         parts = storage.read_json(plan_url)["parts"]
-        ctx.map_shards(self, "hashes", "hash_shard", shards)
-        ctx.map_shards(self, "counts", "count_task", [Shard(f"part-{p:04d}", ()) for p in range(parts)])
-        stats = ctx.map_shards(self, "filter", "filter_shard", shards)
+        return [Phase("hashes", run=self.hash_shard, tasks=lambda done: shards),
+                Phase("counts", run=self.count_task, tasks=lambda done: [Shard(f"part-{p:04d}", ()) for p in range(parts)]),
+                Phase("filter", documents=self.span_cutter)]
+
+    def finalize(self, ctx, stats: ShardStats) -> None:
         write_edit_counts(ctx, stats, [f.name for f in ADDED_FIELDS])
-        self.write_report(ctx, stats, shards)
-        storage.remove_tree(ctx.work_url())
-        return stats
+        self.write_report(ctx, stats)
 
     # ---- phase 1: span hashes -------------------------------------------------------------
 
@@ -155,27 +154,8 @@ class ParagraphDedupStage(Stage):
             raise FileNotFoundError(f"paragraph_dedup: {missing[0]} is missing; delete {ctx.state_dir} to redo the stage")
         return pa.concat_tables([storage.read_table(f) for f in files]).sort_by("hash")
 
-    def filter_shard(self, shard: Shard, ctx) -> ShardStats:
-        repeated = self.repeated_spans(ctx)
-        known, owners = repeated["hash"].to_numpy(), repeated["owner"].to_pylist()
-        top = set(self.top_spans(repeated)["hash"].to_pylist())
-        examples: dict[int, str] = {}
-        with ShardOutput(self.name, ctx.output_url(shard.name), ctx.rejected_url(shard.name)) as output:
-            for table in plan.read_columns(shard.inputs, None, BATCH_DOCS):
-                output.read(table)
-                texts, spans, cut_bytes, reasons, duplicate_of = [], [], [], [], []
-                for doc, text in zip(table["id"].cast(pa.string()).to_pylist(), table["text"].to_pylist()):
-                    new, count, owner = self.cut(doc, text or "", known, owners, top, examples)
-                    texts.append(new if count else text)
-                    spans.append(count)
-                    cut_bytes.append(len(text.encode()) - len(new.encode()) if count else 0)
-                    empty = count > 0 and not new.strip()
-                    reasons.append("paragraph_dedup.empty" if empty else None)
-                    duplicate_of.append(owner if empty else None)
-                self.split(table, texts, spans, cut_bytes, reasons, duplicate_of, output)
-            output.empty_schema = pa.schema(list(storage.parquet_schema(shard.inputs[0])) + ADDED_FIELDS)
-        storage.write_json(ctx.work_url("examples", shard.name + ".json"), {str(h): t for h, t in examples.items()})
-        return output.stats
+    def span_cutter(self, shard: Shard, ctx) -> "SpanCutter":
+        return SpanCutter(self, self.repeated_spans(ctx), ctx.work_url("examples", shard.name + ".json"))
 
     def cut(self, doc: str, text: str, known: np.ndarray, owners: list, top: set, examples: dict):
         """The text without the repeated spans this document does not own, the number of spans cut,
@@ -202,7 +182,7 @@ class ParagraphDedupStage(Stage):
             return text, 0, None
         return "\n".join(line for line, gone in zip(lines, drop) if not gone).strip("\n"), count, first_owner
 
-    def split(self, table, texts, spans, cut_bytes, reasons, duplicate_of, output: ShardOutput) -> None:
+    def split(self, table, texts, spans, cut_bytes, reasons, duplicate_of, output: ShardOutput) -> pa.Table:
         table = table.append_column(ADDED_FIELDS[0], pa.array(spans, pa.int64())).append_column(ADDED_FIELDS[1], pa.array(cut_bytes, pa.int64()))
         text_index = table.schema.get_field_index("text")
         edited = table.set_column(text_index, table.schema.field("text"), pa.array(texts, table.schema.field("text").type))
@@ -219,17 +199,18 @@ class ParagraphDedupStage(Stage):
             owners = pa.array(duplicate_of, pa.string()).filter(drop)
             output.reject(table.filter(drop).append_column(pa.field("duplicate_of", pa.string()), owners),
                           reasons.filter(drop).to_pylist(), [f"all text repeated; first cut span kept in {o}" for o in owners.to_pylist()])
+        return kept
 
     # ---- report -------------------------------------------------------------------------------
 
     def top_spans(self, repeated: pa.Table) -> pa.Table:
         return repeated.sort_by([("docs", "descending"), ("hash", "ascending")]).slice(0, self.params.largest_spans)
 
-    def write_report(self, ctx, stats: ShardStats, shards: list[Shard]) -> None:
+    def write_report(self, ctx, stats: ShardStats) -> None:
         repeated = self.repeated_spans(ctx)
         examples = {}
-        for shard in shards:
-            examples.update(storage.read_json(ctx.work_url("examples", shard.name + ".json")))
+        for url in storage.list_files(ctx.work_url("examples"), (".json",)):
+            examples.update(storage.read_json(url))
         top = self.top_spans(repeated)
         summary = {
             "docs_in": stats.docs_in, "docs_out": stats.docs_out, "bytes_in": stats.bytes_in, "bytes_out": stats.bytes_out,
@@ -241,6 +222,36 @@ class ParagraphDedupStage(Stage):
         }
         write_report(ctx.report_dir, summary)
         ctx.note(summary_line(summary))
+
+
+class SpanCutter:
+    """The filter phase's step over one shard: cuts the repeated spans a document does not own;
+    keeps an example text of the most repeated ones for the report (work/examples/<shard>.json)."""
+
+    def __init__(self, stage: ParagraphDedupStage, repeated: pa.Table, examples_url: str):
+        self.stage, self.examples_url, self.examples = stage, examples_url, {}
+        self.known, self.owners = repeated["hash"].to_numpy(), repeated["owner"].to_pylist()
+        self.top = set(stage.top_spans(repeated)["hash"].to_pylist())
+
+    def __enter__(self) -> "SpanCutter":
+        return self
+
+    def __exit__(self, kind, error, trace) -> None:
+        if kind is None:
+            storage.write_json(self.examples_url, {str(h): t for h, t in self.examples.items()})
+
+    def __call__(self, table: pa.Table, output: ShardOutput) -> pa.Table:
+        output.read(table)
+        texts, spans, cut_bytes, reasons, duplicate_of = [], [], [], [], []
+        for doc, text in zip(table["id"].cast(pa.string()).to_pylist(), table["text"].to_pylist()):
+            new, count, owner = self.stage.cut(doc, text or "", self.known, self.owners, self.top, self.examples)
+            texts.append(new if count else text)
+            spans.append(count)
+            cut_bytes.append(len(text.encode()) - len(new.encode()) if count else 0)
+            empty = count > 0 and not new.strip()
+            reasons.append("paragraph_dedup.empty" if empty else None)
+            duplicate_of.append(owner if empty else None)
+        return self.stage.split(table, texts, spans, cut_bytes, reasons, duplicate_of, output)
 
 
 def input_bytes(url: str) -> int:

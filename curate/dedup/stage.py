@@ -1,17 +1,20 @@
 """The dedup stage: exact and MinHash near-duplicate removal across every shard.
 
-The stage (this file: the driver and its four phases) and its parts: params.py (parameters),
+The stage (this file: its four phases) and its parts: params.py (parameters),
 plan.py (sizes from Parquet metadata for the memory plan in memory.py), work.py (scratch
 files: signatures, candidate pairs, cluster assignments), clusters.py, minhash.py,
-normalize.py, report.py. Four phases, each a parallel, resumable map over tasks (`ctx.map_shards`):
+normalize.py, report.py. The stage declares its phases (`phases`); the runner runs them, each
+resumable on its own. The first and the last are passes over the documents, which the runner
+fuses with the document stages before and after dedup (one read of the corpus before dedup, one
+after; `curate run --materialize` runs dedup on its own):
 
-1. signatures  (one task per input shard): normalise, shingle, MinHash, band keys and
-   the exact (xxh3-128) hash of the normalised text -> _work/sig/<shard>.parquet
+1. signatures  (a pass, per input shard): normalise, shingle, MinHash, band keys and
+   the exact (xxh3-128) hash of the normalised text -> work/sig/<shard>.parquet
 2. candidates  (one task per band x key-range partition, plus the exact hash): sort
-   the keys of every shard, join equal keys into edges -> _work/edges/<task>.npy
+   the keys of every shard, join equal keys into edges -> work/edges/<task>.npy
 3. components  (one task): clusters over all edges and the survivor of each
-   -> _work/assign/<shard>.parquet (only documents in a cluster of two or more)
-4. filter      (one task per input shard): kept documents get dup_cluster and
+   -> work/assign/<shard>.parquet (only documents in a cluster of two or more)
+4. filter      (a pass, per input shard): kept documents get dup_cluster and
    dup_cluster_size; the others go to rejected/ with reason exact_duplicate or
    near_duplicate, detail and duplicate_of = the id of the document kept instead.
 
@@ -41,7 +44,6 @@ Rules:
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
@@ -54,7 +56,7 @@ import pyarrow.compute as pc
 from curate.core import storage
 from curate.core.params import ConfigError
 from curate.core.registry import register_stage
-from curate.core.stage import Shard, ShardOutput, ShardStats, Stage, text_bytes
+from curate.core.stage import Phase, PhasedStage, Shard, ShardOutput, ShardStats, storage_name, text_bytes
 from curate.dedup import clusters, memory, minhash, normalize, plan, report, urls, work
 from curate.dedup.params import DedupParams
 from curate.dedup.plan import plan_for  # noqa: F401 - part of the stage's interface (tests, benches)
@@ -63,7 +65,7 @@ ADDED_FIELDS = [pa.field("dup_cluster", pa.string()), pa.field("dup_cluster_size
 
 
 @register_stage("dedup")
-class DedupStage(urls.UrlDedup, Stage):
+class DedupStage(urls.UrlDedup, PhasedStage):
     Params = DedupParams
 
     @property
@@ -74,70 +76,59 @@ class DedupStage(urls.UrlDedup, Stage):
         payload = json.dumps([self.type_name, params], sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
-    # ---- driver -------------------------------------------------------------------------
+    def fusable(self) -> bool:
+        return True
 
-    def run(self, ctx) -> ShardStats:
-        shards = self.shards(ctx)
+    # ---- the phases -----------------------------------------------------------------------
+
+    def phases(self, ctx, shards: list[Shard]) -> list[Phase]:
+        """Signatures (and URL keys) in a pass over the documents, fused with the document stages
+        before; candidate pairs and clusters as tasks; the filter in a pass fused with the document
+        stages after. The plan is made from `shards`' files before any work: when earlier stages
+        share the first pass, those are their input, so the figures are an upper bound."""
         if not shards:
-            return ShardStats()
+            return []
         estimate = plan.plan_for(shards, ctx.node_workers, self.params)
         ctx.note("\n".join(estimate.lines()))
         estimate.check(self.params.max_memory_gb)
         sig_urls = tuple(ctx.work_url("sig", s.name + ".parquet") for s in shards)
-        seconds = {}
-        if self.params.urls:
-            with timed(seconds, "urls"):
-                self.run_url_phases(ctx, shards)
-        with timed(seconds, "signatures"):
-            ctx.map_shards(self, "signatures", "sign_shard", shards)
-        with timed(seconds, "candidates"):
-            ctx.map_shards(self, "candidates", "bucket_task", self.candidate_tasks(estimate.docs, sig_urls))
-        if not storage.exists(ctx.done_url("components", "components")):
-            edges = work.count_edges(ctx.work_url("edges"))
-            need = estimate.check_components(edges, self.params.max_memory_gb)
-            ctx.note(f"dedup: {edges:,} candidate pairs; components need about {need / memory.GB:.2f} GiB")
-        with timed(seconds, "components"):
-            ctx.map_shards(self, "components", "cluster_task", [Shard("components", sig_urls)])
-        with timed(seconds, "filter"):
-            stats = ctx.map_shards(self, "filter", "filter_shard", shards)
-        ctx.note("dedup phases: " + ", ".join(f"{name} {s:.1f}s" for name, s in seconds.items()))
-        self.write_report(ctx, stats)
-        storage.remove_tree(ctx.work_url())
-        return stats
+        url_phases = [Phase("url_keys", documents=self.url_keys, changes_rows=False),
+                      Phase("url_groups", run=self.url_group_task,
+                            tasks=lambda done: [Shard("url_groups", tuple(s.name for s in shards))])] if self.params.urls else []
+        return url_phases[:1] + [
+            Phase("signatures", documents=self.signer, changes_rows=False),
+            *url_phases[1:],
+            Phase("candidates", run=self.bucket_task, tasks=lambda done: self.candidate_tasks(done["signatures"].docs_in, sig_urls)),
+            Phase("components", run=self.cluster_task, tasks=lambda done: self.components_tasks(ctx, estimate, sig_urls)),
+            Phase("filter", documents=self.duplicate_filter),
+        ]
 
     def candidate_tasks(self, docs: int, sig_urls: tuple[str, ...]) -> list[Shard]:
         parts = memory.bucket_partitions(docs)
         keys = ["exact"] + ([f"band-{b:03d}" for b in range(self.params.bands)] if self.params.fuzzy else [])
         return [Shard(f"{key}.part-{p:04d}-of-{parts:04d}", sig_urls) for key in keys for p in range(parts)]
 
-    def write_report(self, ctx, stats: ShardStats) -> None:
-        report_dir = ctx.report_url()
-        summary = storage.read_json(storage.join(report_dir, "clusters.json"))
+    def components_tasks(self, ctx, estimate: memory.Estimate, sig_urls: tuple[str, ...]) -> list[Shard]:
+        """The one components task, once its memory (from the real candidate-pair count) is checked."""
+        if not storage.exists(ctx.done_url("components", "components")):
+            edges = work.count_edges(ctx.work_url("edges"))
+            need = estimate.check_components(edges, self.params.max_memory_gb)
+            ctx.note(f"dedup: {edges:,} candidate pairs; components need about {need / memory.GB:.2f} GiB")
+        return [Shard("components", sig_urls)]
+
+    def finalize(self, ctx, stats: ShardStats) -> None:
+        summary = storage.read_json(ctx.report_url("clusters.json"))
         summary.update(docs_in=stats.docs_in, docs_out=stats.docs_out, bytes_in=stats.bytes_in, bytes_out=stats.bytes_out)
         if self.params.urls:
-            summary["removed"][urls.REASON] = storage.read_json(ctx.work_url("url_removed.json"))
-        report.write_report(report_dir, summary)
+            summary["removed"][urls.REASON] = {"docs": stats.dropped.get(urls.REASON, 0),
+                                               "bytes": stats.counters.get(urls.REASON + "_bytes", 0)}
+        report.write_report(ctx.report_url(), summary)
         ctx.note("\n".join(report.summary_lines(summary)))
 
     # ---- phase 1: signatures ------------------------------------------------------------
 
-    def sign_shard(self, shard: Shard, ctx) -> ShardStats:
-        start, stats = time.perf_counter(), ShardStats()
-        sink = storage.ParquetSink(ctx.work_url("sig", shard.name + ".parquet"), always=True)
-        removed, offset = urls.removed_rows(ctx, shard.name) if self.params.urls else None, 0
-        try:
-            for table in plan.read_columns(shard.inputs, self.input_columns(shard.inputs[0]), memory.SIGNATURE_BATCH_DOCS):
-                sink.write(self.sign_batch(table) if removed is None else urls.exclude(self.sign_batch(table), removed, offset))
-                offset += table.num_rows
-                stats.docs_in += table.num_rows
-                stats.bytes_in += text_bytes(table)
-            sink.close(self.sign_batch(pa.table({"id": pa.array([], pa.string()), "text": pa.array([], pa.large_string())})).schema)
-        except BaseException:
-            sink.abort()
-            raise
-        stats.docs_out, stats.bytes_out = stats.docs_in, stats.bytes_in
-        stats.seconds = time.perf_counter() - start
-        return stats
+    def signer(self, shard: Shard, ctx) -> "Signer":
+        return Signer(self, ctx.work_url("sig", shard.name + ".parquet"))
 
     def input_columns(self, url: str) -> list[str]:
         names = storage.parquet_schema(url).names
@@ -194,7 +185,10 @@ class DedupStage(urls.UrlDedup, Stage):
         keys, nodes = [], []
         for number, url in enumerate(task.inputs):
             table = storage.read_table(url, columns + ["eligible"])
-            rows = np.flatnonzero(table["eligible"].to_numpy(zero_copy_only=False))
+            eligible = table["eligible"].to_numpy(zero_copy_only=False)
+            if self.params.urls:  # captures dropped by URL dedup take no part in content dedup
+                eligible = urls.exclude(eligible, urls.removed_rows(ctx, storage_name(url)))
+            rows = np.flatnonzero(eligible)
             values = [table[c].to_numpy()[rows] for c in columns]
             mine = values[0] % np.uint64(parts) == np.uint64(part)
             keys.append([v[mine] for v in values])
@@ -268,71 +262,68 @@ class DedupStage(urls.UrlDedup, Stage):
 
     # ---- phase 4: filter ----------------------------------------------------------------
 
-    def filter_shard(self, shard: Shard, ctx) -> ShardStats:
+    def duplicate_filter(self, shard: Shard, ctx) -> "DuplicateFilter":
         assign_url = ctx.work_url("assign", shard.name + ".parquet")
         if not storage.exists(assign_url):  # lost scratch must not read as "no duplicates"
             raise FileNotFoundError(f"dedup: {assign_url} (the clusters of shard {shard.name}) is missing; "
                                     f"delete {ctx.state_dir} to redo the stage")
-        assigned = storage.read_table(assign_url, None)
-        removed = urls.removed_rows(ctx, shard.name) if self.params.urls else None
-        with ShardOutput(self.name, ctx.output_url(shard.name), ctx.rejected_url(shard.name)) as output:
-            offset = 0
-            for table in plan.read_columns(shard.inputs, None, memory.FILTER_BATCH_DOCS):
-                self.filter_batch(table, assigned, offset, output, removed)
-                offset += table.num_rows
-            output.empty_schema = pa.schema(list(storage.parquet_schema(shard.inputs[0])) + ADDED_FIELDS)
-        return output.stats
+        return DuplicateFilter(storage.read_table(assign_url, None), urls.removed_rows(ctx, shard.name) if self.params.urls else None)
 
-    def filter_batch(self, table: pa.Table, assigned: pa.Table, offset: int, output: ShardOutput, removed=None) -> None:
+
+class Signer:
+    """The signatures phase's step over one shard: each batch's signature rows (row i of the file is
+    row i of the documents the filter phase reads) -> work/sig/<shard>.parquet."""
+
+    def __init__(self, stage: DedupStage, url: str):
+        self.stage, self.sink = stage, storage.ParquetSink(url, always=True)
+
+    def __enter__(self) -> "Signer":
+        return self
+
+    def __exit__(self, kind, error, trace) -> None:
+        if kind is not None:
+            self.sink.abort()
+            return
+        empty = pa.table({"id": pa.array([], pa.string()), "text": pa.array([], pa.large_string())})
+        self.sink.close(self.stage.sign_batch(empty).schema)
+
+    def __call__(self, table: pa.Table, output: ShardOutput) -> pa.Table:
         output.read(table)
-        cluster, size, duplicate_of, reason = work.batch_assignments(table, assigned, offset)
-        if removed is not None:
-            reason, duplicate_of = urls.apply(reason, duplicate_of, removed, offset)
+        # a batch of the pass may hold more text than a signature batch's memory allows (memory.py)
+        rows = memory.batch_rows(text_bytes(table) / max(table.num_rows, 1), memory.SIGNATURE_BATCH_DOCS)
+        for start in range(0, table.num_rows, rows):
+            self.sink.write(self.stage.sign_batch(table.slice(start, rows)))
+        output.keep(table)
+        return table
+
+
+class DuplicateFilter:
+    """The filter phase's step over one shard: kept documents get dup_cluster and dup_cluster_size;
+    the others go to rejected/ with their reason and duplicate_of (the id kept instead)."""
+
+    def __init__(self, assigned: pa.Table, removed: pa.Table | None):
+        self.assigned, self.removed, self.offset = assigned, removed, 0
+
+    def __enter__(self) -> "DuplicateFilter":
+        return self
+
+    def __exit__(self, *error) -> None:
+        pass
+
+    def __call__(self, table: pa.Table, output: ShardOutput) -> pa.Table:
+        output.read(table)
+        cluster, size, duplicate_of, reason = work.batch_assignments(table, self.assigned, self.offset)
+        if self.removed is not None:
+            reason, duplicate_of = urls.apply(reason, duplicate_of, self.removed, self.offset)
+            captures = pc.fill_null(pc.equal(reason, urls.REASON), False)
+            output.stats.count(urls.REASON + "_bytes", text_bytes(table.filter(captures)))  # for the report
+        self.offset += table.num_rows
         table = table.append_column(ADDED_FIELDS[0], cluster).append_column(ADDED_FIELDS[1], size)
         drop = pc.is_valid(reason)
-        output.keep(table.filter(pc.invert(drop)))
+        kept = table.filter(pc.invert(drop))
+        output.keep(kept)
         if pc.any(drop).as_py():
             drop_of = duplicate_of.filter(drop)
             drop_table = table.filter(drop).append_column(pa.field("duplicate_of", pa.string()), drop_of)
             output.reject(drop_table, reason.filter(drop).to_pylist(), drop_of.to_pylist())
-
-
-# ---- helpers --------------------------------------------------------------------------------
-
-
-
-
-
-
-
-
-@contextlib.contextmanager
-def timed(seconds: dict, name: str):
-    start = time.perf_counter()
-    yield
-    seconds[name] = time.perf_counter() - start
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
+        return kept

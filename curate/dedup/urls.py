@@ -9,9 +9,10 @@ dropped. The path keeps its case (servers may tell /A from /a). Kept capture: th
 `warc_date` (extract writes WARC-Date), else the longest text, then the lowest id. Documents
 without a URL are never URL duplicates.
 
-Runs before the content phases (two phases: `url_keys` per shard, `url_groups` one task over the
-keys of the whole corpus): a dropped capture takes no part in exact/near dedup, so a content
-cluster never keeps a document that URL dedup drops. `url_groups` holds the keys of the whole corpus
+Two phases before the content ones: `url_keys` in the same pass as the signatures, `url_groups`
+one task over the keys of the whole corpus, before the candidate pairs, which leave the dropped
+captures out: a dropped capture takes no part in exact/near dedup, so a content cluster never
+keeps a document that URL dedup drops. `url_groups` holds the keys of the whole corpus
 in one task (the normalised URL, id and two numbers per document with a URL: ~150 bytes each, so
 ~1.5 GB per 10 million documents). Where it fails: a site that serves
 different pages under one URL (session ids in the path, content chosen by cookie) loses all
@@ -29,7 +30,6 @@ import pyarrow.compute as pc
 
 from curate.core import storage
 from curate.core.stage import Shard, ShardStats
-from curate.dedup import plan
 
 TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|yclid|mc_cid|mc_eid|_ga|_gl|igshid|"
                       r"_hsenc|_hsmi|mkt_tok|oly_anon_id|oly_enc_id|vero_id|ref_src)$", re.IGNORECASE)
@@ -76,28 +76,39 @@ def key_table(table: pa.Table) -> pa.Table:
                      "id": table["id"].cast(pa.string())})
 
 
-class UrlDedup:
-    """The URL phases of the dedup stage (mixed into DedupStage)."""
+class UrlKeys:
+    """The url_keys phase's step over one shard: each row's key -> work/url_keys/<shard>.parquet."""
 
-    def run_url_phases(self, ctx, shards: list[Shard]) -> None:
-        ctx.map_shards(self, "url_keys", "url_key_shard", shards)
-        ctx.map_shards(self, "url_groups", "url_group_task", [Shard("url_groups", tuple(s.name for s in shards))])
+    def __init__(self, url: str):
+        self.url, self.parts, self.offset = url, [], 0
 
-    def url_key_shard(self, shard: Shard, ctx) -> ShardStats:
-        stats, parts, offset = ShardStats(), [], 0
-        names = storage.parquet_schema(shard.inputs[0]).names
-        for table in plan.read_columns(shard.inputs, [c for c in ("id", "text", "url", "warc_date") if c in names], 4096):
-            keys = key_table(table)
-            parts.append(keys.append_column("row", pa.array(np.arange(offset, offset + table.num_rows), pa.int64())))
-            offset += table.num_rows
-        keys = pa.concat_tables(parts) if parts else None
-        sink = storage.ParquetSink(ctx.work_url("url_keys", shard.name + ".parquet"), always=True)
+    def __enter__(self) -> "UrlKeys":
+        return self
+
+    def __exit__(self, kind, error, trace) -> None:
+        if kind is not None:
+            return
+        keys = pa.concat_tables(self.parts) if self.parts else None
+        sink = storage.ParquetSink(self.url, always=True)
         if keys is not None:
             sink.write(keys.filter(pc.is_valid(keys["key"])))
         sink.close(pa.schema([("key", pa.string()), ("date", pa.float64()), ("bytes", pa.int64()), ("id", pa.string()),
                               ("row", pa.int64())]))
-        stats.docs_in = offset
-        return stats
+
+    def __call__(self, table: pa.Table, output) -> pa.Table:
+        output.read(table)
+        keys = key_table(table)
+        self.parts.append(keys.append_column("row", pa.array(np.arange(self.offset, self.offset + table.num_rows), pa.int64())))
+        self.offset += table.num_rows
+        output.keep(table)
+        return table
+
+
+class UrlDedup:
+    """The URL phases of the dedup stage (mixed into DedupStage)."""
+
+    def url_keys(self, shard: Shard, ctx) -> UrlKeys:
+        return UrlKeys(ctx.work_url("url_keys", shard.name + ".parquet"))
 
     def url_group_task(self, task: Shard, ctx) -> ShardStats:
         """One task over the corpus's keys (a URL key and four numbers per document with a URL)."""
@@ -116,8 +127,6 @@ class UrlDedup:
             sink = storage.ParquetSink(ctx.work_url("url_removed", name + ".parquet"), always=True)
             sink.write(mine)
             sink.close()
-        storage.write_json(ctx.work_url("url_removed.json"),  # the report's figures
-                           {"docs": removed.num_rows, "bytes": int(pc.sum(removed["bytes"]).as_py() or 0)})
         return ShardStats(docs_in=keys.num_rows, docs_out=keys.num_rows - removed.num_rows)
 
 
@@ -139,11 +148,11 @@ def batch_matches(removed: pa.Table, offset: int, n: int) -> tuple[np.ndarray, p
     return hit, removed["duplicate_of"].take(pa.array(np.where(hit, index, 0), mask=~hit)).combine_chunks()
 
 
-def exclude(signatures: pa.Table, removed: pa.Table, offset: int) -> pa.Table:
-    """Signatures of a batch with its URL duplicates made ineligible for content dedup."""
-    hit, _ = batch_matches(removed, offset, signatures.num_rows)
-    eligible = pc.and_(signatures["eligible"], pa.array(~hit))
-    return signatures.set_column(signatures.schema.get_field_index("eligible"), "eligible", eligible)
+def exclude(eligible: np.ndarray, removed: pa.Table) -> np.ndarray:
+    """A shard's eligibility for content dedup (one flag per row) without its URL duplicates."""
+    eligible = eligible.copy()
+    eligible[removed["row"].to_numpy()] = False
+    return eligible
 
 
 def apply(reason: pa.Array, duplicate_of: pa.Array, removed: pa.Table, offset: int) -> tuple[pa.Array, pa.Array]:
