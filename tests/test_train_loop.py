@@ -11,6 +11,7 @@ from train_fixtures import read_losses, tiny_overrides, token_data, write_manife
 from train import checkpoint
 from train.config import TrainConfig, load_config
 from train.data import DataError
+from train.metrics import read_metrics
 from train.trainer import Trainer, lr_at, run_training
 
 
@@ -173,6 +174,37 @@ def test_checkpoint_with_nan_weights_is_never_rolled_back_to(tmp_path, manifest)
     assert trainer.state.step == 40 and all(np.isfinite(list(result.losses.values())))
     assert np.isfinite(result.val_losses[40])
     assert checkpoint.load(run_dir / "best.pt")["state"]["step"] in (10, 30, 40)
+
+
+class BreaksAtPeakLr(Trainer):
+    """An instability of the model, not of a batch: the update of step `break_step` blows the (tied) embedding
+    up whenever the lr there is above `safe_lr`, as a too-high peak lr does right after warmup. Replayed at the
+    same lr it recurs; no batch skip can prevent it."""
+    break_step, safe_lr = -1, 0.0
+
+    def train_step(self):
+        outcome, record = super().train_step()
+        if outcome.value == "ok" and self.state.step == self.break_step and record["lr"] > self.safe_lr:
+            with torch.no_grad():
+                self.raw_model.wte.weight.mul_(30)
+        return outcome, record
+
+
+def test_instability_that_recurs_after_a_rollback_halves_the_lr(tmp_path, manifest):
+    run_dir = tmp_path / "run"
+    trainer = BreaksAtPeakLr(config(manifest, run_dir, max_steps=50, warmup_steps=20, eval_interval=100, ckpt_interval=100))
+    trainer.break_step, trainer.safe_lr = 25, 0.75 * 3e-3
+    result = trainer.run()
+    events = [(e["event"], e["step"], e.get("skipped_cursors"), e.get("lr_scale")) for e in result.events
+              if e["event"] != "spike_skipped"]
+    # the first rollback blames the batches (PaLM); the break recurs from the same checkpoint: the lr is halved
+    assert events == [("rollback", 28, [26, 27, 28], None), ("rollback", 28, [29, 30, 31], None),
+                      ("lr_lowered", 28, None, 0.5)]
+    assert trainer.state.step == 50 and trainer.state.lr_scale == 0.5 and trainer.state.skip == set(range(26, 32))
+    train = {r["step"]: r for r in read_metrics(run_dir)["train"]}
+    assert train[30]["lr"] == pytest.approx(0.5 * lr_at(30, trainer.c, 50))
+    assert all(np.isfinite(list(result.losses.values()))) and result.losses[49] < result.losses[0] - 1.0
+    assert checkpoint.load(run_dir / "ckpt-00000050.pt")["state"]["lr_scale"] == 0.5   # a resume keeps it
 
 
 def test_resume_without_a_usable_checkpoint_is_an_error_until_restart(tmp_path, manifest):

@@ -7,7 +7,12 @@ it: validation on a fixed set of batches, checkpoints, and loss-spike handling:
   * a loss far above the recent trend (train.metrics.SpikeDetector) skips that update and is logged;
   * `spike_patience` such steps in a row, or a NaN/inf loss or gradient, roll the run back to the newest
     checkpoint that is trusted (verified, finite weights, finite validation loss not far above the best) and
-    mark the offending batches (by data cursor) to be skipped from then on.
+    mark the offending batches (by data cursor) to be skipped from then on (PaLM: bad data is usually the cause);
+  * a rollback that lands on the same checkpoint as the one before it, or an earlier one, shows the instability
+    came back without those batches: the model and learning rate are the cause (typically the first steps at the
+    peak lr right after warmup), and replaying is deterministic, so the run would break the same way again. It
+    halves the learning rate for the rest of the run (as the OPT-175B and BLOOM logbooks did after repeated
+    divergences), at most MAX_ROLLBACKS times; the factor is part of the saved state.
 
 The data cursor counts batches drawn; it equals the step until a rollback skips some batches. Both are part
 of the TrainState saved in every checkpoint, so a resumed run draws exactly the batches it would have drawn.
@@ -191,7 +196,7 @@ class Trainer:
 
     def train_step(self) -> tuple[Outcome, dict]:
         step = self.state.step
-        lr = lr_at(step, self.c, self.max_steps)
+        lr = lr_at(step, self.c, self.max_steps) * self.state.lr_scale
         for group in self.optimizer.param_groups:
             group["lr"] = lr * group["lr_scale"]
         started = time.perf_counter()
@@ -376,6 +381,8 @@ class Trainer:
         restored = TrainState.from_dict(payload["state"])
         restored.skip |= self.state.skip                      # batches marked bad since that checkpoint stay skipped
         restored.rollbacks = max(restored.rollbacks, self.state.rollbacks)
+        restored.rolled_back_to = max(restored.rolled_back_to, self.state.rolled_back_to)
+        restored.lr_scale = min(restored.lr_scale, self.state.lr_scale)
         self.state = restored
         self.saved_step = restored.step
         self.spikes.load(restored.spike_history)
@@ -397,13 +404,18 @@ class Trainer:
         s.rollbacks += 1
         self._event("rollback", reason=reason, loss=record["loss"], skipped_cursors=bad_cursors)
         if s.rollbacks > MAX_ROLLBACKS:
-            raise RuntimeError(f"training diverged: {s.rollbacks} rollbacks (last at step {s.step}, {reason}); "
-                               "lower the learning rate or inspect the data")
+            raise RuntimeError(f"training diverged: {s.rollbacks} rollbacks (last at step {s.step}, {reason}; the lr "
+                               f"was already scaled by {s.lr_scale:g}); lower the learning rate or inspect the data")
         parallel.barrier(self.d)
         payload, path = checkpoint.load_latest(self.run_dir, self.log, accept=self._rollback_refusal)
         if payload is None:
             raise RuntimeError(f"cannot roll back at step {s.step}: no trusted checkpoint in {self.run_dir}")
         s.skip |= set(bad_cursors)
+        to_step = payload["state"]["step"]
+        if to_step <= s.rolled_back_to:   # broke again from the same start: the batches were not the cause
+            s.lr_scale /= 2
+            self._event("lr_lowered", lr_scale=s.lr_scale, checkpoint_step=to_step)
+        s.rolled_back_to = to_step
         self._restore(payload, path)
 
     def _event(self, event: str, **values) -> None:
