@@ -50,6 +50,7 @@ class TrainConfig:
     compile: bool = False            # torch.compile each transformer block (training and evaluation)
     activation_checkpointing: bool = False   # recompute each block's activations in the backward: less memory
     ckpt_format: str = "auto"        # auto (dcp under FSDP, else file) | file (one .pt) | dcp (sharded folder)
+    ckpt_async: bool = False         # dcp only: write checkpoints in the background while training goes on
     parallel: str = "ddp"            # ddp | fsdp, when launched by torchrun with more than one process
     # evaluation, checkpoints, logging
     eval_interval: int = 50

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 
 from train import checkpoint, parallel
 from train.config import ConfigError, TrainConfig, to_dict
@@ -129,6 +130,12 @@ class Trainer:
         self.model = parallel.wrap(self.raw_model, d, c.parallel, self.dtype)
         self.optimizer = build_optimizer(self.raw_model, c, fused=cuda)
         self.sharded_checkpoints = c.ckpt_format == "dcp" or (c.ckpt_format == "auto" and d.enabled and c.parallel == "fsdp")
+        if c.ckpt_async and not self.sharded_checkpoints:
+            raise ConfigError("config: ckpt_async: only DCP checkpoints are written in the background; set "
+                              "ckpt_format: dcp (or run FSDP with ckpt_format auto)")
+        # the background writers' collectives get a gloo group of their own, apart from training's
+        self.ckpt_group = dist.new_group(backend="gloo") if c.ckpt_async and d.enabled else None
+        self.pending_save = None   # (finish, path, best) of a checkpoint being written in the background
         # under FSDP2 mixed precision the parameters are already bf16 in the forward; autocast covers the rest
         dtype = self.dtype
         self.autocast = (lambda: torch.autocast(d.device.type, dtype=dtype)) if dtype != torch.float32 else contextlib.nullcontext
@@ -255,8 +262,11 @@ class Trainer:
                         print_progress(line, final=s.step == self.max_steps - 1)
             s.step, s.cursor = s.step + 1, s.cursor + 1
             self._after_step()
+            if self.pending_save and self._all_ranks(self.pending_save[0].done()):
+                self._finish_save()
         if self.saved_step != s.step:
             self._save()
+        self._finish_save()   # a run that ends waits for its last checkpoint
         self.metrics.close()
         parallel.barrier(self.d)
         return self.result
@@ -335,7 +345,29 @@ class Trainer:
         return {"val_loss": pooled_sum / pooled_n, **results}
 
     # ---- checkpoints and rollback ----
+    def _all_ranks(self, flag: bool) -> bool:
+        if not self.d.enabled:
+            return flag
+        value = torch.tensor([float(flag)], device=self.d.device)
+        dist.all_reduce(value, op=dist.ReduceOp.MIN)
+        return bool(value.item())
+
+    def _finish_save(self) -> None:
+        """Wait for the checkpoint being written in the background (if any), then record, mark best, rotate."""
+        if self.pending_save is None:
+            return
+        finish, path, best = self.pending_save
+        self.pending_save = None
+        if finish is not None:
+            finish()
+        if self.d.is_main:
+            if best:
+                checkpoint.mark_best(path, self.run_dir)
+            checkpoint.rotate(self.run_dir, self.c.keep_last)
+        parallel.barrier(self.d)
+
     def _save(self, best: bool = False) -> Path:
+        self._finish_save()   # one background write at a time
         s = self.state
         s.spike_history = self.spikes.state()
         val = s.val_loss if s.val_step == s.step else None
@@ -349,17 +381,16 @@ class Trainer:
         parts = self.optimizer.parts
         if self.sharded_checkpoints:
             path = self.run_dir / f"ckpt-{s.step:08d}.dcp"
-            checkpoint.save_sharded(self.model, parts, train_state, path, self.d.is_main, val,
-                                    lambda: parallel.barrier(self.d))
+            finish = checkpoint.save_sharded(self.model, parts, train_state, path, self.d.is_main, val,
+                                             lambda: parallel.barrier(self.d), self.c.ckpt_async, self.ckpt_group)
         else:
-            path = self.run_dir / f"ckpt-{s.step:08d}.pt"
+            path, finish = self.run_dir / f"ckpt-{s.step:08d}.pt", None
             model_state, optim_state = checkpoint.gather_states(self.model, parts)
             if self.d.is_main:
                 checkpoint.save({**train_state, "model": model_state, "optimizer": optim_state}, path, val)
-        if self.d.is_main:
-            if best:
-                checkpoint.mark_best(path, self.run_dir)
-            checkpoint.rotate(self.run_dir, self.c.keep_last)
+        self.pending_save = (finish, path, best)
+        if finish is None:   # written and recorded already
+            self._finish_save()
         self.saved_step = s.step
         parallel.barrier(self.d)
         return path
@@ -406,6 +437,7 @@ class Trainer:
         if s.rollbacks > MAX_ROLLBACKS:
             raise RuntimeError(f"training diverged: {s.rollbacks} rollbacks (last at step {s.step}, {reason}; the lr "
                                f"was already scaled by {s.lr_scale:g}); lower the learning rate or inspect the data")
+        self._finish_save()   # the checkpoint being written may be the newest good one
         parallel.barrier(self.d)
         payload, path = checkpoint.load_latest(self.run_dir, self.log, accept=self._rollback_refusal)
         if payload is None:
