@@ -26,8 +26,8 @@ def configs(tmp_path, token_data):  # noqa: F811
     manifest = write_manifest(tmp_path / "m.yaml", token_data)
 
     def make(name: str, **extra):
-        values = tiny_overrides(manifest, tmp_path / name, max_steps=STEPS, tokens_per_step=1024, eval_interval=5,
-                                ckpt_interval=5, **extra)
+        values = tiny_overrides(manifest, tmp_path / name, **{**dict(max_steps=STEPS, tokens_per_step=1024,
+                                                                     eval_interval=5, ckpt_interval=5), **extra})
         path = tmp_path / f"{name}.yaml"
         path.write_text(yaml.safe_dump(values))
         return path, tmp_path / name
