@@ -11,7 +11,8 @@ Per seed: nanoGPT runs `--iters` steps (AdamW lr 1e-3, cosine, its defaults othe
 scored on this trainer's fixed validation windows (128 x 256 held-out tokens), giving the target. Ours runs
 0.7 x iters steps with Muon and must end at or below the target: <= 0.7x the tokens. tokens/s is the median
 step rate after 10 warm-up steps; the two run at the same time, one thread each, so they share the
-machine's load (the dev VM is shared).
+machine's load (the dev VM is shared), and nanoGPT's rate is taken over its steps 10 to 0.7 x iters only,
+the ones it ran while ours ran (alone on the machine afterwards it would be faster).
 Writes a table (stdout, JSON) and a loss-curve PNG per seed.
 """
 from __future__ import annotations
@@ -73,13 +74,13 @@ def start_nanogpt(nanogpt: Path, work: Path, data_dirs: dict, seed: int, iters: 
     return subprocess.Popen(command, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def nanogpt_result(process: subprocess.Popen, work: Path) -> dict:
+def nanogpt_result(process: subprocess.Popen, work: Path, concurrent_steps: int) -> dict:
     out, err = process.communicate()
     if process.returncode:
         raise RuntimeError(f"nanoGPT's train.py failed:\n{err[-3000:]}")
     times = {int(i): float(ms) for i, ms in re.findall(r"iter (\d+): loss [\d.]+, time ([\d.]+)ms", out)}
     losses = {int(i): float(v) for i, v in re.findall(r"iter (\d+): loss ([\d.]+)", out)}
-    return {"tokens_per_s": statistics.median(BATCH * SEQ / (times[i] / 1000) for i in times if i >= 10),
+    return {"tokens_per_s": statistics.median(BATCH * SEQ / (times[i] / 1000) for i in times if 10 <= i < concurrent_steps),
             "losses": losses, "checkpoint": work / "out" / "ckpt.pt"}
 
 
@@ -156,7 +157,7 @@ def main() -> int:
             process = start_nanogpt(args.nanogpt, tmp / f"nano{seed}", en, seed, args.iters, threads=1)
             steps = int(args.fraction * args.iters)
             ours = run_ours(manifest, tmp / f"ours{seed}", seed, steps, eval_batches=EVAL_BATCHES)
-            theirs = nanogpt_result(process, tmp / f"nano{seed}")
+            theirs = nanogpt_result(process, tmp / f"nano{seed}", steps)
             target = score_nanogpt(args.nanogpt, theirs["checkpoint"], windows)
             reached = min((s for s, v in ours["val"].items() if v <= target), default=None)
             row = {"seed": seed, "nanogpt_steps": args.iters, "nanogpt_val": round(target, 4),

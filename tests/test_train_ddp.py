@@ -1,7 +1,10 @@
 """Data parallelism through the real torchrun launcher, two gloo processes on CPU."""
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import time
 
 import pytest
 import yaml
@@ -23,8 +26,8 @@ def configs(tmp_path, token_data):  # noqa: F811
     manifest = write_manifest(tmp_path / "m.yaml", token_data)
 
     def make(name: str, **extra):
-        values = tiny_overrides(manifest, tmp_path / name, max_steps=STEPS, tokens_per_step=1024, eval_interval=5,
-                                ckpt_interval=5, **extra)
+        values = tiny_overrides(manifest, tmp_path / name, **{**dict(max_steps=STEPS, tokens_per_step=1024,
+                                                                     eval_interval=5, ckpt_interval=5), **extra})
         path = tmp_path / f"{name}.yaml"
         path.write_text(yaml.safe_dump(values))
         return path, tmp_path / name
@@ -75,3 +78,25 @@ def test_sharded_checkpoint_resumes_on_another_process_count(configs):
     train(grown, 1, "--stop-at", "5")
     train(grown, 2, "--resume")
     assert_close(read_losses(muon_single_dir), read_losses(grown_dir))
+
+
+def test_async_sharded_checkpoints_survive_a_kill_and_resume_on_another_process_count(configs):
+    """ckpt_async: 2 FSDP processes write DCP checkpoints in the background; a run that ends waits for its last
+    one to be recorded; a run killed (SIGKILL, checkpoint writes possibly in flight) resumes on 1 process from
+    the newest recorded one, and the losses are those of the uninterrupted run."""
+    single, single_dir = configs("single")
+    train(single, 1)
+    run, run_dir = configs("async", parallel="fsdp", ckpt_format="dcp", ckpt_async="true", ckpt_interval=1)
+    train(run, 2, "--stop-at", "4")
+    assert (run_dir / "ckpt-00000004.json").exists() and len(list((run_dir / "ckpt-00000004.dcp").glob("*.distcp"))) == 2
+    command = [PYTHON, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "-m", "train.cli", "run",
+               str(run), "--resume"]
+    process = subprocess.Popen(command, cwd=REPO, env=python_env(), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while max(read_losses(run_dir), default=0) < 7 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    train(run, 1, "--resume")
+    assert_close(read_losses(single_dir), read_losses(run_dir))

@@ -5,7 +5,8 @@ Two formats:
     gathered on rank 0, written under a temporary name, synced and renamed;
   * dcp (FSDP runs): `ckpt-STEP.dcp/`, torch.distributed.checkpoint's sharded files, each rank writing its own
     shards (no rank ever holds the whole state), plus `train_state.pt` (step, data cursor, RNG...). It loads
-    on any number of processes: DCP reshards on load.
+    on any number of processes: DCP reshards on load. Optionally async (ckpt_async): written by a background
+    thread while training continues; its record is written only once the write has finished and is complete.
 Either is followed by `ckpt-STEP.json`, the record: the bytes and sha256 of every file, whether every weight was
 finite, and the validation loss at that step. A checkpoint without its record, or whose bytes no longer match
 it (a crash mid-write, a truncated copy, a flipped bit), or whose weights are not finite, is not used: the
@@ -93,9 +94,15 @@ def save(payload: dict, path: Path, val_loss: float | None = None) -> None:
 
 
 def save_sharded(model: torch.nn.Module, optimizers: list, train_state: dict, path: Path, is_main: bool,
-                 val_loss: float | None, barrier) -> None:
+                 val_loss: float | None, barrier, background: bool = False, process_group=None):
     """DCP checkpoint: every rank writes its own shards into `path` (a folder), rank 0 the train state and record.
-    All ranks must call it; `barrier` separates the shard writes from the record."""
+    All ranks must call it. The record is written only after every shard, and a check that DCP's metadata names
+    no missing file (`barrier` separates the two), so a run killed mid-write leaves a folder without a record,
+    which no loader trusts.
+    background=True (async): the state is copied to CPU memory and written by a thread of each rank
+    (dcp.async_save, its collectives on `process_group`, one apart from training's) while the caller trains
+    on; it returns `finish`, which every rank must call later: it waits for the write, checks it and writes the
+    record. `finish.done()` says, without waiting, whether this rank's write has finished."""
     import torch.distributed.checkpoint as dcp
     model_state, optim_state = get_state_dict(model, optimizers)
     finite = all_finite(model_state)
@@ -106,13 +113,38 @@ def save_sharded(model: torch.nn.Module, optimizers: list, train_state: dict, pa
     if is_main and path.exists():
         shutil.rmtree(path)   # a half-written folder from a killed save of the same step
     barrier()
-    dcp.save({"model": model_state, "optimizer": optim_state}, checkpoint_id=str(path))
+    state = {"model": model_state, "optimizer": optim_state}
+    if background:
+        future = dcp.async_save(state, checkpoint_id=str(path), process_group=process_group)
+    else:
+        dcp.save(state, checkpoint_id=str(path))
     if is_main:
+        path.mkdir(parents=True, exist_ok=True)
         torch.save(train_state, path / STATE_FILE)
-    barrier()
-    if is_main:
-        write_record(path, train_state["state"]["step"], finite, val_loss)
-    barrier()
+
+    def finish() -> None:
+        if background:
+            future.result()   # raises what the writer thread raised
+        barrier()
+        if is_main:
+            _check_dcp_complete(path)
+            write_record(path, train_state["state"]["step"], finite, val_loss)
+        barrier()
+
+    if not background:
+        finish()
+        return None
+    finish.done = future.done
+    return finish
+
+
+def _check_dcp_complete(path: Path) -> None:
+    """Every file DCP's metadata (written last, by the coordinator) names exists: the shards were all written."""
+    from torch.distributed.checkpoint import FileSystemReader
+    metadata = FileSystemReader(str(path)).read_metadata()
+    for item in (metadata.storage_data or {}).values():
+        if not (path / item.relative_path).exists():
+            raise CheckpointError(f"{path}: DCP metadata names {item.relative_path}, which was not written")
 
 
 def load_sharded(model: torch.nn.Module, optimizers: list, path: Path) -> None:

@@ -54,6 +54,7 @@ class TrainConfig:
     compile: bool = False            # torch.compile each transformer block (training and evaluation)
     activation_checkpointing: bool = False   # recompute each block's activations in the backward: less memory
     ckpt_format: Literal["auto", "file", "dcp"] = "auto"   # auto: dcp under FSDP, else file (one .pt); dcp: sharded folder
+    ckpt_async: bool = False         # dcp only: write checkpoints in the background while training goes on
     parallel: Literal["ddp", "fsdp"] = "ddp"   # when launched by torchrun with more than one process
     # evaluation, checkpoints, logging
     eval_interval: Annotated[int, POSITIVE] = 50

@@ -73,7 +73,7 @@ def hf_config(c: GPTConfig, eot_id: int) -> dict:
     if c.style == "gpt2":
         return {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "n_positions": c.seq_len,
                 "n_ctx": c.seq_len, "n_embd": c.n_embd, "n_layer": c.n_layer, "n_head": c.n_head, "n_inner": None,
-                "activation_function": "gelu_new", "layer_norm_epsilon": 1e-5, "resid_pdrop": 0.0,
+                "activation_function": "gelu", "layer_norm_epsilon": 1e-5, "resid_pdrop": 0.0,
                 "embd_pdrop": 0.0, "attn_pdrop": 0.0, "scale_attn_weights": True, "initializer_range": 0.02, **common}
     with torch.device("meta"):
         hidden = MLP(c).c_proj.in_features   # the SwiGLU width model.py chose

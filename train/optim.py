@@ -20,10 +20,33 @@ def orthogonalize(g: torch.Tensor, steps: int = 5) -> torch.Tensor:
     if tall:
         x = x.T   # iterate on the smaller Gram matrix
     x = x / (x.norm() + 1e-7)   # spectral norm <= Frobenius norm <= 1: inside the iteration's basin
-    for _ in range(steps):
-        gram = x @ x.T
-        x = a * x + (b * gram + c * gram @ gram) @ x
+    if x.dtype == torch.float32 and x.size(1) >= 2 * x.size(0):
+        x = _gram_newton_schulz(x, steps)
+    else:
+        for _ in range(steps):   # x <- (a I + b A + c A^2) x with A = x x^T; addmm folds the scalings into the matmuls
+            gram = x @ x.T
+            x = torch.addmm(x, torch.addmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
     return (x.T if tall else x).to(g.dtype)
+
+
+def _gram_newton_schulz(x: torch.Tensor, steps: int) -> torch.Tensor:
+    """The same iteration for a wide m x n x, carried out on its m x m Gram matrix A = x x^T.
+
+    Each step multiplies x on the left by P = a I + b A + c A^2, a polynomial in A that commutes with it, so
+    the next Gram matrix is P A P and x is needed only at the end: P_k ... P_0 x. That costs 2 m^2 n + ~4 m^3
+    per step instead of (2 m^2 n + m^3) per step: a third fewer FLOPs at the 3-4x aspect of the attention and
+    MLP matrices, which matters where Newton-Schulz runs in fp32 (CPU). fp32 only: in bf16 the product of the
+    P's drifts, which the per-step form corrects by recomputing A from x.
+    """
+    a, b, c = NS_COEFFICIENTS
+    gram, product = x @ x.T, None
+    for step in range(steps):
+        p = torch.addmm(gram, gram, gram, beta=b, alpha=c)
+        p.diagonal().add_(a)
+        product = p if product is None else p @ product
+        if step < steps - 1:
+            gram = p @ gram @ p
+    return product @ x
 
 
 def _full(t: torch.Tensor) -> torch.Tensor:

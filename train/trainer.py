@@ -7,7 +7,12 @@ it: validation on a fixed set of batches, checkpoints, and loss-spike handling:
   * a loss far above the recent trend (train.metrics.SpikeDetector) skips that update and is logged;
   * `spike_patience` such steps in a row, or a NaN/inf loss or gradient, roll the run back to the newest
     checkpoint that is trusted (verified, finite weights, finite validation loss not far above the best) and
-    mark the offending batches (by data cursor) to be skipped from then on.
+    mark the offending batches (by data cursor) to be skipped from then on (PaLM: bad data is usually the cause);
+  * a rollback that lands on the same checkpoint as the one before it, or an earlier one, shows the instability
+    came back without those batches: the model and learning rate are the cause (typically the first steps at the
+    peak lr right after warmup), and replaying is deterministic, so the run would break the same way again. It
+    halves the learning rate for the rest of the run (as the OPT-175B and BLOOM logbooks did after repeated
+    divergences), at most MAX_ROLLBACKS times; the factor is part of the saved state.
 
 The data cursor counts batches drawn; it equals the step until a rollback skips some batches. Both are part
 of the TrainState saved in every checkpoint, so a resumed run draws exactly the batches it would have drawn.
@@ -23,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 
 from train import checkpoint, parallel
 from train.config import ConfigError, TrainConfig, to_dict
@@ -124,6 +130,12 @@ class Trainer:
         self.model = parallel.wrap(self.raw_model, d, c.parallel, self.dtype)
         self.optimizer = build_optimizer(self.raw_model, c, fused=cuda)
         self.sharded_checkpoints = c.ckpt_format == "dcp" or (c.ckpt_format == "auto" and d.enabled and c.parallel == "fsdp")
+        if c.ckpt_async and not self.sharded_checkpoints:
+            raise ConfigError("config: ckpt_async: only DCP checkpoints are written in the background; set "
+                              "ckpt_format: dcp (or run FSDP with ckpt_format auto)")
+        # the background writers' collectives get a gloo group of their own, apart from training's
+        self.ckpt_group = dist.new_group(backend="gloo") if c.ckpt_async and d.enabled else None
+        self.pending_save = None   # (finish, path, best) of a checkpoint being written in the background
         # under FSDP2 mixed precision the parameters are already bf16 in the forward; autocast covers the rest
         dtype = self.dtype
         self.autocast = (lambda: torch.autocast(d.device.type, dtype=dtype)) if dtype != torch.float32 else contextlib.nullcontext
@@ -191,7 +203,7 @@ class Trainer:
 
     def train_step(self) -> tuple[Outcome, dict]:
         step = self.state.step
-        lr = lr_at(step, self.c, self.max_steps)
+        lr = lr_at(step, self.c, self.max_steps) * self.state.lr_scale
         for group in self.optimizer.param_groups:
             group["lr"] = lr * group["lr_scale"]
         started = time.perf_counter()
@@ -250,8 +262,11 @@ class Trainer:
                         print_progress(line, final=s.step == self.max_steps - 1)
             s.step, s.cursor = s.step + 1, s.cursor + 1
             self._after_step()
+            if self.pending_save and self._all_ranks(self.pending_save[0].done()):
+                self._finish_save()
         if self.saved_step != s.step:
             self._save()
+        self._finish_save()   # a run that ends waits for its last checkpoint
         self.metrics.close()
         parallel.barrier(self.d)
         return self.result
@@ -330,7 +345,29 @@ class Trainer:
         return {"val_loss": pooled_sum / pooled_n, **results}
 
     # ---- checkpoints and rollback ----
+    def _all_ranks(self, flag: bool) -> bool:
+        if not self.d.enabled:
+            return flag
+        value = torch.tensor([float(flag)], device=self.d.device)
+        dist.all_reduce(value, op=dist.ReduceOp.MIN)
+        return bool(value.item())
+
+    def _finish_save(self) -> None:
+        """Wait for the checkpoint being written in the background (if any), then record, mark best, rotate."""
+        if self.pending_save is None:
+            return
+        finish, path, best = self.pending_save
+        self.pending_save = None
+        if finish is not None:
+            finish()
+        if self.d.is_main:
+            if best:
+                checkpoint.mark_best(path, self.run_dir)
+            checkpoint.rotate(self.run_dir, self.c.keep_last)
+        parallel.barrier(self.d)
+
     def _save(self, best: bool = False) -> Path:
+        self._finish_save()   # one background write at a time
         s = self.state
         s.spike_history = self.spikes.state()
         val = s.val_loss if s.val_step == s.step else None
@@ -344,17 +381,16 @@ class Trainer:
         parts = self.optimizer.parts
         if self.sharded_checkpoints:
             path = self.run_dir / f"ckpt-{s.step:08d}.dcp"
-            checkpoint.save_sharded(self.model, parts, train_state, path, self.d.is_main, val,
-                                    lambda: parallel.barrier(self.d))
+            finish = checkpoint.save_sharded(self.model, parts, train_state, path, self.d.is_main, val,
+                                             lambda: parallel.barrier(self.d), self.c.ckpt_async, self.ckpt_group)
         else:
-            path = self.run_dir / f"ckpt-{s.step:08d}.pt"
+            path, finish = self.run_dir / f"ckpt-{s.step:08d}.pt", None
             model_state, optim_state = checkpoint.gather_states(self.model, parts)
             if self.d.is_main:
                 checkpoint.save({**train_state, "model": model_state, "optimizer": optim_state}, path, val)
-        if self.d.is_main:
-            if best:
-                checkpoint.mark_best(path, self.run_dir)
-            checkpoint.rotate(self.run_dir, self.c.keep_last)
+        self.pending_save = (finish, path, best)
+        if finish is None:   # written and recorded already
+            self._finish_save()
         self.saved_step = s.step
         parallel.barrier(self.d)
         return path
@@ -376,6 +412,8 @@ class Trainer:
         restored = TrainState.from_dict(payload["state"])
         restored.skip |= self.state.skip                      # batches marked bad since that checkpoint stay skipped
         restored.rollbacks = max(restored.rollbacks, self.state.rollbacks)
+        restored.rolled_back_to = max(restored.rolled_back_to, self.state.rolled_back_to)
+        restored.lr_scale = min(restored.lr_scale, self.state.lr_scale)
         self.state = restored
         self.saved_step = restored.step
         self.spikes.load(restored.spike_history)
@@ -397,13 +435,19 @@ class Trainer:
         s.rollbacks += 1
         self._event("rollback", reason=reason, loss=record["loss"], skipped_cursors=bad_cursors)
         if s.rollbacks > MAX_ROLLBACKS:
-            raise RuntimeError(f"training diverged: {s.rollbacks} rollbacks (last at step {s.step}, {reason}); "
-                               "lower the learning rate or inspect the data")
+            raise RuntimeError(f"training diverged: {s.rollbacks} rollbacks (last at step {s.step}, {reason}; the lr "
+                               f"was already scaled by {s.lr_scale:g}); lower the learning rate or inspect the data")
+        self._finish_save()   # the checkpoint being written may be the newest good one
         parallel.barrier(self.d)
         payload, path = checkpoint.load_latest(self.run_dir, self.log, accept=self._rollback_refusal)
         if payload is None:
             raise RuntimeError(f"cannot roll back at step {s.step}: no trusted checkpoint in {self.run_dir}")
         s.skip |= set(bad_cursors)
+        to_step = payload["state"]["step"]
+        if to_step <= s.rolled_back_to:   # broke again from the same start: the batches were not the cause
+            s.lr_scale /= 2
+            self._event("lr_lowered", lr_scale=s.lr_scale, checkpoint_step=to_step)
+        s.rolled_back_to = to_step
         self._restore(payload, path)
 
     def _event(self, event: str, **values) -> None:
