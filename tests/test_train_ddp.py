@@ -86,7 +86,7 @@ def test_async_sharded_checkpoints_survive_a_kill_and_resume_on_another_process_
     the newest recorded one, and the losses are those of the uninterrupted run."""
     single, single_dir = configs("single")
     train(single, 1)
-    run, run_dir = configs("async", parallel="fsdp", ckpt_format="dcp", ckpt_async="true", ckpt_interval=1)
+    run, run_dir = configs("async", parallel="fsdp", ckpt_format="dcp", ckpt_async=True, ckpt_interval=1)
     train(run, 2, "--stop-at", "4")
     assert (run_dir / "ckpt-00000004.json").exists() and len(list((run_dir / "ckpt-00000004.dcp").glob("*.distcp"))) == 2
     command = [PYTHON, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "-m", "train.cli", "run",
