@@ -60,6 +60,12 @@ def test_report_only_and_bad_ablation_files(ablation, tmp_path):
     ablation.write_text(yaml.safe_dump(spec))
     with pytest.raises(ConfigError, match="names must differ"):
         run_ablation(ablation)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("arms: [a\n")
+    with pytest.raises(ConfigError, match=r"broken\.yaml: not valid YAML"):
+        run_ablation(broken)
+    with pytest.raises(ConfigError, match=r"absent\.yaml: ablation file not found"):
+        run_ablation(tmp_path / "absent.yaml")
 
 
 def test_an_arm_given_as_pipeline_output_and_tokenizer_is_tokenized_then_trained(ablation, token_data):  # noqa: F811

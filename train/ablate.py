@@ -35,6 +35,7 @@ import numpy as np
 import yaml
 
 from train.config import ConfigError
+from train.typed import read_yaml
 
 KEYS = {"name", "out_dir", "train", "tokens", "seeds", "eval_sets", "eval_tokens", "final_eval_tokens", "tasks",
         "max_task_examples", "arms"}
@@ -42,10 +43,7 @@ KEYS = {"name", "out_dir", "train", "tokens", "seeds", "eval_sets", "eval_tokens
 
 def load_ablation(path: str | Path) -> dict:
     path = Path(path)
-    try:
-        spec = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: ablation file not found") from None
+    spec = read_yaml(path, "ablation file")
     if not isinstance(spec, dict):
         raise ConfigError(f"{path}: expected a mapping")
     unknown = set(spec) - KEYS

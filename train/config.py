@@ -13,10 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-
 from train.typed import (NON_NEGATIVE, POSITIVE, ConfigError, Invalid, build, check, check_key, did_you_mean, interval,
-                         named_path)
+                         named_path, read_yaml)
 
 
 @dataclass
@@ -125,12 +123,7 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None) -
     layers = []
     if path is not None:
         path = Path(path)
-        try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: config file not found") from None
-        except yaml.YAMLError as error:
-            raise ConfigError(f"{path}: not valid YAML ({error})") from None
+        raw = read_yaml(path, "config file") or {}
         if isinstance(raw, dict) and isinstance(raw.get("manifest"), str) and raw["manifest"]:
             raw["manifest"] = str((path.parent / raw["manifest"]).resolve())
         layers.append((str(path), raw))

@@ -20,10 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
-import yaml
-
 from train.format import ShardFormatError, TokenDir, read_token_dir
-from train.typed import NON_EMPTY, NON_NEGATIVE, POSITIVE, ConfigError, Invalid, build
+from train.typed import NON_EMPTY, NON_NEGATIVE, POSITIVE, ConfigError, Invalid, build, read_yaml
 
 EPOCH_WARNING = 4.0
 
@@ -102,12 +100,7 @@ class MixPlan:
 def load_manifest(path: str | Path) -> Manifest:
     """Read and check a manifest (train/typed.py), then open every token directory it names."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ManifestError(f"{path}: manifest not found") from None
-    except yaml.YAMLError as error:
-        raise ManifestError(f"{path}: not valid YAML ({error})") from None
+    raw = read_yaml(path, "manifest")
     manifest = build(Manifest, raw, str(path))
     manifest.path = path
     folder = path.parent

@@ -186,6 +186,18 @@ def _describe(hint: Any) -> str:
     return names.get(hint, getattr(hint, "__name__", str(hint)))
 
 
+def read_yaml(path: Path, what: str) -> Any:
+    """The parsed YAML file, or ConfigError naming it: "PATH: WHAT not found" or "PATH: not valid YAML (...)"."""
+    import yaml   # pyyaml: a dependency of train/ and curate, imported here only where a file is read
+
+    try:
+        return yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: {what} not found") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+
+
 def named_path(entry: Any, where: str) -> tuple[str, Path]:
     """An eval set or task as a config names it: 'PATH', 'NAME=PATH' or {name: NAME, path: PATH} -> (name, path);
     the name defaults to the file's name up to its first dot."""
