@@ -266,8 +266,6 @@ def validation_split(shards: list[Shard], params: TokenizeParams) -> dict:
     return {"threshold": min(threshold, largest), "documents": documents, "scanned": True}  # ... never the largest
 
 
-
-
 def gather_shards(pieces: str, target: str, base: str, vocab_size: int, max_tokens: int) -> int:
     """Copy every document of the shards in `pieces` (in name order) into fresh shards target/<base>-NNN
     (folders or URLs; pieces under a URL are downloaded first): the held-out documents of many input
@@ -288,8 +286,8 @@ def gather_shards(pieces: str, target: str, base: str, vocab_size: int, max_toke
 
 
 def write_summary(url: str, tokenizer_sha256: str, vocab_size: int, eot_id: int) -> None:
-    """tokens.json of the token folder at url, for train/: a folder (written by train.format), or a URL,
-    summarised from the shards' .idx files alone (the .bin files stay where they are)."""
+    """Write tokens.json of the token folder at url: through train.format for a folder; for a URL, from the
+    shards' .idx files alone (no .bin is downloaded)."""
     if "://" not in url:
         Path(url).mkdir(parents=True, exist_ok=True)
         write_token_dir_summary(url, tokenizer_sha256, vocab_size, eot_id, allow_empty=True)
