@@ -6,6 +6,7 @@ import re
 import struct
 from pathlib import Path
 
+import fsspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -17,7 +18,7 @@ from conftest import run_curate
 from curate.core.executor import LocalExecutor
 from curate.core.params import ConfigError
 from curate.core.pipeline import load_pipeline
-from curate.core.runner import run_pipeline
+from curate.core.runner import StageFailed, run_pipeline
 from curate.core.schema import doc_id
 from curate.tokenize.stage import id_hashes
 from tokenize_fixtures import build_curated, read_documents, write_parquet
@@ -226,3 +227,76 @@ def test_rerun_replaces_what_an_interrupted_attempt_left(tmp_path, curated):
     assert sorted(p.name for p in train.iterdir()) == ["code-00000-000.bin", "code-00000-000.idx", "code-00001-000.bin",
                                                        "code-00001-000.idx", "tokens.json"]
     assert read_token_dir(out / "train").num_documents == sum(len(d) for d in read_documents(curated.code).values())
+
+
+def token_files(fs, root: str) -> dict[str, bytes]:
+    """Every shard file and tokens.json under root/tokenize (a folder or URL on fs), by path below root."""
+    return {"tokenize/" + path.rsplit("/tokenize/", 1)[1]: fs.cat_file(path) for path in sorted(fs.find(f"{root}/tokenize"))
+            if path.endswith((".bin", ".idx", ".json"))}
+
+
+def records(output: Path, phase: str) -> dict[str, tuple[int, int]]:
+    """Completion records of a tokenize phase and their (inode, mtime): a redone task writes a new file."""
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in (output / "_state" / "tokenize" / phase).glob("*.json")}
+
+
+def copy_shards(folders: list[Path], target: Path) -> list[Path]:
+    target.mkdir(parents=True, exist_ok=True)
+    for path in sorted(p for folder in folders for p in folder.glob("*.parquet")):
+        (target / path.name).write_bytes(path.read_bytes())
+    return sorted(target.glob("*.parquet"))
+
+
+def test_a_failing_shard_is_the_only_one_a_rerun_redoes(tmp_path, curated):
+    shards = copy_shards([curated.code, curated.web], tmp_path / "in")
+    params = {"tokenizer": str(curated.tokenizer), "validation_fraction": 0.2, "max_shard_tokens": 20_000}
+    reference = run_tokenize(tmp_path, [tmp_path / "in"], name="reference", **params).parent
+    bad, good = shards[2], shards[2].read_bytes()
+    table = pq.read_table(bad)
+    pq.write_table(table.rename_columns(["body" if c == "text" else c for c in table.column_names]), bad)  # same ids
+    with pytest.raises(StageFailed, match=rf"1 of 4 shards failed(.|\n)*{bad.stem}: ValueError: .*no column text"):
+        run_tokenize(tmp_path, [tmp_path / "in"], workers=2, **params)
+    output = tmp_path / "run"
+    done = records(output, "main")
+    assert sorted(done) == sorted(f"{p.stem}.json" for p in shards if p != bad) and not records(output, "gather")
+    bad.write_bytes(good)
+    run_tokenize(tmp_path, [tmp_path / "in"], workers=2, **params)
+    after = records(output, "main")
+    assert {name: after[name] for name in done} == done and len(after) == 4   # only the failed shard was redone
+    fs = fsspec.filesystem("file")
+    assert token_files(fs, str(output)) == token_files(fs, str(reference))
+    assert json.loads((output / "stats" / "tokenize.json").read_text())["docs_in"] == \
+        json.loads((reference / "stats" / "tokenize.json").read_text())["docs_in"] == sum(pq.read_metadata(p).num_rows for p in shards)
+
+
+def test_a_new_input_shard_is_tokenized_alone_and_validation_is_gathered_again(tmp_path, curated):
+    params = {"tokenizer": str(curated.tokenizer), "validation_fraction": 0.3, "min_validation_docs": 0}  # a fixed split
+    copy_shards([curated.code], tmp_path / "in")
+    run_tokenize(tmp_path, [tmp_path / "in"], **params)
+    output, done = tmp_path / "run", records(tmp_path / "run", "main")
+    copy_shards([curated.web], tmp_path / "in")
+    out = run_tokenize(tmp_path, [tmp_path / "in"], **params)
+    assert {name: records(output, "main")[name] for name in done} == done
+    reference = run_tokenize(tmp_path, [tmp_path / "in"], name="reference", **params).parent
+    fs = fsspec.filesystem("file")
+    assert token_files(fs, str(output)) == token_files(fs, str(reference))
+    assert read_token_dir(out / "train").num_documents + read_token_dir(out / "val").num_documents == \
+        sum(len(d) for folder in (curated.code, curated.web) for d in read_documents(folder).values())
+
+
+@pytest.mark.parametrize("protocol, workers", [("file", 2), ("memory", 1)])  # memory:// lives in one process
+def test_token_shards_written_to_a_url_match_a_local_folder(tmp_path, curated, protocol, workers):
+    params = {"tokenizer": str(curated.tokenizer), "validation_fraction": 0.1, "max_shard_tokens": 20_000}
+    local = run_tokenize(tmp_path, [curated.code, curated.web], name="local", **params).parent
+    root = f"file://{tmp_path / 'remote'}" if protocol == "file" else f"memory://tokens-{tmp_path.name}"
+    pipeline = load_pipeline(str(write_pipeline(tmp_path / "url.yaml", [curated.code, curated.web], root, **params)))
+    fs = fsspec.filesystem(protocol)
+    try:
+        run_pipeline(pipeline, LocalExecutor(workers), progress=False)
+        uploaded = token_files(fs, root)
+        assert uploaded == token_files(fsspec.filesystem("file"), str(local))
+        assert any(name.startswith("tokenize/val/") for name in uploaded) and len(uploaded) > 8
+        assert not [p for p in fs.find(root) if ".tmp" in p]
+    finally:
+        if fs.exists(root):
+            fs.rm(root, recursive=True)

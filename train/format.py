@@ -207,14 +207,25 @@ def write_token_dir_summary(directory: str | os.PathLike, tokenizer_hash: str, v
     for shard in shards:
         if shard.dtype != dtype:
             raise ShardFormatError(f"{shard.prefix}.idx: dtype {shard.dtype}, expected {dtype} for vocab size {vocab_size}")
-    summary = {
-        "format": TOKEN_DIR_FORMAT, "tokenizer_hash": tokenizer_hash, "vocab_size": int(vocab_size),
-        "eot_id": int(eot_id), "dtype": dtype.name,
-        "num_tokens": sum(s.num_tokens for s in shards), "num_documents": sum(len(s) for s in shards),
-        "shards": [{"name": s.name, "tokens": s.num_tokens, "documents": len(s)} for s in shards],
-    }
+    summary = token_dir_summary([(s.name, s.num_tokens, len(s)) for s in shards], tokenizer_hash, vocab_size, eot_id)
     _atomic_write_bytes(directory / SUMMARY_NAME, (json.dumps(summary, indent=1) + "\n").encode())
     return summary
+
+
+def token_dir_summary(shards: list[tuple[str, int, int]], tokenizer_hash: str, vocab_size: int, eot_id: int) -> dict:
+    """tokens.json's contents for shards given as (name, tokens, documents), in name order."""
+    return {
+        "format": TOKEN_DIR_FORMAT, "tokenizer_hash": tokenizer_hash, "vocab_size": int(vocab_size),
+        "eot_id": int(eot_id), "dtype": dtype_for_vocab(vocab_size).name,
+        "num_tokens": sum(tokens for _, tokens, _ in shards), "num_documents": sum(docs for _, _, docs in shards),
+        "shards": [{"name": name, "tokens": tokens, "documents": docs} for name, tokens, docs in shards],
+    }
+
+
+def index_counts(raw: bytes) -> tuple[int, int]:
+    """(tokens, documents) of a shard from its .idx bytes alone (a shard we wrote: one sequence per document)."""
+    n = HEADER.unpack_from(raw)[3]
+    return int(np.frombuffer(raw, np.int32, n, HEADER.size).sum(dtype=np.int64)), n
 
 
 def read_token_dir(directory: str | os.PathLike) -> TokenDir:

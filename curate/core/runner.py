@@ -9,12 +9,15 @@ Output layout under the pipeline's output folder:
     reports/<stage>/                        a stage's own summary (dedup clusters, edit counts, decontamination),
                                             written by its finalize after every shard, fused or not
     _state/<group>/<phase>/<shard>.json     completion record: the shard's stats and input files, written last
-    _state/<group>/work/                    scratch of multi-phase stages (dedup signatures, ...)
+    _state/<group>/work/                    scratch of multi-phase stages (dedup signatures, tokenize's held-out pieces)
 
 A stage folder holds only its Parquet files, so pyarrow.dataset, pandas, DuckDB or
 datasets.load_dataset read it as it is. A shard counts as done only when its completion
 record exists, so a run killed at any moment and started again redoes exactly the
 unfinished shards: nothing lost, nothing duplicated, the same output as an uninterrupted run.
+
+Every stage declares what runs (curate.core.stage: its `phases`, by default one task per shard
+as phase 'main'; a document stage's `process`); only this module maps tasks over the executor.
 
 Fused passes: consecutive document stages (filters, annotators) form a group that runs in
 one pass per shard: read once, apply each stage's `process` in order, write the final kept
@@ -47,8 +50,7 @@ from curate.core import storage
 from curate.core.executor import Executor, TaskFailure
 from curate.core.params import ConfigError
 from curate.core.pipeline import Pipeline
-from curate.core.stage import (DocumentStage, Phase, PhasedStage, Shard, ShardOutput, ShardStats, Stage, StageStep,
-                                 storage_name)
+from curate.core.stage import DocumentStage, Phase, PhasedStage, Shard, ShardOutput, ShardStats, Stage, StageStep
 
 STATE = "_state"
 
@@ -104,24 +106,18 @@ class StageContext:
         """A line for the user (plans, figures); stages call this instead of printing."""
         print(text, flush=True)
 
-    def map_shards(self, stage: Stage, phase: str, method: str, shards: list[Shard]) -> ShardStats:
-        """Run stage.<method>(shard, ctx) for every shard not yet done in this phase, in
-        parallel on the executor; return the summed stats of all shards of the phase."""
-        tasks = [(stage, method, shard, self, phase) for shard in shards]
-        totals = self.run_phase(stage.config_hash, phase, shards, run_shard_task, tasks, stage.cpus, stage.memory_gb)
-        return totals.get(stage.name, ShardStats())
-
     def run_phase(self, config_hash: str, phase: str, shards: list[Shard], fn, tasks: list, cpus: float,
-                  memory_gb: float | None) -> dict[str, ShardStats]:
-        """fn(task) for every shard without a completion record; each returns stats by stage name.
-        Returns the sums over every shard of the phase, done now or before."""
+                  memory_gb: float | None, redo: bool = False) -> tuple[dict[str, ShardStats], int]:
+        """fn(task) for every shard without a completion record (every shard, with redo: an earlier
+        phase changed what this one reads); each returns stats by stage name. Returns the sums over
+        every shard of the phase, done now or before, and how many tasks ran now."""
         names = [s.name for s in shards]
         if len(set(names)) != len(names):
             raise ValueError(f"stage {self.stage_name}, phase {phase}: shard names are not unique")
         totals: dict[str, ShardStats] = {}
         todo, changed = [], []
         for shard, task in zip(shards, tasks):
-            record = self._read_done(config_hash, phase, shard)
+            record = None if redo else self._read_done(config_hash, phase, shard)
             if record is not None and record.get("inputs") != self.fingerprint(shard):
                 changed.append(shard.name)
                 record = None
@@ -149,7 +145,7 @@ class StageContext:
             raise StageFailed(f"stage '{self.stage_name}' ({phase}): {len(failures)} of {len(shards)} shards failed; "
                               f"the rest are done and a rerun retries only these:\n{lines}\n\n"
                               f"first traceback:\n{failures[0][1].traceback}")
-        return totals
+        return totals, len(todo)
 
     def fingerprint(self, shard: Shard) -> list:
         """[url, size, mtime or etag] of each input file the user gave (scratch files are not checked).
@@ -209,14 +205,6 @@ def ready(stage: Stage) -> Stage:
     return _ready_stages[key]
 
 
-def run_shard_task(task) -> dict[str, ShardStats]:
-    """One shard of one phase of one stage, in a worker: run it, then write its completion record."""
-    stage, method, shard, ctx, phase = task
-    stats = {stage.name: getattr(stage if stage.source else ready(stage), method)(shard, ctx)}
-    ctx.write_done(stage.config_hash, phase, shard, stats)
-    return stats
-
-
 @dataclass
 class Step:
     """One stage's part of a pass over a shard: a document stage's verdicts (make is None), or a
@@ -238,7 +226,7 @@ def run_pass_task(task) -> dict[str, ShardStats]:
     # a reader (source) makes the documents; used as sent, since it carries this run's plan (its schema)
     source = steps[0].stage if steps[0].stage.source else None
     filters = steps[1:] if source else steps
-    if filters[0].make is None:
+    if filters and filters[0].make is None:
         ready(filters[0].stage).begin_shard(shard)
     outputs = [ShardOutput(s.stage.name, kept_url if s is steps[-1] else None, ctx.rejected_url(shard.name, s.stage.name))
                for s in steps]
@@ -271,10 +259,11 @@ def run_pass_task(task) -> dict[str, ShardStats]:
 
 
 def run_phase_task(task) -> dict[str, ShardStats]:
-    """One task of a phased stage's task phase, in a worker: run it, then write its completion record."""
-    run, key, shard, ctx, phase, config_hash = task
-    stats = {key: run(shard, ctx)}
-    ctx.write_done(config_hash, phase, shard, stats)
+    """One task of a stage's task phase, in a worker: the stage's method on the worker's set-up copy
+    of the stage, then the task's completion record."""
+    stage, method, key, shard, ctx, phase = task
+    stats = {key: getattr(ready(stage), method)(shard, ctx)}
+    ctx.write_done(stage.config_hash, phase, shard, stats)
     return stats
 
 
@@ -362,10 +351,7 @@ def run_group(pipeline: Pipeline, indices: list[int], executor: Executor, option
     if indices[0] > 0 and options.stage_input is None:
         require_finished(pipeline, indices[0] - 1, reader=stages[0].name)
     start = time.perf_counter()
-    if isinstance(stages[-1], (DocumentStage, PhasedStage)):
-        totals = run_stages(stages, ctx)
-    else:
-        totals = {stages[0].name: stages[0].run(ctx)}
+    totals = run_stages(stages, ctx)
     for stage in stages:  # each stage's summary, from its summed stats; its rows lie in its rejected folder and ctx.output_dir
         stage.finalize(ctx.for_stage(stage.name), totals.get(stage.name, ShardStats()))
     if any(isinstance(s, PhasedStage) for s in stages):  # their scratch (signatures, pairs, documents between passes)
@@ -402,16 +388,18 @@ class Pass:
 
 
 def segments(stages: list[Stage], ctx: StageContext, shards: list[Shard]) -> list:
-    """A group as passes and task phases in order: consecutive document steps share a pass, a
-    phased stage's task phase (candidate pairs, clusters) ends the pass before it."""
+    """A group as passes and task phases in order: consecutive document steps (and a source that
+    makes the documents) share a pass; a stage's task phase (dedup's candidate pairs, extract's
+    or tokenize's shards) ends the pass before it."""
     result, current = [], Pass()
     for stage in stages:
-        if not isinstance(stage, PhasedStage):
+        if isinstance(stage, DocumentStage) or stage.source:
             current.add(Step(stage.name, stage))
             continue
         phases = stage.phases(ctx.for_stage(stage.name), shards)
+        counted = next((p for p in phases if p.stage_stats), phases[-1] if phases else None)
         for phase in phases:
-            key = stage.name if phase is phases[-1] else f"{stage.name}:{phase.name}"
+            key = stage.name if phase is counted else f"{stage.name}:{phase.name}"
             if phase.documents is not None:
                 current.add(Step(key, stage, phase.documents, phase.name), phase)
                 continue
@@ -419,44 +407,45 @@ def segments(stages: list[Stage], ctx: StageContext, shards: list[Shard]) -> lis
                 result.append(current)
                 current = Pass()
             result.append((key, stage, phase))
-    if not current.steps:
-        raise ValueError(f"{ctx.stage_name}: the last phase of a phased stage must be a document phase (it writes the output)")
-    return result + [current]
+    return result + ([current] if current.steps else [])
 
 
 def run_stages(stages: list[Stage], ctx: StageContext) -> dict[str, ShardStats]:
-    """Document stages and phased stages, in passes over the documents and task phases between
-    them (see segments), reading Parquet documents, or a reader's pieces when the first stage is
-    a source (the `read` stage). Intermediate documents (kept rows of a pass before a task phase)
-    are scratch under ctx.work_url, removed once the group is done and finalized."""
-    if stages[0].source:
-        shards = stages[0].shards(ctx)
-    else:
-        files = [f for url in ctx.inputs for f in storage.list_files(url, (".parquet",))]
-        shards = [Shard(storage_name(f), (f,)) for f in files]
+    """A group's stages, in passes over the documents and task phases between them (see segments),
+    over the first stage's shards: Parquet documents, a reader's pieces (the `read` stage), raw
+    files (extract). Intermediate documents (kept rows of a pass before a task phase) are scratch
+    under ctx.work_url. A phase after one of its stage that ran tasks now is redone in full: what
+    it reads changed (a new or changed input shard), so its old records no longer hold."""
+    shards = stages[0].shards(ctx)
     parts = segments(stages, ctx, shards)
     phased = any(isinstance(s, PhasedStage) for s in stages)
     totals: dict[str, ShardStats] = {}
-    done: dict[str, dict[str, ShardStats]] = {}  # each phased stage's phases' sums, by phase name
+    done: dict[str, dict[str, ShardStats]] = {}  # each stage's phases' sums, by phase name
+    changed: set[str] = set()  # stages whose earlier phases ran tasks in this run
     seconds = {}
     for part in parts:
         start = time.perf_counter()
         if isinstance(part, Pass):
             label = "+".join(part.phases) if phased else "main"
             folder = ctx.output_dir if part is parts[-1] else ctx.work_url("docs-" + label) if part.changes_rows else None
-            sums = run_pass(part, label, shards, ctx, folder)
-            for step in part.steps:
-                if step.phase:
-                    done.setdefault(step.stage.name, {})[step.phase] = sums.get(step.key, ShardStats())
+            phased_steps = [step for step in part.steps if step.phase]
+            sums, ran = run_pass(part, label, shards, ctx, folder, any(s.stage.name in changed for s in phased_steps))
+            for step in phased_steps:
+                done.setdefault(step.stage.name, {})[step.phase] = sums.get(step.key, ShardStats())
+                if ran:
+                    changed.add(step.stage.name)
             if folder:  # the next pass reads what this one kept
                 shards = [Shard(shard.name, (kept_url(ctx, folder, shard.name),)) for shard in shards]
         else:
             key, stage, phase = part
             label, stage_ctx = phase.name, ctx.for_stage(stage.name)
             work = phase.tasks(done.get(stage.name, {}))
-            tasks = [(phase.run, key, task, stage_ctx, phase.name, stage.config_hash) for task in work]
-            sums = stage_ctx.run_phase(stage.config_hash, phase.name, work, run_phase_task, tasks, phase.cpus, phase.memory_gb)
+            tasks = [(stage, phase.run.__name__, key, task, stage_ctx, phase.name) for task in work]
+            sums, ran = stage_ctx.run_phase(stage.config_hash, phase.name, work, run_phase_task, tasks, phase.cpus,
+                                            phase.memory_gb, redo=stage.name in changed)
             done.setdefault(stage.name, {})[phase.name] = sums.get(key, ShardStats())
+            if ran:
+                changed.add(stage.name)
         add_stats(totals, sums)
         seconds[label] = time.perf_counter() - start
     if len(parts) > 1:
@@ -464,13 +453,14 @@ def run_stages(stages: list[Stage], ctx: StageContext) -> dict[str, ShardStats]:
     return {s.name: totals.get(s.name, ShardStats()) for s in stages}
 
 
-def run_pass(part: Pass, label: str, shards: list[Shard], ctx: StageContext, folder: str | None) -> dict[str, ShardStats]:
+def run_pass(part: Pass, label: str, shards: list[Shard], ctx: StageContext, folder: str | None,
+             redo: bool) -> tuple[dict[str, ShardStats], int]:
     """One pass over every shard; its kept rows go to folder (None: a pass that only reads)."""
     stages = list({id(s.stage): s.stage for s in part.steps}.values())
     config_hash = stages[0].config_hash if len(stages) == 1 else combined_hash(stages)
     tasks = [(part.steps, shard, ctx, config_hash, label, folder and kept_url(ctx, folder, shard.name)) for shard in shards]
     return ctx.run_phase(config_hash, label, shards, run_pass_task, tasks, max(s.cpus for s in stages),
-                         sum(s.memory_gb or 0 for s in stages) or None)
+                         sum(s.memory_gb or 0 for s in stages) or None, redo)
 
 
 def kept_url(ctx: StageContext, folder: str, shard_name: str) -> str:

@@ -1,21 +1,23 @@
 """The stage interface.
 
-A pipeline is an ordered list of stages. Work is split into shards; each shard of
-each stage is processed independently, on whatever executor runs the pipeline, and
-stages never know which executor that is. Three kinds:
+A pipeline is an ordered list of stages. Every stage declares its work; the runner
+(curate.core.runner) runs it: it skips finished tasks, maps the rest over the executor,
+times them, writes their completion records and sums their stats. Stages never know the
+executor, never print (ctx.note) and never read the worker count beyond ctx.node_workers
+(per-machine memory and threads). Three kinds:
 
 - DocumentStage: a filter or annotator. `process(table)` gets an Arrow table of
   documents and returns it (optionally with new columns) plus a reason per row:
   None keeps the row, a short string drops it (datatrove's keep | (drop, reason),
   a batch at a time). The runner reads, writes and counts, and runs consecutive
   document stages in one pass per shard.
-- Stage with its own `run_shard` (extract reads raw files, tokenize writes token
-  shards): one task per shard, the same completion records and stats; a ShardOutput
-  owns the task's kept/rejected files.
-- PhasedStage (dedup): declares its phases (curate.core.stage.Phase): parallel maps
-  over tasks, or passes over its input documents that the runner fuses with the document
-  stages before (a first phase) or after it (a last phase). The runner skips finished
-  tasks, maps, times, records and sums; each phase resumes on its own.
+- Stage with its own `run_shard` (extract reads raw files): its default `phases` is one
+  phase 'main', a task per shard; a ShardOutput owns the task's kept/rejected files.
+- A stage that declares several phases (curate.core.stage.Phase) in `phases`: task phases
+  (a function mapped over tasks: tokenize's token shards, then its validation gather), and,
+  in a PhasedStage (dedup), passes over its input documents that the runner fuses with the
+  document stages before (a first phase) or after it (a last phase). Each phase resumes
+  on its own; a phase after one that redid tasks in this run is redone in full.
 
 Every stage registers under its YAML name with @register_stage (curate.core.registry).
 Parameter dataclasses only check values; files and models are opened in `check()`
@@ -137,12 +139,15 @@ class Stage:
         files = [f for url in ctx.inputs for f in storage.list_files(url, (".parquet",))]
         return [Shard(storage_name(f), (f,)) for f in files]
 
+    def phases(self, ctx: "StageContext", shards: list[Shard]) -> list["Phase"]:
+        """What the runner runs over these shards (`shards(ctx)`, or, for a stage fused after others,
+        the names of its input shards; their files may not exist yet then, so read them only to plan).
+        Runs on the driver before any work: it may note a plan, write it to scratch, or refuse (raise).
+        Default: one phase 'main', run_shard on a worker for each shard."""
+        return [Phase("main", run=self.run_shard, tasks=lambda done: shards, cpus=self.cpus, memory_gb=self.memory_gb)]
+
     def run_shard(self, shard: Shard, ctx: "StageContext") -> ShardStats:
         raise NotImplementedError
-
-    def run(self, ctx: "StageContext") -> ShardStats:
-        """Default: one parallel, resumable task per shard."""
-        return ctx.map_shards(self, "main", "run_shard", self.shards(ctx))
 
     def finalize(self, ctx: "StageContext", stats: ShardStats) -> None:
         """Runs on the driver once every shard of the stage is done, fused or not, with the stage's
@@ -202,13 +207,15 @@ class StageStep:
 
 @dataclass
 class Phase:
-    """One phase of a PhasedStage. Either `run(task, ctx) -> ShardStats` on a worker for each
-    of `tasks(done)` (made when the phase starts; `done` holds the summed stats of the stage's
-    earlier phases by name), or, with `documents`, a pass over each of the stage's input shards:
+    """One phase of a stage. Either a task phase: `run(task, ctx) -> ShardStats`, a method of the
+    stage (called on the worker's copy, set up once per worker), for each of `tasks(done)` (made
+    when the phase starts; `done` holds the summed stats of the stage's earlier phases by name);
+    or, in a PhasedStage, with `documents`, a pass over each of the stage's input shards:
     `documents(shard, ctx)` gives a step (a context manager: exit without error commits its files,
     with one aborts them; called with each batch and its ShardOutput, it counts what it reads
     and keeps and returns the kept rows). Document phases fuse into one read with the document
-    stages before the stage's first phase and after its last."""
+    stages before the stage's first phase and after its last. The stage's stats are those of its
+    phase with `stage_stats`, or else of its last phase."""
 
     name: str
     run: Callable | None = None
@@ -217,17 +224,14 @@ class Phase:
     changes_rows: bool = True  # False: a document phase that only reads (writes scratch), its pass keeps every row
     cpus: float = 1.0
     memory_gb: float | None = None
+    stage_stats: bool = False  # its stats are the stage's (tokenize's shards, not the gather after them)
 
 
 class PhasedStage(Stage):
     """A stage of several phases over its whole input (dedup: signatures, candidate pairs,
-    clusters, filter). It declares them; the runner runs them."""
-
-    def phases(self, ctx: "StageContext", shards: list[Shard]) -> list[Phase]:
-        """The phases over these input shards (their names are the shard names of every document
-        phase; their files may not exist yet when the first pass is fused after other stages, so
-        read them only to plan). May note a plan and refuse (raise) before any work."""
-        raise NotImplementedError
+    clusters, filter) whose first and last may be passes over the documents, fused with the
+    document stages around it. It declares them in `phases`; the runner runs them. Its scratch
+    (ctx.work_url) is removed once the stage is done."""
 
     def fusable(self) -> bool:
         """Whether its first and last phases are document phases that may share a pass with the

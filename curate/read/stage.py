@@ -15,7 +15,7 @@ from typing import Iterator
 import pyarrow as pa
 
 from curate.core.registry import register_stage
-from curate.core.stage import Shard, ShardOutput, ShardStats, Stage
+from curate.core.stage import Shard, ShardOutput, Stage
 from curate.read.config import ReaderConfig
 from curate.read.plan import plan
 from curate.read.reader import check, read_piece
@@ -44,9 +44,3 @@ class ReadStage(Stage):
                     output.reject(batch.rejected, batch.reasons, batch.details)
                 output.keep(batch.documents)
                 yield batch.documents
-
-    def run_shard(self, shard: Shard, ctx) -> ShardStats:
-        with ShardOutput(self.name, ctx.output_url(shard.name), ctx.rejected_url(shard.name)) as output:
-            for _ in self.documents(shard, output):
-                pass
-        return output.stats

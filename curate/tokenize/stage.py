@@ -4,11 +4,19 @@
       tokenizer: out/demo/tokenizer/tokenizer.json
       validation_fraction: 0.01
 
-Output, under the pipeline's output folder (local or mounted: the trainer memory-maps it):
+Output, under the pipeline's output folder:
 
     tokenize/train/shard-00003-000.bin/.idx   one or more token shards per input shard
     tokenize/train/tokens.json                token and document counts, tokenizer hash, vocabulary size
     tokenize/val/val-000.bin/.idx, tokens.json the held-out documents, gathered into shards of their own
+
+The output may be a URL (s3://, gs://, file://): each shard is written to a local temporary folder and
+uploaded once finished (RollingShardWriter). `train` memory-maps its shards, so it needs them in a local or
+mounted folder: copy them down (or mount the bucket) before training.
+
+Phases (the runner runs them, each resumable): the validation split is planned on the driver; 'main'
+tokenizes each input shard (one task each, on `threads` threads); 'gather' collects the held-out documents
+into val/ and writes both tokens.json files, again whenever a rerun redid a shard.
 
 Every document is encoded with the fast batch API (the whole batch in Rust, on `threads` threads) and
 followed by the end-of-text token. Special-token strings inside a document ("<|endoftext|>" on a web page)
@@ -26,8 +34,11 @@ An empty text is not tokenized; it goes to rejected/ with reason tokenize.empty_
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,17 +52,18 @@ import xxhash
 
 from curate.core import storage
 from curate.core.params import ConfigError, require_fraction
-from curate.core.stage import Shard, ShardStats, Stage, sink, text_bytes
+from curate.core.stage import Phase, Shard, ShardOutput, ShardStats, Stage
 from curate.core.registry import register_stage
-from curate.core.schema import with_rejection
 from curate.tokenize.bpe import read_tokenizer
-from train.format import ShardWriter, dtype_for_vocab, write_token_dir_summary
+from train.format import (SUMMARY_NAME, ShardWriter, dtype_for_vocab, index_counts, token_dir_summary,
+                          write_token_dir_summary)
 
 SPLIT_FILE = "validation_split.json"
 HASH_RANGE = 2**64
 # When the footers promise this many expected held-out documents per required one, skip the id scan:
 # the chance that the hash rule alone holds out too few is then below 1e-40.
 SCAN_SKIP_FACTOR = 100
+COPY_BYTES = 16 << 20  # buffer of one upload or download of a shard file
 
 
 @dataclass
@@ -119,63 +131,38 @@ class TokenizeStage(Stage):
 
     # driver side
 
-    def run(self, ctx) -> ShardStats:
-        if "://" in ctx.output_dir:
-            raise ConfigError(f"stage '{self.name}': writes memory-mappable token shards and needs a local "
-                              f"(or mounted) output folder, not {ctx.output_dir}")
-        self.setup()  # checks the tokenizer and end-of-text token before any work starts
-        shards = self.shards(ctx)
+    def phases(self, ctx, shards: list[Shard]) -> list[Phase]:
+        """Plans the validation split here, on the driver, before any work (SPLIT_FILE in scratch); then
+        'main', a task per input shard (its train shards, its held-out documents as pieces in scratch,
+        its rejected rows), and 'gather', one task: the pieces into val/, tokens.json for train/ and val/."""
         storage.write_json(ctx.work_url(SPLIT_FILE), {**validation_split(shards, self.params), "shards": len(shards)})
-        stats = ctx.map_shards(self, "main", "run_shard", shards)
-        self.gather_validation(ctx)
-        return stats
-
-    def gather_validation(self, ctx) -> None:
-        """Gather the held-out pieces into val/ and write tokens.json for train/ and val/."""
-        output = Path(ctx.output_dir)
-        (output / "train").mkdir(parents=True, exist_ok=True)
-        gather_shards(Path(ctx.work_url("val")), output / "val", "val", self.vocab_size, self.params.max_shard_tokens)
-        for part in ("train", "val"):
-            write_token_dir_summary(output / part, self._tokenizer_sha256, self.vocab_size, self.eot_id, allow_empty=True)
+        return [Phase("main", run=self.tokenize_shard, tasks=lambda done: shards, stage_stats=True),
+                Phase("gather", run=self.gather_validation, tasks=lambda done: [Shard("gather", ())])]
 
     # worker side
 
-    def run_shard(self, shard: Shard, ctx) -> ShardStats:
-        start = time.perf_counter()
+    def tokenize_shard(self, shard: Shard, ctx) -> ShardStats:
         split = storage.read_json(ctx.work_url(SPLIT_FILE))
         limit_threads(self.params.threads, min(ctx.node_workers, split["shards"]))
-        threshold = split["threshold"]
         for url in shard.inputs:
             missing = {"id", "text"} - set(storage.parquet_schema(url).names)
             if missing:
                 raise ValueError(f"{url}: not a document Parquet file (no column {', '.join(sorted(missing))})")
-        stats = ShardStats()
-        train = RollingShardWriter(Path(ctx.output_dir) / "train", shard.name, self.vocab_size, self.params.max_shard_tokens)
-        val = RollingShardWriter(Path(ctx.work_url("val")), shard.name, self.vocab_size, self.params.max_shard_tokens)
-        rejected = sink(ctx.rejected_url(shard.name))
-        try:
+        size = (self.vocab_size, self.params.max_shard_tokens)
+        with ShardOutput(self.name, None, ctx.rejected_url(shard.name)) as output, \
+                RollingShardWriter(storage.join(ctx.output_dir, "train"), shard.name, *size) as train, \
+                RollingShardWriter(ctx.work_url("val"), shard.name, *size) as val:
             for table in storage.iter_parquet(shard.inputs, self.params.batch_docs):
-                self._tokenize_batch(table, threshold, train, val, rejected, stats)
-            train.close()
-            val.close()
-            rejected.close()
-        except BaseException:
-            train.abort()
-            val.abort()
-            rejected.abort()
-            raise
-        stats.bytes_out = (train.num_tokens + val.num_tokens) * self.dtype.itemsize
-        stats.seconds = time.perf_counter() - start
-        return stats
+                self._tokenize_batch(table, split["threshold"], train, val, output)
+            output.stats.bytes_out = (train.num_tokens + val.num_tokens) * self.dtype.itemsize
+        return output.stats
 
-    def _tokenize_batch(self, table: pa.Table, threshold: int, train, val, rejected, stats: ShardStats) -> None:
-        stats.docs_in += table.num_rows
-        stats.bytes_in += text_bytes(table)
+    def _tokenize_batch(self, table: pa.Table, threshold: int, train, val, output: ShardOutput) -> None:
+        output.read(table)
         empty = pc.equal(pc.binary_length(table.column("text")), 0)
         if pc.any(empty).as_py():
             dropped = table.filter(empty)
-            rejected.write(with_rejection(dropped, self.name, ["tokenize.empty_text"] * dropped.num_rows))
-            stats.drop("tokenize.empty_text", dropped.num_rows)
+            output.reject(dropped, ["tokenize.empty_text"] * dropped.num_rows)
             table = table.filter(pc.invert(empty))
         held_out = id_hashes(table.column("id")) < np.uint64(min(threshold, HASH_RANGE - 1))
         encodings = self._tokenizer.encode_batch_fast(table.column("text").to_pylist(), add_special_tokens=False)
@@ -183,23 +170,49 @@ class TokenizeStage(Stage):
         for encoding, to_val in zip(encodings, held_out):
             tokens = np.array(encoding.ids + eot, dtype=self.dtype)
             (val if to_val else train).add(tokens)
-        stats.docs_out += table.num_rows
+        output.stats.docs_out += table.num_rows
+
+    def gather_validation(self, task: Shard, ctx) -> ShardStats:
+        """Gather the held-out pieces into val/ and write tokens.json for train/ and val/."""
+        start = time.perf_counter()
+        documents = gather_shards(ctx.work_url("val"), storage.join(ctx.output_dir, "val"), "val", self.vocab_size,
+                                  self.params.max_shard_tokens)
+        for part in ("train", "val"):
+            write_summary(storage.join(ctx.output_dir, part), self._tokenizer_sha256, self.vocab_size, self.eot_id)
+        return ShardStats(docs_in=documents, docs_out=documents, seconds=time.perf_counter() - start)
 
 
 class RollingShardWriter:
-    """Writes documents to folder/<base>-000, -001, ... starting a new shard once one holds max_tokens.
-    Opening it deletes what an earlier, interrupted attempt at the same base name left behind."""
+    """Writes documents to <url>/<base>-000, -001, ... (a folder or a URL), starting a new shard once one
+    holds max_tokens. Opening it deletes what an earlier, interrupted attempt at the same base name left
+    behind. Leaving its `with` block by an exception publishes no further shard. Under a URL (an object
+    store) each shard is written to a local temporary folder and uploaded as soon as it is finished,
+    .bin before .idx (a reader that finds the .idx finds the whole shard), each file under a temporary
+    name moved into place (storage.atomic_path: a rename, or a copy on stores without one)."""
 
-    def __init__(self, folder: Path, base: str, vocab_size: int, max_tokens: int):
-        self.folder, self.base, self.vocab_size, self.max_tokens = folder, base, vocab_size, max_tokens
+    def __init__(self, url: str, base: str, vocab_size: int, max_tokens: int):
+        self.url, self.base, self.vocab_size, self.max_tokens = url, base, vocab_size, max_tokens
+        self.remote = "://" in url
+        self.folder = Path(tempfile.mkdtemp(prefix="curate-tokens-")) if self.remote else Path(url)
         self.count = 0
         self.num_tokens = 0
         self.writer: ShardWriter | None = None
-        folder.mkdir(parents=True, exist_ok=True)
-        ours = re.compile(rf"\.?{re.escape(base)}-\d{{3,}}\.(bin|idx)(\..*\.tmp)?")  # shards and their temporary files
-        for stale in folder.iterdir():
-            if ours.fullmatch(stale.name):
-                stale.unlink()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        # its shards and their temporary files
+        remove_files(url, re.compile(rf"\.?{re.escape(base)}-\d{{3,}}\.(bin|idx)(\..*\.tmp)?"))
+
+    def __enter__(self) -> "RollingShardWriter":
+        return self
+
+    def __exit__(self, kind, error, trace) -> None:
+        try:
+            if kind is None:
+                self.finish()
+            elif self.writer is not None:
+                self.writer.abort()
+        finally:
+            if self.remote:
+                shutil.rmtree(self.folder, ignore_errors=True)
 
     def add(self, tokens: np.ndarray) -> None:
         if self.writer is None:
@@ -208,17 +221,21 @@ class RollingShardWriter:
         self.writer.add_document(tokens)
         self.num_tokens += len(tokens)
         if self.writer.num_tokens >= self.max_tokens:
-            self.close()
+            self.finish()
 
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
-
-    def abort(self) -> None:
-        if self.writer is not None:
-            self.writer.abort()
-            self.writer = None
+    def finish(self) -> None:
+        """Publish the open shard, if any (under a URL: upload it)."""
+        if self.writer is None:
+            return
+        self.writer.close()
+        if self.remote:
+            for suffix in (".bin", ".idx"):
+                local = self.folder / (self.writer.prefix.name + suffix)
+                with open(local, "rb") as source, storage.atomic_path(storage.join(self.url, local.name)) as temporary, \
+                        fsspec.open(temporary, "wb") as target:
+                    shutil.copyfileobj(source, target, COPY_BYTES)
+                local.unlink()
+        self.writer = None
 
 
 def id_hashes(ids: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -249,26 +266,56 @@ def validation_split(shards: list[Shard], params: TokenizeParams) -> dict:
     return {"threshold": min(threshold, largest), "documents": documents, "scanned": True}  # ... never the largest
 
 
-
-
-def gather_shards(pieces: Path, target: Path, base: str, vocab_size: int, max_tokens: int) -> None:
-    """Copy every document of the shards in `pieces` (in name order) into fresh shards target/<base>-NNN:
-    the held-out documents of many input shards become a few shards of useful size."""
+def gather_shards(pieces: str, target: str, base: str, vocab_size: int, max_tokens: int) -> int:
+    """Copy every document of the shards in `pieces` (in name order) into fresh shards target/<base>-NNN
+    (folders or URLs; pieces under a URL are downloaded first): the held-out documents of many input
+    shards become a few shards of useful size. Returns how many documents it copied."""
     from train.format import IndexedShard
 
-    target.mkdir(parents=True, exist_ok=True)
-    for old in list(target.glob("*.bin")) + list(target.glob("*.idx")):
-        old.unlink()
-    writer = RollingShardWriter(target, base, vocab_size, max_tokens)
-    try:
-        for idx in sorted(pieces.glob("*.idx")) if pieces.exists() else []:
-            shard = IndexedShard(idx.with_suffix(""))
-            for i in range(len(shard)):
-                writer.add(np.asarray(shard[i]))
-        writer.close()
-    except BaseException:
-        writer.abort()
-        raise
+    documents = 0
+    with tempfile.TemporaryDirectory(prefix="curate-pieces-") as scratch:
+        local = download(pieces, Path(scratch)) if "://" in pieces else Path(pieces)
+        remove_files(target, re.compile(r".*\.(bin|idx)"))
+        with RollingShardWriter(target, base, vocab_size, max_tokens) as writer:
+            for idx in sorted(local.glob("*.idx")) if local.exists() else []:
+                shard = IndexedShard(idx.with_suffix(""))
+                for i in range(len(shard)):
+                    writer.add(np.asarray(shard[i]))
+                documents += len(shard)
+    return documents
+
+
+def write_summary(url: str, tokenizer_sha256: str, vocab_size: int, eot_id: int) -> None:
+    """Write tokens.json of the token folder at url: through train.format for a folder; for a URL, from the
+    shards' .idx files alone (no .bin is downloaded)."""
+    if "://" not in url:
+        Path(url).mkdir(parents=True, exist_ok=True)
+        write_token_dir_summary(url, tokenizer_sha256, vocab_size, eot_id, allow_empty=True)
+        return
+    shards = []
+    for idx in storage.list_files(url, (".idx",)):
+        with fsspec.open(idx, "rb") as f:
+            shards.append((storage.basename(idx)[:-len(".idx")], *index_counts(f.read())))
+    summary = token_dir_summary(shards, tokenizer_sha256, vocab_size, eot_id)
+    with storage.atomic_path(storage.join(url, SUMMARY_NAME)) as temporary, fsspec.open(temporary, "w") as f:
+        f.write(json.dumps(summary, indent=1) + "\n")
+
+
+def download(url: str, folder: Path) -> Path:
+    """The shard files under url, copied into folder."""
+    for remote in storage.list_files(url, (".bin", ".idx")):
+        with fsspec.open(remote, "rb") as source, open(folder / storage.basename(remote), "wb") as target:
+            shutil.copyfileobj(source, target, COPY_BYTES)
+    return folder
+
+
+def remove_files(url: str, names: re.Pattern) -> None:
+    """Delete the files directly under url (a folder or URL) whose names match."""
+    fs, path = storage.filesystem(url)
+    if fs.exists(path):
+        for found in fs.ls(path, detail=False):
+            if names.fullmatch(found.rstrip("/").rsplit("/", 1)[-1]):
+                fs.rm(found)
 
 
 def limit_threads(threads: int | None, workers: int) -> None:
