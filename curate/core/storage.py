@@ -54,9 +54,12 @@ def unstrip(fs: fsspec.AbstractFileSystem, path: str, like: str) -> str:
 
 
 def list_files(url: str, suffixes: tuple[str, ...] = ()) -> list[str]:
-    """Every file under url (or url itself when it is a file), sorted, optionally by suffix."""
+    """Every file under url (or url itself when it is a file, or the files a glob matches), sorted,
+    optionally by suffix."""
     fs, path = filesystem(url)
-    if _is_file(fs, path, url):
+    if any(c in url for c in "*?[") and not fs.exists(path):  # pipeline inputs may be globs (extract's too)
+        found = [p for p in fs.glob(path) if fs.isfile(p)]
+    elif _is_file(fs, path, url):
         found = [path]
     else:
         if is_http(url):  # an index page's relative links resolve against the folder's URL
