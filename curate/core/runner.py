@@ -132,7 +132,7 @@ class StageContext:
                 add_stats(totals, {name: ShardStats.from_dict(d) for name, d in record["stats"].items()})
         if changed and not self.allow_changed_inputs:
             raise ConfigError(f"stage '{self.stage_name}' ({phase}): the input files of {len(changed)} finished shard(s) "
-                              f"changed since they were done (size or modification time), e.g. {changed[:3]}; "
+                              f"changed since they were done (other files, or their size or modification time), e.g. {changed[:3]}; "
                               f"rerun with --allow-changed-inputs to redo exactly those, or use another --output")
         failures = []
         label = self.stage_name + ("" if phase == "main" else f" [{phase}]")
