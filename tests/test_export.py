@@ -3,6 +3,7 @@ uploads it through huggingface_hub to a local server speaking the Hub's upload A
 from __future__ import annotations
 
 import gzip
+import shutil
 
 import pyarrow.parquet as pq
 import pytest
@@ -30,6 +31,23 @@ def card_header(folder) -> dict:
     text = (folder / "README.md").read_text()
     assert text.startswith("---\n")
     return yaml.safe_load(text.split("---\n")[1])
+
+
+def test_a_stage_folder_reads_as_it_is_while_a_shard_is_being_written(tmp_path, curated):
+    """The writer's temporary (left too by a killed run) is hidden from pyarrow.dataset, pandas and datasets."""
+    import pandas as pd
+    import pyarrow.dataset as ds
+
+    from curate.core import storage
+    folder = tmp_path / "quality"
+    shutil.copytree(curated / "quality", folder)
+    rows = read_stage(curated, "quality").num_rows
+    with storage.atomic_path(str(folder / "shard-00099.parquet")) as temporary:
+        with open(temporary, "wb") as f:
+            f.write((folder / "shard-00000.parquet").read_bytes()[:300])  # half written
+        assert ds.dataset(folder, format="parquet").count_rows() == len(pd.read_parquet(folder)) == rows
+        loaded = datasets.load_dataset("parquet", data_dir=str(folder), split="train", cache_dir=str(tmp_path / "cache"))
+        assert loaded.num_rows == rows and storage.list_files(str(folder)) == [str(folder / "shard-00000.parquet")]
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "jsonl"])

@@ -262,3 +262,34 @@ def test_web_pages_and_warc_payloads_over_max_doc_bytes_are_rejected(shared_data
     assert all(f"max_doc_bytes {limit}" in row["detail"] for row in too_large)
     assert not over & {row["warc_record_id"] for row in kept}  # the records after a skipped one are still read
     assert len(kept) + len(rejected) == len(sizes) + 2
+
+
+# --- inputs holding nothing the pipeline reads (issue #17) ------------------------------------------
+
+
+def test_documents_given_to_an_extract_pipeline_are_an_error_naming_them_and_the_reader_key(shared_data, tmp_path):
+    """The issue's case: a folder of JSON lines given to pipelines/web.yaml ran on 0 documents and exited 0."""
+    documents = shared_data / "web" / "jsonl"
+    out = tmp_path / "web"
+    refused = run_curate("run", "pipelines/web.yaml", "--input", str(documents), "--output", str(out), check=False)
+    assert refused.returncode == 2 and "no file extract (source: web) reads (3 others, e.g. " in refused.stderr
+    assert str(documents / "dolma_cc_en_head-0091.jsonl") in refused.stderr and ".warc.lz4" in refused.stderr
+    assert "'reader:'" in refused.stderr and "Traceback" not in refused.stderr and not (out / "extract").exists()
+    named = documents / "dolma_cc_en_head-0091.jsonl"
+    refused = run_curate("run", "pipelines/books.yaml", "--input", str(named), "--output", str(tmp_path / "books"), check=False)
+    assert refused.returncode == 2 and f"input '{named}': not a file extract (source: books) reads" in refused.stderr
+    assert ".txt" in refused.stderr and not (tmp_path / "books" / "extract").exists()
+
+
+def test_files_extract_passes_over_in_a_folder_are_named(shared_data, tmp_path):
+    folder = tmp_path / "crawl"
+    folder.mkdir()
+    shutil.copy(shared_data / "web" / "warc" / "warcio_example.warc.gz", folder / "CRAWL.WARC.GZ")
+    shutil.copy(shared_data / "web" / "jsonl" / "dolma_cc_en_head-0091.jsonl", folder / "notes.jsonl")
+    out = tmp_path / "out"
+    result = run_curate("run", "pipelines/web.yaml", "--stage", "extract", "--input", str(folder), "--output", str(out), "--no-progress")
+    assert f"extract: skipping 1 file(s) of other kinds, e.g. {folder / 'notes.jsonl'}" in result.stderr
+    assert {row["path"] for row in read_stage(out, "extract").to_pylist()} == {str(folder / "CRAWL.WARC.GZ")}
+    glob = tmp_path / "by_glob"  # a glob input, as a pipeline's input may be, reads what it matches
+    run_curate("run", "pipelines/web.yaml", "--stage", "extract", "--input", str(folder / "*.WARC.GZ"), "--output", str(glob), "--no-progress")
+    assert read_stage(glob, "extract")["text"].to_pylist() == read_stage(out, "extract")["text"].to_pylist()

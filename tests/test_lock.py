@@ -48,11 +48,11 @@ def test_second_run_on_a_held_folder_fails_naming_the_holder(books_pipeline, tmp
 
 def test_lock_of_a_dead_process_on_this_host_is_taken_over(books_pipeline, tmp_path):
     write_lock(tmp_path / "out", pid=dead_pid())
-    (tmp_path / "out" / f"{LOCK_NAME}.tmp-0123456789ab").write_text("{")  # its heartbeat, killed mid-write
+    (tmp_path / "out" / f".{LOCK_NAME}.tmp-0123456789ab").write_text("{")  # its heartbeat, killed mid-write
     result = run_curate("run", str(books_pipeline), "--no-progress")
     assert "taking over a stale lock" in result.stderr
     assert (tmp_path / "out" / "stats" / "extract.json").exists()
-    assert not list((tmp_path / "out").glob(f"{LOCK_NAME}*"))
+    assert not list((tmp_path / "out").glob(f"*{LOCK_NAME}*"))
 
 
 def test_lock_from_another_host_is_stale_only_after_its_heartbeat_stops(tmp_path):

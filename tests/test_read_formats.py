@@ -83,15 +83,38 @@ def test_nested_field_missing_names_the_nested_fields_found(tmp_path, records):
         check([str(path)], ReaderConfig(url="metadata.link"))
 
 
+def test_dotted_paths_reach_into_parquet_structs(tmp_path, records):
+    """Dolma's nested metadata as a Parquet struct column: the same dotted paths as in JSON."""
+    rows = [{"id": r["id"], "text": r["text"], "metadata": {k: r["metadata"].get(k) for k in ("url", "perplexity")}} for r in records]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "dolma.parquet")
+    documents, _ = read_all([tmp_path / "dolma.parquet"], ReaderConfig(url="metadata.url", keep=["metadata.perplexity"]))
+    assert documents["id"].to_pylist() == [r["id"] for r in records]
+    assert documents["url"].to_pylist() == [r["metadata"].get("url") for r in records] and documents["url"].null_count < 30
+    assert documents["metadata_perplexity"].to_pylist() == [r["metadata"].get("perplexity") for r in records]
+
+
 def test_no_readable_file_and_unsupported_named_file_are_errors_naming_formats(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(ConfigError, match=r"no file the reader can read \(1 others, e.g. .*notes.txt\); supported: JSONL"):
         plan([str(tmp_path)], ReaderConfig())
     with pytest.raises(ConfigError, match=r"input '.*notes.txt': a format the reader does not support; supported: JSONL"):
         plan([str(tmp_path / "notes.txt")], ReaderConfig())
+    with pytest.raises(ConfigError, match=r"notes.txt: not readable as parquet: .*\(the reader's format is given as parquet\)"):
+        check([str(tmp_path / "notes.txt")], ReaderConfig(format="parquet"))  # named, so read as the format given
     (tmp_path / "notes.txt").write_text('{"text": "hello"}\n')
     documents, _ = read_all([tmp_path / "notes.txt"], ReaderConfig(format="jsonl"))
     assert documents["text"].to_pylist() == ["hello"]  # a named file with an explicit format is read as that format
+
+
+def test_a_given_format_reads_a_downloaded_folder_without_its_card(tmp_path, records, capsys):
+    """A Hub snapshot: Parquet beside README.md and .gitattributes, and Spark-style part files without a suffix."""
+    write_fineweb_parquet(records[:20], tmp_path / "data" / "train-0.parquet")
+    write_fineweb_parquet(records[20:], tmp_path / "data" / "part-00001")
+    (tmp_path / "README.md").write_text("---\nlicense: odc-by\n---\n# FineWeb sample\n")
+    (tmp_path / ".gitattributes").write_text("*.parquet filter=lfs\n")
+    documents, reasons = read_all([tmp_path], ReaderConfig(format="parquet"))
+    assert sorted(documents["text"].to_pylist()) == sorted(r["text"] for r in records) and reasons == []
+    assert "skipping 2 file(s) of other formats" in capsys.readouterr().err
 
 
 def test_upper_case_zst_and_json_array_files_are_read(tmp_path, records):
@@ -116,6 +139,16 @@ def test_one_large_jsonl_file_is_split_and_read_once_with_stable_derived_ids(tmp
     assert sorted(split["n"].to_pylist()) == list(range(400))  # each record exactly once
     assert dict(zip(split["n"].to_pylist(), split["id"].to_pylist())) == dict(zip(whole["n"].to_pylist(), whole["id"].to_pylist()))
     assert len(set(split["id"].to_pylist())) == 400
+
+
+def test_one_large_json_array_file_is_read_whole_not_cut_into_lines(tmp_path, records):
+    rows = [{"text": f"{i}: {records[i % 30]['text']}", "n": i} for i in range(400)]
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(rows, indent=1))  # an array over many lines, as json.dump(indent=...) writes it
+    config = ReaderConfig(shard_bytes=1_000_000, keep=["n"])
+    assert path.stat().st_size > 2_500_000 and len(plan([str(path)], config)) == 1
+    documents, reasons = read_all([path], config)
+    assert sorted(documents["n"].to_pylist()) == list(range(400)) and reasons == []
 
 
 def test_one_large_parquet_file_is_split_by_row_groups(tmp_path, records):

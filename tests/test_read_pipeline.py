@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -218,3 +220,37 @@ def test_dedup_and_tokenize_read_dolma_jsonl_gz_input_and_train(tmp_path, halves
     assert stats(out, "tokenize")["docs_in"] == tokenized == 30  # every document read, none of shard-00099
     losses = train_on(out / "tokenize", tokenizer, tmp_path)
     assert sorted(losses) == list(range(6)) and all(loss > 0 for loss in losses.values())
+
+
+def test_a_code_pipeline_reads_documents_for_one_stage_as_code(tmp_path):
+    """Without a reader key, --stage labels documents as the pipeline's extract stage would (code.yaml: code),
+    so code_quality judges them instead of passing them through as web text."""
+    files = sorted(Path(os.__file__).parent.glob("*.py"))[:12]  # the standard library: real code on every machine
+    stack = tmp_path / "stack.jsonl"  # The Stack style: text and its path
+    stack.write_text("".join(json.dumps({"text": f.read_text(encoding="utf-8"), "path_in_repo": f.name}) + "\n" for f in files))
+    out = tmp_path / "out"
+    run_curate("run", "pipelines/code.yaml", "--stage", "code_quality", "--input", str(stack), "--output", str(out), "--no-progress")
+    kept, dropped = read_stage(out, "code_quality"), read_rejected(out, "code_quality")
+    assert kept.num_rows + (dropped.num_rows if dropped else 0) == len(files) and kept.num_rows > 0
+    assert set(kept["source"].to_pylist()) == {"code"}
+    assert all(length > 0 for length in kept["code_max_line_length"].to_pylist())  # measured, not NaN for non-code
+
+
+def test_a_stage_on_named_documents_refuses_an_earlier_runs_files_in_its_folder(tmp_path, records):
+    """`--stage quality --input c.parquet` after a run on a, b and c: OUT/quality would hold a and b beside c,
+    and the next stage (or an export) would read them as this run's."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, part in (("a", records[:10]), ("b", records[10:20]), ("c", records[20:])):
+        rows = [{"id": r["id"], "source": "web", "text": r["text"], "url": r["metadata"].get("url")} for r in part]
+        pq.write_table(pa.Table.from_pylist(rows, schema=DOCUMENT_SCHEMA), docs / f"{name}.parquet")
+    out = tmp_path / "out"
+    path = filters_pipeline(tmp_path, [docs], out)
+    run_curate("run", path, "--stage", "quality", "--input", str(docs), "--no-progress")
+    before = sorted(p.name for p in (out / "quality").iterdir())
+    refused = run_curate("run", path, "--stage", "quality", "--input", str(docs / "c.parquet"), "--no-progress", check=False)
+    assert refused.returncode == 2 and "holds 2 file(s) of an earlier run" in refused.stderr
+    assert str(out / "quality" / "a.parquet") in refused.stderr and "another --output" in refused.stderr
+    assert sorted(p.name for p in (out / "quality").iterdir()) == before == ["a.parquet", "b.parquet", "c.parquet"]
+    run_curate("run", path, "--stage", "quality", "--input", str(docs / "c.parquet"), "--output", str(tmp_path / "new"), "--no-progress")
+    assert sorted(p.name for p in (tmp_path / "new" / "quality").iterdir()) == ["c.parquet"]

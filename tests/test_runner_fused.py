@@ -167,7 +167,7 @@ def test_workers_zero_is_a_one_line_config_error(documents, tmp_path):
 def test_stats_temporaries_of_a_killed_run_are_removed(documents, tmp_path):
     pipeline = filters_pipeline(tmp_path, documents, tmp_path / "out")
     (tmp_path / "out" / "stats").mkdir(parents=True)
-    leftover = tmp_path / "out" / "stats" / "langid.json.tmp-0123456789ab"
+    leftover = tmp_path / "out" / "stats" / ".langid.json.tmp-0123456789ab"
     leftover.write_text("{")
     run_curate("run", str(pipeline), "--no-progress")
     assert not leftover.exists() and (tmp_path / "out" / "stats" / "langid.json").exists()

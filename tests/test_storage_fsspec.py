@@ -75,10 +75,10 @@ def test_a_killed_runs_leftovers_are_redone_and_removed(tmp_path, shared_data, m
     fs = fsspec.filesystem("memory")
     complete = fs.cat(f"{memory_root}/extract/shard-00001.parquet")
     fs.pipe(f"{memory_root}/extract/shard-00001.parquet", complete[: len(complete) // 2])
-    fs.pipe(f"{memory_root}/extract/shard-00001.parquet.tmp-0123456789ab", complete[: len(complete) // 3])
+    fs.pipe(f"{memory_root}/extract/.shard-00001.parquet.tmp-0123456789ab", complete[: len(complete) // 3])
     fs.rm(f"{memory_root}/_state/extract/main/shard-00001.json")
     fs.rm(f"{memory_root}/stats/extract.json")
-    assert f"{memory_root}/extract/shard-00001.parquet.tmp-0123456789ab" not in storage.list_files(f"{memory_root}/extract")
+    assert f"{memory_root}/extract/.shard-00001.parquet.tmp-0123456789ab" not in storage.list_files(f"{memory_root}/extract")
 
     run(tmp_path, [str(shared_data / "books")], memory_root, [EXTRACT])
     assert fs.cat(f"{memory_root}/extract/shard-00001.parquet") == complete

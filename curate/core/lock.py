@@ -70,7 +70,7 @@ class RunLock:
             self._remove_if(fs, path, holder["token"])
         else:
             raise LockHeld(f"{self.url}: could not take the lock (other runs keep taking it); try again")
-        for leftover in fs.glob(path + ".tmp-*"):  # heartbeats of killed holders, cut mid-write
+        for leftover in fs.glob(storage.temporary_pattern(path)):  # heartbeats of killed holders, cut mid-write
             fs.rm(leftover)
         self._thread = threading.Thread(target=self._beat, name="curate-lock-heartbeat", daemon=True)
         self._thread.start()

@@ -38,6 +38,7 @@ import contextlib
 import dataclasses
 import hashlib
 import os
+import posixpath
 import sys
 import time
 from dataclasses import dataclass, field
@@ -127,7 +128,7 @@ class StageContext:
                 add_stats(totals, {name: ShardStats.from_dict(d) for name, d in record["stats"].items()})
         if changed and not self.allow_changed_inputs:
             raise ConfigError(f"stage '{self.stage_name}' ({phase}): the input files of {len(changed)} finished shard(s) "
-                              f"changed since they were done (size or modification time), e.g. {changed[:3]}; "
+                              f"changed since they were done (other files, or their size or modification time), e.g. {changed[:3]}; "
                               f"rerun with --allow-changed-inputs to redo exactly those, or use another --output")
         failures = []
         label = self.stage_name + ("" if phase == "main" else f" [{phase}]")
@@ -417,6 +418,8 @@ def run_stages(stages: list[Stage], ctx: StageContext) -> dict[str, ShardStats]:
     under ctx.work_url. A phase after one of its stage that ran tasks now is redone in full: what
     it reads changed (a new or changed input shard), so its old records no longer hold."""
     shards = stages[0].shards(ctx)
+    if stages[-1].writes_documents:
+        refuse_stale(ctx, shards)
     parts = segments(stages, ctx, shards)
     phased = any(isinstance(s, PhasedStage) for s in stages)
     totals: dict[str, ShardStats] = {}
@@ -451,6 +454,17 @@ def run_stages(stages: list[Stage], ctx: StageContext) -> dict[str, ShardStats]:
     if len(parts) > 1:
         ctx.note(f"{ctx.stage_name} phases: " + ", ".join(f"{name} {s:.1f}s" for name, s in seconds.items()))
     return {s.name: totals.get(s.name, ShardStats()) for s in stages}
+
+
+def refuse_stale(ctx: StageContext, shards: list[Shard]) -> None:
+    """Stale output is never used: a file in the group's output folder that no shard of this run writes
+    (an earlier run's, on other inputs) would be read beside this run's by the next stage or an export."""
+    names = {posixpath.basename(ctx.output_url(shard.name)) for shard in shards}
+    stale = [f for f in storage.list_files(ctx.output_dir) if posixpath.basename(f) not in names and not is_stage_report(f)]
+    if stale:
+        raise ConfigError(f"{ctx.output_dir} holds {len(stale)} file(s) of an earlier run that no shard of this run "
+                          f"writes, e.g. {stale[0]}; a later stage would read them with this run's documents: use "
+                          f"another --output, or delete them")
 
 
 def run_pass(part: Pass, label: str, shards: list[Shard], ctx: StageContext, folder: str | None,
@@ -523,16 +537,17 @@ def is_stage_report(url: str) -> bool:
 def stage_input_plan(pipeline: Pipeline, index: int, inputs: list[str]) -> tuple[Pipeline, list[tuple[list[int], list[str]]]]:
     """What runs for `--stage NAME --input PATH`, as (stage indices, inputs) steps: NAME alone on PATH when
     PATH holds documents in the project's schema (Parquet); else PATH read through the pipeline's reader (or,
-    without one, a reader that infers the format from suffixes): fused before NAME when NAME is a document
-    stage, else written to OUT/read first for NAME (dedup, tokenize, ...) to read. The pipeline returned
-    holds that reader."""
+    without one, a reader that infers the format from suffixes, with the source of the pipeline's extract
+    stage): fused before NAME when NAME is a document stage, else written to OUT/read first for NAME (dedup,
+    tokenize, ...) to read. The pipeline returned holds that reader."""
     from curate.read.plan import plan
     from curate.read.stage import ReadStage
 
     if documents_problem(inputs) is None:
         return pipeline, [([index], inputs)]
-    if not isinstance(pipeline.stages[0], ReadStage):
-        pipeline = dataclasses.replace(pipeline, stages=[ReadStage("read", ReadStage.Params())] + pipeline.stages)
+    if not isinstance(pipeline.stages[0], ReadStage):  # documents labelled as what the pipeline extracts (code.yaml: code)
+        params = ReadStage.Params(source=getattr(pipeline.stages[0].params, "source", "web"))
+        pipeline = dataclasses.replace(pipeline, stages=[ReadStage("read", params)] + pipeline.stages)
         index += 1
     read, stage = pipeline.stages[0], pipeline.stages[index]
     if isinstance(stage, DocumentStage):

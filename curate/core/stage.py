@@ -115,6 +115,7 @@ class Stage:
     cpus: ClassVar[float] = 1.0  # what one shard task needs; the Ray executor asks for it
     memory_gb: ClassVar[float | None] = None  # memory one shard task needs, when known; the Ray executor reserves it
     source: ClassVar[bool] = False  # makes documents from files (`read`): its documents(shard, output) feeds a fused pass
+    writes_documents: ClassVar[bool] = True  # its output folder holds one document file per shard (the runner refuses others there)
 
     def __init__(self, name: str, params: Any):
         self.name = name

@@ -1,8 +1,8 @@
 """Paths and atomic writes through fsspec, so inputs and outputs may be local
 paths or URLs (s3://, gs://, https://, memory://, file://).
 
-Atomicity: a file is written under a temporary name in the same folder
-(`<name>.tmp-<12 hex>`) and then renamed (moved) into place. On stores without
+Atomicity: a file is written under a hidden temporary name in the same folder
+(`.<name>.tmp-<12 hex>`) and then renamed (moved) into place. On stores without
 rename (S3, GCS) the move is a server-side copy + delete, which is not atomic:
 readers never trust an output alone, only together with the stage's completion
 record, which is always written last. A run killed mid-write leaves temporaries:
@@ -54,9 +54,12 @@ def unstrip(fs: fsspec.AbstractFileSystem, path: str, like: str) -> str:
 
 
 def list_files(url: str, suffixes: tuple[str, ...] = ()) -> list[str]:
-    """Every file under url (or url itself when it is a file), sorted, optionally by suffix."""
+    """Every file under url (or url itself when it is a file, or the files a glob matches), sorted,
+    optionally by suffix."""
     fs, path = filesystem(url)
-    if _is_file(fs, path, url):
+    if any(c in url for c in "*?[") and not fs.exists(path):  # pipeline inputs may be globs (extract's too)
+        found = [p for p in fs.glob(path) if fs.isfile(p)]
+    elif _is_file(fs, path, url):
         found = [path]
     else:
         if is_http(url):  # an index page's relative links resolve against the folder's URL
@@ -148,16 +151,24 @@ def remove_temporaries(url: str) -> int:
 
 @contextmanager
 def atomic_path(url: str) -> Iterator[str]:
-    """Yield a temporary path beside url; on success move it to url."""
+    """Yield a temporary path beside url; on success move it to url. The temporary is a hidden file
+    (`.<name>.tmp-<hex>`), which pyarrow.dataset, pandas and datasets.load_dataset pass over, so a
+    stage folder reads as it is while a shard is written or after a killed writer."""
     fs, path = filesystem(url)
-    fs.makedirs(posixpath.dirname(path) if "://" in url else os.path.dirname(path) or ".", exist_ok=True)
-    temporary = f"{path}.tmp-{uuid.uuid4().hex[:12]}"
+    folder = posixpath.dirname(path) if "://" in url else os.path.dirname(path) or "."
+    fs.makedirs(folder, exist_ok=True)
+    temporary = temporary_pattern(path).replace("*", uuid.uuid4().hex[:12])
     try:
         yield unstrip(fs, temporary, url)
         fs.mv(temporary, path)
     finally:
         if fs.exists(temporary):
             fs.rm(temporary)
+
+
+def temporary_pattern(path: str) -> str:
+    """The glob matching the temporaries atomic_path writes for path."""
+    return posixpath.join(posixpath.dirname(path), f".{posixpath.basename(path)}.tmp-*")
 
 
 def write_json(url: str, obj) -> None:

@@ -2,7 +2,8 @@
 
 Small files are grouped into one shard; a large file is split so one 10 GB file keeps every worker
 busy: Parquet by row groups, uncompressed JSONL by byte ranges (a line belongs to the range it
-starts in, so ranges may cut anywhere). Compressed JSONL, CSV and Arrow files are one piece each.
+starts in, so ranges may cut anywhere). Compressed JSONL, a JSON array, CSV and Arrow files are one
+piece each.
 """
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ def list_inputs(inputs: list[str], config: ReaderConfig) -> list[tuple[str, str,
     found, skipped = [], []
     for spec in inputs:
         fs, path = storage.filesystem(spec)
-        if any(c in spec for c in "*?["):
+        glob = any(c in spec for c in "*?[")
+        if glob:
             urls = [storage.unstrip(fs, p, spec) for p in sorted(fs.glob(path)) if fs.isfile(p)]
             named = False
         else:
@@ -47,7 +49,7 @@ def list_inputs(inputs: list[str], config: ReaderConfig) -> list[tuple[str, str,
             if named and fmt is None:
                 raise ConfigError(f"input '{url}': a format the reader does not support; supported: {SUPPORTED} "
                                   f"(or set the reader's 'format')")
-            if fmt is None or (config.format and not named and infer_format(url) not in (None, config.format)):
+            if fmt is None or (config.format and not named and not fits_format(url, config.format, glob)):
                 skipped.append(url)
             elif url.rsplit("/", 1)[-1] not in SAVE_TO_DISK_FILES:
                 found.append((url, fmt, _size(url)))
@@ -60,6 +62,14 @@ def list_inputs(inputs: list[str], config: ReaderConfig) -> list[tuple[str, str,
     return found
 
 
+def fits_format(url: str, fmt: str, matched: bool) -> bool:
+    """Whether a file is read as the reader's given format: its suffix names that format, or names none
+    and a glob matched it (the pattern chose it) or it has no suffix (Spark's part-00000). So a dataset
+    repository's README.md or .gitattributes in a folder is passed over, not read as Parquet."""
+    found = infer_format(url)
+    return found == fmt or (found is None and (matched or "." not in split_compression(url)[0].rsplit("/", 1)[-1]))
+
+
 def _size(url: str) -> int:
     fs, path = storage.filesystem(url)
     return int(fs.size(path) or 0)
@@ -67,7 +77,7 @@ def _size(url: str) -> int:
 
 def split_file(url: str, fmt: str, size: int, shard_bytes: int) -> list[tuple[Piece, int]]:
     """A file's pieces of about shard_bytes each, with their sizes."""
-    if size <= shard_bytes or fmt in ("csv", "arrow") or (fmt == "jsonl" and split_compression(url)[1]):
+    if size <= shard_bytes or fmt in ("csv", "arrow") or (fmt == "jsonl" and (split_compression(url)[1] or json_array(url))):
         return [(Piece(url, fmt), size)]
     if fmt == "jsonl":
         return [(Piece(url, fmt, start, min(start + shard_bytes, size)), min(shard_bytes, size - start))
@@ -83,6 +93,12 @@ def split_file(url: str, fmt: str, size: int, shard_bytes: int) -> list[tuple[Pi
             pieces.append((Piece(url, fmt, start, index + 1), total))
             start, total = index + 1, 0
     return pieces or [(Piece(url, fmt), size)]
+
+
+def json_array(url: str) -> bool:
+    """A .json file holding one JSON array, not lines: it cannot be cut at line ends, so it is read whole."""
+    with fsspec.open(url, "rb") as f:
+        return f.read(256).lstrip().startswith(b"[")
 
 
 def plan(inputs: list[str], config: ReaderConfig) -> list[tuple[str, tuple[Piece, ...]]]:

@@ -48,7 +48,11 @@ def check(inputs: list[str], config: ReaderConfig) -> pa.Schema:
     for url, fmt, _ in list_inputs(inputs, config):
         if fmt in seen:
             continue
-        fields = sample_fields(url, fmt, config)
+        try:
+            fields = sample_fields(url, fmt, config)
+        except (ValueError, OSError) as error:  # pyarrow's ArrowInvalid is a ValueError
+            raise ConfigError(f"{url}: not readable as {fmt}: {error} (the reader's format is "
+                              f"{'given as ' + config.format if config.format else 'inferred from the suffix'})") from None
         if not fields:  # an empty file says nothing about the mapping: ask the next one
             continue
         seen.add(fmt)

@@ -92,6 +92,7 @@ class TokenizeParams:
 @register_stage("tokenize")
 class TokenizeStage(Stage):
     Params = TokenizeParams
+    writes_documents = False  # token shards in train/ and val/
 
     def __init__(self, name: str, params: TokenizeParams):
         super().__init__(name, params)
