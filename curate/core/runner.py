@@ -352,7 +352,9 @@ def run_group(pipeline: Pipeline, indices: list[int], executor: Executor, option
     if indices[0] > 0 and options.stage_input is None:
         require_finished(pipeline, indices[0] - 1, reader=stages[0].name)
     start = time.perf_counter()
-    totals = run_stages(stages, ctx)
+    # OUT/read written for `--stage X --input`: X reads this run's shards by name, so an older file there is never read
+    scratch = options.stage_input is not None and stages[-1].source
+    totals = run_stages(stages, ctx, refuse_stale_files=stages[-1].writes_documents and not scratch)
     for stage in stages:  # each stage's summary, from its summed stats; its rows lie in its rejected folder and ctx.output_dir
         stage.finalize(ctx.for_stage(stage.name), totals.get(stage.name, ShardStats()))
     if any(isinstance(s, PhasedStage) for s in stages):  # their scratch (signatures, pairs, documents between passes)
@@ -411,14 +413,14 @@ def segments(stages: list[Stage], ctx: StageContext, shards: list[Shard]) -> lis
     return result + ([current] if current.steps else [])
 
 
-def run_stages(stages: list[Stage], ctx: StageContext) -> dict[str, ShardStats]:
+def run_stages(stages: list[Stage], ctx: StageContext, refuse_stale_files: bool) -> dict[str, ShardStats]:
     """A group's stages, in passes over the documents and task phases between them (see segments),
     over the first stage's shards: Parquet documents, a reader's pieces (the `read` stage), raw
     files (extract). Intermediate documents (kept rows of a pass before a task phase) are scratch
     under ctx.work_url. A phase after one of its stage that ran tasks now is redone in full: what
     it reads changed (a new or changed input shard), so its old records no longer hold."""
     shards = stages[0].shards(ctx)
-    if stages[-1].writes_documents:
+    if refuse_stale_files:
         refuse_stale(ctx, shards)
     parts = segments(stages, ctx, shards)
     phased = any(isinstance(s, PhasedStage) for s in stages)
