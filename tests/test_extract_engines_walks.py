@@ -1,5 +1,5 @@
-"""The faster readability and jusText walk (curate/extract/engines_fallback.py) must not change what
-trafilatura's fallback computes: same readability summary, same jusText paragraphs, same text."""
+"""The faster tree walks (curate/extract/engines_walks.py) must not change what trafilatura computes:
+same readability summary, same jusText paragraphs and classes, same extracted text."""
 from __future__ import annotations
 
 from copy import deepcopy
@@ -8,10 +8,10 @@ import justext.core
 import lxml.html
 import pytest
 import trafilatura
-from trafilatura import external
+from trafilatura import external, htmlprocessing, main_extractor
 from trafilatura.readability_lxml import Document
 
-from curate.extract.engines_fallback import FAITHFUL, FastDocument, FastParagraphMaker, faster_fallback
+from curate.extract.engines_walks import FAITHFUL, FastDocument, FastParagraphMaker, faster_walks
 from curate.extract.engines_xpath import faster_trafilatura
 from curate.extract.web import decode_page
 
@@ -58,8 +58,9 @@ def test_extracted_text_is_unchanged_and_the_stock_fallback_is_restored_after(sh
     pages = [decode_page({}, path.read_bytes(), None) for path in sorted(folder.glob("*.htm*"))]
     settings = dict(favor_precision=True, include_comments=False)
     stock = [trafilatura.extract(html, **settings) for html in pages]
-    with faster_trafilatura(), faster_fallback():
+    with faster_trafilatura(), faster_walks():
         assert external.ReadabilityDocument is FastDocument
         fast = [trafilatura.extract(html, **settings) for html in pages]
     assert fast == stock and sum(map(bool, fast)) >= 100
     assert external.ReadabilityDocument is Document and external.ParagraphMaker is justext.core.ParagraphMaker
+    assert main_extractor.delete_by_link_density is htmlprocessing.delete_by_link_density

@@ -1,4 +1,4 @@
-"""Faster, identical trafilatura fallback: its readability fork and jusText's paragraph walk.
+"""Faster, identical trafilatura: the Python tree walks of its fallback and of its link-density test.
 
 Without no_fallback, trafilatura runs readability (its fork, trafilatura/readability_lxml.py)
 on an uncleaned copy of every page and jusText on some, and keeps whichever text its length
@@ -14,8 +14,11 @@ rules pick. Three readability steps turn every element into a Python object:
 jusText walks the tree through lxml.sax (attribute objects and namespace maps per element,
 none of which its ParagraphMaker reads): the same start / text / end / tail events come from
 lxml's C iterwalk here; and its paragraphs build their path strings and text only when read.
+The main pass's delete_by_link_density lists the links of every div / list / p (a Python
+object each) before comparing the element's text with a length limit of at most 300
+characters, above which the links are never read: the length is compared first here.
 Markup these shortcuts cannot read the same way (comments, processing instructions, entities,
-namespaces) goes to the stock code. tests/test_extract_engines_fallback.py checks the text.
+namespaces) goes to the stock code. tests/test_extract_engines_walks.py checks the text.
 
 Written against trafilatura 1.11.0 and jusText 3.0.2: if the replaced functions change, a
 warning says so and the stock code runs (FAITHFUL is False).
@@ -31,8 +34,9 @@ import justext.core
 import justext.paragraph
 from lxml import etree
 from lxml.html import fragment_fromstring
-from trafilatura import external, readability_lxml
+from trafilatura import external, htmlprocessing, main_extractor, readability_lxml
 from trafilatura.readability_lxml import LIST_TAGS, Document, text_length, trim
+from trafilatura.xml import delete_element
 
 # sha1 of the source of each function replaced or imitated here, as in trafilatura 1.11.0 / jusText 3.0.2
 STOCK_SOURCES = {
@@ -42,6 +46,8 @@ STOCK_SOURCES = {
     Document.get_link_density: "c715551a1fdf",
     text_length: "3ff5496e554c",
     external.custom_justext: "df56aed1cb8c",
+    htmlprocessing.delete_by_link_density: "621cc66078ec",
+    htmlprocessing.link_density_test: "56693d7fbab8",
     justext.core.ParagraphMaker.make_paragraphs: "55b27400980a",
     justext.core.ParagraphMaker._start_new_pragraph: "d763d8417354",
     justext.paragraph.Paragraph.__init__: "1cefb0c821d7",
@@ -206,6 +212,26 @@ class FastParagraphMaker(justext.core.ParagraphMaker):
         return handler.paragraphs
 
 
+LONGEST_LINK_TEST = 300  # the largest length limit in link_density_test: longer text is never link-tested
+
+
+def delete_by_link_density(subtree, tagname, backtracking=False, favor_precision=False):
+    deletions = []
+    threshold = 200 if favor_precision else 100
+    for elem in subtree.iter(tagname):
+        elemtext = trim(elem.text_content())
+        if len(elemtext) >= LONGEST_LINK_TEST:
+            continue  # link_density_test would answer (False, []) after listing the links
+        result, templist = htmlprocessing.link_density_test(elem, elemtext, favor_precision)
+        if result:
+            deletions.append(elem)
+        elif backtracking and templist and 0 < len(elemtext) < threshold and len(elem) >= 3:
+            deletions.extend(elem)
+    for elem in dict.fromkeys(deletions):
+        delete_element(elem)
+    return subtree
+
+
 def source_hash(function) -> str:
     return hashlib.sha1(inspect.getsource(function).encode()).hexdigest()[:12]
 
@@ -218,13 +244,15 @@ if CHANGED:
 
 
 @contextmanager
-def faster_fallback():
-    """Within the block, trafilatura's fallback uses the classes above (when FAITHFUL)."""
+def faster_walks():
+    """Within the block, trafilatura uses the classes and function above (when FAITHFUL)."""
     if not FAITHFUL:
         yield
         return
     external.ReadabilityDocument, external.ParagraphMaker = FastDocument, FastParagraphMaker
+    main_extractor.delete_by_link_density = delete_by_link_density
     try:
         yield
     finally:
         external.ReadabilityDocument, external.ParagraphMaker = Document, justext.core.ParagraphMaker
+        main_extractor.delete_by_link_density = htmlprocessing.delete_by_link_density
