@@ -7,7 +7,7 @@ import trafilatura
 from lxml import etree
 from trafilatura import utils, xpaths
 
-from curate.extract.engines_xpath import SWAPS, ElementTest, ValueTest, element_test, faster_trafilatura, is_local
+from curate.extract.engines_xpath import SWAPS, ElementTest, faster_trafilatura, is_local
 from curate.extract.web import decode_page
 
 
@@ -24,15 +24,6 @@ def test_only_expressions_on_the_element_alone_are_replaced():
     assert not is_local(etree.XPath(".//header"))
     replaced = [fast for _, _, swapped in SWAPS for fast in swapped if isinstance(fast, ElementTest)]
     assert len(replaced) >= 8  # the big discard lists of trafilatura are covered
-
-
-def test_value_tests_only_where_each_term_reads_one_attribute_and_lxml_rejected_values_fall_back():
-    assert isinstance(element_test(etree.XPath('.//*[(self::div or self::p)][contains(@class, "foot") or @aria-hidden="true"]')), ValueTest)
-    assert not isinstance(element_test(etree.XPath('.//*[contains(@class, "a") and contains(@id, "b")]')), ValueTest)
-    assert not isinstance(element_test(etree.XPath('.//*[contains(concat(@class, @id), "ab")]')), ValueTest)
-    tree = trafilatura.load_html('<html><body><div class="footer\x01">a</div><div class="ok">b</div></body></html>')
-    xpath, test = xpaths.OVERALL_DISCARD_XPATH[0], element_test(xpaths.OVERALL_DISCARD_XPATH[0])
-    assert test(tree) == xpath(tree) and len(xpath(tree)) == 1  # \x01 cannot go on a probe element
 
 
 def test_element_tests_find_the_same_elements_as_the_xpaths(pages):

@@ -6,7 +6,8 @@ rules pick. Three readability steps turn every element into a Python object:
 - transform_misused_divs_into_paragraphs serialises the children of every <div> (a nested div
   is serialised once per ancestor) to regex-search the markup for
   `<(?:a|blockquote|dl|div|img|ol|p|pre|table|ul)`: the same test is "has a descendant
-  element whose name starts so", asked of libxml2 in one XPath;
+  element whose name starts so", answered by lxml's C iterator over those names (the page's
+  tag names that start so), which stops at the first;
 - remove_unlikely_candidates reads class and id of every element: only elements having one
   can be removed, and libxml2 finds those;
 - sanitize counts <p>, <img>, <li>, <embed>, <input> under each block with five findall()
@@ -54,10 +55,8 @@ STOCK_SOURCES = {
     justext.paragraph.Paragraph.text.fget: "54813b5f89b5",
 }
 
-UPPER_TO_LOWER = "translate(name(), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
-# readability's divToPElementsRe as a test on names ("p" covers "pre")
-BLOCKLESS_DIVS = etree.XPath(".//div[not(descendant::*[" + " or ".join(
-    f"starts-with({UPPER_TO_LOWER}, '{prefix}')" for prefix in ("a", "blockquote", "dl", "div", "img", "ol", "p", "table", "ul")) + "])]")
+# readability's divToPElementsRe, `<(?:a|blockquote|dl|div|img|ol|p|pre|table|ul)` (any case), as name prefixes
+BLOCK_PREFIXES = ("a", "blockquote", "dl", "div", "img", "ol", "p", "table", "ul")
 CLASS_OR_ID = etree.XPath(".//*[@class or @id]")
 BLOCK_COUNTS = etree.XPath("concat(count(.//p), ' ', count(.//img), ' ', count(.//li), ' ', count(.//embed), ' ', "
                            "count(.//input), ' ', count(.//input[@type='hidden']))")
@@ -75,8 +74,13 @@ class FastDocument(Document):
     def transform_misused_divs_into_paragraphs(self):
         if unusual(self.doc):
             return super().transform_misused_divs_into_paragraphs()
-        for elem in BLOCKLESS_DIVS(self.doc):  # renaming a div to p changes no other div's answer
-            elem.tag = "p"
+        names = {elem.tag for elem in self.doc.iter()}
+        if any(":" in name or "{" in name for name in names):
+            return super().transform_misused_divs_into_paragraphs()
+        blocks = [name for name in names if name.lower().startswith(BLOCK_PREFIXES)]
+        for elem in self.doc.findall(".//div"):  # a div's descendants are renamed after it is tested
+            if not blocks or next(elem.iterdescendants(*blocks), None) is None:
+                elem.tag = "p"
         for elem in self.doc.findall(".//div"):  # stock, from here on
             if elem.text and elem.text.strip():
                 p_elem = fragment_fromstring("<p/>")

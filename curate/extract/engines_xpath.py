@@ -48,11 +48,9 @@ class ElementTest:
         has_any = "[" + " or ".join("@" + a for a in self.attributes) + "]" if filter_safe else ""
         # a leading [(self::div or self::p ...)] is a condition of its own: libxml2 applies it too,
         # and if no other part of the predicate reads the tag, the tag need not be in the key
-        self.tags = LEADING_TAG_TEST.match(self.predicate)
-        self.tag_test = self.tags.group(0) if self.tags else ""
-        self.rest = self.predicate[self.tags.end() if self.tags else 0:]
-        self.keyed_by_tag = "self::" in self.rest
-        self.candidates = etree.XPath(".//*" + self.tag_test + has_any)
+        tags = LEADING_TAG_TEST.match(self.predicate)
+        self.keyed_by_tag = "self::" in self.predicate[tags.end() if tags else 0:]
+        self.candidates = etree.XPath(".//*" + (tags.group(0) if tags else "") + has_any)
 
     def __call__(self, tree) -> list:
         # the loop is inlined (no method call per element): it runs ~1,500 times per page
@@ -69,72 +67,6 @@ class ElementTest:
         return found
 
 
-class ValueTest(ElementTest):
-    """For a predicate that is an `or` of tests each reading one attribute (after an optional tag
-    test), as trafilatura's big discard lists are: an element matches if and only if one of its
-    attribute values passes on its own. libxml2 lists the values (strings, no element objects),
-    each distinct value is tested once on a bare element holding just that attribute (the tests
-    on absent attributes are false: no empty literals), and libxml2 selects the elements
-    holding a passing value, in document order. Most pages have none, and the search stops there."""
-
-    def __init__(self, xpath: etree.XPath):
-        super().__init__(xpath)
-        self.probe_tag = re.search(r"self::([\w-]+)", self.tag_test).group(1) if self.tags else "div"
-        self.values = [etree.XPath(f".//*{self.tag_test}/@{a}", smart_strings=False) for a in self.attributes]
-        self.passing: dict = {}
-        self.selectors: dict = {}
-
-    def __call__(self, tree) -> list:
-        try:
-            passing = [[v for v in set(values(tree)) if self.passes(a, v)] for a, values in zip(self.attributes, self.values)]
-        except ValueError:  # a value lxml will not put on an element (control characters): ask per element
-            return super().__call__(tree)
-        if not any(passing):
-            return []
-        shape = tuple(map(len, passing))
-        selector = self.selectors.get(shape)
-        if selector is None:
-            tests = [f"@{a}=$v{i}_{j}" for i, (a, n) in enumerate(zip(self.attributes, shape)) for j in range(n)]
-            selector = self.selectors[shape] = etree.XPath(f".//*{self.tag_test}[{' or '.join(tests)}]")
-        return selector(tree, **{f"v{i}_{j}": v for i, values in enumerate(passing) for j, v in enumerate(values)})
-
-    def passes(self, attribute: str, value: str) -> bool:
-        match = self.passing.get((attribute, value))
-        if match is None:
-            if len(self.passing) >= MEMORY_LIMIT:
-                self.passing.clear()
-            probe = etree.Element(self.probe_tag)
-            probe.set(attribute, value)
-            match = self.passing[attribute, value] = bool(self.test(probe))
-        return match
-
-
-def one_attribute_per_term(test: ElementTest) -> bool:
-    """True for a predicate `[a or b or ...]` (after the tag test) whose terms each read one
-    attribute and nothing else: no and / not / self::, no empty literal."""
-    if not test.attributes or test.keyed_by_tag or '""' in test.predicate or "''" in test.predicate:
-        return False
-    code = re.sub(r"\"[^\"]*\"|'[^']*'", "''", test.rest).strip()
-    inner = code[1:-1] if code.startswith("[") and code.endswith("]") else None
-    if inner is None or re.search(r"[\[\]]", inner):
-        return False
-    terms, depth, start = [], 0, 0
-    for token in re.finditer(r"[()]|(?<![\w@-])or(?![\w-])", inner):
-        if token.group() in "()":
-            depth += 1 if token.group() == "(" else -1
-        elif depth == 0:
-            terms.append(inner[start:token.start()])
-            start = token.end()
-    terms.append(inner[start:])
-    return all(len(set(re.findall(r"@([\w-]+)", term))) == 1 and not re.search(r"(?<![\w@-])(and|not)(?![\w-])", term)
-               for term in terms)
-
-
-def element_test(xpath: etree.XPath) -> ElementTest:
-    test = ElementTest(xpath)
-    return ValueTest(xpath) if one_attribute_per_term(test) else test
-
-
 def is_local(xpath) -> bool:
     """True for `.//*[...]` whose predicates read only the element's own tag and attributes."""
     path = getattr(xpath, "path", "").strip()
@@ -142,7 +74,7 @@ def is_local(xpath) -> bool:
 
 
 def faster(expressions: list) -> list:
-    return [element_test(x) if is_local(x) else x for x in expressions]
+    return [ElementTest(x) if is_local(x) else x for x in expressions]
 
 
 # trafilatura's modules import these lists by reference, so swapping their contents swaps them everywhere
