@@ -9,7 +9,7 @@ rules pick. Three readability steps turn every element into a Python object:
   element whose name starts so", answered by lxml's C iterator over those names (the page's
   tag names that start so), which stops at the first;
 - remove_unlikely_candidates reads class and id of every element: only elements having one
-  can be removed, and libxml2 finds those;
+  can be removed, and libxml2 finds those; its two regexes run once per distinct value;
 - sanitize counts <p>, <img>, <li>, <embed>, <input> under each block with five findall()
   (a Python object per match) and reads its text three times: one XPath count, one read.
 jusText walks the tree through lxml.sax (attribute objects and namespace maps per element,
@@ -30,6 +30,7 @@ import hashlib
 import inspect
 import warnings
 from contextlib import contextmanager
+from functools import lru_cache
 
 import justext.core
 import justext.paragraph
@@ -68,6 +69,13 @@ def unusual(tree) -> bool:
     return bool(UNUSUAL_NODES(tree)) or next(tree.iter(etree.Entity), None) is not None
 
 
+@lru_cache(maxsize=100_000)
+def unlikely(attrs: str) -> bool:
+    """readability's two regexes on "class id", once per distinct value (pages repeat them)."""
+    regexes = readability_lxml.REGEXES
+    return bool(regexes["unlikelyCandidatesRe"].search(attrs)) and not regexes["okMaybeItsACandidateRe"].search(attrs)
+
+
 class FastDocument(Document):
     __slots__ = ()
 
@@ -97,10 +105,7 @@ class FastDocument(Document):
     def remove_unlikely_candidates(self):
         for elem in CLASS_OR_ID(self.doc):
             attrs = " ".join(filter(None, (elem.get("class"), elem.get("id"))))
-            if len(attrs) < 2:
-                continue
-            if (elem.tag not in readability_lxml.FRAME_TAGS and readability_lxml.REGEXES["unlikelyCandidatesRe"].search(attrs)
-                    and not readability_lxml.REGEXES["okMaybeItsACandidateRe"].search(attrs)):
+            if len(attrs) >= 2 and elem.tag not in readability_lxml.FRAME_TAGS and unlikely(attrs):
                 elem.drop_tree()
 
     def sanitize(self, node, candidates):
