@@ -83,7 +83,7 @@ class FastDocument(Document):
         if unusual(self.doc):
             return super().transform_misused_divs_into_paragraphs()
         names = {elem.tag for elem in self.doc.iter()}
-        if any(":" in name or "{" in name for name in names):
+        if any(":" in name or "{" in name or not name.isascii() for name in names):  # (re.I folds some non-ASCII letters)
             return super().transform_misused_divs_into_paragraphs()
         blocks = [name for name in names if name.lower().startswith(BLOCK_PREFIXES)]
         for elem in self.doc.findall(".//div"):  # a div's descendants are renamed after it is tested
