@@ -9,7 +9,8 @@ machine), best of `--repeat` rounds, systems interleaved within a round; wall-cl
 pages/s beside it.
 
 Systems: curate's engines (in this process, and trafilatura also through the watchdog
-process the extract stage uses); trafilatura favor_precision with tables on (FineWeb) and
+process the extract stage uses; and once with trafilatura's own tree walks instead of
+curate/extract/engines_walks.py, to show that change in the same run); trafilatura favor_precision with tables on (FineWeb) and
 off (curate's old web.yaml), and with no_fallback (stock, and with curate's faster discard
 XPaths: the floor of any engine that runs trafilatura's main pass on every page); resiliparse main_content; datatrove's
 Trafilatura step exactly as FineWeb configures it (defaults: favour_precision, 1 s timeout
@@ -35,6 +36,7 @@ sys.path.insert(0, str(REPO))
 import trafilatura  # noqa: E402
 from resiliparse.extract.html2text import extract_plain_text  # noqa: E402
 
+from curate.extract import engines_walks  # noqa: E402
 from curate.extract.engines import EngineOptions, extract_main_text, new_file  # noqa: E402
 from curate.extract.engines_gold import load_gold, score_all  # noqa: E402
 from curate.extract.engines_watchdog import Watchdog  # noqa: E402
@@ -84,6 +86,17 @@ def curate_watchdog(pages):
     return out, cpu_seconds(WATCHDOG.process.pid) - child_start + time.process_time() - own_start
 
 
+def stock_walks(system):
+    """The same engine with trafilatura's own tree walks (without curate/extract/engines_walks.py)."""
+    def run(pages):
+        before, engines_walks.FAITHFUL = engines_walks.FAITHFUL, False
+        try:
+            return system(pages)
+        finally:
+            engines_walks.FAITHFUL = before
+    return run
+
+
 def trafilatura_direct(**settings):
     def run(pages):
         return {name: trafilatura.extract(html, favor_precision=True, include_comments=False, **settings) for name, html in pages.items()}
@@ -114,6 +127,7 @@ SYSTEMS = {
     "curate engine=trafilatura, watchdog process": curate_watchdog,
     "curate engine=auto": curate_engine("auto"),
     "curate engine=trafilatura, deduplicate: false": curate_engine("trafilatura", deduplicate=False),
+    "curate engine=trafilatura, deduplicate: false, trafilatura's own tree walks": stock_walks(curate_engine("trafilatura", deduplicate=False)),
     "curate engine=auto, deduplicate: false": curate_engine("auto", deduplicate=False),
     "curate engine=resiliparse": curate_engine("resiliparse"),
     "trafilatura favor_precision, tables on (FineWeb)": trafilatura_direct(),

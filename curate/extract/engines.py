@@ -21,6 +21,7 @@ from resiliparse.parse.html import HTMLTree
 from trafilatura.deduplication import LRU_TEST
 from trafilatura.settings import Extractor
 
+from curate.extract.engines_walks import faster_walks
 from curate.extract.engines_xpath import faster_trafilatura
 
 ENGINES = ("trafilatura", "resiliparse", "auto")
@@ -49,7 +50,7 @@ def new_file() -> None:
 def extract_main_text(html: str, options: EngineOptions) -> tuple[str | None, str | None]:
     if options.engine == "resiliparse":
         return resiliparse_text(html, options)
-    with faster_trafilatura():  # same text, ~1.6x faster (engines_xpath.py)
+    with faster_trafilatura(), faster_walks():  # same text, faster (engines_xpath.py, engines_walks.py)
         return trafilatura_main_text(html, options)
 
 

@@ -27,6 +27,7 @@ from trafilatura import utils, xpaths
 # tokens a predicate on the element alone may use; anything else (text(), .., axes, position())
 # makes the rewrite unsafe
 LOCAL_TOKENS = re.compile(r"""\s+|"[^"]*"|'[^']*'|self::[\w-]+|@[\w-]+|contains|starts-with|translate|or|and|not|[\[\](),=*]""")
+LEADING_TAG_TEST = re.compile(r"\[\s*\(\s*self::[\w-]+(?:\s+or\s+self::[\w-]+)*\s*\)\s*\]")
 MEMORY_LIMIT = 200_000  # distinct keys remembered per expression, then forgotten (ids can be unique per page)
 
 
@@ -45,13 +46,17 @@ class ElementTest:
         code = re.sub(r"\"[^\"]*\"|'[^']*'", "", self.predicate)
         filter_safe = self.attributes and "not" not in code and '""' not in self.predicate and "''" not in self.predicate
         has_any = "[" + " or ".join("@" + a for a in self.attributes) + "]" if filter_safe else ""
-        self.candidates = etree.XPath(".//*" + has_any)
+        # a leading [(self::div or self::p ...)] is a condition of its own: libxml2 applies it too,
+        # and if no other part of the predicate reads the tag, the tag need not be in the key
+        tags = LEADING_TAG_TEST.match(self.predicate)
+        self.keyed_by_tag = "self::" in self.predicate[tags.end() if tags else 0:]
+        self.candidates = etree.XPath(".//*" + (tags.group(0) if tags else "") + has_any)
 
     def __call__(self, tree) -> list:
         # the loop is inlined (no method call per element): it runs ~1,500 times per page
-        memory, attributes, found = self.memory, self.attributes, []
+        memory, attributes, keyed_by_tag, found = self.memory, self.attributes, self.keyed_by_tag, []
         for element in self.candidates(tree):
-            key = (element.tag, *map(element.get, attributes))
+            key = (element.tag, *map(element.get, attributes)) if keyed_by_tag else tuple(map(element.get, attributes))
             match = memory.get(key)
             if match is None:
                 if len(memory) >= MEMORY_LIMIT:
