@@ -293,3 +293,21 @@ def test_files_extract_passes_over_in_a_folder_are_named(shared_data, tmp_path):
     glob = tmp_path / "by_glob"  # a glob input, as a pipeline's input may be, reads what it matches
     run_curate("run", "pipelines/web.yaml", "--stage", "extract", "--input", str(folder / "*.WARC.GZ"), "--output", str(glob), "--no-progress")
     assert read_stage(glob, "extract")["text"].to_pylist() == read_stage(out, "extract")["text"].to_pylist()
+
+
+def test_an_extract_rerun_on_fewer_files_refuses_the_removed_files_shards(shared_data, tmp_path):
+    """A rerun of extract after an input file was removed: the shard that file made would be read by the next
+    stage beside this run's, so the run stops naming it instead of leaving it there."""
+    folder = tmp_path / "crawl"
+    folder.mkdir()
+    for name in ("dolma_sample-0000.warc.gz", "warcio_example.warc.gz"):
+        shutil.copy(shared_data / "web" / "warc" / name, folder / name)
+    out = tmp_path / "out"
+    path = write_pipeline(tmp_path, "web", [folder], out)
+    run_curate("run", path, "--no-progress")
+    shards = sorted(p.name for p in (out / "extract").iterdir())
+    assert len(shards) == 2
+    (folder / "warcio_example.warc.gz").unlink()
+    refused = run_curate("run", path, "--no-progress", check=False)
+    assert refused.returncode == 2 and "holds 1 file(s) of an earlier run" in refused.stderr and "another --output" in refused.stderr
+    assert sorted(p.name for p in (out / "extract").iterdir()) == shards  # nothing deleted behind the user's back
