@@ -7,11 +7,11 @@ import unicodedata
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import read_stage, run_curate
+from conftest import read_stage, run_curate, web_rows
 from curate.core.params import ConfigError
 from curate.core.pipeline import build_stages
 from curate.core.schema import make_documents
-from curate.extract import books, web
+from curate.extract import books
 from curate.extract.stage import ExtractParams
 from curate.langid.model import LanguageIdentifier, default_model_path
 from curate.normalize.stage import NormalizeParams, NormalizeStage
@@ -28,7 +28,7 @@ def normalize(rows: list[dict], **params):
 
 
 def page(shared_data, name: str) -> dict:
-    (row,) = web.read(str(shared_data / "web" / "html" / "trafilatura_cache" / name), ExtractParams(source="web"))
+    (row,) = web_rows(shared_data / "web" / "html" / "trafilatura_cache" / name)
     return {"id": row["id"], "source": "web", "text": row["text"]}
 
 
