@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import yaml
 
-from conftest import curate_in_process
+from conftest import run_curate
 from curate.classify.sources import parse_source, read_source
 from curate.core.schema import make_documents
 
@@ -20,7 +20,7 @@ def jigsaw_spec(shared_data: Path, label: int, extra: str = "") -> str:
 
 def train_jigsaw(shared_data: Path, output: Path, per_class: int = 1000) -> Path:
     """A toxic-vs-clean model from a seeded sample of real Jigsaw comments (about a second)."""
-    curate_in_process("train-classifier", "jigsaw", "--output", str(output), "--epoch", "20", "--dim", "16",
+    run_curate("train-classifier", "jigsaw", "--output", str(output), "--epoch", "20", "--dim", "16",
                "--test-fraction", "0.2",
                "--positive", jigsaw_spec(shared_data, 1, f",max={per_class}"),
                "--negative", jigsaw_spec(shared_data, 0, f",max={per_class}"))
