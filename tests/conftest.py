@@ -1,6 +1,8 @@
 """Shared fixtures: the real sample data in ../shared/data and small helpers."""
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -23,6 +25,25 @@ def shared_data() -> Path:
             pytest.fail(why + "; CI is set, so this fails instead of skipping")
         pytest.skip(why)
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def curate_demo(shared_data, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """One real `curate demo --from ../shared/data` (its output folder and the finished command), shared by the
+    demo's and the report's tests: a demo run is the suite's most expensive command, and they only read it."""
+    output = tmp_path_factory.mktemp("demo") / "demo"
+    result = run_curate("demo", "--from", str(shared_data), "--output", str(output), "--no-progress",
+                        "--train-steps", "100")  # half the default: the loss has fallen by then, in half the time
+    return output, result
+
+
+@pytest.fixture(scope="session")
+def jigsaw_model(shared_data, tmp_path_factory) -> Path:
+    """The small real toxicity model of classify_fixtures.train_jigsaw, trained once for the classify and
+    toxicity tests (they only read it)."""
+    from classify_fixtures import train_jigsaw
+
+    return train_jigsaw(shared_data, tmp_path_factory.mktemp("models"))
 
 
 def pytest_collection_modifyitems(items):
@@ -48,6 +69,43 @@ def run_curate(*args: str, cwd: Path = REPO, check: bool = True) -> subprocess.C
     result = subprocess.run([sys.executable, "-m", "curate.cli", *args], cwd=cwd, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"curate {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+_EXTRACTED: dict[str, list] = {}
+
+
+def web_rows(path: Path) -> list:
+    """curate.extract.web.read(path) with the web defaults (documents as dicts, and Rejections), extracted once
+    per session: several modules score the same real pages and trafilatura is the slow part. Each call gets
+    its own dicts, so a test may change them."""
+    if str(path) not in _EXTRACTED:
+        from curate.extract import web
+        from curate.extract.stage import ExtractParams
+
+        _EXTRACTED[str(path)] = list(web.read(str(path), ExtractParams(source="web")))
+    return [dict(row) if isinstance(row, dict) else row for row in _EXTRACTED[str(path)]]
+
+
+def curate_in_process(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """`curate ARGS` through curate.cli.main in this process: the same parser, handlers, messages and exit codes
+    as run_curate, without starting an interpreter and importing curate again (a second or more per call).
+    For tests of what a command does; what only a real process shows (tracebacks, signals) stays with run_curate."""
+    from curate.cli import main
+
+    stdout, stderr, cwd = io.StringIO(), io.StringIO(), os.getcwd()
+    os.chdir(REPO)  # as run_curate: relative paths are the repository's
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            try:
+                code = main(list(args))
+            except SystemExit as error:  # argparse's usage errors
+                code = error.code
+    finally:
+        os.chdir(cwd)
+    result = subprocess.CompletedProcess(["curate", *args], code, stdout.getvalue(), stderr.getvalue())
+    if check and code != 0:
+        raise AssertionError(f"curate {' '.join(args)} failed ({code}):\n{result.stdout}\n{result.stderr}")
     return result
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from classify_fixtures import jigsaw_spec, jigsaw_texts, read_metrics, train_jigsaw, write_docs, write_pipeline
-from conftest import read_rejected, read_stage, run_curate
+from conftest import curate_in_process, read_rejected, read_stage, run_curate
 from curate.classify.model import roc_auc
 from curate.classify.sources import parse_source, read_source
 from curate.core.params import ConfigError
@@ -16,8 +16,8 @@ from curate.core.pipeline import load_pipeline
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory, shared_data):
-    return train_jigsaw(shared_data, tmp_path_factory.mktemp("models"))
+def model(jigsaw_model):
+    return jigsaw_model  # conftest: trained once for this module and test_toxicity.py
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +97,7 @@ def test_roc_auc_matches_pairwise_count_with_ties():
 def run_classify(tmp_path, docs, **stage):
     out = tmp_path / "out"
     pipeline = write_pipeline(tmp_path / "p.yaml", docs, out, {"stage": "classify", "name": "tox", **stage})
-    run_curate("run", str(pipeline), "--no-progress", "--workers", "2")
+    curate_in_process("run", str(pipeline), "--no-progress", "--workers", "2")
     return read_stage(out, "tox"), read_rejected(out, "tox")
 
 
@@ -141,7 +141,7 @@ def test_bad_configuration_fails_before_work_naming_the_problem(tmp_path, docs, 
     with pytest.raises(ConfigError) as error:
         load_pipeline(str(pipeline))
     assert message.format(tmp=tmp_path) in str(error.value)
-    result = run_curate("run", str(pipeline), "--no-progress", check=False)
+    result = curate_in_process("run", str(pipeline), "--no-progress", check=False)  # the command's message and exit code
     assert result.returncode == 2 and message.format(tmp=tmp_path) in result.stderr
     assert not (tmp_path / "out").exists()
 

@@ -8,12 +8,12 @@ import re
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import read_rejected, read_stage, run_curate
+from conftest import read_rejected, read_stage, run_curate, web_rows
 from curate.core.params import ConfigError, build_params
 from curate.core.pipeline import Pipeline, build_stages
 from curate.core.schema import make_documents
 from curate.decontaminate.stage import DecontaminateParams, DecontaminateStage
-from curate.extract import books, web
+from curate.extract import books
 from curate.extract.stage import ExtractParams
 
 
@@ -36,7 +36,7 @@ def check_before_work(entries: list[dict], tmp_path) -> None:
 def real_corpus(shared_data) -> list[dict]:
     rows = []
     for path in sorted((shared_data / "web" / "html" / "trafilatura_cache").glob("*.html")):
-        rows += web.read(str(path), ExtractParams(source="web"))
+        rows += web_rows(path)
     for path in sorted((shared_data / "books").glob("*.txt")):
         rows += books.read(str(path), ExtractParams(source="books"))
     return [{"id": r["id"], "source": r["source"], "text": r["text"], "url": r.get("url")} for r in rows if isinstance(r, dict) and r["text"].strip()]
@@ -74,7 +74,7 @@ def test_planted_questions_are_all_found_and_the_real_corpus_is_clean(shared_dat
 
 def test_redact_cuts_only_the_benchmark_words(shared_data):
     stage = stage_for(shared_data, mode="redact")
-    (page,) = web.read(str(shared_data / "web" / "html" / "trafilatura_cache" / "theguardian.com.academics.html"), ExtractParams(source="web"))
+    (page,) = web_rows(shared_data / "web" / "html" / "trafilatura_cache" / "theguardian.com.academics.html")
     question = json.loads((shared_data / "quality" / "positives" / "gsm8k" / "test.jsonl").open().readline())["question"]
     text = page["text"] + "\n" + question + "\nThe end of the page."
     verdict = stage.process(make_documents([{"id": "x", "source": "web", "text": text}]))

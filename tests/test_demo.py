@@ -78,25 +78,24 @@ def test_a_range_slice_is_cut_to_whole_records(server, shared_data, tmp_path):
     assert fetch(download, tmp_path) == path  # reuse verifies the checksum recorded on the first fetch
 
 
-def test_demo_from_a_local_copy_runs_every_pipeline(shared_data, tmp_path, server):
-    result = run_curate("demo", "--from", str(shared_data), "--output", str(tmp_path / "demo"), "--no-progress",
-                        "--train-steps", "100")  # half the default: the loss has fallen by then, in half the time
+def test_demo_from_a_local_copy_runs_every_pipeline(curate_demo):
+    demo, result = curate_demo  # `curate demo --from ../shared/data --train-steps 100` (conftest)
     for name in ("web", "books", "code"):
-        assert f"{name}: {tmp_path / 'demo' / name}" in result.stdout
-    assert read_stage(tmp_path / "demo" / "web", "extract").num_rows == 164
-    books = read_stage(tmp_path / "demo" / "books", "extract")
+        assert f"{name}: {demo / name}" in result.stdout
+    assert read_stage(demo / "web", "extract").num_rows == 164
+    books = read_stage(demo / "books", "extract")
     assert "Pride and Prejudice" in books["title"].to_pylist()
-    code = read_stage(tmp_path / "demo" / "code", "extract")
+    code = read_stage(demo / "code", "extract")
     assert {"json", "email", "asyncio"} <= set(code["repository"].to_pylist())
 
     # then a tokenizer, token shards per source, the mix plan and a short training run on it
-    assert (tmp_path / "demo" / "tokenizer" / "tokenizer.json").exists()
+    assert (demo / "tokenizer" / "tokenizer.json").exists()
     for source in ("web", "books", "code"):
-        assert list((tmp_path / "demo" / source / "tokenize" / "train").glob("*.bin"))
+        assert list((demo / source / "tokenize" / "train").glob("*.bin"))
         assert re.search(rf"^{source}\s+[\d,]+\s+[\d,]+\s+[\d.]+%", result.stdout, re.M), "mix plan row missing"
     first, final = map(float, re.search(r"train loss ([\d.]+) -> ([\d.]+)", result.stdout).groups())
     assert final < first - 1.0  # the tiny model learns from its own shards
-    png = (tmp_path / "demo" / "train" / "loss.png").read_bytes()
+    png = (demo / "train" / "loss.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 5_000
 
 

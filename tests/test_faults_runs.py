@@ -18,7 +18,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import REPO, read_rejected, read_stage, run_curate
+from conftest import REPO, curate_in_process, read_rejected, read_stage, run_curate
 from curate.core.schema import make_documents
 
 pytestmark = pytest.mark.slow
@@ -47,7 +47,7 @@ def job(shared_data, tmp_path_factory):
                         "  - {stage: extract, source: books, files_per_shard: 1}\n"
                         "  - {stage: dedup}\n"
                         f"  - {{stage: tokenize, tokenizer: {root / 'tokenizer.json'}, validation_fraction: 0.2}}\n")
-    run_curate("run", str(pipeline), "--output", str(root / "reference"), "--workers", "2", "--no-progress")
+    curate_in_process("run", str(pipeline), "--output", str(root / "reference"), "--workers", "2", "--no-progress")
     return pipeline, snapshot(root / "reference")
 
 
@@ -143,9 +143,9 @@ def test_a_failing_shard_is_the_only_one_a_rerun_redoes(job, tmp_path):
     # quality reads its input inside each shard task (dedup reads every footer in the driver first)
     pipeline = tmp_path / "quality.yaml"
     pipeline.write_text(job[0].read_text().split("  - {stage: dedup}")[0] + "  - {stage: quality, c4: false, fineweb: false}\n")
-    run_curate("run", str(pipeline), "--output", str(tmp_path / "reference"), "--no-progress")
+    curate_in_process("run", str(pipeline), "--output", str(tmp_path / "reference"), "--no-progress")
     output = tmp_path / "out"
-    run_curate("run", str(pipeline), "--output", str(output), "--stage", "extract", "--no-progress")
+    curate_in_process("run", str(pipeline), "--output", str(output), "--stage", "extract", "--no-progress")
     shard = output / "extract" / "shard-00003.parquet"
     good = shard.read_bytes()
     shard.write_bytes(b"PAR1 not parquet PAR1")  # damaged on disk after its stage finished

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from conftest import REPO, run_curate
+from conftest import REPO, curate_in_process, run_curate
 from curate.core.executor import LocalExecutor
 from curate.tokenize.demo import DEMO_SOURCES, demo_manifest, tokenize_demo
 from tokenize_fixtures import build_curated, write_parquet
@@ -66,10 +66,10 @@ def test_demo_step_and_the_shipped_manifest(demo):
 
 def test_plan_table_and_repeat_warning(demo, tmp_path):
     root = demo.root
-    small = run_curate("mix", str(write_manifest(tmp_path / "a.yaml", root))).stdout
+    small = curate_in_process("mix", str(write_manifest(tmp_path / "a.yaml", root))).stdout
     assert "web" in small and "books" in small and "warning" not in small
     books = read_token_dir(root / "out" / "demo" / "books" / "tokenize" / "train").num_tokens
-    big = run_curate("mix", str(write_manifest(tmp_path / "b.yaml", root, total_tokens=30 * books))).stdout
+    big = curate_in_process("mix", str(write_manifest(tmp_path / "b.yaml", root, total_tokens=30 * books))).stdout
     assert "warning: source 'web' repeats" in big and "Muennighoff" in big
 
 
@@ -92,7 +92,7 @@ def other_tokenizer_dir(demo, tmp_path: Path) -> Path:
     pipeline = tmp_path / "p.yaml"
     pipeline.write_text(yaml.safe_dump({"name": "o", "input": str(demo.curated.code), "output": str(tmp_path / "o"),
                                         "stages": [{"stage": "tokenize", "tokenizer": str(tmp_path / "other.json")}]}))
-    run_curate("run", str(pipeline), "--no-progress")
+    curate_in_process("run", str(pipeline), "--no-progress")
     return tmp_path / "o" / "tokenize" / "train"
 
 
@@ -102,7 +102,7 @@ def empty_dir(demo_root: Path, tmp_path: Path) -> Path:
     tokenizer = demo_root / "out" / "demo" / "tokenizer" / "tokenizer.json"
     pipeline.write_text(yaml.safe_dump({"name": "e", "input": str(tmp_path / "nothing"), "output": str(tmp_path / "e"),
                                         "stages": [{"stage": "tokenize", "tokenizer": str(tokenizer)}]}))
-    run_curate("run", str(pipeline), "--no-progress")
+    curate_in_process("run", str(pipeline), "--no-progress")
     return tmp_path / "e" / "tokenize" / "train"
 
 
@@ -120,7 +120,7 @@ def empty_dir(demo_root: Path, tmp_path: Path) -> Path:
         "empty-source", "idx-bin-mismatch"])
 def test_manifest_errors_name_the_file_and_key(demo, tmp_path, change, message):
     path = write_manifest(tmp_path / "m.yaml", demo.root, **change(demo, tmp_path))
-    result = run_curate("mix", str(path), check=False)
+    result = curate_in_process("mix", str(path), check=False)  # the real command line: test_demo_step_and_the_shipped_manifest
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.startswith(f"curate: error: {path}: "), result.stderr
     assert re.search(message, result.stderr), result.stderr

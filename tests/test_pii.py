@@ -17,12 +17,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import read_stage, run_curate
+from conftest import read_stage, run_curate, web_rows
 from curate.core.params import ConfigError, build_params
 from curate.core.pipeline import build_stages
 from curate.core.schema import make_documents
-from curate.extract import web
-from curate.extract.stage import ExtractParams
 from curate.pii.stage import EMAIL_REPLACEMENTS, IP_REPLACEMENTS, PiiParams, PiiStage
 
 
@@ -37,7 +35,7 @@ def redact(rows: list[dict], **params) -> pa.Table:
 def real_documents(shared_data) -> list[dict]:
     rows = []
     for path in sorted((shared_data / "web" / "html" / "trafilatura_cache").glob("*.html")):
-        rows += web.read(str(path), ExtractParams(source="web"))
+        rows += web_rows(path)
     for path in sorted((shared_data / "web" / "jsonl").glob("*.jsonl")):
         rows += [json.loads(line) for line in path.open()]
     with gzip.open(shared_data / "web" / "jsonl" / "dolma_provided_documents_000.json.gz", "rt") as f:
@@ -62,7 +60,7 @@ def test_real_pages_lose_exactly_the_addresses_found_by_hand(shared_data):
 
 
 def test_public_ips_are_replaced_and_versions_dates_and_private_ranges_are_not(shared_data):
-    (page,) = web.read(str(shared_data / "web" / "html" / "trafilatura_cache" / "theguardian.com.academics.html"), ExtractParams(source="web"))
+    (page,) = web_rows(shared_data / "web" / "html" / "trafilatura_cache" / "theguardian.com.academics.html")
     planted = ("Our server 93.184.216.34 answered; the router is 192.168.0.1 and localhost 127.0.0.1. "
                "Install version 4.19.2.1 or v2.0.0.1; OID 1.3.6.1.4.1; the date 12.10.2019 and 01.02.2019.1.")
     table = redact([{"id": "p", "source": "web", "text": page["text"] + "\n" + planted}])

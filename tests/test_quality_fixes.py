@@ -8,10 +8,10 @@ import re
 import pyarrow as pa
 import yaml
 
-from conftest import REPO
+from conftest import REPO, web_rows
 from curate.core.params import build_params
 from curate.core.schema import make_documents
-from curate.extract import books, web
+from curate.extract import books
 from curate.extract.stage import ExtractParams
 from curate.quality.stage import QualityParams, QualityStage
 
@@ -35,7 +35,7 @@ def book(shared_data, name: str) -> dict:
 def english_pages(shared_data) -> list[dict]:
     rows = []
     for path in sorted((shared_data / "web" / "html" / "trafilatura_cache").glob("*.html")):
-        rows += [r for r in web.read(str(path), ExtractParams(source="web")) if isinstance(r, dict)]
+        rows += [r for r in web_rows(path) if isinstance(r, dict)]
     return [r for r in rows if re.search(r"\b(the|and|of)\b", r["text"]) and r["text"].count(" the ") > 5]
 
 
@@ -75,7 +75,7 @@ def test_gutenberg_volunteer_credits_are_removed(shared_data):
 
 
 def test_rejections_carry_the_value_and_the_limit(shared_data):
-    (page,) = web.read(str(shared_data / "web" / "html" / "trafilatura_cache" / "rs-ingenieure.de.tragwerksplanung.html"), ExtractParams(source="web"))
+    (page,) = web_rows(shared_data / "web" / "html" / "trafilatura_cache" / "rs-ingenieure.de.tragwerksplanung.html")
     verdict = judge([page, {**page, "text": "  "}], ["de", "de"])
     assert verdict.reasons == ["gopher_quality.word_count", "empty_text"]
     assert re.fullmatch(r"gopher_word_count \d+ < 50", verdict.details[0]) and verdict.details[1]

@@ -7,7 +7,7 @@ import json
 import pyarrow as pa
 import pytest
 
-from conftest import read_rejected, read_stage, run_curate
+from conftest import read_rejected, read_stage, run_curate, web_rows
 from curate.core.params import ConfigError, build_params
 from curate.core.pipeline import load_pipeline
 from curate.core.schema import make_documents
@@ -34,7 +34,7 @@ def judge(rows: list[dict], languages: list[str] | None = None, **params) -> tup
 
 
 def html_page(shared_data, name: str) -> dict:
-    (row,) = web.read(str(shared_data / "web" / "html" / "trafilatura_cache" / name), ExtractParams(source="web"))
+    (row,) = web_rows(shared_data / "web" / "html" / "trafilatura_cache" / name)
     return row
 
 

@@ -17,15 +17,14 @@ import pyarrow.compute as pc
 import pytest
 import yaml
 
-from conftest import REPO, read_rejected, run_curate
+from conftest import REPO, curate_in_process, read_rejected, run_curate
 
 
 @pytest.fixture(scope="module")
-def demo(shared_data, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("report") / "demo"
-    run_curate("demo", "--from", str(shared_data), "--output", str(out), "--no-progress", "--train-steps", "0")
-    for name in ("web", "books", "code"):
-        run_curate("report", str(out / name))
+def demo(curate_demo) -> Path:
+    out = curate_demo[0]  # the shared `curate demo --from ../shared/data` run (conftest); reports are written into it
+    for name in ("web", "books", "code"):  # in this process (the real command line: test_a_run_without_pipeline_yaml_still_gets_funnel_and_samples)
+        curate_in_process("report", str(out / name))
     return out
 
 
@@ -185,7 +184,7 @@ def test_mix_plot_draws_the_plan(demo):
     png = (demo / "mix.png").read_bytes()
     width, height = struct.unpack(">II", png[16:24])
     assert png.startswith(b"\x89PNG") and width == 900 and height > 300
-    run_curate("mix", str(demo / "mix.yaml"), "--plot")  # default: beside the manifest
+    curate_in_process("mix", str(demo / "mix.yaml"), "--plot")  # default: beside the manifest
     assert (demo / "mix.png").read_bytes() == png
 
 

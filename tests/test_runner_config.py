@@ -5,14 +5,15 @@ import json
 
 import pytest
 
-from conftest import read_stage, run_curate
+from conftest import curate_in_process, read_stage, run_curate
 from extract_fixtures import write_pipeline
 
 
 def curate_error(tmp_path, yaml_text: str, *args: str) -> str:
     path = tmp_path / "pipeline.yaml"
     path.write_text(yaml_text)
-    result = run_curate("run", str(path), "--output", str(tmp_path / "out"), *args, check=False)
+    # in this process: the command's parser, checks and messages without a new interpreter per case
+    result = curate_in_process("run", str(path), "--output", str(tmp_path / "out"), *args, check=False)
     assert result.returncode == 2, result.stdout + result.stderr
     assert not (tmp_path / "out").exists()  # reported before any work started
     return result.stderr
@@ -59,7 +60,7 @@ def test_one_and_two_workers_give_the_same_documents(shared_data, tmp_path):
     pipeline = write_pipeline(tmp_path, "web", [shared_data / "web" / "html"], tmp_path / "unused", files_per_shard=20)
     outputs = {}
     for workers in ("1", "2"):
-        run_curate("run", str(pipeline), "--output", str(tmp_path / workers), "--workers", workers, "--no-progress")
+        curate_in_process("run", str(pipeline), "--output", str(tmp_path / workers), "--workers", workers, "--no-progress")
         table = read_stage(tmp_path / workers, "extract")
         outputs[workers] = sorted(zip(table["id"].to_pylist(), table["text"].to_pylist()))
     assert len(outputs["1"]) == 110 and outputs["1"] == outputs["2"]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, read_rejected, read_stage, run_curate
+from conftest import REPO, curate_in_process, read_rejected, read_stage, run_curate
 from extract_fixtures import write_pipeline
 
 FILTERS = [
@@ -31,7 +31,7 @@ def documents(shared_data, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("extracted")
     inputs = [shared_data / "web" / "html", shared_data / "web" / "warc"]
     pipeline = write_pipeline(folder, "web", inputs, folder / "out", files_per_shard=2)
-    run_curate("run", str(pipeline), "--workers", "2", "--no-progress")
+    curate_in_process("run", str(pipeline), "--workers", "2", "--no-progress")
     return folder / "out" / "extract"
 
 
@@ -52,11 +52,22 @@ def counts(output: Path, stage: str) -> dict:
     return {k: stats[k] for k in ("docs_in", "docs_out", "bytes_in", "bytes_out", "dropped")}
 
 
-def test_fused_output_equals_the_materialised_last_stage(documents, tmp_path):
+@pytest.fixture(scope="module")
+def fused(documents, tmp_path_factory) -> Path:
+    """One default (fused) run of the filters with 2 workers, which several tests below read: its output folder.
+    A stats temporary of a killed run is left in that folder before it starts."""
+    folder = tmp_path_factory.mktemp("fused")
+    output = folder / "out"
+    (output / "stats").mkdir(parents=True)
+    (output / "stats" / ".langid.json.tmp-0123456789ab").write_text("{")
+    curate_in_process("run", str(filters_pipeline(folder, documents, output)), "--workers", "2", "--no-progress")
+    return output
+
+
+def test_fused_output_equals_the_materialised_last_stage(documents, fused, tmp_path):
     pipeline = filters_pipeline(tmp_path, documents, tmp_path / "unused")
-    run_curate("run", str(pipeline), "--output", str(tmp_path / "fused"), "--workers", "2", "--no-progress")
-    run_curate("run", str(pipeline), "--output", str(tmp_path / "materialized"), "--materialize", "--no-progress")
-    fused, materialized = tmp_path / "fused", tmp_path / "materialized"
+    curate_in_process("run", str(pipeline), "--output", str(tmp_path / "materialized"), "--materialize", "--no-progress")
+    materialized = tmp_path / "materialized"
 
     assert content(fused, "toxicity") == content(materialized, "toxicity")
     assert len(content(fused, "toxicity")) > 0
@@ -69,29 +80,25 @@ def test_fused_output_equals_the_materialised_last_stage(documents, tmp_path):
     assert content(materialized, "langid") and content(materialized, "quality")
 
 
-def test_stage_folders_hold_only_data_and_read_with_datasets(documents, tmp_path):
-    pipeline = filters_pipeline(tmp_path, documents, tmp_path / "out")
-    run_curate("run", str(pipeline), "--no-progress")
-    folder = tmp_path / "out" / "toxicity"
+def test_stage_folders_hold_only_data_and_read_with_datasets(fused, tmp_path):
+    folder = fused / "toxicity"
     assert sorted({p.suffix for p in folder.rglob("*") if p.is_file()}) == [".parquet"]
-    assert list((tmp_path / "out" / "_state" / "langid+quality+toxicity" / "main").glob("*.json"))
+    assert list((fused / "_state" / "langid+quality+toxicity" / "main").glob("*.json"))
 
     import datasets
 
     loaded = datasets.load_dataset("parquet", data_dir=str(folder), split="train", cache_dir=str(tmp_path / "cache"))
-    assert sorted(loaded["id"]) == [row["id"] for row in content(tmp_path / "out", "toxicity")]
+    assert sorted(loaded["id"]) == [row["id"] for row in content(fused, "toxicity")]
 
 
-def test_the_resolved_pipeline_is_written_and_reruns_the_same(documents, tmp_path):
-    pipeline = filters_pipeline(tmp_path, documents, tmp_path / "first")
-    run_curate("run", str(pipeline), "--no-progress")
-    resolved = yaml.safe_load((tmp_path / "first" / "pipeline.yaml").read_text())
+def test_the_resolved_pipeline_is_written_and_reruns_the_same(documents, fused, tmp_path):
+    resolved = yaml.safe_load((fused / "pipeline.yaml").read_text())
     assert [s["stage"] for s in resolved["stages"]] == ["langid", "quality", "toxicity"]
     assert resolved["stages"][0]["name"] == "langid" and resolved["stages"][0]["threshold"] == 0.65
-    assert resolved["input"] == [str(documents)] and resolved["output"] == str(tmp_path / "first")
+    assert resolved["input"] == [str(documents)] and resolved["output"] == str(fused)
 
-    run_curate("run", str(tmp_path / "first" / "pipeline.yaml"), "--output", str(tmp_path / "second"), "--no-progress")
-    assert content(tmp_path / "second", "toxicity") == content(tmp_path / "first", "toxicity")
+    curate_in_process("run", str(fused / "pipeline.yaml"), "--output", str(tmp_path / "second"), "--no-progress")
+    assert content(tmp_path / "second", "toxicity") == content(fused, "toxicity")
 
 
 def fused_records(output: Path) -> int:
@@ -99,9 +106,8 @@ def fused_records(output: Path) -> int:
     return len(list(folder.glob("*.json"))) if folder.exists() else 0
 
 
-def test_a_killed_fused_pass_resumes_to_the_uninterrupted_output(documents, tmp_path):
+def test_a_killed_fused_pass_resumes_to_the_uninterrupted_output(documents, fused, tmp_path):
     pipeline = filters_pipeline(tmp_path, documents, tmp_path / "unused")
-    run_curate("run", str(pipeline), "--output", str(tmp_path / "reference"), "--no-progress")
     output = tmp_path / "killed"
     command = [sys.executable, "-m", "curate.cli", "run", str(pipeline), "--output", str(output), "--workers", "2", "--no-progress"]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -114,8 +120,8 @@ def test_a_killed_fused_pass_resumes_to_the_uninterrupted_output(documents, tmp_
 
     run_curate("run", str(pipeline), "--output", str(output), "--workers", "2", "--no-progress")
     for stage in ("langid", "quality", "toxicity"):
-        assert content(output, stage, rejected=True) == content(tmp_path / "reference", stage, rejected=True)
-    assert content(output, "toxicity") == content(tmp_path / "reference", "toxicity")
+        assert content(output, stage, rejected=True) == content(fused, stage, rejected=True)
+    assert content(output, "toxicity") == content(fused, "toxicity")
     assert not [p for p in output.rglob("*") if ".tmp-" in p.name]
 
 
@@ -125,27 +131,26 @@ def test_changed_inputs_are_refused_or_redone_when_allowed(documents, tmp_path):
     for path in sorted(documents.glob("*.parquet"))[:4]:
         (copy / path.name).write_bytes(path.read_bytes())
     pipeline = filters_pipeline(tmp_path, copy, tmp_path / "out")
-    run_curate("run", str(pipeline), "--no-progress")
+    curate_in_process("run", str(pipeline), "--no-progress")
     first = sorted(copy.glob("*.parquet"))[0]
     os.utime(first, (time.time() + 10, time.time() + 10))  # the file was replaced since
 
-    refused = run_curate("run", str(pipeline), "--no-progress", check=False)
+    refused = curate_in_process("run", str(pipeline), "--no-progress", check=False)
     assert refused.returncode == 2 and "changed" in refused.stderr and "--allow-changed-inputs" in refused.stderr
-    run_curate("run", str(pipeline), "--no-progress", "--allow-changed-inputs")
+    curate_in_process("run", str(pipeline), "--no-progress", "--allow-changed-inputs")
     record = json.loads((tmp_path / "out" / "_state" / "langid+quality+toxicity" / "main" / f"{first.stem}.json").read_text())
     assert record["inputs"] == [[str(first), first.stat().st_size, str(first.stat().st_mtime)]]
 
 
 def test_one_stage_with_an_input_reads_that_input(documents, tmp_path):
     pipeline = filters_pipeline(tmp_path, documents, tmp_path / "out")
-    result = run_curate("run", str(pipeline), "--stage", "quality", "--input", str(documents), "--no-progress")
+    result = curate_in_process("run", str(pipeline), "--stage", "quality", "--input", str(documents), "--no-progress")
     assert counts(tmp_path / "out", "quality")["docs_in"] == len(content(documents.parent, "extract"))
     assert "quality" in result.stdout and not (tmp_path / "out" / "langid").exists()
 
 
-def test_a_stage_after_a_fused_one_asks_for_materialize(documents, tmp_path):
-    pipeline = filters_pipeline(tmp_path, documents, tmp_path / "out")
-    run_curate("run", str(pipeline), "--no-progress")
+def test_a_stage_after_a_fused_one_asks_for_materialize(fused):
+    pipeline = fused.parent / "filters-out.yaml"  # the file the shared run ran (filters_pipeline)
     refused = run_curate("run", str(pipeline), "--stage", "toxicity", "--no-progress", check=False)
     assert refused.returncode == 2 and "--materialize" in refused.stderr
 
@@ -154,7 +159,7 @@ def test_zero_documents_are_reported_loudly(tmp_path, documents):
     empty = tmp_path / "empty"
     empty.mkdir()
     pipeline = filters_pipeline(tmp_path, empty, tmp_path / "out")
-    result = run_curate("run", str(pipeline), "--no-progress")
+    result = curate_in_process("run", str(pipeline), "--no-progress")
     assert "read 0 documents" in result.stdout
 
 
@@ -164,13 +169,9 @@ def test_workers_zero_is_a_one_line_config_error(documents, tmp_path):
     assert result.returncode == 2 and "--workers must be at least 1" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_stats_temporaries_of_a_killed_run_are_removed(documents, tmp_path):
-    pipeline = filters_pipeline(tmp_path, documents, tmp_path / "out")
-    (tmp_path / "out" / "stats").mkdir(parents=True)
-    leftover = tmp_path / "out" / "stats" / ".langid.json.tmp-0123456789ab"
-    leftover.write_text("{")
-    run_curate("run", str(pipeline), "--no-progress")
-    assert not leftover.exists() and (tmp_path / "out" / "stats" / "langid.json").exists()
+def test_stats_temporaries_of_a_killed_run_are_removed(fused):
+    # the shared run started with a stats temporary of a killed run in its folder (fixture `fused`)
+    assert not (fused / "stats" / ".langid.json.tmp-0123456789ab").exists() and (fused / "stats" / "langid.json").exists()
 
 
 def children_of(pid: int) -> list[int]:
@@ -256,14 +257,14 @@ def by_shard(output: Path, stage: str) -> dict[str, list]:
 @pytest.fixture(scope="module")
 def web_reference(with_copies, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("web-reference")
-    run_curate("run", str(web_pipeline(folder, with_copies)), "--output", str(folder / "materialized"), "--materialize",
+    curate_in_process("run", str(web_pipeline(folder, with_copies)), "--output", str(folder / "materialized"), "--materialize",
                "--workers", "2", "--no-progress")
     return folder / "materialized"
 
 
 def test_dedup_fuses_with_the_stages_around_it_and_gives_the_materialised_output(with_copies, web_reference, tmp_path):
     fused = tmp_path / "fused"
-    result = run_curate("run", str(web_pipeline(tmp_path, with_copies)), "--output", str(fused), "--workers", "2", "--no-progress")
+    result = curate_in_process("run", str(web_pipeline(tmp_path, with_copies)), "--output", str(fused), "--workers", "2", "--no-progress")
     assert by_shard(fused, "toxicity") == by_shard(web_reference, "toxicity")  # same rows, same order, every column
     for stage in ("langid", "quality", "dedup", "toxicity"):
         assert content(fused, stage, rejected=True) == content(web_reference, stage, rejected=True)

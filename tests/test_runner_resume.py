@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import REPO, read_rejected, read_stage, run_curate
+from conftest import REPO, curate_in_process, read_rejected, read_stage, run_curate
 from extract_fixtures import write_pipeline
 
 
@@ -47,7 +47,7 @@ def start_and_kill(pipeline, output, after_records: int) -> bool:
 def test_killed_runs_resume_to_the_uninterrupted_output(shared_data, tmp_path, kill_points):
     inputs = [shared_data / "web" / "html", shared_data / "web" / "warc"]
     pipeline = write_pipeline(tmp_path, "web", inputs, tmp_path / "unused", files_per_shard=4)  # 28 html shards + 5 WARCs
-    run_curate("run", str(pipeline), "--output", str(tmp_path / "reference"), "--workers", "2", "--no-progress")
+    curate_in_process("run", str(pipeline), "--output", str(tmp_path / "reference"), "--workers", "2", "--no-progress")
     expected = documents(tmp_path / "reference")
 
     output = tmp_path / "killed"

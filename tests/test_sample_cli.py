@@ -6,15 +6,13 @@ import re
 import pyarrow.compute as pc
 import pytest
 
-from conftest import read_rejected, read_stage, run_curate
+from conftest import curate_in_process, read_rejected, read_stage, run_curate
 
 
 @pytest.fixture(scope="module")
-def web(shared_data, tmp_path_factory):
-    out = tmp_path_factory.mktemp("sample") / "web"
-    run_curate("run", "pipelines/web.yaml", "--input", str(shared_data / "web" / "warc"), "--input", str(shared_data / "web" / "html"),
-               "--output", str(out), "--no-progress")
-    return out
+def web(curate_demo):
+    """The shared demo's web run (conftest): `curate run pipelines/web.yaml` on ../shared/data's WARCs and pages."""
+    return curate_demo[0] / "web"
 
 
 def printed(stdout: str) -> list[dict]:
@@ -41,7 +39,8 @@ def test_rejected_documents_by_reason_and_condition(web):
 
 def test_kept_documents_at_random_with_a_seed(web):
     args = ("sample", str(web / "pii"), "-n", "4", "--seed", "7", "--where", "language == 'en' and gopher_word_count >= 100", "--chars", "80")
-    first, again = run_curate(*args).stdout, run_curate(*args).stdout
+    # in this process (the real command line: test_rejected_documents_by_reason_and_condition)
+    first, again = curate_in_process(*args).stdout, curate_in_process(*args).stdout
     assert first == again
     kept = read_stage(web, "pii")
     ids = set(kept.filter(pc.greater_equal(kept["gopher_word_count"], 100))["id"].to_pylist())
@@ -51,11 +50,11 @@ def test_kept_documents_at_random_with_a_seed(web):
 
 
 def test_mistakes_are_named(web, tmp_path):
-    result = run_curate("sample", str(web / "pii"), "--where", "gopher_wordcount < 3", check=False)
+    result = curate_in_process("sample", str(web / "pii"), "--where", "gopher_wordcount < 3", check=False)
     assert result.returncode == 2 and "no column gopher_wordcount" in result.stderr
-    result = run_curate("sample", str(web / "pii"), "--where", "gopher_word_count <<< 3", check=False)
+    result = curate_in_process("sample", str(web / "pii"), "--where", "gopher_word_count <<< 3", check=False)
     assert result.returncode == 2 and "cannot read 'gopher_word_count <<< 3'" in result.stderr
-    result = run_curate("sample", str(web / "pii"), "--reason", "x", check=False)
+    result = curate_in_process("sample", str(web / "pii"), "--reason", "x", check=False)
     assert result.returncode == 2 and "no reason column" in result.stderr
-    result = run_curate("sample", str(tmp_path), check=False)
+    result = curate_in_process("sample", str(tmp_path), check=False)
     assert result.returncode == 2 and "no Parquet files" in result.stderr

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from classify_fixtures import jigsaw_texts, train_jigsaw, write_docs, write_pipeline
+from classify_fixtures import jigsaw_texts, write_docs, write_pipeline
 from conftest import read_rejected, read_stage, run_curate
 from curate.core.params import ConfigError
 from curate.core.pipeline import load_pipeline
@@ -32,8 +32,8 @@ def lists(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory, shared_data):
-    return train_jigsaw(shared_data, tmp_path_factory.mktemp("models"))
+def model(jigsaw_model):
+    return jigsaw_model  # conftest: trained once for this module and test_classify.py
 
 
 @pytest.fixture(scope="module")

@@ -19,12 +19,22 @@ transformers = pytest.importorskip("transformers")
 pytest.importorskip("safetensors")
 
 
-def trained_checkpoint(tmp_path, token_data, style):  # noqa: F811
-    manifest = write_manifest(tmp_path / "m.yaml", token_data)
-    run_dir = tmp_path / f"run-{style}"
-    run_training(load_config(None, tiny_overrides(manifest, run_dir, style=style, max_steps=30, eval_interval=30,
-                                                  ckpt_interval=30)), log=lambda *a: None)
-    return checkpoint.checkpoints(run_dir)[-1]
+@pytest.fixture(scope="module")
+def trained_checkpoint(tmp_path_factory, token_data):  # noqa: F811
+    """trained_checkpoint(style): a tiny model of that style trained 30 steps, trained once per module
+    (the tests only read the checkpoint)."""
+    root = tmp_path_factory.mktemp("export")
+    manifest = write_manifest(root / "m.yaml", token_data)
+    trained = {}
+
+    def train(style: str):
+        if style not in trained:
+            run_dir = root / f"run-{style}"
+            run_training(load_config(None, tiny_overrides(manifest, run_dir, style=style, max_steps=30, eval_interval=30,
+                                                          ckpt_interval=30)), log=lambda *a: None)
+            trained[style] = checkpoint.checkpoints(run_dir)[-1]
+        return trained[style]
+    return train
 
 
 def held_out_ids(token_data, length=64):  # noqa: F811
@@ -35,8 +45,8 @@ def held_out_ids(token_data, length=64):  # noqa: F811
 
 
 @pytest.mark.parametrize("style,architecture", [("gpt2", "GPT2LMHeadModel"), ("llama", "LlamaForCausalLM")])
-def test_export_loads_in_transformers_with_the_same_logits(tmp_path, token_data, style, architecture):  # noqa: F811
-    ckpt = trained_checkpoint(tmp_path, token_data, style)
+def test_export_loads_in_transformers_with_the_same_logits(tmp_path, token_data, trained_checkpoint, style, architecture):  # noqa: F811
+    ckpt = trained_checkpoint(style)
     out = tmp_path / "hf"
     assert main(["export", str(ckpt), str(out)]) == 0
     assert {"model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json",
@@ -66,8 +76,8 @@ def test_export_loads_in_transformers_with_the_same_logits(tmp_path, token_data,
     assert "Data mix" in card and "en" in card and "tokens trained" in card
 
 
-def test_export_refuses_an_option_transformers_cannot_express(tmp_path, token_data):  # noqa: F811
-    ckpt = trained_checkpoint(tmp_path, token_data, "gpt2")
+def test_export_refuses_an_option_transformers_cannot_express(tmp_path, trained_checkpoint):
+    ckpt = trained_checkpoint("gpt2")
     payload = checkpoint.load(ckpt)
     payload["model_config"]["n_kv_head"] = 1   # grouped-query attention: a field a future model may add
     modified = tmp_path / "gqa" / "ckpt-00000030.pt"

@@ -1,6 +1,7 @@
 """`train estimate`, `train plot`, `train sample`, the pure-Python tokenizer and the demo entry point."""
 from __future__ import annotations
 
+import re
 import subprocess
 
 import numpy as np
@@ -8,7 +9,6 @@ import pytest
 from train_fixtures import (BOOKS, PYTHON, REPO, books_dir, python_env, tiny_overrides, token_data,  # noqa: F401
                             write_manifest)
 
-from train.demo import demo_run
 from train.config import load_config
 from train.tokenizer import ByteLevelBPE
 from train.trainer import Trainer
@@ -159,10 +159,11 @@ def test_an_unsupported_pre_tokenizer_is_refused_on_encode_but_still_decodes(tmp
         ours.encode("hello")
 
 
-def test_demo_run_trains_and_plots(tmp_path, token_data):  # noqa: F811
-    manifest = write_manifest(tmp_path / "m.yaml", token_data)
-    lines = []
-    summary = demo_run(manifest, tmp_path / "demo", steps=60, log=lines.append)
-    assert summary["final_loss"] < summary["first_loss"] - 0.5
-    assert summary["plot"].stat().st_size > 1000
-    assert any("train loss" in line for line in lines)
+def test_demo_run_trains_and_plots(curate_demo):
+    """train.demo.demo_run as `curate demo` calls it: the shared demo run (conftest) trains tiny-cpu 100 steps on its
+    own mix, logging through print; one training run serves this test and test_demo.py's."""
+    demo, result = curate_demo
+    first, final = map(float, re.search(r"train loss ([\d.]+) -> ([\d.]+)", result.stdout).groups())  # the summary
+    assert final < first - 0.5
+    assert (demo / "train" / "loss.png").stat().st_size > 1000
+    assert re.search(r"^step +\d+  train loss ", result.stdout, re.M)  # demo_run's own log lines

@@ -23,7 +23,6 @@ import shutil
 from pathlib import Path
 
 import torch
-from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict, set_state_dict
 
 STATE_FILE = "train_state.pt"
 
@@ -65,10 +64,14 @@ def all_finite(state: dict) -> bool:
 
 def gather_states(model: torch.nn.Module, optimizers: list) -> tuple[dict, dict]:
     """Full (unsharded, unwrapped, on CPU) model and optimizer state; every rank must call it under FSDP."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict  # seconds to import: only when saving
+
     return get_state_dict(model, optimizers, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
 
 
 def restore_states(model: torch.nn.Module, optimizers: list, payload: dict) -> None:
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_state_dict
+
     set_state_dict(model, optimizers, model_state_dict=payload["model"], optim_state_dict=payload["optimizer"],
                    options=StateDictOptions(full_state_dict=True))
 
@@ -104,6 +107,8 @@ def save_sharded(model: torch.nn.Module, optimizers: list, train_state: dict, pa
     on; it returns `finish`, which every rank must call later: it waits for the write, checks it and writes the
     record. `finish.done()` says, without waiting, whether this rank's write has finished."""
     import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import get_state_dict
+
     model_state, optim_state = get_state_dict(model, optimizers)
     finite = all_finite(model_state)
     if torch.distributed.is_initialized():   # a checkpoint is finite only if every rank's shards are
@@ -150,6 +155,8 @@ def _check_dcp_complete(path: Path) -> None:
 def load_sharded(model: torch.nn.Module, optimizers: list, path: Path) -> None:
     """Load a verified DCP checkpoint into the (wrapped, possibly sharded) model and optimizers; any world size."""
     import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
+
     model_state, optim_state = get_state_dict(model, optimizers)
     state = {"model": model_state, "optimizer": optim_state}
     dcp.load(state, checkpoint_id=str(path))

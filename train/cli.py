@@ -93,24 +93,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Mistakes in the input, by the module that defines each. A command that never imported a module cannot have
+# raised its error, so naming them imports nothing: `train estimate` and `train plot` start without torch.
+INPUT_ERRORS = {"train.typed": "ConfigError", "train.format": "ShardFormatError", "train.data": "DataError",
+                "train.checkpoint": "CheckpointError", "train.eval": "EvalSetError", "train.tasks": "TaskError",
+                "train.export": "ExportError"}
+
+
+def input_errors() -> tuple[type, ...]:
+    return (FileNotFoundError, *(getattr(sys.modules[module], name) for module, name in INPUT_ERRORS.items()
+                                 if module in sys.modules))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Mistakes in the input (config, manifest, shards, checkpoints, arguments) are one line and exit 2; anything
     else is a bug and keeps its traceback."""
-    from train.checkpoint import CheckpointError
-    from train.config import ConfigError
-    from train.data import DataError
-    from train.eval import EvalSetError
-    from train.export import ExportError
-    from train.format import ShardFormatError
-    from train.mix import ManifestError
-    from train.tasks import TaskError
     args, extra = build_parser().parse_known_args(argv)
     if extra and args.command != "run":
         build_parser().error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.handler(args, extra) if args.command == "run" else args.handler(args)
-    except (ConfigError, ManifestError, ShardFormatError, DataError, CheckpointError, FileNotFoundError,
-            EvalSetError, TaskError, ExportError) as error:
+    except Exception as error:
+        if not isinstance(error, input_errors()):
+            raise
         print(f"train: error: {error}", file=sys.stderr)
         return 2
 
