@@ -41,11 +41,11 @@ def paragraph(rng: random.Random, pool: list[str]) -> str:
     return " ".join(rng.choice(pool) for _ in range(rng.randint(2, 5)))
 
 
-def write_corpus(folder: Path, docs: int, seed: int = 0) -> None:
+def write_corpus(folder: Path, docs: int, seed: int = 0, shards: int = SHARDS) -> None:
     rng = random.Random(seed)
     pool = sentences(web_texts(SHARED) + book_passages(SHARED))
-    per_shard = -(-docs // SHARDS)
-    for shard in range(SHARDS):
+    per_shard = -(-docs // shards)
+    for shard in range(shards):
         rows = []
         for i in range(shard * per_shard, min(docs, (shard + 1) * per_shard)):
             url = f"https://site{rng.randrange(2000)}.example/page/{i}"

@@ -146,6 +146,26 @@ def test_c4_removes_navigation_script_and_policy_lines_and_counts_sentences(prid
     assert values["c4_lorem_ipsum"] == values["c4_curly_bracket"] == 0
 
 
+def test_tokens_split_by_line_and_kept_by_c4_equal_the_tokens_of_the_whole_text(pride, shared_data):
+    """Doc splits tokens line by line and C4 hands on the tokens of the lines it keeps, so nothing is split
+    twice: both must be what split_words gives for the whole text, on real pages and books (CRLF, BOM,
+    form feeds, citation marks, line separators)."""
+    raw = (shared_data / "books" / "en_moby_dick_pg2701.txt").read_bytes().decode("utf-8-sig")[:200_000]
+    odd = "A line [1] ends.\r\nThe [edit] next\x0bone, U.S. e-mail a@b.co\x1cthen\u2028words [citation needed].\x85don't stop."
+    texts = [pride[:100_000], raw, odd, odd.replace("[", "\n["), "  spaced  \n\n  lines . \n"]
+    for text in texts:
+        doc = Doc(text, "en")
+        assert doc.tokens == split_words(text)
+        C4(C4Params(require_terminal_punctuation=False, min_words_per_line=None)).signals(doc)
+        assert doc.tokens == split_words(doc.text)
+        doc = Doc(text, "en")
+        C4(C4Params()).signals(doc)
+        assert doc.tokens == split_words(doc.text)
+    cut = Doc(odd, "en")
+    C4(C4Params()).signals(cut)
+    assert cut.text.startswith("A line  ends.") and "1" not in cut.tokens  # a citation mark cut: that line split again
+
+
 def test_bad_word_ratio_counts_words_and_phrases_of_the_list(tmp_path):
     listing = tmp_path / "bad.txt"
     listing.write_text("# a comment\nDamn\nson of a gun\nX-Rated\na$$\n\n", encoding="utf-8")

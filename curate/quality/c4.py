@@ -25,7 +25,7 @@ from itertools import filterfalse
 from curate.core.params import absolute_path, require_fraction
 from curate.quality.badwords import BadWords, bad_word_ratio, load_bad_words
 from curate.quality.filters import Doc, HeuristicFilter, Rule, ratio
-from curate.quality.words import SYMBOL_TOKENS, TERMINAL_PUNCTUATION
+from curate.quality.words import SYMBOL_TOKENS, TERMINAL_PUNCTUATION, split_words
 
 CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
 END_PUNCTUATION = (".", "?", "!", '"', "'")
@@ -83,24 +83,26 @@ class C4(HeuristicFilter):
     def signals(self, doc: Doc) -> tuple[float, ...]:
         bad = float("nan") if self.bad_words is None else bad_word_ratio(doc.text, len(words_of(doc.tokens)), self.bad_words)
         lines = doc.lines
-        kept, sentences, lorem, curly = self.kept_lines(lines)
+        kept, tokens, sentences, lorem, curly = self.kept_lines(lines, doc.line_tokens)
         if self.rewrites_text:
-            doc.replace_text("\n".join(kept).strip())
+            doc.replace_text("\n".join(kept).strip(), tokens)
         return sentences, lorem, curly, ratio(len(lines) - len(kept), len(lines)), bad
 
-    def kept_lines(self, lines: list[str]) -> tuple[list[str], int, int, int]:
-        """The lines C4 keeps, their sentences, and whether one says lorem ipsum / holds a '{'
-        (checked, as in datatrove, only on lines that pass the punctuation and length rules)."""
+    def kept_lines(self, lines: list[str], line_tokens: list[list[str]]) -> tuple[list[str], list[str], int, int, int]:
+        """The lines C4 keeps and their tokens, their sentences, and whether one says lorem ipsum / holds
+        a '{' (checked, as in datatrove, only on lines that pass the punctuation and length rules)."""
         p = self.params
-        kept, sentences, lorem, curly = [], 0, 0, 0
-        for line in lines:
-            line = line.strip()
+        kept, kept_tokens, sentences, lorem, curly = [], [], 0, 0, 0
+        for line, tokens in zip(lines, line_tokens):
+            line = line.strip()  # whitespace: the same tokens
             words = line.split()
             too_long = p.max_word_length is not None and len(line) > p.max_word_length  # else no word can be
             if too_long and max(map(len, words)) > p.max_word_length:
                 continue
             if p.remove_citations:
-                line = CITATION.sub("", line)
+                cut = CITATION.sub("", line)
+                if cut != line:
+                    line, tokens = cut, split_words(cut)
             if p.require_terminal_punctuation and (not line.endswith(END_PUNCTUATION) or line.endswith("...")):
                 continue
             if p.min_words_per_line is not None and len(words) < p.min_words_per_line:
@@ -114,7 +116,8 @@ class C4(HeuristicFilter):
                 continue
             sentences += 1 + len(SENTENCE_BREAK.findall(line))
             kept.append(line)
-        return kept, sentences, lorem, curly
+            kept_tokens += tokens
+        return kept, kept_tokens, sentences, lorem, curly
 
     def rules(self) -> list[Rule]:
         p = self.params

@@ -10,6 +10,7 @@ names the filter and the rule, e.g. "gopher_quality.word_count".
 from __future__ import annotations
 
 import math
+from itertools import chain
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -19,20 +20,19 @@ from curate.quality.words import split_words
 
 
 class Doc:
-    """One document's text with its tokens and lines split once, on first use, for every filter."""
+    """One document's text with its lines and tokens split once, on first use, for every filter."""
 
-    __slots__ = ("text", "language", "_tokens", "_lines")
+    __slots__ = ("text", "language", "_lines", "_line_tokens", "_tokens")
 
     def __init__(self, text: str, language: str):
         self.text = text
         self.language = language
-        self._tokens = None
-        self._lines = None
+        self._lines = self._line_tokens = self._tokens = None
 
     @property
     def tokens(self) -> list[str]:
         if self._tokens is None:
-            self._tokens = split_words(self.text)
+            self._tokens = list(chain.from_iterable(self.line_tokens))
         return self._tokens
 
     @property
@@ -42,8 +42,18 @@ class Doc:
             self._lines = self.text.splitlines()
         return self._lines
 
-    def replace_text(self, text: str) -> None:
-        self.text, self._tokens, self._lines = text, None, None
+    @property
+    def line_tokens(self) -> list[list[str]]:
+        """The tokens of each line. Every break str.splitlines() splits at is whitespace to the tokenizer,
+        so no token spans two lines and these, joined, are the text's tokens: C4, which rewrites a text
+        as some of its lines, reuses those lines' tokens instead of splitting its new text again."""
+        if self._line_tokens is None:
+            self._line_tokens = list(map(split_words, self.lines))
+        return self._line_tokens
+
+    def replace_text(self, text: str, tokens: list[str] | None = None) -> None:
+        """The text as a filter rewrote it, with its tokens when the filter knows them."""
+        self.text, self._lines, self._line_tokens, self._tokens = text, None, None, tokens
 
 
 @dataclass(frozen=True)
