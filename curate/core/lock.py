@@ -67,7 +67,7 @@ class RunLock:
                                f"{age:.0f} s ago. Wait for it, use another --output, or, if you are sure that run is "
                                f"gone, delete {self.url}")
             print(f"curate: taking over a stale lock on {self.url} ({why})", file=sys.stderr)
-            self._remove_if(fs, path, holder["token"])
+            self._take_over(fs, path, holder["token"])
         else:
             raise LockHeld(f"{self.url}: could not take the lock (other runs keep taking it); try again")
         for leftover in fs.glob(storage.temporary_pattern(path)):  # heartbeats of killed holders, cut mid-write
@@ -99,6 +99,26 @@ class RunLock:
         except ValueError:  # a writer killed mid-create: as old as its modification time
             modified = fs.modified(path).timestamp() if hasattr(fs, "modified") else 0.0
             return {"token": None, "host": None, "heartbeat": modified, "command": "unreadable lock"}
+
+    def _take_over(self, fs, path: str, token: str | None) -> None:
+        """Remove the stale lock `token` names, one taker at a time. Without the guard (a second file created
+        exclusively) two takers that both judged it stale could each delete the lock the other just created,
+        and both run. A guard left by a taker killed inside it is removed once older than stale_seconds."""
+        guard = path + ".takeover"
+        try:
+            with fs.open(guard, "xb") as f:
+                f.write(self.token.encode())
+        except FileExistsError:
+            try:
+                if time.time() - fs.modified(guard).timestamp() > self.stale_seconds:
+                    fs.rm(guard)
+            except FileNotFoundError:
+                pass
+            return  # another taker is at work: look again
+        try:
+            self._remove_if(fs, path, token)
+        finally:
+            fs.rm(guard)
 
     def _remove_if(self, fs, path: str, token: str | None) -> None:
         """Delete the lock only if it still is the stale one we judged (another taker may have replaced it)."""
