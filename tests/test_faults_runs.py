@@ -209,3 +209,15 @@ def test_dedup_filter_never_reads_a_missing_assignment_as_no_duplicates(job, tmp
     # the shards not filtered before the kill fail, each naming its lost file
     assert failed.returncode == 1 and re.search(r"assign/(shard-\d+)\.parquet \(the clusters of shard \1\) is missing", failed.stderr)
     assert not (output / "stats" / "dedup.json").exists()
+
+
+def test_a_shard_added_after_a_finished_dedup_is_an_error_naming_the_lost_signatures(job, tmp_path):
+    """A finished dedup removed its signatures; a shard added to its input later cannot be compared with the
+    others without them: the rerun fails naming the lost files and the way out, never dedups the new shard alone."""
+    pipeline, _ = job
+    output = tmp_path / "out"
+    curate_in_process("run", str(pipeline), "--output", str(output), "--no-progress")
+    shutil.copy(output / "extract" / "shard-00000.parquet", output / "extract" / "shard-00099.parquet")
+    failed = run_curate("run", str(pipeline), "--output", str(output), "--stage", "dedup", "--no-progress", check=False)
+    assert failed.returncode == 1 and "delete" in failed.stderr and "to redo the stage" in failed.stderr
+    assert re.search(r"sig/(shard-\d+)\.parquet \(the signatures of shard \1\) is missing", failed.stderr)
