@@ -107,6 +107,10 @@ class StageContext:
         """A line for the user (plans, figures); stages call this instead of printing."""
         print(text, flush=True)
 
+    def warn(self, text: str) -> None:
+        """A warning for the user (inputs passed over), on stderr; stages call this instead of printing."""
+        print(text, file=sys.stderr, flush=True)
+
     def run_phase(self, config_hash: str, phase: str, shards: list[Shard], fn, tasks: list, cpus: float,
                   memory_gb: float | None, redo: bool = False) -> tuple[dict[str, ShardStats], int]:
         """fn(task) for every shard without a completion record (every shard, with redo: an earlier

@@ -3,7 +3,7 @@
 A pipeline is an ordered list of stages. Every stage declares its work; the runner
 (curate.core.runner) runs it: it skips finished tasks, maps the rest over the executor,
 times them, writes their completion records and sums their stats. Stages never know the
-executor, never print (ctx.note) and never read the worker count beyond ctx.node_workers
+executor, never print (ctx.note, ctx.warn) and never read the worker count beyond ctx.node_workers
 (per-machine memory and threads). Three kinds:
 
 - DocumentStage: a filter or annotator. `process(table)` gets an Arrow table of

@@ -184,11 +184,12 @@ class DedupStage(urls.UrlDedup, PhasedStage):
         columns = ["h1", "h2"] if key == "exact" else [key]
         keys, nodes = [], []
         for number, url in enumerate(task.inputs):
-            if not storage.exists(url):  # removed when the stage last finished; an input shard was added or changed since
+            try:
+                table = storage.read_table(url, columns + ["eligible"])
+            except FileNotFoundError:  # removed when the stage last finished; an input shard was added or changed since
                 raise FileNotFoundError(f"dedup: {url} (the signatures of shard {storage_name(url)}) is missing: a finished "
                                         f"run removed them and an input shard was added or changed since; delete "
-                                        f"{ctx.state_dir} to redo the stage")
-            table = storage.read_table(url, columns + ["eligible"])
+                                        f"{ctx.state_dir} to redo the stage") from None
             eligible = table["eligible"].to_numpy(zero_copy_only=False)
             if self.params.urls:  # captures dropped by URL dedup take no part in content dedup
                 eligible = urls.exclude(eligible, urls.removed_rows(ctx, storage_name(url)))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import bisect
 import importlib
-import sys
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -85,7 +84,7 @@ class ExtractStage(Stage):
         range holds its name, so a file added to the inputs changes only the shard it lands in (redone with
         --allow-changed-inputs), never the grouping of the others."""
         files = sorted(self.reader().list_inputs(ctx.inputs, self.params))
-        require_readable(ctx.inputs, files, self.params.source)
+        require_readable(ctx, files, self.params.source)
         record = ctx.work_url(RANGES_FILE)
         starts = storage.read_json(record) if storage.exists(record) else None
         if starts is None or starts["files_per_shard"] != self.params.files_per_shard:
@@ -135,11 +134,11 @@ READS = {"web": "WARC/WET/ARC crawls (.warc, .warc.gz, .warc.lz4, .wet, .wet.gz,
          "books": "plain-text books (.txt, .txt.gz, .text)", "code": "any file: source trees and .tar.gz/.tgz/.zip archives"}
 
 
-def require_readable(inputs: list[str], files: list[str], source: str) -> None:
+def require_readable(ctx, files: list[str], source: str) -> None:
     """Nothing silent: a named file the reader does not take, or inputs whose files it takes none of
     (a folder of .jsonl.gz given to a web pipeline), is an error before any work; other files
     passed over in a folder are named on stderr. An empty input reads 0 documents, said loudly."""
-    taken, others = set(files), []
+    inputs, taken, others = ctx.inputs, set(files), []
     for spec in inputs:
         fs, path = storage.filesystem(spec)
         listed = [f for f in storage.list_files(spec) if not f.endswith("/")]
@@ -153,7 +152,7 @@ def require_readable(inputs: list[str], files: list[str], source: str) -> None:
                           f"{others[0]}); it reads {READS[source]}. Documents (JSONL, Parquet, CSV) go in through a "
                           f"top-level 'reader:' key (README: Bring your own data)")
     if others:
-        print(f"extract: skipping {len(others)} file(s) of other kinds, e.g. {', '.join(others[:3])}", file=sys.stderr)
+        ctx.warn(f"extract: skipping {len(others)} file(s) of other kinds, e.g. {', '.join(others[:3])}")
 
 
 def storage_is_archive(url: str) -> bool:
