@@ -34,6 +34,16 @@ def test_element_tests_find_the_same_elements_as_the_xpaths(pages):
                 assert test(tree) == xpath(tree)  # same elements, same (document) order
 
 
+def test_tag_led_tests_walked_by_lxml_match_libxml2_on_odd_predicates(pages):
+    # candidates listed by lxml's tag iterator, not libxml2: predicates without attributes, with
+    # negation, or on an empty value must keep elements that have none of the attributes
+    html = pages[0].replace("<body", '<body><div class="">x</div><p>y</p><svg:div id="a">z</svg:div><!-- c --><div id="b">w</div', 1)
+    for path in ('.//*[(self::div or self::p)]', './/*[(self::div or self::p)][not(@class)]',
+                 './/*[(self::div or self::p)][@class=""]', './/*[(self::div or self::p)][contains(@id, "b")]'):
+        test, tree = ElementTest(etree.XPath(path)), trafilatura.load_html(html)
+        assert test.tags == ("div", "p") and test(tree) == etree.XPath(path)(tree) and test(tree)
+
+
 def test_extracted_text_is_unchanged_and_trafilatura_is_restored_after(pages):
     settings = dict(favor_precision=True, include_comments=False)
     stock = [trafilatura.extract(html, **settings) for html in pages]

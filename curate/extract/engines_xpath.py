@@ -51,12 +51,21 @@ class ElementTest:
         tags = LEADING_TAG_TEST.match(self.predicate)
         self.keyed_by_tag = "self::" in self.predicate[tags.end() if tags else 0:]
         self.candidates = etree.XPath(".//*" + (tags.group(0) if tags else "") + has_any)
+        # with a tag test, lxml's C iterator over those tag names lists the candidates ~2.5x faster
+        # than libxml2's predicates (~1 us per element); the attribute filter then runs here
+        self.tags = tuple(re.findall(r"self::([\w-]+)", tags.group(0))) if tags else ()
+        self.needs_attribute = bool(filter_safe)
 
     def __call__(self, tree) -> list:
         # the loop is inlined (no method call per element): it runs ~1,500 times per page
         memory, attributes, keyed_by_tag, found = self.memory, self.attributes, self.keyed_by_tag, []
-        for element in self.candidates(tree):
-            key = (element.tag, *map(element.get, attributes)) if keyed_by_tag else tuple(map(element.get, attributes))
+        by_tag = self.tags and isinstance(tree, etree._Element)
+        no_attribute = (None,) * len(attributes) if self.needs_attribute else None
+        for element in tree.iterdescendants(*self.tags) if by_tag else self.candidates(tree):
+            values = tuple(map(element.get, attributes))
+            if values == no_attribute and by_tag:  # (XPath candidates are filtered already)
+                continue
+            key = (element.tag, *values) if keyed_by_tag else values
             match = memory.get(key)
             if match is None:
                 if len(memory) >= MEMORY_LIMIT:
