@@ -6,8 +6,10 @@ import pytest
 import trafilatura
 from lxml import etree
 from trafilatura import utils, xpaths
+from trafilatura.htmlprocessing import convert_tags, tree_cleaning
+from trafilatura.settings import Extractor
 
-from curate.extract.engines_xpath import SWAPS, ElementTest, faster_trafilatura, is_local
+from curate.extract.engines_xpath import SWAPS, ElementTest, FirstMatch, faster_trafilatura, first_match, is_local
 from curate.extract.web import decode_page
 
 
@@ -30,6 +32,8 @@ def test_element_tests_find_the_same_elements_as_the_xpaths(pages):
     for html in pages:
         for _, stock, fast in SWAPS:
             for xpath, test in zip(stock, fast):
+                if isinstance(test, FirstMatch):  # only its first element is read (test below)
+                    continue
                 tree = trafilatura.load_html(html)
                 assert test(tree) == xpath(tree)  # same elements, same (document) order
 
@@ -42,6 +46,21 @@ def test_tag_led_tests_walked_by_lxml_match_libxml2_on_odd_predicates(pages):
                  './/*[(self::div or self::p)][@class=""]', './/*[(self::div or self::p)][contains(@id, "b")]'):
         test, tree = ElementTest(etree.XPath(path)), trafilatura.load_html(html)
         assert test.tags == ("div", "p") and test(tree) == etree.XPath(path)(tree) and test(tree)
+
+
+def test_main_content_expressions_find_the_first_element_libxml2_finds(pages):
+    # trafilatura reads only the first element each BODY_XPATH expression returns
+    fast = [first_match(x) for x in xpaths.BODY_XPATH]
+    assert all(isinstance(f, FirstMatch) for f in fast)
+    assert first_match(etree.XPath("(.//p[@class])[1]")).path == "(.//p[@class])[1]"  # not a form it reads: stock
+    options, found = Extractor(precision=True), 0
+    for html in pages:
+        tree = convert_tags(tree_cleaning(trafilatura.load_html(html), options), options)  # as _extract sees it
+        for xpath, first in zip(xpaths.BODY_XPATH, fast):
+            expected = next(iter(xpath(tree)), None)
+            assert (first(tree) or [None])[0] is expected
+            found += expected is not None
+    assert found >= 40
 
 
 def test_extracted_text_is_unchanged_and_trafilatura_is_restored_after(pages):

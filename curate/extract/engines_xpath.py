@@ -52,28 +52,67 @@ class ElementTest:
         self.keyed_by_tag = "self::" in self.predicate[tags.end() if tags else 0:]
         self.candidates = etree.XPath(".//*" + (tags.group(0) if tags else "") + has_any)
         # with a tag test, lxml's C iterator over those tag names lists the candidates ~2.5x faster
-        # than libxml2's predicates (~1 us per element); the attribute filter then runs here
+        # than libxml2's predicates (~1 us per element); the attribute filter then runs in accepts()
         self.tags = tuple(re.findall(r"self::([\w-]+)", tags.group(0))) if tags else ()
-        self.needs_attribute = bool(filter_safe)
+        self.no_attribute = (None,) * len(self.attributes) if filter_safe else None
+
+    def accepts(self, element) -> bool:
+        """The predicate's answer for this element, computed once per distinct key."""
+        values = tuple(map(element.get, self.attributes))
+        if values == self.no_attribute:
+            return False
+        key = (element.tag, *values) if self.keyed_by_tag else values
+        match = self.memory.get(key)
+        if match is None:
+            if len(self.memory) >= MEMORY_LIMIT:
+                self.memory.clear()
+            match = self.memory[key] = bool(self.test(element))
+        return match
 
     def __call__(self, tree) -> list:
-        # the loop is inlined (no method call per element): it runs ~1,500 times per page
-        memory, attributes, keyed_by_tag, found = self.memory, self.attributes, self.keyed_by_tag, []
         by_tag = self.tags and isinstance(tree, etree._Element)
-        no_attribute = (None,) * len(attributes) if self.needs_attribute else None
-        for element in tree.iterdescendants(*self.tags) if by_tag else self.candidates(tree):
-            values = tuple(map(element.get, attributes))
-            if values == no_attribute and by_tag:  # (XPath candidates are filtered already)
-                continue
-            key = (element.tag, *values) if keyed_by_tag else values
-            match = memory.get(key)
-            if match is None:
-                if len(memory) >= MEMORY_LIMIT:
-                    memory.clear()
-                match = memory[key] = bool(self.test(element))
-            if match:
-                found.append(element)
-        return found
+        return list(filter(self.accepts, tree.iterdescendants(*self.tags) if by_tag else self.candidates(tree)))
+
+
+class FirstMatch:
+    """trafilatura's BODY_XPATH expressions, e.g. `(.//*[(self::div ...)][contains(@class, ...)])[1] |
+    (.//main)[1]`, of which it reads only the first element found (`next(...)`): here the walk stops
+    at the first element in document order that one alternative accepts, each a tag-led element
+    test or a bare tag. (`.//*[...][1]` is "the first match under each parent"; the first of those
+    in document order is the first match in the page.) Returns [that element] or []."""
+
+    def __init__(self, xpath: etree.XPath, alternatives: list):
+        self.xpath, self.alternatives = xpath, alternatives  # (tag names, ElementTest or None)
+        self.tags = tuple(dict.fromkeys(tag for tags, _ in alternatives for tag in tags))
+
+    def __call__(self, tree) -> list:
+        if not isinstance(tree, etree._Element):
+            return self.xpath(tree)
+        for element in tree.iterdescendants(*self.tags):
+            if any(element.tag in tags and (test is None or test.accepts(element)) for tags, test in self.alternatives):
+                return [element]
+        return []
+
+
+FIRST_OF_ALTERNATIVE = re.compile(r"^\((\.//\*\[.*\])\)\[1\]$|^(\.//\*\[.*\])\[1\]$|^\(\.//([\w-]+)\)\[1\]$", re.S)
+
+
+def first_match(xpath):
+    """A FirstMatch for an expression made of such alternatives joined by |; else the XPath itself."""
+    alternatives = []
+    for part in getattr(xpath, "path", "").strip().split("|"):
+        found = FIRST_OF_ALTERNATIVE.match(part.strip())
+        if found is None:
+            return xpath
+        inner = found.group(1) or found.group(2)
+        if inner is None:
+            alternatives.append(((found.group(3),), None))
+            continue
+        test = ElementTest(etree.XPath(inner)) if is_local(etree.XPath(inner)) else None
+        if test is None or not test.tags:
+            return xpath
+        alternatives.append((test.tags, test))
+    return FirstMatch(xpath, alternatives)
 
 
 def is_local(xpath) -> bool:
@@ -91,6 +130,7 @@ SWAPS = [(expressions, list(expressions), faster(expressions)) for expressions i
          (getattr(xpaths, name, []) for name in ("OVERALL_DISCARD_XPATH", "PAYWALL_DISCARD_XPATH", "REMOVE_COMMENTS_XPATH",
                                                  "TEASER_DISCARD_XPATH", "PRECISION_DISCARD_XPATH",
                                                  "DISCARD_IMAGE_ELEMENTS", "COMMENTS_DISCARD_XPATH"))]
+SWAPS.append((xpaths.BODY_XPATH, list(xpaths.BODY_XPATH), [first_match(x) for x in xpaths.BODY_XPATH]))
 
 
 # trafilatura's own parser settings (trafilatura.utils.HTML_PARSER), with the C-level lookup
