@@ -9,6 +9,7 @@ from trafilatura import utils, xpaths
 from trafilatura.htmlprocessing import convert_tags, tree_cleaning
 from trafilatura.settings import Extractor
 
+from curate.extract.engines_predicates import Unsupported, compile_predicate
 from curate.extract.engines_xpath import SWAPS, ElementTest, FirstMatch, faster_trafilatura, first_match, is_local
 from curate.extract.web import decode_page
 
@@ -61,6 +62,31 @@ def test_main_content_expressions_find_the_first_element_libxml2_finds(pages):
             assert (first(tree) or [None])[0] is expected
             found += expected is not None
     assert found >= 40
+
+
+def test_compiled_predicates_answer_as_libxml2_on_every_element(pages):
+    tests = [test for _, _, fast in SWAPS for test in fast if isinstance(test, ElementTest)]
+    tests += [test for _, _, fast in SWAPS for first in fast if isinstance(first, FirstMatch) for _, test in first.alternatives if test]
+    assert len(tests) >= 12 and all(test.compiled for test in tests)
+    elements = [element for html in pages for element in trafilatura.load_html(html).iter(etree.Element)]
+    for test in tests:
+        answers = [test.compiled(element.tag, *map(element.get, test.attributes)) for element in elements]
+        assert answers == [bool(test.test(element)) for element in elements] and any(answers)
+
+
+def test_compiled_predicates_keep_xpath_semantics_on_odd_markup():
+    html = ('<html><body><div>none</div><div class="">empty</div><div class="Nav-Bar x">a</div><p id="main">b</p>'
+            '<div class="FullText" role="article">c</div><span id="ABCx">d</span></body></html>')
+    elements = list(trafilatura.load_html(html).iter(etree.Element))
+    for predicate in ('[@class=""]', '[not(@class)]', '[@class and not(contains(@class, "x"))]', '[contains(@class, "")]',
+                      '[contains(translate(@class, "NB", "nb"), "nav-bar") or starts-with(@id, "mai")]',
+                      '[contains(translate(@id, "ABCA", "ab"), "x") and (self::span or self::p)]',
+                      '[@role="article" or @id="main" or @id="ABCx"][contains(@class, "Text") or contains(@class, "ll")]'):
+        test = ElementTest(etree.XPath(".//*" + predicate))
+        assert test.compiled, predicate
+        assert [test.compiled(e.tag, *map(e.get, test.attributes)) for e in elements] == [bool(test.test(e)) for e in elements]
+    with pytest.raises(Unsupported):
+        compile_predicate('[contains(text(), "x")]', ())
 
 
 def test_extracted_text_is_unchanged_and_trafilatura_is_restored_after(pages):

@@ -24,6 +24,8 @@ import lxml.html
 from lxml import etree
 from trafilatura import utils, xpaths
 
+from curate.extract.engines_predicates import Unsupported, compile_predicate
+
 # tokens a predicate on the element alone may use; anything else (text(), .., axes, position())
 # makes the rewrite unsafe
 LOCAL_TOKENS = re.compile(r"""\s+|"[^"]*"|'[^']*'|self::[\w-]+|@[\w-]+|contains|starts-with|translate|or|and|not|[\[\](),=*]""")
@@ -55,6 +57,10 @@ class ElementTest:
         # than libxml2's predicates (~1 us per element); the attribute filter then runs in accepts()
         self.tags = tuple(re.findall(r"self::([\w-]+)", tags.group(0))) if tags else ()
         self.no_attribute = (None,) * len(self.attributes) if filter_safe else None
+        try:  # a new key is answered in Python, ~3-4x faster than libxml2 (engines_predicates.py)
+            self.compiled = compile_predicate(self.predicate, self.attributes)
+        except Unsupported:
+            self.compiled = None
 
     def accepts(self, element) -> bool:
         """The predicate's answer for this element, computed once per distinct key."""
@@ -66,7 +72,7 @@ class ElementTest:
         if match is None:
             if len(self.memory) >= MEMORY_LIMIT:
                 self.memory.clear()
-            match = self.memory[key] = bool(self.test(element))
+            match = self.memory[key] = self.compiled(element.tag, *values) if self.compiled else bool(self.test(element))
         return match
 
     def __call__(self, tree) -> list:
