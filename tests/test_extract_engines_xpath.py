@@ -81,6 +81,7 @@ def test_compiled_predicates_keep_xpath_semantics_on_odd_markup():
     for predicate in ('[@class=""]', '[not(@class)]', '[@class and not(contains(@class, "x"))]', '[contains(@class, "")]',
                       '[contains(translate(@class, "NB", "nb"), "nav-bar") or starts-with(@id, "mai")]',
                       '[contains(translate(@id, "ABCA", "ab"), "x") and (self::span or self::p)]',
+                      '[contains(translate(@class, "N", "n"), "Nav") or contains(translate(@class, "N", "n"), "av-b")]',
                       '[@role="article" or @id="main" or @id="ABCx"][contains(@class, "Text") or contains(@class, "ll")]'):
         test = ElementTest(etree.XPath(".//*" + predicate))
         assert test.compiled, predicate

@@ -45,6 +45,8 @@ class Compiler:
         self.tokens, self.position = tokens(predicate), 0
         self.variables = {name: f"v{i}" for i, name in enumerate(attributes)}
         self.constants: dict[str, object] = {}
+        self.translations: dict[tuple, str] = {}
+        self.tables: dict[str, tuple] = {}  # translate() code -> (attribute, its table)
 
     def peek(self):
         return self.tokens[self.position] if self.position < len(self.tokens) else (None, None)
@@ -108,11 +110,22 @@ class Compiler:
             self.take(",")
             literal = self.take(kind="string")[1:-1]
             self.take(")")
-            return (token, subject, literal)
+            if subject in self.tables:  # on the attribute itself, each letter as [its preimages]
+                attribute, table = self.tables[subject]
+                if None not in table.values():
+                    pattern = ""
+                    for char in literal:
+                        chars = [chr(c) for c, mapped in table.items() if mapped == char] + ([char] if ord(char) not in table else [])
+                        if not chars:
+                            return "False"  # a letter translate() never outputs
+                        pattern += "[" + "".join(map(re.escape, chars)) + "]" if len(chars) > 1 else re.escape(chars[0])
+                    return (token, "@" + attribute, None, pattern)
+            return (token, subject, literal, re.escape(literal))
         subject = self.string()
         if self.peek()[1] == "=":
             self.take("=")
-            return ("=", subject, self.take(kind="string")[1:-1])
+            literal = self.take(kind="string")[1:-1]
+            return ("=", subject, literal, None)
         if subject[0] == "@":  # @a alone: the attribute is there
             return f"{self.variables[subject[1:]]} is not None"
         raise Unsupported("a string where a test was expected")
@@ -135,7 +148,12 @@ class Compiler:
         table = {}
         for i, char in enumerate(source):  # XPath: the first occurrence wins; no counterpart: removed
             table.setdefault(ord(char), target[i] if i < len(target) else None)
-        return f"({self.variables[attribute]} or '').translate({self.constant(table)})"
+        # the same translate() written twice is one subject, so its terms are grouped together
+        key = (attribute, tuple(table.items()))
+        if key not in self.translations:
+            self.translations[key] = f"({self.variables[attribute]} or '').translate({self.constant(table)})"
+            self.tables[self.translations[key]] = attribute, table
+        return self.translations[key]
 
     def text(self, subject: str) -> str:
         return f"({self.variables[subject[1:]]} or '')" if subject[0] == "@" else subject
@@ -143,39 +161,41 @@ class Compiler:
     def code(self, term) -> str:
         if isinstance(term, str):
             return term
-        operator, subject, literal = term
+        operator, subject, literal, pattern = term
         if operator == "=":  # a missing attribute equals nothing
             return f"{self.variables[subject[1:]]} == {literal!r}" if subject[0] == "@" else f"{subject} == {literal!r}"
+        if literal is None:
+            return self.regex(operator, subject, [pattern])
         if operator == "contains":
             return f"{literal!r} in {self.text(subject)}"
         return f"{self.text(subject)}.startswith({literal!r})"
 
+    def regex(self, operator: str, subject: str, patterns: list[str]) -> str:
+        method = "search" if operator == "contains" else "match"
+        return f"{self.constant(re.compile('|'.join(patterns)))}.{method}({self.text(subject)}) is not None"
+
     def grouped(self, terms: list) -> list[str]:
         """Runs of contains / starts-with / = on the same subject become one regex or set test."""
-        groups: dict[tuple, list[str]] = {}
+        groups: dict[tuple, list[tuple]] = {}
         for term in terms:
             if not isinstance(term, str):
-                groups.setdefault(term[:2], []).append(term[2])
-        out, done = [], set()
+                groups.setdefault(term[:2], []).append(term)
+        out = []
         for term in terms:
             if isinstance(term, str):
                 out.append(term)
                 continue
-            key = term[:2]
-            if key in done:
+            members = groups.pop(term[:2], None)
+            if members is None:  # (written with the first of its group)
                 continue
-            done.add(key)
-            operator, subject = key
-            literals = groups[key]
-            if len(literals) == 1:
+            operator, subject = term[:2]
+            if len(members) == 1:
                 out.append(self.code(term))
             elif operator == "=":
                 value = self.variables[subject[1:]] if subject[0] == "@" else subject
-                out.append(f"{value} in {self.constant(frozenset(literals))}")
+                out.append(f"{value} in {self.constant(frozenset(m[2] for m in members))}")
             else:
-                pattern = re.compile("|".join(map(re.escape, literals)))
-                method = "search" if operator == "contains" else "match"
-                out.append(f"{self.constant(pattern)}.{method}({self.text(subject)}) is not None")
+                out.append(self.regex(operator, subject, [m[3] for m in members]))
         return out
 
 
