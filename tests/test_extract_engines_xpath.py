@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import trafilatura
 from lxml import etree
-from trafilatura import utils, xpaths
+from trafilatura import main_extractor, utils, xpaths
 from trafilatura.htmlprocessing import convert_tags, tree_cleaning
 from trafilatura.settings import Extractor
 
@@ -99,3 +99,4 @@ def test_extracted_text_is_unchanged_and_trafilatura_is_restored_after(pages):
         fast = [trafilatura.extract(html, **settings) for html in pages]
     assert fast == stock and sum(map(bool, fast)) >= 35
     assert all(isinstance(x, etree.XPath) for x in xpaths.OVERALL_DISCARD_XPATH) and utils.HTML_PARSER is stock_parser
+    assert main_extractor.prune_unwanted_sections.__module__ == "trafilatura.main_extractor"
