@@ -25,6 +25,7 @@ C-level lookup that always answers HtmlElement gives the same tree and the same 
 from __future__ import annotations
 
 import re
+import threading
 from contextlib import contextmanager
 
 import lxml.html
@@ -76,7 +77,7 @@ class ElementTest:
         """The candidates the predicate accepts, each distinct key computed once. (One inlined
         loop, no call per element: it runs ~1,000 times per page and test.)"""
         memory, attributes, no_attribute, keyed_by_tag = self.memory, self.attributes, self.no_attribute, self.keyed_by_tag
-        compiled, test, seen = self.compiled, self.test, ATTRIBUTES_SEEN.get("tree")
+        compiled, test, seen = self.compiled, self.test, getattr(ATTRIBUTES_SEEN, "tree", None)
         for element in candidates:
             if seen is None:
                 values = tuple(map(element.get, attributes))
@@ -101,7 +102,7 @@ class ElementTest:
             return self.candidates(tree)
         if self.tags:
             return tree.iterdescendants(*self.tags)
-        if "tree" in ATTRIBUTES_SEEN:  # objects and attributes held: a Python walk beats libxml2's predicates (4-10%)
+        if getattr(ATTRIBUTES_SEEN, "tree", None) is not None:  # objects and attributes held: a Python walk beats libxml2's predicates (4-10%)
             return tree.iterdescendants(etree.Element)
         return self.candidates(tree)
 
@@ -176,16 +177,16 @@ SWAPS.append((xpaths.BODY_XPATH, list(xpaths.BODY_XPATH), [first_match(x) for x 
 # which only deletes elements between them: each element's attributes are read once there and its
 # Python object kept, so the next walks reuse both (9% of the engine's time on new pages). Not on
 # the fallback's uncleaned copy: its 3 walks are over a bigger tree and it came out 12% slower.
-ATTRIBUTES_SEEN: dict = {}
+ATTRIBUTES_SEEN = threading.local()  # per thread: another thread's elements never share it
 STOCK_PRUNE_SECTIONS = main_extractor.prune_unwanted_sections
 
 
 def prune_unwanted_sections(tree, potential_tags, options):
-    ATTRIBUTES_SEEN["tree"] = {}  # element -> its attributes, for this call only
+    ATTRIBUTES_SEEN.tree = {}  # element -> its attributes, for this call only
     try:
         return STOCK_PRUNE_SECTIONS(tree, potential_tags, options)
     finally:
-        ATTRIBUTES_SEEN.pop("tree", None)
+        ATTRIBUTES_SEEN.tree = None
 
 
 def forget() -> None:
@@ -219,6 +220,5 @@ def faster_trafilatura():
     finally:
         utils.HTML_PARSER = stock_parser
         main_extractor.prune_unwanted_sections = STOCK_PRUNE_SECTIONS
-        ATTRIBUTES_SEEN.clear()
         for expressions, stock, _ in SWAPS:
             expressions[:] = stock
