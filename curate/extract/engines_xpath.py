@@ -62,7 +62,7 @@ class ElementTest:
         self.keyed_by_tag = "self::" in self.predicate[tags.end() if tags else 0:]
         self.candidates = etree.XPath(".//*" + (tags.group(0) if tags else "") + has_any)
         # with a tag test, lxml's C iterator over those tag names lists the candidates ~2.5x faster
-        # than libxml2's predicates (~1 us per element); the attribute filter then runs in accepts()
+        # than libxml2's predicates (~1 us per element); the attribute filter then runs in matches()
         self.tags = tuple(re.findall(r"self::([\w-]+)", tags.group(0))) if tags else ()
         self.no_attribute = (None,) * len(self.attributes) if filter_safe else None
         try:  # a new key is answered in Python, ~3-4x faster than libxml2 (engines_predicates.py)
