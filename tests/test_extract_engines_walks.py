@@ -8,10 +8,10 @@ import justext.core
 import lxml.html
 import pytest
 import trafilatura
-from trafilatura import external, htmlprocessing, main_extractor
+from trafilatura import external, htmlprocessing, main_extractor, utils
 from trafilatura.readability_lxml import Document
 
-from curate.extract.engines_walks import FAITHFUL, FastDocument, FastParagraphMaker, faster_walks
+from curate.extract.engines_walks import FAITHFUL, FastDocument, FastParagraphMaker, faster_walks, remove_control_characters
 from curate.extract.engines_xpath import faster_trafilatura
 from curate.extract.web import decode_page
 
@@ -53,6 +53,12 @@ def test_markup_the_shortcuts_do_not_read_goes_to_the_stock_code():
     assert paragraphs(FastParagraphMaker, tree) == paragraphs(justext.core.ParagraphMaker, tree)
 
 
+def test_control_characters_removed_as_trafilatura_removes_them(trees):
+    lines = [text for tree in trees[:20] for text in tree.itertext()]
+    lines += ["tab\there", "bell\x07 and nul\x00", "zero\u200bwidth", "plain words, é ü 中文", "line\u2028sep", ""]
+    assert [remove_control_characters(s) for s in lines] == [utils.remove_control_characters(s) for s in lines]
+
+
 def test_extracted_text_is_unchanged_and_the_stock_fallback_is_restored_after(shared_data):
     folder = shared_data / "web" / "html" / "trafilatura_cache"
     pages = [decode_page({}, path.read_bytes(), None) for path in sorted(folder.glob("*.htm*"))]
@@ -64,3 +70,4 @@ def test_extracted_text_is_unchanged_and_the_stock_fallback_is_restored_after(sh
     assert fast == stock and sum(map(bool, fast)) >= 100
     assert external.ReadabilityDocument is Document and external.ParagraphMaker is justext.core.ParagraphMaker
     assert main_extractor.delete_by_link_density is htmlprocessing.delete_by_link_density
+    assert utils.remove_control_characters.__module__ == "trafilatura.utils"

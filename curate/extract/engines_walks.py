@@ -18,6 +18,9 @@ lxml's C iterwalk here; and its paragraphs build their path strings and text onl
 The main pass's delete_by_link_density lists the links of every div / list / p (a Python
 object each) before comparing the element's text with a length limit of at most 300
 characters, above which the links are never read: the length is compared first here.
+The text output keeps a line's characters that are printable or spaces, with one Python call
+per character (remove_control_characters): a line that is all printable (str.isprintable, in C)
+is kept whole here, any other goes to the stock code.
 Markup these shortcuts cannot read the same way (comments, processing instructions, entities,
 namespaces) goes to the stock code. tests/test_extract_engines_walks.py checks the text.
 
@@ -36,7 +39,7 @@ import justext.core
 import justext.paragraph
 from lxml import etree
 from lxml.html import fragment_fromstring
-from trafilatura import external, htmlprocessing, main_extractor, readability_lxml
+from trafilatura import external, htmlprocessing, main_extractor, readability_lxml, utils
 from trafilatura.readability_lxml import LIST_TAGS, Document, text_length, trim
 from trafilatura.xml import delete_element
 
@@ -54,6 +57,8 @@ STOCK_SOURCES = {
     justext.core.ParagraphMaker._start_new_pragraph: "d763d8417354",
     justext.paragraph.Paragraph.__init__: "1cefb0c821d7",
     justext.paragraph.Paragraph.text.fget: "54813b5f89b5",
+    utils.remove_control_characters: "bc9ab3569cde",
+    utils.return_printables_and_spaces: "caef6dfe1ed6",
 }
 
 # readability's divToPElementsRe, `<(?:a|blockquote|dl|div|img|ol|p|pre|table|ul)` (any case), as name prefixes
@@ -241,6 +246,13 @@ def delete_by_link_density(subtree, tagname, backtracking=False, favor_precision
     return subtree
 
 
+def remove_control_characters(string: str) -> str:
+    return string if string.isprintable() else STOCK_REMOVE_CONTROL_CHARACTERS(string)
+
+
+STOCK_REMOVE_CONTROL_CHARACTERS = utils.remove_control_characters
+
+
 def source_hash(function) -> str:
     return hashlib.sha1(inspect.getsource(function).encode()).hexdigest()[:12]
 
@@ -260,8 +272,10 @@ def faster_walks():
         return
     external.ReadabilityDocument, external.ParagraphMaker = FastDocument, FastParagraphMaker
     main_extractor.delete_by_link_density = delete_by_link_density
+    utils.remove_control_characters = remove_control_characters
     try:
         yield
     finally:
+        utils.remove_control_characters = STOCK_REMOVE_CONTROL_CHARACTERS
         external.ReadabilityDocument, external.ParagraphMaker = Document, justext.core.ParagraphMaker
         main_extractor.delete_by_link_density = htmlprocessing.delete_by_link_density
