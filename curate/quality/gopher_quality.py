@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import filterfalse
 from typing import Literal
 
 from curate.core.params import require_fraction
@@ -70,7 +71,9 @@ class GopherQuality(HeuristicFilter):
         ellipses = text.count("...") + text.count("…")
         bullets = sum(1 for line in lines if line.lstrip().startswith(BULLETS))
         ellipsis_lines = sum(1 for line in lines if line.rstrip().endswith(ELLIPSES))
-        alpha = sum(map(bool, map(HAS_LETTER.search, tokens)))
+        # a token of letters only (str.isalpha, in C, for most tokens) has one; only the others need the regex
+        others = list(filterfalse(str.isalpha, tokens))
+        alpha = len(tokens) - len(others) + sum(map(bool, map(HAS_LETTER.search, others)))
         language_stop_words = stop_words(doc.language)
         stops = math.nan if language_stop_words is None else len(language_stop_words.intersection(tokens))
         return (

@@ -127,9 +127,10 @@ class NGrams:
         among equally frequent ones the first to occur, as Counter.most_common picks. NaN if none."""
         if self.count < n:
             return float("nan")
-        _, first, counts = np.unique(self.hashes(n), return_index=True, return_counts=True)
+        hashes = self.hashes(n)
+        values, counts = runs(np.sort(hashes))  # a plain sort: 2-3x cheaper than np.unique's stable argsort
         top = counts.max()
-        position = first[counts == top].min()
+        position = 0 if top == 1 else np.flatnonzero(np.isin(hashes, values[counts == top]))[0]
         return float((self.chars(n)[position] + n - 1) * top)
 
     def duplicate_chars(self, n: int) -> int:
@@ -144,8 +145,10 @@ class NGrams:
             candidates = self._repeated[self._repeated < len(hashes)]
         else:
             candidates = np.arange(len(hashes))
-        _, inverse, counts = np.unique(hashes[candidates], return_inverse=True, return_counts=True)
-        positions = candidates[counts[inverse] > 1]
+        grams = hashes[candidates]
+        ordered = np.sort(grams)
+        twice = ordered[1:][ordered[1:] == ordered[:-1]]  # n-grams seen at least twice; in prose often none
+        positions = candidates[np.isin(grams, twice)] if len(twice) else candidates[:0]
         self._repeated_n, self._repeated = n, positions
         if not len(positions):
             return 0
@@ -159,3 +162,10 @@ class NGrams:
                 seen.add(values[k])
                 k += 1
         return repeated
+
+
+def runs(ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of a sorted array and how many times each occurs."""
+    starts = np.flatnonzero(ordered[1:] != ordered[:-1]) + 1
+    bounds = np.concatenate(([0], starts, [len(ordered)]))
+    return ordered[bounds[:-1]], np.diff(bounds)
