@@ -19,7 +19,7 @@ from curate.quality.c4 import C4, SENTENCE_BREAK, C4Params, words_of
 from curate.quality.filters import Doc
 from curate.quality.fineweb import FineWeb, FineWebParams
 from curate.quality.gopher_quality import GopherQuality, GopherQualityParams
-from curate.quality.gopher_repetition import GopherRepetition, GopherRepetitionParams, NGrams
+from curate.quality.gopher_repetition import GopherRepetition, GopherRepetitionParams, NGrams, split_lines
 from curate.quality.words import ASCII_WORD, PUNCTUATION, PUNCTUATION_PLANES_END, TERMINAL_PUNCTUATION, TOKEN, split_words
 
 AUSTEN = "It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife."
@@ -193,12 +193,17 @@ def test_c4_bad_word_rule_drops_pages_above_the_ratio(tmp_path, pride):
 
 
 
-def real_lines(shared_data, pride) -> list[str]:
-    """Lines of real books and web pages, as they are and with their whitespace run together."""
+def real_texts(shared_data, pride) -> list[str]:
+    """Real books (CRLF, BOM) and web pages in several scripts."""
     moby = (shared_data / "books" / "en_moby_dick_pg2701.txt").read_bytes().decode("utf-8-sig")[:300_000]
     faust = (shared_data / "books" / "kalamine_de_faust_1.txt").read_text(encoding="utf-8")[:200_000]
     pages = [row["text"] for row in web_rows(shared_data / "web" / "warc" / "resiliparse_warcfile.warc.gz") if isinstance(row, dict)]
-    texts = [pride[:300_000], moby, faust, *pages]
+    return [pride[:300_000], moby, faust, *pages]
+
+
+def real_lines(shared_data, pride) -> list[str]:
+    """Lines of real books and web pages, as they are and with their whitespace run together."""
+    texts = real_texts(shared_data, pride)
     return [line for text in texts for line in text.splitlines()] + [" ".join(text.split()) for text in texts]
 
 
@@ -225,3 +230,9 @@ def test_sentence_breaks_are_those_of_the_plain_pattern(shared_data, pride):
     tricky = "Dr. No. e.g. U.S.A. Then... What?! Yes.\" No.) It ended.Then 3.5 etc. Inc. J. R. R. Tolkien. 你好。好！"
     for line in [*real_lines(shared_data, pride), tricky]:
         assert SENTENCE_BREAK.findall(line) == PLAIN_SENTENCE_BREAK.findall(line), line
+
+
+def test_split_lines_is_the_regex_split_at_runs_of_newlines(shared_data, pride):
+    edges = ["", "\n", "\n\n", "a\n", "\na", "\n\na\n\n\nb\n\n", "a\r\n\r\n\nb", " \n \n"]
+    for text in [*real_texts(shared_data, pride), *edges]:
+        assert split_lines(text) == re.split(r"\n+", text)

@@ -23,7 +23,6 @@ from curate.core.params import require_fraction
 from curate.quality.filters import Doc, HeuristicFilter, Rule, ratio
 
 PARAGRAPH_BREAK = re.compile(r"\n{2,}")
-LINE_BREAK = re.compile(r"\n+")
 MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # odd, so mixing in the next token never loses information
 
 
@@ -69,7 +68,7 @@ class GopherRepetition(HeuristicFilter):
         text, n_chars = doc.text, len(doc.text)
         paragraphs = PARAGRAPH_BREAK.split(text.strip())
         para_dups, para_dup_chars = duplicates(paragraphs)
-        lines = LINE_BREAK.split(text)
+        lines = split_lines(text)
         line_dups, line_dup_chars = duplicates(lines)
         grams = NGrams(doc.tokens)
         top = [ratio(grams.top_chars(n), n_chars) for n in self.top_ns]
@@ -90,6 +89,13 @@ class GopherRepetition(HeuristicFilter):
         rules += [Rule(f"top_{n}gram", f"gopher_top_{n}gram_char_fraction", max=p.max_top_ngram_char_fraction[n]) for n in self.top_ns]
         rules += [Rule(f"dup_{n}gram", f"gopher_dup_{n}gram_char_fraction", max=p.max_dup_ngram_char_fraction[n]) for n in self.dup_ns]
         return rules
+
+
+def split_lines(text: str) -> list[str]:
+    """re.split(r"\n+", text) at str.split's speed (5x): the empty pieces between newlines dropped,
+    the first and the last kept (a text starting or ending with a newline has an empty line there)."""
+    parts = text.split("\n")
+    return parts if len(parts) < 3 else [parts[0], *filter(None, parts[1:-1]), parts[-1]]
 
 
 def duplicates(items: list[str]) -> tuple[int, int]:
