@@ -138,7 +138,7 @@ class NGrams:
         top = counts.max()
         # the first occurrence of each most frequent n-gram is the lowest position in its run
         position = 0 if top == 1 else np.minimum.reduceat(order, bounds[:-1])[counts == top].min()
-        return float((self.chars(n)[position] + n - 1) * top)
+        return float((self.char_offsets[position + n] - self.char_offsets[position] + n - 1) * top)
 
     def duplicate_chars(self, n: int) -> int:
         """datatrove's find_all_duplicate: scan left to right, and when the n-gram at a position
