@@ -100,10 +100,9 @@ class C4(HeuristicFilter):
         p = self.params
         kept, kept_tokens, sentences, lorem, curly = [], [], 0, 0, 0
         for line, tokens in zip(lines, line_tokens):
-            line = line.strip()  # whitespace: the same tokens
-            words = line.split()
+            line = whole = line.strip()  # whitespace: the same tokens
             too_long = p.max_word_length is not None and len(line) > p.max_word_length  # else no word can be
-            if too_long and max(map(len, words)) > p.max_word_length:
+            if too_long and max(map(len, line.split())) > p.max_word_length:
                 continue
             if p.remove_citations and "[" in line:  # every citation mark starts with one
                 cut = CITATION.sub("", line)
@@ -111,7 +110,8 @@ class C4(HeuristicFilter):
                     line, tokens = cut, split_words(cut)
             if p.require_terminal_punctuation and (not line.endswith(END_PUNCTUATION) or line.endswith("...")):
                 continue
-            if p.min_words_per_line is not None and len(words) < p.min_words_per_line:
+            # words of the line before any cut; split only as far as the count needs (no list of every word)
+            if p.min_words_per_line is not None and len(whole.split(None, p.min_words_per_line)) < p.min_words_per_line:
                 continue
             lowered = line.lower()
             lorem |= "lorem ipsum" in lowered
