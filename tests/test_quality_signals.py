@@ -19,7 +19,7 @@ from curate.quality.c4 import C4, SENTENCE_BREAK, C4Params, words_of
 from curate.quality.filters import Doc
 from curate.quality.fineweb import FineWeb, FineWebParams
 from curate.quality.gopher_quality import GopherQuality, GopherQualityParams
-from curate.quality.gopher_repetition import GopherRepetition, GopherRepetitionParams, NGrams, split_lines
+from curate.quality.gopher_repetition import GopherRepetition, GopherRepetitionParams, NGrams, split_lines, split_paragraphs
 from curate.quality.words import ASCII_WORD, PUNCTUATION, PUNCTUATION_PLANES_END, TERMINAL_PUNCTUATION, TOKEN, split_words
 
 AUSTEN = "It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife."
@@ -233,7 +233,9 @@ def test_sentence_breaks_are_those_of_the_plain_pattern(shared_data, pride):
         assert SENTENCE_BREAK.findall(line) == PLAIN_SENTENCE_BREAK.findall(line), line
 
 
-def test_split_lines_is_the_regex_split_at_runs_of_newlines(shared_data, pride):
-    edges = ["", "\n", "\n\n", "a\n", "\na", "\n\na\n\n\nb\n\n", "a\r\n\r\n\nb", " \n \n"]
+def test_line_and_paragraph_splits_are_the_regex_splits_at_runs_of_newlines(shared_data, pride):
+    edges = ["", " ", "\n", "\n\n", "a\n", "\na", "\n\na\n\n\nb\n\n", "a\r\n\r\n\nb", " \n \n",
+             "a\n\n\n\nb", "a\n\n\n\n\nb\n\n\nc"]
     for text in [*real_texts(shared_data, pride), *edges]:
         assert split_lines(text) == re.split(r"\n+", text)
+        assert split_paragraphs(text) == re.split(r"\n{2,}", text.strip())

@@ -13,7 +13,6 @@ and in ordinary prose those are few.
 """
 from __future__ import annotations
 
-import re
 from bisect import bisect_left
 from dataclasses import dataclass, field
 
@@ -22,7 +21,6 @@ import numpy as np
 from curate.core.params import require_fraction
 from curate.quality.filters import Doc, HeuristicFilter, Rule, ratio
 
-PARAGRAPH_BREAK = re.compile(r"\n{2,}")
 MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # odd, so mixing in the next token never loses information
 
 
@@ -66,7 +64,7 @@ class GopherRepetition(HeuristicFilter):
 
     def signals(self, doc: Doc) -> tuple[float, ...]:
         text, n_chars = doc.text, len(doc.text)
-        paragraphs = PARAGRAPH_BREAK.split(text.strip())
+        paragraphs = split_paragraphs(text)
         para_dups, para_dup_chars = duplicates(paragraphs)
         lines = split_lines(text)
         line_dups, line_dup_chars = duplicates(lines)
@@ -89,6 +87,13 @@ class GopherRepetition(HeuristicFilter):
         rules += [Rule(f"top_{n}gram", f"gopher_top_{n}gram_char_fraction", max=p.max_top_ngram_char_fraction[n]) for n in self.top_ns]
         rules += [Rule(f"dup_{n}gram", f"gopher_dup_{n}gram_char_fraction", max=p.max_dup_ngram_char_fraction[n]) for n in self.dup_ns]
         return rules
+
+
+def split_paragraphs(text: str) -> list[str]:
+    """re.split(r"\n{2,}", text.strip()) at str.split's speed (5x). Splitting at "\n\n" takes a run of
+    newlines two at a time: an even run leaves empty pieces, an odd one a piece starting with "\n"."""
+    stripped = text.strip()
+    return [part.removeprefix("\n") for part in stripped.split("\n\n") if part] if stripped else [""]
 
 
 def split_lines(text: str) -> list[str]:
