@@ -63,13 +63,13 @@ def cpu_clocked_pass(task) -> dict[str, ShardStats]:
     return {**stats, PASS_CPU: ShardStats(seconds=time.process_time() - start)}
 
 
-def metered_run_pass(part, label, shards, ctx, folder) -> dict[str, ShardStats]:
+def metered_run_pass(part, label, shards, ctx, folder, redo) -> tuple[dict[str, ShardStats], int]:
     """runner.run_pass on the driver, noting what its tasks measured."""
-    sums = run_pass(part, label, shards, ctx, folder)
+    sums, ran = run_pass(part, label, shards, ctx, folder, redo)
     current.passes["+".join(step.key for step in part.steps)] += sums.pop(PASS_CPU).seconds
     for key, s in sums.items():
         current.steps[key] += s.seconds
-    return sums
+    return sums, ran
 
 
 def run(corpus: Path, output: Path, workers: int, materialize: bool) -> None:

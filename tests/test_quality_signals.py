@@ -1,5 +1,5 @@
 """Quality signals on real text: values checked by hand, and the fast n-gram code against the
-plain string algorithm it replaces."""
+plain string algorithm it replaces; the fast tokenizer and sentence rules against their plain forms."""
 from __future__ import annotations
 
 import math
@@ -10,16 +10,17 @@ from collections import Counter
 
 import pytest
 
+from conftest import web_rows
 from curate.extract import books
 from curate.extract.stage import ExtractParams
 from curate.quality.badwords import bad_word_ratio, load_bad_words
 from curate.core.params import ConfigError
-from curate.quality.c4 import C4, C4Params, words_of
+from curate.quality.c4 import C4, SENTENCE_BREAK, C4Params, words_of
 from curate.quality.filters import Doc
 from curate.quality.fineweb import FineWeb, FineWebParams
 from curate.quality.gopher_quality import GopherQuality, GopherQualityParams
-from curate.quality.gopher_repetition import GopherRepetition, GopherRepetitionParams, NGrams
-from curate.quality.words import PUNCTUATION, PUNCTUATION_PLANES_END, split_words
+from curate.quality.gopher_repetition import GopherRepetition, GopherRepetitionParams, NGrams, split_lines, split_paragraphs
+from curate.quality.words import ASCII_WORD, PUNCTUATION, PUNCTUATION_PLANES_END, TERMINAL_PUNCTUATION, TOKEN, split_words
 
 AUSTEN = "It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife."
 
@@ -190,3 +191,51 @@ def test_c4_bad_word_rule_drops_pages_above_the_ratio(tmp_path, pride):
     assert values["c4_bad_word_ratio"] == 1 / 23  # "wife", of 23 words
     assert [r.name for r in heuristic.rules()][-1] == "bad_words"
 
+
+
+def real_texts(shared_data, pride) -> list[str]:
+    """Real books (CRLF, BOM) and web pages in several scripts."""
+    moby = (shared_data / "books" / "en_moby_dick_pg2701.txt").read_bytes().decode("utf-8-sig")[:300_000]
+    faust = (shared_data / "books" / "kalamine_de_faust_1.txt").read_text(encoding="utf-8")[:200_000]
+    pages = [row["text"] for row in web_rows(shared_data / "web" / "warc" / "resiliparse_warcfile.warc.gz") if isinstance(row, dict)]
+    return [pride[:300_000], moby, faust, *pages]
+
+
+def real_lines(shared_data, pride) -> list[str]:
+    """Lines of real books and web pages, as they are and with their whitespace run together."""
+    texts = real_texts(shared_data, pride)
+    return [line for text in texts for line in text.splitlines()] + [" ".join(text.split()) for text in texts]
+
+
+def test_the_tokenizer_shortcuts_give_the_tokens_of_the_plain_rules(shared_data, pride):
+    """ASCII_WORD only takes words the later rules would give whole, and the non-space guard only skips
+    spaces: without them, the same tokens."""
+    full_rules = re.compile(TOKEN.pattern.replace(f"|{ASCII_WORD}", "", 1).replace(r"(?=\S)(?:", "(?:", 1))
+    assert "(?=" not in full_rules.pattern[:5] and ASCII_WORD not in full_rules.pattern
+    tricky = "mail joe-bar+x@example.com or user@example.org, www.example.com http://a.b/c Mr. Smith's U.S. don't l'homme a_b x2 3.5 naïve"
+    for line in [*real_lines(shared_data, pride), tricky]:
+        assert split_words(line) == full_rules.findall(line), line
+
+
+# The sentence counter as first written (each alternative starts with an assertion): the reference
+# for the faster form in curate.quality.c4, which starts with the character class.
+PLAIN_SENTENCE_BREAK = re.compile(
+    rf"(?:[{re.escape(''.join(sorted(TERMINAL_PUNCTUATION - {'.'})))}]"
+    r"|(?<!\.)(?<!\b[A-Za-z])(?<!\b(?:Mr|Ms|Dr|St|Jr|Sr|vs|No))(?<!\b(?:Mrs|etc|Inc|Ltd))\.(?!\.))"
+    rf"[{re.escape(''.join(sorted(TERMINAL_PUNCTUATION)))}]*[\"'”’)\]»]*"
+    r"(?:\s[\W_]*|(?<=[a-z]\.)(?=[A-Z]))(?=[^\W_])"
+)
+
+
+def test_sentence_breaks_are_those_of_the_plain_pattern(shared_data, pride):
+    tricky = "Dr. No. e.g. U.S.A. Then... What?! Yes.\" No.) It ended.Then 3.5 etc. Inc. J. R. R. Tolkien. 你好。好！"
+    for line in [*real_lines(shared_data, pride), tricky]:
+        assert SENTENCE_BREAK.findall(line) == PLAIN_SENTENCE_BREAK.findall(line), line
+
+
+def test_line_and_paragraph_splits_are_the_regex_splits_at_runs_of_newlines(shared_data, pride):
+    edges = ["", " ", "\n", "\n\n", "a\n", "\na", "\n\na\n\n\nb\n\n", "a\r\n\r\n\nb", " \n \n",
+             "a\n\n\n\nb", "a\n\n\n\n\nb\n\n\nc"]
+    for text in [*real_texts(shared_data, pride), *edges]:
+        assert split_lines(text) == re.split(r"\n+", text)
+        assert split_paragraphs(text) == re.split(r"\n{2,}", text.strip())

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import filterfalse
+from operator import methodcaller
 from typing import Literal
 
 from curate.core.params import require_fraction
@@ -58,7 +60,10 @@ class GopherQuality(HeuristicFilter):
 
     def signals(self, doc: Doc) -> tuple[float, ...]:
         text, tokens, lines = doc.text, doc.tokens, doc.lines
-        symbols = list(filter(SYMBOL_TOKENS.__contains__, tokens))
+        # a token of letters only (str.isalpha, in C: most tokens) is a word with a letter; only the
+        # others can be symbols or need the letter regex
+        others = list(filterfalse(str.isalpha, tokens))
+        symbols = list(filter(SYMBOL_TOKENS.__contains__, others))
         n_words = len(tokens) - len(symbols)
         # characters of scripts without spaces are one-character words; the mean length is over the
         # others, and only when they are at least half the words (else a Chinese page with one e-mail
@@ -68,9 +73,9 @@ class GopherQuality(HeuristicFilter):
         word_chars = sum(map(len, tokens)) - sum(map(len, symbols)) - no_space
         mean_length = ratio(word_chars, spaced) if spaced >= no_space else math.nan
         ellipses = text.count("...") + text.count("…")
-        bullets = sum(1 for line in lines if line.lstrip().startswith(BULLETS))
-        ellipsis_lines = sum(1 for line in lines if line.rstrip().endswith(ELLIPSES))
-        alpha = sum(map(bool, map(HAS_LETTER.search, tokens)))
+        bullets = sum(map(methodcaller("startswith", BULLETS), map(str.lstrip, lines)))
+        ellipsis_lines = sum(map(methodcaller("endswith", ELLIPSES), map(str.rstrip, lines)))
+        alpha = len(tokens) - len(others) + sum(map(bool, map(HAS_LETTER.search, others)))
         language_stop_words = stop_words(doc.language)
         stops = math.nan if language_stop_words is None else len(language_stop_words.intersection(tokens))
         return (
