@@ -70,8 +70,12 @@ def launched(tmp_path_factory, token_data) -> dict:  # noqa: F811
     make = config_maker(tmp_path_factory.mktemp("launched"), token_data)
     runs = {"ddp": make("ddp"), "fsdp": make("fsdp", parallel="fsdp", ckpt_format="dcp", ckpt_async=True,
                                             ckpt_interval=1, keep_last=STEPS + 1)}
-    for config, _ in runs.values():
-        train(config, 2)
+    # side by side: one launch's serial start (the launcher's torch import, the rendezvous) overlaps the other's work
+    launches = {name: subprocess.Popen(torchrun(config), cwd=REPO, env=python_env(), stdout=subprocess.PIPE,
+                                       stderr=subprocess.STDOUT, text=True) for name, (config, _) in runs.items()}
+    for name, process in launches.items():
+        output = process.communicate(timeout=300)[0]
+        assert process.returncode == 0, f"{name} launch failed:\n{output[-4000:]}"
     return {name: run_dir for name, (_, run_dir) in runs.items()}
 
 
