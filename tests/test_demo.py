@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from conftest import read_stage, run_curate
+from conftest import curate_in_process, read_stage
 from curate.download import ChecksumError, Download, fetch
 from curate.demo import DOWNLOADS, DemoRun, step_fetch
 
@@ -79,7 +79,7 @@ def test_a_range_slice_is_cut_to_whole_records(server, shared_data, tmp_path):
 
 
 def test_demo_from_a_local_copy_runs_every_pipeline(curate_demo):
-    demo, result = curate_demo  # `curate demo --from ../shared/data --train-steps 100` (conftest)
+    demo, result = curate_demo  # `curate demo --from ../shared/data --train-steps 50` (conftest)
     for name in ("web", "books", "code"):
         assert f"{name}: {demo / name}" in result.stdout
     assert read_stage(demo / "web", "extract").num_rows == 164
@@ -100,8 +100,9 @@ def test_demo_from_a_local_copy_runs_every_pipeline(curate_demo):
 
 
 def test_demo_downloading_from_a_mirror(server, tmp_path):
-    result = run_curate("demo", "--base-url", server, "--cache", str(tmp_path / "cache"), "--output", str(tmp_path / "demo"),
-                        "--no-progress", "--train-steps", "0")
+    # in this process: the shared demo run (conftest) is the real `curate demo` command line
+    result = curate_in_process("demo", "--base-url", server, "--cache", str(tmp_path / "cache"), "--output",
+                               str(tmp_path / "demo"), "--no-progress", "--train-steps", "0")
     assert result.stdout.count("fetch http://127.0.0.1") == len(DOWNLOADS)
     web = read_stage(tmp_path / "demo" / "web", "extract")
     assert web.num_rows > 0 and all(url.startswith("http") for url in web["url"].to_pylist())

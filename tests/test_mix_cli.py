@@ -24,6 +24,9 @@ def demo(tmp_path_factory, shared_data):
     """The demo's tokenization step over real curated documents, in <tmp>/out/demo like `curate demo`."""
     root = tmp_path_factory.mktemp("mix")
     curated = build_curated(root / "curated", shared_data)
+    # the curated documents' tokenizer, kept as a rerun of the demo keeps its own (training one: the shared demo run)
+    (root / "out" / "demo" / "tokenizer").mkdir(parents=True)
+    shutil.copy(curated.tokenizer, root / "out" / "demo" / "tokenizer" / "tokenizer.json")
     result = tokenize_demo(root / "out" / "demo", {k: str(v) for k, v in curated.folders().items()},
                            LocalExecutor(1), vocab_size=2048, progress=False)
     return SimpleNamespace(root=root, result=result, curated=curated)

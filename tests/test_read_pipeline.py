@@ -1,5 +1,7 @@
 """Documents people already have (FineWeb Parquet, Dolma JSONL.gz, CSV, a save_to_disk folder), read by the
-`read` stage and run through langid -> quality -> dedup -> tokenize, then trained on."""
+`read` stage and run through langid -> quality -> dedup -> tokenize, then trained on. `curate run` runs in this
+process (curate_in_process: the same parser, runner and messages, without an interpreter and fastText load per
+call); the glob test keeps the real command line."""
 from __future__ import annotations
 
 import gzip
@@ -12,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from conftest import read_rejected, read_stage, run_curate
+from conftest import curate_in_process, read_rejected, read_stage, run_curate
 from read_fixtures import dolma_records, write_csv, write_dolma_jsonl_gz, write_fineweb_parquet, write_save_to_disk
 from train_fixtures import tiny_overrides, train_tokenizer
 
@@ -72,7 +74,7 @@ def tokenizer(records, tmp_path_factory):
 def test_each_format_runs_through_langid_quality_dedup_tokenize(tmp_path, records, tokenizer, fmt):
     build, reader = FORMATS[fmt]
     inputs = build(records, tmp_path / "in")
-    result = run_curate("run", pipeline(tmp_path, inputs, reader, tokenizer), "--materialize", "--no-progress")
+    result = curate_in_process("run", pipeline(tmp_path, inputs, reader, tokenizer), "--materialize", "--no-progress")
     out = tmp_path / "out"
     read = read_stage(out, "read")
     assert read.num_rows == len(records) == 30
@@ -107,7 +109,7 @@ def train_on(shards, tokenizer, tmp_path) -> dict:
 
 def test_fineweb_parquet_shards_train_a_model(tmp_path, records, tokenizer):
     inputs = write_fineweb_parquet(records, tmp_path / "in" / "fineweb.parquet")
-    run_curate("run", pipeline(tmp_path, inputs, {"format": "parquet"}, tokenizer), "--no-progress")
+    curate_in_process("run", pipeline(tmp_path, inputs, {"format": "parquet"}, tokenizer), "--no-progress")
     losses = train_on(tmp_path / "out" / "tokenize", tokenizer, tmp_path)
     assert sorted(losses) == list(range(6)) and all(loss > 0 for loss in losses.values())
 
@@ -121,8 +123,8 @@ def halves(tmp_path, records):
 def test_reader_key_runs_fused_like_materialised_and_round_trips(tmp_path, halves):
     glob = str(tmp_path / "in" / "part-*.jsonl.gz")
     fused, materialized = tmp_path / "fused", tmp_path / "materialized"
-    result = run_curate("run", filters_pipeline(tmp_path, [glob], fused), "--no-progress")
-    run_curate("run", filters_pipeline(tmp_path, [glob], materialized), "--materialize", "--no-progress")
+    result = curate_in_process("run", filters_pipeline(tmp_path, [glob], fused), "--no-progress")
+    curate_in_process("run", filters_pipeline(tmp_path, [glob], materialized), "--materialize", "--no-progress")
     assert not (fused / "read").exists() and not (fused / "langid").exists()  # read -> langid -> quality in one pass
     assert stats(fused, "read")["docs_out"] == 30 and "(fused: read, langid" in result.stdout
     assert rows(read_stage(fused, "quality")) == rows(read_stage(materialized, "quality"))
@@ -136,20 +138,20 @@ def test_reader_key_runs_fused_like_materialised_and_round_trips(tmp_path, halve
     assert resolved["reader"]["url"] == "metadata.url" and resolved["input"] == [glob]
     assert [s["stage"] for s in resolved["stages"]] == ["langid", "quality"]  # read comes back as the reader key
     done = sorted(p.stat().st_mtime_ns for p in (fused / "quality").iterdir())
-    run_curate("run", str(fused / "pipeline.yaml"), "--no-progress")  # same stages, same hashes: nothing redone
+    curate_in_process("run", str(fused / "pipeline.yaml"), "--no-progress")  # same stages, same hashes: nothing redone
     assert sorted(p.stat().st_mtime_ns for p in (fused / "quality").iterdir()) == done
 
 
 def test_a_glob_that_matches_nothing_is_an_error_naming_it(tmp_path, halves):
     glob = str(tmp_path / "in" / "*.parquet")
-    result = run_curate("run", filters_pipeline(tmp_path, [glob], tmp_path / "out"), check=False)
+    result = run_curate("run", filters_pipeline(tmp_path, [glob], tmp_path / "out"), check=False)  # the real command line
     assert result.returncode == 2 and f"'{glob}' matches no file" in result.stderr and not (tmp_path / "out").exists()
 
 
 def test_jsonl_gz_output_loads_with_datasets(tmp_path, halves):
     import datasets
     out = tmp_path / "out"
-    run_curate("run", filters_pipeline(tmp_path, halves, out, output_format="jsonl.gz"), "--materialize", "--no-progress")
+    curate_in_process("run", filters_pipeline(tmp_path, halves, out, output_format="jsonl.gz"), "--materialize", "--no-progress")
     assert list((out / "langid").glob("*.parquet")) and not list((out / "langid").glob("*.jsonl.gz"))  # quality reads it
     kept = datasets.load_dataset("json", data_dir=str(out / "quality"), split="train")
     assert 0 < kept.num_rows == stats(out, "quality")["docs_out"] < 30
@@ -162,8 +164,8 @@ def test_jsonl_gz_output_loads_with_datasets(tmp_path, halves):
 def test_one_stage_with_an_input_reads_it_through_the_reader(tmp_path, halves):
     out = tmp_path / "out"
     path = filters_pipeline(tmp_path, halves[:1], out)
-    run_curate("run", path, "--no-progress")
-    result = run_curate("run", path, "--stage", "quality", "--input", str(halves[1]), "--no-progress")
+    curate_in_process("run", path, "--no-progress")
+    result = curate_in_process("run", path, "--stage", "quality", "--input", str(halves[1]), "--no-progress")
     second = {json.loads(line)["id"] for line in gzip.open(halves[1], "rt")}
     kept, dropped = read_stage(out, "quality"), read_rejected(out, "quality")
     assert set(kept["id"].to_pylist()) <= second and kept.num_rows > 0  # never the first run's documents
@@ -172,11 +174,11 @@ def test_one_stage_with_an_input_reads_it_through_the_reader(tmp_path, halves):
 
     notes = tmp_path / "notes.txt"
     notes.write_text("not documents\n")
-    refused = run_curate("run", path, "--stage", "quality", "--input", str(notes), "--no-progress", check=False)
+    refused = curate_in_process("run", path, "--stage", "quality", "--input", str(notes), "--no-progress", check=False)
     assert refused.returncode == 2 and str(notes) in refused.stderr and "JSONL (.jsonl" in refused.stderr
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
-    loud = run_curate("run", path, "--stage", "quality", "--input", str(empty), "--output", str(tmp_path / "empty"), "--no-progress")
+    loud = curate_in_process("run", path, "--stage", "quality", "--input", str(empty), "--output", str(tmp_path / "empty"), "--no-progress")
     assert "WARNING: read, quality read 0 documents" in loud.stdout
 
 
@@ -185,10 +187,10 @@ def test_without_a_reader_one_stage_reads_its_input_by_suffix_a_whole_run_refuse
     path = tmp_path / "plain.yaml"
     path.write_text(yaml.safe_dump({"name": "plain", "input": str(halves[0]), "output": str(out),
                                     "stages": [{"stage": "langid", "languages": ["en"]}, {"stage": "quality"}]}))
-    refused = run_curate("run", str(path), check=False)  # langid first on JSON lines: the pipeline must say how
+    refused = curate_in_process("run", str(path), check=False)  # langid first on JSON lines: the pipeline must say how
     assert refused.returncode == 2 and "reader:" in refused.stderr and str(halves[0]) in refused.stderr
     assert not (out / "quality").exists() and not (out / "_state").exists()
-    run_curate("run", str(path), "--stage", "quality", "--input", str(halves[1]), "--no-progress")
+    curate_in_process("run", str(path), "--stage", "quality", "--input", str(halves[1]), "--no-progress")
     second = {json.loads(line)["id"] for line in gzip.open(halves[1], "rt")}
     kept, dropped = read_stage(out, "quality"), read_rejected(out, "quality")
     assert kept.num_rows > 0 and set(kept["id"].to_pylist()) | set(dropped["id"].to_pylist()) == second
@@ -208,14 +210,14 @@ def test_dedup_and_tokenize_read_dolma_jsonl_gz_input_and_train(tmp_path, halves
     pq.write_table(pa.Table.from_pylist(stale, schema=DOCUMENT_SCHEMA), out / "read" / "shard-00099.parquet")
     ids = {json.loads(line)["id"] for half in halves for line in gzip.open(half, "rt")}
 
-    result = run_curate("run", path, "--stage", "dedup", "--input", str(tmp_path / "in"), "--no-progress")
+    result = curate_in_process("run", path, "--stage", "dedup", "--input", str(tmp_path / "in"), "--no-progress")
     kept, dropped = read_stage(out, "dedup"), read_rejected(out, "dedup")
     assert stats(out, "read")["docs_out"] == stats(out, "dedup")["docs_in"] == 30 and "read 0" not in result.stdout
     assert kept.num_rows > 0 and set(kept["id"].to_pylist()) <= ids and "dup_cluster" in kept.column_names
     assert kept.num_rows + (dropped.num_rows if dropped else 0) == 30
     assert set(kept["dolma_source"].to_pylist()) == {"common-crawl"}  # the reader's mapping applied
 
-    run_curate("run", path, "--stage", "tokenize", "--input", str(tmp_path / "in"), "--no-progress")
+    curate_in_process("run", path, "--stage", "tokenize", "--input", str(tmp_path / "in"), "--no-progress")
     tokenized = sum(json.loads((out / "tokenize" / split / "tokens.json").read_text())["num_documents"] for split in ("train", "val"))
     assert stats(out, "tokenize")["docs_in"] == tokenized == 30  # every document read, none of shard-00099
     losses = train_on(out / "tokenize", tokenizer, tmp_path)
@@ -229,7 +231,7 @@ def test_a_code_pipeline_reads_documents_for_one_stage_as_code(tmp_path):
     stack = tmp_path / "stack.jsonl"  # The Stack style: text and its path
     stack.write_text("".join(json.dumps({"text": f.read_text(encoding="utf-8"), "path_in_repo": f.name}) + "\n" for f in files))
     out = tmp_path / "out"
-    run_curate("run", "pipelines/code.yaml", "--stage", "code_quality", "--input", str(stack), "--output", str(out), "--no-progress")
+    curate_in_process("run", "pipelines/code.yaml", "--stage", "code_quality", "--input", str(stack), "--output", str(out), "--no-progress")
     kept, dropped = read_stage(out, "code_quality"), read_rejected(out, "code_quality")
     assert kept.num_rows + (dropped.num_rows if dropped else 0) == len(files) and kept.num_rows > 0
     assert set(kept["source"].to_pylist()) == {"code"}
@@ -246,11 +248,11 @@ def test_a_stage_on_named_documents_refuses_an_earlier_runs_files_in_its_folder(
         pq.write_table(pa.Table.from_pylist(rows, schema=DOCUMENT_SCHEMA), docs / f"{name}.parquet")
     out = tmp_path / "out"
     path = filters_pipeline(tmp_path, [docs], out)
-    run_curate("run", path, "--stage", "quality", "--input", str(docs), "--no-progress")
+    curate_in_process("run", path, "--stage", "quality", "--input", str(docs), "--no-progress")
     before = sorted(p.name for p in (out / "quality").iterdir())
-    refused = run_curate("run", path, "--stage", "quality", "--input", str(docs / "c.parquet"), "--no-progress", check=False)
+    refused = curate_in_process("run", path, "--stage", "quality", "--input", str(docs / "c.parquet"), "--no-progress", check=False)
     assert refused.returncode == 2 and "holds 2 file(s) of an earlier run" in refused.stderr
     assert str(out / "quality" / "a.parquet") in refused.stderr and "another --output" in refused.stderr
     assert sorted(p.name for p in (out / "quality").iterdir()) == before == ["a.parquet", "b.parquet", "c.parquet"]
-    run_curate("run", path, "--stage", "quality", "--input", str(docs / "c.parquet"), "--output", str(tmp_path / "new"), "--no-progress")
+    curate_in_process("run", path, "--stage", "quality", "--input", str(docs / "c.parquet"), "--output", str(tmp_path / "new"), "--no-progress")
     assert sorted(p.name for p in (tmp_path / "new" / "quality").iterdir()) == ["c.parquet"]

@@ -21,6 +21,14 @@ def cli(*args: str) -> subprocess.CompletedProcess:
     return result
 
 
+def in_process(capsys, *args: str) -> str:
+    """`train ARGS` through train.cli.main in this process (stdout): for commands whose real command line is run
+    by another test here (estimate: test_cli_errors_are_one_line_but_bugs_keep_their_traceback; plot)."""
+    from train.cli import main
+    assert main(list(args)) == 0
+    return capsys.readouterr().out
+
+
 def read_png(path) -> np.ndarray:
     import matplotlib.image
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -31,17 +39,17 @@ def has_colour(image: np.ndarray, rgb: tuple[int, int, int], tolerance: int = 8)
     return bool((np.abs(image - np.array(rgb)).max(axis=-1) <= tolerance).any())
 
 
-def test_estimate_reproduces_gpt3():
-    out = cli("estimate", "--params", "175B", "--tokens", "300e9", "--gpu", "h100", "--gpus", "1024",
-              "--mfu", "0.4", "--price", "2.5").stdout
+def test_estimate_reproduces_gpt3(capsys):
+    out = in_process(capsys, "estimate", "--params", "175B", "--tokens", "300e9", "--gpu", "h100", "--gpus", "1024",
+                     "--mfu", "0.4", "--price", "2.5")
     assert "3.15e+23 FLOPs" in out
     gpu_hours = 3.15e23 / (989e12 * 0.4) / 3600
     assert f"{gpu_hours:,.0f} H100-SXM-hours" in out and f"${gpu_hours * 2.5:,.0f}" in out
     assert f"{gpu_hours / 1024 / 24:,.1f} days on 1,024 GPUs" in out
 
 
-def test_estimate_defaults_to_compute_optimal_tokens_in_readable_units():
-    out = cli("estimate", "--params", "10M", "--gpu", "h100-pcie").stdout
+def test_estimate_defaults_to_compute_optimal_tokens_in_readable_units(capsys):
+    out = in_process(capsys, "estimate", "--params", "10M", "--gpu", "h100-pcie")
     assert "none given: the compute-optimal D = 20 x N = 2e+08 tokens" in out
     assert "1.2e+16 FLOPs" in out
     seconds = 1.2e16 / (756e12 * 0.4)
@@ -84,14 +92,14 @@ def trained_run(tmp_path_factory, token_data):  # noqa: F811
     return root / "run"
 
 
-def test_plot_writes_a_png_with_curves_and_spikes(trained_run, tmp_path):
+def test_plot_writes_a_png_with_curves_and_spikes(trained_run, tmp_path, capsys):
     png = cli("plot", str(trained_run)).stdout.strip()
     image = read_png(trained_run / "loss.png")
     assert png.endswith("loss.png") and image.shape == (520, 900, 3)
     for colour in ((31, 119, 180), (255, 127, 14), (214, 39, 40)):     # train, validation, spike marks
         assert has_colour(image, colour), colour
     assert has_colour(image, (232, 244, 232), tolerance=1)              # the rapid-decrease phase is shaded
-    cli("plot", str(trained_run), "--log", "--output", str(tmp_path / "log.png"))
+    in_process(capsys, "plot", str(trained_run), "--log", "--output", str(tmp_path / "log.png"))
     assert read_png(tmp_path / "log.png").shape == (520, 900, 3)
 
 
@@ -160,7 +168,7 @@ def test_an_unsupported_pre_tokenizer_is_refused_on_encode_but_still_decodes(tmp
 
 
 def test_demo_run_trains_and_plots(curate_demo):
-    """train.demo.demo_run as `curate demo` calls it: the shared demo run (conftest) trains tiny-cpu 100 steps on its
+    """train.demo.demo_run as `curate demo` calls it: the shared demo run (conftest) trains tiny-cpu 50 steps on its
     own mix, logging through print; one training run serves this test and test_demo.py's."""
     demo, result = curate_demo
     first, final = map(float, re.search(r"train loss ([\d.]+) -> ([\d.]+)", result.stdout).groups())  # the summary
