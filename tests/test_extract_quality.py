@@ -9,6 +9,9 @@ from curate.extract.engines_gold import Score, load_gold, score_all, score_page
 from extract_fixtures import extract, write_pipeline
 from test_extract_web import write_warc
 
+# under pytest-xdist (-n 2 --dist loadgroup) on one worker: its tests share the module's extraction
+pytestmark = pytest.mark.xdist_group("extract_quality")
+
 
 @pytest.fixture(scope="module")
 def gold(shared_data):

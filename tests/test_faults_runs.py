@@ -21,7 +21,8 @@ import pytest
 from conftest import REPO, curate_in_process, read_rejected, read_stage, run_curate
 from curate.core.schema import make_documents
 
-pytestmark = pytest.mark.slow
+# under pytest-xdist (-n 2 --dist loadgroup) on one worker: its tests share the module's job and reference run
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("faults_runs")]
 STAGES = ("extract", "dedup", "tokenize")
 
 
