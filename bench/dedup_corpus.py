@@ -92,10 +92,13 @@ def sentences(texts: list[str]) -> list[str]:
     return found
 
 
-def shingle_set(text: str, code: bool) -> set[int]:
-    words = normalize.words(pa.array([text], pa.large_string()), code, normalize.Normalization())
-    hashes, _, _ = minhash.shingles(words, 5)
-    return set(hashes.tolist())
+def shingle_sets(texts: list[str], code: list[bool]) -> list[set[int]]:
+    """The shingle hash sets of many texts in one batch (a call's fixed cost, compiling the
+    normalisation's regular expressions, is paid once for them all)."""
+    words = normalize.batch_words(pa.array(texts, pa.large_string()), pa.array(code, pa.bool_()), normalize.Normalization())
+    hashes, _, counts = minhash.shingles(words, 5)
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    return [set(hashes[bounds[i]:bounds[i + 1]].tolist()) for i in range(len(texts))]
 
 
 def jaccard(a: set[int], b: set[int]) -> float:
@@ -165,27 +168,41 @@ def edit(words: list[str], kind: str, k: int, rng_seed: int, filler: list[str]) 
     return junk[:head] + words[head: n - (k - head)] + junk[head:k]
 
 
-def plant_copy(text: str, code: bool, target: float, rng: random.Random, filler: list[str]) -> tuple[str, float]:
-    """An edited copy of text whose Jaccard to it is as close to target as the edit allows:
-    for target >= 0.8 the strongest edit still at or above target, below 0.8 the weakest at or below it."""
-    base = shingle_set(text, code)
-    if target >= 1.0:  # differs only before normalisation (but upper-casing "ß" gives "SS": measured, not assumed)
-        copy = text.upper() if not code else text.replace("\n", "\n\n")
-        return copy, jaccard(base, shingle_set(copy, code))
-    words, kind, seed = text.split(" "), rng.choice(EDITS), rng.randrange(1 << 30)
+def plant_copies(bases: list[tuple[str, str]], plans: list[tuple[float, tuple[str, int] | None]],
+                 filler: list[str]) -> list[tuple[str, float]]:
+    """An edited copy of each base (source, text) whose Jaccard to it is as close to its plan's target
+    as the edit (kind, rng seed) allows: for a target >= 0.8 the strongest edit still at or above the
+    target, below 0.8 the weakest at or below it. The bisections of all bases run in step, each
+    step's copies shingled in one batch."""
+    code = [source == "code" for source, _ in bases]
+    originals = shingle_sets([text for _, text in bases], code)
+    words = [text.split(" ") for _, text in bases]
 
-    def similarity(k: int) -> tuple[str, float]:
-        copy = " ".join(edit(words, kind, k, seed, filler))
-        return copy, jaccard(base, shingle_set(copy, code))
+    def copies(jobs: list[tuple[int, int]]) -> list[tuple[str, float]]:
+        """(copy, Jaccard to its base) for each (base index, edit strength)."""
+        texts = [" ".join(edit(words[i], plans[i][1][0], k, plans[i][1][1], filler)) for i, k in jobs]
+        sets = shingle_sets(texts, [code[i] for i, _ in jobs])
+        return [(text, jaccard(originals[i], s)) for (i, _), text, s in zip(jobs, texts, sets)]
 
-    low, high = 0, len(words)  # similarity(low) >= target > similarity(high), searched by bisection
-    while high - low > 1:
-        middle = (low + high) // 2
-        if similarity(middle)[1] >= target:
-            low = middle
-        else:
-            high = middle
-    return similarity(low if target >= 0.8 else high)
+    result: list[tuple[str, float] | None] = [None] * len(bases)
+    exact = [i for i, (_, how) in enumerate(plans) if how is None]
+    # exact copies differ only before normalisation (but upper-casing "ß" gives "SS": measured, not assumed)
+    texts = [bases[i][1].upper() if not code[i] else bases[i][1].replace("\n", "\n\n") for i in exact]
+    for i, text, s in zip(exact, texts, shingle_sets(texts, [code[i] for i in exact])):
+        result[i] = (text, jaccard(originals[i], s))
+    edited = [i for i, (_, how) in enumerate(plans) if how is not None]
+    low, high = {i: 0 for i in edited}, {i: len(words[i]) for i in edited}  # similarity(low) >= target > similarity(high)
+    while searching := [i for i in edited if high[i] - low[i] > 1]:
+        middles = [(low[i] + high[i]) // 2 for i in searching]
+        for i, middle, (_, similarity) in zip(searching, middles, copies(list(zip(searching, middles)))):
+            if similarity >= plans[i][0]:
+                low[i] = middle
+            else:
+                high[i] = middle
+    chosen = [(i, low[i] if plans[i][0] >= 0.8 else high[i]) for i in edited]
+    for (i, _), planted in zip(chosen, copies(chosen)):
+        result[i] = planted
+    return result
 
 
 def planted_corpus(bases: list[tuple[str, str]], targets: list[float], seed: int = 0) -> tuple[pa.Table, list[dict]]:
@@ -193,12 +210,14 @@ def planted_corpus(bases: list[tuple[str, str]], targets: list[float], seed: int
     and the planted pairs with their true Jaccard."""
     rng = random.Random(seed)
     filler = [w for _, text in bases[:200] for w in text.split()][:20_000]
+    plans = []  # each base's target and, below 1.0, its edit: (kind, seed)
+    for _ in bases:
+        target = rng.choice(targets)
+        plans.append((target, None if target >= 1.0 else (rng.choice(EDITS), rng.randrange(1 << 30))))
     rows, pairs = [], []
-    for i, (source, text) in enumerate(bases):
+    for i, ((source, text), (target, _), (copy, similarity)) in enumerate(zip(bases, plans, plant_copies(bases, plans, filler))):
         base_id = doc_id(source, f"base/{i}")
         rows.append({"id": base_id, "source": source, "text": text, "url": f"https://base.example/{i}"})
-        target = rng.choice(targets)
-        copy, similarity = plant_copy(text, source == "code", target, rng, filler)
         copy_id = doc_id(source, f"copy/{i}")
         rows.append({"id": copy_id, "source": source, "text": copy, "url": f"https://copy.example/{i}"})
         pairs.append({"a": base_id, "b": copy_id, "target": target, "jaccard": similarity})

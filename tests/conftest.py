@@ -38,6 +38,19 @@ def curate_demo(shared_data, tmp_path_factory) -> tuple[Path, subprocess.Complet
 
 
 @pytest.fixture(scope="session")
+def web_extracted(shared_data, tmp_path_factory) -> Path:
+    """The sample web pages and WARCs through `curate run` (extract, two files per shard: 60 shards), the output
+    folder: documents for the runner's tests and their reference extraction (they only read it)."""
+    from extract_fixtures import write_pipeline
+
+    folder = tmp_path_factory.mktemp("web-extracted")
+    inputs = [shared_data / "web" / "html", shared_data / "web" / "warc"]
+    curate_in_process("run", str(write_pipeline(folder, "web", inputs, folder / "out", files_per_shard=2)), "--workers", "2",
+                      "--no-progress")
+    return folder / "out"
+
+
+@pytest.fixture(scope="session")
 def jigsaw_model(shared_data, tmp_path_factory) -> Path:
     """The small real toxicity model of classify_fixtures.train_jigsaw, trained once for the classify and
     toxicity tests (they only read it)."""

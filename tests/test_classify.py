@@ -14,6 +14,9 @@ from curate.classify.sources import parse_source, read_source
 from curate.core.params import ConfigError
 from curate.core.pipeline import load_pipeline
 
+# under pytest-xdist (-n 2 --dist loadgroup) on one worker: one trained model (conftest jigsaw_model) for this module and test_toxicity
+pytestmark = pytest.mark.xdist_group("jigsaw")
+
 
 @pytest.fixture(scope="module")
 def model(jigsaw_model):

@@ -8,7 +8,7 @@ import re
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import read_rejected, read_stage, run_curate, web_rows
+from conftest import curate_in_process, read_rejected, read_stage, web_rows
 from curate.core.params import ConfigError, build_params
 from curate.core.pipeline import Pipeline, build_stages
 from curate.core.schema import make_documents
@@ -26,6 +26,12 @@ def stage_for(shared_data, **params) -> DecontaminateStage:
     stage.check()
     stage.setup()
     return stage
+
+
+@pytest.fixture(scope="module")
+def drop_stage(shared_data) -> DecontaminateStage:
+    """The default stage on GSM8K, set up once for the tests that only call its process (it keeps no state)."""
+    return stage_for(shared_data)
 
 
 def check_before_work(entries: list[dict], tmp_path) -> None:
@@ -53,8 +59,8 @@ def lightly_changed(question: str, how: int) -> str:
     ][how % 5]
 
 
-def test_planted_questions_are_all_found_and_the_real_corpus_is_clean(shared_data):
-    stage = stage_for(shared_data)
+def test_planted_questions_are_all_found_and_the_real_corpus_is_clean(shared_data, drop_stage):
+    stage = drop_stage
     corpus = real_corpus(shared_data)
     clean = stage.process(make_documents(corpus))
     assert all(r is None for r in clean.reasons) and set(clean.table["decontaminate_ngrams"].to_pylist()) == {0}
@@ -86,10 +92,9 @@ def test_redact_cuts_only_the_benchmark_words(shared_data):
     assert only.reasons == ["decontaminate.empty_after_redact"] and only.table["text"][0].as_py() == question
 
 
-def test_bad_input_empty_and_a_10_mb_line(shared_data):
-    stage = stage_for(shared_data)
+def test_bad_input_empty_and_a_10_mb_line(drop_stage):
     long_line = "the cat sat on a mat " * 480_000
-    verdict = stage.process(make_documents([{"id": "e", "source": "web", "text": ""}, {"id": "l", "source": "web", "text": long_line}]))
+    verdict = drop_stage.process(make_documents([{"id": "e", "source": "web", "text": ""}, {"id": "l", "source": "web", "text": long_line}]))
     assert verdict.reasons == [None, None]
 
 
@@ -126,7 +131,7 @@ def run_on_planted_corpus(shared_data, tmp_path, decontaminate_options: str = ""
         f"input: {tmp_path / 'docs.parquet'}\noutput: {tmp_path / 'out'}\nstages:\n  - stage: decontaminate\n{decontaminate_options}"
         f"    benchmarks: [{{name: gsm8k, path: {gsm8k(shared_data)['path']}, fields: [question, answer]}}]\n{after}"
     )
-    run_curate("run", str(pipeline))
+    curate_in_process("run", str(pipeline))  # the command in this process (real `curate run` processes: test_faults_runs)
     return corpus
 
 

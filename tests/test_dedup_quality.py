@@ -30,11 +30,11 @@ def test_ground_truth_is_every_pair_above_the_threshold(shared_data):
     bases = dedup_quality.bases(shared_data, limit=80, html=False)
     table, _ = dedup_corpus.planted_corpus(bases, dedup_quality.TARGETS, seed=5)
     sets = dedup_corpus.shingle_arrays(table)
+    every_pair = {}  # each pair of non-empty documents compared exactly, once for both thresholds
+    for i, j in itertools.combinations(range(len(sets)), 2):
+        if sets[i].size and sets[j].size:
+            shared = np.intersect1d(sets[i], sets[j], assume_unique=True).size  # the sets are np.unique's
+            every_pair[(i, j)] = shared / (sets[i].size + sets[j].size - shared)
     for threshold in (0.5, 0.8):
-        brute = {}
-        for i, j in itertools.combinations(range(len(sets)), 2):
-            if sets[i].size and sets[j].size:
-                shared = np.intersect1d(sets[i], sets[j]).size
-                if shared / (sets[i].size + sets[j].size - shared) >= threshold:
-                    brute[(i, j)] = shared / (sets[i].size + sets[j].size - shared)
+        brute = {pair: similarity for pair, similarity in every_pair.items() if similarity >= threshold}
         assert brute and dedup_corpus.similar_pairs(sets, threshold) == brute

@@ -14,6 +14,9 @@ from conftest import curate_in_process, read_stage
 from curate.download import ChecksumError, Download, fetch
 from curate.demo import DOWNLOADS, DemoRun, step_fetch
 
+# under pytest-xdist (-n 2 --dist loadgroup) on one worker: one `curate demo` run (conftest curate_demo) for this module and test_report
+pytestmark = pytest.mark.xdist_group("demo")
+
 
 class RangeHandler(http.server.SimpleHTTPRequestHandler):
     """Static files with single `Range: bytes=a-b` requests answered by 206, as CDNs do."""

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from conftest import read_stage, run_curate
+from conftest import curate_in_process, read_stage, run_curate
 from extract_fixtures import extract, write_pipeline
 
 
@@ -45,7 +45,7 @@ def test_a_file_added_to_the_inputs_changes_only_the_shard_it_lands_in(shared_da
     books = tmp_path / "books"
     shutil.copytree(shared_data / "books", books)
     pipeline = write_pipeline(tmp_path, "books", [books], tmp_path / "out", files_per_shard=2)
-    run_curate("run", str(pipeline), "--no-progress")
+    curate_in_process("run", str(pipeline), "--no-progress")  # the refused run below is the real command line
     records = tmp_path / "out" / "_state" / "extract" / "main"
     before = {p.name: p.stat().st_mtime_ns for p in records.iterdir()}
     names = sorted(p.name for p in books.iterdir())
@@ -54,12 +54,12 @@ def test_a_file_added_to_the_inputs_changes_only_the_shard_it_lands_in(shared_da
 
     refused = run_curate("run", str(pipeline), "--no-progress", check=False)
     assert refused.returncode == 2 and "1 finished shard(s)" in refused.stderr
-    run_curate("run", str(pipeline), "--allow-changed-inputs", "--no-progress")
+    curate_in_process("run", str(pipeline), "--allow-changed-inputs", "--no-progress")
     after = {p.name: p.stat().st_mtime_ns for p in records.iterdir()}
     redone = [name for name in before if after[name] != before[name]]
     assert len(redone) == 1 and set(after) == set(before)  # the others kept their shard and their record
     shard = read_stage(tmp_path / "out", "extract")
     assert str(added) in shard["path"].to_pylist()
     fresh = write_pipeline(tmp_path, "books", [books], tmp_path / "fresh", files_per_shard=2)
-    run_curate("run", str(fresh), "--no-progress")
+    curate_in_process("run", str(fresh), "--no-progress")
     assert sorted(shard["id"].to_pylist()) == sorted(read_stage(tmp_path / "fresh", "extract")["id"].to_pylist())

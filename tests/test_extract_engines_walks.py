@@ -15,6 +15,9 @@ from curate.extract.engines_walks import FAITHFUL, FastDocument, FastParagraphMa
 from curate.extract.engines_xpath import faster_trafilatura
 from curate.extract.web import decode_page
 
+# under pytest-xdist (-n 2 --dist loadgroup) on one worker: its tests share the module's parsed pages
+pytestmark = pytest.mark.xdist_group("extract_engines_walks")
+
 
 @pytest.fixture(scope="module")
 def trees(shared_data):

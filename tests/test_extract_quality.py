@@ -9,10 +9,21 @@ from curate.extract.engines_gold import Score, load_gold, score_all, score_page
 from extract_fixtures import extract, write_pipeline
 from test_extract_web import write_warc
 
+# under pytest-xdist (-n 2 --dist loadgroup) on one worker: its tests share the module's extraction
+pytestmark = pytest.mark.xdist_group("extract_quality")
+
 
 @pytest.fixture(scope="module")
 def gold(shared_data):
     return load_gold(shared_data / "web" / "html" / "trafilatura_cache_gold.json")
+
+
+@pytest.fixture(scope="module")
+def trafilatura_pages(shared_data, tmp_path_factory):
+    """The gold pages through the extract stage with its defaults (engine trafilatura, tables on): kept and
+    rejected rows, shared by the tests that score them."""
+    pages = shared_data / "web" / "html" / "trafilatura_cache"
+    return extract(tmp_path_factory.mktemp("pages"), "web", [pages], files_per_shard=200)
 
 
 def test_the_scorer_counts_snippets_after_normalising_whitespace():
@@ -27,19 +38,21 @@ def test_the_scorer_counts_snippets_after_normalising_whitespace():
 # deduplicate's cuts), auto 0.911, resiliparse 0.816. The floors leave room for library
 # versions; the order between engines is what a user choosing one relies on.
 @pytest.mark.parametrize("engine, min_f1, min_precision", [("trafilatura", 0.90, 0.90), ("auto", 0.89, 0.89), ("resiliparse", 0.78, 0.70)])
-def test_each_engine_reaches_its_measured_quality_on_the_gold_pages(shared_data, gold, tmp_path, engine, min_f1, min_precision):
+def test_each_engine_reaches_its_measured_quality_on_the_gold_pages(shared_data, gold, trafilatura_pages, tmp_path, engine,
+                                                                    min_f1, min_precision):
     pages = shared_data / "web" / "html" / "trafilatura_cache"
-    kept, rejected = extract(tmp_path, "web", [pages], engine=engine, files_per_shard=200)
+    kept, rejected = trafilatura_pages if engine == "trafilatura" else \
+        extract(tmp_path, "web", [pages], engine=engine, files_per_shard=200)
     texts = {r["path"].rsplit("/", 1)[-1]: r["text"] for r in kept}
     assert len(kept) + len(rejected) == 110
     score = score_all(texts, gold)
     assert score.f1 >= min_f1 and score.precision >= min_precision, (engine, score)
 
 
-def test_tables_on_finds_more_gold_than_tables_off(shared_data, gold, tmp_path):
+def test_tables_on_finds_more_gold_than_tables_off(shared_data, gold, trafilatura_pages, tmp_path):
     """FineWeb leaves trafilatura's tables on; curate's old `include_tables: false` lost recall."""
     pages = shared_data / "web" / "html" / "trafilatura_cache"
-    on, _ = extract(tmp_path, "web", [pages], name="on", files_per_shard=200)
+    on, _ = trafilatura_pages
     off, _ = extract(tmp_path, "web", [pages], name="off", files_per_shard=200, include_tables=False)
     on_score, off_score = (score_all({r["path"].rsplit("/", 1)[-1]: r["text"] for r in rows}, gold) for rows in (on, off))
     assert on_score.recall > off_score.recall and on_score.f1 > off_score.f1

@@ -15,7 +15,7 @@ import zipfile
 
 import pytest
 
-from conftest import REPO, read_rejected, read_stage, run_curate
+from conftest import REPO, curate_in_process, read_rejected, read_stage, run_curate
 from curate.extract.books import parse_book
 from extract_fixtures import extract, write_pipeline
 
@@ -135,7 +135,7 @@ def test_quality_drops_a_huge_document_before_computing_any_signal(shared_data, 
                         "  - {stage: extract, source: books}\n"
                         "  - {stage: quality, c4: false, fineweb: false, max_doc_bytes: 1000000, "
                         "gopher_quality: {max_words: null, min_alpha_words_ratio: 0.7}}\n")  # as pipelines/books.yaml
-    run_curate("run", str(pipeline), "--no-progress")
+    curate_in_process("run", str(pipeline), "--no-progress")
     rejected = read_rejected(tmp_path / "out", "quality").to_pylist()
     assert [(row["path"].rsplit("/", 1)[1], row["reason"]) for row in rejected] == [("moby.txt", "too_large")]
     assert rejected[0]["gopher_word_count"] is None or rejected[0]["gopher_word_count"] != rejected[0]["gopher_word_count"]  # NaN: never measured
@@ -291,7 +291,8 @@ def test_files_extract_passes_over_in_a_folder_are_named(shared_data, tmp_path):
     assert f"extract: skipping 1 file(s) of other kinds, e.g. {folder / 'notes.jsonl'}" in result.stderr
     assert {row["path"] for row in read_stage(out, "extract").to_pylist()} == {str(folder / "CRAWL.WARC.GZ")}
     glob = tmp_path / "by_glob"  # a glob input, as a pipeline's input may be, reads what it matches
-    run_curate("run", "pipelines/web.yaml", "--stage", "extract", "--input", str(folder / "*.WARC.GZ"), "--output", str(glob), "--no-progress")
+    curate_in_process("run", "pipelines/web.yaml", "--stage", "extract", "--input", str(folder / "*.WARC.GZ"), "--output", str(glob),
+                      "--no-progress")  # (the same command in this process: no interpreter to start)
     assert read_stage(glob, "extract")["text"].to_pylist() == read_stage(out, "extract")["text"].to_pylist()
 
 
@@ -304,7 +305,7 @@ def test_an_extract_rerun_on_fewer_files_refuses_the_removed_files_shards(shared
         shutil.copy(shared_data / "web" / "warc" / name, folder / name)
     out = tmp_path / "out"
     path = write_pipeline(tmp_path, "web", [folder], out)
-    run_curate("run", path, "--no-progress")
+    curate_in_process("run", str(path), "--no-progress")  # the first run in this process; the refused rerun is a real one
     shards = sorted(p.name for p in (out / "extract").iterdir())
     assert len(shards) == 2
     (folder / "warcio_example.warc.gz").unlink()

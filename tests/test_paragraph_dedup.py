@@ -17,6 +17,9 @@ from test_dedup_stage import sorted_rows, write_input
 
 import dedup_corpus  # noqa: E402 - bench/ is on the path through test_dedup_stage
 
+# under pytest-xdist (-n 2 --dist loadgroup) on one worker: its tests share the module's runs
+pytestmark = pytest.mark.xdist_group("paragraph_dedup")
+
 # Three consecutive lines of the allenai.org page's body (real boilerplate on every AI2 page).
 FOOTER = ("Why AI2?\nWe're a team of engineers and researchers with diverse backgrounds collaborating to solve some "
           "of the toughest problems in AI research.\nNatural Language Processing")

@@ -22,6 +22,9 @@ from curate.core.executor import LocalExecutor
 from curate.core.pipeline import load_pipeline
 from curate.core.runner import run_pipeline
 
+# under pytest-xdist (-n 2 --dist loadgroup) on one worker: one local Ray cluster at a time, and the module's reference runs made once
+pytestmark = pytest.mark.xdist_group("ray")
+
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 TASK_TITLE = b"ray::curate_shard_task"  # the process title of a Ray worker running a shard task
 

@@ -16,7 +16,9 @@ import pytest
 import yaml
 
 from conftest import REPO, curate_in_process, read_rejected, read_stage, run_curate
-from extract_fixtures import write_pipeline
+
+# under pytest-xdist (-n 2 --dist loadgroup) on one worker: the session's web extraction (conftest web_extracted) and this module's runs, made once
+pytestmark = pytest.mark.xdist_group("web_extracted")
 
 FILTERS = [
     {"stage": "langid", "languages": ["en", "de"]},
@@ -26,13 +28,9 @@ FILTERS = [
 
 
 @pytest.fixture(scope="module")
-def documents(shared_data, tmp_path_factory) -> Path:
-    """The sample web pages and WARCs extracted, one page per shard (many shards to kill a run among)."""
-    folder = tmp_path_factory.mktemp("extracted")
-    inputs = [shared_data / "web" / "html", shared_data / "web" / "warc"]
-    pipeline = write_pipeline(folder, "web", inputs, folder / "out", files_per_shard=2)
-    curate_in_process("run", str(pipeline), "--workers", "2", "--no-progress")
-    return folder / "out" / "extract"
+def documents(web_extracted) -> Path:
+    """The sample web pages and WARCs extracted, two pages per shard (many shards to kill a run among)."""
+    return web_extracted / "extract"
 
 
 def filters_pipeline(folder: Path, documents: Path, output: Path) -> Path:
@@ -118,7 +116,8 @@ def test_a_killed_fused_pass_resumes_to_the_uninterrupted_output(documents, fuse
     process.wait()
     assert not (output / "stats" / "toxicity.json").exists()
 
-    run_curate("run", str(pipeline), "--output", str(output), "--workers", "2", "--no-progress")
+    # the killed run is a real process; resuming is the same in this one (no interpreter to start)
+    curate_in_process("run", str(pipeline), "--output", str(output), "--workers", "2", "--no-progress")
     for stage in ("langid", "quality", "toxicity"):
         assert content(output, stage, rejected=True) == content(fused, stage, rejected=True)
     assert content(output, "toxicity") == content(fused, "toxicity")
@@ -227,14 +226,17 @@ WEB_GROUP = "langid+quality+dedup+toxicity"
 
 @pytest.fixture(scope="module")
 def with_copies(documents, tmp_path_factory) -> Path:
-    """The extracted pages plus a shard with an exact copy of each, so dedup removes at least half
-    of what reaches it (a page and its copy get the same verdicts before it)."""
+    """The extracted pages in 12 shards plus a shard with an exact copy of each, so dedup removes at least half
+    of what reaches it (a page and its copy get the same verdicts before it). A dozen shards, not the 60 of
+    `documents`: each of dedup's candidate tasks reads every shard's signatures, and 13 shards still leave room
+    to kill a run among them."""
     import pyarrow.parquet as pq
 
     folder = tmp_path_factory.mktemp("with-copies")
-    for path in sorted(documents.glob("*.parquet")):
-        (folder / path.name).write_bytes(path.read_bytes())
     pages = read_stage(documents.parent, "extract")
+    per = -(-pages.num_rows // 12)
+    for i in range(12):
+        pq.write_table(pages.slice(i * per, per), folder / f"shard-{i:05d}.parquet")
     copies = pages.set_column(pages.schema.get_field_index("id"), "id", [[f"copy-{i}" for i in range(pages.num_rows)]])
     pq.write_table(copies.cast(pages.schema), folder / "zz-copies.parquet")
     return folder
@@ -293,7 +295,7 @@ def test_a_run_killed_in_a_pass_around_dedup_resumes_to_the_same_output(with_cop
     process.wait()
     assert not (output / "stats" / "toxicity.json").exists()
 
-    run_curate("run", str(web_pipeline(tmp_path, with_copies)), "--output", str(output), "--workers", "2", "--no-progress")
+    curate_in_process("run", str(web_pipeline(tmp_path, with_copies)), "--output", str(output), "--workers", "2", "--no-progress")
     assert by_shard(output, "toxicity") == by_shard(web_reference, "toxicity")
     for stage in ("langid", "quality", "dedup", "toxicity"):
         assert content(output, stage, rejected=True) == content(web_reference, stage, rejected=True)

@@ -10,8 +10,11 @@ import time
 
 import pytest
 
-from conftest import REPO, curate_in_process, read_rejected, read_stage, run_curate
+from conftest import REPO, curate_in_process, read_rejected, read_stage
 from extract_fixtures import write_pipeline
+
+# under pytest-xdist (-n 2 --dist loadgroup) on one worker: the session's web extraction (conftest web_extracted), made once
+pytestmark = pytest.mark.xdist_group("web_extracted")
 
 
 def documents(output):
@@ -44,17 +47,16 @@ def start_and_kill(pipeline, output, after_records: int) -> bool:
 
 
 @pytest.mark.parametrize("kill_points", [(1, 3, 6)])
-def test_killed_runs_resume_to_the_uninterrupted_output(shared_data, tmp_path, kill_points):
+def test_killed_runs_resume_to_the_uninterrupted_output(shared_data, web_extracted, tmp_path, kill_points):
     inputs = [shared_data / "web" / "html", shared_data / "web" / "warc"]
     pipeline = write_pipeline(tmp_path, "web", inputs, tmp_path / "unused", files_per_shard=4)  # 28 html shards + 5 WARCs
-    curate_in_process("run", str(pipeline), "--output", str(tmp_path / "reference"), "--workers", "2", "--no-progress")
-    expected = documents(tmp_path / "reference")
+    expected = documents(web_extracted)  # the same inputs extracted uninterrupted (in other shards: ids and texts are the same)
 
     output = tmp_path / "killed"
     kills = sum(start_and_kill(pipeline, output, point) for point in kill_points)
     assert kills >= 1, "the run finished before any kill: make the job bigger"
     assert not (output / "stats" / "extract.json").exists()  # it really was interrupted
-    run_curate("run", str(pipeline), "--output", str(output), "--workers", "2", "--no-progress")
+    curate_in_process("run", str(pipeline), "--output", str(output), "--workers", "2", "--no-progress")  # the killed runs were real
 
     kept, rejected = documents(output)
     assert kept == expected[0] and rejected == expected[1]

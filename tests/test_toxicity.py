@@ -13,6 +13,9 @@ from curate.core.pipeline import load_pipeline
 from curate.toxicity import blocklist as blocklist_module
 from curate.toxicity.blocklist import canonical_host, domain_of_entry, load_blocklist, url_host
 
+# under pytest-xdist (-n 2 --dist loadgroup) on one worker: one trained model (conftest jigsaw_model) for this module and test_classify
+pytestmark = pytest.mark.xdist_group("jigsaw")
+
 BLOCKLIST = """# adult and scam domains
 example.com
 *.casino.test        # wildcard form

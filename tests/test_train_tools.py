@@ -167,6 +167,7 @@ def test_an_unsupported_pre_tokenizer_is_refused_on_encode_but_still_decodes(tmp
         ours.encode("hello")
 
 
+@pytest.mark.xdist_group("demo")  # under pytest-xdist: the worker that made the shared demo run (conftest curate_demo)
 def test_demo_run_trains_and_plots(curate_demo):
     """train.demo.demo_run as `curate demo` calls it: the shared demo run (conftest) trains tiny-cpu 50 steps on its
     own mix, logging through print; one training run serves this test and test_demo.py's."""

@@ -152,21 +152,18 @@ class Index:
 
     def __init__(self, benchmarks: dict[str, list[str]], n: int):
         self.n, self.names = n, list(benchmarks)
-        self.vocabulary: dict[str, int] = {}
-        hashes, owners = [], []
-        for number, texts in enumerate(benchmarks.values()):
-            for text in texts:
-                h = ngram_hashes(self.word_ids(normalise(text), grow=True), n)
-                hashes.append(h)
-                owners.append(np.full(len(h), number, np.uint16))
-        all_hashes = np.concatenate(hashes) if hashes else np.zeros(0, np.uint64)
-        all_hashes, first = np.unique(all_hashes, return_index=True)
-        self.hashes, self.owners = all_hashes, np.concatenate(owners)[first] if owners else np.zeros(0, np.uint16)
+        texts = [(number, normalise(text)) for number, items in enumerate(benchmarks.values()) for text in items]
+        words = [word for _, text in texts for word in text]
+        self.vocabulary = {word: hash_word(word) | 1 for word in dict.fromkeys(words)}  # never 0: 0 marks an unknown word
+        # the n-grams of all texts at once: every window of the words end to end, less those across two texts
+        lengths = np.array([len(text) for _, text in texts], np.int64)
+        counts = np.maximum(lengths - n + 1, 0)
+        starts = np.repeat(np.cumsum(lengths) - lengths, counts) + np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        owners = np.repeat(np.array([number for number, _ in texts], np.uint16), counts)
+        self.hashes, first = np.unique(ngram_hashes(self.word_ids(words), n)[starts], return_index=True)
+        self.owners = owners[first]
 
-    def word_ids(self, words: list[str], grow: bool = False) -> np.ndarray:
-        if grow:
-            for word in words:
-                self.vocabulary.setdefault(word, (hash_word(word) | 1))  # never 0: 0 marks an unknown word
+    def word_ids(self, words: list[str]) -> np.ndarray:
         get = self.vocabulary.get
         return np.fromiter((get(w, 0) for w in words), np.uint64, len(words))
 

@@ -20,7 +20,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
-from datasketch import MinHash
 
 MAX_HASH = np.uint32(0xFFFFFFFF)
 _POLY = np.uint64(0x9E3779B97F4A7C15)
@@ -46,9 +45,12 @@ def fmix32(h: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=8)
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """datasketch's own permutation parameters (a, b) for this num_perm and seed."""
-    a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
-    return a.astype(np.uint32), b.astype(np.uint32)
+    """datasketch's own permutation parameters (a, b) for this num_perm and seed, drawn as its
+    MinHash._init_permutations draws them for affine32 (an odd a). Not datasketch itself: it imports
+    scipy, a second of start-up in every process that dedups (tests/test_dedup_minhash.py compares)."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    return a, gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
 
 
 def shingle_hash(shingle: bytes) -> int:

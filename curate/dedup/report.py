@@ -49,13 +49,13 @@ def largest_clusters_markdown(summary: dict) -> str:
 
 
 def histogram_png(histogram: dict[str, int]) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # matplotlib's Figure without pyplot: the same PNG, without importing pyplot's state machine and
+    # backends (half a second of every dedup run)
+    from matplotlib.figure import Figure
 
     sizes = sorted(int(s) for s in histogram)
-    figure, axes = plt.subplots(figsize=(6, 4))
+    figure = Figure(figsize=(6, 4))
+    axes = figure.add_subplot()
     if sizes:
         axes.bar(sizes, [histogram[str(s)] for s in sizes], width=0.8 if len(sizes) < 50 else 1.0)
         axes.set_yscale("log")
@@ -69,7 +69,6 @@ def histogram_png(histogram: dict[str, int]) -> bytes:
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
-    plt.close(figure)
     return buffer.getvalue()
 
 
