@@ -25,7 +25,7 @@ from curate.core.params import ConfigError
 
 GB = 1024 ** 3
 MB = 1024 ** 2
-PROCESS_BASE = 120 * MB  # a process with the dedup stage imported (numpy, pyarrow, datasketch, fsspec)
+PROCESS_BASE = 120 * MB  # a process with the dedup stage imported (numpy, pyarrow, fsspec)
 POOL_HELPERS = 96 * MB  # the forkserver and resource tracker, when there is a worker pool
 TASK_BASE = 64 * MB  # what any task leaves behind: Parquet reader buffers, allocator caches
 SIGNATURE_BATCH_DOCS = 1024
