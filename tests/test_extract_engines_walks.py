@@ -56,6 +56,15 @@ def test_markup_the_shortcuts_do_not_read_goes_to_the_stock_code():
     assert paragraphs(FastParagraphMaker, tree) == paragraphs(justext.core.ParagraphMaker, tree)
 
 
+def test_unlikely_elements_inside_dropped_ones_drop_as_stock():
+    # readability drops a sidebar, then the menus and comments inside it (from the dropped copy);
+    # the faster walk skips them: the page must come out the same, tails and frames included
+    html = ("<html><body class='sidebar'><div id='main'>" + "text, " * 60 + "<div class='sidebar'>side<div class='menu'>m"
+            "</div>menu tail<p id='comment'>c</p>tail</div>after sidebar<!-- c --><p class='footer'>f</p>end</div></body></html>")
+    tree = lxml.html.fromstring(html)
+    assert FastDocument(deepcopy(tree)).summary() == Document(deepcopy(tree)).summary()
+
+
 def test_control_characters_removed_as_trafilatura_removes_them(trees):
     lines = [text for tree in trees[:20] for text in tree.itertext()]
     lines += ["tab\there", "bell\x07 and nul\x00", "zero\u200bwidth", "plain words, é ü 中文", "line\u2028sep", ""]
