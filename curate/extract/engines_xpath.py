@@ -102,8 +102,8 @@ class ElementTest:
             return self.candidates(tree)
         if self.tags:
             return tree.iterdescendants(*self.tags)
-        if getattr(ATTRIBUTES_SEEN, "tree", None) is not None:  # objects and attributes held: a Python walk beats libxml2's predicates (4-10%)
-            return tree.iterdescendants(etree.Element)
+        if getattr(ATTRIBUTES_SEEN, "tree", None) is not None:
+            return tree.iterdescendants(etree.Element)  # objects and attributes held: beats libxml2's predicates (4-10%)
         return self.candidates(tree)
 
     def __call__(self, tree) -> list:
@@ -148,8 +148,8 @@ def first_match(xpath):
         if inner is None:
             alternatives.append(((found.group(3),), None))
             continue
-        test = ElementTest(etree.XPath(inner)) if is_local(etree.XPath(inner)) else None
-        if test is None or not test.tags:
+        test = faster([etree.XPath(inner)])[0]
+        if not isinstance(test, ElementTest) or not test.tags:
             return xpath
         alternatives.append((test.tags, test))
     return FirstMatch(xpath, alternatives)

@@ -10,8 +10,8 @@ names the filter and the rule, e.g. "gopher_quality.word_count".
 from __future__ import annotations
 
 import math
-from itertools import chain
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any, ClassVar
 
 import numpy as np
