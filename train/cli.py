@@ -1,4 +1,4 @@
-"""The `train` command: run | estimate | plot | sample | eval | ablate | export."""
+"""The `train` command: run | estimate | plot | sample | eval | ablate | scaling | export."""
 from __future__ import annotations
 
 import argparse
@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--device", default="cpu")
     sample.set_defaults(handler=cmd_sample)
-    from train.eval_cli import add_eval_commands   # eval | ablate | export
+    from train.eval_cli import add_eval_commands   # eval | ablate | scaling | export
     add_eval_commands(commands)
     return parser
 
