@@ -139,17 +139,18 @@ def _theta(law: Law) -> np.ndarray:
 
 
 def bootstrap_laws(N, D, L, law: Law, samples: int = 100, seed: int = 0) -> list[Law]:
-    """Refits on resamples (with replacement) of the points, each started from the full fit (a resample's optimum
-    lies near it; one start instead of the grid keeps 100 refits to seconds); resamples with fewer than 6 distinct
-    points are skipped (5 coefficients)."""
+    """Refits on `samples` resamples (with replacement) of the points, each started from the full fit (a
+    resample's optimum lies near it; one start instead of the grid keeps 100 refits to seconds). A resample with
+    fewer than 5 distinct points (5 coefficients) is drawn again, up to 20 draws per refit."""
     N, D, L = (np.asarray(x, dtype=float) for x in (N, D, L))
     rng = np.random.default_rng(seed)
     laws = []
-    for _ in range(samples):
+    for _ in range(20 * samples):
+        if len(laws) == samples:
+            break
         pick = rng.integers(0, len(L), len(L))
-        if len(set(pick)) < 6:
-            continue
-        laws.append(fit_law(N[pick], D[pick], L[pick], _theta(law)[None]))
+        if len(set(pick)) >= 5:
+            laws.append(fit_law(N[pick], D[pick], L[pick], _theta(law)[None]))
     return laws
 
 

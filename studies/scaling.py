@@ -116,9 +116,13 @@ def load_spec(path: str | Path) -> dict:
     return spec
 
 
+SHORT = {"n_layer": "L", "n_embd": "d", "n_head": "h"}
+
+
 def size_name(shape: dict) -> str:
-    return "-".join(f"{key.replace('n_layer', 'L').replace('n_embd', 'd').replace('n_head', 'h')}{value}"
-                     for key, value in shape.items())
+    """L2-d128-h4 (then any other keys, sorted): the same name however the YAML orders the keys."""
+    keys = [k for k in SHORT if k in shape] + sorted(k for k in shape if k not in SHORT)
+    return "-".join(f"{SHORT.get(k, k + '=')}{shape[k]}" for k in keys)
 
 
 def base_config(spec: dict, mix: dict, shape: dict, out_dir: str = "", max_steps: int = 0):
