@@ -56,7 +56,7 @@ def plot_scaling(spec: dict, results: dict, summary: dict, laws: dict, out_path:
     for axes in (left, right):
         axes.grid(alpha=0.3, which="both")
         if axes.has_data():
-            axes.legend(fontsize=7, loc="upper right")
+            axes.legend(fontsize=7, loc="lower left" if axes is left else "best", framealpha=0.8)
     figure.tight_layout()
     figure.savefig(out_path)
     plt.close(figure)
