@@ -23,7 +23,7 @@ too slow to run on every file of a corpus.
 | password | a string literal assigned to a name with password/passwd in it (`db_password = "..."`, `"password": "..."`) | <PASSWORD> |
 | high_entropy | a high-entropy string literal assigned to a name with secret/token/key/credential/auth in it | <KEY> |
 | email | an e-mail address (curate/pii's pattern), not at a reserved example domain (example.com, .test, ...) | <EMAIL> |
-| ip | a public IPv4 address (curate/pii's checks) | <IP_ADDRESS> |
+| ip | a public IPv4 address (curate/pii's checks), not assigned to a name holding "version" | <IP_ADDRESS> |
 
 Only the secret itself is replaced, never a quote around it, so a replaced Python string literal
 stays a string literal and the file still parses. Passwords, high-entropy values and basic-auth
@@ -75,6 +75,7 @@ DUMMY_WORDS = ("example", "changeme", "change_me", "dummy", "placeholder", "your
                "password", "passwd", "test", "fake", "sample", "none", "null", "todo", "mypass", "foobar")
 HEX = re.compile(r"^[0-9a-fA-F]+$")
 BASE64ISH = re.compile(r"^[A-Za-z0-9+/=_-]+$")
+VERSION_ASSIGNED = re.compile(r"(?i)version\w*[\"']?\]?\s*(?::=|=>|[:=])\s*[rbu]?[\"']?$")
 RESERVED_DOMAINS = re.compile(r"(?i)@(?:[\w-]+\.)*(?:example\.(?:com|org|net)|[\w-]+\.(?:test|example|invalid|localhost))$")
 
 
@@ -122,6 +123,11 @@ def public_address(match: re.Match) -> bool:
     return is_email(match) and RESERVED_DOMAINS.search(match.group(0)) is None
 
 
+def public_ip(match: re.Match) -> bool:
+    """pii's checks, and not the value of a name holding "version" (`__version__ = "1.2.3.4"`)."""
+    return is_public_ip(match) and VERSION_ASSIGNED.search(match.string, max(0, match.start() - 40), match.start()) is None
+
+
 @dataclass
 class Detector:
     pattern: re.Pattern
@@ -149,7 +155,7 @@ PATTERNS = {
                            r"://[^\s:/?#@]+:[^\s:/?#@]+@", lambda m: not is_dummy(m.group(1))),
     "assigned": Detector(ASSIGNED, "", rf"(?i)(?:{NAME_KEYWORDS})[\w-]*[\"']?\]?\s*(?::=|=>|[:=])\s*[rbu]?[\"']", group="value"),
     "email": Detector(EMAIL, "<EMAIL>", EMAIL_SCREEN, public_address, group=0),
-    "ip": Detector(IP, "<IP_ADDRESS>", IP_SCREEN, is_public_ip, group=0),
+    "ip": Detector(IP, "<IP_ADDRESS>", IP_SCREEN, public_ip, group=0),
 }
 KINDS = ["private_key", "aws_key", "gcp_key", "azure_key", "github_token", "gitlab_token", "slack_token", "jwt",
          "basic_auth", "password", "high_entropy", "email", "ip"]
