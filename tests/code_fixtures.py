@@ -7,6 +7,7 @@ write here. planted_secrets(): files with one secret of each kind, and near-miss
 """
 from __future__ import annotations
 
+import base64
 import io
 import json
 import random
@@ -110,7 +111,8 @@ def planted_secrets(rng: random.Random) -> list[tuple[str, str, str]]:
     b64 = alnum + "+/"
     pem_body = "\n".join(random_string(rng, b64, 64) for _ in range(4))
     header = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"  # {"alg":"HS256","typ":"JWT"}
-    jwt = f"{header}.eyJzdWIiOiI{random_string(rng, alnum, 20)}.{random_string(rng, alnum + '_-', 43)}"
+    claims = json.dumps({"sub": random_string(rng, alnum, 12), "iat": rng.randrange(10**9, 2 * 10**9)}).encode()
+    jwt = f"{header}.{base64.urlsafe_b64encode(claims).decode().rstrip('=')}.{random_string(rng, alnum + '_-', 43)}"
     aws_secret = random_string(rng, b64, 40)
     return [
         ("private_key", pem_body, f'KEY = """-----BEGIN RSA PRIVATE KEY-----\n{pem_body}\n-----END RSA PRIVATE KEY-----"""'),

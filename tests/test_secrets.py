@@ -16,9 +16,7 @@ from conftest import read_rejected, read_stage
 from curate.api import Pipeline, Stage
 from curate.core.params import ConfigError, build_params
 from curate.core.schema import make_documents
-from curate.secrets.stage import KINDS, SecretsParams, SecretsStage
-
-PLACEHOLDERS = {"basic_auth": "<PASSWORD>", "password": "<PASSWORD>", "email": "<EMAIL>", "ip": "<IP_ADDRESS>"}
+from curate.secrets.stage import KINDS, PLACEHOLDERS, SecretsParams, SecretsStage
 
 
 def scrub(texts: list[str], **params):
@@ -36,7 +34,7 @@ def test_each_planted_secret_becomes_its_placeholder_and_the_file_still_parses(s
     texts, removed, counters = scrub([f"import os\n\n{line}\nprint('ok')\n" for _, _, line in planted])
     for (kind, secret, line), text, count in zip(planted, texts, removed):
         assert secret not in text, kind
-        assert PLACEHOLDERS.get(kind, "<KEY>") in text, kind
+        assert PLACEHOLDERS[kind] in text, kind
         assert count == 1, (kind, text)
         ast.parse(text)  # a replaced string literal is still a string literal
     assert {kind: counters[f"secrets_{kind}"] for kind in KINDS} == dict.fromkeys(KINDS, 1)

@@ -160,6 +160,7 @@ PATTERNS = {
 KINDS = ["private_key", "aws_key", "gcp_key", "azure_key", "github_token", "gitlab_token", "slack_token", "jwt",
          "basic_auth", "password", "high_entropy", "email", "ip"]
 ASSIGNED_KINDS = ("password", "high_entropy")  # both found by the "assigned" detector
+PLACEHOLDERS = {kind: {"basic_auth": PASSWORD, "password": PASSWORD, "email": "<EMAIL>", "ip": "<IP_ADDRESS>"}.get(kind, KEY) for kind in KINDS}
 
 
 def detector_of(kind: str) -> str:
