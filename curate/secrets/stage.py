@@ -167,9 +167,10 @@ def detector_of(kind: str) -> str:
     return "assigned" if kind in ASSIGNED_KINDS else kind
 
 
-def replace_secrets(text: str, kinds: list[str], found: Counter) -> str:
-    """The text with every secret of the given kinds replaced; `found` counts them by kind."""
-    for name in dict.fromkeys(detector_of(kind) for kind in kinds):
+def replace_secrets(text: str, kinds: list[str], found: Counter, detectors: list[str] | None = None) -> str:
+    """The text with every secret of the given kinds replaced; `found` counts them by kind. `detectors`:
+    only those (the ones whose pre-screen matched the text), in PATTERNS order."""
+    for name in detectors or dict.fromkeys(detector_of(kind) for kind in kinds):
         detector = PATTERNS[name]
         pieces, last = [], 0
         for match in detector.pattern.finditer(text):
@@ -207,17 +208,17 @@ class SecretsStage(DocumentStage):
 
     def process(self, table: pa.Table) -> Verdict:
         texts = table["text"].combine_chunks()
-        screens = {detector_of(kind) for kind in self.params.kinds}
-        hit = np.zeros(table.num_rows, bool)
-        for name in screens:  # only rows an RE2 screen picks leave Arrow
-            hit |= pc.fill_null(pc.match_substring_regex(texts, PATTERNS[name].screen), False).to_numpy(zero_copy_only=False)
-        rows = np.flatnonzero(hit)
+        names = [name for name in PATTERNS if name in {detector_of(kind) for kind in self.params.kinds}]
+        # only rows an RE2 screen picks leave Arrow, and only the detectors whose screen matched run on them
+        screens = np.stack([pc.fill_null(pc.match_substring_regex(texts, PATTERNS[name].screen), False).to_numpy(zero_copy_only=False)
+                            for name in names], axis=1) if table.num_rows else np.zeros((0, len(names)), bool)
+        rows = np.flatnonzero(screens.any(axis=1))
         removed = np.zeros(table.num_rows, np.int32)
         counters = {f"secrets_{kind}{suffix}": 0 for kind in self.params.kinds for suffix in ("", "_documents")}
         edited = []
         for row, text in zip(rows, texts.take(rows).to_pylist()):
             found = Counter()
-            edited.append(replace_secrets(text, self.params.kinds, found))
+            edited.append(replace_secrets(text, self.params.kinds, found, [names[i] for i in np.flatnonzero(screens[row])]))
             removed[row] = sum(found.values())
             for kind, count in found.items():
                 counters[f"secrets_{kind}"] += count
