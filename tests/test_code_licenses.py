@@ -93,8 +93,13 @@ def test_a_package_folder_takes_the_license_above_it_up_to_the_repository_root(t
     assert licenses_by_file(read_stage(out, "extract")) == {("pkg", "a.py"): ("unknown", None)}
 
 
-def test_export_card_lists_licenses_with_files_and_repositories(tmp_path):
+def test_export_card_and_report_list_licenses(tmp_path):
     out = run(tmp_path, Stage("license"))
+    from curate.report.page import facets
+    from curate.report.run import load_run
+    licenses = facets(load_run(out)).split("Licenses (code)")[1]
+    for license, before, after in (("MIT", 5, 5), ("GPL-3.0-only", 1, 0), ("unknown", 3, 0)):
+        assert f"<td>{license}</td><td>{before}</td><td>{after}</td>" in licenses  # the distribution before and after
     export(str(out / "license"), str(tmp_path / "export"))
     card = (tmp_path / "export" / "README.md").read_text()
     assert "| `MIT` | 5 | 3 |" in card  # mit (2 files), gpl_in_mit (main.py, LICENSE.md), monorepo packages/a
