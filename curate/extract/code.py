@@ -139,7 +139,10 @@ def parent_evidence(root: str, levels: int = 8) -> tuple[str, str] | None:
         if parent == folder or not os.path.isdir(parent):
             return None
         folder, found = parent, {}
-        names = sorted(os.listdir(folder))
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:  # a folder above the input that may not be listed ends the search
+            return None
         for name in names:
             path = os.path.join(folder, name)
             if licenses.is_evidence(name) and os.path.isfile(path):
