@@ -13,13 +13,14 @@ The ideas are trafilatura's, readability's and jusText's, written for one pass:
    great-grandparent (1, 1/2, 1/3 of its score) as readability does; the best container is the
    main content, with its siblings that score a fifth as much (an article split over several
    <div>s). A marked-up article (<article>, <main>, itemprop=articleBody) is taken instead
-   when it holds most of the prose and no other marked-up article holds prose;
+   when it holds prose and no other marked-up article outside it does (trafilatura, too, looks
+   for such markup first);
 5. the fallback is a decision, not another extractor: when the chosen part holds under half
    of the page's prose, the text is spread over the page (table layouts, forums), and every
    prose block outside boilerplate is kept;
 6. in the kept part, link-dense blocks (menus, tag lists, "read more" links) are dropped unless
-   one stands alone between prose (a sentence that is a link), and so is a short title over a
-   dropped block or at the very end ("Related articles", "Tags:").
+   one stands alone between prose (a sentence that is a link), and so are short lines that no
+   prose follows before such a block or the end ("Related articles", "Tags:").
 Thresholds are the ones readability and trafilatura use (25-character paragraphs, link density
 0.5, a fifth of the top score) or "most" (half); none was fitted to a test set. Where it
 loses: docs/extraction.md.
@@ -41,7 +42,6 @@ BOILERPLATE_TAGS = {"nav", "aside", "footer", "menu"}
 BLOCKS = {"p", "pre", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "li", "dt", "dd", "td", "th", "caption",
           "address", "div", "section", "article", "main", "header", "ul", "ol", "dl", "table", "tr", "tbody",
           "thead", "tfoot", "form", "fieldset", "center", "body", "html", "details", "summary", "hr"}
-HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 ARTICLE_TAGS = {"article", "main"}
 # words in a class / id / role that name a part of a page other than its main text
 BOILERPLATE = re.compile(
@@ -180,15 +180,15 @@ def main_blocks(blocks: list[Block], walker: Walker) -> list[Block]:
     total = sum(b.chars for b in prose)
     region = main_region(prose, walker, total)
     if region is None:  # the prose is spread over the page: keep all of it
-        return [b for b in blocks if b.is_prose or (b.link_density <= LINK_DENSITY and is_heading_like(b))]
+        return without_link_lists(blocks)
     return without_link_lists([b for b in blocks if region.intersection(b.ancestors) or walker.comment_ids.intersection(b.ancestors)])
 
 
 def without_link_lists(blocks: list[Block]) -> list[Block]:
     """Link-dense blocks go, unless one stands alone between prose blocks (a sentence that is a
-    link, jusText's context rule); so does a short title right before a dropped block or at the
-    very end: the "Related articles" over a list of links, the "Tags:" before the tags
-    (trafilatura drops a heading that ends the main text likewise)."""
+    link, jusText's context rule). So do short titles and captions that no prose follows before a
+    dropped block or the end: the "Related articles" over a list of links, the "Tags:" before the
+    tags (trafilatura drops a heading that ends the main text likewise)."""
     def linky(i: int) -> bool:
         block = blocks[i]
         if block.link_density <= LINK_DENSITY:
@@ -196,15 +196,17 @@ def without_link_lists(blocks: list[Block]) -> list[Block]:
         alone = 0 < i < len(blocks) - 1 and blocks[i - 1].is_prose and blocks[i + 1].is_prose
         return not (alone and block.chars >= PROSE_CHARS)
 
-    dropped = [linky(i) for i in range(len(blocks))]
-    kept = []
-    for i, block in enumerate(blocks):
-        if dropped[i]:
-            continue
-        if not block.is_prose and block.chars < PROSE_CHARS * 4 and (i + 1 == len(blocks) or dropped[i + 1]):
-            continue
-        kept.append(block)
-    return kept
+    kept, prose_follows = [], False
+    for i in reversed(range(len(blocks))):
+        block = blocks[i]
+        if linky(i):
+            prose_follows = False
+        elif block.is_prose:
+            kept.append(block)
+            prose_follows = True
+        elif prose_follows:  # a short title or line, kept when prose comes after it
+            kept.append(block)
+    return kept[::-1]
 
 
 def layout_elements(blocks: list[Block]) -> set[int]:
@@ -217,10 +219,6 @@ def layout_elements(blocks: list[Block]) -> set[int]:
             for mark in b.boilerplate:
                 prose_chars[mark] = prose_chars.get(mark, 0) + b.chars
     return {mark for mark, chars in prose_chars.items() if chars >= KEEP_IF_PROSE_SHARE * total}
-
-
-def is_heading_like(block: Block) -> bool:
-    return block.chars < PROSE_CHARS * 4 and block.link_chars == 0
 
 
 def main_region(prose: list[Block], walker: Walker, total: int) -> set[int] | None:
@@ -241,8 +239,8 @@ def main_region(prose: list[Block], walker: Walker, total: int) -> set[int] | No
             if i:
                 parent_of[element] = ancestors[i - 1]
     article_ids = walker.article_ids
-    articles = [a for a in article_ids if chars.get(a, 0) >= KEEP_IF_PROSE_SHARE * total]
-    if articles:  # the innermost marked-up article holding most of the prose, unless prose lies in others too
+    articles = [a for a in article_ids if a in chars]
+    if articles:  # the innermost marked-up article holding prose, unless prose lies in others too (a listing)
         article = min(articles, key=lambda a: chars[a])
         around = lineage(article, parent_of)
         if not any(chars.get(a) and a not in around and article not in lineage(a, parent_of) for a in article_ids):
