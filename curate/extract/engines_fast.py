@@ -49,7 +49,7 @@ BOILERPLATE = re.compile(
     r"related|recommended|popular|trending|comments?|disqus|respond|advert\w*|sponsor\w*|promo|banner|cookies?|"
     r"consent|newsletter|subscribe|subscription|signup|login|popup|modal|pagination|pager|tags|tagcloud|"
     r"byline|author|authors|bio|toolbar|skip|masthead|copyright|legal|disclaimer|keywords|topics|taglist|"
-    r"dateline|timestamp|caption|credits?)(?:$|[\s_-])", re.IGNORECASE)
+    r"dateline|timestamp|meta|caption|credits?)(?:$|[\s_-])", re.IGNORECASE)
 COMMENTS = re.compile(r"(?:^|[\s_-])(?:comments?|disqus|respond)(?:$|[\s_-])", re.IGNORECASE)
 BOILERPLATE_ROLES = {"navigation", "banner", "contentinfo", "complementary", "menu", "menubar", "search", "dialog"}
 ARTICLE_MARKERS = {"articlebody", "text", "articletext"}  # itemprop values of schema.org article text
@@ -61,6 +61,7 @@ TAG_SCORES = {"div": 5, "pre": 3, "td": 3, "blockquote": 3, "address": -3, "ol":
               "dt": -3, "li": -3, "form": -3, "h1": -5, "h2": -5, "h3": -5, "h4": -5, "h5": -5, "h6": -5, "th": -5}
 SIBLING_SHARE = 0.2  # readability: siblings of the top container scoring a fifth as much belong to it
 SIBLING_MIN_SCORE = 10  # ... and at least 10 (readability's floor): a lone short paragraph is not a part
+ITEMS = {"li", "dt", "dd", "tr", "td", "th"}  # short by nature: list items and table cells
 KEEP_IF_PROSE_SHARE = 0.5  # a "boilerplate" element holding this share of the page's prose is the layout
 
 
@@ -180,11 +181,11 @@ def main_blocks(blocks: list[Block], walker: Walker) -> list[Block]:
     total = sum(b.chars for b in prose)
     region = main_region(prose, walker, total)
     if region is None:  # the prose is spread over the page: keep all of it
-        return without_link_lists(blocks)
-    return without_link_lists([b for b in blocks if region.intersection(b.ancestors) or walker.comment_ids.intersection(b.ancestors)])
+        return without_link_lists(blocks, walker.tags)
+    return without_link_lists([b for b in blocks if region.intersection(b.ancestors) or walker.comment_ids.intersection(b.ancestors)], walker.tags)
 
 
-def without_link_lists(blocks: list[Block]) -> list[Block]:
+def without_link_lists(blocks: list[Block], tags: dict[int, str]) -> list[Block]:
     """Link-dense blocks go, unless one stands alone between prose blocks (a sentence that is a
     link, jusText's context rule). So do short titles and captions that no prose follows before a
     dropped block or the end: the "Related articles" over a list of links, the "Tags:" before the
@@ -204,7 +205,7 @@ def without_link_lists(blocks: list[Block]) -> list[Block]:
         elif block.is_prose:
             kept.append(block)
             prose_follows = True
-        elif prose_follows:  # a short title or line, kept when prose comes after it
+        elif prose_follows or tags.get(block.ancestors[-1]) in ITEMS:  # a short title or line, kept when prose comes after it
             kept.append(block)
     return kept[::-1]
 
@@ -245,12 +246,29 @@ def main_region(prose: list[Block], walker: Walker, total: int) -> set[int] | No
         around = lineage(article, parent_of)
         if not any(chars.get(a) and a not in around and article not in lineage(a, parent_of) for a in article_ids):
             return {article}
-    top = max(scores, key=scores.get)
+    top = climb(max(scores, key=scores.get), scores, parent_of)
     parent = parent_of.get(top)
     region = {top} | {e for e, s in scores.items() if e != top and parent_of.get(e) == parent and s >= max(SIBLING_MIN_SCORE, SIBLING_SHARE * scores[top])}
     if sum(chars.get(e, 0) for e in region) < KEEP_IF_PROSE_SHARE * total:
         return None
     return region
+
+
+def climb(top: int, scores: dict[int, float], parent_of: dict[int, int]) -> int:
+    """readability: a score that rises going up from the top container means more of the article
+    lies beside it (a lead paragraph, a second column): take that ancestor. Climbing stops where
+    an ancestor scores under a third of the last."""
+    last, element = scores[top], parent_of.get(top)
+    while element is not None and element in parent_of:  # not the <body>
+        score = scores.get(element)
+        if score is not None:
+            if score < last / 3:
+                break
+            if score > last:
+                return element
+            last = score
+        element = parent_of.get(element)
+    return top
 
 
 def lineage(element: int, parent_of: dict[int, int]) -> set[int]:
