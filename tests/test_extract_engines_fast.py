@@ -39,7 +39,8 @@ def test_scripts_styles_and_form_fields_are_never_text():
 
 @pytest.mark.parametrize("part", ['<nav>{}</nav>', '<footer>{}</footer>', '<aside>{}</aside>', '<div class="site-footer">{}</div>',
                                   '<div id="main-nav">{}</div>', '<div class="share-buttons">{}</div>', '<div role="navigation">{}</div>',
-                                  '<section class="related-posts">{}</section>', '<div class="comments">{}</div>'])
+                                  '<section class="related-posts">{}</section>', '<div class="comments">{}</div>',
+                                  '<div class="entry-meta">{}</div>', '<div class="footer-links">{}</div>'])
 def test_boilerplate_parts_by_tag_class_id_or_role_are_dropped(part):
     side = "This part of the page talks about something else entirely, at some length too."
     text = text_of(f"<div>{article(PROSE, MORE)}</div>" + part.format(f"<p>{side}</p>"))
@@ -86,6 +87,22 @@ def test_a_marked_up_article_holding_most_prose_is_taken_whole_with_its_title():
     body = (f"<div><p>{MORE}</p></div><article><h1>River report</h1>{article(PROSE, PROSE.upper(), MORE.upper())}</article>")
     text = text_of(body)
     assert text.startswith("River report\n") and MORE not in text.replace(MORE.upper(), "")
+
+
+def test_a_lead_paragraph_beside_the_article_body_comes_along_when_the_score_rises_above_it():
+    """readability's climb: going up from the best container (the body text), the score falls and
+    then rises again where the lead paragraph adds to it: that ancestor, lead and body, is the article."""
+    lead = "A lead paragraph says in two lines what happened where and why in this town."
+    body = (f"<div id='article'><p>{lead}</p><div class='wrap'><div class='text'>{article(PROSE, MORE)}</div></div></div>"
+            f"<div id='other'><p>{MORE.upper()}</p></div>")
+    text = text_of(body)
+    assert lead in text and PROSE in text and MORE.upper() not in text
+
+
+def test_short_list_items_at_the_end_stay_but_a_closing_title_goes():
+    items = "<ul><li>200 g flour</li><li>2 eggs</li></ul>"
+    assert text_of(f"<div>{article(PROSE, MORE)}{items}</div>").endswith("200 g flour\n2 eggs")
+    assert "More from us" not in text_of(f"<div>{article(PROSE, MORE)}<h3>More from us</h3></div>")
 
 
 def test_prose_spread_over_the_page_is_kept_all_the_fallback_decision():

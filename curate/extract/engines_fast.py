@@ -49,7 +49,7 @@ BOILERPLATE = re.compile(
     r"related|recommended|popular|trending|comments?|disqus|respond|advert\w*|sponsor\w*|promo|banner|cookies?|"
     r"consent|newsletter|subscribe|subscription|signup|login|popup|modal|pagination|pager|tags|tagcloud|"
     r"byline|author|authors|bio|toolbar|skip|masthead|copyright|legal|disclaimer|keywords|topics|taglist|"
-    r"dateline|timestamp|meta|caption|credits?)(?:$|[\s_-])", re.IGNORECASE)
+    r"dateline|timestamp|meta|caption|credits?|links|bottom)(?:$|[\s_-])", re.IGNORECASE)
 COMMENTS = re.compile(r"(?:^|[\s_-])(?:comments?|disqus|respond)(?:$|[\s_-])", re.IGNORECASE)
 BOILERPLATE_ROLES = {"navigation", "banner", "contentinfo", "complementary", "menu", "menubar", "search", "dialog"}
 ARTICLE_MARKERS = {"articlebody", "text", "articletext"}  # itemprop values of schema.org article text
