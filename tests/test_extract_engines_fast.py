@@ -139,6 +139,11 @@ def test_a_page_wrapped_in_one_form_keeps_its_text_but_a_login_form_goes():
     assert "Sign in" not in login
 
 
+def test_markup_nested_too_deep_is_an_answer_not_a_crash():
+    text, why = fast_main_text(page("<div>" * 5000 + PROSE + "</div>" * 5000))
+    assert text is None and "nested deeper" in why
+
+
 def test_a_page_without_text_says_so():
     assert fast_main_text(page("<div><img src='a.png'></div>")) == (None, "no main content found")
     assert fast_main_text("") == (None, "no main content found")

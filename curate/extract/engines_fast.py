@@ -164,7 +164,10 @@ def fast_main_text(html: str, include_tables: bool = True, include_comments: boo
     if body is None:
         return None, "parse error: no <body>"
     walker = Walker(include_tables, include_comments)
-    walker.walk(body, (body.mem_id,), (), False, False)
+    try:
+        walker.walk(body, (body.mem_id,), (), False, False)
+    except RecursionError:  # the walk recurses per element: ~1,000 levels (libxml2 stops at 256)
+        return None, "HTML nested deeper than the walk allows (about 1,000 elements)"
     blocks = [b for b in walker.blocks if b.chars]
     kept = main_blocks(blocks, walker)
     text = "\n".join(filter(None, (b.text() for b in kept)))
