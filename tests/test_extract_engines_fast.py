@@ -99,10 +99,13 @@ def test_a_lead_paragraph_beside_the_article_body_comes_along_when_the_score_ris
     assert lead in text and PROSE in text and MORE.upper() not in text
 
 
-def test_short_list_items_at_the_end_stay_but_a_closing_title_goes():
+def test_short_lines_at_the_end_stay_but_a_closing_heading_or_a_title_over_links_goes():
     items = "<ul><li>200 g flour</li><li>2 eggs</li></ul>"
     assert text_of(f"<div>{article(PROSE, MORE)}{items}</div>").endswith("200 g flour\n2 eggs")
+    assert text_of(f"<div>{article(PROSE, MORE)}<p>Anna, the editors</p></div>").endswith("Anna, the editors")
     assert "More from us" not in text_of(f"<div>{article(PROSE, MORE)}<h3>More from us</h3></div>")
+    links = "<p>Read also:</p><ul><li><a href='/a'>Home</a></li><li><a href='/b'>News</a></li></ul>"
+    assert "Read also" not in text_of(f"<div>{article(PROSE, MORE)}{links}</div>")
 
 
 def test_prose_spread_over_the_page_is_kept_all_the_fallback_decision():

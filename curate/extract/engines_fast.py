@@ -1,14 +1,15 @@
 """engine: fast -- main text from one walk over Lexbor's C DOM (selectolax), no second extractor.
 
 The ideas are trafilatura's, readability's and jusText's, written for one pass:
-1. markup that is never main text goes with its subtree (scripts, styles, media, form fields,
-   forms without paragraphs: NEVER_CONTENT);
+1. markup that is never main text goes with its subtree (scripts, styles, media, form fields:
+   NEVER_CONTENT);
 2. the rest becomes blocks (paragraphs, headings, list items, cells, and text sitting directly
    in a <div>), each with its characters, link characters, its chain of ancestors, and the
-   boilerplate parts around it: <nav>, <aside>, <footer>, and elements whose class / id / role
+   boilerplate parts around it: <nav>, <aside>, <footer>, <form>, and elements whose class / id / role
    names a page part (navigation, share bars, comments, related links: BOILERPLATE);
 3. boilerplate parts are dropped, unless one holds most of the page's prose (themes call whole
-   layouts "...-sidebar-...", some sites put the article in an <aside>);
+   layouts "...-sidebar-...", some sites put the article in an <aside>, ASP.NET wraps the page
+   in one <form>);
 4. every prose block (PROSE_CHARS or more, not link-dense) scores its parent, grandparent and
    great-grandparent (1, 1/2, 1/3 of its score) as readability does; the best container is the
    main content, with its siblings that score a fifth as much (an article split over several
@@ -20,7 +21,7 @@ The ideas are trafilatura's, readability's and jusText's, written for one pass:
    prose block outside boilerplate is kept;
 6. in the kept part, link-dense blocks (menus, tag lists, "read more" links) are dropped unless
    one stands alone between prose (a sentence that is a link), and so are short lines that no
-   prose follows before such a block or the end ("Related articles", "Tags:").
+   prose follows before such a block ("Related articles", "Tags:") and headings at the end.
 Thresholds are the ones readability and trafilatura use (25-character paragraphs, link density
 0.5, a fifth of the top score) or "most" (half); none was fitted to a test set. Where it
 loses: docs/extraction.md.
@@ -37,8 +38,8 @@ NEVER_CONTENT = {"script", "style", "noscript", "template", "svg", "math", "canv
                  "embed", "applet", "video", "audio", "map", "picture", "figure", "button", "select", "input",
                  "textarea", "label", "option", "datalist", "dialog", "head", "title", "meta", "link", "time"}
 # page parts other than the main text, unless they hold most of its prose (a site that puts its
-# article in an <aside>): dropped as boilerplate class names are
-BOILERPLATE_TAGS = {"nav", "aside", "footer", "menu"}
+# article in an <aside>, ASP.NET pages wrapped in one <form>): dropped as boilerplate class names are
+BOILERPLATE_TAGS = {"nav", "aside", "footer", "menu", "form"}
 BLOCKS = {"p", "pre", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "li", "dt", "dd", "td", "th", "caption",
           "address", "div", "section", "article", "main", "header", "ul", "ol", "dl", "table", "tr", "tbody",
           "thead", "tfoot", "form", "fieldset", "center", "body", "html", "details", "summary", "hr"}
@@ -61,6 +62,7 @@ TAG_SCORES = {"div": 5, "pre": 3, "td": 3, "blockquote": 3, "address": -3, "ol":
               "dt": -3, "li": -3, "form": -3, "h1": -5, "h2": -5, "h3": -5, "h4": -5, "h5": -5, "h6": -5, "th": -5}
 SIBLING_SHARE = 0.2  # readability: siblings of the top container scoring a fifth as much belong to it
 SIBLING_MIN_SCORE = 10  # ... and at least 10 (readability's floor): a lone short paragraph is not a part
+HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 ITEMS = {"li", "dt", "dd", "tr", "td", "th"}  # short by nature: list items and table cells
 KEEP_IF_PROSE_SHARE = 0.5  # a "boilerplate" element holding this share of the page's prose is the layout
 
@@ -112,8 +114,6 @@ class Walker:
             if tag[0] in "-!_" or tag in self.dropped:  # comments, doctype; never-content markup
                 continue
             attributes = child.attributes
-            if tag == "form" and not is_prose_form(child):
-                continue
             if tag == "br":
                 self.add_text("\n", ancestors, boilerplate, in_link, pre)
                 continue
@@ -154,11 +154,6 @@ class Walker:
             block.link_chars += chars
 
 
-def is_prose_form(form) -> bool:
-    """ASP.NET and some CMSs wrap the whole page in one <form>: keep a form holding paragraphs."""
-    return form.css_first("p") is not None
-
-
 def fast_main_text(html: str, include_tables: bool = True, include_comments: bool = False) -> tuple[str | None, str | None]:
     body = LexborHTMLParser(html).body
     if body is None:
@@ -190,9 +185,10 @@ def main_blocks(blocks: list[Block], walker: Walker) -> list[Block]:
 
 def without_link_lists(blocks: list[Block], tags: dict[int, str]) -> list[Block]:
     """Link-dense blocks go, unless one stands alone between prose blocks (a sentence that is a
-    link, jusText's context rule). So do short titles and captions that no prose follows before a
-    dropped block or the end: the "Related articles" over a list of links, the "Tags:" before the
-    tags (trafilatura drops a heading that ends the main text likewise)."""
+    link, jusText's context rule). So do short lines that no prose follows before a dropped block:
+    the "Related articles" over a list of links, the "Tags:" before the tags; and headings that
+    end the text (as trafilatura drops them). A short closing line that is not a heading (a
+    signature) stays, and so do list items and table cells."""
     def linky(i: int) -> bool:
         block = blocks[i]
         if block.link_density <= LINK_DENSITY:
@@ -200,15 +196,15 @@ def without_link_lists(blocks: list[Block], tags: dict[int, str]) -> list[Block]
         alone = 0 < i < len(blocks) - 1 and blocks[i - 1].is_prose and blocks[i + 1].is_prose
         return not (alone and block.chars >= PROSE_CHARS)
 
-    kept, prose_follows = [], False
+    kept, prose_follows, at_end = [], False, True
     for i in reversed(range(len(blocks))):
         block = blocks[i]
         if linky(i):
-            prose_follows = False
+            prose_follows = at_end = False
         elif block.is_prose:
             kept.append(block)
-            prose_follows = True
-        elif prose_follows or tags.get(block.ancestors[-1]) in ITEMS:  # a short title or line, kept when prose comes after it
+            prose_follows, at_end = True, False
+        elif prose_follows or tags.get(block.ancestors[-1]) in ITEMS or (at_end and tags.get(block.ancestors[-1]) not in HEADINGS):  # a short title or line, kept when prose comes after it
             kept.append(block)
     return kept[::-1]
 
