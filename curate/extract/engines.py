@@ -3,7 +3,7 @@
 trafilatura   trafilatura 2.x through its public API with FineWeb's settings (precision mode,
               tables on, per-file deduplicate): the default
 fast          curate's own main-text rules on Lexbor's C DOM (curate/extract/engines_fast.py):
-              ~4.5x trafilatura's pages per CPU-second, ~0.02 F1 below it on the dev set
+              ~4.7x trafilatura's pages per CPU-second, ~0.013 F1 below it on the dev set
 resiliparse   resiliparse's main_content heuristics: ~11x faster, keeps far more boilerplate
 auto          trafilatura without its fallback extractors (readability, jusText), and the full
               trafilatura only where that first pass is short (no faster than the default on 2.x)
@@ -27,7 +27,6 @@ from trafilatura.deduplication import LRUCache
 
 from curate.extract.engines_fast import fast_main_text
 
-ENGINES = ("trafilatura", "fast", "resiliparse", "auto")
 # trafilatura's own rule for when its first pass needs no second opinion (its recall mode
 # skips the fallback extractors above 10 x min_extracted_size = 2,500 characters): the
 # fallbacks exist to rescue short or empty extractions.
