@@ -33,9 +33,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from common.typed import named_path
 from train.tasks import evaluate_tasks, format_tasks
 from train.tokenizer import ByteLevelBPE
-from train.typed import named_path
 
 TEXT_SUFFIXES = (".txt", ".md")
 DEFAULT_MAX_TOKENS = 65536
@@ -138,7 +138,7 @@ def _parquet_texts(path: Path):
 
 
 def _token_documents(path: Path, tokenizer_hash: str | None):
-    from train.format import read_token_dir
+    from common.shards import read_token_dir
     data = read_token_dir(path)
     if tokenizer_hash and data.tokenizer_hash != tokenizer_hash:
         raise EvalSetError(f"{path}: token shards of tokenizer {data.tokenizer_hash[:16]}..., but the model was trained "

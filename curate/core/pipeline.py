@@ -30,11 +30,11 @@ from dataclasses import dataclass
 import fsspec
 import yaml
 
+from common.typed import did_you_mean
 from curate.core import storage
 from curate.core.params import ConfigError, build_params
 from curate.core.registry import stage_class
 from curate.core.stage import Stage
-from train.typed import did_you_mean
 
 PIPELINE_KEYS = ("name", "description", "input", "output", "reader", "output_format", "stages")
 OUTPUT_FORMATS = ("parquet", "jsonl.gz")
