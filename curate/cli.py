@@ -6,8 +6,8 @@ import argparse
 import sys
 
 from curate.classify.cli import add_train_classifier_parser
+from curate.core.context import StageFailed
 from curate.core.params import ConfigError
-from curate.core.runner import StageFailed
 from curate.export import add_export_parser
 from curate.mix.cli import add_mix_parser
 from curate.report.cli import add_report_parsers
@@ -40,10 +40,11 @@ def add_run_parser(commands) -> None:
 
 
 def cmd_run(args) -> int:
-    from curate.core.executor import make_executor
+    from curate.api import make_executor
     from curate.core.lock import RunLock
     from curate.core.pipeline import load_pipeline
-    from curate.core.runner import RunOptions, format_reports, run_pipeline
+    from curate.core.runner import RunOptions, run_pipeline
+    from curate.core.stats import format_reports
 
     if args.workers < 1:
         raise ConfigError(f"{args.pipeline}: --workers must be at least 1, got {args.workers}")

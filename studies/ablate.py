@@ -85,7 +85,7 @@ def _relocate(entry: str, resolve) -> str:
 def tokenize_arm(spec: dict, arm: dict) -> str:
     """An arm given as pipeline output (Parquet folders) plus a tokenizer: token shards and a mix manifest under
     OUT/ARM/data (kept, so a rerun reuses them). curate is imported only here: other arms train without it."""
-    from curate.core.executor import make_executor
+    from curate.api import make_executor
     from curate.core.pipeline import Pipeline
     from curate.core.runner import run_pipeline
     from curate.tokenize.stage import TokenizeParams, TokenizeStage
@@ -108,8 +108,8 @@ def tokenize_arm(spec: dict, arm: dict) -> str:
 
 def run_config(spec: dict, arm: dict, seed: int):
     """The `train run` config of one arm and seed: the shared proxy config, the arm's manifest, the budget."""
-    from train.config import load_config
     from common.mix import load_manifest
+    from train.config import load_config
     values = {**spec["train"], "manifest": arm["manifest"], "seed": seed, "progress": False,
               "out_dir": str(Path(spec["out_dir"]) / arm["name"] / f"seed-{seed}"),
               "eval_sets": spec["eval_sets"], "eval_tokens": spec.get("eval_tokens", 32768)}

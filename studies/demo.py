@@ -70,7 +70,8 @@ def step_fetch(run: DemoRun) -> None:
 def run_shipped_pipeline(run: DemoRun, name: str, inputs: list[str]) -> None:
     from curate.core.executor import LocalExecutor
     from curate.core.pipeline import load_pipeline
-    from curate.core.runner import format_reports, run_pipeline
+    from curate.core.runner import run_pipeline
+    from curate.core.stats import format_reports
 
     pipeline = load_pipeline(str(PIPELINES / f"{name}.yaml"), inputs, str(run.output / name))
     executor = LocalExecutor(run.workers)
@@ -100,10 +101,10 @@ def step_code(run: DemoRun) -> None:
 
 def step_tokenize(run: DemoRun) -> None:
     """A tokenizer trained on what the three pipelines kept, token shards per source, and the mix plan."""
-    from curate.core.executor import LocalExecutor
-    from curate.core.runner import format_reports
-    from curate.tokenize.demo import tokenize_demo
     from common.mix import format_plan
+    from curate.core.executor import LocalExecutor
+    from curate.core.stats import format_reports
+    from curate.tokenize.demo import tokenize_demo
 
     curated = {name: str(run.output / name / reports[-1].name) for name, reports in run.reports.items()}
     executor = LocalExecutor(run.workers)

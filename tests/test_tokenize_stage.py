@@ -14,15 +14,16 @@ import pytest
 import yaml
 from tokenizers import Tokenizer
 
+from common.shards import IndexedShard, read_token_dir
 from conftest import run_curate
+from curate.core.context import StageFailed
 from curate.core.executor import LocalExecutor
 from curate.core.params import ConfigError
 from curate.core.pipeline import load_pipeline
-from curate.core.runner import StageFailed, run_pipeline
+from curate.core.runner import run_pipeline
 from curate.core.schema import doc_id
 from curate.tokenize.stage import id_hashes
 from tokenize_fixtures import build_curated, read_documents, write_parquet
-from common.shards import IndexedShard, read_token_dir
 
 
 @pytest.fixture(scope="module")

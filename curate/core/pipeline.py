@@ -83,19 +83,6 @@ class Pipeline:
                 raise ConfigError(f"{self.source_file}: stages[{index}] ({stage.type_name}): {error}") from None
         self.checked = self.checked or stages is None
 
-    def run(self, executor=None, **options):
-        """Run every stage (curate.core.runner.run_pipeline); a one-worker local executor by default."""
-        from curate.core.executor import LocalExecutor
-        from curate.core.runner import RunOptions, run_pipeline
-
-        own = executor is None
-        executor = executor or LocalExecutor(1)
-        try:
-            return run_pipeline(self, executor, options.pop("only_stage", None), options=RunOptions(**options))
-        finally:
-            if own:
-                executor.close()
-
 
 def require_protocol(url: str, where: str) -> None:
     """The fsspec filesystem for url's protocol is installed (s3:// needs s3fs, gs:// gcsfs, ...)."""
