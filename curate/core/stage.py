@@ -1,8 +1,8 @@
 """The stage interface.
 
 A pipeline is an ordered list of stages. Every stage declares its work; the runner
-(curate.core.runner, curate.core.execution) runs it: it skips finished tasks, maps the rest over the executor,
-times them, writes their completion records and sums their stats. Stages never know the
+(curate.core.runner and the modules it names) runs it: it skips finished tasks, maps the rest
+over the executor, times them, writes their completion records and sums their stats. Stages never know the
 executor, never print (ctx.note, ctx.warn) and never read the worker count beyond ctx.node_workers
 (per-machine memory and threads). Three kinds:
 

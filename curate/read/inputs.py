@@ -1,5 +1,6 @@
-"""Input planning for `curate run --stage NAME --input PATH`: whether PATH already holds documents in the
-project's schema or must first go through a reader, and the steps that run NAME on it."""
+"""Input planning: whether inputs already hold documents in the project's schema (a pipeline that starts with
+a document stage needs them) or must first go through a reader, and, for `curate run --stage NAME --input
+PATH`, the steps that run NAME on PATH."""
 from __future__ import annotations
 
 import dataclasses
