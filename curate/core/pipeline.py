@@ -25,6 +25,7 @@ The same from Python, without YAML:
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import fsspec
@@ -107,13 +108,33 @@ def require_protocol(url: str, where: str) -> None:
 
 
 def require_input(url: str, where: str) -> None:
-    """url exists; a glob must match at least one file."""
-    if any(c in url for c in "*?["):
-        fs, pattern = storage.filesystem(url)
-        if not any(fs.isfile(p) for p in fs.glob(pattern)):
-            raise ConfigError(f"{where}: pattern '{url}' matches no file")
-    elif not storage.exists(url):
-        raise ConfigError(f"{where}: path '{url}' does not exist")
+    """url exists; a glob must match at least one file. A remote input that cannot be reached is one line
+    naming it, not the HTTP client's traceback."""
+    try:
+        if any(c in url for c in "*?["):
+            fs, pattern = storage.filesystem(url)
+            if not any(fs.isfile(p) for p in fs.glob(pattern)):
+                raise ConfigError(f"{where}: pattern '{url}' matches no file")
+        elif not storage.exists(url):
+            raise ConfigError(f"{where}: path '{url}' does not exist{offline_hint(url)}")
+    except ConfigError:
+        raise
+    except Exception as error:  # noqa: BLE001 - each client raises its own (httpx, aiohttp, botocore)
+        if "://" not in url or url.startswith("file://"):
+            raise
+        raise ConfigError(f"{where}: '{url}' cannot be reached ({type(error).__name__}: {error}); check the network"
+                          f"{' and HF_ENDPOINT' if url.startswith('hf://') else ''}{offline_hint(url, always=True)}") from None
+
+
+def offline_hint(url: str, always: bool = False) -> str:
+    """hf:// reads the Hub itself, never the local cache: say how to work without a network."""
+    if not url.startswith("hf://"):
+        return ""
+    download = (" download the dataset while online (hf download ORG/NAME --repo-type dataset --local-dir DIR) "
+                "and give DIR as the input")
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        return f" (HF_HUB_OFFLINE is set: hf:// inputs are read from the Hub, not from the cache; unset it, or{download})"
+    return f"; without a network,{download} (HF_HUB_OFFLINE=1 does not help: hf:// never reads the cache)" if always else ""
 
 
 def load_pipeline(path: str, input_override: list[str] | None = None, output_override: str | None = None) -> Pipeline:
