@@ -6,9 +6,12 @@ with a dataset card, optionally pushed to the Hugging Face Hub.
 """
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
+import shutil
+import uuid
 
 import numpy as np
 import pyarrow as pa
@@ -57,7 +60,58 @@ def cmd_export(args) -> int:
 
 
 def export(stage_dir: str, out_dir: str, fmt: str = "parquet", max_shard_bytes: int = 500 * 10**6, license: str = "other") -> dict:
+    """All or nothing: the dataset is written to a hidden sibling folder and switched into place by renames,
+    so DIR holds either the earlier export, whole, or this one, whole, never a mix or a part (a killed
+    export leaves its sibling, removed by the next export); a re-export leaves no shard of the earlier one."""
     files = stage_files(stage_dir)
+    out_dir = os.path.abspath(out_dir)
+    require_export_folder(out_dir)
+    for kind in ("export-*", "old-*"):  # of exports killed before or inside their switch
+        for leftover in glob.glob(glob.escape(sibling(out_dir, "")) + kind):
+            shutil.rmtree(leftover, ignore_errors=True)
+    staging = sibling(out_dir, "export-" + uuid.uuid4().hex[:12])
+    try:
+        summary = write_data(files, staging, fmt, max_shard_bytes)
+        write_card(stage_dir, staging, summary, license, title=os.path.basename(out_dir))
+        switch(staging, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    summary["files"] = [os.path.join(out_dir, os.path.relpath(f, staging)) for f in summary["files"]]
+    return summary
+
+
+def sibling(out_dir: str, kind: str) -> str:
+    """A hidden folder beside DIR (on its filesystem, so a rename moves it): `.DIR.export-<hex>`."""
+    return os.path.join(os.path.dirname(out_dir), f".{os.path.basename(out_dir)}.{kind}")
+
+
+def require_export_folder(out_dir: str) -> None:
+    """DIR is new, empty, or an earlier export (README.md and data/ only): switching it replaces it whole,
+    so anything else in it (a clone's .git, the user's own files) would be lost."""
+    if not os.path.exists(out_dir):
+        return
+    if not os.path.isdir(out_dir):
+        raise ConfigError(f"{out_dir}: exists and is not a folder; export into a new folder")
+    other = sorted(set(os.listdir(out_dir)) - {"README.md", "data"})
+    if other:
+        raise ConfigError(f"{out_dir}: holds {', '.join(other[:3])}{' ...' if len(other) > 3 else ''}, which an export does "
+                          f"not write; export into a new or empty folder, or one an earlier export wrote (it is replaced whole)")
+
+
+def switch(staging: str, out_dir: str) -> None:
+    """The finished export into place: a rename each, so a kill leaves DIR whole (old or new), or, between
+    the two renames, absent, never partial."""
+    if not os.path.exists(out_dir):
+        os.rename(staging, out_dir)
+        return
+    old = sibling(out_dir, "old-" + uuid.uuid4().hex[:12])
+    os.rename(out_dir, old)
+    os.rename(staging, out_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def write_data(files: list[str], out_dir: str, fmt: str, max_shard_bytes: int) -> dict:
+    """OUT_DIR/data/train-*-of-*: the documents in shards of at most max_shard_bytes of text."""
     sink_class = ParquetSink if fmt == "parquet" else JsonlSink
     written, sink, shard_bytes, schema, documents, text_bytes = [], None, 0, None, 0, 0
     for batch in read_batches(files):
@@ -92,10 +146,8 @@ def export(stage_dir: str, out_dir: str, fmt: str = "parquet", max_shard_bytes: 
         target = os.path.join(out_dir, "data", f"train-{index:05d}-of-{len(written):05d}{SUFFIX[fmt]}")
         os.replace(url, target)
         final.append(target)
-    summary = {"documents": documents, "text_bytes": text_bytes, "files": final,
-               "file_bytes": sum(os.path.getsize(f) for f in final), "format": fmt}
-    write_card(stage_dir, out_dir, summary, license)
-    return summary
+    return {"documents": documents, "text_bytes": text_bytes, "files": final,
+            "file_bytes": sum(os.path.getsize(f) for f in final), "format": fmt}
 
 
 def stage_files(stage_dir: str) -> list[str]:
@@ -134,7 +186,7 @@ def funnel(stage_dir: str) -> list[dict]:
     return [storage.read_json(url) for url in sorted(urls, key=os.path.getmtime)]
 
 
-def write_card(stage_dir: str, out_dir: str, summary: dict, license: str) -> None:
+def write_card(stage_dir: str, out_dir: str, summary: dict, license: str, title: str) -> None:
     stage = os.path.basename(os.path.abspath(stage_dir.rstrip("/")))
     header = {
         "license": license,
@@ -143,7 +195,7 @@ def write_card(stage_dir: str, out_dir: str, summary: dict, license: str) -> Non
         "dataset_info": {"splits": [{"name": "train", "num_examples": summary["documents"], "num_bytes": summary["text_bytes"]}]},
     }
     lines = ["---", yaml.safe_dump(header, sort_keys=False).rstrip(), "---", "",
-             f"# {os.path.basename(os.path.abspath(out_dir))}", "",
+             f"# {title}", "",
              f"Documents kept by stage `{stage}` of a rawtollm `curate` pipeline "
              f"({summary['documents']:,} documents, {summary['text_bytes'] / 1e6:,.1f} MB of text, "
              f"{len(summary['files'])} {summary['format']} file(s), {summary['file_bytes'] / 1e6:,.1f} MB on disk).", "",
