@@ -26,6 +26,7 @@ The same from Python, without YAML:
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 import fsspec
@@ -37,6 +38,8 @@ from curate.core.registry import stage_class
 from curate.core.stage import Stage
 from train.typed import did_you_mean
 
+STAGE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,99}")
+RESERVED_NAMES = ("rejected", "stats", "reports", "report")  # the runner's folders beside the stages' (and `curate report`'s)
 PIPELINE_KEYS = ("name", "description", "input", "output", "reader", "output_format", "stages")
 OUTPUT_FORMATS = ("parquet", "jsonl.gz")
 
@@ -196,12 +199,37 @@ def build_stages(entries, path: str) -> list[Stage]:
         params = {k: v for k, v in entry.items() if k not in ("stage", "name")}
         cls = stage_class(entry["stage"], f"{where}.stage")
         name = entry.get("name", entry["stage"])
-        if not isinstance(name, str) or name in names or name in ("rejected", "stats"):
-            raise ConfigError(f"{where}.name: stage names must be unique strings other than 'rejected'/'stats'; got {name!r} (give one a 'name:')")
+        require_stage_name(name, f"{where}.name")
+        if name in names:
+            raise ConfigError(f"{where}.name: stage names must be unique; '{name}' is taken (give one a 'name:')")
         names.add(name)
         stage = cls(name, build_params(cls.Params, params, f"{where} ({entry['stage']})"))
         stages.append(stage)
     return stages
+
+
+def require_stage_name(name, where: str) -> None:
+    """A stage's name is a folder name under the output (OUT/<name>, rejected/<name>, stats/<name>.json):
+    a plain name, so no name writes outside the output folder (../../x, /abs) or into the runner's own
+    folders (_state, reports: a leading '_' also hides a folder from readers)."""
+    if not isinstance(name, str) or not STAGE_NAME.fullmatch(name) or name in RESERVED_NAMES:
+        raise ConfigError(f"{where}: a stage name is a letter then letters, digits, '_' or '-' (at most 100), other than "
+                          f"{', '.join(RESERVED_NAMES)}; got {name!r}")
+
+
+def require_inside(pipeline: Pipeline) -> None:
+    """Every folder the runner writes resolves inside the output folder, links followed (a stage folder that
+    is a link to elsewhere, a name changed after checking): the last guard before any write."""
+    if "://" in pipeline.output and not pipeline.output.startswith("file://"):
+        return  # object stores have no links, and names are checked
+    root = os.path.realpath(storage.filesystem(pipeline.output)[1])
+    for stage in pipeline.stages:
+        require_stage_name(stage.name, f"{pipeline.source_file}: stage '{stage.name}'")
+        for parts in ((stage.name,), ("rejected", stage.name), ("reports", stage.name), ("stats",), ("_state",)):
+            path = os.path.realpath(os.path.join(root, *parts))
+            if not path.startswith(root + os.sep):
+                raise ConfigError(f"{os.path.join(pipeline.output, *parts)} leads to {path}, outside the output folder "
+                                  f"{pipeline.output}; remove that link, or use another --output")
 
 
 def _as_list(value, where: str) -> list[str]:

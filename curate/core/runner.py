@@ -50,7 +50,7 @@ from tqdm import tqdm
 from curate.core import storage
 from curate.core.executor import Executor, TaskFailure
 from curate.core.params import ConfigError
-from curate.core.pipeline import Pipeline
+from curate.core.pipeline import Pipeline, require_inside
 from curate.core.stage import DocumentStage, Phase, PhasedStage, Shard, ShardOutput, ShardStats, Stage, StageStep
 
 STATE = "_state"
@@ -584,6 +584,7 @@ def run_pipeline(pipeline: Pipeline, executor: Executor, only_stage: str | None 
             raise not_documents(pipeline.stages[0], problem)
     if not pipeline.checked:
         pipeline.check([pipeline.stages[i] for i in selected] if selected else None)
+    require_inside(running)
     write_resolved_pipeline(pipeline)
     if steps:
         reports = [report for indices, inputs in steps
