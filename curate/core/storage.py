@@ -15,10 +15,12 @@ files; any other URL is one file.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import posixpath
 import re
+import sys
 import uuid
 from contextlib import contextmanager
 from typing import Iterator
@@ -74,7 +76,7 @@ def walk_files(fs: fsspec.AbstractFileSystem, path: str) -> list[str]:
     skipping: folders that could not be listed and links to folders (not followed: they may
     leave the input or loop). `input_problem` names what is wrong with those."""
     # Not fs.find: it swallows a sub-folder's PermissionError (fsspec's walk drops on_error when recursing).
-    found, folders = [], [path]
+    found, folders, loops = [], [path], []
     while folders:
         folder = folders.pop()
         try:
@@ -88,11 +90,24 @@ def walk_files(fs: fsspec.AbstractFileSystem, path: str) -> list[str]:
             if info["type"] == "directory":
                 if name.rstrip("/") != folder.rstrip("/"):
                     folders.append(name)
+            elif info.get("islink") and link_loops(name):  # `ln -s self self`: no file behind it, on any run
+                loops.append(name)
             elif info.get("islink") and os.path.isdir(name):  # fsspec lists links to folders as files
                 found.append(name + "/")
             else:
                 found.append(name)
+    if loops:
+        print(f"skipping {len(loops)} symbolic link(s) that loop (lead back to themselves, no file behind them): "
+              f"{', '.join(printable(p) for p in sorted(loops)[:5])}", file=sys.stderr)
     return found
+
+
+def link_loops(path: str) -> bool:
+    try:
+        os.stat(path)
+    except OSError as error:
+        return error.errno == errno.ELOOP
+    return False
 
 
 def input_problem(url: str, root: str) -> tuple[str, str] | None:
