@@ -74,6 +74,10 @@ def export(stage_dir: str, out_dir: str, fmt: str = "parquet", max_shard_bytes: 
         summary = write_data(files, staging, fmt, max_shard_bytes)
         write_card(stage_dir, staging, summary, license, title=os.path.basename(out_dir))
         switch(staging, out_dir)
+    except OSError as error:  # named by the folder the user asked for, not the hidden one it was written in
+        if not str(error.filename or "").startswith(staging):
+            raise
+        raise OSError(error.errno, error.strerror, f"{out_dir} (writing {os.path.relpath(error.filename, staging)})") from error
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     summary["files"] = [os.path.join(out_dir, os.path.relpath(f, staging)) for f in summary["files"]]

@@ -196,6 +196,17 @@ def read_json(url: str):
         return json.load(f)
 
 
+@contextmanager
+def naming_errors(url: str) -> Iterator[None]:
+    """An OSError of a write that names no file (pyarrow's, a full disk's) names the file being written."""
+    try:
+        yield
+    except OSError as error:
+        if error.filename is not None or error.errno is None:
+            raise
+        raise OSError(error.errno, error.strerror or str(error), url) from error
+
+
 class ParquetSink:
     """Writes record batches to one Parquet file, atomically, only if any row is written
     (or always, when `always` is set: an output shard must exist even when empty)."""
@@ -210,11 +221,12 @@ class ParquetSink:
         self.schema = None
 
     def write(self, table: pa.Table) -> None:
-        if self._writer is None:
-            self._open(table.schema)
-        elif table.schema != self.schema:
-            table = table.select(self.schema.names).cast(self.schema)
-        self._writer.write_table(table)
+        with naming_errors(self.url):
+            if self._writer is None:
+                self._open(table.schema)
+            elif table.schema != self.schema:
+                table = table.select(self.schema.names).cast(self.schema)
+            self._writer.write_table(table)
         self.rows += table.num_rows
 
     def _open(self, schema: pa.Schema) -> None:
@@ -225,13 +237,14 @@ class ParquetSink:
         self._writer = pq.ParquetWriter(self._file, schema, **PARQUET_OPTIONS)
 
     def close(self, empty_schema: pa.Schema | None = None) -> None:
-        if self._writer is None and self.always:
-            self._open(empty_schema)
-        if self._writer is None:
-            return
-        self._writer.close()
-        self._file.close()
-        self._atomic.__exit__(None, None, None)
+        with naming_errors(self.url):
+            if self._writer is None and self.always:
+                self._open(empty_schema)
+            if self._writer is None:
+                return
+            self._writer.close()
+            self._file.close()
+            self._atomic.__exit__(None, None, None)
         self._writer = None
 
     def abort(self) -> None:
