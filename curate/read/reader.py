@@ -466,17 +466,29 @@ def converted(table: pa.Table, text: pa.Array, piece: Piece, config: ReaderConfi
         if values is None:
             raise ConfigError(f"{piece.url}: reader key 'keep.{name}': field '{path}' not found; fields found: {', '.join(table.column_names)}")
         columns[name] = cast(values, schema.field(name).type, path)
-    return documents_table(columns, n, schema)
+    documents = documents_table(columns, n, schema)
+    documents.validate(full=True)  # Arrow IPC (save_to_disk) is not checked when read: text that is not UTF-8 stops here
+    return documents
 
 
 def rows_rejected(table: pa.Table, piece: Piece, config: ReaderConfig, schema: pa.Schema, first_row: int, reason: str, detail: str) -> Batch:
     """Every row of table rejected, each kept as JSON text (nothing lost), with one reason and detail."""
     n = table.num_rows
-    texts = [orjson.dumps(row, default=json_default).decode() for row in table.to_pylist()]
+    texts = row_texts(table)
     rejected = documents_table({"id": pa.array([derived_id(config, piece.url, first_row + i) for i in range(n)], pa.string()),
                                 "source": pa.array([config.source] * n, pa.string()), "text": pa.array(texts, pa.large_string()),
                                 "path": pa.array([piece.url] * n, pa.string())}, n, DOCUMENT_SCHEMA)
     return Batch(schema.empty_table(), rejected, [reason] * n, [detail] * n)
+
+
+def row_texts(table: pa.Table) -> list[str]:
+    """Each row as JSON text, strings that are not UTF-8 with their bad bytes escaped (\\xNN)."""
+    as_bytes = {pa.string(): pa.binary(), pa.large_string(): pa.large_binary()}
+    table = pa.table([c.cast(as_bytes.get(c.type, c.type)) for c in table.columns], names=table.column_names)
+    try:
+        return [orjson.dumps(row, default=json_default).decode() for row in table.to_pylist()]
+    except (UnicodeDecodeError, pa.ArrowException):  # bad bytes nested in a list or struct: the row is not shown
+        return ["(not shown: holds bytes that are not UTF-8)"] * table.num_rows
 
 
 def json_default(value):
