@@ -20,10 +20,10 @@ from typing import Iterator, NamedTuple
 import fsspec
 import orjson
 import pyarrow as pa
-import zstandard
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+import zstandard
 
 from curate.core.params import ConfigError
 from curate.core.schema import DOCUMENT_SCHEMA, doc_id
@@ -106,7 +106,7 @@ def check(inputs: list[str], config: ReaderConfig) -> pa.Schema:
 def require_text(url: str, path: str, fields: dict[str, pa.DataType]) -> None:
     """The text column holds text: a struct or list is named with the way to a string inside it."""
     type_ = fields[path]
-    if any(test(type_) for test in TEXT_TYPES) or (pa.types.is_dictionary(type_) and pa.types.is_string(type_.value_type)):
+    if text_type(type_):
         return
     inner = [p for p, t in fields.items() if p.startswith(path + ".") and (pa.types.is_string(t) or pa.types.is_large_string(t))]
     hint = f"; its text fields: {', '.join(inner)} (e.g. reader: {{text: {inner[0]}}})" if inner else \
