@@ -156,3 +156,17 @@ def test_a_first_file_the_format_cannot_read_at_all_is_still_an_error_when_none_
     (tmp_path / "a.parquet").write_bytes(b"PAR1 not parquet at all PAR1")
     with pytest.raises(ConfigError, match=r"a.parquet: not readable as parquet"):
         check([str(tmp_path / "a.parquet")], ReaderConfig())
+
+
+def test_csv_rows_of_the_wrong_shape_are_rejected_each_and_the_rest_read(tmp_path, records):
+    rows = [{"id": r["id"], "text": r["text"]} for r in records[:6]]
+    path = tmp_path / "docs.csv"
+    pacsv.write_csv(pa.Table.from_pylist(rows), path)
+    lines = path.read_bytes().split(b"\n")
+    path.write_bytes(b"\n".join(lines[:3] + [b'"x","one field too many","!"', b'"only one"'] + lines[3:]))
+    run_reader(tmp_path, [path])
+    assert sorted(read_stage(tmp_path / "out", "read")["id"].to_pylist()) == sorted(r["id"] for r in rows)
+    rejected = read_rejected(tmp_path / "out", "read")
+    assert rejected["reason"].to_pylist() == ["read.bad_row"] * 2
+    assert sorted(rejected["text"].to_pylist()) == sorted(['"x","one field too many","!"', '"only one"'])
+    assert sorted(rejected["detail"].to_pylist()) == ["1 fields where the header has 2", "3 fields where the header has 2"]

@@ -269,4 +269,4 @@ def test_mutated_documents_in_every_reader_format_are_all_accounted_for(shared_d
     assert sum(stats["dropped"].values()) == len(rejected_rows)
     typed = [row for row in rejected_rows if "b-typed" in row["path"]]
     assert len(typed) >= (1 if fmt == "csv" else len(rows) // 3)
-    assert {row["reason"] for row in typed} <= {"read.no_text", "read.bad_field", "read.damaged_file"}
+    assert {row["reason"] for row in typed} <= {"read.no_text", "read.bad_field", "read.bad_row"}

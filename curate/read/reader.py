@@ -123,7 +123,7 @@ def sample_fields(url: str, fmt: str, config: ReaderConfig) -> dict[str, pa.Data
         for _, record in records:
             _walk(record, "", paths)
         return {path: json_type(values) for path, values in paths.items()}
-    schema = next(tabular_batches(Piece(url, fmt), config, columns=None)).schema
+    schema = next(t for t in tabular_batches(Piece(url, fmt), config, columns=None) if isinstance(t, pa.Table)).schema
     found: dict[str, pa.DataType] = {}
     for f in schema:
         _walk_type(f, "", found)
@@ -165,12 +165,26 @@ def read_piece(piece: Piece, config: ReaderConfig, schema: pa.Schema) -> Iterato
     try:
         position = piece_first_row(piece)
         for table in tabular_batches(piece, config, columns=needed_columns(config)):
+            if isinstance(table, list):  # CSV rows of the wrong shape
+                yield bad_rows(table, piece, config, schema, position)
+                continue
             yield table_documents(table, piece, config, schema, position)
             position += table.num_rows
     except Exception as error:  # noqa: BLE001 - sorted by is_damage: a damaged file's rest is one rejection
         if not is_damage(error):
             raise
         yield damaged_batch(piece, config, schema, damage_detail(piece.url, Damage(position, error), "row"), position)
+
+
+def bad_rows(rows: list, piece: Piece, config: ReaderConfig, schema: pa.Schema, position: int) -> Batch:
+    """CSV rows of another number of fields than the header, as read.bad_row rejections holding the row's text."""
+    n = len(rows)
+    rejected = documents_table({"id": pa.array([derived_id(config, piece.url, f"bad-row-{position}-{i}") for i in range(n)], pa.string()),
+                                "source": pa.array([config.source] * n, pa.string()),
+                                "text": pa.array([row.text for row in rows], pa.large_string()),
+                                "path": pa.array([piece.url] * n, pa.string())}, n, DOCUMENT_SCHEMA)
+    return Batch(schema.empty_table(), rejected, ["read.bad_row"] * n,
+                 [f"{row.actual_columns} fields where the header has {row.expected_columns}" for row in rows])
 
 
 def damaged_batch(piece: Piece, config: ReaderConfig, schema: pa.Schema, detail: str, position: int) -> Batch:
@@ -363,14 +377,17 @@ def tabular_batches(piece: Piece, config: ReaderConfig, columns: list[str] | Non
             yield batches.schema_arrow.empty_table() if piece.format == "parquet" else batches.schema.empty_table()
 
 
-def csv_tables(piece: Piece, config: ReaderConfig, codec: str | None, columns: list[str] | None) -> Iterator[pa.Table]:
-    """A CSV/TSV file's rows. pyarrow parses in blocks and a row must fit in one (a book in a field does
-    not fit the default 1 MB): on "straddling object" the file is opened again with a block four times
-    larger, past the rows already read, up to CSV_BLOCK_LIMIT (beyond that it is a damaged file)."""
+def csv_tables(piece: Piece, config: ReaderConfig, codec: str | None, columns: list[str] | None) -> Iterator[pa.Table | list]:
+    """A CSV/TSV file's rows as tables, and after each, the rows of another number of fields than the header
+    (a list of pyarrow's InvalidRow: rejected, the rest read on). pyarrow parses in blocks and a row must fit
+    in one (a book in a field does not fit the default 1 MB): on "straddling object" the file is opened again
+    with a block four times larger, past the rows already read, up to CSV_BLOCK_LIMIT (then it is damaged)."""
     tab = split_compression(piece.url)[0].lower().endswith(".tsv")
-    parse = pacsv.ParseOptions(delimiter="\t" if tab else ",", newlines_in_values=True)
+    invalid: list = []
+    parse = pacsv.ParseOptions(delimiter="\t" if tab else ",", newlines_in_values=True,
+                               invalid_row_handler=lambda row: invalid.append(row) or "skip")
     convert = pacsv.ConvertOptions(column_types={name: pa.large_string() for name in (config.text, config.id or "id", config.url or "url")})
-    block, done = CSV_BLOCK_BYTES, 0
+    block, done, good = CSV_BLOCK_BYTES, 0, 0  # done: rows past, of the right shape (good) or not
     while True:
         try:
             with fsspec.open(piece.url, "rb", compression=codec) as f:
@@ -378,14 +395,20 @@ def csv_tables(piece: Piece, config: ReaderConfig, codec: str | None, columns: l
                                         parse_options=parse, convert_options=convert)
                 for batch in reader:
                     yield pa.Table.from_batches([batch])
-                    done += batch.num_rows
-                if not done and columns is None:  # check() on an empty file still needs its columns
+                    if invalid:
+                        yield list(invalid)
+                    done, good = done + batch.num_rows + len(invalid), good + batch.num_rows
+                    invalid.clear()
+                if invalid:
+                    yield list(invalid)
+                if not good and columns is None:  # check() on an empty file still needs its columns
                     yield reader.schema.empty_table()
             return
         except pa.ArrowInvalid as error:
             if "straddling" not in str(error) or block >= CSV_BLOCK_LIMIT:
                 raise
             block *= 4
+            invalid.clear()
 
 
 def arrow_batches(f):
