@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, curate_in_process, read_stage, run_curate
+from conftest import curate_in_process, read_stage, run_curate
 from test_faults_inputs import run_without_root_privileges
 
 from curate.core.params import ConfigError
