@@ -31,6 +31,8 @@ STAGE_MODULES = {
     "pii": "curate.pii.stage",
     "decontaminate": "curate.decontaminate.stage",
     "paragraph_dedup": "curate.dedup.paragraphs",
+    "license": "curate.license.stage",
+    "secrets": "curate.secrets.stage",
 }
 
 _registered: dict[str, type] = {}

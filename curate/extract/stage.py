@@ -57,6 +57,7 @@ class ExtractParams:
     # code
     max_file_bytes: int = 1_000_000
     max_line_chars: int = 100_000  # a longer line marks a minified or data file
+    parent_licenses: bool = False  # a local folder without license files takes those of a folder above (curate/extract/code.py)
     max_archive_bytes: int = budget.MAX_ARCHIVE_BYTES  # uncompressed bytes walked in one .tar.gz / .zip
     max_archive_members: int = budget.MAX_ARCHIVE_MEMBERS
 
