@@ -1,1 +1,4 @@
-"""Studies: loops that run the trainer (and curation) across many runs; they import train, never the reverse."""
+"""The top layer: loops that run both `curate` and `train` (the data ablation, the demo) or many training runs
+(the scaling sweep), and the command lines that add those subcommands to the lower layers' own (`studies.cli`).
+Nothing below imports it (docs/architecture.md).
+"""

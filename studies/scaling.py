@@ -47,8 +47,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from train.config import ConfigError
-from train.typed import named_path, read_yaml
+from common.typed import ConfigError, named_path, read_yaml
 
 KEYS = {"name", "out_dir", "train", "mixes", "sizes", "tokens", "isoflops", "points", "min_tokens", "max_tokens",
         "holdout", "predict", "eval_sets", "final_eval_tokens", "metric", "workers", "threads", "devices"}
@@ -140,7 +139,7 @@ def base_config(spec: dict, mix: dict, shape: dict, out_dir: str = "", max_steps
 def count_params(config) -> tuple[int, int]:
     """(N, tokens per step) of a config, without allocating its weights (meta device)."""
     import torch
-    from train.mix import load_manifest
+    from common.mix import load_manifest
     from train.model import GPT, GPTConfig
     manifest = load_manifest(config.manifest)
     vocab = config.vocab_size or 64 * math.ceil(manifest.vocab_size / 64)
@@ -425,3 +424,16 @@ def run_scaling(path: str | Path, report_only: bool = False, samples: int = 100,
     if not report_only:
         run_sweep(spec, log)
     return report(spec, samples)
+
+
+def cmd_scaling(args) -> int:
+    print(run_scaling(args.spec, report_only=args.report, samples=args.bootstrap))
+    return 0
+
+
+def add_scaling_parser(commands) -> None:
+    sc = commands.add_parser("scaling", help="sweep model sizes x token budgets, fit a scaling law, forecast a bigger run")
+    sc.add_argument("spec", help="scaling YAML, e.g. configs/scaling-demo.yaml (studies/scaling.py describes it)")
+    sc.add_argument("--report", action="store_true", help="train nothing; fit and plot the finished points")
+    sc.add_argument("--bootstrap", type=int, default=100, help="bootstrap refits for the intervals (default 100)")
+    sc.set_defaults(handler=cmd_scaling)

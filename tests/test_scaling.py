@@ -16,7 +16,7 @@ import yaml
 from train_fixtures import token_data, write_manifest  # noqa: F401
 
 from studies.fit import Law, bootstrap_laws, crossings, fit_isoflop, fit_law, interval, isoflop_profiles
-from train.config import ConfigError
+from common.typed import ConfigError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRUE = Law(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)   # Chinchilla's own fit (Hoffmann et al. 2022)
@@ -115,7 +115,7 @@ def write_spec(tmp_path, token_data, two_mixes: bool = True, **changes):  # noqa
 
 @pytest.mark.slow
 def test_tiny_sweep_on_two_mixes_fits_predicts_and_compares(tmp_path, token_data, capsys):  # noqa: F811
-    from train.cli import main
+    from studies.cli import train as main
     spec = write_spec(tmp_path, token_data)
     assert main(["scaling", str(spec), "--bootstrap", "10"]) == 0
     printed = capsys.readouterr().out
@@ -171,7 +171,7 @@ def test_killed_sweep_restarts_only_unfinished_points(tmp_path, token_data):  # 
     spec = write_spec(tmp_path / "scaling-kill", token_data, two_mixes=False, workers=1, tokens=[512 * 20, 512 * 40],
                       holdout=0)
     runs = tmp_path / "scaling-kill" / "runs" / "english"
-    command = [sys.executable, "-m", "train.cli", "scaling", str(spec), "--bootstrap", "5"]
+    command = [sys.executable, "-m", "studies.cli", "train", "scaling", str(spec), "--bootstrap", "5"]
     env = {**os.environ, "PYTHONPATH": REPO}
     sweep = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 600

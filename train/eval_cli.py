@@ -1,4 +1,4 @@
-"""The `train eval | ablate | scaling | export` subcommands (registered by train/cli.py)."""
+"""The `train eval | export` subcommands (registered by train/cli.py)."""
 from __future__ import annotations
 
 
@@ -12,18 +12,6 @@ def cmd_eval(args) -> int:
         with open(args.out, "w") as f:
             json.dump(report, f, indent=1)
         print(f"wrote {args.out}")
-    return 0
-
-
-def cmd_ablate(args) -> int:
-    from train.ablate import run_ablation
-    print(run_ablation(args.ablation, arms=args.arm, seeds=args.seed, report_only=args.report))
-    return 0
-
-
-def cmd_scaling(args) -> int:
-    from studies.scaling import run_scaling   # temporary hook: studies/ runs train, the CLI composition moves there
-    print(run_scaling(args.spec, report_only=args.report, samples=args.bootstrap))
     return 0
 
 
@@ -47,17 +35,6 @@ def add_eval_commands(commands) -> None:
     ev.add_argument("--device", default="cpu")
     ev.add_argument("--out", help="write the figures as JSON here")
     ev.set_defaults(handler=cmd_eval)
-    ab = commands.add_parser("ablate", help="train proxy models on each data arm and compare them")
-    ab.add_argument("ablation", help="ablation YAML, e.g. ablations/curated-vs-extracted.yaml")
-    ab.add_argument("--arm", action="append", help="run only this arm (repeatable; one arm per GPU or node)")
-    ab.add_argument("--seed", action="append", type=int, help="run only this seed (repeatable)")
-    ab.add_argument("--report", action="store_true", help="train nothing; compare the finished runs")
-    ab.set_defaults(handler=cmd_ablate)
-    sc = commands.add_parser("scaling", help="sweep model sizes x token budgets, fit a scaling law, forecast a bigger run")
-    sc.add_argument("spec", help="scaling YAML, e.g. configs/scaling-demo.yaml (studies/scaling.py describes it)")
-    sc.add_argument("--report", action="store_true", help="train nothing; fit and plot the finished points")
-    sc.add_argument("--bootstrap", type=int, default=100, help="bootstrap refits for the intervals (default 100)")
-    sc.set_defaults(handler=cmd_scaling)
     ex = commands.add_parser("export", help="Hugging Face folder: safetensors, config.json, tokenizer, model card")
     ex.add_argument("checkpoint", help="a ckpt-*.pt or best.pt file, or a ckpt-*.dcp folder")
     ex.add_argument("out_dir", help="folder to write (AutoModelForCausalLM.from_pretrained reads it)")

@@ -1,7 +1,7 @@
 """Executors run shard tasks. Stages never see which one: the runner hands an
 executor a picklable function and picklable tasks and gets results back as they
 finish. `local` (a process pool) is the default; `ray` spreads the same tasks
-over a Ray cluster (curate.core.ray_executor).
+over a Ray cluster (curate.core.ray_executor); curate.api.make_executor picks one by name.
 """
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ class TaskFailure:
 
     error: str
     traceback: str
+    errno: int | None = None  # of an OSError: a full disk (ENOSPC) is the machine's problem, not the shard's
+    filename: str | None = None
 
 
 def call_safely(fn: Callable, task: Any) -> Any:
@@ -32,7 +34,8 @@ def call_safely(fn: Callable, task: Any) -> Any:
     try:
         return fn(task)
     except Exception as error:  # noqa: BLE001 - one bad shard must not kill the job
-        return TaskFailure(f"{type(error).__name__}: {error}", traceback.format_exc())
+        return TaskFailure(f"{type(error).__name__}: {error}", traceback.format_exc(), getattr(error, "errno", None),
+                           getattr(error, "filename", None))
 
 
 class Executor:
@@ -119,13 +122,3 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def make_executor(kind: str, workers: int, ray_address: str | None = None) -> Executor:
-    if kind == "local":
-        return LocalExecutor(workers)
-    if kind == "ray":
-        from curate.core.ray_executor import RayExecutor
-
-        return RayExecutor(workers, address=ray_address)
-    raise ValueError(f"unknown executor '{kind}': expected 'local' or 'ray'")

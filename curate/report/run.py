@@ -28,7 +28,7 @@ from curate.core import storage
 from curate.read.jsonl_sink import read_jsonl_output
 
 HOST = r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?(?P<host>[^/:?#]+)"
-FACETS = ("language", "source", "host")
+FACETS = ("language", "source", "host", "license")
 SHOWN = ("id", "source", "language", "url", "title", "path", "repository", "relative_path", "stage", "reason", "detail", "duplicate_of")
 
 
@@ -103,7 +103,7 @@ def sample_population(files: list[Path], cap: int, rng: np.random.Generator) -> 
         rows = chosen[(chosen >= starts[index]) & (chosen < starts[index + 1])] - starts[index]
         if not len(rows):
             continue
-        wanted = [f.name for f in file_schema(path) if is_signal(f) or f.name in ("reason", "language", "source", "url")]
+        wanted = [f.name for f in file_schema(path) if is_signal(f) or f.name in ("reason", "language", "source", "url", "license")]
         table = read_selected(path, rows, wanted)
         if "url" in table.column_names:
             host = pc.struct_field(pc.extract_regex(table["url"], HOST), "host")
@@ -190,7 +190,7 @@ class Run:
             if column in population.table.column_names:
                 for item in pc.value_counts(population.table[column]).to_pylist():
                     counts[item["values"] if item["values"] is not None else "(none)"] += item["counts"] * population.weight
-            else:
+            elif population.table.num_rows:  # a population of no rows (a last stage that kept nothing) counts nothing
                 counts["(none)"] += population.table.num_rows * population.weight
         return counts
 
@@ -204,6 +204,8 @@ def stage_order(output: Path, pipeline: dict | None) -> list[dict]:
     """Stages in run order: pipeline.yaml's, then any other stats/*.json (e.g. a tokenize step run on its own)
     by the time they were written."""
     stages = list(pipeline["stages"]) if pipeline else []
+    if pipeline and "reader" in pipeline:  # the top-level reader: key is the `read` stage, run first
+        stages.insert(0, {"stage": "read", "name": "read", **pipeline["reader"]})
     known = {s["name"] for s in stages}
     for path in sorted((output / "stats").glob("*.json"), key=lambda p: p.stat().st_mtime):
         if path.stem not in known:  # no parameters known: a stage type only where its output tells
