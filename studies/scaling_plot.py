@@ -52,7 +52,7 @@ def plot_scaling(spec: dict, results: dict, summary: dict, laws: dict, out_path:
              title=f"{spec['name']}: loss vs compute (open: held out)")
     right.set(xscale="log", xlabel="parameters N", ylabel=f"held-out {spec['metric']}", title="IsoFLOP profiles")
     if not right.has_data():
-        right.text(0.5, 0.5, "no IsoFLOP profiles in the spec", ha="center", va="center", transform=right.transAxes)
+        right.text(0.5, 0.5, "no finished IsoFLOP profile (2+ points of one budget)", ha="center", va="center", transform=right.transAxes)
     for axes in (left, right):
         axes.grid(alpha=0.3, which="both")
         if axes.has_data():
