@@ -36,7 +36,7 @@ RECENT = 200_000
 EXACT, NEAR = 1, 2
 
 
-def build(shared: Path, docs: int, folder: Path, seed: int = 0) -> np.ndarray:
+def build(shared: Path, docs: int, folder: Path, seed: int = 0, per_shard: int = DOCS_PER_SHARD) -> np.ndarray:
     """Write the corpus; returns per document 0 (original), EXACT or NEAR."""
     import dedup_corpus
 
@@ -45,9 +45,9 @@ def build(shared: Path, docs: int, folder: Path, seed: int = 0) -> np.ndarray:
     kind = np.zeros(docs, np.int8)
     recent: deque[str] = deque(maxlen=RECENT)
     folder.mkdir(parents=True, exist_ok=True)
-    for shard, start in enumerate(range(0, docs, DOCS_PER_SHARD)):
+    for shard, start in enumerate(range(0, docs, per_shard)):
         texts = []
-        for i in range(start, min(docs, start + DOCS_PER_SHARD)):
+        for i in range(start, min(docs, start + per_shard)):
             roll = rng.random()
             if recent and roll < 0.1:
                 text = recent[rng.randrange(len(recent))].upper()

@@ -98,7 +98,8 @@ class ReadCounter:
 
 def read_slot(url: str, slot: int, part: int, bits: int, counter: ReadCounter | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(rows, key, key2) of one slot's partition `part` of 2^bits, reading only the row groups that hold it."""
-    with fsspec.open(url, "rb") as raw:
+    # no read-ahead cache: on object storage each read is one ranged GET of just the bytes asked for
+    with fsspec.open(url, "rb", cache_type="none") as raw:
         f = CountingFile(raw)
         parquet = pq.ParquetFile(f)
         layout = json.loads(parquet.schema_arrow.metadata[META])
