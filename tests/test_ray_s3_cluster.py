@@ -178,7 +178,7 @@ def test_three_node_cluster_on_s3_matches_local_survives_a_lost_node_and_resumes
     lock = RunLock(f"s3://{BUCKET}/ray")
     lock.acquire()
     try:
-        second = subprocess.run([sys.executable, "-m", "curate.cli", "run", str(pipeline), "--no-progress"],
+        second = subprocess.run([sys.executable, "-m", "studies.cli", "curate", "run", str(pipeline), "--no-progress"],
                                 cwd=REPO, capture_output=True, text=True, timeout=300)
     finally:
         lock.release()
