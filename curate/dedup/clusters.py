@@ -18,8 +18,8 @@ import numpy as np
 ROW_BITS = 32
 
 
-def global_index(shard_number: int, rows: int) -> np.ndarray:
-    return (np.int64(shard_number) << np.int64(ROW_BITS)) + np.arange(rows, dtype=np.int64)
+def global_index(shard_number: int, rows: np.ndarray) -> np.ndarray:
+    return (np.int64(shard_number) << np.int64(ROW_BITS)) + rows.astype(np.int64)
 
 
 def bucket_edges(keys: list[np.ndarray], nodes: np.ndarray) -> np.ndarray:

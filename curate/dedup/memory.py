@@ -87,7 +87,8 @@ class Estimate:
     def signature_task(self) -> int:
         rows = min(SIGNATURE_BATCH_DOCS, self.docs)
         matrices = 3 * CHUNK_ROWS * self.num_perm * 4
-        return int(TASK_BASE + self.largest_signature_batch * TEXT_WORKING_COPIES + matrices + rows * self.num_perm * 12)
+        shard_keys = math.ceil(self.docs / max(self.shards, 1)) * (self.bands + 2) * 8 * 2  # held to lay out the key file
+        return int(TASK_BASE + self.largest_signature_batch * TEXT_WORKING_COPIES + matrices + rows * self.num_perm * 12 + shard_keys)
 
     @property
     def bucket_task(self) -> int:

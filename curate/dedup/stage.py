@@ -222,7 +222,7 @@ class DedupStage(urls.UrlDedup, PhasedStage):
                 keep = ~np.isin(rows, urls.removed_rows(ctx, storage_name(url))["row"].to_numpy())
                 rows, key1, key2 = rows[keep], key1[keep], key2[keep]
             found.append([key1, key2] if key == "exact" else [key1])
-            nodes.append((np.int64(number) << np.int64(clusters.ROW_BITS)) + rows)
+            nodes.append(clusters.global_index(number, rows))
         node_array = np.concatenate(nodes) if nodes else np.zeros(0, np.int64)
         key_arrays = [np.concatenate([k[i] for k in found]) for i in range(len(found[0]))] if found else [node_array]
         edges = clusters.bucket_edges(key_arrays, node_array)
