@@ -47,7 +47,7 @@ def old_layout(stage, shard: Path, target: Path) -> None:
 def old_read(url: Path, columns: list[str]) -> dict:
     from curate.dedup.keys import CountingFile
 
-    with fsspec.open(str(url), "rb", cache_type="none") as raw:
+    with fsspec.filesystem("file").open(str(url), "rb", cache_type="none") as raw:
         f = CountingFile(raw)
         pq.read_table(f, columns=columns)
     return {"bytes_read": f.bytes, "read_calls": f.calls, "file_bytes": url.stat().st_size}

@@ -25,6 +25,7 @@ from curate.core import storage
 
 SCHEMA = pa.schema([("row", pa.uint32()), ("key", pa.uint64()), ("key2", pa.uint64())])
 COMPRESSION = {"row": "zstd", "key": "none", "key2": "zstd"}  # random keys do not compress; rows and zeros do
+ENCODING = {"row": "DELTA_BINARY_PACKED", "key": "PLAIN", "key2": "PLAIN"}  # rows ascend within a row group: a bit or two each
 META = b"curate.dedup.keys"
 
 
@@ -53,7 +54,8 @@ def write_keys(url: str, rows: np.ndarray, slots: list[tuple[np.ndarray, np.ndar
     rows = rows.astype(np.uint32)
     meta = {META: json.dumps({"slots": len(slots), "bits": bits}).encode()}
     with storage.atomic_path(url) as temporary, fsspec.open(temporary, "wb") as f:
-        with pq.ParquetWriter(f, SCHEMA.with_metadata(meta), compression=COMPRESSION) as writer:
+        with pq.ParquetWriter(f, SCHEMA.with_metadata(meta), compression=COMPRESSION, use_dictionary=False,
+                              column_encoding=ENCODING) as writer:
             for key, key2 in slots:
                 part = part_of(key, bits)
                 order = np.argsort(part, kind="stable")
@@ -99,7 +101,8 @@ class ReadCounter:
 def read_slot(url: str, slot: int, part: int, bits: int, counter: ReadCounter | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(rows, key, key2) of one slot's partition `part` of 2^bits, reading only the row groups that hold it."""
     # no read-ahead cache: on object storage each read is one ranged GET of just the bytes asked for
-    with fsspec.open(url, "rb", cache_type="none") as raw:
+    fs, path = storage.filesystem(url)
+    with fs.open(path, "rb", cache_type="none") as raw:
         f = CountingFile(raw)
         parquet = pq.ParquetFile(f)
         layout = json.loads(parquet.schema_arrow.metadata[META])
