@@ -68,9 +68,16 @@ def cluster(s3):
     from ray.cluster_utils import Cluster
 
     small = {"object_store_memory": 80 * 2**20}
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "resources": {"head": 1}, **small})
-    big = cluster.add_node(num_cpus=2, resources={"big": 1}, **small)
-    cluster.add_node(num_cpus=1, resources={"spot": 1}, **small)
+    for attempt in range(3):  # Ray gives a raylet 30 s to register; on a loaded machine a start may miss that: start again
+        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "resources": {"head": 1}, **small})
+        try:
+            big = cluster.add_node(num_cpus=2, resources={"big": 1}, **small)
+            cluster.add_node(num_cpus=1, resources={"spot": 1}, **small)
+            break
+        except Exception as error:
+            if "timed out during startup" not in str(error) or attempt == 2:
+                raise
+            cluster.shutdown()
     ray.init(address=cluster.address, logging_level="warning")
     cluster.wait_for_nodes()
     yield cluster, big

@@ -17,10 +17,13 @@ Keep rule across runs: a document already in the index always survives; a new do
 near or exact duplicate of one is removed with duplicate_of = the indexed document's id. Among
 the new documents the stage's own rule holds (highest score, then lowest id). So a run on crawl
 A, then a run on B against the index, keeps what one run on A + B keeps when A's documents rank
-before B's (tests/test_dedup_index.py). Where they can differ: a new document whose only
-candidate link to a kept A document ran through an A document that A's run removed (removed
-documents are not in the index): the one-run clustering reaches the kept document through it,
-the incremental run does not, and keeps the new document.
+before B's (tests/test_dedup_index.py). Where they can differ (bench/dedup_incremental.py:
+22 of 82,685 documents at 50k + 50k): (1) a new document whose only candidate link to a kept A
+document ran through an A document that A's run removed (removed documents are not in the
+index): one run reaches the kept document through it and removes the new one, the incremental
+run keeps it; (2) a B document that links two A documents A's run kept apart: one run may then
+remove the second A document and keep the B one, while the incremental run never removes an
+indexed document, so it keeps both A documents and removes the B one.
 
 One writer at a time: the commit refuses when the manifest gained segments this run did not
 dedup against (another run committed meanwhile); its new segment is then not added.
