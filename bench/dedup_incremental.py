@@ -29,23 +29,9 @@ sys.path.insert(0, str(HERE.parent))
 
 def tree_cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of a process and its live descendants (the executor's workers)."""
-    children: dict[int, list[int]] = {}
-    cpu: dict[int, float] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            children.setdefault(int(fields[1]), []).append(int(entry))
-            cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    total, stack = 0.0, [pid]
-    while stack:
-        p = stack.pop()
-        total += cpu.get(p, 0.0)
-        stack += children.get(p, [])
-    return total
+    import dedup_scale
+
+    return dedup_scale.tree_sum(pid, lambda fields: (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
 
 
 def run(folder: Path, shards: list[Path], out: Path, workers: int, index: Path | None) -> tuple[float, float, set[str]]:
