@@ -108,3 +108,6 @@ def test_each_band_task_reads_only_its_band(shared_data, tmp_path):
     bands = [r["stats"]["dedup:candidates"]["counters"]["bytes_read"] for r in records if r["shard"].startswith("band-")]
     assert max(bands) < 2 * min(bands)  # each band costs the same: its own row groups,
     assert max(bands) < sum(bands) / 7  # and not its neighbours' (14 bands read disjoint bytes, + small footers)
+    summary = json.loads((out / "reports" / "dedup" / "summary.json").read_text())
+    assert summary["candidate_reads"]["files_read"] == 15 * 3
+    assert summary["candidate_reads"]["bytes_read"] == sum(r["stats"]["dedup:candidates"]["counters"]["bytes_read"] for r in records)

@@ -142,12 +142,22 @@ class DedupStage(urls.UrlDedup, PhasedStage):
             names, kept = [storage_name(u) for u in files], sum(storage.parquet_rows(u) for u in files)
             if index.commit(self.params.index, self.params, self.segment, names, kept, self.index_seen):
                 ctx.note(f"dedup: added {kept:,} documents to the index {self.params.index} (segment {self.segment})")
-        summary.update(docs_in=stats.docs_in, docs_out=stats.docs_out, bytes_in=stats.bytes_in, bytes_out=stats.bytes_out)
+        summary.update(docs_in=stats.docs_in, docs_out=stats.docs_out, bytes_in=stats.bytes_in, bytes_out=stats.bytes_out,
+                       candidate_reads=self.candidate_reads(ctx))
         if self.params.urls:
             summary["removed"][urls.REASON] = {"docs": stats.dropped.get(urls.REASON, 0),
                                                "bytes": stats.counters.get(urls.REASON + "_bytes", 0)}
         report.write_report(ctx.report_url(), summary)
         ctx.note("\n".join(report.summary_lines(summary)))
+
+    def candidate_reads(self, ctx) -> dict:
+        """Files, bytes and read calls of the candidates tasks (each task's are in its completion record)."""
+        totals = {"tasks": 0}
+        for url in storage.list_files(storage.join(ctx.state_dir, "candidates"), (".json",)):
+            totals["tasks"] += 1
+            for name, value in storage.read_json(url)["stats"].get(f"{self.name}:candidates", {}).get("counters", {}).items():
+                totals[name] = totals.get(name, 0) + value
+        return totals
 
     # ---- phase 1: signatures ------------------------------------------------------------
 
