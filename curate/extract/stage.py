@@ -18,7 +18,6 @@ from typing import Literal, NamedTuple
 from curate.core import budget, storage
 from curate.core.params import ConfigError
 from curate.core.schema import doc_id, make_documents
-from curate.core.registry import register_stage
 from curate.core.stage import Shard, ShardOutput, ShardStats, Stage
 
 READERS = {"web": "curate.extract.web", "books": "curate.extract.books", "code": "curate.extract.code"}
@@ -71,7 +70,6 @@ class ExtractParams:
             raise ValueError("parameter 'markdown' needs engine trafilatura or auto (resiliparse writes plain text)")
 
 
-@register_stage("extract")
 class ExtractStage(Stage):
     Params = ExtractParams
 

@@ -28,7 +28,6 @@ import pyarrow as pa
 
 from curate.core import budget
 from curate.core.params import build_params
-from curate.core.registry import register_stage
 from curate.core.stage import DocumentStage, Verdict
 from curate.quality.c4 import C4
 from curate.quality.filters import Doc, HeuristicFilter, first_failures
@@ -58,7 +57,6 @@ class QualityParams:
                 setattr(self, name, params)
 
 
-@register_stage("quality")
 class QualityStage(DocumentStage):
     Params = QualityParams
 
