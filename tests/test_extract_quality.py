@@ -37,6 +37,7 @@ def test_the_scorer_counts_snippets_after_normalising_whitespace():
 # Measured F1 on these 106 pages (bench/RESULTS.md): trafilatura 0.912 (FineWeb's 0.914 less
 # deduplicate's cuts), auto 0.911, resiliparse 0.816. The floors leave room for library
 # versions; the order between engines is what a user choosing one relies on.
+@pytest.mark.slow
 @pytest.mark.parametrize("engine, min_f1, min_precision", [("trafilatura", 0.90, 0.90), ("auto", 0.89, 0.89), ("resiliparse", 0.78, 0.70)])
 def test_each_engine_reaches_its_measured_quality_on_the_gold_pages(shared_data, gold, trafilatura_pages, tmp_path, engine,
                                                                     min_f1, min_precision):
@@ -49,6 +50,7 @@ def test_each_engine_reaches_its_measured_quality_on_the_gold_pages(shared_data,
     assert score.f1 >= min_f1 and score.precision >= min_precision, (engine, score)
 
 
+@pytest.mark.slow
 def test_tables_on_finds_more_gold_than_tables_off(shared_data, gold, trafilatura_pages, tmp_path):
     """FineWeb leaves trafilatura's tables on; curate's old `include_tables: false` lost recall."""
     pages = shared_data / "web" / "html" / "trafilatura_cache"
@@ -58,6 +60,7 @@ def test_tables_on_finds_more_gold_than_tables_off(shared_data, gold, trafilatur
     assert on_score.recall > off_score.recall and on_score.f1 > off_score.f1
 
 
+@pytest.mark.slow
 def test_markdown_keeps_headings_emphasis_and_tables_and_pages_keep_title_and_language(shared_data, tmp_path):
     page = shared_data / "web" / "html" / "trafilatura_cache" / "en.wikipedia.org.tsne.html"
     [plain], _ = extract(tmp_path, "web", [page], name="plain")
@@ -69,6 +72,7 @@ def test_markdown_keeps_headings_emphasis_and_tables_and_pages_keep_title_and_la
     assert plain["declared_language"] == "en"  # <html lang="en">
 
 
+@pytest.mark.slow
 def test_auto_keeps_the_pages_trafilatura_keeps_within_one_warc_file(shared_data, tmp_path):
     """Pages of one WARC share trafilatura's dedup memory: auto's first pass must not make its
     second pass see the page's own text as already seen (it dropped 8 of 110 pages so)."""

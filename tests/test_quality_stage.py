@@ -141,6 +141,7 @@ def test_bad_thresholds_are_config_errors_before_any_work(tmp_path, params, mess
         load_pipeline(str(path))
 
 
+@pytest.mark.slow
 def test_curate_run_extract_then_quality_writes_kept_and_rejected(shared_data, tmp_path):
     warcs = [shared_data / "web" / "warc" / f"dolma_sample-000{i}.warc.gz" for i in (0, 1)]
     out = tmp_path / "out"

@@ -24,6 +24,8 @@ from curate.tokenize.stage import id_hashes
 from tokenize_fixtures import build_curated, read_documents, write_parquet
 from train.format import IndexedShard, read_token_dir
 
+pytestmark = pytest.mark.slow  # every test here runs a pipeline, a demo, a trainer or a subprocess (tests/conftest.py)
+
 
 @pytest.fixture(scope="module")
 def curated(tmp_path_factory, shared_data):
