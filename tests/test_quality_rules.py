@@ -105,6 +105,36 @@ def test_gopher_too_few_tokens_with_a_letter():
     assert reason(PROSE + "\n" + table, "gopher_quality") == "gopher_quality.alpha_words"
 
 
+# Wikipedia-style prose: dates, parentheses and citations, as an encyclopedia writes them
+ENCYCLOPEDIC = (
+    "Mercury (0.39 AU from the Sun) is the smallest planet of the Solar System; its orbit takes 87.97 days. "
+    "It was observed by Sumerian astronomers (c. 3000 BC), and Galileo's contemporaries, e.g. Zupi in 1639, saw its phases. "
+    "Mariner 10 (1974-75) mapped 45% of its surface, and MESSENGER (2011-15) mapped the rest: craters, scarps, plains. "
+    "The planet has no moons, a 3:2 spin-orbit resonance, and a day of 176 Earth days [1]."
+)
+
+
+def test_alpha_words_are_whitespace_words_by_default_so_encyclopedic_punctuation_does_not_count():
+    _, row = run(ENCYCLOPEDIC, "gopher_quality")
+    assert row["gopher_alpha_words_ratio"] > 0.8  # "(0.39", "87.97", "(1974-75)", "45%", "[1]." have no letter
+    assert reason(ENCYCLOPEDIC, "gopher_quality", alpha_words_of="tokens", min_words=None) == "gopher_quality.alpha_words"
+
+
+def test_alpha_words_of_tokens_is_datatrove_every_punctuation_mark_a_word():
+    _, row = run("Yes, no; maybe!", "gopher_quality", alpha_words_of="tokens")
+    assert row["gopher_alpha_words_ratio"] == 3 / 6
+    _, row = run("Yes, no; maybe!", "gopher_quality", alpha_words_of="words")
+    assert row["gopher_alpha_words_ratio"] == 3 / 3
+
+
+def test_alpha_words_a_pipe_table_counts_against_a_page_under_whitespace_words_only():
+    words = PROSE.replace(",", "").replace(".", "").split()
+    rows = [" | ".join(words[i : i + 5]) + f" | {1990 + i}" for i in range(0, 100, 5)]  # five words and a year a row
+    table = "\n".join(["| " + row + " |" for row in rows])
+    assert reason(table, "gopher_quality", min_stop_words=None) == "gopher_quality.alpha_words"
+    assert reason(table, "gopher_quality", min_stop_words=None, alpha_words_of="words") is None
+
+
 def test_gopher_too_few_stop_words():
     text = ("Green hills rise above quiet valleys where farmers grow wheat, barley, oats. "
             "Cows graze near old stone walls while swallows circle overhead. ") * 4
@@ -337,7 +367,7 @@ def test_the_first_broken_rule_names_the_reason_and_its_value():
     ({"fineweb": {"max_short_line_ratio": 1.5}}, "'max_short_line_ratio' must be between 0 and 1"),
     ({"gopher_quality": {"min_words": -1}}, "'min_words' must be 0 or more"),
     ({"fineweb": {"short_line_length": -1}}, "'short_line_length' must be 0 or more"),
-    ({"gopher_quality": {"alpha_words_of": "letters"}}, "alpha_words_of: expected one of 'tokens', 'words'"),
+    ({"gopher_quality": {"alpha_words_of": "letters"}}, "alpha_words_of: expected one of 'whitespace', 'tokens', 'words'"),
     ({"c4": {"drop_lorem_ipsum": 0.5}}, "drop_lorem_ipsum: expected true or false"),
 ])
 def test_bad_limits_are_config_errors(settings, message):
