@@ -166,7 +166,7 @@ def test_curate_run_extract_then_quality_writes_kept_and_rejected(shared_data, t
     )
     run_curate("run", str(path), "--no-progress")
     extracted, kept, rejected = read_stage(out, "extract"), read_stage(out, "quality"), read_rejected(out, "quality")
-    assert kept.num_rows > 10 and rejected.num_rows > 10
+    assert kept.num_rows > 10 and rejected.num_rows > 5  # 9 of 37 with the paper's alpha-words count (11+ with datatrove's)
     assert kept.num_rows + rejected.num_rows == extracted.num_rows  # nothing lost
     assert set(rejected.column("stage").to_pylist()) == {"quality"}
     reasons = dict(zip(rejected.column("url").to_pylist(), rejected.column("reason").to_pylist()))
