@@ -27,6 +27,8 @@ STAGES = {
     "pii": "curate.pii.stage.PiiStage",
     "decontaminate": "curate.decontaminate.stage.DecontaminateStage",
     "paragraph_dedup": "curate.dedup.paragraphs.ParagraphDedupStage",
+    "license": "curate.license.stage.LicenseStage",
+    "secrets": "curate.secrets.stage.SecretsStage",
 }
 NAMES = {path: name for name, path in STAGES.items()}
 
