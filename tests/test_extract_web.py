@@ -285,6 +285,7 @@ def test_a_record_cut_inside_its_warc_header_is_a_truncated_file(shared_data, tm
     assert all("WARC header" in r["detail"] for r in rejected)
 
 
+@pytest.mark.slow
 def test_a_page_precision_mode_finds_nothing_on_gets_trafilaturas_balanced_text(web, shared_data):
     """trafilatura 2.x's precision mode returns nothing for this page (1.11 gave its text); the default engine
     asks the balanced mode once more, so the page is kept with the text 1.11 gave (docs/extraction.md)."""

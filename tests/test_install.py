@@ -92,6 +92,7 @@ def test_the_lock_pins_every_package_the_ranges_name_inside_those_ranges():
             f"the lock's {name}=={locked[name]} is outside pyproject's {requirement.specifier} (run .ci/lock)")
 
 
+@pytest.mark.slow
 def test_drift_names_the_packages_that_moved_since_the_lock(tmp_path):
     lock = tmp_path / "test.lock"
     lock.write_text("# a lock\nxxhash==3.5.0\nPyYAML==6.0.3\ntorch==2.13.0\n")
