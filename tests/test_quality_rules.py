@@ -428,3 +428,34 @@ def test_code_limits_per_language():
 
 def test_code_rules_skip_documents_that_are_not_code():
     assert code_reason("x" * 5000, source="web") is None
+
+
+def test_a_filter_is_one_class_whose_signals_make_its_params_columns_and_rules():
+    from curate.quality.filters import Doc, HeuristicFilter, Signal, ratio
+
+    class Shouting(HeuristicFilter):
+        name, prefix = "shouting", "shouting"
+        upper_lines_ratio = Signal(fraction=True, max_upper_lines_ratio=0.5)
+
+        def measure(self, doc: Doc) -> dict[str, float]:
+            return {"upper_lines_ratio": ratio(sum(line.isupper() for line in doc.lines), len(doc.lines))}
+
+    shouting = Shouting(build_params(Shouting.Params, {"max_upper_lines_ratio": 0.4}, "test"))
+    assert shouting.columns == ("shouting_upper_lines_ratio",)
+    assert [(r.name, r.max) for r in shouting.rules()] == [("upper_lines_ratio", 0.4)]
+    assert shouting.signals(Doc("BUY NOW\nCHEAP\nA quiet line.", "en")) == (2 / 3,)
+    with pytest.raises(ConfigError, match="'max_upper_lines_ratio' must be between 0 and 1"):
+        build_params(Shouting.Params, {"max_upper_lines_ratio": 2}, "test")
+
+    class Shadowed(HeuristicFilter):
+        name, prefix = "shadowed", "shadowed"
+        upper_lines_ratio = Signal(max_upper_lines_ratio=0.5)
+
+        def upper_lines_ratio(self):  # noqa: F811 - a method named like a signal replaces its declaration: said, not silent
+            pass
+
+        def measure(self, doc: Doc) -> dict[str, float]:
+            return {"upper_lines_ratio": 0.0}
+
+    with pytest.raises(KeyError, match="the declared signals are"):
+        Shadowed(Shadowed.Params()).signals(Doc("A line.", "en"))

@@ -114,7 +114,8 @@ class Signal:
 
 
 class HeuristicFilter:
-    """Base class of the quality stage's filters: one class is one filter.
+    """Base class of the quality stage's filters: one class is one filter (subclassing one filter for
+    another is not supported: its signals and settings are not inherited).
 
     A subclass sets `name` and `prefix` (of its column names), declares each signal with its limits
     as a `Signal` class attribute, in the order its rules are checked, declares any other setting as
@@ -160,6 +161,8 @@ class HeuristicFilter:
     def signals(self, doc: Doc) -> tuple[float, ...]:
         """measure(doc) in column order."""
         values = self.measure(doc)
+        if len(values) != len(self.names):  # e.g. a method named like a signal replaced its declaration
+            raise KeyError(f"{self.name}: measure() gave {sorted(values)}, the declared signals are {self.names}")
         return tuple(values[name] for name in self.names)
 
     def rules(self) -> list[Rule]:
