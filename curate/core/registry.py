@@ -10,8 +10,8 @@ from __future__ import annotations
 import importlib
 from functools import cache
 
+from common.typed import did_you_mean
 from curate.core.params import ConfigError
-from train.typed import did_you_mean
 
 STAGES = {
     "read": "curate.read.stage.ReadStage",
