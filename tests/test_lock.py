@@ -122,6 +122,7 @@ def test_demo_takes_the_lock_too(shared_data, tmp_path):
     assert result.returncode == 1 and "another run is writing" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_lock_naming_a_live_unrelated_pid_with_an_hour_old_heartbeat_is_taken_over(books_pipeline, tmp_path):
     """Issue #31 case 11: the pid was reused by another process (here a sleeping one) after the holder died;
     its heartbeat stopped an hour ago, so the lock is stale whatever the pid is."""
