@@ -14,6 +14,8 @@ from test_faults_inputs import run_without_root_privileges
 
 from curate.core.params import ConfigError
 
+pytestmark = pytest.mark.slow  # every test here runs a pipeline, a demo, a trainer or a subprocess (tests/conftest.py)
+
 
 def one_error_line(result: subprocess.CompletedProcess) -> str:
     """The whole of stderr, asserted to be one `curate: error:` line."""
@@ -33,7 +35,6 @@ def books_pipeline(tmp_path: Path, shared_data: Path, output: Path, **stage) -> 
 # ---- 12: stage names are plain names; every path the runner writes lies inside the output folder
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", ["../../x", "/abs/x", "a/b", "..", "_state", "reports", ""])
 def test_a_stage_name_that_is_not_a_plain_name_is_refused_before_any_write(shared_data, tmp_path, name):
     name = str(tmp_path / "abs") if name == "/abs/x" else name
@@ -44,7 +45,6 @@ def test_a_stage_name_that_is_not_a_plain_name_is_refused_before_any_write(share
     assert sorted(p.name for p in tmp_path.iterdir()) == ["books.yaml"]  # nothing written anywhere
 
 
-@pytest.mark.slow
 def test_pipelines_from_python_refuse_such_names_too_and_the_runner_checks_its_paths(shared_data, tmp_path):
     from curate.api import Pipeline
     from curate.core.pipeline import build_stages
@@ -69,7 +69,6 @@ def test_pipelines_from_python_refuse_such_names_too_and_the_runner_checks_its_p
 # ---- 13: a symlink loop in a code tree
 
 
-@pytest.mark.slow
 def test_a_symlink_loop_in_a_code_tree_is_skipped_with_a_warning_naming_it(shared_data, tmp_path):
     tree = tmp_path / "repo"
     (tree / "src").mkdir(parents=True)
@@ -90,7 +89,6 @@ def test_a_symlink_loop_in_a_code_tree_is_skipped_with_a_warning_naming_it(share
 # ---- 18: one line for a held lock, a read-only output folder, a full disk
 
 
-@pytest.mark.slow
 def test_a_held_lock_is_one_error_line(shared_data, tmp_path):
     from curate.core.lock import RunLock
 
@@ -99,7 +97,6 @@ def test_a_held_lock_is_one_error_line(shared_data, tmp_path):
     assert result.returncode == 1 and "another run is writing" in one_error_line(result)
 
 
-@pytest.mark.slow
 def test_a_read_only_output_folder_is_one_error_line(shared_data, tmp_path):
     parent = tmp_path / "readonly"
     parent.mkdir()
@@ -128,7 +125,6 @@ def small_disk(tmp_path):
         subprocess.run(["umount", "-l", str(mount)], check=True)
 
 
-@pytest.mark.slow
 def test_a_full_disk_during_a_run_is_one_error_line_naming_the_place(shared_data, tmp_path, small_disk):
     output = small_disk / "out"
     result = run_curate("run", str(books_pipeline(tmp_path, shared_data, output)), "--no-progress", check=False)
@@ -141,7 +137,6 @@ def test_a_full_disk_during_a_run_is_one_error_line_naming_the_place(shared_data
     assert read_stage(output, "extract").num_rows == 1
 
 
-@pytest.mark.slow
 def test_a_full_disk_during_an_export_is_one_error_line_and_leaves_nothing(shared_data, tmp_path, small_disk):
     output = tmp_path / "out"
     run_curate("run", str(books_pipeline(tmp_path, shared_data, output)), "--no-progress")
