@@ -81,7 +81,9 @@ LABEL = r"[^\W_](?:[\w-]*[^\W_])?"  # a domain label, Unicode letters allowed (I
 EMAIL = re.compile(rf"(?<![\w.!#$'*+^`{{|}}~-]){LOCAL}(?:@|%40)(?:{LABEL}\.)+([^\W\d_]{{2,24}})\b(?![.-]?\w)")
 AT = r"(?:\s*[\[({<]\s*(?i:at)\s*[\])}>]\s*|\s+AT\s+|\s+at\s+|\s+@\s+)"
 DOT = r"(?:\s*[\[({<]\s*(?i:dot)\s*[\])}>]\s*|\s+DOT\s+|\s+dot\s+|\.)"
-OBFUSCATED = re.compile(rf"(?<![\w.@-])({LOCAL}){AT}((?:{LABEL}{DOT})+)([^\W\d_]{{2,24}})\b(?![.@-]?\w)")
+# possessive: no backtracking into a word that "at" does not follow; no braces, so "press{at}" ends at "{"
+LOCAL_ATOMIC = r"[\w!#$'*+^`|~-]++(?:\.[\w!#$'*+^`|~-]++)*+"
+OBFUSCATED = re.compile(rf"(?<![\w.@-])({LOCAL_ATOMIC}){AT}((?:{LABEL}{DOT})+)([^\W\d_]{{2,24}})\b(?![.@-]?\w)")
 ADDRESS_SHAPED = re.compile(r"[^\W\d_]\w*(?:[._-][^\W\d_]\w*)+|[^\W\d_]{2,}\d+")  # name.surname, j_doe, jdoe77
 EMAIL_WORDS = re.compile(r"(?i)\b(?:e-?mail|mail|contact|write|reach)\b[\w\s:,]{0,12}$")
 PRONOUNS = frozenset("us me him her them you it one".split())
@@ -110,10 +112,11 @@ PHONE_WORDS = re.compile(r"(?i)(?:\b(?:tel|tele(?:f|ph)on[e]?|phone|ph|fon|fax|m
                          r"|\btél\b|☎|📞)[\w\s.:()/]{0,16}$")
 DATE = re.compile(r"\d{1,2}[./-]\d{1,2}[./-]\d{2,4}")
 
-# Arrow (RE2) pre-screens: a row that cannot hold a match is not touched in Python
-EMAIL_SCREEN = r"(?:@|%40)[\pL\pN][\pL\pN-]*\.|[\[({<]\s*(?i:at)\s*[\])}>]|\sAT\s|\s@\s|\sat\s+\S+(?:\.|\s+dot\s+)\pL"
-IP_SCREEN = r"\d\.\d{1,3}\.\d{1,3}\.\d|[0-9A-Fa-f]{1,4}::?[0-9A-Fa-f]{0,4}:"
-PHONE_SCREEN = r"\d{2,4}[ ./-]\d{2,4}[ .-]?\d|\+\d|\b00\d|0\d{6}"
+# Arrow (RE2) pre-screens: a row that cannot hold a match is not touched in Python. Each pattern starts with
+# a literal character where it can ('@', '%', ':'), which RE2 finds with memchr: ten times the speed of a scan
+EMAIL_SCREENS = (r"@\s*[\pL\pN][\pL\pN-]*\.", r"%40[\pL\pN]", r"[\[({<]\s*(?i:at)\s*[\])}>]|\sAT\s|\sat\s+\S+(?:\.|\s+dot\s+)\pL")
+IP_SCREENS = (r"\d\.\d{1,3}\.\d{1,3}\.\d", r":[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]")
+PHONE_SCREENS = (r"\d{2,4}[ ./-]\d{2,4}[ .-]?\d|\+\d|\b00\d|0\d{6}",)
 
 
 @dataclass
@@ -185,15 +188,15 @@ def is_national_phone(match: re.Match) -> bool:
 @dataclass(frozen=True)
 class Kind:
     finders: tuple[tuple[re.Pattern, Callable[[re.Match], bool], tuple[str, ...]], ...]  # run in order: pattern, valid, replacements
-    screen: str
+    screens: tuple[str, ...]  # a row matching none of these holds no match
 
 
 KINDS = {
-    "pii_emails": Kind(((EMAIL, is_email, EMAIL_REPLACEMENTS), (OBFUSCATED, is_obfuscated_email, EMAIL_REPLACEMENTS)), EMAIL_SCREEN),
-    "pii_ips": Kind(((IP, is_public_ip, IP_REPLACEMENTS), (IPV6, is_public_ipv6, IPV6_REPLACEMENTS)), IP_SCREEN),
+    "pii_emails": Kind(((EMAIL, is_email, EMAIL_REPLACEMENTS), (OBFUSCATED, is_obfuscated_email, EMAIL_REPLACEMENTS)), EMAIL_SCREENS),
+    "pii_ips": Kind(((IP, is_public_ip, IP_REPLACEMENTS), (IPV6, is_public_ipv6, IPV6_REPLACEMENTS)), IP_SCREENS),
     # international first: the grouped pattern would take "+49 30 901820" apart
     "pii_phones": Kind(((INTERNATIONAL, is_international_phone, (PHONE_REPLACEMENT,)), (NATIONAL, is_national_phone, (PHONE_REPLACEMENT,)),
-                        (PHONE, is_phone, (PHONE_REPLACEMENT,))), PHONE_SCREEN),
+                        (PHONE, is_phone, (PHONE_REPLACEMENT,))), PHONE_SCREENS),
 }
 
 
@@ -225,7 +228,8 @@ class PiiStage(DocumentStage):
 
     def process(self, table: pa.Table) -> Verdict:
         texts = table["text"].combine_chunks()
-        screens = [pc.fill_null(pc.match_substring_regex(texts, kind.screen), False).to_numpy(zero_copy_only=False) for kind in self.kinds.values()]
+        screens = [np.logical_or.reduce([pc.fill_null(pc.match_substring_regex(texts, screen), False).to_numpy(zero_copy_only=False)
+                                         for screen in kind.screens]) for kind in self.kinds.values()]
         rows = np.flatnonzero(np.logical_or.reduce(screens)) if screens else np.zeros(0, np.int64)
         edited = texts.take(rows).to_pylist()  # only rows that may hold PII leave Arrow
         ids = table["id"].take(rows).to_pylist()
