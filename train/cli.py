@@ -1,4 +1,5 @@
-"""The `train` command: run | estimate | plot | sample | eval | ablate | export."""
+"""The `train` command: run | estimate | plot | sample | eval | export. The console script `train` is
+studies.cli.train, which adds the subcommands that also run curate (ablate); this module never imports them."""
 from __future__ import annotations
 
 import argparse
@@ -49,7 +50,8 @@ def cmd_sample(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(extra_commands=()) -> argparse.ArgumentParser:
+    """`train`'s parser; each of `extra_commands` adds one more subcommand (a function of the subparsers)."""
     parser = argparse.ArgumentParser(prog="train", description="Pre-train a GPT on curated token shards.")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="train (resumable; torchrun for many processes)", description=RUN_HELP,
@@ -88,14 +90,16 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--device", default="cpu")
     sample.set_defaults(handler=cmd_sample)
-    from train.eval_cli import add_eval_commands   # eval | ablate | export
+    from train.eval_cli import add_eval_commands   # eval | export
     add_eval_commands(commands)
+    for add_command in extra_commands:
+        add_command(commands)
     return parser
 
 
 # Mistakes in the input, by the module that defines each. A command that never imported a module cannot have
 # raised its error, so naming them imports nothing: `train estimate` and `train plot` start without torch.
-INPUT_ERRORS = {"train.typed": "ConfigError", "train.format": "ShardFormatError", "train.data": "DataError",
+INPUT_ERRORS = {"common.typed": "ConfigError", "common.shards": "ShardFormatError", "train.data": "DataError",
                 "train.checkpoint": "CheckpointError", "train.eval": "EvalSetError", "train.tasks": "TaskError",
                 "train.export": "ExportError"}
 
@@ -105,12 +109,13 @@ def input_errors() -> tuple[type, ...]:
                                  if module in sys.modules))
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, extra_commands=()) -> int:
     """Mistakes in the input (config, manifest, shards, checkpoints, arguments) are one line and exit 2; anything
     else is a bug and keeps its traceback."""
-    args, extra = build_parser().parse_known_args(argv)
+    parser = build_parser(extra_commands)
+    args, extra = parser.parse_known_args(argv)
     if extra and args.command != "run":
-        build_parser().error(f"unrecognized arguments: {' '.join(extra)}")
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.handler(args, extra) if args.command == "run" else args.handler(args)
     except Exception as error:
