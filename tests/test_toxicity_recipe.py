@@ -37,8 +37,8 @@ def test_the_cross_source_recipe_carries_from_talk_comments_to_tweets(shared_dat
     clean = [t for t in read_source(parse_source(f"{davidson}#text=tweet,class=2,max=2000"), 1)]
     labels = np.array([1] * len(tweets) + [0] * len(clean))
     auc = {}
-    for name, settings in (("words", TrainSettings(epoch=5, lr=0.5, dim=16)),
-                           ("recipe", TrainSettings(epoch=5, lr=0.5, dim=16, minn=3, maxn=5, lowercase=True, strip_markup=True))):
+    for name, settings in (("words", TrainSettings(epoch=5, lr=0.2, dim=16)),  # lr 0.5 with subwords: fastText NaN now and then
+                           ("recipe", TrainSettings(epoch=5, lr=0.2, dim=16, minn=3, maxn=5, lowercase=True, strip_markup=True))):
         report = train_classifier(name, [f"{jigsaw}#columns=text+label,label=1"], [f"{jigsaw}#columns=text+label,label=0"], str(tmp_path), settings)
         assert report["settings"]["strip_markup"] == (name == "recipe")
         classifier = Classifier(str(tmp_path / f"{name}.bin"))
