@@ -28,8 +28,8 @@ item's words are covered (never less evidence than one 13-gram). Why 0.5 with 8-
 with one word in 12 edited keeps runs of 11 words, all covered, so its coverage is about 11/12
 less the short runs at its ends (median 0.81-0.90 on GSM8K test items, bench/decontaminate_edits.py);
 GSM8K's own train problems, the nearest clean text there is (same templates, same words), stay
-under 0.37 for 7,469 of 7,473, and the four at 0.62-0.76 are a test problem with other names and
-numbers, which the 13-gram rule already drops. Limits: items of fewer than 13 words cannot be
+at or under 0.37 for 7,470 of 7,473, and the three at 0.62-0.76 are a test problem with other names
+and numbers, which the 13-gram rule already drops. Limits: items of fewer than 13 words cannot be
 found by coverage either; edits denser than one in 9 words leave no 8-gram (a copy with every
 number changed is found 41% of the time); a paraphrase is not a copy to this stage.
 
