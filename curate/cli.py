@@ -62,8 +62,18 @@ def cmd_run(args) -> int:
     return 0
 
 
+def package_version() -> str:
+    """The installed rawtollm distribution's version (its metadata, set in pyproject.toml)."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("rawtollm")
+    except PackageNotFoundError:
+        return "unknown (rawtollm is not installed: pip install -e .)"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="curate", description="Turn raw web crawls, books and code into clean training data.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s (rawtollm) {package_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     add_run_parser(commands)
     add_demo_parser(commands)

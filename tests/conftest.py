@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -86,6 +87,27 @@ def read_stage(output: Path, stage: str):
 def read_rejected(output: Path, stage: str):
     files = sorted((output / "rejected" / stage).glob("*.parquet"))
     return pq.ParquetDataset(files).read() if files else None
+
+
+def on_a_terminal(command: list[str], env: dict | None = None, cwd: Path = REPO) -> str:
+    """Run `command` with stdout and stderr on a pseudo-terminal, as in an interactive shell (progress bars are
+    drawn only there); all it printed. Fails if the command does."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(command, stdout=follower, stderr=follower, stdin=subprocess.DEVNULL, cwd=cwd, env=env)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:   # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    output = b"".join(chunks).decode(errors="replace")
+    assert process.wait(timeout=600) == 0, output[-3000:]
+    return output
 
 
 def run_curate(*args: str, cwd: Path = REPO, check: bool = True) -> subprocess.CompletedProcess:
