@@ -68,7 +68,7 @@ def test_blow_up_at_the_first_evaluation_rolls_back_to_a_good_checkpoint(tmp_pat
     rollbacks = [e for e in result.events if e["event"] in ("rollback", "lr_lowered")]
     assert [e["event"] for e in rollbacks] == ["rollback", "rollback", "lr_lowered"]
     assert trainer.state.step == 60 and trainer.state.lr_scale == 0.5
-    assert result.val_losses[60] < first_eval - 1.5 and result.val_losses[60] < UNIFORM - 1.0
+    assert result.val_losses[60] < first_eval - 1.5 and result.val_losses[60] < UNIFORM - 0.5
     best = checkpoint.load(tmp_path / "run" / "best.pt")   # the replay's evaluations, not the blown-up one
     assert best["record"]["val_loss"] == min(result.val_losses.values())
 

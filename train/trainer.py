@@ -128,7 +128,7 @@ class Trainer:
             for block in self.raw_model.h:
                 block.compile()
         self.model = parallel.wrap(self.raw_model, d, c.parallel, self.dtype)
-        self.optimizer = build_optimizer(self.raw_model, c, fused=cuda)
+        self.optimizer = build_optimizer(self.raw_model, c, fused=cuda, sharded=d.enabled and c.parallel == "fsdp")
         self.sharded_checkpoints = c.ckpt_format == "dcp" or (c.ckpt_format == "auto" and d.enabled and c.parallel == "fsdp")
         if c.ckpt_async and not self.sharded_checkpoints:
             raise ConfigError("config: ckpt_async: only DCP checkpoints are written in the background; set "
