@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import os
 import pty
+import struct
 import subprocess
 import sys
+import termios
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -93,6 +96,7 @@ def on_a_terminal(command: list[str], env: dict | None = None, cwd: Path = REPO)
     """Run `command` with stdout and stderr on a pseudo-terminal, as in an interactive shell (progress bars are
     drawn only there); all it printed. Fails if the command does."""
     leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))   # 24 x 120, as a terminal window
     process = subprocess.Popen(command, stdout=follower, stderr=follower, stdin=subprocess.DEVNULL, cwd=cwd, env=env)
     os.close(follower)
     chunks = []

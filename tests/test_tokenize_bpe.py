@@ -41,6 +41,7 @@ def test_cli_trains_a_tokenizer_that_round_trips_any_text(tmp_path, curated):
     assert len(tokenizer.encode("the house of the King").ids) < len("the house of the King") / 2  # it learned merges
 
 
+@pytest.mark.slow
 def test_progress_bars_on_a_terminal_only(tmp_path, curated):
     """Issue 34 item 8: nothing was printed while a tokenizer trained; now the tokenizers library's bars are drawn
     on a terminal, and neither in a pipe nor under --no-progress."""

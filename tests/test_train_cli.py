@@ -47,6 +47,7 @@ def run_config(tmp_path_factory, token_data):  # noqa: F811
     return root
 
 
+@pytest.mark.slow
 def test_run_progress_has_an_eta_on_a_terminal_only(run_config):
     config = str(run_config / "c.yaml")
     drawn = on_a_terminal([PYTHON, "-m", "train.cli", "run", config, "--output", str(run_config / "a")], python_env())
@@ -59,6 +60,7 @@ def test_run_progress_has_an_eta_on_a_terminal_only(run_config):
     assert piped.returncode == 0 and "step 8/8" not in piped.stderr and "done: step 8" in piped.stdout
 
 
+@pytest.mark.slow
 def test_eval_progress_on_a_terminal_only(run_config, token_data):  # noqa: F811
     checkpoint = run_config / "a" / "ckpt-00000008.pt"
     if not checkpoint.exists():   # the run test did not run first (-k)

@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 
-import numpy as np
 import pytest
 import torch
 import yaml
@@ -21,6 +20,7 @@ from train.config import load_config
 from train.trainer import Trainer, run_training
 
 UNIFORM = math.log(1024)   # the shards' vocabulary
+pytestmark = pytest.mark.slow   # each test trains a model or runs `train` in a subprocess
 
 
 @pytest.fixture
