@@ -116,10 +116,11 @@ class RollbackPolicy:
     max_rollbacks: int = 5
 
     def refusal(self, step: int, val_loss: float | None, best_val: float) -> str | None:
-        """Why the checkpoint of `step` (its validation loss, and the best of its run when it was saved) is no
-        place to roll back to; None: it is. Callers try checkpoints newest first and take the first accepted.
-        The initial weights (step 0) are always accepted: they are where a fresh run starts, the last resort.
-        A checkpoint without a validation loss (a run without validation sets) cannot be judged: accepted."""
+        """Why the checkpoint of `step` (its validation loss, or the last one before it when it was saved between
+        evaluations, and the best of its run then) is no place to roll back to; None: it is. Callers try
+        checkpoints newest first and take the first accepted. The initial weights (step 0) are always accepted:
+        they are where a fresh run starts, the last resort. Without a validation loss (before the first
+        evaluation, or a run without validation sets) a checkpoint cannot be judged: accepted."""
         if step == 0 or val_loss is None:
             return None
         if not val_loss < self.uniform_loss:

@@ -315,12 +315,11 @@ class Trainer:
         parallel.barrier(self.d)
 
     def _validate_and_checkpoint(self, force: bool = False) -> None:
-        """Validation every eval_interval steps and before every checkpoint, so the rollback policy can judge
-        each checkpoint by its validation loss; a checkpoint every ckpt_interval steps, at the end, and
-        whenever the validation loss improved (marked best)."""
+        """Validation every eval_interval steps and at the end; a checkpoint every ckpt_interval steps, at the
+        end, and whenever the validation loss improved (marked best)."""
         s = self.state
         improved = False
-        if self.val_sets and s.val_step != s.step:
+        if self.val_sets and self._due(self.c.eval_interval) and s.val_step != s.step:
             val = self.evaluate()
             self.result.val_losses[s.step] = val["val_loss"]
             self.metrics.write("val", step=s.step, tokens=s.step * self.tokens_per_step, **val)
@@ -445,7 +444,8 @@ class Trainer:
         policy.check_budget(s.rollbacks, s.step, verdict.reason, s.lr_scale)
         self._finish_save()   # the checkpoint being written may be the newest good one
         parallel.barrier(self.d)
-        refusal = lambda payload: policy.refusal(payload["state"]["step"], payload["record"].get("val_loss"),
+        # a checkpoint saved between evaluations is judged by the last validation loss before it
+        refusal = lambda payload: policy.refusal(payload["state"]["step"], payload["state"]["val_loss"],
                                                  payload["state"]["best_val"])
         payload, path = checkpoint.load_latest(self.run_dir, self.log, accept=refusal)
         if payload is None:
