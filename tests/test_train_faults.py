@@ -241,6 +241,7 @@ def test_partial_plan_is_said_at_start_and_recorded(tmp_path, manifest):
     from train.trainer import plan_notice
     assert plan_notice(200_000, 391, 512) is None   # max_steps 0 (the default): the plan rounded up to whole steps
     assert plan_notice(200_000, 800, 512) == "note: will train 410k tokens, 2.05x the 200k the plan draws: the mix repeats"
+    assert "344k of the 1.0B planned tokens: 0.0003 of the plan" in plan_notice(10**9, 84, 4096)   # not "0.00"
 
 
 def test_bench_setup_with_adamw_at_3e_3_recovers_as_nanogpt_does(tmp_path, token_data):  # noqa: F811

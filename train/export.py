@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from train import checkpoint
+from train.metrics import share
 from train.model import GPT, MLP, GPTConfig
 from train.tokenizer import hf_tokenizer_files
 
@@ -103,7 +104,7 @@ def model_card(payload: dict, c: GPTConfig, architecture: str) -> str:
     config, state = payload.get("config", {}), payload["state"]
     tokens = state["step"] * payload.get("tokens_per_step", 0)
     planned = payload.get("plan", {}).get("planned_tokens")   # absent in checkpoints of older versions
-    trained = f"{tokens:,}" + (f" of the {planned:,} the data mix plans ({tokens / planned:.2f} of the plan)"
+    trained = f"{tokens:,}" + (f" of the {planned:,} the data mix plans ({share(tokens / planned)} of the plan)"
                                if planned else "")
     lines = [f"# {Path(config.get('out_dir', 'model')).name}", "",
              f"A {params / 1e6:.2f}M-parameter {c.style}-style decoder ({architecture}), trained with rawtollm's "
@@ -123,7 +124,7 @@ def model_card(payload: dict, c: GPTConfig, architecture: str) -> str:
             lines += ["```", format_plan(plan_mix(load_manifest(manifest))), "```"]
             if planned and tokens < planned:
                 lines += ["", f"This model was trained on the first {tokens:,} tokens of this plan "
-                              f"({tokens / planned:.2f} of it), drawn in the plan's proportions."]
+                              f"({share(tokens / planned)} of it), drawn in the plan's proportions."]
         except ValueError as error:
             lines.append(f"manifest {manifest} could not be read now ({error})")
     else:

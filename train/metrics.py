@@ -80,6 +80,11 @@ def short_count(n: float) -> str:
     return f"{n / 1e3:.0f}k" if n >= 1e3 else f"{n:.0f}"
 
 
+def share(fraction: float) -> str:
+    """0.3072 -> '0.31'; 0.000344 -> '0.0003' (two decimals would say 0.00)."""
+    return f"{fraction:.2f}" if fraction >= 0.01 or fraction == 0 else f"{fraction:.1g}"
+
+
 def readable_seconds(seconds: float) -> str:
     """3725 -> '1h02m', 75 -> '1m15s', 8 -> '8s'."""
     seconds = int(round(seconds))

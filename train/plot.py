@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from train.data import DataError
-from train.metrics import read_metrics, short_count
+from train.metrics import read_metrics, share, short_count
 
 BLUE, ORANGE, RED, GREEN = "#1f77b4", "#ff7f0e", "#d62728", "#2ca02c"
 PHASE_COLOURS = ("#e8f4e8", "#e8eefa", "#faf0e4")
@@ -40,7 +40,7 @@ def coverage(metrics: dict) -> str:
         return ""
     plan, last = plans[-1], metrics["train"][-1]
     trained, planned = last.get("tokens", (last["step"] + 1) * plan["tokens_per_step"]), plan["planned_tokens"]
-    return f"\n{short_count(trained)} of the {short_count(planned)} planned tokens trained ({trained / planned:.2f} of the plan)"
+    return f"\n{short_count(trained)} of the {short_count(planned)} planned tokens trained ({share(trained / planned)} of the plan)"
 
 
 def plot_run(run_dir, out_path=None, log_scale: bool = False) -> Path:

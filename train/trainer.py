@@ -35,7 +35,7 @@ from train import checkpoint, parallel
 from train.config import ConfigError, TrainConfig, to_dict
 from train.data import MixSampler, batch_indices, validation_sets
 from train.eval import PeriodicEval
-from train.metrics import Eta, MetricsLog, print_progress, progress_line, short_count
+from train.metrics import Eta, MetricsLog, print_progress, progress_line, share, short_count
 from train.mix import load_manifest, plan_mix
 from train.model import GPT, GPTConfig
 from train.optim import build_optimizer
@@ -473,7 +473,7 @@ def plan_notice(planned_tokens: int, max_steps: int, tokens_per_step: int) -> st
     if trained < planned_tokens:
         needed = math.ceil(planned_tokens / tokens_per_step)
         return (f"note: will train {short_count(trained)} of the {short_count(planned_tokens)} planned tokens: "
-                f"{trained / planned_tokens:.2f} of the plan; set max_steps {needed} for all of it")
+                f"{share(trained / planned_tokens)} of the plan; set max_steps {needed} for all of it")
     if trained - planned_tokens >= tokens_per_step:   # more than rounding up to whole steps
         return (f"note: will train {short_count(trained)} tokens, {trained / planned_tokens:.2f}x the "
                 f"{short_count(planned_tokens)} the plan draws: the mix repeats")
