@@ -45,8 +45,8 @@ def test_cli_trains_a_tokenizer_that_round_trips_any_text(tmp_path, curated):
 def test_progress_bars_on_a_terminal_only(tmp_path, curated):
     """Issue 34 item 8: nothing was printed while a tokenizer trained; now the tokenizers library's bars are drawn
     on a terminal, and neither in a pipe nor under --no-progress."""
-    command = [sys.executable, "-m", "curate.cli", "train-tokenizer", str(curated.books), "--output",
-               str(tmp_path / "t.json"), "--vocab-size", "400", "--sample-bytes", "200KB"]
+    command = [sys.executable, "-m", "curate.cli", "train-tokenizer", str(curated.books), str(curated.web),
+               str(curated.code), "--output", str(tmp_path / "t.json"), "--vocab-size", "500", "--sample-bytes", "2MB"]
     assert "Compute merges" in on_a_terminal(command)
     assert "Compute merges" not in on_a_terminal(command + ["--no-progress"])
     piped = run_curate(*command[3:])
