@@ -36,7 +36,7 @@ def curate(*args: str) -> None:
 
 
 def tokenize(folder: Path, tokenizer: Path, out: Path) -> Path:
-    from curate.core.executor import make_executor
+    from curate.api import make_executor
     from curate.core.pipeline import Pipeline
     from curate.core.runner import run_pipeline
     from curate.tokenize.stage import TokenizeParams, TokenizeStage

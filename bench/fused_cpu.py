@@ -28,12 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fused_pass import stages, write_corpus  # noqa: E402
 
 from curate.api import LocalExecutor, Pipeline  # noqa: E402
-from curate.core import runner  # noqa: E402
+from curate.core import execution  # noqa: E402
 from curate.core.stage import ShardStats  # noqa: E402
 
 MODES = ("materialized", "fused")
 PASS_CPU = "cpu of the pass"  # the key a pass task's own CPU time travels back under
-run_pass_task, run_pass = runner.run_pass_task, runner.run_pass
+run_pass_task, run_pass = execution.run_pass_task, execution.run_pass
 profile: cProfile.Profile | None = None  # the current mode's, when profiling (in this process)
 
 
@@ -50,8 +50,8 @@ current = Meter()
 
 
 def cpu_clocked_pass(task) -> dict[str, ShardStats]:
-    """runner.run_pass_task on a CPU clock, in the worker: its steps' seconds and the whole task's."""
-    runner.time = types.SimpleNamespace(perf_counter=time.process_time)
+    """execution.run_pass_task on a CPU clock, in the worker: its steps' seconds and the whole task's."""
+    execution.time = types.SimpleNamespace(perf_counter=time.process_time)
     start = time.process_time()
     if profile:
         profile.enable()
@@ -64,7 +64,7 @@ def cpu_clocked_pass(task) -> dict[str, ShardStats]:
 
 
 def metered_run_pass(part, label, shards, ctx, folder, redo) -> tuple[dict[str, ShardStats], int]:
-    """runner.run_pass on the driver, noting what its tasks measured."""
+    """execution.run_pass on the driver, noting what its tasks measured."""
     sums, ran = run_pass(part, label, shards, ctx, folder, redo)
     current.passes["+".join(step.key for step in part.steps)] += sums.pop(PASS_CPU).seconds
     for key, s in sums.items():
@@ -92,13 +92,13 @@ def main() -> None:
     args = parser.parse_args()
     if args.profile and args.workers > 1:
         parser.error("--profile profiles this process: use it with --workers 1")
-    runner.run_pass_task, runner.run_pass = cpu_clocked_pass, metered_run_pass
+    execution.run_pass_task, execution.run_pass = cpu_clocked_pass, metered_run_pass
     meters = {mode: Meter() for mode in MODES}
     with tempfile.TemporaryDirectory(prefix="fused-cpu-") as tmp:
         corpus = Path(tmp) / "corpus"
         corpus.mkdir()
         write_corpus(corpus, args.docs, shards=args.shards)
-        run(corpus, Path(tmp) / "warm-up", args.workers, True)  # loads the models (runner.ready) outside the figures
+        run(corpus, Path(tmp) / "warm-up", args.workers, True)  # loads the models (execution.ready) outside the figures
         for _ in range(args.rounds):
             for mode in MODES:
                 current = meters[mode]

@@ -72,7 +72,7 @@ def main() -> None:
     args = parser.parse_args()
     demo = Path(args.demo)
     if not (demo / "web" / "pipeline.yaml").exists():
-        subprocess.run([sys.executable, "-m", "curate.cli", "demo", "--from", str(REPO.parent / "shared" / "data"),
+        subprocess.run([sys.executable, "-m", "studies.cli", "curate", "demo", "--from", str(REPO.parent / "shared" / "data"),
                         "--output", str(demo), "--train-steps", "0", "--no-progress"], check=True, cwd=REPO, capture_output=True)
     run = Path(args.work) / "web"
     docs = replicate(demo / "web", run, args.docs)

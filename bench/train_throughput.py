@@ -19,9 +19,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 from train_fixtures import build_token_data, write_manifest  # noqa: E402
 
+from common.mix import load_manifest, plan_mix  # noqa: E402
 from train.config import load_config  # noqa: E402
 from train.data import MixSampler, batch_indices  # noqa: E402
-from train.mix import load_manifest, plan_mix  # noqa: E402
 from train.trainer import run_training  # noqa: E402
 
 

@@ -35,10 +35,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 from train_fixtures import build_token_data, write_manifest  # noqa: E402
 
+from common.mix import load_manifest, plan_mix  # noqa: E402
+from common.shards import read_token_dir  # noqa: E402
 from train.config import load_config  # noqa: E402
 from train.data import validation_sets  # noqa: E402
-from train.format import read_token_dir  # noqa: E402
-from train.mix import load_manifest, plan_mix  # noqa: E402
 from train.trainer import run_training  # noqa: E402
 
 MODEL = dict(n_layer=4, n_head=4, n_embd=128)

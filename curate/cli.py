@@ -1,13 +1,14 @@
-"""The `curate` command."""
+"""The `curate` command. The console script `curate` is studies.cli.curate, which adds the subcommands that
+also run train (demo); this module never imports them."""
 from __future__ import annotations
 
 import argparse
 import sys
 
+from common.version import package_version
 from curate.classify.cli import add_train_classifier_parser
+from curate.core.context import StageFailed
 from curate.core.params import ConfigError
-from curate.core.runner import StageFailed
-from curate.demo import add_demo_parser
 from curate.export import add_export_parser
 from curate.mix.cli import add_mix_parser
 from curate.report.cli import add_report_parsers
@@ -40,10 +41,11 @@ def add_run_parser(commands) -> None:
 
 
 def cmd_run(args) -> int:
-    from curate.core.executor import make_executor
+    from curate.api import make_executor
     from curate.core.lock import RunLock
     from curate.core.pipeline import load_pipeline
-    from curate.core.runner import RunOptions, format_reports, run_pipeline
+    from curate.core.runner import RunOptions, run_pipeline
+    from curate.core.stats import format_reports
 
     if args.workers < 1:
         raise ConfigError(f"{args.pipeline}: --workers must be at least 1, got {args.workers}")
@@ -62,26 +64,19 @@ def cmd_run(args) -> int:
     return 0
 
 
-def package_version() -> str:
-    """The installed rawtollm distribution's version (its metadata, set in pyproject.toml)."""
-    from importlib.metadata import PackageNotFoundError, version
-    try:
-        return version("rawtollm")
-    except PackageNotFoundError:
-        return "unknown (rawtollm is not installed: pip install -e .)"
-
-
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, extra_commands=()) -> int:
+    """`curate ARGS`; each of `extra_commands` adds one more subcommand (a function of the subparsers)."""
     parser = argparse.ArgumentParser(prog="curate", description="Turn raw web crawls, books and code into clean training data.")
     parser.add_argument("--version", action="version", version=f"%(prog)s (rawtollm) {package_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     add_run_parser(commands)
-    add_demo_parser(commands)
     add_train_tokenizer_parser(commands)
     add_mix_parser(commands)
     add_train_classifier_parser(commands)
     add_export_parser(commands)
     add_report_parsers(commands)
+    for add_command in extra_commands:
+        add_command(commands)
     args = parser.parse_args(argv)
     try:
         return args.handler(args)

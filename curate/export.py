@@ -19,6 +19,7 @@ from curate.core import storage
 from curate.core.params import ConfigError
 from curate.core.storage import ParquetSink
 from curate.core.schema import DOCUMENT_SCHEMA
+from curate.license.card import LicenseTally
 from curate.read.jsonl_sink import JsonlSink, read_jsonl_output
 
 UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
@@ -60,9 +61,11 @@ def export(stage_dir: str, out_dir: str, fmt: str = "parquet", max_shard_bytes: 
     files = stage_files(stage_dir)
     sink_class = ParquetSink if fmt == "parquet" else JsonlSink
     written, sink, shard_bytes, schema, documents, text_bytes = [], None, 0, None, 0, 0
+    licenses = LicenseTally()  # code: files and repositories per license, for the card
     for batch in read_batches(files):
         schema = schema or batch.schema
         batch = batch.select(schema.names).cast(schema)
+        licenses.add(batch)
         sizes = np.cumsum(pc.binary_length(batch["text"]).to_numpy(zero_copy_only=False))
         done = 0  # rows of this batch written
         while done < batch.num_rows:
@@ -94,7 +97,8 @@ def export(stage_dir: str, out_dir: str, fmt: str = "parquet", max_shard_bytes: 
         final.append(target)
     summary = {"documents": documents, "text_bytes": text_bytes, "files": final,
                "file_bytes": sum(os.path.getsize(f) for f in final), "format": fmt}
-    write_card(stage_dir, out_dir, summary, license)
+    write_card(stage_dir, out_dir, summary, license, licenses)
+    licenses.write(out_dir)
     return summary
 
 
@@ -134,7 +138,7 @@ def funnel(stage_dir: str) -> list[dict]:
     return [storage.read_json(url) for url in sorted(urls, key=os.path.getmtime)]
 
 
-def write_card(stage_dir: str, out_dir: str, summary: dict, license: str) -> None:
+def write_card(stage_dir: str, out_dir: str, summary: dict, license: str, licenses: LicenseTally) -> None:
     stage = os.path.basename(os.path.abspath(stage_dir.rstrip("/")))
     header = {
         "license": license,
@@ -153,7 +157,7 @@ def write_card(stage_dir: str, out_dir: str, summary: dict, license: str) -> Non
         dropped = ", ".join(f"{k} {v}" for k, v in sorted(row.get("dropped", {}).items(), key=lambda kv: -kv[1])) or "-"
         lines.append(f"| {row['stage']} | {row['docs_in']} | {row['docs_out']} | {row['bytes_in'] / 1e6:.2f} | {row['bytes_out'] / 1e6:.2f} | {dropped} |")
     lines += ["", "## Licence", "", f"`{license}`: the licence of this export is set by whoever runs it; it must "
-              "respect the licences and terms of the sources the documents came from.", "",
+              "respect the licences and terms of the sources the documents came from.", "", *licenses.card_lines(),
               "## Columns", "", "The rawtollm document schema (docs/schema.md): " + ", ".join(f"`{n}`" for n in _columns(summary)), ""]
     with open(os.path.join(out_dir, "README.md"), "w", encoding="utf-8") as f:
         f.write("\n".join(lines))

@@ -115,8 +115,8 @@ def on_a_terminal(command: list[str], env: dict | None = None, cwd: Path = REPO)
 
 
 def run_curate(*args: str, cwd: Path = REPO, check: bool = True) -> subprocess.CompletedProcess:
-    """The real `curate` command line in a subprocess."""
-    result = subprocess.run([sys.executable, "-m", "curate.cli", *args], cwd=cwd, capture_output=True, text=True)
+    """The real `curate` command line (the console script: studies.cli.curate) in a subprocess."""
+    result = subprocess.run([sys.executable, "-m", "studies.cli", "curate", *args], cwd=cwd, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"curate {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
@@ -138,10 +138,10 @@ def web_rows(path: Path) -> list:
 
 
 def curate_in_process(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """`curate ARGS` through curate.cli.main in this process: the same parser, handlers, messages and exit codes
+    """`curate ARGS` through the console script's function (studies.cli.curate) in this process: the same parser, handlers, messages and exit codes
     as run_curate, without starting an interpreter and importing curate again (a second or more per call).
     For tests of what a command does; what only a real process shows (tracebacks, signals) stays with run_curate."""
-    from curate.cli import main
+    from studies.cli import curate as main
 
     stdout, stderr, cwd = io.StringIO(), io.StringIO(), os.getcwd()
     os.chdir(REPO)  # as run_curate: relative paths are the repository's

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import curate_in_process, read_stage
 from curate.download import ChecksumError, Download, fetch
-from curate.demo import DOWNLOADS, DemoRun, step_fetch
+from studies.demo import DOWNLOADS, DemoRun, step_fetch
 
 # under pytest-xdist (-n 2 --dist loadgroup) on one worker: one `curate demo` run (conftest curate_demo) for this module and test_report
 pytestmark = pytest.mark.xdist_group("demo")

@@ -267,3 +267,15 @@ def test_a_record_cut_inside_its_warc_header_is_a_truncated_file(shared_data, tm
     assert sorted((r["path"].rsplit("/", 1)[-1], r["reason"]) for r in rejected) == [
         ("cut_header.warc", "truncated_file"), ("cut_header.warc.gz", "truncated_file")]
     assert all("WARC header" in r["detail"] for r in rejected)
+
+
+def test_a_page_precision_mode_finds_nothing_on_gets_trafilaturas_balanced_text(web, shared_data):
+    """trafilatura 2.x's precision mode returns nothing for this page (1.11 gave its text); the default engine
+    asks the balanced mode once more, so the page is kept with the text 1.11 gave (docs/extraction.md)."""
+    import trafilatura
+
+    name = "lanouvellerepublique.fr.martin.html"
+    html = decode_bytes((shared_data / "web" / "html" / "trafilatura_cache" / name).read_bytes())[0]
+    assert trafilatura.extract(html, favor_precision=True, include_comments=False) is None
+    assert web["by_file"][name]["text"] == trafilatura.extract(html, include_comments=False)
+    assert web["by_file"][name]["text"].startswith("{{nrco.contentDetailController")

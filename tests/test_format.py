@@ -1,4 +1,4 @@
-"""train.format: Megatron .bin/.idx shards and token directories."""
+"""common.shards: Megatron .bin/.idx shards and token directories."""
 from __future__ import annotations
 
 import json
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from train_fixtures import token_data  # noqa: F401  (fixture)
 
-from train.format import (IndexedShard, ShardFormatError, ShardWriter, dtype_for_vocab, read_token_dir,
-                          write_token_dir_summary)
+from common.shards import (IndexedShard, ShardFormatError, ShardWriter, dtype_for_vocab, read_token_dir,
+                           write_token_dir_summary)
 
 
 def write_docs(prefix, docs, vocab_size=1000):

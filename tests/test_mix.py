@@ -1,4 +1,4 @@
-"""train.mix manifests and plans, and the sampler drawing by the plan (train.data)."""
+"""common.mix manifests and plans, and the sampler drawing by the plan (train.data)."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,8 +6,8 @@ import pytest
 import yaml
 from train_fixtures import token_data, write_manifest, write_token_dir  # noqa: F401
 
+from common.mix import ManifestError, format_plan, load_manifest, plan_mix
 from train.data import DataError, MixSampler
-from train.mix import ManifestError, format_plan, load_manifest, plan_mix
 
 
 def manifest_with(tmp_path, token_data, **changes):  # noqa: F811

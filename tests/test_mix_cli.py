@@ -1,4 +1,4 @@
-"""`curate mix`: checks a dataset-mix manifest over real token shards and prints the plan train.mix computes;
+"""`curate mix`: checks a dataset-mix manifest over real token shards and prints the plan common.mix computes;
 and the demo's tokenization step (tokenizer, shards per source, data_manifests/demo.yaml)."""
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from conftest import REPO, curate_in_process, run_curate
 from curate.core.executor import LocalExecutor
 from curate.tokenize.demo import DEMO_SOURCES, demo_manifest, tokenize_demo
 from tokenize_fixtures import build_curated, write_parquet
-from train.format import read_token_dir
-from train.mix import format_plan, load_manifest, plan_mix
+from common.mix import format_plan, load_manifest, plan_mix
+from common.shards import read_token_dir
 
 
 @pytest.fixture(scope="module")

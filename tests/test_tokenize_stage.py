@@ -14,15 +14,16 @@ import pytest
 import yaml
 from tokenizers import Tokenizer
 
+from common.shards import IndexedShard, read_token_dir
 from conftest import run_curate
+from curate.core.context import StageFailed
 from curate.core.executor import LocalExecutor
 from curate.core.params import ConfigError
 from curate.core.pipeline import load_pipeline
-from curate.core.runner import StageFailed, run_pipeline
+from curate.core.runner import run_pipeline
 from curate.core.schema import doc_id
 from curate.tokenize.stage import id_hashes
 from tokenize_fixtures import build_curated, read_documents, write_parquet
-from train.format import IndexedShard, read_token_dir
 
 
 @pytest.fixture(scope="module")
@@ -219,7 +220,7 @@ def test_bad_parameters_are_reported_before_work(tmp_path, curated, params, mess
 def test_rerun_replaces_what_an_interrupted_attempt_left(tmp_path, curated):
     train = tmp_path / "run" / "tokenize" / "train"
     train.mkdir(parents=True)
-    from train.format import ShardWriter
+    from common.shards import ShardWriter
     with ShardWriter(train / "code-00000-007", 2048) as leftover:   # as if a killed attempt had written it
         leftover.add_document(np.array([5, 6, 7]))
     (train / ".code-00000-008.bin.abc.tmp").write_bytes(b"partial")

@@ -8,8 +8,8 @@ import pytest
 import yaml
 from train_fixtures import BOOKS, books_dir, documents, token_data, write_manifest  # noqa: F401
 
-from train.ablate import run_ablation
-from train.cli import main
+from studies.ablate import run_ablation
+from studies.cli import train as main
 from train.config import ConfigError
 
 

@@ -16,7 +16,9 @@ from train.metrics import progress_line
 
 
 def test_every_subcommand_has_a_description_and_every_option_help():
-    subcommands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    from studies.cli import TRAIN_COMMANDS   # the console script's `train`: train.cli's commands plus ablate
+    subcommands = next(a for a in build_parser(TRAIN_COMMANDS)._actions
+                       if isinstance(a, argparse._SubParsersAction)).choices
     assert set(subcommands) == {"run", "estimate", "plot", "sample", "eval", "ablate", "export"}
     for name, parser in subcommands.items():
         assert parser.description and len(parser.description) > 40, name

@@ -235,7 +235,7 @@ def test_best_checkpoint_survives_a_kill_between_its_renames(tmp_path, manifest)
 
 
 def test_token_ids_outside_the_vocabulary_name_the_shard(tmp_path, token_data):  # noqa: F811
-    from train.format import read_token_dir
+    from common.shards import read_token_dir
     import shutil
     broken = tmp_path / "en"
     shutil.copytree(token_data.dirs["en"], broken)

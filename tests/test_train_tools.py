@@ -1,4 +1,4 @@
-"""`train estimate`, `train plot`, `train sample`, the pure-Python tokenizer and the demo entry point."""
+"""`train estimate`, `train plot`, `train sample`, its tokenizer and the demo entry point."""
 from __future__ import annotations
 
 import re
@@ -10,7 +10,7 @@ from train_fixtures import (BOOKS, PYTHON, REPO, books_dir, python_env, tiny_ove
                             write_manifest)
 
 from train.config import load_config
-from train.tokenizer import ByteLevelBPE
+from train.tokenizer import TextTokenizer
 from train.trainer import Trainer
 
 
@@ -120,56 +120,26 @@ def test_sample_generates_text(trained_run):
     assert out.startswith("--- sample 1\nIt is a truth") and len(out) > len("--- sample 1\nIt is a truth") + 20
 
 
-def test_pure_python_tokenizer_matches_tokenizers(token_data):  # noqa: F811
-    from tokenizers import Tokenizer
-    reference = Tokenizer.from_file(str(token_data.tokenizer_path))
-    ours = ByteLevelBPE(token_data.tokenizer_path)
-    text = (books_dir() / BOOKS["en"][1]).read_text(encoding="utf-8")[5000:9000]
-    assert ours.encode(text) == reference.encode(text).ids
+def test_sample_decodes_what_the_tokenizer_encodes_special_tokens_included(token_data):  # noqa: F811
+    """`train sample` encodes its prompt and decodes the continuation with the run's own tokenizer.json
+    (`tokenizers`): text in any script comes back byte for byte and <|endoftext|> is written out."""
+    ours = TextTokenizer(token_data.tokenizer_path)
     german = (books_dir() / BOOKS["defr"][0]).read_text(encoding="utf-8")[9000:11000]
-    ids = reference.encode(german).ids + [token_data.eot_id]
+    ids = ours.encode(german) + [token_data.eot_id]
     assert ours.decode(ids) == german + "<|endoftext|>"
-    assert ours.encode(MIXED_PROMPT) == reference.encode(MIXED_PROMPT).ids
+    assert ours.decode(ours.encode(MIXED_PROMPT)) == MIXED_PROMPT
+    assert ours.encode("a<|endoftext|>b")[1] == token_data.eot_id == ours.eot_id
 
 
-# digits, other scripts, superscripts, Unicode spaces, code indentation and an added token: where regexes differ
+# digits, other scripts, superscripts, Unicode spaces, code indentation and an added token
 MIXED_PROMPT = ("It's 2026: I paid 1234567 € for x² and ½ cup—\"WE'LL\" see.\n\n    def f(a_b):\r\n\treturn a_b  \n"
                 "Größe naïve café 東京は日本の首都です。 Привет мир! مرحبا 123٤٥٦ ₂ \u00a0nbsp\u3000ideo \x1cfs"
                 "<|endoftext|>next")
 
 
-def test_prompt_encodes_with_the_tokenizers_own_gpt4_split(tmp_path):
-    """`curate train-tokenizer` writes a GPT-4-style split (digits in threes, punctuation before letters); `train
-    sample` must read that pattern from tokenizer.json, not assume GPT-2's (issue #23)."""
-    from tokenizers import pre_tokenizers, trainers
-    from curate.tokenize.bpe import new_tokenizer
-    texts = [(books_dir() / name).read_text(encoding="utf-8") for names in BOOKS.values() for name in names]
-    reference = new_tokenizer()
-    reference.train_from_iterator(texts, trainers.BpeTrainer(
-        vocab_size=800, special_tokens=["<|endoftext|>"], show_progress=False,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    reference.save(str(tmp_path / "tokenizer.json"))
-    ours = ByteLevelBPE(tmp_path / "tokenizer.json")
-    assert ours.pre_tokenize("x 1234567.")[:4] == ["x", " ", "123", "456"]
-    assert ours.encode(MIXED_PROMPT) == reference.encode(MIXED_PROMPT).ids
-    text = texts[1][20000:24000]
-    assert ours.encode(text) == reference.encode(text).ids
-
-
-def test_an_unsupported_pre_tokenizer_is_refused_on_encode_but_still_decodes(tmp_path, token_data):  # noqa: F811
-    import json
-    spec = json.loads(token_data.tokenizer_path.read_text(encoding="utf-8"))
-    spec["pre_tokenizer"] = {"type": "Whitespace"}
-    (tmp_path / "tokenizer.json").write_text(json.dumps(spec), encoding="utf-8")
-    ours = ByteLevelBPE(tmp_path / "tokenizer.json")
-    assert ours.decode([token_data.eot_id]) == "<|endoftext|>"
-    with pytest.raises(ValueError, match="tokenizer.json: cannot encode text: pre-tokenizer 'Whitespace'"):
-        ours.encode("hello")
-
-
 @pytest.mark.xdist_group("demo")  # under pytest-xdist: the worker that made the shared demo run (conftest curate_demo)
 def test_demo_run_trains_and_plots(curate_demo):
-    """train.demo.demo_run as `curate demo` calls it: the shared demo run (conftest) trains tiny-cpu 50 steps on its
+    """studies.demo.demo_run as `curate demo` calls it: the shared demo run (conftest) trains tiny-cpu 50 steps on its
     own mix, logging through print; one training run serves this test and test_demo.py's."""
     demo, result = curate_demo
     first, final = map(float, re.search(r"train loss ([\d.]+) -> ([\d.]+)", result.stdout).groups())  # the summary

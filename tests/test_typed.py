@@ -1,4 +1,4 @@
-"""train/typed.py, the one config layer: constraints declared on fields, nested configs, one error format."""
+"""common/typed.py, the one config layer: constraints declared on fields, nested configs, one error format."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -7,7 +7,7 @@ from typing import Annotated
 
 import pytest
 
-from train.typed import NON_EMPTY, NON_NEGATIVE, POSITIVE, ConfigError, Invalid, build, check, interval, named_path
+from common.typed import NON_EMPTY, NON_NEGATIVE, POSITIVE, ConfigError, Invalid, build, check, interval, named_path
 
 
 @dataclass

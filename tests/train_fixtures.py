@@ -1,5 +1,5 @@
 """Real token shards for the trainer's tests: Gutenberg books from ../shared/data, a byte-level BPE trained here
-with the `tokenizers` package (tests may use it; train/ may not), shards written with train.format."""
+with the `tokenizers` package (tests may use it; train/ may not), shards written with common.shards."""
 from __future__ import annotations
 
 import hashlib
@@ -67,7 +67,7 @@ def train_tokenizer(texts: list[str], path: Path):
 
 def write_token_dir(directory: Path, docs: list[list[int]], tokenizer_hash: str, eot_id: int, shards: int = 2,
                     vocab_size: int = VOCAB) -> Path:
-    from train.format import ShardWriter, write_token_dir_summary
+    from common.shards import ShardWriter, write_token_dir_summary
     directory.mkdir(parents=True, exist_ok=True)
     for s, part in enumerate(np.array_split(np.arange(len(docs)), shards)):
         with ShardWriter(directory / f"shard-00000-{s:03d}", vocab_size) as writer:

@@ -1,4 +1,5 @@
-"""GPT pre-training on curated token shards (imports only torch, numpy, pyyaml and the standard library).
+"""GPT pre-training on curated token shards (torch, numpy, pyyaml, `tokenizers` and the shared layer `common`).
 
-`train.format` and `train.mix` need numpy and pyyaml only, so `curate` can import them without torch.
+`train` never imports `curate`: what both need (typed config, the token shard format, the mix manifest) is in
+`common`; what runs both (ablations, the demo) is in `studies` (docs/architecture.md).
 """

@@ -1,10 +1,13 @@
-"""The `train` command: run | estimate | plot | sample | eval | ablate | export."""
+"""The `train` command: run | estimate | plot | sample | eval | export. The console script `train` is
+studies.cli.train, which adds the subcommands that also run curate (ablate); this module never imports them."""
 from __future__ import annotations
 
 import argparse
 import errno
 import os
 import sys
+
+from common.version import package_version
 
 RUN_HELP = """Train a GPT on the shards of a data manifest.
 
@@ -21,15 +24,6 @@ Example: train estimate --params 124M --tokens 10B --gpu h100 --gpus 8 --price 2
 PLOT_HELP = """Draw RUN_DIR/metrics.jsonl to a PNG: training and validation loss against steps, the phases of the
 run shaded, skipped spikes and rollbacks marked, and how much of the planned tokens the run trained."""
 SAMPLE_HELP = """Generate text from a checkpoint with the tokenizer the run trained with (temperature, top-k)."""
-
-
-def package_version() -> str:
-    """The installed rawtollm distribution's version (its metadata, set in pyproject.toml)."""
-    from importlib.metadata import PackageNotFoundError, version
-    try:
-        return version("rawtollm")
-    except PackageNotFoundError:
-        return "unknown (rawtollm is not installed: pip install -e .)"
 
 
 def cmd_run(args, overrides: list[str]) -> int:
@@ -70,9 +64,10 @@ def cmd_sample(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(extra_commands=()) -> argparse.ArgumentParser:
+    """`train`'s parser; each of `extra_commands` adds one more subcommand (a function of the subparsers)."""
     parser = argparse.ArgumentParser(prog="train", description="Pre-train a GPT on curated token shards: train, "
-                                     "evaluate, sample, export to Hugging Face, estimate cost, compare data arms.")
+                                     "evaluate, sample, export to Hugging Face, estimate cost.")
     parser.add_argument("--version", action="version", version=f"%(prog)s (rawtollm) {package_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = commands.add_parser("run", help="train (resumable; torchrun for many processes)", description=RUN_HELP,
@@ -113,14 +108,16 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=0, help="random seed of the sampling (default 0)")
     sample.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     sample.set_defaults(handler=cmd_sample)
-    from train.eval_cli import add_eval_commands   # eval | ablate | export
+    from train.eval_cli import add_eval_commands   # eval | export
     add_eval_commands(commands)
+    for add_command in extra_commands:
+        add_command(commands)
     return parser
 
 
 # Mistakes in the input, by the module that defines each. A command that never imported a module cannot have
 # raised its error, so naming them imports nothing: `train estimate` and `train plot` start without torch.
-INPUT_ERRORS = {"train.typed": "ConfigError", "train.format": "ShardFormatError", "train.data": "DataError",
+INPUT_ERRORS = {"common.typed": "ConfigError", "common.shards": "ShardFormatError", "train.data": "DataError",
                 "train.checkpoint": "CheckpointError", "train.eval": "EvalSetError", "train.tasks": "TaskError",
                 "train.export": "ExportError"}
 
@@ -147,12 +144,13 @@ def run_error(error: Exception) -> str | None:
     return None
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, extra_commands=()) -> int:
     """Mistakes in the input (config, manifest, shards, checkpoints, arguments) are one line and exit 2; a run
     that diverged or filled the disk is one line and exit 1; anything else is a bug and keeps its traceback."""
-    args, extra = build_parser().parse_known_args(argv)
+    parser = build_parser(extra_commands)
+    args, extra = parser.parse_known_args(argv)
     if extra and args.command != "run":
-        build_parser().error(f"unrecognized arguments: {' '.join(extra)}")
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.handler(args, extra) if args.command == "run" else args.handler(args)
     except Exception as error:

@@ -1,7 +1,7 @@
 """The run configuration: one flat dataclass, a YAML file, command-line overrides, three presets.
 
 Precedence: the preset named by `preset` < the YAML file < `--key value` on the command line. Each field
-declares its type and constraints (train/typed.py, the project's one config layer); every value is checked
+declares its type and constraints (common/typed.py, the project's one config layer); every value is checked
 before anything starts, and a mistake reads "FILE: KEY: expected ..., got ..." (the file, `command line` or
 the preset that set it).
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from train.typed import (NON_NEGATIVE, POSITIVE, ConfigError, Invalid, build, check, check_key, did_you_mean, interval,
+from common.typed import (NON_NEGATIVE, POSITIVE, ConfigError, Invalid, build, check, check_key, did_you_mean, interval,
                          named_path, read_yaml)
 
 

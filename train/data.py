@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from train.format import TokenDir
-from train.mix import MixPlan
+from common.mix import MixPlan
+from common.shards import TokenDir
 
 BLOCK = 4096
 

@@ -13,17 +13,16 @@ A set is one of:
   * a Parquet file or folder of them (the pipeline's output; "text" column), read lazily with pyarrow, which
     is installed with curate but is not a dependency of train/;
   * a token directory (tokens.json + shards), which must come from the checkpoint's tokenizer.
-Text is tokenized with the `tokenizers` package when it is installed, else with train/tokenizer.py's pure-Python
-reader (exact for English; slower). Documents are joined, each followed by <|endoftext|>, into one stream cut in
-non-overlapping windows of seq_len + 1 tokens that score every token once (the first of each window sees no
-context, as at the start of a training window), after one leading <|endoftext|> so the first text token counts;
-`max_tokens` caps the tokens scored per set, taking documents in file order, so the figure is deterministic.
+Text is tokenized with the `tokenizers` package (train/tokenizer.py). Documents are joined, each followed by
+<|endoftext|>, into one stream cut in non-overlapping windows of seq_len + 1 tokens that score every token once
+(the first of each window sees no context, as at the start of a training window), after one leading
+<|endoftext|> so the first text token counts; `max_tokens` caps the tokens scored per set, taking documents in
+file order, so the figure is deterministic.
 """
 from __future__ import annotations
 
 import contextlib
 import gzip
-import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -33,9 +32,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from common.typed import named_path
 from train.tasks import evaluate_tasks, format_tasks, read_task
-from train.tokenizer import ByteLevelBPE
-from train.typed import named_path
+from train.tokenizer import TextTokenizer
 
 TEXT_SUFFIXES = (".txt", ".md")
 DEFAULT_MAX_TOKENS = 65536
@@ -43,34 +42,6 @@ DEFAULT_MAX_TOKENS = 65536
 
 class EvalSetError(ValueError):
     pass
-
-
-class TextTokenizer:
-    """The checkpoint's tokenizer.json: encode text (fast with `tokenizers` when present) and the UTF-8 byte
-    count of every token id (0 for special tokens and for ids the model has but the tokenizer lacks)."""
-
-    def __init__(self, path: str | Path, vocab_size: int):
-        self.path = Path(path)
-        self.bpe = ByteLevelBPE(self.path)
-        self.sha256 = hashlib.sha256(self.path.read_bytes()).hexdigest()
-        self.eot_id = next((self.bpe.vocab[t] for t in ("<|endoftext|>", "</s>", "<eos>") if t in self.bpe.vocab), None)
-        self.token_bytes = np.zeros(max(vocab_size, len(self.bpe.id_to_token)), dtype=np.int64)
-        for token, i in self.bpe.vocab.items():
-            if token not in self.bpe.special:
-                self.token_bytes[i] = sum(c in self.bpe.to_byte for c in token)
-        try:
-            from tokenizers import Tokenizer
-            self.fast = Tokenizer.from_file(str(self.path))
-        except ImportError:
-            self.fast = None
-
-    def encode(self, text: str) -> list[int]:
-        return self.fast.encode(text, add_special_tokens=False).ids if self.fast else self.bpe.encode(text)
-
-    def encode_batch(self, texts: list[str]) -> list[list[int]]:
-        if self.fast:
-            return [e.ids for e in self.fast.encode_batch(texts, add_special_tokens=False)]
-        return [self.bpe.encode(t) for t in texts]
 
 
 @dataclass
@@ -138,7 +109,7 @@ def _parquet_texts(path: Path):
 
 
 def _token_documents(path: Path, tokenizer_hash: str | None):
-    from train.format import read_token_dir
+    from common.shards import read_token_dir
     data = read_token_dir(path)
     if tokenizer_hash and data.tokenizer_hash != tokenizer_hash:
         raise EvalSetError(f"{path}: token shards of tokenizer {data.tokenizer_hash[:16]}..., but the model was trained "

@@ -1,4 +1,4 @@
-"""The `train eval | ablate | export` subcommands (registered by train/cli.py)."""
+"""The `train eval | export` subcommands (registered by train/cli.py)."""
 from __future__ import annotations
 
 
@@ -12,12 +12,6 @@ def cmd_eval(args) -> int:
         with open(args.out, "w") as f:
             json.dump(report, f, indent=1)
         print(f"wrote {args.out}")
-    return 0
-
-
-def cmd_ablate(args) -> int:
-    from train.ablate import run_ablation
-    print(run_ablation(args.ablation, arms=args.arm, seeds=args.seed, report_only=args.report))
     return 0
 
 
@@ -45,15 +39,6 @@ def add_eval_commands(commands) -> None:
     ev.add_argument("--out", help="write the figures as JSON here")
     ev.add_argument("--no-progress", action="store_true", help="no progress bar (it is drawn only on a terminal anyway)")
     ev.set_defaults(handler=cmd_eval)
-    ab = commands.add_parser("ablate", help="train proxy models on each data arm and compare them",
-                             description="Train the same small model on each arm (data mix) of an ablation YAML, "
-                                         "for each seed, and compare their held-out losses with the spread across "
-                                         "seeds. Finished runs are reused; --arm and --seed split the work.")
-    ab.add_argument("ablation", help="ablation YAML, e.g. ablations/curated-vs-extracted.yaml")
-    ab.add_argument("--arm", action="append", help="run only this arm (repeatable; one arm per GPU or node)")
-    ab.add_argument("--seed", action="append", type=int, help="run only this seed (repeatable)")
-    ab.add_argument("--report", action="store_true", help="train nothing; compare the finished runs")
-    ab.set_defaults(handler=cmd_ablate)
     ex = commands.add_parser("export", help="Hugging Face folder: safetensors, config.json, tokenizer, model card",
                              description="Write a folder that transformers' AutoModelForCausalLM.from_pretrained "
                                          "loads (GPT2LMHeadModel or LlamaForCausalLM), with the tokenizer and a model "

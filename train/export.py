@@ -17,10 +17,10 @@ from pathlib import Path
 
 import torch
 
+from common.tokenizer import hf_tokenizer_files
 from train import checkpoint
 from train.metrics import share
 from train.model import GPT, MLP, GPTConfig
-from train.tokenizer import hf_tokenizer_files
 
 # model_config keys the two HF architectures express; any other key must keep GPTConfig's default
 EXPORTABLE = {"vocab_size", "seq_len", "n_layer", "n_head", "n_embd", "style", "dropout"}
@@ -119,7 +119,7 @@ def model_card(payload: dict, c: GPTConfig, architecture: str) -> str:
     lines += ["", "## Data mix", ""]
     manifest = Path(config.get("manifest", ""))
     if manifest.is_file():
-        from train.mix import format_plan, load_manifest, plan_mix
+        from common.mix import format_plan, load_manifest, plan_mix
         try:
             lines += ["```", format_plan(plan_mix(load_manifest(manifest))), "```"]
             if planned and tokens < planned:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
+from common.colours import BLUE, GREEN, ORANGE, RED
 from train.data import DataError
 from train.metrics import read_metrics, share, short_count
 
-BLUE, ORANGE, RED, GREEN = "#1f77b4", "#ff7f0e", "#d62728", "#2ca02c"
 PHASE_COLOURS = ("#e8f4e8", "#e8eefa", "#faf0e4")
 PHASE_NAMES = ("rapid decrease", "steady improvement", "diminishing returns")
 

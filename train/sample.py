@@ -8,7 +8,7 @@ import torch
 
 from train import checkpoint
 from train.model import GPT, GPTConfig
-from train.tokenizer import ByteLevelBPE
+from train.tokenizer import TextTokenizer
 
 
 def load_model(path: str | Path, device: str = "cpu") -> tuple[GPT, dict]:
@@ -42,8 +42,8 @@ def generate_text(ckpt: str | Path, prompt: str, tokenizer_path: str | Path | No
     tokenizer_path = tokenizer_path or payload.get("tokenizer_path")
     if not tokenizer_path or not Path(tokenizer_path).exists():
         raise FileNotFoundError(f"tokenizer.json not found ({tokenizer_path!r}); pass --tokenizer PATH")
-    tokenizer = ByteLevelBPE(tokenizer_path)
-    ids = tokenizer.encode(prompt) or [tokenizer.vocab.get("<|endoftext|>", 0)]
+    tokenizer = TextTokenizer(tokenizer_path)
+    ids = tokenizer.encode(prompt) or [tokenizer.eot_id or 0]
     generator = torch.Generator(device=device).manual_seed(seed)
     start = torch.tensor([ids] * num_samples, dtype=torch.long, device=device)
     out = model.generate(start, max_new_tokens, temperature=temperature, top_k=top_k, generator=generator)

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from train.typed import named_path
+from common.typed import named_path
 
 
 class TaskError(ValueError):

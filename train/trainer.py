@@ -31,12 +31,12 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from common.mix import load_manifest, plan_mix
 from train import checkpoint, parallel
 from train.config import ConfigError, TrainConfig, to_dict
 from train.data import MixSampler, batch_indices, validation_sets
 from train.eval import PeriodicEval
 from train.metrics import Eta, MetricsLog, print_progress, progress_line, share, short_count
-from train.mix import load_manifest, plan_mix
 from train.model import GPT, GPTConfig
 from train.optim import build_optimizer
 from train.policies import Action, RollbackPolicy, SpikeGuard, TrainingDiverged, Verdict

@@ -1,7 +1,7 @@
 """Executors run shard tasks. Stages never see which one: the runner hands an
 executor a picklable function and picklable tasks and gets results back as they
 finish. `local` (a process pool) is the default; `ray` spreads the same tasks
-over a Ray cluster (curate.core.ray_executor).
+over a Ray cluster (curate.core.ray_executor); curate.api.make_executor picks one by name.
 """
 from __future__ import annotations
 
@@ -119,13 +119,3 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def make_executor(kind: str, workers: int, ray_address: str | None = None) -> Executor:
-    if kind == "local":
-        return LocalExecutor(workers)
-    if kind == "ray":
-        from curate.core.ray_executor import RayExecutor
-
-        return RayExecutor(workers, address=ray_address)
-    raise ValueError(f"unknown executor '{kind}': expected 'local' or 'ray'")

@@ -1,4 +1,4 @@
-"""Checking stage parameters from YAML against a stage's Params dataclass (train/typed.py).
+"""Checking stage parameters from YAML against a stage's Params dataclass (common/typed.py).
 
 Every stage declares its parameters as a dataclass; this module turns a YAML
 mapping into an instance or raises ConfigError naming the file, the key and
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import os
 
-from train.typed import ConfigError, build  # noqa: F401 - ConfigError is curate's too
+from common.typed import ConfigError, build  # noqa: F401 - ConfigError is curate's too
 
 
-build_params = build  # stage parameters: the project's one typed-config layer (train/typed.py)
+build_params = build  # stage parameters: the project's one typed-config layer (common/typed.py)
 
 
 def read_list_file(path: str, what: str) -> list[str]:

@@ -30,11 +30,11 @@ from dataclasses import dataclass
 import fsspec
 import yaml
 
+from common.typed import did_you_mean
 from curate.core import storage
 from curate.core.params import ConfigError, build_params
 from curate.core.registry import stage_class
 from curate.core.stage import Stage
-from train.typed import did_you_mean
 
 PIPELINE_KEYS = ("name", "description", "input", "output", "reader", "output_format", "stages")
 OUTPUT_FORMATS = ("parquet", "jsonl.gz")
@@ -82,19 +82,6 @@ class Pipeline:
                 index = self.stages.index(stage)
                 raise ConfigError(f"{self.source_file}: stages[{index}] ({stage.type_name}): {error}") from None
         self.checked = self.checked or stages is None
-
-    def run(self, executor=None, **options):
-        """Run every stage (curate.core.runner.run_pipeline); a one-worker local executor by default."""
-        from curate.core.executor import LocalExecutor
-        from curate.core.runner import RunOptions, run_pipeline
-
-        own = executor is None
-        executor = executor or LocalExecutor(1)
-        try:
-            return run_pipeline(self, executor, options.pop("only_stage", None), options=RunOptions(**options))
-        finally:
-            if own:
-                executor.close()
 
 
 def require_protocol(url: str, where: str) -> None:

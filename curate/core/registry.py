@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import importlib
 
+from common.typed import did_you_mean
 from curate.core.params import ConfigError
-from train.typed import did_you_mean
 
 # YAML stage name -> the module that registers it. Add a line here for a new stage.
 STAGE_MODULES = {
@@ -31,6 +31,8 @@ STAGE_MODULES = {
     "pii": "curate.pii.stage",
     "decontaminate": "curate.decontaminate.stage",
     "paragraph_dedup": "curate.dedup.paragraphs",
+    "license": "curate.license.stage",
+    "secrets": "curate.secrets.stage",
 }
 
 _registered: dict[str, type] = {}

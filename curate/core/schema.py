@@ -35,6 +35,8 @@ DOCUMENT_SCHEMA = pa.schema(
         pa.field("repository", pa.string()),
         pa.field("relative_path", pa.string()),
         pa.field("programming_language", pa.string()),
+        pa.field("license", pa.string()),  # an SPDX expression or "unknown" (curate/license/detect.py)
+        pa.field("license_source", pa.string()),  # the files it was found in, or "header"
     ]
 )
 

@@ -1,8 +1,8 @@
 """The stage interface.
 
 A pipeline is an ordered list of stages. Every stage declares its work; the runner
-(curate.core.runner) runs it: it skips finished tasks, maps the rest over the executor,
-times them, writes their completion records and sums their stats. Stages never know the
+(curate.core.runner and the modules it names) runs it: it skips finished tasks, maps the rest
+over the executor, times them, writes their completion records and sums their stats. Stages never know the
 executor, never print (ctx.note, ctx.warn) and never read the worker count beyond ctx.node_workers
 (per-machine memory and threads). Three kinds:
 
@@ -29,7 +29,7 @@ import dataclasses
 import hashlib
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, NamedTuple
 
 import pyarrow as pa
@@ -37,56 +37,11 @@ import pyarrow.compute as pc
 
 from curate.core import storage
 from curate.core.schema import with_rejection
+from curate.core.shard import Shard, ShardStats
 from curate.read.jsonl_sink import JsonlSink
 
 if TYPE_CHECKING:
-    from curate.core.runner import StageContext
-
-
-@dataclass(frozen=True)
-class Shard:
-    """One unit of work: a name unique within its stage phase and the inputs it reads: file URLs,
-    or parts of files that carry their file's `url` (the read stage's Piece)."""
-
-    name: str
-    inputs: tuple
-
-
-@dataclass
-class ShardStats:
-    """What one shard of one stage did; summed into the stage's stats."""
-
-    docs_in: int = 0
-    docs_out: int = 0
-    bytes_in: int = 0
-    bytes_out: int = 0
-    dropped: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
-    counters: dict[str, int] = field(default_factory=dict)  # anything else a stage counts, summed by name
-
-    def count(self, name: str, value: int = 1) -> None:
-        self.counters[name] = self.counters.get(name, 0) + value
-
-    def drop(self, reason: str, count: int = 1) -> None:
-        self.dropped[reason] = self.dropped.get(reason, 0) + count
-
-    def add(self, other: "ShardStats") -> None:
-        self.docs_in += other.docs_in
-        self.docs_out += other.docs_out
-        self.bytes_in += other.bytes_in
-        self.bytes_out += other.bytes_out
-        self.seconds += other.seconds
-        for reason, count in other.dropped.items():
-            self.drop(reason, count)
-        for name, value in other.counters.items():
-            self.count(name, value)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "ShardStats":
-        return cls(**data)
+    from curate.core.context import StageContext
 
 
 class Verdict(NamedTuple):
@@ -172,7 +127,7 @@ def text_bytes(table: pa.Table) -> int:
 class DocumentStage(Stage):
     """A filter or annotator of documents. It only says what to do with a batch; the runner
     reads, writes and counts, and runs consecutive document stages in one pass per shard
-    (curate.core.runner: fused groups)."""
+    (curate.core.planning: fused groups)."""
 
     batch_size: ClassVar[int] = 2048
 

@@ -76,7 +76,9 @@ def line_keys(text: str) -> tuple[list[str], list[int]]:
 
 def span_hashes(keys: list[str], n: int) -> np.ndarray:
     """One hash per window of n consecutive lines (none when there are fewer than n lines)."""
-    return np.fromiter((xxhash.xxh3_64_intdigest("\n".join(keys[i:i + n])) for i in range(len(keys) - n + 1)),
+    # bytes, not str: xxhash 4 refuses str (xxhash 3 encoded it as UTF-8, so the hashes are the same)
+    return np.fromiter((xxhash.xxh3_64_intdigest("\n".join(keys[i:i + n]).encode("utf-8", "surrogatepass"))
+                        for i in range(len(keys) - n + 1)),
                        np.uint64, max(0, len(keys) - n + 1))
 
 

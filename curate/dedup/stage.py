@@ -223,7 +223,7 @@ class DedupStage(urls.UrlDedup, PhasedStage):
         edges = np.concatenate([work.load_npy(f) for f in edge_files]) if edge_files else np.zeros((0, 2), np.int64)
         nodes = np.unique(edges)
         members = self.members_table(task.inputs, nodes)
-        order = pc.sort_indices(members, [("score", "descending", "at_end"), ("id", "ascending", "at_end")]).to_numpy()
+        order = pc.sort_indices(members, [("score", "descending"), ("id", "ascending")], null_placement="at_end").to_numpy()
         rank = np.empty(nodes.size, np.int64)
         rank[order] = np.arange(nodes.size)
         edges = rank[np.searchsorted(nodes, edges)]  # nodes renumbered by survivor priority: 0 is the best

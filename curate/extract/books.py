@@ -10,11 +10,10 @@ import zlib
 from typing import Iterator
 
 import fsspec
-from charset_normalizer import from_bytes
 
 from curate.core import budget, storage
 from curate.core.schema import doc_id
-from curate.extract.decode import DETECTION_SAMPLE, looks_binary, normalise_charset
+from curate.extract.decode import detect, looks_binary, normalise_charset
 from curate.extract.stage import Rejection, reject_file
 
 SUFFIXES = (".txt", ".txt.gz", ".text")
@@ -85,7 +84,7 @@ def decode_book(data: bytes) -> tuple[str | None, str]:
     broken = text.count("\ufffd") - data.count("\ufffd".encode())
     if broken <= NEARLY_UTF8 * len(data.translate(None, ASCII)):  # broken sequences per non-ASCII byte
         return text, f"utf-8 (with {broken} replacements)"
-    return detect(data)
+    return detect_book(data)
 
 
 def declared_codecs(label: str | None) -> list[str]:
@@ -96,16 +95,12 @@ def declared_codecs(label: str | None) -> list[str]:
     return [c for c in dict.fromkeys((superset, exact)) if c]
 
 
-def detect(data: bytes) -> tuple[str, str]:
-    """Detection for books with no usable declaration. Single-byte Latin charsets often tie in
-    charset-normalizer's scores (cp1250, cp1252 and cp1257 give a French text the same chaos);
-    among tied candidates cp1252, the commonest legacy charset of Western books, wins."""
-    results = list(from_bytes(data[:DETECTION_SAMPLE]))
-    if not results:
+def detect_book(data: bytes) -> tuple[str, str]:
+    """Detection for books with no usable declaration (curate.extract.decode.detect: among single-byte
+    Latin code pages, the one whose letters read as one language)."""
+    charset = detect(data)
+    if charset is None:
         return data.decode("utf-8", errors="replace"), "utf-8 (with replacements)"
-    best = results[0]
-    tied = [m.encoding for m in results if abs(m.chaos - best.chaos) < 0.01 and abs(m.coherence - best.coherence) < 0.01]
-    charset = codecs.lookup("cp1252" if "cp1252" in tied else best.encoding).name
     return data.decode(charset, errors="replace"), f"{charset} (detected)"
 
 

@@ -13,9 +13,15 @@ data, text no charset decodes, lines over max_line_chars, empty files. Before al
 these: links leading outside the input folder (outside_input), links to folders and
 folders that could not be listed. An archive stops at max_archive_bytes uncompressed
 bytes or max_archive_members members: the rest is one archive_budget rejection.
+
+Every document carries `license` and `license_source` (curate/license/detect.py): a folder
+tree's license files and package metadata are read once per worker process, an archive's in a
+first pass over its members (a .tar.gz is decompressed twice).
 """
 from __future__ import annotations
 
+import functools
+import os
 import posixpath
 import tarfile
 import zipfile
@@ -26,6 +32,7 @@ import fsspec
 
 from curate.core import budget, storage
 from curate.core.schema import doc_id
+from curate.license import detect as licenses
 from curate.extract.decode import decode_bytes, looks_binary, python_coding_cookie
 from curate.extract.stage import Rejection, reject_file
 
@@ -68,6 +75,7 @@ LOCK_FILES = {"package-lock.json", "yarn.lock", "pnpm-lock.yaml", "npm-shrinkwra
               "poetry.lock", "Pipfile.lock", "pdm.lock", "uv.lock", "composer.lock", "Gemfile.lock", "go.sum",
               "mix.lock", "pubspec.lock", "Podfile.lock", "packages.lock.json", "flake.lock", "gradle.lockfile"}
 MINIFIED_SUFFIXES = (".min.js", ".min.css", ".min.mjs", "-min.js", ".bundle.js")
+EVIDENCE_BYTES = 256 * 1024  # license texts and package files are small; a larger one is read this far
 
 
 def list_inputs(urls: list[str], params) -> list[str]:
@@ -98,7 +106,57 @@ def read(url: str, params, root: str | None = None) -> Iterator[dict | Rejection
     except (OSError, EOFError) as error:
         yield Rejection(base, "unreadable_file", f"{storage.printable(url)}: {type(error).__name__}: {error}")
         return
-    yield code_document(base, data, params)
+    yield code_document(base, data, params, {} if url == root else tree_evidence(root, params.parent_licenses))
+
+
+@functools.lru_cache(maxsize=16)
+def tree_evidence(root: str, parents: bool = False) -> dict[str, tuple[str, str]]:
+    """License evidence of a folder tree, by folder: read once per worker process. With `parents`, a
+    tree without evidence at its root takes the nearest evidence above it (parent_evidence)."""
+    found = {}
+    for url in storage.list_files(root):
+        relative = url[len(root) + 1:]
+        if licenses.is_evidence(relative) and folder_problem(relative) is None and storage.input_problem(url, root) is None:
+            try:
+                with fsspec.open(url, "rb") as f:
+                    found[relative] = f.read(EVIDENCE_BYTES).decode("utf-8", "replace")
+            except (OSError, EOFError):
+                continue  # an unreadable license file is no evidence; the file itself is rejected as unreadable
+    evidence = licenses.folder_evidence(found)
+    if parents and "" not in evidence and (above := parent_evidence(root)) is not None:
+        evidence[""] = above
+    return evidence
+
+
+def parent_evidence(root: str, levels: int = 8) -> tuple[str, str] | None:
+    """(license, source) from the nearest local folder above `root` holding license files or package
+    metadata, searching up to the first folder that holds a version-control folder (the repository's
+    root) or `levels` folders up: for an input that is a part of a repository (a package of a monorepo,
+    json/ of the standard library). The source is a path relative to `root` (../LICENSE.txt)."""
+    folder = os.path.abspath(root)
+    for up in range(1, levels + 1):
+        parent = os.path.dirname(folder)
+        if parent == folder or not os.path.isdir(parent):
+            return None
+        folder, found = parent, {}
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:  # a folder above the input that may not be listed ends the search
+            return None
+        for name in names:
+            path = os.path.join(folder, name)
+            if licenses.is_evidence(name) and os.path.isfile(path):
+                try:
+                    with open(path, "rb") as f:
+                        found[name] = f.read(EVIDENCE_BYTES).decode("utf-8", "replace")
+                except OSError:
+                    continue
+        if found:
+            license, source = licenses.folder_evidence(found)[""]
+            return license, ",".join(f"{'../' * up}{name}" for name in source.split(","))
+        if VCS_DIRS.intersection(names):
+            return None
+    return None
 
 
 def extension(relative: str) -> str:
@@ -108,14 +166,9 @@ def extension(relative: str) -> str:
 
 def check_path(relative: str, params) -> tuple[str, str] | None:
     """(reason, detail) for files rejected by their path alone, before reading them."""
-    *folders, name = relative.split("/")
-    for folder in folders:
-        if folder in VENDORED_DIRS:
-            return "vendored", f"inside {folder}/"
-        if folder in VCS_DIRS:
-            return "vcs_metadata", f"inside {folder}/"
-        if folder in GENERATED_DIRS or folder.endswith(".egg-info"):
-            return "generated", f"inside {folder}/"
+    name = posixpath.basename(relative)
+    if (problem := folder_problem(relative)) is not None:
+        return problem
     if name in LOCK_FILES:
         return "lock_file", name
     if name.lower().endswith(MINIFIED_SUFFIXES):
@@ -125,7 +178,18 @@ def check_path(relative: str, params) -> tuple[str, str] | None:
     return "not_code", f"extension {extension(name)!r} is not a programming language this reader knows"
 
 
-def code_document(base: dict, data: bytes, params) -> dict | Rejection:
+def folder_problem(relative: str) -> tuple[str, str] | None:
+    for folder in relative.split("/")[:-1]:
+        if folder in VENDORED_DIRS:
+            return "vendored", f"inside {folder}/"
+        if folder in VCS_DIRS:
+            return "vcs_metadata", f"inside {folder}/"
+        if folder in GENERATED_DIRS or folder.endswith(".egg-info"):
+            return "generated", f"inside {folder}/"
+    return None
+
+
+def code_document(base: dict, data: bytes, params, evidence: dict[str, tuple[str, str]]) -> dict | Rejection:
     """A document from a file's bytes, or why not."""
     relative = base["relative_path"]
     if len(data) > params.max_file_bytes:
@@ -145,7 +209,8 @@ def code_document(base: dict, data: bytes, params) -> dict | Rejection:
     longest = max(map(len, text.splitlines()), default=0)
     if longest > params.max_line_chars:
         return Rejection(row, "minified", f"a line of {longest} characters > max_line_chars {params.max_line_chars}")
-    return {**row, "text": text, "content_type": "text/plain"}
+    license, source = licenses.license_of(relative, text, evidence)
+    return {**row, "text": text, "content_type": "text/plain", "license": license, "license_source": source}
 
 
 def language_of(relative: str, data: bytes) -> str | None:
@@ -170,6 +235,7 @@ def read_archive(url: str, params) -> Iterator[dict | Rejection]:
     repository = name[: -len(next(s for s in ARCHIVE_SUFFIXES if name.endswith(s)))]
     member = None
     spent = budget.ArchiveBudget(params.max_archive_bytes, params.max_archive_members)
+    evidence = archive_evidence(url, params)
     try:
         with fsspec.open(url, "rb") as f:
             members = zip_members(f) if url.endswith(".zip") else tar_members(f)
@@ -184,7 +250,7 @@ def read_archive(url: str, params) -> Iterator[dict | Rejection]:
                 early = check_path(member, params)
                 if early is None and size > params.max_file_bytes:
                     early = ("too_large", f"{size} bytes > max_file_bytes {params.max_file_bytes}")
-                yield Rejection(base, *early) if early else read_code_member(base, read_member, params)
+                yield Rejection(base, *early) if early else read_code_member(base, read_member, params, evidence)
     except FileNotFoundError as error:
         yield reject_file("code", url, "unreadable_file", f"{storage.printable(url)}: {error}", repository=repository)
     except (*DAMAGED_ARCHIVE, ValueError) as error:
@@ -192,14 +258,31 @@ def read_archive(url: str, params) -> Iterator[dict | Rejection]:
         yield reject_file("code", url, "unreadable_archive", f"{storage.printable(url)}{after}: {type(error).__name__}: {error}", repository=repository)
 
 
-def read_code_member(base: dict, read_member, params) -> dict | Rejection:
+def archive_evidence(url: str, params) -> dict[str, tuple[str, str]]:
+    """License evidence of an archive, by folder: its license and package files, read in a pass of their
+    own (within the same budget). A damaged archive gives what was read before the damage; the
+    pass that reads the documents records the damage."""
+    found, spent = {}, budget.ArchiveBudget(params.max_archive_bytes, params.max_archive_members)
+    try:
+        with fsspec.open(url, "rb") as f:
+            for member, size, end_offset, read_member in zip_members(f) if url.endswith(".zip") else tar_members(f):
+                if spent.charge(end_offset) is not None:
+                    break
+                if licenses.is_evidence(member) and folder_problem(member) is None:
+                    found[member] = read_member(EVIDENCE_BYTES).decode("utf-8", "replace")
+    except (*DAMAGED_ARCHIVE, ValueError):
+        pass
+    return licenses.folder_evidence(found)
+
+
+def read_code_member(base: dict, read_member, params, evidence: dict[str, tuple[str, str]]) -> dict | Rejection:
     """A member's document; a damaged member (bad CRC, broken deflate data) is its own rejection. In a
     zip the next member is still read; in a tar stream the error recurs and ends the archive."""
     try:
         data = read_member(params.max_file_bytes + 1)
     except DAMAGED_ARCHIVE as error:
         return Rejection(base, "unreadable_member", f"{type(error).__name__}: {error}")
-    return code_document(base, data, params)
+    return code_document(base, data, params, evidence)
 
 
 def tar_members(f):

@@ -21,6 +21,32 @@ LABEL_ALIASES = {"x-sjis": "cp932", "windows-31j": "cp932", "x-gbk": "gb18030", 
 # PEP 263: a coding cookie in the first two lines of a Python file.
 CODING_COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 NON_ASCII = re.compile(r"[^\x00-\x7f]")
+# Single-byte Latin code pages detection confuses: charset-normalizer gives a French text the same
+# scores in cp1250, cp1252 and cp1257 ("D'APRČS", "ŕ toi", "naļve faēade") and may rank either first.
+SINGLE_BYTE_LATIN = ("cp1252", "cp1250", "cp1257", "cp1254", "cp1258", "iso8859-1", "iso8859-2", "iso8859-3",
+                     "iso8859-4", "iso8859-9", "iso8859-10", "iso8859-13", "iso8859-14", "iso8859-15", "iso8859-16")
+# The non-ASCII letters of the languages written in those code pages. A right decoding gives letters one
+# language's alphabet holds; a wrong one mixes alphabets (French in cp1250: è -> č, à -> ŕ, ç stays) or puts
+# symbols inside words (Polish in cp1252: ł -> ³, ż -> ¿).
+ALPHABETS = ("àâæçéèêëîïôœùûüÿ",  # French
+             "àèéìíîòóù",  # Italian
+             "äöüß",  # German
+             "áéíñóúü",  # Spanish
+             "áâãàçéêíóôõú",  # Portuguese
+             "àçèéíïòóúü",  # Catalan
+             "áéèëíïóöúü",  # Dutch
+             "åäöéæøüðþáíóúý",  # Nordic languages
+             "ąćęłńóśźż",  # Polish
+             "áčďéěíňóřšťúůýž",  # Czech
+             "áäčďéíĺľňóôŕšťúýž",  # Slovak
+             "áéíóöőúüű",  # Hungarian
+             "čćđšž",  # Croatian, Slovene, Bosnian
+             "ăâîșțşţ",  # Romanian
+             "ąčęėįšųūž",  # Lithuanian
+             "āčēģīķļņšūž",  # Latvian
+             "äõöüšž",  # Estonian
+             "çğıöşüâî")  # Turkish
+SYMBOL_IN_WORD = re.compile(r"(?<=[A-Za-z])[^\x00-\x7f](?=[A-Za-z])")
 
 
 def looks_binary(data: bytes) -> bool:
@@ -83,9 +109,8 @@ def decode_bytes(data: bytes, *declared: str | None, replace: bool = True) -> tu
                 pass
     if replace and mostly_utf8(data):
         return data.decode("utf-8", errors="replace"), "utf-8 (with replacements)"
-    best = from_bytes(data[:DETECTION_SAMPLE]).best()
-    if best is not None and best.encoding:
-        charset = codecs.lookup(best.encoding).name
+    charset = detect(data)
+    if charset:
         try:
             return data.decode(charset), charset
         except UnicodeDecodeError:  # detection saw only a sample
@@ -94,3 +119,32 @@ def decode_bytes(data: bytes, *declared: str | None, replace: bool = True) -> tu
     if not replace:
         return None, "no charset decodes these bytes"
     return data.decode("utf-8", errors="replace"), "utf-8 (with replacements)"
+
+
+def detect(data: bytes) -> str | None:
+    """The codec charset-normalizer ranks first; among single-byte Latin code pages (which it
+    cannot tell apart: same chaos, same coherence), the one whose text reads as one language."""
+    results = list(from_bytes(data[:DETECTION_SAMPLE]))
+    if not results or not results[0].encoding:
+        return None
+    best = codecs.lookup(results[0].encoding).name
+    if best not in SINGLE_BYTE_LATIN:
+        return best
+    sample = data[:DETECTION_SAMPLE]
+    candidates = dict.fromkeys(("cp1252", *(codecs.lookup(m.encoding).name for m in results if m.encoding)))
+    scored = [(alphabet_fit(sample.decode(c, errors="replace")), -i, c) for i, c in enumerate(candidates) if c in SINGLE_BYTE_LATIN]
+    return max(scored)[2]  # ties: cp1252 first (the commonest legacy charset of Western text), then detection's order
+
+
+def alphabet_fit(text: str) -> int:
+    """Non-ASCII letters the best-fitting language's alphabet holds, less those it does not, less
+    symbols and replacement characters inside words."""
+    letters: dict[str, int] = {}
+    for char in NON_ASCII.findall(text):
+        if char.isalpha():
+            lower = char.lower()
+            letters[lower] = letters.get(lower, 0) + 1
+    total = sum(letters.values())
+    held = max(sum(letters.get(c, 0) for c in alphabet) for alphabet in ALPHABETS)
+    symbols = sum(1 for c in SYMBOL_IN_WORD.findall(text) if not c.isalpha())
+    return held - (total - held) - symbols

@@ -1,9 +1,15 @@
 """Main-text engines for web pages: HTML (already decoded) to the page's main text.
 
-trafilatura   precision-favouring trafilatura, tables on: FineWeb's setting (the default)
-resiliparse   resiliparse's main_content heuristics: ~10x faster, keeps far more boilerplate
+trafilatura   trafilatura 2.x through its public API with FineWeb's settings (precision mode,
+              tables on, per-file deduplicate): the default
+fast          curate's own main-text rules on Lexbor's C DOM (curate/extract/engines_fast.py):
+              ~4.7x trafilatura's pages per CPU-second, ~0.013 F1 below it on the dev set
+resiliparse   resiliparse's main_content heuristics: ~11x faster, keeps far more boilerplate
 auto          trafilatura without its fallback extractors (readability, jusText), and the full
-              trafilatura only where that first pass is short
+              trafilatura only where that first pass is short (no faster than the default on 2.x)
+
+Where trafilatura's precision mode finds nothing, its balanced mode is asked once more: on the
+shared WARC sample that gives back the text trafilatura 1.11 kept (docs/extraction.md, "Empty pages").
 
 Every engine returns (text, None) or (None, why there is no text), so a rejection can say
 "no main content found" apart from "parse error" or "text already seen in this file".
@@ -11,24 +17,21 @@ See docs/extraction.md for measured quality and speed of each.
 """
 from __future__ import annotations
 
-from copy import copy
+from copy import deepcopy
 from dataclasses import dataclass
-from functools import lru_cache
 
 import trafilatura
 from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.html import HTMLTree
-from trafilatura.deduplication import LRU_TEST
-from trafilatura.settings import Extractor
+from trafilatura.deduplication import LRUCache
 
-from curate.extract.engines_walks import faster_walks
-from curate.extract.engines_xpath import faster_trafilatura
+from curate.extract.engines_fast import fast_main_text
 
-ENGINES = ("trafilatura", "resiliparse", "auto")
 # trafilatura's own rule for when its first pass needs no second opinion (its recall mode
 # skips the fallback extractors above 10 x min_extracted_size = 2,500 characters): the
 # fallbacks exist to rescue short or empty extractions.
 TRUSTED_FIRST_PASS_CHARS = 2500
+DEDUP_MEMORY = 4096  # texts remembered per file: trafilatura's own process-wide size (LRU_SIZE)
 
 
 @dataclass(frozen=True)
@@ -41,50 +44,51 @@ class EngineOptions:
     markdown: bool = False  # headings, lists, emphasis and tables kept as Markdown
 
 
+class FileMemory:
+    """trafilatura's `deduplicate` memory, scoped to one input file (trafilatura 2.x takes an
+    LRUCache as `deduplicate`): a file's output does not depend on what a worker read before."""
+    seen = LRUCache(maxsize=DEDUP_MEMORY)
+
+
 def new_file() -> None:
-    """trafilatura's `deduplicate` remembers text seen earlier in this process; starting each
-    file afresh makes a file's output independent of what a worker did before."""
-    LRU_TEST.clear()
+    FileMemory.seen = LRUCache(maxsize=DEDUP_MEMORY)
 
 
 def extract_main_text(html: str, options: EngineOptions) -> tuple[str | None, str | None]:
     if options.engine == "resiliparse":
         return resiliparse_text(html, options)
-    with faster_trafilatura(), faster_walks():  # same text, faster (engines_xpath.py, engines_walks.py)
-        return trafilatura_main_text(html, options)
+    if options.engine == "fast":
+        return fast_main_text(html, options.include_tables, options.include_comments)
+    return trafilatura_main_text(html, options)
 
 
 def trafilatura_main_text(html: str, options: EngineOptions) -> tuple[str | None, str | None]:
-    tree = trafilatura.load_html(html)  # parsed once, for the first pass and the fallback alike
+    tree = trafilatura.load_html(html)
     if tree is None:
         return None, "parse error: no HTML document tree could be built (text without markup?)"
-    deduplicate = options.deduplicate
+    dedup = FileMemory.seen if options.deduplicate else False
     if options.engine == "auto":
-        untouched = copy(tree)  # trafilatura prunes the tree it is given; a copy costs ~1/5 of a parse
-        text = trafilatura_text(tree, options, no_fallback=True)
+        # trafilatura prunes the tree it is given: the first pass works on a copy (~1/5 of a parse)
+        text = trafilatura_text(deepcopy(tree), options, fast=True, deduplicate=dedup)
         if text and len(text) >= TRUSTED_FIRST_PASS_CHARS:
             return text, None
-        tree = untouched
-        deduplicate = False  # the first pass already counted this page's text in the dedup memory
-    text = trafilatura_text(tree, options, no_fallback=False, deduplicate=deduplicate)
+        dedup = False  # the first pass already counted this page's text in the dedup memory
+    text = trafilatura_text(tree, options, deduplicate=dedup)
     if text:
         return text, None
-    if deduplicate and trafilatura_text(trafilatura.load_html(html), options, no_fallback=False, deduplicate=False):
+    # rare from here on (2 of 164 shared pages): the page is parsed again rather than copied on every page
+    if dedup and trafilatura_text(trafilatura.load_html(html), options):
         return None, "only text already seen earlier in this file (deduplicate)"
-    return None, "no main content found"
+    if options.favor_precision:  # a second opinion only where precision mode found nothing
+        text = trafilatura_text(trafilatura.load_html(html), options, deduplicate=dedup, precision=False)
+    return (text, None) if text else (None, "no main content found")
 
 
-def trafilatura_text(tree, options: EngineOptions, no_fallback: bool, deduplicate: bool | None = None) -> str | None:
-    return trafilatura.extract(tree, options=extractor(options, no_fallback, options.deduplicate if deduplicate is None else deduplicate))
-
-
-@lru_cache(maxsize=64)
-def extractor(options: EngineOptions, no_fallback: bool, deduplicate: bool) -> Extractor:
-    """trafilatura's settings object, built once instead of per page (it reads its config file
-    values on every extract() call otherwise); trafilatura does not change it while extracting."""
-    return Extractor(fast=no_fallback, precision=options.favor_precision, tables=options.include_tables,
-                     comments=options.include_comments, dedup=deduplicate,
-                     output_format="markdown" if options.markdown else "txt", formatting=options.markdown)
+def trafilatura_text(tree, options: EngineOptions, fast: bool = False, deduplicate=False, precision: bool = True) -> str | None:
+    return trafilatura.extract(tree, fast=fast, favor_precision=options.favor_precision and precision,
+                               include_tables=options.include_tables, include_comments=options.include_comments,
+                               deduplicate=deduplicate, output_format="markdown" if options.markdown else "txt",
+                               include_formatting=options.markdown)
 
 
 def resiliparse_text(html: str, options: EngineOptions) -> tuple[str | None, str | None]:

@@ -43,7 +43,7 @@ class ExtractParams:
     source: Literal["web", "books", "code"]
     files_per_shard: int = 32  # small files (HTML pages, books, code) grouped per shard; a WARC is a shard of its own
     # web: trafilatura settings, precision-favouring with tables as in FineWeb (curate/extract/engines.py)
-    engine: Literal["trafilatura", "resiliparse", "auto"] = "trafilatura"
+    engine: Literal["trafilatura", "fast", "resiliparse", "auto"] = "trafilatura"
     markdown: bool = False  # web: keep headings, lists and tables as Markdown
     favor_precision: bool = True
     include_tables: bool = True
@@ -57,6 +57,7 @@ class ExtractParams:
     # code
     max_file_bytes: int = 1_000_000
     max_line_chars: int = 100_000  # a longer line marks a minified or data file
+    parent_licenses: bool = False  # a local folder without license files takes those of a folder above (curate/extract/code.py)
     max_archive_bytes: int = budget.MAX_ARCHIVE_BYTES  # uncompressed bytes walked in one .tar.gz / .zip
     max_archive_members: int = budget.MAX_ARCHIVE_MEMBERS
 
@@ -67,8 +68,8 @@ class ExtractParams:
             self.max_doc_bytes = budget.MAX_DOC_BYTES[self.source]
         if self.timeout_seconds < 0:
             raise ValueError(f"parameter 'timeout_seconds' must be 0 (no limit) or more, got {self.timeout_seconds}")
-        if self.markdown and self.engine == "resiliparse":
-            raise ValueError("parameter 'markdown' needs engine trafilatura or auto (resiliparse writes plain text)")
+        if self.markdown and self.engine in ("fast", "resiliparse"):
+            raise ValueError(f"parameter 'markdown' needs engine trafilatura or auto ({self.engine} writes plain text)")
 
 
 @register_stage("extract")

@@ -1,2 +1,2 @@
 """`curate mix`: check a dataset-mix manifest and print the plan
-the trainer will draw by (train.mix)."""
+the trainer will draw by (common.mix)."""

@@ -7,7 +7,7 @@ def add_mix_parser(commands) -> None:
         "mix", help="check a dataset-mix manifest and print its plan",
         description="Check a data_manifests/*.yaml file (keys, token directories, one tokenizer for all shards, "
                     "weights) and print the plan: tokens available per source, tokens drawn, share and epochs. "
-                    "The trainer computes the same plan from the same file (train.mix), so this is what "
+                    "The trainer computes the same plan from the same file (common.mix), so this is what "
                     "training draws. Warns when a source repeats more than 4 epochs.")
     parser.add_argument("manifest", help="manifest YAML, e.g. data_manifests/demo.yaml")
     parser.add_argument("--plot", nargs="?", const="", metavar="PNG",
@@ -16,7 +16,7 @@ def add_mix_parser(commands) -> None:
 
 
 def cmd_mix(args) -> int:
-    from train.mix import format_plan, load_manifest, plan_mix
+    from common.mix import format_plan, load_manifest, plan_mix
 
     plan = plan_mix(load_manifest(args.manifest))  # a bad manifest raises ConfigError, which the CLI prints
     print(format_plan(plan))

@@ -24,7 +24,7 @@ from curate.read.reader import check, read_piece
 @register_stage("read")
 class ReadStage(Stage):
     Params = ReaderConfig
-    source = True  # reads files into documents itself: document stages fuse after it (curate.core.runner)
+    source = True  # reads files into documents itself: document stages fuse after it (curate.core.planning)
 
     schema = None  # the output schema, set by shards() on the driver; travels to workers with the stage
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from train.mix import EPOCH_WARNING, MixPlan
-from train.plot import BLUE, ORANGE, RED
+from common.colours import BLUE, ORANGE, RED
+from common.mix import EPOCH_WARNING, MixPlan
 
 
 def plot_mix(plan: MixPlan, out_path: str | Path) -> Path:

@@ -75,9 +75,13 @@ def funnel(run: Run) -> str:
     drops = [(n, reason, count) for n in stages for reason, count in run.stats[n]["dropped"].items()]
     drop_rows = [[Raw(f'<a href="#reason-{slug(n + "-" + r)}">{escape(r)}</a>'), n, c, f"{c / first['docs_in']:.2%}" if first["docs_in"] else "-"]
                  for n, r, c in sorted(drops, key=lambda d: -d[2])]
+    # what stages changed without dropping: secrets removed per kind, pii and normalize edits, license counts
+    edit_rows = [[n, name, count] for n in stages for name, count in sorted(run.stats[n].get("counters", {}).items()) if count]
     return (f'<h3>Documents</h3>{svg.bars(docs)}<h3>Megabytes</h3>{svg.bars(mb, unit=" MB")}'
             + table(["stage", "docs in", "docs out", "dropped", "MB in", "MB out", "seconds", "dropped by reason"], rows, "funnel")
-            + "<h3>Drops by reason</h3>" + table(["reason", "stage", "documents", "of the input"], drop_rows, "reasons"))
+            + "<h3>Drops by reason</h3>" + table(["reason", "stage", "documents", "of the input"], drop_rows, "reasons")
+            + ("<h3>Counted by the stages (edits, secrets removed per kind, licenses seen)</h3>"
+               + table(["stage", "counter", "count"], edit_rows, "counters") if edit_rows else ""))
 
 
 def values_and_weights(populations: list[Population], column: str, mask=None) -> tuple[np.ndarray, np.ndarray]:
@@ -192,7 +196,7 @@ def samples(run: Run, seed: int) -> str:
 def facets(run: Run) -> str:
     before, after = run.everything(), [run.kept] if run.kept is not None else []
     parts = []
-    for column, title in (("language", "Languages"), ("source", "Sources"), ("host", "Domains (top hosts)")):
+    for column, title in (("language", "Languages"), ("source", "Sources"), ("host", "Domains (top hosts)"), ("license", "Licenses (code)")):
         b, a = run.facet(column, before), run.facet(column, after)
         if set(b) <= {"(none)"}:
             continue

@@ -28,7 +28,7 @@ from curate.core import storage
 from curate.read.jsonl_sink import read_jsonl_output
 
 HOST = r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?(?P<host>[^/:?#]+)"
-FACETS = ("language", "source", "host")
+FACETS = ("language", "source", "host", "license")
 SHOWN = ("id", "source", "language", "url", "title", "path", "repository", "relative_path", "stage", "reason", "detail", "duplicate_of")
 
 
@@ -103,7 +103,7 @@ def sample_population(files: list[Path], cap: int, rng: np.random.Generator) -> 
         rows = chosen[(chosen >= starts[index]) & (chosen < starts[index + 1])] - starts[index]
         if not len(rows):
             continue
-        wanted = [f.name for f in file_schema(path) if is_signal(f) or f.name in ("reason", "language", "source", "url")]
+        wanted = [f.name for f in file_schema(path) if is_signal(f) or f.name in ("reason", "language", "source", "url", "license")]
         table = read_selected(path, rows, wanted)
         if "url" in table.column_names:
             host = pc.struct_field(pc.extract_regex(table["url"], HOST), "host")

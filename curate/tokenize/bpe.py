@@ -150,7 +150,7 @@ def write_hf_tokenizer_files(tokenizer_url: str, eot: str | None) -> None:
     import json
     import posixpath
 
-    from train.tokenizer import hf_tokenizer_files
+    from common.tokenizer import hf_tokenizer_files
     if eot is None:
         return
     folder = posixpath.dirname(tokenizer_url)

@@ -11,7 +11,8 @@ import yaml
 
 from curate.core.executor import Executor
 from curate.core.pipeline import Pipeline
-from curate.core.runner import StageReport, run_pipeline
+from curate.core.runner import run_pipeline
+from curate.core.stats import StageReport
 from curate.tokenize.bpe import read_tokenizer, train_tokenizer
 from curate.tokenize.stage import TokenizeParams, TokenizeStage
 
@@ -30,7 +31,7 @@ class DemoTokens:
     tokenizer_sha256: str
     reports: list[StageReport]   # one tokenize report per source, for the demo's stats table
     manifest: Path
-    plan: object                 # train.mix.MixPlan; print it with train.mix.format_plan
+    plan: object                 # common.mix.MixPlan; print it with common.mix.format_plan
 
 
 def tokenize_demo(demo_dir: str | os.PathLike, curated: dict[str, str], executor: Executor,
@@ -39,7 +40,7 @@ def tokenize_demo(demo_dir: str | os.PathLike, curated: dict[str, str], executor
     ({"web": "out/demo/web/dedup", ...}), tokenize each into <demo_dir>/<source>/tokenize/{train,val},
     write <demo_dir>/mix.yaml and plan it. Resumable like every pipeline: an existing tokenizer is kept
     (delete the folder to start over)."""
-    from train.mix import load_manifest, plan_mix
+    from common.mix import load_manifest, plan_mix
 
     demo_dir = Path(demo_dir)
     unknown = set(curated) - set(DEMO_SOURCES)

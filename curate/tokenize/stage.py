@@ -50,13 +50,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
 
+from common.shards import (SUMMARY_NAME, ShardWriter, dtype_for_vocab, index_counts, token_dir_summary,
+                           write_token_dir_summary)
 from curate.core import storage
 from curate.core.params import ConfigError, require_fraction
-from curate.core.stage import Phase, Shard, ShardOutput, ShardStats, Stage
 from curate.core.registry import register_stage
+from curate.core.stage import Phase, Shard, ShardOutput, ShardStats, Stage
 from curate.tokenize.bpe import read_tokenizer
-from train.format import (SUMMARY_NAME, ShardWriter, dtype_for_vocab, index_counts, token_dir_summary,
-                          write_token_dir_summary)
 
 SPLIT_FILE = "validation_split.json"
 HASH_RANGE = 2**64
@@ -271,7 +271,7 @@ def gather_shards(pieces: str, target: str, base: str, vocab_size: int, max_toke
     """Copy every document of the shards in `pieces` (in name order) into fresh shards target/<base>-NNN
     (folders or URLs; pieces under a URL are downloaded first): the held-out documents of many input
     shards become a few shards of useful size. Returns how many documents it copied."""
-    from train.format import IndexedShard
+    from common.shards import IndexedShard
 
     documents = 0
     with tempfile.TemporaryDirectory(prefix="curate-pieces-") as scratch:
@@ -287,7 +287,7 @@ def gather_shards(pieces: str, target: str, base: str, vocab_size: int, max_toke
 
 
 def write_summary(url: str, tokenizer_sha256: str, vocab_size: int, eot_id: int) -> None:
-    """Write tokens.json of the token folder at url: through train.format for a folder; for a URL, from the
+    """Write tokens.json of the token folder at url: through common.shards for a folder; for a URL, from the
     shards' .idx files alone (no .bin is downloaded)."""
     if "://" not in url:
         Path(url).mkdir(parents=True, exist_ok=True)

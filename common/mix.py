@@ -1,7 +1,7 @@
 """Dataset-mix manifests (`data_manifests/*.yaml`) and the plan the trainer draws by.
 
 A manifest's keys are the fields of `Manifest`, `Source` and `Tokenizer` below, with their types and
-constraints; train/typed.py checks every key before a token directory is opened. `curate mix` prints
+constraints; common/typed.py checks every key before a token directory is opened. `curate mix` prints
 `format_plan(plan_mix(load_manifest(path)))`; the trainer's sampler (train/data.py) draws
 each source with exactly the plan's share, so what `curate mix` shows is what training sees.
 
@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
-from train.format import ShardFormatError, TokenDir, read_token_dir
-from train.typed import NON_EMPTY, NON_NEGATIVE, POSITIVE, ConfigError, Invalid, build, read_yaml
+from common.shards import ShardFormatError, TokenDir, read_token_dir
+from common.typed import NON_EMPTY, NON_NEGATIVE, POSITIVE, ConfigError, Invalid, build, read_yaml
 
 EPOCH_WARNING = 4.0
 
@@ -98,7 +98,7 @@ class MixPlan:
 
 
 def load_manifest(path: str | Path) -> Manifest:
-    """Read and check a manifest (train/typed.py), then open every token directory it names."""
+    """Read and check a manifest (common/typed.py), then open every token directory it names."""
     path = Path(path)
     raw = read_yaml(path, "manifest")
     manifest = build(Manifest, raw, str(path))

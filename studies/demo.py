@@ -14,6 +14,7 @@ training run on that mix, so one command goes from raw text to a loss curve.
 from __future__ import annotations
 
 import os
+import shutil
 import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +53,7 @@ class DemoRun:
     train_steps: int = 200
     reports: dict[str, list] = field(default_factory=dict)  # pipeline name -> its StageReports
     manifest: Path | None = None  # the mix manifest the tokenize step wrote
-    training: dict | None = None  # train.demo_run's result
+    training: dict | None = None  # demo_run's result
 
 
 def step_fetch(run: DemoRun) -> None:
@@ -69,7 +70,8 @@ def step_fetch(run: DemoRun) -> None:
 def run_shipped_pipeline(run: DemoRun, name: str, inputs: list[str]) -> None:
     from curate.core.executor import LocalExecutor
     from curate.core.pipeline import load_pipeline
-    from curate.core.runner import format_reports, run_pipeline
+    from curate.core.runner import run_pipeline
+    from curate.core.stats import format_reports
 
     pipeline = load_pipeline(str(PIPELINES / f"{name}.yaml"), inputs, str(run.output / name))
     executor = LocalExecutor(run.workers)
@@ -99,10 +101,10 @@ def step_code(run: DemoRun) -> None:
 
 def step_tokenize(run: DemoRun) -> None:
     """A tokenizer trained on what the three pipelines kept, token shards per source, and the mix plan."""
+    from common.mix import format_plan
     from curate.core.executor import LocalExecutor
-    from curate.core.runner import format_reports
+    from curate.core.stats import format_reports
     from curate.tokenize.demo import tokenize_demo
-    from train.mix import format_plan
 
     curated = {name: str(run.output / name / reports[-1].name) for name, reports in run.reports.items()}
     executor = LocalExecutor(run.workers)
@@ -120,11 +122,37 @@ def step_train(run: DemoRun) -> None:
     """A short CPU run of the tiny model on the mix: the loss falls, loss.png is written."""
     if run.train_steps <= 0:
         return
-    from train.demo import demo_run
-
     print(f"training the tiny-cpu model for {run.train_steps} steps on {run.manifest}")
     run.training = demo_run(run.manifest, run.output / "train", steps=run.train_steps)
     print(f"train loss {run.training['first_loss']:.3f} -> {run.training['final_loss']:.3f}; loss curve: {run.training['plot']}")
+
+
+def demo_run(manifest_path, out_dir, steps: int = 200, log=print) -> dict:
+    """Train the tiny preset for `steps` steps, print the loss falling, write loss.png.
+
+    Starts afresh in `out_dir` (its previous checkpoints and metrics are removed). Returns
+    {"first_loss", "final_loss", "val_loss" (None without validation shards), "plot", "run_dir"}.
+    """
+    from train.config import load_config
+    from train.plot import plot_run
+    from train.trainer import run_training
+
+    out_dir = Path(out_dir)
+    for stale in [*out_dir.glob("ckpt-*"), *out_dir.glob("best.*"), out_dir / "metrics.jsonl"]:
+        shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
+    shutil.rmtree(out_dir / "tb", ignore_errors=True)
+    config = load_config(None, {"preset": "tiny-cpu", "manifest": str(manifest_path), "out_dir": str(out_dir),
+                                "max_steps": steps, "warmup_steps": min(20, steps // 10), "progress": False,
+                                "eval_interval": max(steps // 4, 1), "ckpt_interval": steps})
+    result = run_training(config, log=log)
+    every = max(steps // 10, 1)
+    for step in sorted(result.losses)[::every] + [max(result.losses)]:
+        log(f"step {step:5d}  train loss {result.losses[step]:.4f}")
+    plot = plot_run(out_dir, out_dir / "loss.png")
+    log(f"loss curve: {plot}")
+    first, final = result.losses[min(result.losses)], result.losses[max(result.losses)]
+    val = result.val_losses[max(result.val_losses)] if result.val_losses else None
+    return {"first_loss": first, "final_loss": final, "val_loss": val, "plot": plot, "run_dir": out_dir}
 
 
 DEMO_STEPS: list[tuple[str, Callable[[DemoRun], None]]] = [

@@ -2,7 +2,7 @@
 
 One layer for every configuration in the project: curate's stage parameters (via
 curate.core.params), the pipeline file, the trainer's config (train/config.py) and the mix
-manifest (train/mix.py). `build(cls, values, where)` checks every key (unknown ones get a
+manifest (common/mix.py). `build(cls, values, where)` checks every key (unknown ones get a
 did-you-mean) and every value against the field's annotation (int, float, str, bool, Path,
 Literal, unions with None, lists, dicts, nested dataclasses) and the constraints declared next
 to it (`n_layer: Annotated[int, POSITIVE]`), then calls the dataclass, whose __post_init__

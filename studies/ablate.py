@@ -13,7 +13,7 @@ compare (the DCLM / FineWeb method). The YAML:
     tasks: [{name: continuation, path: ../held_out/continuation.jsonl}]   # train/tasks.py multiple-choice JSONL
     arms:
       - {name: curated, manifest: ../data_manifests/curated.yaml}
-      - name: extracted               # or pipeline output + a tokenizer: tokenized into OUT/ARM/data (needs curate)
+      - name: extracted               # or pipeline output + a tokenizer: tokenized into OUT/ARM/data (curate's tokenize stage)
         tokenizer: ../out/tokenizer/tokenizer.json
         seq_len: 1024
         data: [{name: web, path: ../out/web/extract, weight: 0.5}, {name: books, path: ../out/books/dedup, weight: 0.5}]
@@ -34,8 +34,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from train.config import ConfigError
-from train.typed import read_yaml
+from common.typed import ConfigError, read_yaml
 
 KEYS = {"name", "out_dir", "train", "tokens", "seeds", "eval_sets", "eval_tokens", "final_eval_tokens", "tasks",
         "max_task_examples", "arms"}
@@ -85,15 +84,11 @@ def _relocate(entry: str, resolve) -> str:
 
 def tokenize_arm(spec: dict, arm: dict) -> str:
     """An arm given as pipeline output (Parquet folders) plus a tokenizer: token shards and a mix manifest under
-    OUT/ARM/data (kept, so a rerun reuses them). Tokenizing needs curate, imported only here."""
-    try:
-        from curate.core.executor import make_executor
-        from curate.core.pipeline import Pipeline
-        from curate.core.runner import run_pipeline
-        from curate.tokenize.stage import TokenizeParams, TokenizeStage
-    except ImportError:
-        raise ConfigError(f"arm {arm['name']}: tokenizing pipeline output needs curate installed; "
-                          "or give the arm a manifest") from None
+    OUT/ARM/data (kept, so a rerun reuses them). curate is imported only here: other arms train without it."""
+    from curate.api import make_executor
+    from curate.core.pipeline import Pipeline
+    from curate.core.runner import run_pipeline
+    from curate.tokenize.stage import TokenizeParams, TokenizeStage
     root = (Path(spec["out_dir"]) / arm["name"] / "data").resolve()
     sources = []
     for source in arm["data"]:
@@ -113,8 +108,8 @@ def tokenize_arm(spec: dict, arm: dict) -> str:
 
 def run_config(spec: dict, arm: dict, seed: int):
     """The `train run` config of one arm and seed: the shared proxy config, the arm's manifest, the budget."""
+    from common.mix import load_manifest
     from train.config import load_config
-    from train.mix import load_manifest
     values = {**spec["train"], "manifest": arm["manifest"], "seed": seed, "progress": False,
               "out_dir": str(Path(spec["out_dir"]) / arm["name"] / f"seed-{seed}"),
               "eval_sets": spec["eval_sets"], "eval_tokens": spec.get("eval_tokens", 32768)}
@@ -288,3 +283,20 @@ def plot_curves(spec: dict, out_path: Path) -> Path | None:
     figure.savefig(out_path)
     plt.close(figure)
     return out_path
+
+
+def add_ablate_parser(commands) -> None:
+    ab = commands.add_parser("ablate", help="train proxy models on each data arm and compare them",
+                             description="Train the same small model on each arm (data mix) of an ablation YAML, "
+                                         "for each seed, and compare their held-out losses with the spread across "
+                                         "seeds. Finished runs are reused; --arm and --seed split the work.")
+    ab.add_argument("ablation", help="ablation YAML, e.g. ablations/curated-vs-extracted.yaml")
+    ab.add_argument("--arm", action="append", help="run only this arm (repeatable; one arm per GPU or node)")
+    ab.add_argument("--seed", action="append", type=int, help="run only this seed (repeatable)")
+    ab.add_argument("--report", action="store_true", help="train nothing; compare the finished runs")
+    ab.set_defaults(handler=cmd_ablate)
+
+
+def cmd_ablate(args) -> int:
+    print(run_ablation(args.ablation, arms=args.arm, seeds=args.seed, report_only=args.report))
+    return 0
