@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -116,3 +117,29 @@ def test_demo_takes_the_lock_too(shared_data, tmp_path):
         result = run_curate("demo", "--from", str(shared_data), "--output", str(tmp_path / "demo"), "--no-progress", check=False)
         assert sorted(p.name for p in (tmp_path / "demo").iterdir()) == [LOCK_NAME]  # nothing else was written
     assert result.returncode == 1 and "another run is writing" in result.stderr
+
+
+def test_a_lock_naming_a_live_unrelated_pid_with_an_hour_old_heartbeat_is_taken_over(books_pipeline, tmp_path):
+    """Issue #31 case 11: the pid was reused by another process (here a sleeping one) after the holder died;
+    its heartbeat stopped an hour ago, so the lock is stale whatever the pid is."""
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        write_lock(tmp_path / "out", pid=sleeper.pid, heartbeat=time.time() - 3600)
+        result = run_curate("run", str(books_pipeline), "--no-progress", check=False)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert result.returncode == 0, result.stderr
+    assert "taking over a stale lock" in result.stderr and re.search(r"no heartbeat for 36\d\d s", result.stderr)
+    assert (tmp_path / "out" / "stats" / "extract.json").exists() and not (tmp_path / "out" / LOCK_NAME).exists()
+
+
+def test_a_lock_of_a_live_process_on_this_host_with_a_fresh_heartbeat_still_holds(tmp_path):
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        write_lock(tmp_path, pid=sleeper.pid, heartbeat=time.time() - 5)
+        with pytest.raises(LockHeld, match=f"pid {sleeper.pid}"):
+            RunLock(str(tmp_path), stale_seconds=60).acquire()
+    finally:
+        sleeper.kill()
+        sleeper.wait()

@@ -200,7 +200,8 @@ def facets(run: Run) -> str:
         b, a = run.facet(column, before), run.facet(column, after)
         if set(b) <= {"(none)"}:
             continue
-        rows = [[value, round(count), round(a.get(value, 0)), f"{a.get(value, 0) / count:.0%}"] for value, count in b.most_common(20)]
+        rows = [[value, round(count), round(a.get(value, 0)), f"{a.get(value, 0) / count:.0%}" if count else "-"]
+                for value, count in b.most_common(20)]
         parts.append(f"<div><h3>{title}</h3>" + table([column, "before", "after", "kept"], rows, f"facet-{column}") + "</div>")
     sampled = [p for p in before if p.table.num_rows < p.total]
     note = (f'<p class="note">Estimated from uniform samples of {sum(p.table.num_rows for p in sampled):,} of '

@@ -190,7 +190,7 @@ class Run:
             if column in population.table.column_names:
                 for item in pc.value_counts(population.table[column]).to_pylist():
                     counts[item["values"] if item["values"] is not None else "(none)"] += item["counts"] * population.weight
-            else:
+            elif population.table.num_rows:  # a population of no rows (a last stage that kept nothing) counts nothing
                 counts["(none)"] += population.table.num_rows * population.weight
         return counts
 
@@ -204,6 +204,8 @@ def stage_order(output: Path, pipeline: dict | None) -> list[dict]:
     """Stages in run order: pipeline.yaml's, then any other stats/*.json (e.g. a tokenize step run on its own)
     by the time they were written."""
     stages = list(pipeline["stages"]) if pipeline else []
+    if pipeline and "reader" in pipeline:  # the top-level reader: key is the `read` stage, run first
+        stages.insert(0, {"stage": "read", "name": "read", **pipeline["reader"]})
     known = {s["name"] for s in stages}
     for path in sorted((output / "stats").glob("*.json"), key=lambda p: p.stat().st_mtime):
         if path.stem not in known:  # no parameters known: a stage type only where its output tells
