@@ -201,6 +201,12 @@ def point_command(args: list[str]) -> list[str]:
     return [sys.executable, "-c", launcher, *args]
 
 
+def eval_device(device: str) -> str:
+    """The device `train eval` scores a point on: the one it trained on (auto: CUDA when there is one)."""
+    import torch
+    return "cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu"
+
+
 def run_point(spec: dict, point: Point, env: dict, log=print) -> dict | None:
     """Train (or resume) one point, then score its final checkpoint with `train eval`; eval.json marks it done."""
     folder = Path(spec["out_dir"]) / point.folder
@@ -224,7 +230,7 @@ def run_point(spec: dict, point: Point, env: dict, log=print) -> dict | None:
             sets = [f"--set={s['name']}={s['path']}" for s in spec["eval_sets"]]
             scored = subprocess.run(point_command(["eval", str(final[-1]), *sets, "--out", str(folder / "eval.tmp"),
                                                    "--max-tokens", str(spec["final_eval_tokens"]), "--device",
-                                                   "cuda" if config.device == "cuda" else "cpu"]),
+                                                   eval_device(config.device)]),
                                     cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     if trained.returncode or not final or scored.returncode:
         tail = (folder / "log.txt").read_text()[-2000:]
