@@ -8,7 +8,7 @@ import pytest
 from tokenizers import Tokenizer
 
 from conftest import run_curate
-from curate.tokenize.bpe import parquet_inputs, sample_texts
+from curate.tokenize.bpe import document_inputs, sample_texts
 from curate.tokenize.cli import parse_size
 from tokenize_fixtures import build_curated, read_documents
 
@@ -48,7 +48,7 @@ def test_pre_tokenizer_splits_digits_in_threes_and_keeps_indentation(curated):
 
 
 def test_sample_is_deterministic_spread_over_inputs_and_capped(curated):
-    files = parquet_inputs([str(f) for f in curated.folders().values()])
+    files = document_inputs([str(f) for f in curated.folders().values()])
     assert all("/_" not in f for f in files) and len(files) == 8
     first = list(sample_texts(files, 300_000, seed=1))
     assert first == list(sample_texts(files, 300_000, seed=1))

@@ -201,9 +201,11 @@ class Run:
 
 
 def stage_order(output: Path, pipeline: dict | None) -> list[dict]:
-    """Stages in run order: pipeline.yaml's, then any other stats/*.json (e.g. a tokenize step run on its own)
-    by the time they were written."""
+    """Stages in run order: pipeline.yaml's (the `read` stage first where its `reader:` key put one there),
+    then any other stats/*.json (e.g. a tokenize step run on its own) by the time they were written."""
     stages = list(pipeline["stages"]) if pipeline else []
+    if pipeline and "reader" in pipeline:
+        stages.insert(0, {"stage": "read", "name": "read", **pipeline["reader"]})
     known = {s["name"] for s in stages}
     for path in sorted((output / "stats").glob("*.json"), key=lambda p: p.stat().st_mtime):
         if path.stem not in known:  # no parameters known: a stage type only where its output tells
