@@ -131,6 +131,24 @@ def resolved_pipeline(pipeline: Pipeline) -> dict:
     return {**resolved, "output_format": pipeline.output_format, "stages": stages}
 
 
+def remove_from(pipeline: Pipeline, name: str) -> list[str]:
+    """`curate run --redo NAME`: delete what stage NAME and every stage after it wrote (kept and rejected
+    documents, reports, stats, and the completion records of each group any of them ran in, so a fused
+    group is redone whole), and nothing of the stages before it. Returns the paths removed."""
+    later = {s.name for s in pipeline.stages[pipeline.stages.index(pipeline.stage_named(name)):]}
+    out = pipeline.output
+    paths = [storage.join(out, *parts) for stage in pipeline.stages if stage.name in later
+             for parts in ((stage.name,), ("rejected", stage.name), ("reports", stage.name), ("stats", f"{stage.name}.json"))]
+    state = storage.join(out, STATE)
+    groups = storage.filesystem(state)[0].ls(storage.filesystem(state)[1], detail=False) if storage.exists(state) else []
+    paths += [storage.join(state, storage.basename(g)) for g in groups if later & set(storage.basename(g).split("+"))]
+    removed = [p for p in paths if storage.exists(p)]
+    for path in removed:
+        fs, local = storage.filesystem(path)
+        fs.rm(local, recursive=True)
+    return removed
+
+
 def write_resolved_pipeline(pipeline: Pipeline) -> None:
     """OUTPUT/pipeline.yaml, so a report shows the thresholds that produced this output. A second pipeline
     adding stages to the folder (the demo's tokenize step) keeps the first's stages, name and input."""

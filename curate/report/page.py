@@ -238,8 +238,12 @@ def headline(run: Run) -> str:
     first, last = run.stats[documents[0]], run.stats[documents[-1]]
     tokens = sum(info.get("num_tokens", 0) for splits in run.tokens.values() for info in splits.values())
     return (f"<p>{first['docs_in']:,} documents in, {last['docs_out']:,} out after {escape(documents[-1])} "
-            f"({last['docs_out'] / first['docs_in']:.1%} kept); {first['bytes_in'] / 1e6:,.1f} MB in, "
-            f"{last['bytes_out'] / 1e6:,.1f} MB of text out" + (f"; {tokens:,} tokens" if tokens else "") + ".</p>")
+            f"({last['docs_out'] / first['docs_in']:.1%} kept); {megabytes(first['bytes_in'])} in, "
+            f"{megabytes(last['bytes_out'])} of text out" + (f"; {tokens:,} tokens" if tokens else "") + ".</p>")
+
+
+def megabytes(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB" if size >= 1e6 else f"{size / 1e6:.2g} MB"
 
 
 def render(run: Run, seed: int = 0) -> str:
