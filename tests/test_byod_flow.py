@@ -143,3 +143,24 @@ def test_redo_removes_that_stage_and_everything_after_it(dolma, tmp_path):
     assert "gopher_quality.word_count" in stats(output, "quality")["dropped"]  # the new parameter applied
     unknown = curate_in_process("run", str(pipeline), "--redo", "qualty", check=False)
     assert unknown.returncode == 2 and "no stage named 'qualty'" in unknown.stderr
+
+
+def test_export_chooses_columns_and_its_card_lists_the_thresholds(jsonl_run, tmp_path):
+    import pyarrow.parquet as pq
+
+    result = curate_in_process("export", str(jsonl_run / "dedup"), str(tmp_path / "all"))
+    card = (tmp_path / "all" / "README.md").read_text()
+    written = pq.read_schema(next((tmp_path / "all" / "data").iterdir())).names
+    assert "warc_date" not in written and "repository" not in written and "language_score" in written  # read-in web text
+    assert "left out" in result.stdout and "`warc_date`" in card.split("Left out as empty", 1)[1]
+    assert "- `quality` (quality): " in card and "gopher_quality.word_count >= 50" in card and "- `langid` (langid): languages en" in card
+    links = re.findall(r"\]\(([^)]+)\)", card)
+    assert links and all((tmp_path / "all" / link).is_file() for link in links)  # only files in the export
+
+    curate_in_process("export", str(jsonl_run / "dedup"), str(tmp_path / "some"), "--columns", "id,text,url,warc_date")
+    assert pq.read_schema(next((tmp_path / "some" / "data").iterdir())).names == ["id", "text", "url", "warc_date"]  # named: kept
+    curate_in_process("export", str(jsonl_run / "dedup"), str(tmp_path / "less"), "--drop-columns", "url,language_score", "--keep-empty-columns")
+    kept = pq.read_schema(next((tmp_path / "less" / "data").iterdir())).names
+    assert "url" not in kept and "language_score" not in kept and "warc_date" in kept
+    typo = curate_in_process("export", str(jsonl_run / "dedup"), str(tmp_path / "typo"), "--columns", "id,txt", check=False)
+    assert typo.returncode == 2 and "did you mean 'text'?" in typo.stderr
