@@ -164,3 +164,14 @@ def test_export_chooses_columns_and_its_card_lists_the_thresholds(jsonl_run, tmp
     assert "url" not in kept and "language_score" not in kept and "warc_date" in kept
     typo = curate_in_process("export", str(jsonl_run / "dedup"), str(tmp_path / "typo"), "--columns", "id,txt", check=False)
     assert typo.returncode == 2 and "did you mean 'text'?" in typo.stderr
+
+
+def test_sample_typos_list_what_there_is(jsonl_run):
+    rejected = str(jsonl_run / "rejected" / "quality")
+    reasons = stats(jsonl_run, "quality")["dropped"]
+    typo = curate_in_process("sample", rejected, "--reason", "gopher_qualty", check=False)
+    assert typo.returncode == 2 and "did you mean 'gopher_quality'?" in typo.stderr
+    assert all(f"{reason} ({count:,})" in typo.stderr for reason, count in reasons.items())  # every reason there, counted
+    assert "no document" not in curate_in_process("sample", rejected, "--reason", "gopher_quality", "-n", "1").stderr
+    where = curate_in_process("sample", rejected, "--where", "gopher_wordcount < 80", check=False)
+    assert where.returncode == 2 and "no column gopher_wordcount" in where.stderr and "did you mean 'gopher_word_count'?" in where.stderr
