@@ -175,3 +175,9 @@ def test_sample_typos_list_what_there_is(jsonl_run):
     assert "no document" not in curate_in_process("sample", rejected, "--reason", "gopher_quality", "-n", "1").stderr
     where = curate_in_process("sample", rejected, "--where", "gopher_wordcount < 80", check=False)
     assert where.returncode == 2 and "no column gopher_wordcount" in where.stderr and "did you mean 'gopher_word_count'?" in where.stderr
+
+
+def test_more_workers_than_shards_is_said(dolma, tmp_path):
+    pipeline = write_pipeline(tmp_path, "two", input=str(dolma), reader=DOLMA_READER, stages=[{"stage": "quality"}])
+    result = curate_in_process("run", str(pipeline), "--no-progress", "--workers", "2")
+    assert "read+quality: 1 shard(s) for 2 workers, so 1 of them wait; a smaller shard_bytes under reader:" in result.stdout
