@@ -181,3 +181,15 @@ def test_more_workers_than_shards_is_said(dolma, tmp_path):
     pipeline = write_pipeline(tmp_path, "two", input=str(dolma), reader=DOLMA_READER, stages=[{"stage": "quality"}])
     result = curate_in_process("run", str(pipeline), "--no-progress", "--workers", "2")
     assert "read+quality: 1 shard(s) for 2 workers, so 1 of them wait; a smaller shard_bytes under reader:" in result.stdout
+
+
+def test_report_draws_yes_no_signals_as_two_bars_and_keeps_axis_labels_inside(jsonl_run):
+    curate_in_process("report", str(jsonl_run))
+    page = (jsonl_run / "report" / "index.html").read_text()
+    chart = lambda column: page.split(f'id="signal-quality-{column.replace("_", "-")}"', 1)[1].split("</svg>", 1)[0]
+    curly = chart("c4_curly_bracket")  # 0 or 1 per document
+    assert ">= 0</text>" in curly and ">= 1</text>" in curly and "c4.curly_bracket &lt;= 0" in curly
+    words = chart("gopher_word_count")
+    width = float(re.search(r'<svg class="chart" width="(\d+)"', words).group(1))
+    ticks = re.findall(r'<text x="([\d.]+)" y="\d+" text-anchor="(\w+)">[^<]*</text>', words.split("</rect>")[-1])
+    assert ticks and ticks[-1][1] == "end" and float(ticks[-1][0]) <= width  # the last label ends inside the chart
