@@ -193,3 +193,11 @@ def test_report_draws_yes_no_signals_as_two_bars_and_keeps_axis_labels_inside(js
     width = float(re.search(r'<svg class="chart" width="(\d+)"', words).group(1))
     ticks = re.findall(r'<text x="([\d.]+)" y="\d+" text-anchor="(\w+)">[^<]*</text>', words.split("</rect>")[-1])
     assert ticks and ticks[-1][1] == "end" and float(ticks[-1][0]) <= width  # the last label ends inside the chart
+
+
+def test_report_on_jsonl_output_without_urls(dolma, tmp_path):
+    """JSON lines leave a column that is null in every row untyped: the report reads it all the same."""
+    pipeline = write_pipeline(tmp_path, "nourl", input=str(dolma), output_format="jsonl.gz", reader={"source": "books"},
+                              stages=[{"stage": "quality"}])
+    curate_in_process("run", str(pipeline), "--no-progress")
+    assert headline(tmp_path / "nourl").startswith("30 documents in")
