@@ -92,6 +92,9 @@ def test_train_tokenizer_reads_jsonl_output_beside_parquet(jsonl_run, dolma, tmp
     result = curate_in_process("train-tokenizer", *both, "--output", str(tmp_path / "tok.json"), "--vocab-size", "300")
     expected = stats(tmp_path / "parquet", "langid")["docs_out"] + stats(jsonl_run, "dedup")["docs_out"]
     assert f"trained on {expected} documents" in result.stdout
+    assert "not the 300 asked" not in result.stdout
+    small = curate_in_process("train-tokenizer", both[1], "--output", str(tmp_path / "big.json"), "--vocab-size", "60000")
+    assert "not the 60000 asked: the sample has no more pairs" in small.stdout
     refused = curate_in_process("train-tokenizer", both[0], str(jsonl_run / "reports"), "--output", str(tmp_path / "t.json"), check=False)
     assert refused.returncode == 2 and f"{jsonl_run / 'reports'}: no document files" in refused.stderr
 

@@ -46,4 +46,7 @@ def cmd_train_tokenizer(args) -> int:
         raise ConfigError(str(error)) from None
     print(f"tokenizer: {result.path}\nsha256: {result.sha256}\nvocab size: {result.vocab_size}\n"
           f"trained on {result.sample_documents} documents, {result.sample_bytes / 1e6:.1f} MB, in {result.seconds:.1f} s")
+    if result.vocab_size < args.vocab_size:  # the trainer stops when no pair is left that is seen often enough
+        print(f"note: {result.vocab_size} tokens, not the {args.vocab_size} asked: the sample has no more pairs seen "
+              f"--min-frequency ({args.min_frequency}) times; give more text or a smaller --vocab-size")
     return 0
