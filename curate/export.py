@@ -26,6 +26,7 @@ from curate.core.storage import ParquetSink
 from curate.core.schema import DOCUMENT_SCHEMA
 from curate.license.card import LicenseTally
 from curate.read.jsonl_sink import JsonlSink, read_jsonl_output
+from curate.report.page import megabytes
 from curate.report.run import stage_order
 from curate.report.thresholds import stage_thresholds
 
@@ -202,7 +203,9 @@ def funnel(stage_dir: str) -> list[dict]:
     urls = storage.list_files(stats_dir, (".json",)) if storage.exists(stats_dir) else []
     order = [s["name"] for s in applied_stages(stage_dir)]
     # pipeline.yaml's order; without one, the order the stages finished: each writes its stats after its last shard
-    found = sorted(urls, key=lambda u: (order.index(storage.basename(u)[:-5]) if storage.basename(u)[:-5] in order else len(order), os.path.getmtime(u)))
+    if order:  # the stages up to the exported one: a later stage (tokenize) did not make these documents
+        urls = [u for u in urls if storage.basename(u)[: -len(".json")] in order]
+    found = sorted(urls, key=lambda u: (order.index(storage.basename(u)[: -len(".json")]) if order else 0, os.path.getmtime(u)))
     return [storage.read_json(url) for url in found]
 
 
@@ -231,8 +234,8 @@ def write_card(stage_dir: str, out_dir: str, summary: dict, license: str, licens
     lines = ["---", yaml.safe_dump(header, sort_keys=False).rstrip(), "---", "",
              f"# {os.path.basename(os.path.abspath(out_dir))}", "",
              f"Documents kept by stage `{stage}` of a rawtollm `curate` pipeline "
-             f"({summary['documents']:,} documents, {summary['text_bytes'] / 1e6:,.1f} MB of text, "
-             f"{len(summary['files'])} {summary['format']} file(s), {summary['file_bytes'] / 1e6:,.1f} MB on disk).", "",
+             f"({summary['documents']:,} documents, {megabytes(summary['text_bytes'])} of text, "
+             f"{len(summary['files'])} {summary['format']} file(s), {megabytes(summary['file_bytes'])} on disk).", "",
              "## Pipeline funnel", "",
              "| stage | docs in | docs out | MB in | MB out | dropped (by reason) |", "|---|---|---|---|---|---|"]
     for row in funnel(stage_dir):

@@ -112,6 +112,10 @@ def test_tokenize_follows_a_jsonl_run(jsonl_run, dolma, tokenizer, tmp_path):
     assert "converted to Parquet" in result.stdout
     documents = stats(jsonl_run, "dedup")["docs_out"]
     assert json.loads((tmp_path / "again" / "tokenize" / "train" / "tokens.json").read_text())["num_documents"] == documents
+    curate_in_process("export", str(tmp_path / "again" / "dedup"), str(tmp_path / "exported"))
+    card = (tmp_path / "exported" / "README.md").read_text()
+    funnel = [line.split("|")[1].strip() for line in card.splitlines() if line.startswith("| ") and "docs in" not in line]
+    assert funnel == ["read", "langid", "quality", "dedup"]  # the stages that made the exported documents, in order
 
     other = write_pipeline(tmp_path, "other", input=str(dolma), reader=DOLMA_READER, stages=stages)
     curate_in_process("run", str(other), "--stage", "tokenize", "--input", str(jsonl_run / "dedup"), "--no-progress")
