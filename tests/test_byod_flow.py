@@ -139,7 +139,7 @@ def test_redo_removes_that_stage_and_everything_after_it(dolma, tmp_path):
     stages[1] = {"stage": "quality", "gopher_quality": {"min_words": 200}}
     pipeline = write_pipeline(tmp_path, "redo", input=str(dolma), reader=DOLMA_READER, stages=stages)
     refused = curate_in_process("run", str(pipeline), "--no-progress", "--materialize", check=False)
-    assert refused.returncode == 2 and "different parameters" in refused.stderr
+    assert refused.returncode == 2 and "different parameters" in refused.stderr and "rerun with --redo STAGE" in refused.stderr
     result = curate_in_process("run", str(pipeline), "--no-progress", "--materialize", "--redo", "quality")
     lines = result.stdout.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("removed "))
