@@ -77,7 +77,7 @@ def test_transformers_loads_the_tokenizer(curated):
 def test_bad_inputs_are_clear_errors(tmp_path, curated):
     (tmp_path / "empty").mkdir()
     result = run_curate("train-tokenizer", str(tmp_path / "empty"), "--output", str(tmp_path / "t.json"), check=False)
-    assert result.returncode == 2 and re.search(r"no Parquet files under .*empty", result.stderr)
+    assert result.returncode == 2 and re.search(r"empty: no document files \(.parquet or a pipeline.s .jsonl.gz output\)", result.stderr)
     result = run_curate("train-tokenizer", str(curated.code), "--output", str(tmp_path / "t.json"),
                         "--vocab-size", "100", check=False)
     assert result.returncode == 2 and "vocab_size 100 is too small" in result.stderr
