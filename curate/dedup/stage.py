@@ -266,8 +266,9 @@ class DedupStage(urls.UrlDedup, PhasedStage):
         new = self.new_files(ctx, task.inputs)
         old = nodes >= (np.int64(new) << np.int64(clusters.ROW_BITS))
         members = members.append_column("old", pa.array(old))
-        # keep rule: an indexed document first (it is kept whatever else is in its cluster), then the best score, then the lowest id
-        order = pc.sort_indices(members, [("old", "descending"), ("score", "descending"), ("id", "ascending")], null_placement="at_end").to_numpy()
+        # keep rule: an indexed document first (it is kept whatever else is in its cluster), then the best score, then the
+        # lowest id (nulls last, pyarrow's default: naming it per key needs pyarrow 25, as one option it warns on 26)
+        order = pc.sort_indices(members, [("old", "descending"), ("score", "descending"), ("id", "ascending")]).to_numpy()
         rank = np.empty(nodes.size, np.int64)
         rank[order] = np.arange(nodes.size)
         edges = rank[np.searchsorted(nodes, edges)]  # nodes renumbered by survivor priority: 0 is the best

@@ -14,6 +14,7 @@ inputs, and reading stops once sample_bytes of text are taken.
 from __future__ import annotations
 
 import hashlib
+import sys
 import time
 from dataclasses import dataclass
 from typing import Iterator
@@ -75,19 +76,24 @@ def document_inputs(urls: list[str]) -> list[str]:
 
 
 def id_text_batches(url: str) -> Iterator[pa.Table]:
-    """The id and text columns of a document file, in batches: Parquet column by column, JSON lines whole."""
+    """The id and text columns of a document file, in batches: Parquet streamed column by column, JSON lines
+    parsed whole (they have no columns to read apart)."""
     if url.endswith(".jsonl.gz"):
         table = read_jsonl_output(url)
-        batches = table.to_batches(READ_BATCH_ROWS) if {"id", "text"} <= set(table.column_names) else None
-    else:
-        with fsspec.open(url, "rb") as f:
-            parquet = pq.ParquetFile(f)
-            has_columns = {"id", "text"} <= set(parquet.schema_arrow.names)
-            batches = list(parquet.iter_batches(batch_size=READ_BATCH_ROWS, columns=["id", "text"])) if has_columns else None
-    if batches is None:
-        raise ValueError(f"{url}: not a document file (it needs the columns id and text)")
-    for batch in batches:
-        yield pa.Table.from_batches([batch]).select(["id", "text"])
+        require_document_columns(url, table.column_names)
+        yield from (pa.Table.from_batches([b]).select(["id", "text"]) for b in table.to_batches(READ_BATCH_ROWS))
+        return
+    with fsspec.open(url, "rb") as f:
+        parquet = pq.ParquetFile(f)
+        require_document_columns(url, parquet.schema_arrow.names)
+        for batch in parquet.iter_batches(batch_size=READ_BATCH_ROWS, columns=["id", "text"]):
+            yield pa.Table.from_batches([batch])
+
+
+def require_document_columns(url: str, names: list[str]) -> None:
+    missing = {"id", "text"} - set(names)
+    if missing:
+        raise ValueError(f"{url}: not a document file (no column {', '.join(sorted(missing))})")
 
 
 def text_bytes_estimate(files: list[str]) -> int:
@@ -130,9 +136,10 @@ def sample_texts(files: list[str], sample_bytes: int, seed: int = 0, stats: dict
 
 def train_tokenizer(inputs: list[str], output: str, vocab_size: int = 32768, sample_bytes: int = 1_000_000_000,
                     special_tokens: tuple[str, ...] | list[str] = DEFAULT_SPECIAL_TOKENS, seed: int = 0,
-                    min_frequency: int = 2) -> TrainedTokenizer:
+                    min_frequency: int = 2, progress: bool = False) -> TrainedTokenizer:
     """Train on a sample of the documents in `inputs` (Parquet files or folders) and write tokenizer.json to
-    `output` atomically. Special tokens get the first ids, in the order given."""
+    `output` atomically. Special tokens get the first ids, in the order given. progress: the tokenizers
+    library's bars (reading, counting pairs, merges), drawn on a terminal only."""
     from tokenizers import pre_tokenizers, trainers
 
     if vocab_size < 256 + len(special_tokens):
@@ -144,7 +151,7 @@ def train_tokenizer(inputs: list[str], output: str, vocab_size: int = 32768, sam
     start = time.perf_counter()
     tokenizer = new_tokenizer()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
-                                  special_tokens=list(special_tokens), show_progress=False,
+                                  special_tokens=list(special_tokens), show_progress=progress and sys.stderr.isatty(),
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     taken = {"documents": 0, "bytes": 0}
     tokenizer.train_from_iterator(sample_texts(files, sample_bytes, seed, taken), trainer)
