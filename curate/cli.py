@@ -3,10 +3,12 @@ also run train (demo); this module never imports them."""
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 
 from curate.classify.cli import add_train_classifier_parser
 from curate.core.context import StageFailed
+from curate.core.lock import LockHeld
 from curate.core.params import ConfigError
 from curate.export import add_export_parser
 from curate.mix.cli import add_mix_parser
@@ -84,6 +86,20 @@ def main(argv: list[str] | None = None, extra_commands=()) -> int:
     except StageFailed as error:  # it carries the failed shards' tracebacks itself
         print(f"curate: {error}", file=sys.stderr)
         return 1
+    except (LockHeld, OSError) as error:  # the machine's or another run's doing, not a bug: no traceback
+        print(f"curate: error: {os_error_line(error)}", file=sys.stderr)
+        return 1
+
+
+def os_error_line(error: Exception) -> str:
+    """'no space left on device: /out/extract/shard-00000.parquet (...)': what happened, then where."""
+    if not isinstance(error, OSError) or error.strerror is None:
+        return str(error)
+    what = error.strerror[0].lower() + error.strerror[1:]
+    where = f": {error.filename}" if error.filename else ""
+    hint = {errno.ENOSPC: "; free some space or write elsewhere", errno.EACCES: "; write elsewhere (--output) or fix its permissions",
+            errno.EROFS: "; write elsewhere (--output)"}.get(error.errno, "")
+    return f"{what}{where}{hint}"
 
 
 if __name__ == "__main__":

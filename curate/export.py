@@ -6,9 +6,12 @@ with a dataset card, optionally pushed to the Hugging Face Hub.
 """
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
+import shutil
+import uuid
 
 import numpy as np
 import pyarrow as pa
@@ -58,7 +61,64 @@ def cmd_export(args) -> int:
 
 
 def export(stage_dir: str, out_dir: str, fmt: str = "parquet", max_shard_bytes: int = 500 * 10**6, license: str = "other") -> dict:
+    """All or nothing: the dataset is written to a hidden sibling folder and switched into place by renames,
+    so DIR holds either the earlier export, whole, or this one, whole, never a mix or a part (a killed
+    export leaves its sibling, removed by the next export); a re-export leaves no shard of the earlier one."""
     files = stage_files(stage_dir)
+    out_dir = os.path.abspath(out_dir)
+    require_export_folder(out_dir)
+    for kind in ("export-*", "old-*"):  # of exports killed before or inside their switch
+        for leftover in glob.glob(glob.escape(sibling(out_dir, "")) + kind):
+            shutil.rmtree(leftover, ignore_errors=True)
+    staging = sibling(out_dir, "export-" + uuid.uuid4().hex[:12])
+    try:
+        summary, licenses = write_data(files, staging, fmt, max_shard_bytes)
+        write_card(stage_dir, staging, summary, license, licenses, title=os.path.basename(out_dir))
+        licenses.write(staging)
+        switch(staging, out_dir)
+    except OSError as error:  # named by the folder the user asked for, not the hidden one it was written in
+        if not str(error.filename or "").startswith(staging):
+            raise
+        raise OSError(error.errno, error.strerror, f"{out_dir} (writing {os.path.relpath(error.filename, staging)})") from error
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    summary["files"] = [os.path.join(out_dir, os.path.relpath(f, staging)) for f in summary["files"]]
+    return summary
+
+
+def sibling(out_dir: str, kind: str) -> str:
+    """A hidden folder beside DIR (on its filesystem, so a rename moves it): `.DIR.export-<hex>`."""
+    return os.path.join(os.path.dirname(out_dir), f".{os.path.basename(out_dir)}.{kind}")
+
+
+def require_export_folder(out_dir: str) -> None:
+    """DIR is new, empty, or an earlier export (only what an export writes): switching it replaces it whole,
+    so anything else in it (a clone's .git, the user's own files) would be lost."""
+    if not os.path.exists(out_dir):
+        return
+    if not os.path.isdir(out_dir):
+        raise ConfigError(f"{out_dir}: exists and is not a folder; export into a new folder")
+    other = sorted(set(os.listdir(out_dir)) - {"README.md", "data", "licenses.json"})
+    if other:
+        raise ConfigError(f"{out_dir}: holds {', '.join(other[:3])}{' ...' if len(other) > 3 else ''}, which an export does "
+                          f"not write; export into a new or empty folder, or one an earlier export wrote (it is replaced whole)")
+
+
+def switch(staging: str, out_dir: str) -> None:
+    """The finished export into place: a rename each, so a kill leaves DIR whole (old or new), or, between
+    the two renames, absent, never partial."""
+    if not os.path.exists(out_dir):
+        os.rename(staging, out_dir)
+        return
+    old = sibling(out_dir, "old-" + uuid.uuid4().hex[:12])
+    os.rename(out_dir, old)
+    os.rename(staging, out_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def write_data(files: list[str], out_dir: str, fmt: str, max_shard_bytes: int) -> tuple[dict, LicenseTally]:
+    """OUT_DIR/data/train-*-of-*: the documents in shards of at most max_shard_bytes of text; the summary, and
+    the licenses of the code among them."""
     sink_class = ParquetSink if fmt == "parquet" else JsonlSink
     written, sink, shard_bytes, schema, documents, text_bytes = [], None, 0, None, 0, 0
     licenses = LicenseTally()  # code: files and repositories per license, for the card
@@ -97,9 +157,7 @@ def export(stage_dir: str, out_dir: str, fmt: str = "parquet", max_shard_bytes: 
         final.append(target)
     summary = {"documents": documents, "text_bytes": text_bytes, "files": final,
                "file_bytes": sum(os.path.getsize(f) for f in final), "format": fmt}
-    write_card(stage_dir, out_dir, summary, license, licenses)
-    licenses.write(out_dir)
-    return summary
+    return summary, licenses
 
 
 def stage_files(stage_dir: str) -> list[str]:
@@ -138,7 +196,7 @@ def funnel(stage_dir: str) -> list[dict]:
     return [storage.read_json(url) for url in sorted(urls, key=os.path.getmtime)]
 
 
-def write_card(stage_dir: str, out_dir: str, summary: dict, license: str, licenses: LicenseTally) -> None:
+def write_card(stage_dir: str, out_dir: str, summary: dict, license: str, licenses: LicenseTally, title: str) -> None:
     stage = os.path.basename(os.path.abspath(stage_dir.rstrip("/")))
     header = {
         "license": license,
@@ -147,7 +205,7 @@ def write_card(stage_dir: str, out_dir: str, summary: dict, license: str, licens
         "dataset_info": {"splits": [{"name": "train", "num_examples": summary["documents"], "num_bytes": summary["text_bytes"]}]},
     }
     lines = ["---", yaml.safe_dump(header, sort_keys=False).rstrip(), "---", "",
-             f"# {os.path.basename(os.path.abspath(out_dir))}", "",
+             f"# {title}", "",
              f"Documents kept by stage `{stage}` of a rawtollm `curate` pipeline "
              f"({summary['documents']:,} documents, {summary['text_bytes'] / 1e6:,.1f} MB of text, "
              f"{len(summary['files'])} {summary['format']} file(s), {summary['file_bytes'] / 1e6:,.1f} MB on disk).", "",

@@ -1,4 +1,12 @@
-"""Shared fixtures: the real sample data in ../shared/data and small helpers."""
+"""Shared fixtures: the real sample data in ../shared/data and small helpers.
+
+Markers (declared in pyproject.toml). `slow`: a test that runs a pipeline (`curate run`, in this process
+or not, Pipeline.run, run_pipeline, the extract helper), a demo, a trainer (a language model or a
+classifier is trained), or a `curate`/`train` command in a subprocess, or that takes a fixture doing so,
+is marked slow: `pytestmark = pytest.mark.slow` when the whole module is such, else `@pytest.mark.slow`
+on the test. The session fixtures below that do so mark their tests themselves. Everything else (a
+stage's process() on an inline table, parsers, configuration errors caught before any work) is the
+fast lane: `python -m pytest -m "not slow"`."""
 from __future__ import annotations
 
 import contextlib
@@ -59,11 +67,18 @@ def jigsaw_model(shared_data, tmp_path_factory) -> Path:
     return train_jigsaw(shared_data, tmp_path_factory.mktemp("models"))
 
 
+SLOW_FIXTURES = {"curate_demo", "web_extracted", "jigsaw_model"}  # a demo, a pipeline, a classifier's training
+
+
 def pytest_collection_modifyitems(items):
-    """Every test that takes the shared_data fixture carries the `data` marker (-m 'not data' runs the rest)."""
+    """Every test that takes the shared_data fixture carries the `data` marker (-m 'not data' runs the rest),
+    and every test that takes one of SLOW_FIXTURES, directly or through another fixture, the `slow` one."""
     for item in items:
-        if "shared_data" in getattr(item, "fixturenames", ()):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if "shared_data" in fixtures:
             item.add_marker(pytest.mark.data)
+        if fixtures & SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.hookimpl(hookwrapper=True)

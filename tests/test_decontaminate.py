@@ -135,6 +135,7 @@ def run_on_planted_corpus(shared_data, tmp_path, decontaminate_options: str = ""
     return corpus
 
 
+@pytest.mark.slow
 def test_curate_run_drops_and_reports(shared_data, tmp_path):
     corpus = run_on_planted_corpus(shared_data, tmp_path)
     assert read_stage(tmp_path / "out", "decontaminate").num_rows == 18
@@ -157,6 +158,7 @@ def test_web_recipe_with_decontamination_switched_on_reads_in_fineweb_order(shar
     assert [s.type_name for s in pipeline.stages] == ["extract", "normalize", "langid", "quality", "dedup", "toxicity", "pii", "decontaminate"]
 
 
+@pytest.mark.slow
 def test_fused_redact_run_still_reports(shared_data, tmp_path):
     """Fused with the stage after it, decontaminate has no folder of its own: its report comes from its counters and the pass's kept rows."""
     corpus = run_on_planted_corpus(shared_data, tmp_path, "    mode: redact\n", "  - stage: pii\n")

@@ -7,12 +7,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import dedup_corpus  # noqa: E402
 import dedup_quality  # noqa: E402
 
 
+@pytest.mark.slow
 def test_planted_near_duplicates_are_found_with_goal_precision_and_recall(shared_data, tmp_path):
     bases = dedup_quality.bases(shared_data, limit=240, html=False)
     table, pairs = dedup_corpus.planted_corpus(bases, dedup_quality.TARGETS, seed=3)

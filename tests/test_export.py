@@ -12,6 +12,8 @@ from conftest import read_stage, run_curate
 from hub_server import Hub
 from read_fixtures import dolma_records, write_dolma_jsonl_gz
 
+pytestmark = pytest.mark.slow  # every test here runs a pipeline, a demo, a trainer or a subprocess (tests/conftest.py)
+
 datasets = pytest.importorskip("datasets", reason="datasets.load_dataset is what an export must satisfy (test extra)")
 
 
@@ -86,3 +88,86 @@ def test_push_uploads_the_folder_through_huggingface_hub(tmp_path, curated, monk
     local = {str(p.relative_to(tmp_path / "ds")): p.read_bytes() for p in (tmp_path / "ds").rglob("*") if p.is_file()}
     assert hub.uploaded == local and "data/train-00000-of-00001.parquet" in local
     assert pq.read_table(tmp_path / "ds" / "data" / "train-00000-of-00001.parquet").num_rows == read_stage(curated, "quality").num_rows
+
+
+# ---- all or nothing (issue #31, cases 7-9): killed exports, re-exports
+
+
+@pytest.fixture(scope="module")
+def many_documents(shared_data, tmp_path_factory) -> tuple:
+    """A stage folder of 1,200 real documents (the Dolma sample, repeated under new ids): exported one
+    document a file, an export spends long enough writing and renaming for a kill to land inside it."""
+    from curate.core.schema import make_documents
+
+    root = tmp_path_factory.mktemp("many")
+    records = dolma_records(shared_data)
+    rows = [{"id": f"{r['id']}-{i}", "source": "web", "text": r["text"]} for i in range(40) for r in records]
+    (root / "out" / "read").mkdir(parents=True)
+    for part in range(3):
+        pq.write_table(make_documents(rows[part * 400:(part + 1) * 400]), root / "out" / "read" / f"shard-{part:05d}.parquet")
+    return root / "out" / "read", sorted(r["id"] for r in rows)
+
+
+def loaded_ids(folder, cache) -> list[str]:
+    return sorted(datasets.load_dataset(str(folder), split="train", cache_dir=str(cache))["id"])
+
+
+def export_killed_when(stage, folder, seen) -> bool:
+    """Start a real `curate export`, one document a file, and SIGKILL it as soon as seen(paths) holds for the
+    files under folder's parent (DIR and any sibling an export writes); False when it finished first."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO
+
+    process = subprocess.Popen([sys.executable, "-m", "curate.cli", "export", str(stage), str(folder), "--max-shard-size", "1"],
+                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    while process.poll() is None:
+        names = []
+        for place in folder.parent.glob("*/data") if folder.parent.exists() else []:
+            try:
+                names += os.listdir(place)
+            except FileNotFoundError:  # switched or removed while we looked
+                pass
+        if seen(names):
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            return True
+        time.sleep(0.001)
+    return False
+
+
+def test_a_killed_export_leaves_the_earlier_export_whole_and_a_rerun_leaves_no_temporaries(tmp_path, many_documents):
+    stage, ids = many_documents
+    folder = tmp_path / "parent" / "ds"
+    run_curate("export", str(stage), str(folder))  # an earlier export: one file
+    # killed while a shard is half written (7), and while the shards are renamed to their final names (8)
+    assert export_killed_when(stage, folder, lambda names: any(".tmp-" in n for n in names))
+    assert loaded_ids(folder, tmp_path / "c1") == ids
+    assert export_killed_when(stage, folder, lambda names: sum(n.startswith("train-") for n in names) > 5)
+    assert loaded_ids(folder, tmp_path / "c2") == ids  # never 230 of 3,140 rows
+    run_curate("export", str(stage), str(folder), "--max-shard-size", "200KB")
+    assert loaded_ids(folder, tmp_path / "c3") == ids
+    left = [str(p.relative_to(tmp_path)) for p in (tmp_path / "parent").rglob("*") if ".tmp-" in p.name or p.name.startswith(".")]
+    assert left == [] and sorted(p.name for p in (tmp_path / "parent").iterdir()) == ["ds"]
+
+
+def test_a_re_export_with_other_shard_sizes_leaves_no_stale_shards(tmp_path, many_documents):
+    stage, ids = many_documents
+    folder = tmp_path / "ds"
+    run_curate("export", str(stage), str(folder), "--max-shard-size", "300KB")
+    many = len(list((folder / "data").iterdir()))
+    run_curate("export", str(stage), str(folder), "--max-shard-size", "2GB")
+    assert many > 3 and [p.name for p in (folder / "data").iterdir()] == ["train-00000-of-00001.parquet"]
+    assert loaded_ids(folder, tmp_path / "cache") == ids
+
+
+def test_export_refuses_a_folder_holding_files_it_did_not_write(tmp_path, many_documents):
+    stage, _ = many_documents
+    (tmp_path / "ds" / ".git").mkdir(parents=True)
+    result = run_curate("export", str(stage), str(tmp_path / "ds"), check=False)
+    assert result.returncode == 2 and "holds .git, which an export does not write" in result.stderr
+    assert sorted(p.name for p in (tmp_path / "ds").iterdir()) == [".git"]

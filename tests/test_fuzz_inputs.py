@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from conftest import REPO, read_rejected, read_stage
 from curate.core.schema import make_documents
@@ -144,3 +145,128 @@ def test_mutated_jsonl_sources_give_records_or_an_error_naming_the_file(shared_d
                 assert all(isinstance(text, str) for text in read_file(str(path), parse_source(str(path))))
             except ConfigError as error:
                 assert str(path) in str(error)
+
+
+# ---- documents that already exist: every reader format (issue #31)
+
+
+READER_FORMATS = ["jsonl", "jsonl.gz", "jsonl.zst", "json", "parquet", "csv", "arrow"]
+
+
+def document_rows(shared_data: Path) -> list[dict]:
+    from read_fixtures import dolma_records
+
+    return [{"id": r["id"], "text": r["text"], "url": r["metadata"].get("url"), "added": r["added"]}
+            for r in dolma_records(shared_data)]
+
+
+def wrong_types(rows: list[dict]) -> list[dict]:
+    """The same documents with values of other types: text as a number, a list, an object, null; url as an object."""
+    odd = [5, [1, 2], {"t": "x"}, None]
+    return [{**r, "text": odd[i % 4]} if i % 3 == 0 else {**r, "url": {"href": r["url"]}} if i % 3 == 1 else r
+            for i, r in enumerate(rows)]
+
+
+def encode(fmt: str, rows: list[dict], typed: bool = False) -> bytes:
+    """rows in a reader format, as its usual writer writes them; typed: the columns' types changed (text a list
+    of strings, url a struct: a later file of another schema)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import zstandard
+
+    lines = b"".join(json.dumps(r).encode() + b"\n" for r in rows)
+    if fmt == "jsonl":
+        return lines
+    if fmt == "jsonl.gz":
+        return gzip.compress(lines)
+    if fmt == "jsonl.zst":
+        return zstandard.ZstdCompressor().compress(lines)
+    if fmt == "json":
+        return json.dumps(rows, indent=1).encode()
+    table = pa.Table.from_pylist(rows)
+    if typed and fmt == "csv":  # CSV has no types: its wrong shape is a row of too many fields
+        plain = io.BytesIO()
+        pacsv.write_csv(table.drop_columns(["added"]), plain)
+        lines = plain.getvalue().split(b"\n")
+        return b"\n".join(lines[:10] + [b'"x","y","z","one too many"'] + lines[10:])
+    if typed:
+        table = table.set_column(table.schema.get_field_index("text"), "text", pa.array([[t] for t in table["text"].to_pylist()]))
+        table = table.set_column(table.schema.get_field_index("url"), "url", pa.array([{"href": u} for u in table["url"].to_pylist()]))
+    buffer = io.BytesIO()
+    if fmt == "parquet":
+        pq.write_table(table, buffer, row_group_size=8)
+    elif fmt == "csv":
+        pacsv.write_csv(table.drop_columns(["added"]), buffer)
+    else:  # arrow: the stream format datasets' save_to_disk writes
+        with pa.ipc.new_stream(buffer, table.schema) as writer:
+            writer.write_table(table, max_chunksize=8)
+    return buffer.getvalue()
+
+
+def reads_as_empty(fmt: str, data: bytes) -> bool:
+    """Whether a reference reader (not the project's) reads the bytes as a file of no records: such a file
+    gives no document and no rejection, rightly."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import zstandard
+
+    try:
+        if fmt == "jsonl.gz":
+            data = gzip.decompress(data)
+        elif fmt == "jsonl.zst":
+            data = zstandard.ZstdDecompressor().decompressobj().decompress(data)
+        if fmt.startswith("json"):
+            return not data.strip() or data.strip() == b"[]"
+        if fmt == "parquet":
+            return pq.read_table(io.BytesIO(data)).num_rows == 0
+        if fmt == "csv":
+            return pacsv.read_csv(io.BytesIO(data), read_options=pacsv.ReadOptions(block_size=1 << 26)).num_rows == 0
+        return pa.ipc.open_stream(data).read_all().num_rows == 0
+    except Exception:  # noqa: BLE001 - the reference cannot read it: not empty, damaged
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", READER_FORMATS)
+def test_mutated_documents_in_every_reader_format_are_all_accounted_for(shared_data, tmp_path, fmt):
+    """Truncated, bit-flipped, garbage-spliced and wrongly typed files beside an intact one (first: the first
+    readable file of a format decides the mapping): the real `curate run` finishes, and every file gave
+    documents or rejections with a reason (or is empty to a reference reader), counted in the stats."""
+    rows = document_rows(shared_data)
+    original = encode(fmt, rows)
+    rng = random.Random(f"fuzz-reader-{fmt}")
+    inputs = tmp_path / "inputs"
+    files = {f"a-intact.{fmt}": original, f"b-typed.{fmt}": encode(fmt, wrong_types(rows) if fmt.startswith("json") else rows, typed=True)}
+    files |= {f"m{seed:02d}.{fmt}": mutate(original, rng) for seed in range(2 * SEEDS_PER_FORMAT)}
+    for name, data in files.items():
+        if fmt == "arrow":  # a datasets.save_to_disk folder each: its .arrow beside the descriptions
+            folder = inputs / name.split(".")[0]
+            folder.mkdir(parents=True)
+            (folder / "data-00000-of-00001.arrow").write_bytes(data)
+            (folder / "state.json").write_text('{"_data_files": [{"filename": "data-00000-of-00001.arrow"}]}')
+            (folder / "dataset_info.json").write_text("{}")
+        else:
+            inputs.mkdir(exist_ok=True)
+            (inputs / name).write_bytes(data)
+    output = tmp_path / "out"
+    pipeline = tmp_path / "read.yaml"
+    pipeline.write_text(yaml.safe_dump({"name": "fuzz", "input": str(inputs), "output": str(output), "reader": {"shard_bytes": 1_000_000},
+                                        "stages": [{"stage": "langid"}]}))
+    result = subprocess.run([sys.executable, "-m", "curate.cli", "run", str(pipeline), "--workers", "2", "--no-progress", "--materialize"],
+                            cwd=REPO, capture_output=True, text=True, timeout=RUN_LIMIT_SECONDS)
+    assert result.returncode == 0, result.stderr[-3000:]
+    kept, rejected = read_stage(output, "read"), read_rejected(output, "read")
+    kept_rows = kept.to_pylist() if kept is not None else []
+    rejected_rows = rejected.to_pylist() if rejected is not None else []
+    seen = {row["path"] for row in kept_rows + rejected_rows}
+    silent = [name for name, data in files.items() if not any(name.split(".")[0] in path for path in seen)
+              and not reads_as_empty(fmt, data)]
+    assert silent == [], f"files with no document and no rejection: {silent}"
+    assert all(row["reason"] and row["detail"] for row in rejected_rows)
+    assert {r["id"] for r in rows} <= {row["id"] for row in kept_rows}  # the intact file, whole
+    stats = json.loads((output / "stats" / "read.json").read_text())
+    assert stats["docs_out"] == len(kept_rows) and stats["docs_in"] == len(kept_rows) + len(rejected_rows)
+    assert sum(stats["dropped"].values()) == len(rejected_rows)
+    typed = [row for row in rejected_rows if "b-typed" in row["path"]]
+    assert len(typed) >= (1 if fmt == "csv" else len(rows) // 3)
+    assert {row["reason"] for row in typed} <= {"read.no_text", "read.bad_field", "read.bad_row"}

@@ -135,6 +135,7 @@ def test_bad_model_or_parameters_are_config_errors(tmp_path):
         checked({"languages": ["en"], "thresholds": {"fr": 0.3}})
 
 
+@pytest.mark.slow
 def test_curate_run_extract_then_langid(shared_data, tmp_path):
     folder = shared_data / "web" / "html" / "trafilatura_cache"
     names = ["bmjv.de.konsum.html", "blog.python.org.html", "franceculture.fr.idees.html", UNSURE_FRENCH]

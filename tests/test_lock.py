@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -28,6 +29,7 @@ def books_pipeline(shared_data, tmp_path):
     return write_pipeline(tmp_path, "books", [shared_data / "books"], tmp_path / "out")
 
 
+@pytest.mark.slow
 def test_second_run_on_a_held_folder_fails_naming_the_holder(books_pipeline, tmp_path):
     output = tmp_path / "out"
     holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from curate.core.lock import RunLock\n"
@@ -46,6 +48,7 @@ def test_second_run_on_a_held_folder_fails_naming_the_holder(books_pipeline, tmp
     assert not (output / LOCK_NAME).exists()
 
 
+@pytest.mark.slow
 def test_lock_of_a_dead_process_on_this_host_is_taken_over(books_pipeline, tmp_path):
     write_lock(tmp_path / "out", pid=dead_pid())
     (tmp_path / "out" / f".{LOCK_NAME}.tmp-0123456789ab").write_text("{")  # its heartbeat, killed mid-write
@@ -111,8 +114,36 @@ def test_a_run_that_lost_its_lock_stops(tmp_path):
     assert json.loads((tmp_path / LOCK_NAME).read_text())["token"] == "someone-else"  # not removed: not ours
 
 
+@pytest.mark.slow
 def test_demo_takes_the_lock_too(shared_data, tmp_path):
     with RunLock(str(tmp_path / "demo")):
         result = run_curate("demo", "--from", str(shared_data), "--output", str(tmp_path / "demo"), "--no-progress", check=False)
         assert sorted(p.name for p in (tmp_path / "demo").iterdir()) == [LOCK_NAME]  # nothing else was written
     assert result.returncode == 1 and "another run is writing" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_lock_naming_a_live_unrelated_pid_with_an_hour_old_heartbeat_is_taken_over(books_pipeline, tmp_path):
+    """Issue #31 case 11: the pid was reused by another process (here a sleeping one) after the holder died;
+    its heartbeat stopped an hour ago, so the lock is stale whatever the pid is."""
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        write_lock(tmp_path / "out", pid=sleeper.pid, heartbeat=time.time() - 3600)
+        result = run_curate("run", str(books_pipeline), "--no-progress", check=False)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert result.returncode == 0, result.stderr
+    assert "taking over a stale lock" in result.stderr and re.search(r"no heartbeat for 36\d\d s", result.stderr)
+    assert (tmp_path / "out" / "stats" / "extract.json").exists() and not (tmp_path / "out" / LOCK_NAME).exists()
+
+
+def test_a_lock_of_a_live_process_on_this_host_with_a_fresh_heartbeat_still_holds(tmp_path):
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        write_lock(tmp_path, pid=sleeper.pid, heartbeat=time.time() - 5)
+        with pytest.raises(LockHeld, match=f"pid {sleeper.pid}"):
+            RunLock(str(tmp_path), stale_seconds=60).acquire()
+    finally:
+        sleeper.kill()
+        sleeper.wait()

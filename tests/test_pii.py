@@ -101,6 +101,7 @@ def test_unknown_mode_is_a_config_error():
         build_stages([{"stage": "pii", "mode": "hash"}], "web.yaml")
 
 
+@pytest.mark.slow
 def test_curate_run_writes_counts_per_document(tmp_path, shared_data):
     rows = real_documents(shared_data)[-10:]  # the dolma documents, as Parquet a pipeline reads
     pq.write_table(make_documents(rows), tmp_path / "docs.parquet")

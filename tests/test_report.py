@@ -20,7 +20,7 @@ import yaml
 from conftest import REPO, curate_in_process, read_rejected, run_curate
 
 # under pytest-xdist (-n 2 --dist loadgroup) on one worker: one `curate demo` run (conftest curate_demo) for this module and test_demo
-pytestmark = pytest.mark.xdist_group("demo")
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("demo")]
 
 
 @pytest.fixture(scope="module")
@@ -203,3 +203,19 @@ def test_a_run_without_pipeline_yaml_still_gets_funnel_and_samples(demo, tmp_pat
     assert "has no pipeline.yaml" in html and "data-threshold" not in html
     reasons = {r for folder in (old / "rejected").iterdir() for r in read_rejected(old, folder.name)["reason"].to_pylist()}
     assert reasons and all(f'data-reason="{r}"' in html for r in reasons)
+
+
+def test_a_run_whose_last_stage_kept_nothing_gets_a_report(shared_data, tmp_path):
+    """Issue #31 case 10: every document dropped (English documents, only Japanese asked for)."""
+    from read_fixtures import dolma_records, write_dolma_jsonl_gz
+
+    inputs = write_dolma_jsonl_gz(dolma_records(shared_data), tmp_path / "in" / "docs.jsonl.gz")
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(yaml.safe_dump({"input": str(inputs), "output": str(tmp_path / "out"), "reader": {},
+                                        "stages": [{"stage": "langid", "languages": ["ja"]}]}))
+    curate_in_process("run", str(pipeline), "--no-progress")
+    assert json.loads((tmp_path / "out" / "stats" / "langid.json").read_text())["docs_out"] == 0
+    curate_in_process("report", str(tmp_path / "out"))
+    parser = Tables()
+    parser.feed((tmp_path / "out" / "report" / "index.html").read_text())
+    assert [row[2] for row in parser.tables["funnel"][1:]] == ["30", "0"]  # docs out: read, langid

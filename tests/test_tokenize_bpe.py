@@ -12,6 +12,8 @@ from curate.tokenize.bpe import parquet_inputs, sample_texts
 from curate.tokenize.cli import parse_size
 from tokenize_fixtures import build_curated, read_documents
 
+pytestmark = pytest.mark.slow  # every test here runs a pipeline, a demo, a trainer or a subprocess (tests/conftest.py)
+
 SAMPLES = [
     "It is a truth universally acknowledged, that a single man in possession of a good fortune…",
     "Habe nun, ach! Philosophie, Juristerei und Medizin, Und leider auch Theologie!",

@@ -4,12 +4,14 @@ fewer clean comments of another source (Jigsaw's Wikipedia talk pages)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from curate.classify.model import Classifier
 from curate.classify.sources import parse_source, read_source
 from curate.classify.train import TrainSettings, train_classifier
 
 
+@pytest.mark.slow
 def test_balanced_davidson_flags_fewer_clean_comments_of_another_source(shared_data, tmp_path):
     davidson = shared_data / "toxicity" / "davidson2017" / "labeled_data.csv"
     jigsaw = shared_data / "toxicity" / "jigsaw_robtest" / "jigsaw_binary_balanced.csv"

@@ -7,6 +7,7 @@ refused (or redone with allow_changed_inputs) instead of silently mixed in.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import sys
 from dataclasses import dataclass, field
@@ -108,6 +109,10 @@ class StageContext:
                     add_stats(totals, result)
                     bar.set_postfix(docs=sum(s.docs_in for s in result.values()), refresh=False)
                 bar.update(1)
+        full = [failure for _, failure in failures if failure.errno == errno.ENOSPC]
+        if full:  # every other shard would fail the same way: one line, not a traceback a shard
+            raise OSError(errno.ENOSPC, f"No space left on device (stage '{self.stage_name}', {len(full)} of {len(shards)} "
+                          f"shards; the finished ones are kept, a rerun with room redoes the rest)", full[0].filename or self.output_dir)
         if failures:
             lines = "\n".join(f"  {task_shard(task).name}: {failure.error}" for task, failure in failures)
             raise StageFailed(f"stage '{self.stage_name}' ({phase}): {len(failures)} of {len(shards)} shards failed; "

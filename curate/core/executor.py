@@ -25,6 +25,8 @@ class TaskFailure:
 
     error: str
     traceback: str
+    errno: int | None = None  # of an OSError: a full disk (ENOSPC) is the machine's problem, not the shard's
+    filename: str | None = None
 
 
 def call_safely(fn: Callable, task: Any) -> Any:
@@ -32,7 +34,8 @@ def call_safely(fn: Callable, task: Any) -> Any:
     try:
         return fn(task)
     except Exception as error:  # noqa: BLE001 - one bad shard must not kill the job
-        return TaskFailure(f"{type(error).__name__}: {error}", traceback.format_exc())
+        return TaskFailure(f"{type(error).__name__}: {error}", traceback.format_exc(), getattr(error, "errno", None),
+                           getattr(error, "filename", None))
 
 
 class Executor:

@@ -9,8 +9,8 @@ The lock works through fsspec on local disks and object stores: it is created wi
 exclusive create (mode "xb": O_EXCL locally, a conditional put on stores that have one),
 and holds owner, host, pid, a random token and a heartbeat time that a daemon thread
 rewrites every `heartbeat_seconds`. A lock is stale, and is taken over, when its holder
-is known dead (same host, pid gone) or, from another host, when its heartbeat is older
-than `stale_seconds`. Takeover deletes the stale object and creates a new one
+is known dead (same host, pid gone) or when its heartbeat is older than `stale_seconds`,
+whatever pid it names (pids are reused: a live pid may be another program's). Takeover deletes the stale object and creates a new one
 exclusively, so of several runs taking over together exactly one wins. A holder whose
 heartbeat finds another token in the lock has lost it: it stops the run (interrupts
 the main thread) rather than write beside another run.
@@ -78,8 +78,10 @@ class RunLock:
     def stale_because(self, holder: dict) -> str | None:
         """Why the lock `holder` describes may be taken over, or None while it may be alive."""
         age = time.time() - float(holder.get("heartbeat", 0))
-        if holder.get("host") == socket.gethostname():
-            return None if pid_alive(int(holder.get("pid", 0))) else f"pid {holder.get('pid')} on this host is gone"
+        if holder.get("host") == socket.gethostname() and not pid_alive(int(holder.get("pid", 0))):
+            return f"pid {holder.get('pid')} on this host is gone"
+        # a live pid proves nothing once the heartbeat stopped: the holder died and the pid went to another
+        # process, or the holder hangs (a resumed holder finds another token and stops itself)
         return f"no heartbeat for {age:.0f} s" if age > self.stale_seconds else None
 
     def _create(self, fs, path: str) -> bool:

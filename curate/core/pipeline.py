@@ -25,6 +25,8 @@ The same from Python, without YAML:
 """
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
 
 import fsspec
@@ -36,6 +38,8 @@ from curate.core.params import ConfigError, build_params
 from curate.core.registry import stage_class
 from curate.core.stage import Stage
 
+STAGE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,99}")
+RESERVED_NAMES = ("rejected", "stats", "reports", "report")  # the runner's folders beside the stages' (and `curate report`'s)
 PIPELINE_KEYS = ("name", "description", "input", "output", "reader", "output_format", "stages")
 OUTPUT_FORMATS = ("parquet", "jsonl.gz")
 
@@ -94,13 +98,33 @@ def require_protocol(url: str, where: str) -> None:
 
 
 def require_input(url: str, where: str) -> None:
-    """url exists; a glob must match at least one file."""
-    if any(c in url for c in "*?["):
-        fs, pattern = storage.filesystem(url)
-        if not any(fs.isfile(p) for p in fs.glob(pattern)):
-            raise ConfigError(f"{where}: pattern '{url}' matches no file")
-    elif not storage.exists(url):
-        raise ConfigError(f"{where}: path '{url}' does not exist")
+    """url exists; a glob must match at least one file. A remote input that cannot be reached is one line
+    naming it, not the HTTP client's traceback."""
+    try:
+        if any(c in url for c in "*?["):
+            fs, pattern = storage.filesystem(url)
+            if not any(fs.isfile(p) for p in fs.glob(pattern)):
+                raise ConfigError(f"{where}: pattern '{url}' matches no file")
+        elif not storage.exists(url):
+            raise ConfigError(f"{where}: path '{url}' does not exist{offline_hint(url)}")
+    except ConfigError:
+        raise
+    except Exception as error:  # noqa: BLE001 - each client raises its own (httpx, aiohttp, botocore)
+        if "://" not in url or url.startswith("file://"):
+            raise
+        raise ConfigError(f"{where}: '{url}' cannot be reached ({type(error).__name__}: {error}); check the network"
+                          f"{' and HF_ENDPOINT' if url.startswith('hf://') else ''}{offline_hint(url, always=True)}") from None
+
+
+def offline_hint(url: str, always: bool = False) -> str:
+    """hf:// reads the Hub itself, never the local cache: say how to work without a network."""
+    if not url.startswith("hf://"):
+        return ""
+    download = (" download the dataset while online (hf download ORG/NAME --repo-type dataset --local-dir DIR) "
+                "and give DIR as the input")
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        return f" (HF_HUB_OFFLINE is set: hf:// inputs are read from the Hub, not from the cache; unset it, or{download})"
+    return f"; without a network,{download} (HF_HUB_OFFLINE=1 does not help: hf:// never reads the cache)" if always else ""
 
 
 def load_pipeline(path: str, input_override: list[str] | None = None, output_override: str | None = None) -> Pipeline:
@@ -162,12 +186,37 @@ def build_stages(entries, path: str) -> list[Stage]:
         params = {k: v for k, v in entry.items() if k not in ("stage", "name")}
         cls = stage_class(entry["stage"], f"{where}.stage")
         name = entry.get("name", entry["stage"])
-        if not isinstance(name, str) or name in names or name in ("rejected", "stats"):
-            raise ConfigError(f"{where}.name: stage names must be unique strings other than 'rejected'/'stats'; got {name!r} (give one a 'name:')")
+        require_stage_name(name, f"{where}.name")
+        if name in names:
+            raise ConfigError(f"{where}.name: stage names must be unique; '{name}' is taken (give one a 'name:')")
         names.add(name)
         stage = cls(name, build_params(cls.Params, params, f"{where} ({entry['stage']})"))
         stages.append(stage)
     return stages
+
+
+def require_stage_name(name, where: str) -> None:
+    """A stage's name is a folder name under the output (OUT/<name>, rejected/<name>, stats/<name>.json):
+    a plain name, so no name writes outside the output folder (../../x, /abs) or into the runner's own
+    folders (_state, reports: a leading '_' also hides a folder from readers)."""
+    if not isinstance(name, str) or not STAGE_NAME.fullmatch(name) or name in RESERVED_NAMES:
+        raise ConfigError(f"{where}: a stage name is a letter then letters, digits, '_' or '-' (at most 100), other than "
+                          f"{', '.join(RESERVED_NAMES)}; got {name!r}")
+
+
+def require_inside(pipeline: Pipeline) -> None:
+    """Every folder the runner writes resolves inside the output folder, links followed (a stage folder that
+    is a link to elsewhere, a name changed after checking): the last guard before any write."""
+    if "://" in pipeline.output and not pipeline.output.startswith("file://"):
+        return  # object stores have no links, and names are checked
+    root = os.path.realpath(storage.filesystem(pipeline.output)[1])
+    for stage in pipeline.stages:
+        require_stage_name(stage.name, f"{pipeline.source_file}: stage '{stage.name}'")
+        for parts in ((stage.name,), ("rejected", stage.name), ("reports", stage.name), ("stats",), ("_state",)):
+            path = os.path.realpath(os.path.join(root, *parts))
+            if not path.startswith(root + os.sep):
+                raise ConfigError(f"{os.path.join(pipeline.output, *parts)} leads to {path}, outside the output folder "
+                                  f"{pipeline.output}; remove that link, or use another --output")
 
 
 def _as_list(value, where: str) -> list[str]:

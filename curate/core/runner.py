@@ -35,7 +35,7 @@ from curate.core.context import StageContext
 from curate.core.execution import run_stages
 from curate.core.executor import Executor
 from curate.core.params import ConfigError
-from curate.core.pipeline import Pipeline
+from curate.core.pipeline import Pipeline, require_inside
 from curate.core.planning import groups
 from curate.core.stage import DocumentStage, PhasedStage, ShardStats
 from curate.core.stats import StageReport, stage_reports
@@ -149,6 +149,7 @@ def run_pipeline(pipeline: Pipeline, executor: Executor, only_stage: str | None 
             raise not_documents(pipeline.stages[0], problem)
     if not pipeline.checked:
         pipeline.check([pipeline.stages[i] for i in selected] if selected else None)
+    require_inside(running)
     write_resolved_pipeline(pipeline)
     if steps:
         reports = [report for indices, inputs in steps

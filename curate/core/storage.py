@@ -15,10 +15,12 @@ files; any other URL is one file.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import posixpath
 import re
+import sys
 import uuid
 from contextlib import contextmanager
 from typing import Iterator
@@ -74,7 +76,7 @@ def walk_files(fs: fsspec.AbstractFileSystem, path: str) -> list[str]:
     skipping: folders that could not be listed and links to folders (not followed: they may
     leave the input or loop). `input_problem` names what is wrong with those."""
     # Not fs.find: it swallows a sub-folder's PermissionError (fsspec's walk drops on_error when recursing).
-    found, folders = [], [path]
+    found, folders, loops = [], [path], []
     while folders:
         folder = folders.pop()
         try:
@@ -88,11 +90,24 @@ def walk_files(fs: fsspec.AbstractFileSystem, path: str) -> list[str]:
             if info["type"] == "directory":
                 if name.rstrip("/") != folder.rstrip("/"):
                     folders.append(name)
+            elif info.get("islink") and link_loops(name):  # `ln -s self self`: no file behind it, on any run
+                loops.append(name)
             elif info.get("islink") and os.path.isdir(name):  # fsspec lists links to folders as files
                 found.append(name + "/")
             else:
                 found.append(name)
+    if loops:
+        print(f"skipping {len(loops)} symbolic link(s) that loop (lead back to themselves, no file behind them): "
+              f"{', '.join(printable(p) for p in sorted(loops)[:5])}", file=sys.stderr)
     return found
+
+
+def link_loops(path: str) -> bool:
+    try:
+        os.stat(path)
+    except OSError as error:
+        return error.errno == errno.ELOOP
+    return False
 
 
 def input_problem(url: str, root: str) -> tuple[str, str] | None:
@@ -181,6 +196,17 @@ def read_json(url: str):
         return json.load(f)
 
 
+@contextmanager
+def naming_errors(url: str) -> Iterator[None]:
+    """An OSError of a write that names no file (pyarrow's, a full disk's) names the file being written."""
+    try:
+        yield
+    except OSError as error:
+        if error.filename is not None or error.errno is None:
+            raise
+        raise OSError(error.errno, error.strerror or str(error), url) from error
+
+
 class ParquetSink:
     """Writes record batches to one Parquet file, atomically, only if any row is written
     (or always, when `always` is set: an output shard must exist even when empty)."""
@@ -195,11 +221,12 @@ class ParquetSink:
         self.schema = None
 
     def write(self, table: pa.Table) -> None:
-        if self._writer is None:
-            self._open(table.schema)
-        elif table.schema != self.schema:
-            table = table.select(self.schema.names).cast(self.schema)
-        self._writer.write_table(table)
+        with naming_errors(self.url):
+            if self._writer is None:
+                self._open(table.schema)
+            elif table.schema != self.schema:
+                table = table.select(self.schema.names).cast(self.schema)
+            self._writer.write_table(table)
         self.rows += table.num_rows
 
     def _open(self, schema: pa.Schema) -> None:
@@ -210,13 +237,14 @@ class ParquetSink:
         self._writer = pq.ParquetWriter(self._file, schema, **PARQUET_OPTIONS)
 
     def close(self, empty_schema: pa.Schema | None = None) -> None:
-        if self._writer is None and self.always:
-            self._open(empty_schema)
-        if self._writer is None:
-            return
-        self._writer.close()
-        self._file.close()
-        self._atomic.__exit__(None, None, None)
+        with naming_errors(self.url):
+            if self._writer is None and self.always:
+                self._open(empty_schema)
+            if self._writer is None:
+                return
+            self._writer.close()
+            self._file.close()
+            self._atomic.__exit__(None, None, None)
         self._writer = None
 
     def abort(self) -> None:

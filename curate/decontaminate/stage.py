@@ -52,7 +52,6 @@ import pyarrow.parquet as pq
 from curate.core import storage
 from curate.core.params import ConfigError
 from curate.core.stage import DocumentStage, Verdict
-from curate.core.registry import register_stage
 
 WORD = re.compile(r"[^\W_]+")  # letters and digits; punctuation, symbols and '_' separate words
 MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant: the n-gram hash is a polynomial in it
@@ -183,7 +182,6 @@ def hash_word(word: str) -> int:
     return int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
 
 
-@register_stage("decontaminate")
 class DecontaminateStage(DocumentStage):
     Params = DecontaminateParams
 

@@ -55,7 +55,6 @@ import pyarrow.compute as pc
 
 from curate.core import storage
 from curate.core.params import ConfigError
-from curate.core.registry import register_stage
 from curate.core.stage import Phase, PhasedStage, Shard, ShardOutput, ShardStats, storage_name, text_bytes
 from curate.dedup import clusters, memory, minhash, normalize, plan, report, urls, work
 from curate.dedup.params import DedupParams
@@ -64,7 +63,6 @@ from curate.dedup.plan import plan_for  # noqa: F401 - part of the stage's inter
 ADDED_FIELDS = [pa.field("dup_cluster", pa.string()), pa.field("dup_cluster_size", pa.int64())]
 
 
-@register_stage("dedup")
 class DedupStage(urls.UrlDedup, PhasedStage):
     Params = DedupParams
 

@@ -43,7 +43,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.core.stage import DocumentStage, Verdict
-from curate.core.registry import register_stage
 from curate.edit_counts import edit_counters, write_edit_counts
 
 EMAIL_REPLACEMENTS = ("email@example.com", "firstname.lastname@example.org")
@@ -112,7 +111,6 @@ def redact(text: str, pattern: re.Pattern, valid, replacement: str) -> tuple[str
     return pattern.sub(substitute, text), count
 
 
-@register_stage("pii")
 class PiiStage(DocumentStage):
     Params = PiiParams
 

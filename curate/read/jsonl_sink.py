@@ -22,10 +22,11 @@ class JsonlSink:
         self._atomic = None
 
     def write(self, table: pa.Table) -> None:
-        if self._file is None:
-            self._open(table.schema)
-        for row in table.to_pylist():
-            self._file.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY))
+        with storage.naming_errors(self.url):
+            if self._file is None:
+                self._open(table.schema)
+            for row in table.to_pylist():
+                self._file.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY))
         self.rows += table.num_rows
 
     def _open(self, schema: pa.Schema | None) -> None:
@@ -38,8 +39,9 @@ class JsonlSink:
             self._open(empty_schema)
         if self._file is None:
             return
-        self._file.close()
-        self._atomic.__exit__(None, None, None)
+        with storage.naming_errors(self.url):
+            self._file.close()
+            self._atomic.__exit__(None, None, None)
         self._file = None
 
     def abort(self) -> None:

@@ -175,6 +175,7 @@ class Run:
     kept_stage: str | None  # the last stage whose folder holds kept documents
     kept: Population | None
     tokens: dict[str, dict]  # tokenize stage name -> split -> tokens.json
+    warnings: dict[str, list[str]]  # stage name -> what it warned about (reports/<stage>/source_shares.json)
 
     def passed(self, stage: str) -> list[Population]:
         """Samples of the documents a stage kept: those dropped by a later stage, and the final kept ones."""
@@ -190,7 +191,7 @@ class Run:
             if column in population.table.column_names:
                 for item in pc.value_counts(population.table[column]).to_pylist():
                     counts[item["values"] if item["values"] is not None else "(none)"] += item["counts"] * population.weight
-            else:
+            elif population.table.num_rows:  # a population of no rows (a last stage that kept nothing) counts nothing
                 counts["(none)"] += population.table.num_rows * population.weight
         return counts
 
@@ -204,6 +205,8 @@ def stage_order(output: Path, pipeline: dict | None) -> list[dict]:
     """Stages in run order: pipeline.yaml's, then any other stats/*.json (e.g. a tokenize step run on its own)
     by the time they were written."""
     stages = list(pipeline["stages"]) if pipeline else []
+    if pipeline and "reader" in pipeline:  # the top-level reader: key is the `read` stage, run first
+        stages.insert(0, {"stage": "read", "name": "read", **pipeline["reader"]})
     known = {s["name"] for s in stages}
     for path in sorted((output / "stats").glob("*.json"), key=lambda p: p.stat().st_mtime):
         if path.stem not in known:  # no parameters known: a stage type only where its output tells
@@ -235,4 +238,6 @@ def load_run(output: str | Path, cap: int = 100_000, per_reason: int = 5, seed: 
                   if (path := output / stage["name"] / split / "tokens.json").exists()}
         if splits:
             tokens[stage["name"]] = splits
-    return Run(output, pipeline, stages, stats, rejected, reasons, kept_stage, kept, tokens)
+    warnings = {s["name"]: yaml.safe_load(path.read_text())["warnings"] for s in stages
+                if (path := output / "reports" / s["name"] / "source_shares.json").exists()}
+    return Run(output, pipeline, stages, stats, rejected, reasons, kept_stage, kept, tokens, warnings)
