@@ -462,7 +462,11 @@ def plot_curves(spec: dict, out_path: Path) -> Path | None:
 
 
 def add_ablate_parser(commands) -> None:
-    ab = commands.add_parser("ablate", help="train proxy models on each data arm and compare them set by set")
+    ab = commands.add_parser("ablate", help="train proxy models on each data arm and compare them set by set",
+                             description="Train the same small model on each arm (data mix) of an ablation YAML, "
+                                         "for each init and data-order seed, and compare their held-out bits per byte "
+                                         "set by set, with intervals over seeds. Finished runs are reused; --arm and "
+                                         "--seed split the work; --dry-run prints the plan.")
     ab.add_argument("ablation", help="ablation YAML, e.g. ablations/web-ladder.yaml")
     ab.add_argument("--arm", action="append", help="run only this arm (repeatable; one arm per GPU or node)")
     ab.add_argument("--seed", action="append", type=int, help="run only the runs of this init seed (repeatable)")
