@@ -20,8 +20,8 @@ from train.config import ConfigError
 @pytest.fixture
 def ablation(tmp_path, token_data):  # noqa: F811
     rel = lambda key: str(token_data.dirs[key])
-    english = write_manifest(tmp_path / "en.yaml", token_data, sources=[{"name": "en", "path": rel("en"), "weight": 1.0}])
-    other = write_manifest(tmp_path / "defr.yaml", token_data, sources=[{"name": "defr", "path": rel("defr"), "weight": 1.0}])
+    write_manifest(tmp_path / "en.yaml", token_data, sources=[{"name": "en", "path": rel("en"), "weight": 1.0}])
+    write_manifest(tmp_path / "defr.yaml", token_data, sources=[{"name": "defr", "path": rel("defr"), "weight": 1.0}])
     held_out = tmp_path / "held_out.txt"   # the English books' last documents (the fixture's validation split)
     held_out.write_text("\n\n".join(d for name in BOOKS["en"]
                                     for d in documents((books_dir() / name).read_text(encoding="utf-8"))[-3:]))
