@@ -28,10 +28,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 
-from langid_throughput import offline_datatrove_cache  # noqa: E402
+from bench.langid_throughput import offline_datatrove_cache  # noqa: E402
 
 from curate.core.params import build_params  # noqa: E402
 from curate.langid.model import default_model_path  # noqa: E402

@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 from curate.classify.model import Classifier, binary_metrics, normalise  # noqa: E402
 from curate.classify.sources import parse_source, read_source  # noqa: E402
