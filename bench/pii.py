@@ -43,8 +43,8 @@ def curate_spans(texts: list[str]) -> list[set]:
     for text in texts:
         spans = set()
         for column in ("pii_emails", "pii_ips"):
-            pattern, valid, _, _ = KINDS[column]
-            spans |= {(m.start(), m.end(), column) for m in pattern.finditer(text) if valid(m)}
+            for pattern, valid, _ in KINDS[column].finders:
+                spans |= {(m.start(), m.end(), column) for m in pattern.finditer(text) if valid(m)}
         found.append(spans)
     return found
 

@@ -94,11 +94,16 @@ def compare(kinds, ours, theirs, label: str) -> None:
         print(f"    {count:5d}  {o:40s} | {t}")
 
 
+DATATROVE_COUNT = {"alpha_words_of": "tokens"}  # curate's default counts the paper's words (gopher_quality.py)
+
+
 def per_filter(kinds, texts) -> None:
     """Each filter alone on every document (curate with only that filter enabled)."""
     for name, dt_filter in datatrove_filters():
         theirs = run_datatrove(texts, [(name, dt_filter)])
         only = {f: (f == name) for f in ("gopher_repetition", "gopher_quality", "c4", "fineweb")}
+        if only["gopher_quality"]:
+            only["gopher_quality"] = DATATROVE_COUNT
         stage = QualityStage("quality", QualityParams(**only))
         stage.setup()
         compare(kinds, run_curate(texts, stage), theirs, f"{name} alone")
@@ -116,7 +121,7 @@ def main() -> None:
     mb = sum(len(t.encode()) for t in texts) / 1e6
     print(f"{len(texts)} documents ({Counter(kinds)}), {mb:.1f} MB")
 
-    stage = QualityStage("quality", QualityParams())
+    stage = QualityStage("quality", QualityParams(gopher_quality=DATATROVE_COUNT))
     stage.setup()
     filters = datatrove_filters()
     run_datatrove(texts[:20], copy.deepcopy(filters))  # warm-up: load spaCy

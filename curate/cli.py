@@ -6,6 +6,7 @@ import argparse
 import errno
 import sys
 
+from common.version import package_version
 from curate.classify.cli import add_train_classifier_parser
 from curate.core.context import StageFailed
 from curate.core.lock import LockHeld
@@ -68,6 +69,7 @@ def cmd_run(args) -> int:
 def main(argv: list[str] | None = None, extra_commands=()) -> int:
     """`curate ARGS`; each of `extra_commands` adds one more subcommand (a function of the subparsers)."""
     parser = argparse.ArgumentParser(prog="curate", description="Turn raw web crawls, books and code into clean training data.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s (rawtollm) {package_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     add_run_parser(commands)
     add_train_tokenizer_parser(commands)

@@ -286,7 +286,10 @@ def plot_curves(spec: dict, out_path: Path) -> Path | None:
 
 
 def add_ablate_parser(commands) -> None:
-    ab = commands.add_parser("ablate", help="train proxy models on each data arm and compare them")
+    ab = commands.add_parser("ablate", help="train proxy models on each data arm and compare them",
+                             description="Train the same small model on each arm (data mix) of an ablation YAML, "
+                                         "for each seed, and compare their held-out losses with the spread across "
+                                         "seeds. Finished runs are reused; --arm and --seed split the work.")
     ab.add_argument("ablation", help="ablation YAML, e.g. ablations/curated-vs-extracted.yaml")
     ab.add_argument("--arm", action="append", help="run only this arm (repeatable; one arm per GPU or node)")
     ab.add_argument("--seed", action="append", type=int, help="run only this seed (repeatable)")

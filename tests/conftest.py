@@ -1,11 +1,23 @@
-"""Shared fixtures: the real sample data in ../shared/data and small helpers."""
+"""Shared fixtures: the real sample data in ../shared/data and small helpers.
+
+Markers (declared in pyproject.toml). `slow`: a test that runs a pipeline (`curate run`, in this process
+or not, Pipeline.run, run_pipeline, the extract helper), a demo, a trainer (a language model or a
+classifier is trained), or a `curate`/`train` command in a subprocess, or that takes a fixture doing so,
+is marked slow: `pytestmark = pytest.mark.slow` when the whole module is such, else `@pytest.mark.slow`
+on the test. The session fixtures below that do so mark their tests themselves. Everything else (a
+stage's process() on an inline table, parsers, configuration errors caught before any work) is the
+fast lane: `python -m pytest -m "not slow"`."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import os
+import pty
+import struct
 import subprocess
 import sys
+import termios
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -59,11 +71,18 @@ def jigsaw_model(shared_data, tmp_path_factory) -> Path:
     return train_jigsaw(shared_data, tmp_path_factory.mktemp("models"))
 
 
+SLOW_FIXTURES = {"curate_demo", "web_extracted", "jigsaw_model"}  # a demo, a pipeline, a classifier's training
+
+
 def pytest_collection_modifyitems(items):
-    """Every test that takes the shared_data fixture carries the `data` marker (-m 'not data' runs the rest)."""
+    """Every test that takes the shared_data fixture carries the `data` marker (-m 'not data' runs the rest),
+    and every test that takes one of SLOW_FIXTURES, directly or through another fixture, the `slow` one."""
     for item in items:
-        if "shared_data" in getattr(item, "fixturenames", ()):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if "shared_data" in fixtures:
             item.add_marker(pytest.mark.data)
+        if fixtures & SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -86,6 +105,28 @@ def read_stage(output: Path, stage: str):
 def read_rejected(output: Path, stage: str):
     files = sorted((output / "rejected" / stage).glob("*.parquet"))
     return pq.ParquetDataset(files).read() if files else None
+
+
+def on_a_terminal(command: list[str], env: dict | None = None, cwd: Path = REPO) -> str:
+    """Run `command` with stdout and stderr on a pseudo-terminal, as in an interactive shell (progress bars are
+    drawn only there); all it printed. Fails if the command does."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))   # 24 x 120, as a terminal window
+    process = subprocess.Popen(command, stdout=follower, stderr=follower, stdin=subprocess.DEVNULL, cwd=cwd, env=env)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:   # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    output = b"".join(chunks).decode(errors="replace")
+    assert process.wait(timeout=600) == 0, output[-3000:]
+    return output
 
 
 def run_curate(*args: str, cwd: Path = REPO, check: bool = True) -> subprocess.CompletedProcess:

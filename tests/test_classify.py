@@ -34,6 +34,7 @@ def docs(tmp_path_factory, shared_data):
     return folder
 
 
+@pytest.mark.slow
 def test_held_out_metrics_on_real_comments_are_printed_and_saved(model):
     report = read_metrics(model)
     metrics = report["test_metrics"]
@@ -45,6 +46,7 @@ def test_held_out_metrics_on_real_comments_are_printed_and_saved(model):
     assert [s["label"] for s in report["sources"]] == ["positive", "negative"]
 
 
+@pytest.mark.slow
 def test_training_is_reproducible_with_one_thread(model, tmp_path, shared_data):
     again = train_jigsaw(shared_data, tmp_path)
     assert read_metrics(again)["test_metrics"] == read_metrics(model)["test_metrics"]
@@ -80,6 +82,7 @@ def test_bad_source_spec_is_a_config_error(shared_data, spec, message):
         parse_source(spec.format(data=shared_data))
 
 
+@pytest.mark.slow
 def test_missing_text_field_is_reported_by_the_command(tmp_path, shared_data):
     davidson = shared_data / "toxicity" / "davidson2017" / "labeled_data.csv"
     result = run_curate("train-classifier", "x", "--output", str(tmp_path), "--positive", f"{davidson}#class=0",
@@ -104,6 +107,7 @@ def run_classify(tmp_path, docs, **stage):
     return read_stage(out, "tox"), read_rejected(out, "tox")
 
 
+@pytest.mark.slow
 def test_annotate_only_adds_the_score_column_and_keeps_everything(tmp_path, docs, model):
     kept, rejected = run_classify(tmp_path, docs, model=str(model))
     assert rejected is None and kept.num_rows == 124
@@ -114,6 +118,7 @@ def test_annotate_only_adds_the_score_column_and_keeps_everything(tmp_path, docs
     assert np.mean(toxic) > np.mean(clean) + 0.2  # unseen real comments are told apart
 
 
+@pytest.mark.slow
 def test_threshold_drops_low_scores_with_reason(tmp_path, docs, model):
     kept, rejected = run_classify(tmp_path, docs, model=str(model), threshold=0.5)
     assert kept.num_rows + rejected.num_rows == 124 and kept.num_rows > 20 and rejected.num_rows > 20
@@ -122,6 +127,7 @@ def test_threshold_drops_low_scores_with_reason(tmp_path, docs, model):
     assert rejected["detail"][0].as_py().startswith("score 0.")
 
 
+@pytest.mark.slow
 def test_keep_fraction_keeps_each_shards_top_scores(tmp_path, docs, model):
     kept, rejected = run_classify(tmp_path, docs, model=str(model), keep_fraction=0.25)
     for shard, size in (("part-0", 64), ("part-1", 60)):
@@ -131,6 +137,7 @@ def test_keep_fraction_keeps_each_shards_top_scores(tmp_path, docs, model):
     assert set(rejected["reason"].to_pylist()) == {"tox.below_top_fraction"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stage, message", [
     ({"model": "{tmp}/missing.bin"}, "model '{tmp}/missing.bin' cannot be read"),
     ({"model": "{tmp}/p.yaml"}, "model '{tmp}/p.yaml' is not a fastText model"),
@@ -149,6 +156,7 @@ def test_bad_configuration_fails_before_work_naming_the_problem(tmp_path, docs, 
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_quantized_model_is_small_and_scores_like_the_full_one(tmp_path, shared_data, docs, model):
     run_curate("train-classifier", "small", "--output", str(tmp_path), "--epoch", "20", "--dim", "16",
                "--test-fraction", "0.2", "--quantize", "5000",

@@ -35,12 +35,14 @@ def licenses_by_file(table) -> dict:
     return {(r["repository"], r["relative_path"]): (r["license"], r["license_source"]) for r in table.to_pylist()}
 
 
+@pytest.mark.slow
 def test_every_planted_file_gets_its_repositorys_license_or_its_own_header(tmp_path):
     inputs, expected = plant_repositories(tmp_path / "repos")
     found = licenses_by_file(read_stage(run(tmp_path, inputs=inputs), "extract"))
     assert {key: found.get(key) for key in expected} == expected
 
 
+@pytest.mark.slow
 def test_the_license_stage_keeps_the_permissive_set_and_says_why_it_drops_the_rest(tmp_path):
     out = run(tmp_path, Stage("license"))
     kept = licenses_by_file(read_stage(out, "license"))
@@ -59,6 +61,7 @@ def test_the_license_stage_keeps_the_permissive_set_and_says_why_it_drops_the_re
     assert stats["counters"]["documents.MIT"] == 5 and stats["counters"]["documents.unknown"] == 3
 
 
+@pytest.mark.slow
 def test_unknown_can_be_kept_and_the_list_replaced(tmp_path):
     inputs, _ = plant_repositories(tmp_path / "repos")
     kept = licenses_by_file(read_stage(run(tmp_path / "a", Stage("license", unknown="keep"), inputs=inputs), "license"))
@@ -73,6 +76,7 @@ def test_a_license_name_that_is_no_spdx_id_is_a_configuration_error(tmp_path):
         Pipeline.of(str(tmp_path), str(tmp_path / "out"), [Stage("extract", source="code"), Stage("license", licenses=["MIT", "BSD"])])
 
 
+@pytest.mark.slow
 def test_a_package_folder_takes_the_license_above_it_up_to_the_repository_root(tmp_path):
     stdlib_json = Path(sysconfig.get_paths()["stdlib"]) / "json"  # the demo's code: Lib/json, Lib/LICENSE.txt above it
     found = licenses_by_file(read_stage(run(tmp_path / "a", inputs=[str(stdlib_json)]), "extract"))
@@ -93,6 +97,7 @@ def test_a_package_folder_takes_the_license_above_it_up_to_the_repository_root(t
     assert licenses_by_file(read_stage(out, "extract")) == {("pkg", "a.py"): ("unknown", None)}
 
 
+@pytest.mark.slow
 def test_export_card_and_report_list_licenses(tmp_path):
     out = run(tmp_path, Stage("license"))
     from curate.report.page import facets

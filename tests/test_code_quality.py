@@ -117,6 +117,7 @@ def test_bad_parameters_are_config_errors():
         build_params(CodeQualityParams, {"max_line_length": -1}, "test")
 
 
+@pytest.mark.slow
 def test_curate_run_extract_then_code_quality(tmp_path):
     inputs = [STDLIB / "json", STDLIB / "encodings"]
     output = tmp_path / "out"

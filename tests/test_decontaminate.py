@@ -135,6 +135,7 @@ def run_on_planted_corpus(shared_data, tmp_path, decontaminate_options: str = ""
     return corpus
 
 
+@pytest.mark.slow
 def test_curate_run_drops_and_reports(shared_data, tmp_path):
     corpus = run_on_planted_corpus(shared_data, tmp_path)
     assert read_stage(tmp_path / "out", "decontaminate").num_rows == 18
@@ -157,6 +158,7 @@ def test_web_recipe_with_decontamination_switched_on_reads_in_fineweb_order(shar
     assert [s.type_name for s in pipeline.stages] == ["extract", "normalize", "langid", "quality", "dedup", "toxicity", "pii", "decontaminate"]
 
 
+@pytest.mark.slow
 def test_fused_redact_run_still_reports(shared_data, tmp_path):
     """Fused with the stage after it, decontaminate has no folder of its own: its report comes from its counters and the pass's kept rows."""
     corpus = run_on_planted_corpus(shared_data, tmp_path, "    mode: redact\n", "  - stage: pii\n")
@@ -167,3 +169,78 @@ def test_fused_redact_run_still_reports(shared_data, tmp_path):
     assert sorted(e["id"] for e in entry["examples"]) == sorted([corpus[4]["id"], corpus[9]["id"]])
     stats = json.loads((tmp_path / "out" / "stats" / "decontaminate.json").read_text())
     assert stats["counters"] == {"documents.gsm8k": 2, "ngrams.gsm8k": entry["ngrams"]}
+
+
+def gsm8k_test(shared_data) -> list[dict]:
+    return [json.loads(line) for line in (shared_data / "quality" / "positives" / "gsm8k" / "test.jsonl").open()]
+
+
+def every_twelfth(text: str, how: str, other: str = "walrus") -> str:
+    """One word in 12 edited (the 12th, 24th, ...): no 13 unchanged words in a row, and no 13-gram left."""
+    out = []
+    for i, word in enumerate(text.split(), 1):
+        if i % 12:
+            out.append(word)
+        elif how == "substitute":
+            out.append(other)
+        elif how == "insert":
+            out += [word, other]
+    return " ".join(out)
+
+
+EDITED_KINDS = {
+    "substitute": lambda item: every_twelfth(item["question"], "substitute"),
+    "insert": lambda item: every_twelfth(item["question"], "insert"),
+    "delete": lambda item: every_twelfth(item["question"], "delete"),
+    "answer as shown, edited": lambda item: every_twelfth(re.sub(r"<<[^>]*>>", "", item["answer"]), "substitute"),
+    "substitute, upper case, curly quotes": lambda item: every_twelfth(item["question"], "substitute").upper().replace("'", "\u2019"),
+}
+
+
+@pytest.fixture(scope="module")
+def test_split_stage(shared_data) -> DecontaminateStage:
+    """GSM8K test only (train stays out of the index: its problems are the clean text nearest the benchmark)."""
+    spec = {"name": "gsm8k", "path": str(shared_data / "quality" / "positives" / "gsm8k" / "test.jsonl"), "fields": ["question", "answer"]}
+    stage = DecontaminateStage("decontaminate", build_params(DecontaminateParams, {"benchmarks": [spec]}, "test"))
+    stage.setup()
+    return stage
+
+
+@pytest.mark.parametrize("kind", EDITED_KINDS)
+def test_lightly_edited_copies_are_caught_by_coverage(shared_data, test_split_stage, kind):
+    items = [item for item in gsm8k_test(shared_data) if len(item["question"].split()) >= 36][:60]
+    (page,) = web_rows(shared_data / "web" / "html" / "trafilatura_cache" / "theguardian.com.academics.html")
+    texts = [page["text"] + "\n" + EDITED_KINDS[kind](item) + "\n" + page["text"][:500] for item in items]
+    verdict = test_split_stage.process(make_documents([{"id": str(i), "source": "web", "text": t} for i, t in enumerate(texts)]))
+    caught = [r == "decontaminate.gsm8k" for r in verdict.reasons]
+    assert sum(caught) >= 0.95 * len(items), f"{kind}: {sum(caught)}/{len(items)}"
+    assert min(c for c, hit in zip(verdict.table["decontaminate_coverage"].to_pylist(), caught) if hit) >= 0.5
+
+
+def test_calculator_notes_are_not_part_of_the_benchmark_text(shared_data, test_split_stage):
+    answer = gsm8k_test(shared_data)[0]["answer"]  # "Janet sells 16 - 3 - 4 = <<16-3-4=9>>9 duck eggs a day. ..."
+    shown = re.sub(r"<<[^>]*>>", "", answer)
+    verdict = test_split_stage.process(make_documents([{"id": "a", "source": "web", "text": "Worked answer:\n" + shown}]))
+    assert verdict.reasons == ["decontaminate.gsm8k"] and verdict.table["decontaminate_ngrams"][0].as_py() > 0
+
+
+def test_other_problems_of_the_same_kind_are_not_taken_for_copies(shared_data, test_split_stage):
+    """GSM8K's train problems are the nearest clean text there is: same templates, same words. The coverage rule
+    drops none of them that the exact 13-gram rule keeps (the few both drop are the test problem with other
+    names and numbers, "A train travels 270 miles in 3 hours. At the same rate, ...")."""
+    train = [json.loads(line)["question"] for line in (shared_data / "quality" / "positives" / "gsm8k" / "train.jsonl").open()]
+    verdict = test_split_stage.process(make_documents([{"id": str(i), "source": "web", "text": t} for i, t in enumerate(train)]))
+    table = verdict.table
+    by_coverage_only = [r for r, n in zip(verdict.reasons, table["decontaminate_ngrams"].to_pylist()) if r and n == 0]
+    assert by_coverage_only == [] and sum(r is not None for r in verdict.reasons) <= 5
+
+
+def test_redact_cuts_an_edited_copy(shared_data):
+    spec = {"name": "gsm8k", "path": str(shared_data / "quality" / "positives" / "gsm8k" / "test.jsonl"), "fields": ["question"]}
+    stage = DecontaminateStage("decontaminate", build_params(DecontaminateParams, {"benchmarks": [spec], "mode": "redact"}, "test"))
+    stage.setup()
+    item = next(item for item in gsm8k_test(shared_data) if len(item["question"].split()) >= 40)
+    text = "A page about ducks.\n" + every_twelfth(item["question"], "substitute") + "\nThe end of the page."
+    (row,) = stage.process(make_documents([{"id": "r", "source": "web", "text": text}])).table.to_pylist()
+    assert row["text"].startswith("A page about ducks.") and row["text"].endswith("The end of the page.")
+    assert row["decontaminate_coverage"] >= 0.5 and len(row["text"].split()) < 20

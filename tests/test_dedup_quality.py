@@ -5,10 +5,12 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 
 from bench import dedup_corpus, dedup_quality
 
 
+@pytest.mark.slow
 def test_planted_near_duplicates_are_found_with_goal_precision_and_recall(shared_data, tmp_path):
     bases = dedup_quality.bases(shared_data, limit=240, html=False)
     table, pairs = dedup_corpus.planted_corpus(bases, dedup_quality.TARGETS, seed=3)

@@ -21,6 +21,8 @@ from curate.dedup.stage import DedupParams, plan_for
 
 from bench import dedup_corpus
 
+pytestmark = pytest.mark.slow  # every test here runs a pipeline, a demo, a trainer or a subprocess (tests/conftest.py)
+
 
 def real_texts(shared: Path, books: int = 120, code: int = 20) -> list[tuple[str, str]]:
     texts = [("web", t) for t in dedup_corpus.web_texts(shared) if len(t.split()) >= 30]

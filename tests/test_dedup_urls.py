@@ -15,6 +15,7 @@ from test_dedup_stage import run_dedup, sorted_rows, write_input
 from bench import dedup_corpus
 
 
+@pytest.mark.slow
 def test_the_latest_capture_of_a_real_page_is_kept(shared_data, tmp_path):
     Pipeline.of(str(shared_data / "web" / "warc"), str(tmp_path), [
         Stage("extract", source="web"), Stage("dedup", urls=True)]).run()
@@ -68,6 +69,7 @@ def undated(shared_data, tmp_path_factory):
     return rows, run_dedup(tmp, folder, 1, params, "one"), run_dedup(tmp, folder, 2, params, "two")
 
 
+@pytest.mark.slow
 def test_without_dates_the_longest_text_then_the_lowest_id_is_kept(undated):
     rows, out, _ = undated
     rejected = {r["id"]: r for r in read_rejected(out, "dedup").to_pylist()}
@@ -85,6 +87,7 @@ def test_without_dates_the_longest_text_then_the_lowest_id_is_kept(undated):
     assert len(kept) + len(rejected) == len(rows)
 
 
+@pytest.mark.slow
 def test_url_dedup_is_the_same_for_any_number_of_workers(undated):
     _, one, two = undated
     assert sorted_rows(read_stage(one, "dedup")) == sorted_rows(read_stage(two, "dedup"))

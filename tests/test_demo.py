@@ -81,6 +81,7 @@ def test_a_range_slice_is_cut_to_whole_records(server, shared_data, tmp_path):
     assert fetch(download, tmp_path) == path  # reuse verifies the checksum recorded on the first fetch
 
 
+@pytest.mark.slow
 def test_demo_from_a_local_copy_runs_every_pipeline(curate_demo):
     demo, result = curate_demo  # `curate demo --from ../shared/data --train-steps 50` (conftest)
     for name in ("web", "books", "code"):
@@ -102,6 +103,7 @@ def test_demo_from_a_local_copy_runs_every_pipeline(curate_demo):
     assert png.startswith(b"\x89PNG") and len(png) > 5_000
 
 
+@pytest.mark.slow
 def test_demo_downloading_from_a_mirror(server, tmp_path):
     # in this process: the shared demo run (conftest) is the real `curate demo` command line
     result = curate_in_process("demo", "--base-url", server, "--cache", str(tmp_path / "cache"), "--output",

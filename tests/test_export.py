@@ -12,6 +12,8 @@ from conftest import read_stage, run_curate
 from hub_server import Hub
 from read_fixtures import dolma_records, write_dolma_jsonl_gz
 
+pytestmark = pytest.mark.slow  # every test here runs a pipeline, a demo, a trainer or a subprocess (tests/conftest.py)
+
 datasets = pytest.importorskip("datasets", reason="datasets.load_dataset is what an export must satisfy (test extra)")
 
 

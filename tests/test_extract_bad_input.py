@@ -19,6 +19,7 @@ def name_of(row):
     return row["path"].rsplit("/", 1)[-1]
 
 
+@pytest.mark.slow
 def test_truncated_gzip_warc_keeps_the_records_before_the_break(shared_data, tmp_path):
     good = (shared_data / "web" / "warc" / "resiliparse_warcfile.warc.gz").read_bytes()
     (tmp_path / "cut.warc.gz").write_bytes(good[: len(good) // 2])
@@ -36,6 +37,7 @@ def test_truncated_gzip_warc_keeps_the_records_before_the_break(shared_data, tmp
     assert all(name in r["detail"] and "offset" in r["detail"] for name, r in broken.items())
 
 
+@pytest.mark.slow
 def test_not_a_gzip_file_is_a_rejection(tmp_path):
     (tmp_path / "garbage.warc.gz").write_bytes(b"\x1f\x8b\x08\x00" + b"not deflate data" * 10)
     kept, rejected = extract(tmp_path, "web", [tmp_path / "garbage.warc.gz"])
@@ -43,6 +45,7 @@ def test_not_a_gzip_file_is_a_rejection(tmp_path):
     assert "garbage.warc.gz" in rejected[0]["detail"]
 
 
+@pytest.mark.slow
 def test_empty_files_are_rejected_for_every_source(tmp_path):
     for name in ("page.html", "crawl.warc.gz", "script.py", "book.txt"):
         (tmp_path / name).write_bytes(b"")
@@ -57,6 +60,7 @@ def test_empty_files_are_rejected_for_every_source(tmp_path):
     assert {(name_of(r), r["reason"]) for r in books_rejected} == {("book.txt", "empty_text")}
 
 
+@pytest.mark.slow
 def test_binary_file_with_a_python_name(tmp_path):
     (tmp_path / "image.py").write_bytes(gzip.compress(b"\x00" * 1000) + bytes(range(256)))
     (tmp_path / "real.py").write_text("x = 1\n")
@@ -75,6 +79,7 @@ def huge_line(tmp_path):
     return folder
 
 
+@pytest.mark.slow
 def test_20mb_single_line_file_code_and_books(huge_line, tmp_path):
     kept, rejected = extract(tmp_path, "code", [huge_line], name="code")
     assert [r["relative_path"] for r in kept] == ["small.py"]
@@ -86,6 +91,7 @@ def test_20mb_single_line_file_code_and_books(huge_line, tmp_path):
     assert len(books) == 1 and len(books[0]["text"]) >= TWENTY_MB - 10  # one long book: kept whole
 
 
+@pytest.mark.slow
 def test_10000_levels_of_nesting_is_a_rejection_and_the_job_goes_on(shared_data, tmp_path):
     depth = 10_000
     (tmp_path / "deep.html").write_text("<html><body>" + "<div>" * depth + "<p>deep text</p>" + "</div>" * depth + "</body></html>")

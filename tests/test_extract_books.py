@@ -8,6 +8,8 @@ import pytest
 from conftest import curate_in_process, read_stage, run_curate
 from extract_fixtures import extract, write_pipeline
 
+pytestmark = pytest.mark.slow  # every test here runs a pipeline, a demo, a trainer or a subprocess (tests/conftest.py)
+
 
 @pytest.fixture(scope="module")
 def books(shared_data, tmp_path_factory):

@@ -10,6 +10,8 @@ import pytest
 
 from extract_fixtures import extract
 
+pytestmark = pytest.mark.slow  # every test here runs a pipeline, a demo, a trainer or a subprocess (tests/conftest.py)
+
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 
 

@@ -29,6 +29,7 @@ def write_warc(path, records, warc_date):
                                                           warc_headers_dict={"WARC-Date": warc_date}))
 
 
+@pytest.mark.slow
 def test_each_kind_of_date_markup_gives_the_date_column(pages, tmp_path):
     expected = {
         "https://www.basicthinking.de/blog/2018/12/05/erfolgreiche-tweets/": ("basicthinking.de.tweets.html", "2018-12-05"),  # URL

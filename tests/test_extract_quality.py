@@ -42,6 +42,7 @@ def test_the_scorer_counts_snippets_after_normalising_whitespace():
 F1_FLOORS = {"trafilatura": 0.902, "auto": 0.904, "fast": 0.891, "resiliparse": 0.815}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", sorted(F1_FLOORS))
 def test_quality_gate_no_engine_drops_below_its_recorded_f1_on_the_dev_pages(shared_data, gold, trafilatura_pages, tmp_path, engine):
     pages = shared_data / "web" / "html" / "trafilatura_cache"
@@ -53,6 +54,7 @@ def test_quality_gate_no_engine_drops_below_its_recorded_f1_on_the_dev_pages(sha
     assert score.f1 >= F1_FLOORS[engine], f"{engine}: F1 {score.f1:.4f} under its floor {F1_FLOORS[engine]} ({score})"
 
 
+@pytest.mark.slow
 def test_tables_on_finds_more_gold_than_tables_off(shared_data, gold, trafilatura_pages, tmp_path):
     """FineWeb leaves trafilatura's tables on; curate's old `include_tables: false` lost recall."""
     pages = shared_data / "web" / "html" / "trafilatura_cache"
@@ -62,6 +64,7 @@ def test_tables_on_finds_more_gold_than_tables_off(shared_data, gold, trafilatur
     assert on_score.recall > off_score.recall and on_score.f1 > off_score.f1
 
 
+@pytest.mark.slow
 def test_markdown_keeps_headings_emphasis_and_tables_and_pages_keep_title_and_language(shared_data, tmp_path):
     page = shared_data / "web" / "html" / "trafilatura_cache" / "en.wikipedia.org.tsne.html"
     [plain], _ = extract(tmp_path, "web", [page], name="plain")
@@ -73,6 +76,7 @@ def test_markdown_keeps_headings_emphasis_and_tables_and_pages_keep_title_and_la
     assert plain["declared_language"] == "en"  # <html lang="en">
 
 
+@pytest.mark.slow
 def test_auto_keeps_the_pages_trafilatura_keeps_within_one_warc_file(shared_data, tmp_path):
     """Pages of one WARC share trafilatura's dedup memory: auto's first pass must not make its
     second pass see the page's own text as already seen (it dropped 8 of 110 pages so)."""

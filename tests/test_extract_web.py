@@ -35,6 +35,7 @@ def from_file(rows, name):
     return [r for r in rows if r["path"].endswith(name)]
 
 
+@pytest.mark.slow
 def test_every_html_response_of_the_warc_files_becomes_a_document(web):
     kept = web["kept"]
     # dolma: 37 HTML responses among request/metadata/resource records; resiliparse: 16 hosts;
@@ -49,6 +50,7 @@ def test_every_html_response_of_the_warc_files_becomes_a_document(web):
     assert len({r["id"] for r in kept}) == len(kept)
 
 
+@pytest.mark.slow
 def test_main_text_is_extracted_without_boilerplate(web):
     soldaini = web["by_url"]["https://soldaini.net/"]["text"]
     assert "My name is Luca Soldaini" in soldaini and "<div" not in soldaini
@@ -58,6 +60,7 @@ def test_main_text_is_extracted_without_boilerplate(web):
     assert "Python 3.6.0" in python["text"]
 
 
+@pytest.mark.slow
 def test_non_utf8_pages_are_decoded_by_their_declared_charset(web):
     russian = web["by_url"]["http://01spb.ru/company/"]  # HTTP header: windows-1251
     assert russian["charset"] == "cp1251" and "О компании" in russian["text"]
@@ -67,12 +70,14 @@ def test_non_utf8_pages_are_decoded_by_their_declared_charset(web):
     assert german["charset"] == "cp1252" and "Erhöhung" in german["text"] and "\ufffd" not in german["text"]
 
 
+@pytest.mark.slow
 def test_all_110_html_pages_are_kept_with_their_file_as_location(web):
     pages = [r for r in web["kept"] if r["path"].endswith(".html")]
     assert len(pages) == 110
     assert sum(r["url"] is not None for r in pages) > 80  # canonical / og:url where the page has one
 
 
+@pytest.mark.slow
 def test_the_clipped_record_is_rejected_naming_the_file(web):
     clipped = from_file(web["rejected"], "resiliparse_clipped.warc.gz")
     assert [r["reason"] for r in clipped] == ["truncated_record"]
@@ -80,12 +85,14 @@ def test_the_clipped_record_is_rejected_naming_the_file(web):
     assert clipped[0]["url"].startswith("http://www.houstonpress.com/")
 
 
+@pytest.mark.slow
 def test_ids_are_stable_across_runs(web, shared_data):
     kept, _ = extract(web["folder"], "web", [shared_data / "web" / "warc"], name="again")
     first = {r["id"]: r["text"] for r in web["kept"] if ".warc" in r["path"]}
     assert {r["id"]: r["text"] for r in kept} == first
 
 
+@pytest.mark.slow
 def test_inputs_may_be_fsspec_urls(shared_data, tmp_path):
     kept, _ = extract(tmp_path, "web", [f"file://{shared_data / 'web' / 'warc' / 'warcio_example.warc.gz'}"])
     assert [r["url"] for r in kept] == ["http://example.com/"]
@@ -102,6 +109,7 @@ def write_warc(path, records):
                                                           http_headers=headers, warc_content_type=content_type))
 
 
+@pytest.mark.slow
 def test_wet_conversion_records_keep_their_text(tmp_path):
     text = "Vor dem Gesetz steht ein Türhüter. Zu diesem Türhüter kommt ein Mann vom Lande.\n"
     write_warc(tmp_path / "sample.warc.wet.gz", [("conversion", "http://example.org/kafka", None, text.encode(), "text/plain")])
@@ -110,6 +118,7 @@ def test_wet_conversion_records_keep_their_text(tmp_path):
     assert [(r["url"], r["text"]) for r in kept] == [("http://example.org/kafka", text)] and not rejected
 
 
+@pytest.mark.slow
 def test_wrongly_declared_charsets_still_decode(shared_data, tmp_path):
     """A UTF-8 page whose HTTP header says iso-8859-1, and a windows-1252 page whose header says utf-8."""
     page = (shared_data / "web" / "html" / "trafilatura_cache" / "cdu-fraktion-erfurt.de.waldorfschule.html").read_bytes()
@@ -138,6 +147,7 @@ def shared_response(shared_data, warc_name, url_part):
     raise AssertionError(f"no response for {url_part} in {warc_name}")
 
 
+@pytest.mark.slow
 def test_utf8_pages_with_stray_bytes_stay_utf8(shared_data, tmp_path):
     """Detection read such pages as cp1250 (every umlaut garbled); browsers show UTF-8 with U+FFFD."""
     page = (shared_data / "web" / "html" / "trafilatura_cache" / "die-partei.net.luebeck.html").read_bytes()
@@ -152,6 +162,7 @@ def test_utf8_pages_with_stray_bytes_stay_utf8(shared_data, tmp_path):
         assert "Die GEMA dreht völlig am Zeiger!" in row["text"] and "Ã" not in row["text"]  # the gold snippet
 
 
+@pytest.mark.slow
 def test_legacy_cjk_labels_read_as_their_supersets(shared_data, tmp_path):
     headers, payload = shared_response(shared_data, "resiliparse_warcfile.warc.gz", "jxtdw.com")  # charset=gb2312
     widened = payload.replace("职位名称".encode("gb2312"), "职位名称 鎔".encode("gb18030"), 1)  # a GBK character outside GB 2312
@@ -162,6 +173,7 @@ def test_legacy_cjk_labels_read_as_their_supersets(shared_data, tmp_path):
     assert decode_bytes("똠방각하".encode("cp949"), "euc-kr") == ("똠방각하", "cp949")  # UHC syllables, outside KS X 1001
 
 
+@pytest.mark.slow
 def test_empty_extractions_say_why(tmp_path):
     (tmp_path / "login.html").write_text("<html><head><title>Login</title><script>var a=1;</script></head>"
                                          "<body><img src=a.png><footer><a href=/imprint>Imprint</a></footer></body></html>")
@@ -180,6 +192,7 @@ def slow_page(shared_data) -> str:
     return "<html><body>" + "".join(f"<div class='c{i}'><p>{lines[i % len(lines)]}</p></div>" for i in range(60_000)) + "</body></html>"
 
 
+@pytest.mark.slow
 def test_a_page_that_takes_too_long_is_stopped_and_the_file_goes_on(shared_data, tmp_path):
     """The watchdog stops it at the limit, whatever lxml is doing, and the next page of the
     same shard is extracted."""
@@ -213,6 +226,7 @@ def test_a_killed_extraction_process_is_replaced(shared_data):
     assert "Python 3.6.0" in first["text"] and second["text"] == first["text"]
 
 
+@pytest.mark.slow
 def test_lz4_and_upper_case_warcs_read_like_the_gzip_one(shared_data, tmp_path):
     """FastWARC writes .warc.lz4 as one LZ4 frame per record; made here from a shared WARC."""
     lz4_frame = pytest.importorskip("lz4.frame", reason="lz4 is a dependency of curate (pyproject.toml)")
@@ -240,6 +254,7 @@ def gzip_members(data: bytes) -> list[bytes]:
     return members
 
 
+@pytest.mark.slow
 def test_arc_files_are_read_and_wat_files_rejected_with_a_reason(shared_data, tmp_path):
     page = (shared_data / "web" / "html" / "trafilatura_cache" / "blog.python.org.html").read_bytes()
     http = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n" + page
@@ -257,6 +272,7 @@ def test_arc_files_are_read_and_wat_files_rejected_with_a_reason(shared_data, tm
     assert "WAT" in rejected[0]["detail"]
 
 
+@pytest.mark.slow
 def test_a_record_cut_inside_its_warc_header_is_a_truncated_file(shared_data, tmp_path):
     members = gzip_members((shared_data / "web" / "warc" / "warcio_example.warc.gz").read_bytes())
     second = gzip.decompress(members[1])
@@ -269,6 +285,7 @@ def test_a_record_cut_inside_its_warc_header_is_a_truncated_file(shared_data, tm
     assert all("WARC header" in r["detail"] for r in rejected)
 
 
+@pytest.mark.slow
 def test_a_page_precision_mode_finds_nothing_on_gets_trafilaturas_balanced_text(web, shared_data):
     """trafilatura 2.x's precision mode returns nothing for this page (1.11 gave its text); the default engine
     asks the balanced mode once more, so the page is kept with the text 1.11 gave (docs/extraction.md)."""

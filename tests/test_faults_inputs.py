@@ -41,6 +41,7 @@ def tar_gz(members: dict[str, bytes]) -> bytes:
 # --- file names that are not UTF-8 -------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_names_that_are_not_utf8_are_read_and_recorded_losslessly(shared_data, tmp_path):
     tree = tmp_path / "repo"
     tree.mkdir()
@@ -59,6 +60,7 @@ def test_names_that_are_not_utf8_are_read_and_recorded_losslessly(shared_data, t
     assert os.fsencode(bad) == by_name["caf\\xe9-\\xff.md"]["path"].rsplit("/", 1)[1].encode().decode("unicode_escape").encode("latin-1")
 
 
+@pytest.mark.slow
 def test_a_book_with_a_name_that_is_not_utf8(shared_data, tmp_path):
     shutil.copy(shared_data / "books" / "en_alice_pg11.txt", tmp_path / os.fsdecode(b"alice-\xe9.txt"))
     kept, rejected = extract(tmp_path, "books", [tmp_path])
@@ -68,6 +70,7 @@ def test_a_book_with_a_name_that_is_not_utf8(shared_data, tmp_path):
 # --- links leaving the input and folders that cannot be listed ----------------------------------
 
 
+@pytest.mark.slow
 def test_links_out_of_the_input_are_rejected_not_read(shared_data, tmp_path):
     tree = tmp_path / "repo"
     (tree / "pkg").mkdir(parents=True)
@@ -94,6 +97,7 @@ def run_without_root_privileges(args: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=REPO, capture_output=True, text=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", ["books", "code"])
 def test_a_folder_that_cannot_be_listed_is_a_rejection(shared_data, tmp_path, source):
     tree, name = tmp_path / "in", "alice.txt" if source == "books" else "alice.md"
@@ -115,6 +119,7 @@ def test_a_folder_that_cannot_be_listed_is_a_rejection(shared_data, tmp_path, so
 # --- size budgets ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_book_over_max_doc_bytes_is_rejected_without_being_read_whole(shared_data, tmp_path):
     moby = (shared_data / "books" / "en_moby_dick_pg2701.txt").read_bytes()
     (tmp_path / "moby.txt.gz").write_bytes(gzip.compress(moby * 8))  # 10 MB of text in 0.4 MB of gzip
@@ -125,6 +130,7 @@ def test_a_book_over_max_doc_bytes_is_rejected_without_being_read_whole(shared_d
     assert "max_doc_bytes 2000000" in rejected[0]["detail"]
 
 
+@pytest.mark.slow
 def test_quality_drops_a_huge_document_before_computing_any_signal(shared_data, tmp_path):
     books = tmp_path / "books"
     books.mkdir()
@@ -143,6 +149,7 @@ def test_quality_drops_a_huge_document_before_computing_any_signal(shared_data, 
     assert read_stage(tmp_path / "out", "quality").num_rows == 1
 
 
+@pytest.mark.slow
 def test_a_tar_bomb_stops_at_the_archive_budget(shared_data, tmp_path):
     chapter = rust_chapter(shared_data)
     buffer = io.BytesIO()
@@ -158,6 +165,7 @@ def test_a_tar_bomb_stops_at_the_archive_budget(shared_data, tmp_path):
     assert "zeros.py" in rejected[0]["detail"] and "max_archive_bytes 10000000" in rejected[0]["detail"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["tar.gz", "zip"])
 def test_an_archive_with_too_many_members_stops_at_the_budget(shared_data, tmp_path, kind):
     members = {f"m{i:03d}.md": rust_chapter(shared_data, i % 5) for i in range(30)}
@@ -181,6 +189,7 @@ def book_text(shared_data, name) -> str:
     return (shared_data / "books" / name).read_bytes().decode("utf-8-sig")
 
 
+@pytest.mark.slow
 def test_books_not_in_utf8_are_decoded_right_and_marked_when_unsure(shared_data, tmp_path):
     french = book_text(shared_data, "kalamine_fr_alice.txt")
     german = book_text(shared_data, "kalamine_de_faust_1.txt")
@@ -219,6 +228,7 @@ def web_name(row) -> str:
     return row["path"].rstrip("/").rsplit("/", 1)[1] + ("/" if row["path"].endswith("/") else "")
 
 
+@pytest.mark.slow
 def test_web_links_out_of_the_input_are_rejected_not_read(shared_data, tmp_path):
     pages = shared_data / "web" / "html" / "trafilatura_cache"
     tree = tmp_path / "pages"
@@ -243,6 +253,7 @@ def payload_sizes(warc) -> dict[str, int]:
                 for r in ArchiveIterator(f) if r.rec_type in ("response", "conversion")}
 
 
+@pytest.mark.slow
 def test_web_pages_and_warc_payloads_over_max_doc_bytes_are_rejected(shared_data, tmp_path):
     warc = shared_data / "web" / "warc" / "dolma_sample-0000.warc.gz"
     sizes = payload_sizes(warc)
@@ -267,6 +278,7 @@ def test_web_pages_and_warc_payloads_over_max_doc_bytes_are_rejected(shared_data
 # --- inputs holding nothing the pipeline reads (issue #17) ------------------------------------------
 
 
+@pytest.mark.slow
 def test_documents_given_to_an_extract_pipeline_are_an_error_naming_them_and_the_reader_key(shared_data, tmp_path):
     """The issue's case: a folder of JSON lines given to pipelines/web.yaml ran on 0 documents and exited 0."""
     documents = shared_data / "web" / "jsonl"
@@ -281,6 +293,7 @@ def test_documents_given_to_an_extract_pipeline_are_an_error_naming_them_and_the
     assert ".txt" in refused.stderr and not (tmp_path / "books" / "extract").exists()
 
 
+@pytest.mark.slow
 def test_files_extract_passes_over_in_a_folder_are_named(shared_data, tmp_path):
     folder = tmp_path / "crawl"
     folder.mkdir()
@@ -296,6 +309,7 @@ def test_files_extract_passes_over_in_a_folder_are_named(shared_data, tmp_path):
     assert read_stage(glob, "extract")["text"].to_pylist() == read_stage(out, "extract")["text"].to_pylist()
 
 
+@pytest.mark.slow
 def test_an_extract_rerun_on_fewer_files_refuses_the_removed_files_shards(shared_data, tmp_path):
     """A rerun of extract after an input file was removed: the shard that file made would be read by the next
     stage beside this run's, so the run stops naming it instead of leaving it there."""

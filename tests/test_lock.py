@@ -29,6 +29,7 @@ def books_pipeline(shared_data, tmp_path):
     return write_pipeline(tmp_path, "books", [shared_data / "books"], tmp_path / "out")
 
 
+@pytest.mark.slow
 def test_second_run_on_a_held_folder_fails_naming_the_holder(books_pipeline, tmp_path):
     output = tmp_path / "out"
     holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from curate.core.lock import RunLock\n"
@@ -47,6 +48,7 @@ def test_second_run_on_a_held_folder_fails_naming_the_holder(books_pipeline, tmp
     assert not (output / LOCK_NAME).exists()
 
 
+@pytest.mark.slow
 def test_lock_of_a_dead_process_on_this_host_is_taken_over(books_pipeline, tmp_path):
     write_lock(tmp_path / "out", pid=dead_pid())
     (tmp_path / "out" / f".{LOCK_NAME}.tmp-0123456789ab").write_text("{")  # its heartbeat, killed mid-write
@@ -112,6 +114,7 @@ def test_a_run_that_lost_its_lock_stops(tmp_path):
     assert json.loads((tmp_path / LOCK_NAME).read_text())["token"] == "someone-else"  # not removed: not ours
 
 
+@pytest.mark.slow
 def test_demo_takes_the_lock_too(shared_data, tmp_path):
     with RunLock(str(tmp_path / "demo")):
         result = run_curate("demo", "--from", str(shared_data), "--output", str(tmp_path / "demo"), "--no-progress", check=False)
@@ -119,6 +122,7 @@ def test_demo_takes_the_lock_too(shared_data, tmp_path):
     assert result.returncode == 1 and "another run is writing" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_lock_naming_a_live_unrelated_pid_with_an_hour_old_heartbeat_is_taken_over(books_pipeline, tmp_path):
     """Issue #31 case 11: the pid was reused by another process (here a sleeping one) after the holder died;
     its heartbeat stopped an hour ago, so the lock is stale whatever the pid is."""

@@ -18,6 +18,8 @@ from tokenize_fixtures import build_curated, write_parquet
 from common.mix import format_plan, load_manifest, plan_mix
 from common.shards import read_token_dir
 
+pytestmark = pytest.mark.slow  # every test here runs a pipeline, a demo, a trainer or a subprocess (tests/conftest.py)
+
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory, shared_data):

@@ -92,6 +92,7 @@ def test_unknown_parameter_is_a_config_error():
         build_stages([{"stage": "normalize", "uncurl_quote": True}], "web.yaml")
 
 
+@pytest.mark.slow
 def test_curate_run_before_langid(shared_data, tmp_path):
     original = page(shared_data, "spiegel.de.albtraum.html")
     broken = {**original, "id": "broken", "text": original["text"].encode("utf-8").decode("cp1252", errors="ignore")}

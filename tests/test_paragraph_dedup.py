@@ -34,6 +34,7 @@ def run(input_dir, out, workers=1):
     return out
 
 
+@pytest.mark.slow
 def test_repeated_captures_of_a_real_page_keep_one_copy(shared_data, tmp_path):
     Pipeline.of(str(shared_data / "web" / "warc"), str(tmp_path), [
         Stage("extract", source="web"), Stage("paragraph_dedup")]).run()
@@ -54,6 +55,7 @@ def test_repeated_captures_of_a_real_page_keep_one_copy(shared_data, tmp_path):
     assert "AI" in (tmp_path / "reports" / "paragraph_dedup" / "most_repeated.md").read_text()
 
 
+@pytest.mark.slow
 def test_pagination_shared_by_different_sites_is_cut_from_all_but_one(shared_data, tmp_path):
     """resiliparse keeps the page lists ("• 首页 • 上一页 • 1 • 2 ...") of three different sites of the
     Common Crawl slice: the navigation goes from two of them, nothing else does."""
@@ -111,6 +113,7 @@ def reference_cut(rows, n=3):
     return result
 
 
+@pytest.mark.slow
 def test_repeated_spans_are_cut_from_all_but_the_lowest_id(footer_runs):
     rows, out, _ = footer_runs
     kept = {r["id"]: r for r in read_stage(out, "paragraph_dedup").to_pylist()}
@@ -129,6 +132,7 @@ def test_repeated_spans_are_cut_from_all_but_the_lowest_id(footer_runs):
     assert kept["one-line-10mb"]["text"] == next(r["text"] for r in rows if r["id"] == "one-line-10mb")
 
 
+@pytest.mark.slow
 def test_a_document_made_only_of_repeated_text_is_dropped_with_its_reason(footer_runs):
     rows, out, _ = footer_runs
     rejected = read_rejected(out, "paragraph_dedup").to_pylist()
@@ -143,6 +147,7 @@ def test_a_document_made_only_of_repeated_text_is_dropped_with_its_reason(footer
     assert stats["docs_in"] == len(rows) and stats["docs_out"] == len(rows) - 1
 
 
+@pytest.mark.slow
 def test_same_output_for_any_number_of_workers_and_partitions(footer_runs):
     _, one, others = footer_runs
     summary = json.loads((one / "reports" / "paragraph_dedup" / "summary.json").read_text())

@@ -4,8 +4,10 @@ What the real data holds (read match by match, 2026-11-29): of the 106 trafilatu
 two CCNet head files and the 10 dolma documents, five e-mail addresses are real addresses
 (spiegel.de quotes a scam sender, rechtambild.de, bufvc.ac.uk, claihr.ca, eun.org give contact
 addresses; rechtambild's is glued to the next word by the page layout, "info@rechtambild.derechtambild.de",
-and is still an address), no page has a public IP address, and one has a phone number
-(bufvc.ac.uk, "Tel. 020 7393 1500"). Every other candidate the phone pattern sees is a date,
+and is still an address; the default extraction engine since issue #30 leaves that contact box out of
+the page's text, so four are in the text the stage sees), no page has a public IP address, and two have phone numbers
+(bufvc.ac.uk, "Tel. 020 7393 1500"; eun.org, "Tel: +32 (0)2 790 75 75 Fax: +32 (0)2 790 75 85", in the
+international shape with a trunk zero that the stage took only from 2026-12 on). Every other candidate the phone pattern sees is a date,
 an amount, a DOI, a list of years or a calendar grid, and none of them may be replaced.
 """
 from __future__ import annotations
@@ -47,9 +49,10 @@ def test_real_pages_lose_exactly_the_addresses_found_by_hand(shared_data):
     rows = real_documents(shared_data)
     table = redact(rows, phones=True)
     edited = {row["url"] or row["id"]: row for row in table.to_pylist() if row["pii_emails"] or row["pii_ips"] or row["pii_phones"]}
-    assert [sum(table[c].to_pylist()) for c in ("pii_emails", "pii_ips", "pii_phones")] == [5, 0, 1]
-    assert len(edited) == 5  # bufvc.ac.uk has the address and the phone number
-    for address in ("mikepmorris614@yahoo.com", "ask@bufvc.ac.uk", "info@claihr.ca", "info@eun.org", "020 7393 1500"):
+    assert [sum(table[c].to_pylist()) for c in ("pii_emails", "pii_ips", "pii_phones")] == [4, 0, 3]
+    assert len(edited) == 4  # bufvc.ac.uk and eun.org have the address and the phone numbers
+    for address in ("mikepmorris614@yahoo.com", "ask@bufvc.ac.uk", "info@claihr.ca", "info@eun.org", "020 7393 1500",
+                    "+32 (0)2 790 75 75", "+32 (0)2 790 75 85"):
         assert not any(address in row["text"] for row in edited.values())
         assert any(address in row["text"] for row in rows)
     spiegel = edited["https://www.spiegel.de/spiegel/print/d-161500790.html"]
@@ -73,14 +76,14 @@ def test_public_ips_are_replaced_and_versions_dates_and_private_ranges_are_not(s
 
 
 def test_replacement_is_fixed_per_document_and_a_rerun_counts_nothing():
-    rows = [{"id": f"doc-{i}", "source": "web", "text": f"write to jane.roe{i}@mail.example.net today, or 8.8.8.{i}"} for i in range(1, 9)]
+    rows = [{"id": f"doc-{i}", "source": "web", "text": f"write to jane.roe{i}@mail.example.net today, or server 8.8.8.{i}"} for i in range(1, 9)]
     first = redact(rows)
     assert redact(rows)["text"].to_pylist() == first["text"].to_pylist()  # the same text on every run
     assert {t.split()[2] for t in first["text"].to_pylist()} == set(EMAIL_REPLACEMENTS)  # both used across documents
     again = redact(first.select(["id", "source", "text"]).to_pylist())
     assert again["pii_emails"].to_pylist() == [0] * 8 and again["pii_ips"].to_pylist() == [0] * 8
     removed = redact(rows, mode="remove")["text"][0].as_py()
-    assert removed == "write to  today, or "
+    assert removed == "write to  today, or server "
 
 
 def test_file_names_are_not_addresses():
@@ -101,6 +104,7 @@ def test_unknown_mode_is_a_config_error():
         build_stages([{"stage": "pii", "mode": "hash"}], "web.yaml")
 
 
+@pytest.mark.slow
 def test_curate_run_writes_counts_per_document(tmp_path, shared_data):
     rows = real_documents(shared_data)[-10:]  # the dolma documents, as Parquet a pipeline reads
     pq.write_table(make_documents(rows), tmp_path / "docs.parquet")
@@ -108,6 +112,6 @@ def test_curate_run_writes_counts_per_document(tmp_path, shared_data):
     pipeline.write_text(f"input: {tmp_path / 'docs.parquet'}\noutput: {tmp_path / 'out'}\nstages:\n  - stage: pii\n    phones: true\n")
     run_curate("run", str(pipeline))
     table = read_stage(tmp_path / "out", "pii")
-    assert table.num_rows == 10 and sum(table["pii_emails"].to_pylist()) == 3 and sum(table["pii_phones"].to_pylist()) == 1
+    assert table.num_rows == 10 and sum(table["pii_emails"].to_pylist()) == 3 and sum(table["pii_phones"].to_pylist()) == 3
     edits = json.loads((tmp_path / "out" / "reports" / "pii" / "edits.json").read_text())
-    assert edits == {"pii_emails": 3, "pii_emails_documents": 3, "pii_ips": 0, "pii_ips_documents": 0, "pii_phones": 1, "pii_phones_documents": 1}
+    assert edits == {"pii_emails": 3, "pii_emails_documents": 3, "pii_ips": 0, "pii_ips_documents": 0, "pii_phones": 3, "pii_phones_documents": 2}

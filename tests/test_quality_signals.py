@@ -38,7 +38,7 @@ def signals(heuristic, text: str, language: str = "en") -> dict[str, float]:
 def test_gopher_quality_counts_words_symbols_and_stop_words_as_checked_by_hand(pride):
     sentence = " ".join(pride[pride.index("It is a truth") :].split()[:23])
     assert sentence == AUSTEN  # the book's first sentence, as written
-    values = signals(GopherQuality(GopherQualityParams()), sentence)
+    values = signals(GopherQuality(GopherQualityParams(alpha_words_of="tokens")), sentence)
     # 23 words of 92 letters; 2 commas and a period are symbols (26 tokens); stop words: that, of, be
     assert values["gopher_word_count"] == 23
     assert values["gopher_mean_word_length"] == 92 / 23
@@ -46,6 +46,7 @@ def test_gopher_quality_counts_words_symbols_and_stop_words_as_checked_by_hand(p
     assert values["gopher_stop_words"] == 3
     assert values["gopher_hash_ratio"] == values["gopher_ellipsis_ratio"] == 0
     assert values["gopher_bullet_lines_ratio"] == values["gopher_ellipsis_lines_ratio"] == 0
+    assert signals(GopherQuality(GopherQualityParams()), sentence)["gopher_alpha_words_ratio"] == 23 / 23  # whitespace words
 
 
 def test_stop_words_follow_the_language_and_skip_languages_without_a_list():

@@ -104,6 +104,7 @@ def books_demo(tmp_path_factory, shared_data):
     return root, pipeline, local
 
 
+@pytest.mark.slow
 def test_books_pipeline_on_ray_matches_the_local_executor(ray_cluster, books_demo):
     from curate.core.ray_executor import RayExecutor
 
@@ -118,6 +119,7 @@ def test_books_pipeline_on_ray_matches_the_local_executor(ray_cluster, books_dem
     assert stage_contents(on_ray, "tokenize")["stats"] == stage_contents(local, "tokenize")["stats"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", ["web", "code"])
 def test_web_and_code_pipelines_on_ray_match_the_local_executor(ray_cluster, shared_data, tmp_path, source):
     """The WARC files (trafilatura, with its per-page time limit, inside Ray workers)
@@ -135,6 +137,7 @@ def test_web_and_code_pipelines_on_ray_match_the_local_executor(ray_cluster, sha
     assert stage_contents(local, "extract")["stats"]["docs_out"] > 20
 
 
+@pytest.mark.slow
 def test_curate_run_joins_a_running_cluster_with_ray_address(ray_cluster, books_demo, tmp_path):
     root, _, local = books_demo
     pipeline = write_pipeline(tmp_path / "books.yaml", [str(root / "books"), str(root / "mirror")], tmp_path / "out",
@@ -197,6 +200,7 @@ def kill_a_worker_mid_stage(done_folder: Path, killed: list[int], deadline: floa
         time.sleep(0.002)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds Ray worker processes through /proc")
 def test_a_killed_worker_is_retried_and_nothing_is_lost_or_duplicated(ray_cluster, shared_data, tmp_path):
     from curate.core.ray_executor import RayExecutor

@@ -65,6 +65,7 @@ def test_unknown_parameter_gets_a_did_you_mean():
         build_params(ReaderConfig, {"keep": ["language_score"]}, "p.yaml")
 
 
+@pytest.mark.slow
 def test_a_text_field_that_does_not_exist_stops_the_run_before_work(tmp_path, records):
     csv = write_csv(records, tmp_path / "in" / "docs.csv")
     config = tmp_path / "p.yaml"
@@ -160,6 +161,7 @@ def test_one_large_parquet_file_is_split_by_row_groups(tmp_path, records):
     assert documents.num_rows == 1200 and Counter(documents["id"].to_pylist()) == Counter(pq.read_table(path)["id"].to_pylist())
 
 
+@pytest.mark.slow
 def test_bad_records_are_rejected_with_a_reason_and_the_rest_kept(tmp_path, records):
     rows = [records[0], "{not json", {"id": "x", "body": "no text field"}, records[2]]
     folder = tmp_path / "in"
@@ -214,6 +216,7 @@ def test_jsonl_sink_is_atomic_and_round_trips(tmp_path, records):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl.gz"]
 
 
+@pytest.mark.slow
 def test_hf_datasets_path_reads_through_huggingface_hub(tmp_path, records):
     pytest.importorskip("huggingface_hub")
     repo = tmp_path / "repo"

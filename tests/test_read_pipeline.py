@@ -20,6 +20,8 @@ from train_fixtures import tiny_overrides, train_tokenizer
 
 from curate.core.schema import DOCUMENT_SCHEMA
 
+pytestmark = pytest.mark.slow  # every test here runs a pipeline, a demo, a trainer or a subprocess (tests/conftest.py)
+
 FORMATS = {
     "fineweb_parquet": (lambda recs, root: write_fineweb_parquet(recs, root / "fineweb" / "000_00000.parquet").parent,
                         {"format": "parquet", "keep": {"dump": "dump", "date": "date", "token_count": "token_count",

@@ -20,7 +20,7 @@ import yaml
 from conftest import REPO, curate_in_process, read_rejected, run_curate
 
 # under pytest-xdist (-n 2 --dist loadgroup) on one worker: one `curate demo` run (conftest curate_demo) for this module and test_demo
-pytestmark = pytest.mark.xdist_group("demo")
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("demo")]
 
 
 @pytest.fixture(scope="module")

@@ -40,6 +40,7 @@ def test_config_errors_name_file_key_and_expectation(tmp_path, yaml_text, expect
         assert part in message, message
 
 
+@pytest.mark.slow
 def test_overrides_stats_json_and_printed_table(shared_data, tmp_path):
     pipeline = write_pipeline(tmp_path, "web", ["/no/such/input"], tmp_path / "unused", files_per_shard=50)
     html = shared_data / "web" / "html"
@@ -58,6 +59,7 @@ def test_overrides_stats_json_and_printed_table(shared_data, tmp_path):
     assert unknown_stage.returncode == 2 and "no stage named 'dedup'" in unknown_stage.stderr
 
 
+@pytest.mark.slow
 def test_one_and_two_workers_give_the_same_documents(shared_data, tmp_path):
     pipeline = write_pipeline(tmp_path, "web", [shared_data / "web" / "html"], tmp_path / "unused", files_per_shard=20)
     outputs = {}

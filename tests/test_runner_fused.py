@@ -18,7 +18,7 @@ import yaml
 from conftest import REPO, curate_in_process, read_rejected, read_stage, run_curate
 
 # under pytest-xdist (-n 2 --dist loadgroup) on one worker: the session's web extraction (conftest web_extracted) and this module's runs, made once
-pytestmark = pytest.mark.xdist_group("web_extracted")
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("web_extracted")]
 
 FILTERS = [
     {"stage": "langid", "languages": ["en", "de"]},

@@ -14,7 +14,7 @@ from conftest import REPO, curate_in_process, read_rejected, read_stage
 from extract_fixtures import write_pipeline
 
 # under pytest-xdist (-n 2 --dist loadgroup) on one worker: the session's web extraction (conftest web_extracted), made once
-pytestmark = pytest.mark.xdist_group("web_extracted")
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("web_extracted")]
 
 
 def documents(output):

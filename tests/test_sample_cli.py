@@ -9,7 +9,7 @@ import pytest
 from conftest import curate_in_process, read_rejected, read_stage, run_curate
 
 # under pytest-xdist (-n 2 --dist loadgroup) on one worker: one `curate demo` run (conftest curate_demo) with test_demo
-pytestmark = pytest.mark.xdist_group("demo")
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("demo")]
 
 @pytest.fixture(scope="module")
 def web(curate_demo):

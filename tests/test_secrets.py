@@ -57,6 +57,7 @@ def test_a_second_pass_finds_nothing_and_kinds_can_be_switched_off():
         SecretsParams(kinds=["aws"])
 
 
+@pytest.mark.slow
 def test_in_a_pipeline_the_counts_per_kind_reach_stats_and_report(tmp_path):
     repo = tmp_path / "repo"
     repo.mkdir()

@@ -20,6 +20,8 @@ from curate.core.params import ConfigError
 from curate.core.pipeline import load_pipeline
 from curate.core.runner import run_pipeline
 
+pytestmark = pytest.mark.slow  # every test here runs a pipeline, a demo, a trainer or a subprocess (tests/conftest.py)
+
 EXTRACT = {"stage": "extract", "source": "books", "files_per_shard": 2}
 
 

@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 
 import pytest
 from tokenizers import Tokenizer
 
-from conftest import run_curate
+from conftest import on_a_terminal, run_curate
 from curate.tokenize.bpe import parquet_inputs, sample_texts
 from curate.tokenize.cli import parse_size
 from tokenize_fixtures import build_curated, read_documents
+
+pytestmark = pytest.mark.slow  # every test here runs a pipeline, a demo, a trainer or a subprocess (tests/conftest.py)
 
 SAMPLES = [
     "It is a truth universally acknowledged, that a single man in possession of a good fortune…",
@@ -38,6 +41,18 @@ def test_cli_trains_a_tokenizer_that_round_trips_any_text(tmp_path, curated):
     for text in SAMPLES:   # byte-level: no unknown tokens, exact decode, even for scripts never seen
         assert tokenizer.decode(tokenizer.encode(text).ids) == text
     assert len(tokenizer.encode("the house of the King").ids) < len("the house of the King") / 2  # it learned merges
+
+
+@pytest.mark.slow
+def test_progress_bars_on_a_terminal_only(tmp_path, curated):
+    """Issue 34 item 8: nothing was printed while a tokenizer trained; now the tokenizers library's bars are drawn
+    on a terminal, and neither in a pipe nor under --no-progress."""
+    command = [sys.executable, "-m", "curate.cli", "train-tokenizer", str(curated.books), str(curated.web),
+               str(curated.code), "--output", str(tmp_path / "t.json"), "--vocab-size", "500", "--sample-bytes", "2MB"]
+    assert "Compute merges" in on_a_terminal(command)
+    assert "Compute merges" not in on_a_terminal(command + ["--no-progress"])
+    piped = run_curate(*command[3:])
+    assert "Compute merges" not in piped.stderr + piped.stdout
 
 
 def test_pre_tokenizer_splits_digits_in_threes_and_keeps_indentation(curated):

@@ -25,6 +25,8 @@ from curate.core.schema import doc_id
 from curate.tokenize.stage import id_hashes
 from tokenize_fixtures import build_curated, read_documents, write_parquet
 
+pytestmark = pytest.mark.slow  # every test here runs a pipeline, a demo, a trainer or a subprocess (tests/conftest.py)
+
 
 @pytest.fixture(scope="module")
 def curated(tmp_path_factory, shared_data):

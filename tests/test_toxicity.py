@@ -110,6 +110,7 @@ def reasons_by_id(rejected) -> dict[str, str]:
     return dict(zip(rejected["id"].to_pylist(), rejected["reason"].to_pylist())) if rejected is not None else {}
 
 
+@pytest.mark.slow
 def test_blocklist_drops_pages_with_reason(tmp_path, lists, davidson):
     urls = ["http://a.b.example.com/x", "https://notexample.com/", None, "https://casino.test/slots"]
     kept, rejected = run_toxicity(tmp_path, davidson["2"][:4], urls, blocklist=str(lists / "blocked.txt"))
@@ -118,6 +119,7 @@ def test_blocklist_drops_pages_with_reason(tmp_path, lists, davidson):
     assert kept["id"].to_pylist() == ["doc-part-0-1", "doc-part-0-2"]
 
 
+@pytest.mark.slow
 def test_url_words_drop_pages_as_fineweb_does(tmp_path, lists):
     (lists / "url_banned.txt").write_text("# hard\nporn\nxxx\n", encoding="utf-8")
     (lists / "url_soft.txt").write_text("babes\nass\nhot\n", encoding="utf-8")
@@ -139,6 +141,7 @@ def test_url_words_drop_pages_as_fineweb_does(tmp_path, lists):
     assert sorted(kept["id"].to_pylist()) == ["doc-part-0-0", "doc-part-0-3", "doc-part-0-5"]
 
 
+@pytest.mark.slow
 def test_bad_word_ratio_drops_offensive_tweets(tmp_path, lists, davidson):
     texts = davidson["1"][:100] + davidson["2"][:100]
     kept, rejected = run_toxicity(tmp_path, texts, bad_words=str(lists / "bad_words.txt"), max_bad_word_ratio=0.05)
@@ -151,6 +154,7 @@ def test_bad_word_ratio_drops_offensive_tweets(tmp_path, lists, davidson):
     assert kept.num_rows + rejected.num_rows == 200
 
 
+@pytest.mark.slow
 def test_classifier_drops_toxic_comments_and_scores_every_document(tmp_path, model, shared_data):
     toxic, clean = jigsaw_texts(shared_data, 1, 40, seed=5), jigsaw_texts(shared_data, 0, 40, seed=5)
     kept, rejected = run_toxicity(tmp_path, toxic + clean, model=str(model), threshold=0.5)
@@ -162,6 +166,7 @@ def test_classifier_drops_toxic_comments_and_scores_every_document(tmp_path, mod
     assert rejected["detail"][0].as_py().startswith("toxicity score ")
 
 
+@pytest.mark.slow
 def test_first_check_that_fires_is_the_reason_and_odd_text_does_not_crash(tmp_path, lists, model, davidson):
     texts = [davidson["1"][0], "", "   \n ", "🙂🔥🙂", "a" * 5_000_000, davidson["2"][0]]
     urls = ["https://www.example.com/"] + [None] * 5
@@ -174,6 +179,7 @@ def test_first_check_that_fires_is_the_reason_and_odd_text_does_not_crash(tmp_pa
     assert scores["doc-part-0-1"] == scores["doc-part-0-2"] == 0.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stage, message", [
     ({}, "give at least one of 'blocklist', 'url_banned_words', 'url_soft_banned_words', 'url_banned_subwords', 'bad_words' or 'model'"),
     ({"url_banned_words": "{tmp}/empty.txt"}, "URL word list '{tmp}/empty.txt' lists no words"),

@@ -31,6 +31,7 @@ def ablation(tmp_path, token_data):  # noqa: F811
     return path
 
 
+@pytest.mark.slow
 def test_ablation_trains_every_arm_and_seed_and_compares_them(ablation, capsys):
     runs = ablation.parent / "runs"
     assert main(["ablate", str(ablation), "--arm", "english"]) == 0      # one arm, as on its own GPU
@@ -68,6 +69,7 @@ def test_report_only_and_bad_ablation_files(ablation, tmp_path):
         run_ablation(tmp_path / "absent.yaml")
 
 
+@pytest.mark.slow
 def test_an_arm_given_as_pipeline_output_and_tokenizer_is_tokenized_then_trained(ablation, token_data):  # noqa: F811
     from tokenize_fixtures import write_parquet
     rows = [{"id": f"alice-{i}", "source": "books", "text": d, "path": "alice"}
@@ -87,6 +89,7 @@ def test_an_arm_given_as_pipeline_output_and_tokenizer_is_tokenized_then_trained
     assert set(json.loads((ablation.parent / "runs" / "comparison.json").read_text())["arms"]) == {"english", "alice"}
 
 
+@pytest.mark.slow
 def test_diverged_runs_are_recorded_not_fatal(ablation):
     spec = yaml.safe_load(ablation.read_text())
     spec["seeds"], spec["tokens"] = [1], 64 * 8 * 40

@@ -77,6 +77,7 @@ def test_batch_geometry_is_checked(tmp_path, manifest):
         Trainer(config)
 
 
+@pytest.mark.slow
 def test_cli_reports_config_errors_without_traceback(tmp_path, manifest):
     config_path = write_config(tmp_path / "c.yaml", manifest="m.yaml", out_dir=str(tmp_path / "run"))
     result = subprocess.run([PYTHON, "-m", "train.cli", "run", str(config_path), "--learning-rate", "1"],

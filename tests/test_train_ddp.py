@@ -21,6 +21,8 @@ from train_fixtures import PYTHON, REPO, python_env, read_losses, tiny_overrides
 from train import checkpoint
 from train.cli import main
 
+pytestmark = pytest.mark.slow  # every test here runs a pipeline, a demo, a trainer or a subprocess (tests/conftest.py)
+
 STEPS = 10
 
 

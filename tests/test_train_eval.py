@@ -76,6 +76,7 @@ def load_model_config(vocab, seq_len):
     return GPTConfig(vocab_size=vocab, seq_len=seq_len, n_layer=1, n_head=2, n_embd=32)
 
 
+@pytest.mark.slow
 def test_train_run_logs_held_out_sets_and_plot_draws_them(trained):
     metrics = read_metrics(trained.parent)["eval"]
     assert [m["step"] for m in metrics] == [50, 100, 150]
@@ -90,6 +91,7 @@ def test_train_run_logs_held_out_sets_and_plot_draws_them(trained):
     assert main(["plot", str(trained.parent)]) == 0 and (trained.parent / "loss.png").stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_train_eval_cli_prints_a_table_and_writes_json(trained, eval_inputs, tmp_path, capsys):
     out = tmp_path / "eval.json"
     assert main(["eval", str(trained), "--set", f"rust={eval_inputs['rust_book']}", "--set", str(eval_inputs["jsonl"]),
@@ -102,6 +104,7 @@ def test_train_eval_cli_prints_a_table_and_writes_json(trained, eval_inputs, tmp
     assert sets["macro"]["bpb"] == pytest.approx((sets["rust"]["bpb"] + sets["dolma_cc_en_head-0091"]["bpb"]) / 2)
 
 
+@pytest.mark.slow
 def test_bad_eval_sets_are_named_errors(trained, token_data, tmp_path, capsys):  # noqa: F811
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "fine"}\n{"title": "no text field"}\n')
@@ -119,6 +122,7 @@ def test_bad_eval_sets_are_named_errors(trained, token_data, tmp_path, capsys): 
         evaluate_checkpoint(trained, [str(tmp_path / "missing.txt")])
 
 
+@pytest.mark.slow
 def test_a_trained_model_beats_chance_on_true_continuations_and_an_untrained_one_does_not(trained, token_data, tmp_path):  # noqa: F811
     # held-out narrative (the Gutenberg licence at every book's end was seen in training); distractors: the true
     # continuation's words in another order, so only a model that learned word order can tell
@@ -145,6 +149,7 @@ def test_task_files_with_a_bad_line_name_it(tmp_path):
         read_task(path)
 
 
+@pytest.mark.slow
 def test_a_dcp_checkpoint_evaluates_like_its_one_file_twin(trained, eval_inputs, tmp_path):
     """ckpt_format: dcp folders are read by eval (and sample, export): DCP gathers the shards into one process;
     a folder whose shards no longer match its record is refused by name."""

@@ -44,6 +44,7 @@ def held_out_ids(token_data, length=64):  # noqa: F811
     return torch.tensor([ids[:length], ids[length:2 * length]])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("style,architecture", [("gpt2", "GPT2LMHeadModel"), ("llama", "LlamaForCausalLM")])
 def test_export_loads_in_transformers_with_the_same_logits(tmp_path, token_data, trained_checkpoint, style, architecture):  # noqa: F811
     ckpt = trained_checkpoint(style)
@@ -76,6 +77,7 @@ def test_export_loads_in_transformers_with_the_same_logits(tmp_path, token_data,
     assert "Data mix" in card and "en" in card and "tokens trained" in card
 
 
+@pytest.mark.slow
 def test_export_refuses_an_option_transformers_cannot_express(tmp_path, trained_checkpoint):
     ckpt = trained_checkpoint("gpt2")
     payload = checkpoint.load(ckpt)

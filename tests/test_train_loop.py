@@ -24,6 +24,7 @@ def config(manifest, run_dir, **extra):
     return load_config(None, tiny_overrides(manifest, run_dir, **extra))
 
 
+@pytest.mark.slow
 def test_tiny_model_learns_real_text(tmp_path, manifest):
     result = run_training(config(manifest, tmp_path / "run", max_steps=300, eval_interval=100, warmup_steps=20,
                                  micro_batch=16, n_head=4, n_embd=128))
@@ -39,6 +40,7 @@ def test_tiny_model_learns_real_text(tmp_path, manifest):
     assert (tmp_path / "run" / "best.pt").exists()
 
 
+@pytest.mark.slow
 def test_resume_is_bitwise_identical(tmp_path, manifest):
     straight = run_training(config(manifest, tmp_path / "a", max_steps=20, eval_interval=5))
     run_training(config(manifest, tmp_path / "b", max_steps=20, eval_interval=5), stop_at=10)
@@ -48,6 +50,7 @@ def test_resume_is_bitwise_identical(tmp_path, manifest):
     assert straight.val_losses[20] == resumed.val_losses[20]
 
 
+@pytest.mark.slow
 def test_corrupt_checkpoint_falls_back_to_the_previous(tmp_path, manifest):
     run_dir = tmp_path / "run"
     run_training(config(manifest, run_dir, max_steps=30, ckpt_interval=10, eval_interval=100), stop_at=20)
@@ -63,6 +66,7 @@ def test_corrupt_checkpoint_falls_back_to_the_previous(tmp_path, manifest):
     assert min(resumed.losses) == 10
 
 
+@pytest.mark.slow
 def test_checkpoint_loads_with_weights_only(tmp_path, manifest):
     run_training(config(manifest, tmp_path / "run", max_steps=10, eval_interval=100, ckpt_interval=10))
     payload = torch.load(tmp_path / "run" / "ckpt-00000010.pt", weights_only=True)
@@ -92,6 +96,7 @@ class PoisonedStep(Trainer):
         return super().batch(cursor, micro_step)
 
 
+@pytest.mark.slow
 def test_spike_from_a_corrupt_batch_is_skipped(tmp_path, manifest):
     trainer = CorruptBatches(config(manifest, tmp_path / "run", max_steps=60, eval_interval=100, spike_z=4.0))
     trainer.corrupt = {45}
@@ -101,6 +106,7 @@ def test_spike_from_a_corrupt_batch_is_skipped(tmp_path, manifest):
     assert max(result.losses) == 59
 
 
+@pytest.mark.slow
 def test_sustained_spike_rolls_back_and_skips_the_batches(tmp_path, manifest):
     trainer = CorruptBatches(config(manifest, tmp_path / "run", max_steps=60, eval_interval=100, ckpt_interval=20,
                                     spike_z=4.0, spike_patience=3))
@@ -112,6 +118,7 @@ def test_sustained_spike_rolls_back_and_skips_the_batches(tmp_path, manifest):
     assert all(np.isfinite(list(result.losses.values())))
 
 
+@pytest.mark.slow
 def test_nan_rolls_back_to_the_last_good_checkpoint(tmp_path, manifest):
     trainer = PoisonedStep(config(manifest, tmp_path / "run", max_steps=40, eval_interval=100, ckpt_interval=10))
     trainer.poison_at = 25
@@ -138,6 +145,7 @@ def test_schedules():
     assert lr_at(99, c, 110) == pytest.approx(1 - 0.9 * np.sqrt(11 / 22)) and lr_at(110, c, 110) == pytest.approx(0.1)
 
 
+@pytest.mark.slow
 def test_clean_run_flags_nothing_and_early_spikes_are_caught(tmp_path, manifest):
     """Random-token batches at step 15 (loss still falling fast) and 45 are flagged at the default threshold; the
     other steps of the same run, noisy and falling, are not."""
@@ -162,6 +170,7 @@ class NanAfterUpdate(Trainer):
         return outcome, record
 
 
+@pytest.mark.slow
 def test_checkpoint_with_nan_weights_is_never_rolled_back_to(tmp_path, manifest):
     run_dir = tmp_path / "run"
     messages = []
@@ -184,12 +193,13 @@ class BreaksAtPeakLr(Trainer):
 
     def train_step(self):
         outcome, record = super().train_step()
-        if outcome.value == "ok" and self.state.step == self.break_step and record["lr"] > self.safe_lr:
+        if outcome.action.value == "ok" and self.state.step == self.break_step and record["lr"] > self.safe_lr:
             with torch.no_grad():
                 self.raw_model.wte.weight.mul_(30)
         return outcome, record
 
 
+@pytest.mark.slow
 def test_instability_that_recurs_after_a_rollback_halves_the_lr(tmp_path, manifest):
     run_dir = tmp_path / "run"
     trainer = BreaksAtPeakLr(config(manifest, run_dir, max_steps=50, warmup_steps=20, eval_interval=100, ckpt_interval=100))
@@ -207,6 +217,7 @@ def test_instability_that_recurs_after_a_rollback_halves_the_lr(tmp_path, manife
     assert checkpoint.load(run_dir / "ckpt-00000050.pt")["state"]["lr_scale"] == 0.5   # a resume keeps it
 
 
+@pytest.mark.slow
 def test_resume_without_a_usable_checkpoint_is_an_error_until_restart(tmp_path, manifest):
     run_dir = tmp_path / "run"
     run_training(config(manifest, run_dir, max_steps=30, keep_last=1, eval_interval=100), stop_at=20)
@@ -222,6 +233,7 @@ def test_resume_without_a_usable_checkpoint_is_an_error_until_restart(tmp_path, 
     assert (run_dir / "previous-1" / "ckpt-00000020.pt").exists()   # set aside, not deleted
 
 
+@pytest.mark.slow
 def test_best_checkpoint_survives_a_kill_between_its_renames(tmp_path, manifest):
     run_dir = tmp_path / "run"
     run_training(config(manifest, run_dir, max_steps=30, eval_interval=10, ckpt_interval=10, keep_last=5))
@@ -258,6 +270,7 @@ def test_token_ids_outside_the_vocabulary_name_the_shard(tmp_path, token_data): 
         Trainer(config(manifest, tmp_path / "run2"))
 
 
+@pytest.mark.slow
 def test_muon_run_learns_and_resumes_bitwise(tmp_path, manifest):
     straight = run_training(config(manifest, tmp_path / "a", max_steps=20, eval_interval=10, optimizer="muon"))
     run_training(config(manifest, tmp_path / "b", max_steps=20, eval_interval=10, optimizer="muon"), stop_at=10)
@@ -266,6 +279,7 @@ def test_muon_run_learns_and_resumes_bitwise(tmp_path, manifest):
     assert straight.losses[19] < straight.losses[0] - 0.5
 
 
+@pytest.mark.slow
 def test_async_dcp_checkpoint_is_trusted_only_once_written_and_holds_its_step(tmp_path, manifest):
     """ckpt_async: the weights are copied when the save starts, so training may change them during the write;
     until the write has finished and been checked there is no record, so a run killed meanwhile resumes from

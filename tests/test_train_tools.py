@@ -66,6 +66,7 @@ def test_peak_table_tells_form_factors_apart_and_v100_has_no_bf16():
     assert gpu_key("Tesla V100-SXM2-16GB", 80) == "v100" and peak_for("v100", "bf16") is None
 
 
+@pytest.mark.slow
 def test_cli_errors_are_one_line_but_bugs_keep_their_traceback(tmp_path):
     bad = subprocess.run([PYTHON, "-m", "train.cli", "estimate", "--params", "lots"], capture_output=True, text=True,
                          cwd=REPO, env=python_env(), timeout=300)
@@ -92,6 +93,7 @@ def trained_run(tmp_path_factory, token_data):  # noqa: F811
     return root / "run"
 
 
+@pytest.mark.slow
 def test_plot_writes_a_png_with_curves_and_spikes(trained_run, tmp_path, capsys):
     png = cli("plot", str(trained_run)).stdout.strip()
     image = read_png(trained_run / "loss.png")
@@ -103,6 +105,7 @@ def test_plot_writes_a_png_with_curves_and_spikes(trained_run, tmp_path, capsys)
     assert read_png(tmp_path / "log.png").shape == (520, 900, 3)
 
 
+@pytest.mark.slow
 def test_plot_skips_a_line_torn_by_a_kill(trained_run, tmp_path):
     import shutil
     run = tmp_path / "torn"
@@ -114,6 +117,7 @@ def test_plot_skips_a_line_torn_by_a_kill(trained_run, tmp_path):
     assert read_png(run / "loss.png").shape == (520, 900, 3)
 
 
+@pytest.mark.slow
 def test_sample_generates_text(trained_run):
     out = cli("sample", str(trained_run / "best.pt"), "--prompt", "It is a truth", "--max-new-tokens", "20",
               "--seed", "1").stdout
@@ -137,6 +141,7 @@ MIXED_PROMPT = ("It's 2026: I paid 1234567 € for x² and ½ cup—\"WE'LL\" se
                 "<|endoftext|>next")
 
 
+@pytest.mark.slow
 @pytest.mark.xdist_group("demo")  # under pytest-xdist: the worker that made the shared demo run (conftest curate_demo)
 def test_demo_run_trains_and_plots(curate_demo):
     """studies.demo.demo_run as `curate demo` calls it: the shared demo run (conftest) trains tiny-cpu 50 steps on its

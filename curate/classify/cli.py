@@ -28,12 +28,16 @@ def add_train_classifier_parser(commands) -> None:
     parser.add_argument("--text-field", default="text", help="field/column holding the text when a SRC names none (default text)")
     parser.add_argument("--test-fraction", type=float, default=DEFAULTS.test_fraction, help=f"held-out share (default {DEFAULTS.test_fraction})")
     parser.add_argument("--lowercase", action="store_true", help="lower-case texts before training and scoring")
+    parser.add_argument("--strip-markup", action="store_true",
+                        help="remove HTML entities, links, @mentions, 'RT' and '#' before training and scoring (texts from several platforms)")
     parser.add_argument("--quantize", type=int, metavar="N",
                         help="write a compressed NAME.ftz keeping the N most useful words and n-grams (fastText "
                              "quantize with retraining; 20000 gives about 1 MB, small enough to ship)")
     for flag, kind, help_text in (
         ("epoch", int, "passes over the training data"), ("lr", float, "learning rate"),
-        ("word-ngrams", int, "longest word n-gram used as a feature"), ("dim", int, "embedding size"),
+        ("word-ngrams", int, "longest word n-gram used as a feature"),
+        ("minn", int, "shortest character n-gram used as a feature (0: none)"), ("maxn", int, "longest character n-gram (0: none)"),
+        ("dim", int, "embedding size"),
         ("bucket", int, "hashed n-gram rows; the model is about (vocabulary + bucket) x dim x 4 bytes"),
         ("min-count", int, "ignore words seen fewer times"),
         ("threads", int, "training threads; only 1 gives the same model on every run"),
@@ -47,9 +51,9 @@ def add_train_classifier_parser(commands) -> None:
 def cmd_train_classifier(args) -> int:
     from curate.classify.train import train_classifier
 
-    settings = TrainSettings(epoch=args.epoch, lr=args.lr, word_ngrams=args.word_ngrams, dim=args.dim, bucket=args.bucket,
+    settings = TrainSettings(epoch=args.epoch, lr=args.lr, word_ngrams=args.word_ngrams, minn=args.minn, maxn=args.maxn, dim=args.dim, bucket=args.bucket,
                              min_count=args.min_count, threads=args.threads, seed=args.seed,
-                             test_fraction=args.test_fraction, lowercase=args.lowercase, quantize=args.quantize)
+                             test_fraction=args.test_fraction, lowercase=args.lowercase, strip_markup=args.strip_markup, quantize=args.quantize)
     report = train_classifier(args.name, args.positive, args.negative, args.output, settings, args.text_field)
     print(format_report(report))
     return 0

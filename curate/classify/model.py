@@ -8,6 +8,7 @@ naming its positive label.
 """
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -23,8 +24,16 @@ FASTTEXT_MAGIC = 793712314  # first int32 of every fastText .bin/.ftz file
 WHITESPACE = re.compile(r"\s+")
 
 
-def normalise(text: str, lowercase: bool = False) -> str:
-    """One line for fastText (it reads a line per example and splits on whitespace)."""
+# platform markup: links, @mentions, retweet marks and hashtag signs say where a text was posted, not
+# what it says; a model trained on tweets and comments together learns the platform from them
+MARKUP = re.compile(r"(?i)https?://\S+|www\.\S+|@\w+:?|\bRT\b|#(?=\w)")
+
+
+def normalise(text: str, lowercase: bool = False, strip_markup: bool = False) -> str:
+    """One line for fastText (it reads a line per example and splits on whitespace); with strip_markup,
+    HTML entities decoded (twice: scraped tweets hold "&amp;#8220;") and platform markup removed."""
+    if strip_markup:
+        text = MARKUP.sub(" ", html.unescape(html.unescape(text)))
     text = WHITESPACE.sub(" ", text).strip()
     return text.lower() if lowercase else text
 
@@ -63,12 +72,13 @@ class Classifier:
         if self.label not in labels:
             names = ", ".join(sorted(x.removeprefix("__label__") for x in labels))
             raise ValueError(f"model '{path}' has no label '{positive_label}' (its labels: {names}); set positive_label")
-        self.lowercase = bool(model_settings(path).get("settings", {}).get("lowercase", False))
+        settings = model_settings(path).get("settings", {})
+        self.lowercase, self.strip_markup = bool(settings.get("lowercase", False)), bool(settings.get("strip_markup", False))
 
     def scores(self, texts: list[str]) -> np.ndarray:
         """P(positive label) per text, one batched fastText call. An empty or whitespace-only
         text scores 0: with no words fastText would answer from its end-of-line token alone."""
-        lines = [normalise(t or "", self.lowercase) for t in texts]
+        lines = [normalise(t or "", self.lowercase, self.strip_markup) for t in texts]
         scores = np.zeros(len(lines), np.float32)
         present = [i for i, line in enumerate(lines) if line]
         if present:

@@ -28,7 +28,6 @@ import pyarrow as pa
 from curate.classify.model import POSITIVE, load_checked, load_classifier
 from curate.core import storage
 from curate.core.params import absolute_path, require_fraction
-from curate.core.registry import register_stage
 from curate.core.stage import DocumentStage, Shard, Verdict
 
 
@@ -47,7 +46,6 @@ class ClassifyParams:
             raise ValueError("give 'threshold' or 'keep_fraction', not both")
 
 
-@register_stage("classify")
 class ClassifyStage(DocumentStage):
     Params = ClassifyParams
 

@@ -28,6 +28,8 @@ class TrainSettings:
     epoch: int = 5
     lr: float = 0.1
     word_ngrams: int = 2
+    minn: int = 0  # character n-grams of minn..maxn letters as features (fastText's subwords); 0: words only
+    maxn: int = 0
     dim: int = 64
     bucket: int = 200_000  # hashed n-gram rows: the model is about (vocabulary + bucket) x dim x 4 bytes
     min_count: int = 1
@@ -35,6 +37,7 @@ class TrainSettings:
     seed: int = 0
     test_fraction: float = 0.1
     lowercase: bool = False
+    strip_markup: bool = False  # HTML entities, links, @mentions, "RT", "#" removed before training and scoring
     quantize: int | None = None  # compress to NAME.ftz keeping this many words and n-grams (fastText -cutoff)
 
     def check(self) -> None:
@@ -43,6 +46,8 @@ class TrainSettings:
         for name in ("epoch", "word_ngrams", "dim", "bucket", "min_count", "threads"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.minn < 0 or self.maxn < self.minn or (self.minn == 0) != (self.maxn == 0):
+            raise ConfigError(f"--minn and --maxn must both be 0 (no character n-grams) or 1 <= minn <= maxn, got {self.minn} and {self.maxn}")
         if self.quantize is not None and self.quantize < 1:
             raise ConfigError(f"--quantize must be at least 1, got {self.quantize}")
         if self.lr <= 0:
@@ -61,7 +66,7 @@ def load_corpus(positives: list[str], negatives: list[str], settings: TrainSetti
     specs = [(parse_source(s, text_field), 1) for s in positives] + [(parse_source(s, text_field), 0) for s in negatives]
     for spec, label in specs:  # parse every spec first: a typo in the last one fails before any reading
         raw = read_source(spec, settings.seed)
-        kept = [t for t in (normalise(r, settings.lowercase) for r in raw) if t]
+        kept = [t for t in (normalise(r, settings.lowercase, settings.strip_markup) for r in raw) if t]
         texts += kept
         labels += [label] * len(kept)
         sources.append({"spec": spec.spec, "label": POSITIVE if label else NEGATIVE,
@@ -113,7 +118,7 @@ def train_classifier(name: str, positives: list[str], negatives: list[str], outp
         start = time.perf_counter()
         try:
             model = fasttext.train_supervised(
-                train_file, epoch=settings.epoch, lr=settings.lr, wordNgrams=settings.word_ngrams, dim=settings.dim,
+                train_file, epoch=settings.epoch, lr=settings.lr, wordNgrams=settings.word_ngrams, minn=settings.minn, maxn=settings.maxn, dim=settings.dim,
                 bucket=settings.bucket, minCount=settings.min_count, thread=settings.threads, seed=settings.seed,
                 loss="softmax", verbose=0)
         except RuntimeError as error:  # "Encountered NaN.": this fastText build hits it for some --bucket values

@@ -149,7 +149,8 @@ def file_fingerprint(url: str) -> list:
         info = fs.info(path)
     except FileNotFoundError:
         return [url, None, None]
-    version = next((info[k] for k in ("mtime", "LastModified", "ETag", "etag", "last_modified", "created") if info.get(k)), None)
+    # an object store's ETag first: it changes with the content, where a copy may keep LastModified's second
+    version = next((info[k] for k in ("ETag", "etag", "mtime", "LastModified", "last_modified", "created") if info.get(k)), None)
     return [url, info.get("size"), str(version) if version is not None else None]
 
 

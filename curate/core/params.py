@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from common.typed import ConfigError, build  # noqa: F401 - ConfigError is curate's too
+from common.typed import NON_EMPTY, ConfigError, Invalid, build  # noqa: F401 - curate's too
 
 
 build_params = build  # stage parameters: the project's one typed-config layer (common/typed.py)

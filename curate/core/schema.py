@@ -17,7 +17,7 @@ NAME_COLUMNS = ("path", "relative_path", "repository")
 DOCUMENT_SCHEMA = pa.schema(
     [
         pa.field("id", pa.string(), nullable=False),  # doc_id(source, location): stable across re-runs
-        pa.field("source", pa.string(), nullable=False),  # web | books | code
+        pa.field("source", pa.string(), nullable=False),  # a label: web | books | code, or any other name (wiki, news)
         pa.field("text", pa.large_string(), nullable=False),
         pa.field("url", pa.string()),  # web: the captured URL
         pa.field("path", pa.string()),  # the input file the document came from

@@ -19,7 +19,7 @@ executor, never print (ctx.note, ctx.warn) and never read the worker count beyon
   document stages before (a first phase) or after it (a last phase). Each phase resumes
   on its own; a phase after one that redid tasks in this run is redone in full.
 
-Every stage registers under its YAML name with @register_stage (curate.core.registry).
+Every stage is registered once, by its YAML name and class, in curate.core.registry.STAGES.
 Parameter dataclasses only check values; files and models are opened in `check()`
 (on the driver, before any work) and `setup()` (once per worker).
 """
@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.core import storage
+from curate.core.registry import stage_name
 from curate.core.schema import with_rejection
 from curate.core.shard import Shard, ShardStats
 from curate.read.jsonl_sink import JsonlSink
@@ -62,10 +63,8 @@ class NoParams:
 
 
 class Stage:
-    """Base of every stage. Subclasses register with @register_stage (which sets `type_name`,
-    the YAML `stage:` value) and set `Params`."""
+    """Base of every stage. Subclasses set `Params` and are listed in curate.core.registry.STAGES."""
 
-    type_name: ClassVar[str] = ""
     Params: ClassVar[type] = NoParams
     cpus: ClassVar[float] = 1.0  # what one shard task needs; the Ray executor asks for it
     memory_gb: ClassVar[float | None] = None  # memory one shard task needs, when known; the Ray executor reserves it
@@ -75,6 +74,11 @@ class Stage:
     def __init__(self, name: str, params: Any):
         self.name = name
         self.params = params
+
+    @property
+    def type_name(self) -> str:
+        """The YAML `stage:` value this class is registered under."""
+        return stage_name(type(self))
 
     @property
     def config_hash(self) -> str:

@@ -41,7 +41,6 @@ import pyarrow.compute as pc
 import xxhash
 
 from curate.core import storage
-from curate.core.registry import register_stage
 from curate.core.stage import Phase, PhasedStage, Shard, ShardOutput, ShardStats, text_bytes
 from curate.dedup import plan
 from curate.edit_counts import edit_counters, write_edit_counts
@@ -86,7 +85,6 @@ def partition_of(hashes: np.ndarray, parts: int) -> np.ndarray:
     return (hashes % np.uint64(parts)).astype(np.int64)
 
 
-@register_stage("paragraph_dedup")
 class ParagraphDedupStage(PhasedStage):
     Params = ParagraphDedupParams
 

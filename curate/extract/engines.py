@@ -85,10 +85,13 @@ def trafilatura_main_text(html: str, options: EngineOptions) -> tuple[str | None
 
 
 def trafilatura_text(tree, options: EngineOptions, fast: bool = False, deduplicate=False, precision: bool = True) -> str | None:
-    return trafilatura.extract(tree, fast=fast, favor_precision=options.favor_precision and precision,
+    text = trafilatura.extract(tree, fast=fast, favor_precision=options.favor_precision and precision,
                                include_tables=options.include_tables, include_comments=options.include_comments,
                                deduplicate=deduplicate, output_format="markdown" if options.markdown else "txt",
                                include_formatting=options.markdown)
+    # trafilatura 2.x writes a paragraph holding only (non-breaking) spaces as a line of spaces: no text, and
+    # Gopher's repetition rules would count each one as a repeated line
+    return "\n".join(line for line in text.split("\n") if not line.isspace()) if text else text
 
 
 def resiliparse_text(html: str, options: EngineOptions) -> tuple[str | None, str | None]:

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 from curate.core import budget, storage
-from curate.core.params import ConfigError
+from curate.core.params import ConfigError, Invalid
 from curate.core.schema import doc_id, make_documents
-from curate.core.registry import register_stage
 from curate.core.stage import Shard, ShardOutput, ShardStats, Stage
 
 READERS = {"web": "curate.extract.web", "books": "curate.extract.books", "code": "curate.extract.code"}
@@ -40,7 +39,10 @@ def reject_file(source: str, url: str, reason: str, detail: str | None = None, *
 
 @dataclass
 class ExtractParams:
-    source: Literal["web", "books", "code"]
+    # the label every document gets: web, books, code, or any other name (wiki, news, forum) with `reader`;
+    # later stages may judge each label by its own settings (quality's `sources`)
+    source: str
+    reader: Literal["web", "books", "code"] | None = None  # how the files are read; default: the source, when one of these
     files_per_shard: int = 32  # small files (HTML pages, books, code) grouped per shard; a WARC is a shard of its own
     # web: trafilatura settings, precision-favouring with tables as in FineWeb (curate/extract/engines.py)
     engine: Literal["trafilatura", "fast", "resiliparse", "auto"] = "trafilatura"
@@ -62,22 +64,26 @@ class ExtractParams:
     max_archive_members: int = budget.MAX_ARCHIVE_MEMBERS
 
     def __post_init__(self):
+        if self.reader is None:
+            if self.source not in READERS:
+                raise Invalid("source", f"expected one of 'web', 'books', 'code', or another name with 'reader' set to "
+                                        f"the one of them that reads its files, got {self.source!r}")
+            self.reader = self.source
         if self.files_per_shard < 1:
             raise ValueError(f"parameter 'files_per_shard' must be at least 1, got {self.files_per_shard}")
         if self.max_doc_bytes is None:
-            self.max_doc_bytes = budget.MAX_DOC_BYTES[self.source]
+            self.max_doc_bytes = budget.MAX_DOC_BYTES[self.reader]
         if self.timeout_seconds < 0:
             raise ValueError(f"parameter 'timeout_seconds' must be 0 (no limit) or more, got {self.timeout_seconds}")
         if self.markdown and self.engine in ("fast", "resiliparse"):
             raise ValueError(f"parameter 'markdown' needs engine trafilatura or auto ({self.engine} writes plain text)")
 
 
-@register_stage("extract")
 class ExtractStage(Stage):
     Params = ExtractParams
 
     def reader(self):
-        return importlib.import_module(READERS[self.params.source])
+        return importlib.import_module(READERS[self.params.reader])
 
     def shards(self, ctx) -> list[Shard]:
         """Files in name order, small ones grouped files_per_shard at a time, each archive alone. The first
@@ -85,7 +91,7 @@ class ExtractStage(Stage):
         range holds its name, so a file added to the inputs changes only the shard it lands in (redone with
         --allow-changed-inputs), never the grouping of the others."""
         files = sorted(self.reader().list_inputs(ctx.inputs, self.params))
-        require_readable(ctx, files, self.params.source)
+        require_readable(ctx, files, self.params.reader)
         record = ctx.work_url(RANGES_FILE)
         starts = storage.read_json(record) if storage.exists(record) else None
         if starts is None or starts["files_per_shard"] != self.params.files_per_shard:
@@ -119,6 +125,8 @@ class ExtractStage(Stage):
                 output.stats.bytes_in += file_size(url)
                 for item in reader.read(url, self.params, input_root(url, ctx.inputs)):
                     output.stats.docs_in += 1
+                    if self.params.source != self.params.reader:  # a label of the user's: ids stay the reader's
+                        (item.row if isinstance(item, Rejection) else item)["source"] = self.params.source
                     if isinstance(item, Rejection):
                         output.reject(make_documents([item.row]), [item.reason], [item.detail])
                         continue

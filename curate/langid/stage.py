@@ -30,7 +30,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.core.params import absolute_path, require_fraction
-from curate.core.registry import register_stage
 from curate.core.stage import DocumentStage, Verdict
 from curate.langid.model import LanguageIdentifier, default_model_path
 
@@ -57,7 +56,6 @@ class LangIdParams:
         return self.model or default_model_path()
 
 
-@register_stage("langid")
 class LangIdStage(DocumentStage):
     Params = LangIdParams
 

@@ -30,7 +30,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curate.core.registry import register_stage
 from curate.core.stage import DocumentStage, Verdict
 from curate.license.detect import UNKNOWN, licensing, spdx_expression
 
@@ -74,7 +73,6 @@ def allowed(expression: str, keep: frozenset[str]) -> bool:
         return False
 
 
-@register_stage("license")
 class LicenseStage(DocumentStage):
     Params = LicenseParams
 

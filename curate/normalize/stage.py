@@ -30,7 +30,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.core.stage import DocumentStage, Verdict
-from curate.core.registry import register_stage
 from curate.edit_counts import edit_counters, write_edit_counts
 
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff]")  # not \t \n \r
@@ -55,7 +54,6 @@ class NormalizeParams:
     uncurl_quotes: bool = False
 
 
-@register_stage("normalize")
 class NormalizeStage(DocumentStage):
     Params = NormalizeParams
     columns = ("normalize_encoding", "normalize_nfc", "normalize_control_chars", "normalize_quotes")

@@ -19,12 +19,11 @@ it belongs to an abbreviation ("e.g.", "U.S.", "Mr.", "3.5").
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from itertools import filterfalse
 
-from curate.core.params import absolute_path, require_fraction
+from curate.core.params import absolute_path
 from curate.quality.badwords import BadWords, bad_word_ratio, load_bad_words
-from curate.quality.filters import Doc, HeuristicFilter, Rule, ratio
+from curate.quality.filters import Doc, HeuristicFilter, Signal, ratio
 from curate.quality.words import SYMBOL_TOKENS, TERMINAL_PUNCTUATION, split_words
 
 CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
@@ -46,8 +45,14 @@ SENTENCE_BREAK = re.compile(
 )
 
 
-@dataclass
-class C4Params:
+class C4(HeuristicFilter):
+    name, prefix = "c4", "c4"
+    sentences = Signal(min_sentences=5)  # in the kept lines
+    lorem_ipsum = Signal(drop_lorem_ipsum=True)  # a kept line says "lorem ipsum"
+    curly_bracket = Signal(drop_curly_bracket=True)  # a kept line holds a '{'
+    removed_lines_fraction = Signal()
+    bad_word_ratio = Signal("bad_words", fraction=True, max_bad_word_ratio=0.0)  # C4 dropped a page with any listed word
+    rule_order = ("lorem_ipsum", "curly_bracket")  # as datatrove, which stops reading the lines at either
     remove_lines: bool = True  # write the page as its kept lines (C4); false: only measure them
     require_terminal_punctuation: bool = True
     min_words_per_line: int | None = 3
@@ -55,27 +60,17 @@ class C4Params:
     remove_citations: bool = True
     remove_javascript_lines: bool = True
     remove_policy_lines: bool = True
-    drop_lorem_ipsum: bool = True
-    drop_curly_bracket: bool = True
-    min_sentences: int | None = 5
-    bad_words_file: str | None = None  # one word or phrase a line (e.g. an LDNOOBW list)
-    max_bad_word_ratio: float = 0.0  # C4 dropped a page with any listed word
+    bad_words_file: str | None = None  # one word or phrase a line (e.g. an LDNOOBW list); none: no bad-word signal
 
-    def __post_init__(self):
-        self.bad_words_file = absolute_path(self.bad_words_file)
-        require_fraction("max_bad_word_ratio", self.max_bad_word_ratio)
-        for name in ("min_words_per_line", "max_word_length", "min_sentences"):
-            value = getattr(self, name)
+    @classmethod
+    def check_params(cls, params: C4Params) -> None:
+        params.bad_words_file = absolute_path(params.bad_words_file)
+        for name in ("min_words_per_line", "max_word_length"):
+            value = getattr(params, name)
             if value is not None and value < 0:
                 raise ValueError(f"parameter '{name}' must be 0 or more, got {value}")
-        if self.bad_words_file is not None:
-            load_bad_words(self.bad_words_file)  # a missing or empty list is a ConfigError before any work
-
-
-class C4(HeuristicFilter):
-    name = "c4"
-    Params = C4Params
-    columns = ("c4_sentences", "c4_lorem_ipsum", "c4_curly_bracket", "c4_removed_lines_fraction", "c4_bad_word_ratio")
+        if params.bad_words_file is not None:
+            load_bad_words(params.bad_words_file)  # a missing or empty list is a ConfigError before any work
 
     def __init__(self, params: C4Params):
         super().__init__(params)
@@ -86,13 +81,14 @@ class C4(HeuristicFilter):
         if self.params.bad_words_file is not None:
             self.bad_words = load_bad_words(self.params.bad_words_file)
 
-    def signals(self, doc: Doc) -> tuple[float, ...]:
+    def measure(self, doc: Doc) -> dict[str, float]:
         bad = float("nan") if self.bad_words is None else bad_word_ratio(doc.text, len(words_of(doc.tokens)), self.bad_words)
         lines = doc.lines
         kept, tokens, sentences, lorem, curly = self.kept_lines(lines, doc.line_tokens)
         if self.rewrites_text:
             doc.replace_text("\n".join(kept).strip(), tokens)
-        return sentences, lorem, curly, ratio(len(lines) - len(kept), len(lines)), bad
+        return {"sentences": sentences, "lorem_ipsum": lorem, "curly_bracket": curly,
+                "removed_lines_fraction": ratio(len(lines) - len(kept), len(lines)), "bad_word_ratio": bad}
 
     def kept_lines(self, lines: list[str], line_tokens: list[list[str]]) -> tuple[list[str], list[str], int, int, int]:
         """The lines C4 keeps and their tokens, their sentences, and whether one says lorem ipsum / holds
@@ -125,14 +121,8 @@ class C4(HeuristicFilter):
             kept_tokens += tokens
         return kept, kept_tokens, sentences, lorem, curly
 
-    def rules(self) -> list[Rule]:
-        p = self.params
-        rules = [Rule("lorem_ipsum", "c4_lorem_ipsum", max=0)] if p.drop_lorem_ipsum else []
-        rules += [Rule("curly_bracket", "c4_curly_bracket", max=0)] if p.drop_curly_bracket else []
-        rules.append(Rule("sentences", "c4_sentences", min=p.min_sentences))
-        if p.bad_words_file is not None:
-            rules.append(Rule("bad_words", "c4_bad_word_ratio", max=p.max_bad_word_ratio))
-        return rules
+
+C4Params = C4.Params
 
 
 def words_of(tokens: list[str]) -> list[str]:

@@ -41,7 +41,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.core.params import build_params, require_fraction
-from curate.core.registry import register_stage
 from curate.core.stage import DocumentStage, Verdict
 from curate.extract.code import LANGUAGES, SHEBANGS, SPECIAL_NAMES
 
@@ -96,7 +95,6 @@ class CodeQualityParams(CodeLimits):
         return build_params(CodeLimits, {**base, **self.languages[language]}, f"parameter 'languages.{language}'")
 
 
-@register_stage("code_quality")
 class CodeQualityStage(DocumentStage):
     Params = CodeQualityParams
 

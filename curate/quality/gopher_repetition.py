@@ -14,22 +14,23 @@ and in ordinary prose those are few.
 from __future__ import annotations
 
 from bisect import bisect_left
-from dataclasses import dataclass, field
+from dataclasses import field
 
 import numpy as np
 
 from curate.core.params import require_fraction
-from curate.quality.filters import Doc, HeuristicFilter, Rule, ratio
+from curate.quality.filters import Doc, HeuristicFilter, Rule, Signal, ratio
 
 MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # odd, so mixing in the next token never loses information
 
 
-@dataclass
-class GopherRepetitionParams:
-    max_dup_para_fraction: float | None = 0.30
-    max_dup_para_char_fraction: float | None = 0.20
-    max_dup_line_fraction: float | None = 0.30
-    max_dup_line_char_fraction: float | None = 0.20
+class GopherRepetition(HeuristicFilter):
+    name, prefix = "gopher_repetition", "gopher"
+    dup_para_fraction = Signal(fraction=True, max_dup_para_fraction=0.30)  # paragraphs that repeat an earlier one
+    dup_para_char_fraction = Signal(fraction=True, max_dup_para_char_fraction=0.20)  # ... their characters
+    dup_line_fraction = Signal(fraction=True, max_dup_line_fraction=0.30)
+    dup_line_char_fraction = Signal(fraction=True, max_dup_line_char_fraction=0.20)
+    # two families of signals, one per n-gram size; their rules are named top_<n>gram and dup_<n>gram:
     # n -> the most the single most frequent n-gram may cover (characters of all its occurrences / text)
     max_top_ngram_char_fraction: dict[int, float] = field(default_factory=lambda: {2: 0.20, 3: 0.18, 4: 0.16})
     # n -> the most that repeated occurrences of n-grams may cover
@@ -37,56 +38,44 @@ class GopherRepetitionParams:
         default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
     )
 
-    def __post_init__(self):
-        for name in ("max_dup_para_fraction", "max_dup_para_char_fraction", "max_dup_line_fraction", "max_dup_line_char_fraction"):
-            require_fraction(name, getattr(self, name))
+    @classmethod
+    def check_params(cls, params: GopherRepetitionParams) -> None:
         for name in ("max_top_ngram_char_fraction", "max_dup_ngram_char_fraction"):
-            for n, value in getattr(self, name).items():
+            for n, value in getattr(params, name).items():
                 if not 1 <= n <= 100:
                     raise ValueError(f"parameter '{name}': n-gram sizes must be 1 to 100, got {n}")
                 require_fraction(f"{name}.{n}", value)
-
-
-class GopherRepetition(HeuristicFilter):
-    name = "gopher_repetition"
-    Params = GopherRepetitionParams
 
     def __init__(self, params: GopherRepetitionParams):
         super().__init__(params)
         self.top_ns = sorted(params.max_top_ngram_char_fraction)
         self.dup_ns = sorted(params.max_dup_ngram_char_fraction)
-        self.columns = (
-            "gopher_dup_para_fraction", "gopher_dup_para_char_fraction",
-            "gopher_dup_line_fraction", "gopher_dup_line_char_fraction",
-            *(f"gopher_top_{n}gram_char_fraction" for n in self.top_ns),
-            *(f"gopher_dup_{n}gram_char_fraction" for n in self.dup_ns),
-        )  # fmt: skip
+        self.names += [f"top_{n}gram_char_fraction" for n in self.top_ns] + [f"dup_{n}gram_char_fraction" for n in self.dup_ns]
+        self.columns = tuple(f"gopher_{name}" for name in self.names)
 
-    def signals(self, doc: Doc) -> tuple[float, ...]:
+    def measure(self, doc: Doc) -> dict[str, float]:
         text, n_chars = doc.text, len(doc.text)
         paragraphs = split_paragraphs(text)
         para_dups, para_dup_chars = duplicates(paragraphs)
         lines = split_lines(text)
         line_dups, line_dup_chars = duplicates(lines)
         grams = NGrams(doc.tokens)
-        top = [ratio(grams.top_chars(n), n_chars) for n in self.top_ns]
-        dup = [ratio(grams.duplicate_chars(n), n_chars) for n in self.dup_ns]
-        return (
-            ratio(para_dups, len(paragraphs)), ratio(para_dup_chars, n_chars),
-            ratio(line_dups, len(lines)), ratio(line_dup_chars, n_chars), *top, *dup,
-        )  # fmt: skip
+        return {
+            "dup_para_fraction": ratio(para_dups, len(paragraphs)), "dup_para_char_fraction": ratio(para_dup_chars, n_chars),
+            "dup_line_fraction": ratio(line_dups, len(lines)), "dup_line_char_fraction": ratio(line_dup_chars, n_chars),
+            **{f"top_{n}gram_char_fraction": ratio(grams.top_chars(n), n_chars) for n in self.top_ns},
+            **{f"dup_{n}gram_char_fraction": ratio(grams.duplicate_chars(n), n_chars) for n in self.dup_ns},
+        }  # fmt: skip
 
     def rules(self) -> list[Rule]:
         p = self.params
-        rules = [
-            Rule("dup_para_fraction", "gopher_dup_para_fraction", max=p.max_dup_para_fraction),
-            Rule("dup_para_char_fraction", "gopher_dup_para_char_fraction", max=p.max_dup_para_char_fraction),
-            Rule("dup_line_fraction", "gopher_dup_line_fraction", max=p.max_dup_line_fraction),
-            Rule("dup_line_char_fraction", "gopher_dup_line_char_fraction", max=p.max_dup_line_char_fraction),
-        ]
+        rules = super().rules()
         rules += [Rule(f"top_{n}gram", f"gopher_top_{n}gram_char_fraction", max=p.max_top_ngram_char_fraction[n]) for n in self.top_ns]
         rules += [Rule(f"dup_{n}gram", f"gopher_dup_{n}gram_char_fraction", max=p.max_dup_ngram_char_fraction[n]) for n in self.dup_ns]
         return rules
+
+
+GopherRepetitionParams = GopherRepetition.Params
 
 
 def split_paragraphs(text: str) -> list[str]:

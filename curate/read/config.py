@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
 
+from curate.core.params import NON_EMPTY
 from curate.core.schema import DOCUMENT_SCHEMA, REJECTION_FIELDS
 
 FORMATS = ("jsonl", "parquet", "csv", "arrow")
@@ -32,7 +33,7 @@ class ReaderConfig:
     text: str = "text"
     id: str | None = None  # default: the 'id' field when there is one; ids missing are derived from file and position
     url: str | None = None  # default: the 'url' field when there is one
-    source: Literal["web", "books", "code"] = "web"  # the project's source label every document gets
+    source: Annotated[str, NON_EMPTY] = "web"  # the source label every document gets: web, books, code, wiki, news, ...
     keep: list[str] | dict[str, str] = field(default_factory=list)  # fields kept as columns: paths, or {column: path}
     shard_bytes: int = 128_000_000  # input bytes per shard: small files are grouped, large ones split
 

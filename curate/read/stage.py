@@ -14,14 +14,12 @@ from typing import Iterator
 
 import pyarrow as pa
 
-from curate.core.registry import register_stage
 from curate.core.stage import Shard, ShardOutput, Stage
 from curate.read.config import ReaderConfig
 from curate.read.plan import plan
 from curate.read.reader import check, read_piece
 
 
-@register_stage("read")
 class ReadStage(Stage):
     Params = ReaderConfig
     source = True  # reads files into documents itself: document stages fuse after it (curate.core.planning)

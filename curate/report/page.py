@@ -19,6 +19,7 @@ from curate.report.thresholds import Threshold, stage_signal_columns, stage_thre
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1200px; padding: 0 20px 60px; color: #222; }
+.warning { color: #9a3412; font-weight: 600; }
 h1 { margin-bottom: 0; } h2 { border-bottom: 2px solid #3b76af; padding-bottom: 4px; margin-top: 40px; }
 table { border-collapse: collapse; margin: 8px 0; } td, th { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
 td:first-child, th:first-child, table.funnel td:last-child, table.params td:last-child { text-align: left; } th { background: #f2f5f9; }
@@ -237,6 +238,8 @@ def render(run: Run, seed: int = 0) -> str:
         summary = (f"<p>{first['docs_in']:,} documents in, {last['docs_out']:,} out "
                    f"({last['docs_out'] / first['docs_in']:.1%} kept); {first['bytes_in'] / 1e6:,.1f} MB in, "
                    f"{last['bytes_out'] / 1e6:,.1f} MB out.</p>" if first["docs_in"] else "")
+    summary += "".join(f'<p class="warning">Warning: {escape(stage)}: {escape(text)}</p>'
+                       for stage, texts in run.warnings.items() for text in texts)
     generated = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">

@@ -175,6 +175,7 @@ class Run:
     kept_stage: str | None  # the last stage whose folder holds kept documents
     kept: Population | None
     tokens: dict[str, dict]  # tokenize stage name -> split -> tokens.json
+    warnings: dict[str, list[str]]  # stage name -> what it warned about (reports/<stage>/source_shares.json)
 
     def passed(self, stage: str) -> list[Population]:
         """Samples of the documents a stage kept: those dropped by a later stage, and the final kept ones."""
@@ -237,4 +238,6 @@ def load_run(output: str | Path, cap: int = 100_000, per_reason: int = 5, seed: 
                   if (path := output / stage["name"] / split / "tokens.json").exists()}
         if splits:
             tokens[stage["name"]] = splits
-    return Run(output, pipeline, stages, stats, rejected, reasons, kept_stage, kept, tokens)
+    warnings = {s["name"]: yaml.safe_load(path.read_text())["warnings"] for s in stages
+                if (path := output / "reports" / s["name"] / "source_shares.json").exists()}
+    return Run(output, pipeline, stages, stats, rejected, reasons, kept_stage, kept, tokens, warnings)

@@ -56,7 +56,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curate.core.registry import register_stage
 from curate.core.stage import DocumentStage, Verdict
 from curate.edit_counts import write_edit_counts
 from curate.pii.stage import EMAIL, EMAIL_SCREEN, IP, IP_SCREEN, is_email, is_public_ip
@@ -202,7 +201,6 @@ class SecretsParams:
             raise ValueError(f"parameter 'kinds': unknown {', '.join(map(repr, unknown))}; known: {', '.join(KINDS)}")
 
 
-@register_stage("secrets")
 class SecretsStage(DocumentStage):
     Params = SecretsParams
 

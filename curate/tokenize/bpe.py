@@ -13,6 +13,7 @@ inputs, and reading stops once sample_bytes of text are taken.
 from __future__ import annotations
 
 import hashlib
+import sys
 import time
 from dataclasses import dataclass
 from typing import Iterator
@@ -112,9 +113,10 @@ def sample_texts(files: list[str], sample_bytes: int, seed: int = 0, stats: dict
 
 def train_tokenizer(inputs: list[str], output: str, vocab_size: int = 32768, sample_bytes: int = 1_000_000_000,
                     special_tokens: tuple[str, ...] | list[str] = DEFAULT_SPECIAL_TOKENS, seed: int = 0,
-                    min_frequency: int = 2) -> TrainedTokenizer:
+                    min_frequency: int = 2, progress: bool = False) -> TrainedTokenizer:
     """Train on a sample of the documents in `inputs` (Parquet files or folders) and write tokenizer.json to
-    `output` atomically. Special tokens get the first ids, in the order given."""
+    `output` atomically. Special tokens get the first ids, in the order given. progress: the tokenizers
+    library's bars (reading, counting pairs, merges), drawn on a terminal only."""
     from tokenizers import pre_tokenizers, trainers
 
     if vocab_size < 256 + len(special_tokens):
@@ -128,7 +130,7 @@ def train_tokenizer(inputs: list[str], output: str, vocab_size: int = 32768, sam
     start = time.perf_counter()
     tokenizer = new_tokenizer()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
-                                  special_tokens=list(special_tokens), show_progress=False,
+                                  special_tokens=list(special_tokens), show_progress=progress and sys.stderr.isatty(),
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     taken = {"documents": 0, "bytes": 0}
     tokenizer.train_from_iterator(sample_texts(files, sample_bytes, seed, taken), trainer)

@@ -33,6 +33,7 @@ def add_train_tokenizer_parser(commands) -> None:
                         help=f"a special token, repeatable; the first ids go to them (default {DEFAULT_SPECIAL_TOKENS[0]})")
     parser.add_argument("--min-frequency", type=int, default=2, help="merge only pairs seen this often (default 2)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the document sample (default 0)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars (drawn only on a terminal anyway)")
     parser.set_defaults(handler=cmd_train_tokenizer)
 
 
@@ -41,7 +42,8 @@ def cmd_train_tokenizer(args) -> int:
 
     try:
         result = train_tokenizer(args.inputs, args.output, args.vocab_size, args.sample_bytes,
-                                 args.special_tokens or DEFAULT_SPECIAL_TOKENS, args.seed, args.min_frequency)
+                                 args.special_tokens or DEFAULT_SPECIAL_TOKENS, args.seed, args.min_frequency,
+                                 progress=not args.no_progress)
     except (ValueError, FileNotFoundError) as error:
         raise ConfigError(str(error)) from None
     print(f"tokenizer: {result.path}\nsha256: {result.sha256}\nvocab size: {result.vocab_size}\n"

@@ -54,7 +54,6 @@ from common.shards import (SUMMARY_NAME, ShardWriter, dtype_for_vocab, index_cou
                            write_token_dir_summary)
 from curate.core import storage
 from curate.core.params import ConfigError, require_fraction
-from curate.core.registry import register_stage
 from curate.core.stage import Phase, Shard, ShardOutput, ShardStats, Stage
 from curate.tokenize.bpe import read_tokenizer
 
@@ -89,7 +88,6 @@ class TokenizeParams:
             raise ValueError(f"parameter 'threads' must be at least 1, got {self.threads}")
 
 
-@register_stage("tokenize")
 class TokenizeStage(Stage):
     Params = TokenizeParams
     writes_documents = False  # token shards in train/ and val/

@@ -30,7 +30,6 @@ import pyarrow as pa
 from curate.classify.model import POSITIVE, load_checked, load_classifier
 from curate.classify.stage import with_score
 from curate.core.params import absolute_path, require_fraction
-from curate.core.registry import register_stage
 from curate.core.stage import DocumentStage, Verdict
 from curate.quality.badwords import bad_word_ratio, load_bad_words
 from curate.quality.words import split_words
@@ -82,7 +81,6 @@ class ToxicityParams:
                              lists["url_banned_subwords"])
 
 
-@register_stage("toxicity")
 class ToxicityStage(DocumentStage):
     Params = ToxicityParams
 
