@@ -1,6 +1,6 @@
 """End-to-end dedup time and peak memory, ours vs datatrove, on the same input and settings.
 
-    python bench/dedup_scale.py --docs 10000 100000 [--ours-only 1000000] [--workers 2]
+    python -m bench.dedup_scale --docs 10000 100000 [--ours-only 1000000] [--workers 2]
 
 Input: short documents (2-4 random real sentences from the books and web documents in
 ../shared/data, about 30-100 words), 10% planted exact copies (case changed) and 10%

@@ -1,6 +1,6 @@
 """PII: curate's `pii` stage vs datatrove's PIIFormatter, same documents, same run, one process.
 
-    python bench/pii.py [--copies 20]
+    python -m bench.pii [--copies 20]
 
 Documents: the web pages of ../shared/data (HTML through trafilatura, the JSONL web documents) and
 book passages, as real text; a third of them get a planted line with a personal address and a

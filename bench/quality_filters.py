@@ -1,6 +1,6 @@
 """Heuristic quality filters: curate's `quality` stage vs datatrove, same documents, same thresholds.
 
-    python bench/quality_filters.py [--repeat 1] [--per-filter]
+    python -m bench.quality_filters [--repeat 1] [--per-filter]
 
 Documents: every web page of ../shared/data/web (WARC and HTML files through curate's web
 extractor, once with its precision settings and once favouring recall with tables and

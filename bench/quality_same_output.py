@@ -1,7 +1,7 @@
 """Does a change to the quality stage keep its output identical? Record it once, check it after.
 
-    python bench/quality_same_output.py --save /tmp/quality-ref.pkl     # before the change
-    python bench/quality_same_output.py --check /tmp/quality-ref.pkl    # after: lists every difference
+    python -m bench.quality_same_output --save /tmp/quality-ref.pkl     # before the change
+    python -m bench.quality_same_output --check /tmp/quality-ref.pkl    # after: lists every difference
 
 A speed-up of the heuristic filters must not move one signal, reason, detail or rewritten text.
 This runs `QualityStage.process` on a corpus of real and awkward documents under several

@@ -1,6 +1,6 @@
 """Toxicity classifiers across sources: train on one labelled source, test on another it never saw.
 
-    python bench/toxicity_cross_source.py [--work out/bench_toxicity]
+    python -m bench.toxicity_cross_source [--work out/bench_toxicity]
     (the lexicon recipes need better-profanity's word list: pip install better-profanity==0.7.0)
 
 Sources in ../shared/data: Jigsaw, Wikipedia talk comments marked rude, insulting or threatening
@@ -32,12 +32,9 @@ from __future__ import annotations
 
 import argparse
 import csv
-import html
 import json
-import os
 import random
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
