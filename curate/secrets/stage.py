@@ -58,7 +58,7 @@ import pyarrow.compute as pc
 
 from curate.core.stage import DocumentStage, Verdict
 from curate.edit_counts import write_edit_counts
-from curate.pii.stage import EMAIL, EMAIL_SCREEN, IP, IP_SCREEN, is_email, is_public_ip
+from curate.pii.stage import EMAIL, EMAIL_SCREENS, IP, IP_SCREENS, is_email, is_public_ip
 
 KEY, PASSWORD = "<KEY>", "<PASSWORD>"
 NAME_KEYWORDS = r"passw(?:or)?d|passwd|secret|token|api[_-]?key|apikey|access[_-]?key|auth|private[_-]?key|credential|key"
@@ -127,6 +127,11 @@ def public_ip(match: re.Match) -> bool:
     return is_public_ip(match) and VERSION_ASSIGNED.search(match.string, max(0, match.start() - 40), match.start()) is None
 
 
+def any_of(screens: tuple[str, ...]) -> str:
+    """pii's screens (several literal-led patterns, each fast in RE2) as the one pattern a Detector holds."""
+    return "|".join(f"(?:{screen})" for screen in screens)
+
+
 @dataclass
 class Detector:
     pattern: re.Pattern
@@ -153,8 +158,8 @@ PATTERNS = {
     "basic_auth": Detector(re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/?#@'\"<>]+:([^\s:/?#@'\"<>]+)@"), PASSWORD,
                            r"://[^\s:/?#@]+:[^\s:/?#@]+@", lambda m: not is_dummy(m.group(1))),
     "assigned": Detector(ASSIGNED, "", rf"(?i)(?:{NAME_KEYWORDS})[\w-]*[\"']?\]?\s*(?::=|=>|[:=])\s*[rbu]?[\"']", group="value"),
-    "email": Detector(EMAIL, "<EMAIL>", EMAIL_SCREEN, public_address, group=0),
-    "ip": Detector(IP, "<IP_ADDRESS>", IP_SCREEN, public_ip, group=0),
+    "email": Detector(EMAIL, "<EMAIL>", any_of(EMAIL_SCREENS), public_address, group=0),
+    "ip": Detector(IP, "<IP_ADDRESS>", any_of(IP_SCREENS), public_ip, group=0),
 }
 KINDS = ["private_key", "aws_key", "gcp_key", "azure_key", "github_token", "gitlab_token", "slack_token", "jwt",
          "basic_auth", "password", "high_entropy", "email", "ip"]
