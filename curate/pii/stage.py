@@ -94,10 +94,11 @@ IP = re.compile(rf"(?<![\w.]){OCTET}(?:\.{OCTET}){{3}}(?!\.?\d|-?\w)")
 IPV6 = re.compile(r"(?<![\w:.%])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:]|\.\d)")
 GLOBAL_UNICAST = ipaddress.ip_network("2000::/3")
 # a version or section word or a version comparison, then at most one more word ("update to 4.19.2.1",
-# "kernel 5.15.0.91", "§ 3.2.1.4", "(>= 2.0.3.4)")
+# "kernel 5.15.0.91", "§ 3.2.1.4", "(>= 2.0.3.4)"). A comparison has two characters: a bare "=", "<" or ">" comes
+# before addresses (`SERVER = "93.184.216.34"`, "<td>93.184.216.34</td>", the secrets stage's "<EMAIL>" a line above)
 VERSION_WORDS = re.compile(
     r"(?i)(?:\b(?:version|ver|v|release[ds]?|build|rev|revision|firmware|kernel|linux|update[ds]?|upgrade[ds]?|patch(?:ed|es)?"
-    r"|since|policy|standards?|bump(?:ed|s)?|section|sec|chapter|art|article|clause|paragraph|para|annex|appendix|rule|item|no)\b|§|[<>=~]=?)"
+    r"|since|policy|standards?|bump(?:ed|s)?|section|sec|chapter|art|article|clause|paragraph|para|annex|appendix|rule|item|no)\b|§|[<>~!=]=)"
     r"\W*(?:\w+\W+)?$")
 # a dotted quad of small numbers ("1.2.7.3", "4.3.99.16") is far likelier a version than an address (about 0.5% of
 # public addresses are this small): it is taken only after a word that says it is an address
