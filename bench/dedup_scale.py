@@ -105,8 +105,13 @@ def run_datatrove(input_dir: Path, work: Path, workers: int) -> set[str]:
 
 def tree_rss(pid: int) -> int:
     """Summed resident memory of a process and all its descendants, in bytes."""
+    return tree_sum(pid, lambda fields: int(fields[21]) * os.sysconf("SC_PAGE_SIZE"))
+
+
+def tree_sum(pid: int, value) -> float:
+    """value(the /proc/<pid>/stat fields after the command name) summed over a process and its live descendants."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
+    values: dict[int, float] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -114,13 +119,13 @@ def tree_rss(pid: int) -> int:
             with open(f"/proc/{entry}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
             children.setdefault(int(fields[1]), []).append(int(entry))
-            rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+            values[int(entry)] = value(fields)
         except (OSError, IndexError, ValueError):
             continue
     total, stack = 0, [pid]
     while stack:
         p = stack.pop()
-        total += rss.get(p, 0)
+        total += values.get(p, 0)
         stack += children.get(p, [])
     return total
 
@@ -169,7 +174,7 @@ def main() -> None:
     parser.add_argument("--no-verify", action="store_true", help="ours without candidate verification (datatrove has none)")
     parser.add_argument("--tmp", default=None, help="scratch folder (default: a temporary one)")
     args = parser.parse_args()
-    print(f"| documents | ours s | datatrove s | speed-up | ours peak RSS MB | datatrove peak RSS MB | ours removed | datatrove removed | removal agreement |")
+    print("| documents | ours s | datatrove s | speed-up | ours peak RSS MB | datatrove peak RSS MB | ours removed | datatrove removed | removal agreement |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     sizes = [(n, True) for n in args.docs] + [(n, False) for n in args.ours_only]
     for docs, with_peer in sizes:

@@ -32,9 +32,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import html
 import json
-import os
 import random
 import re
 import sys

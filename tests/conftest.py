@@ -10,10 +10,14 @@ fast lane: `python -m pytest -m "not slow"`."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import os
+import pty
+import struct
 import subprocess
 import sys
+import termios
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -101,6 +105,28 @@ def read_stage(output: Path, stage: str):
 def read_rejected(output: Path, stage: str):
     files = sorted((output / "rejected" / stage).glob("*.parquet"))
     return pq.ParquetDataset(files).read() if files else None
+
+
+def on_a_terminal(command: list[str], env: dict | None = None, cwd: Path = REPO) -> str:
+    """Run `command` with stdout and stderr on a pseudo-terminal, as in an interactive shell (progress bars are
+    drawn only there); all it printed. Fails if the command does."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))   # 24 x 120, as a terminal window
+    process = subprocess.Popen(command, stdout=follower, stderr=follower, stdin=subprocess.DEVNULL, cwd=cwd, env=env)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:   # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    output = b"".join(chunks).decode(errors="replace")
+    assert process.wait(timeout=600) == 0, output[-3000:]
+    return output
 
 
 def run_curate(*args: str, cwd: Path = REPO, check: bool = True) -> subprocess.CompletedProcess:

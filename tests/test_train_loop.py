@@ -193,7 +193,7 @@ class BreaksAtPeakLr(Trainer):
 
     def train_step(self):
         outcome, record = super().train_step()
-        if outcome.value == "ok" and self.state.step == self.break_step and record["lr"] > self.safe_lr:
+        if outcome.action.value == "ok" and self.state.step == self.break_step and record["lr"] > self.safe_lr:
             with torch.no_grad():
                 self.raw_model.wte.weight.mul_(30)
         return outcome, record

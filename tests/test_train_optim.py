@@ -64,3 +64,34 @@ def test_muon_takes_the_block_matrices_and_adamw_the_rest():
     assert {"wte.weight", "wpe.weight", "ln_f.weight"} <= on_adamw and not on_muon & on_adamw
     assert len(on_muon) + len(on_adamw) == len(list(model.parameters()))
     assert muon.param_groups[0]["lr_scale"] == pytest.approx(0.02 / 3e-3)
+
+
+def test_torch_muon_makes_the_same_update_and_its_checkpoint_resumes_with_ours():
+    """build_optimizer uses torch.optim.Muon on GPUs without FSDP and ours elsewhere: the two must make the same
+    update (torch's Newton-Schulz is bf16, ours fp32 on CPU: equal up to that rounding) and keep the momentum in
+    the same form, so a checkpoint written by one resumes with the other."""
+    from train.optim import muon_class
+    assert muon_class(cuda=True, sharded=False) is torch.optim.Muon
+    assert muon_class(cuda=True, sharded=True) is Muon and muon_class(cuda=False, sharded=False) is Muon
+    torch.manual_seed(0)
+    start = torch.randn(96, 32) * 0.1
+    grads = [torch.randn(96, 32) for _ in range(4)]
+    theirs, ours = torch.nn.Parameter(start.clone()), torch.nn.Parameter(start.clone())
+    torch_muon = torch.optim.Muon([theirs], lr=0.02, momentum=0.95, weight_decay=0.1)
+    our_muon = Muon([ours], lr=0.02, momentum=0.95, weight_decay=0.1)
+    for grad in grads[:2]:
+        for p, optimizer in ((theirs, torch_muon), (ours, our_muon)):
+            p.grad = grad.clone()
+            optimizer.step()
+    cosine = lambda a, b: torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0).item()
+    assert cosine(theirs.detach() - start, ours.detach() - start) > 0.99
+    resumed = torch.nn.Parameter(theirs.detach().clone())   # torch's checkpoint, resumed with ours
+    resumed_muon = Muon([resumed], lr=0.02, momentum=0.95, weight_decay=0.1)
+    resumed_muon.load_state_dict(torch_muon.state_dict())
+    before = theirs.detach().clone()
+    for grad in grads[2:]:
+        for p, optimizer in ((theirs, torch_muon), (resumed, resumed_muon)):
+            p.grad = grad.clone()
+            optimizer.step()
+    # 0.98 here (bf16 rounding); the old sum-form momentum of ours, resumed from torch's EMA buffer, gave 0.82
+    assert cosine(theirs.detach() - before, resumed.detach() - before) > 0.97

@@ -12,10 +12,16 @@ finite, and the validation loss at that step. A checkpoint without its record, o
 it (a crash mid-write, a truncated copy, a flipped bit), or whose weights are not finite, is not used: the
 loader says why and falls back to the one before. Loading goes through `torch.load(weights_only=True)`, which
 unpickles tensors and plain containers only, never arbitrary code.
+
+`best.pt` (or `best.dcp`) is an independent copy of the checkpoint with the lowest validation loss, checked
+against that checkpoint's record after copying, so one damaged file cannot take both the resume point and the
+best model; `best.json` holds the record it matches. A write that fails (a full disk) removes its temporary
+file and raises OSError naming the path.
 """
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
@@ -45,8 +51,49 @@ def _files(path: Path) -> list[Path]:
 
 def _replace_atomically(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
+    with _removed_on_failure(tmp, path):
+        tmp.write_text(text)
     os.replace(tmp, path)
+
+
+class _removed_on_failure:
+    """Context manager: if writing `tmp` fails, remove it; an OSError (a full disk) is raised again naming
+    `path`, the file the user knows, instead of a nameless error."""
+
+    def __init__(self, tmp: Path, path: Path):
+        self.tmp, self.path = tmp, path
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if error is None:
+            return False
+        shutil.rmtree(self.tmp, ignore_errors=True) if self.tmp.is_dir() else self.tmp.unlink(missing_ok=True)
+        if isinstance(error, OSError) and not error.filename:
+            raise OSError(error.errno, error.strerror, str(self.path)) from None
+        return False
+
+
+class _WriteErrors(io.RawIOBase):
+    """A file wrapper that keeps the OSError of a failed write: torch.save reports a full disk only as
+    'unexpected pos ...' from its zip writer, and this recovers the real cause."""
+
+    def __init__(self, file):
+        self.file, self.error = file, None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        try:
+            return self.file.write(data)
+        except OSError as error:
+            self.error = error
+            raise
+
+    def flush(self) -> None:
+        self.file.flush()
 
 
 def all_finite(state: dict) -> bool:
@@ -88,8 +135,14 @@ def save(payload: dict, path: Path, val_loss: float | None = None) -> None:
     """One-file checkpoint of a full payload (rank 0)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        torch.save(payload, f)
+    with _removed_on_failure(tmp, path), open(tmp, "wb") as f:
+        sink = _WriteErrors(f)
+        try:
+            torch.save(payload, sink)
+        except RuntimeError:
+            if sink.error is not None:
+                raise sink.error from None
+            raise
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -181,6 +234,20 @@ def _check_files(path: Path, record: dict, record_name: str) -> None:
             raise CheckpointError(f"{file}: sha256 differs from {record_name} (corrupted)")
 
 
+def _matching(path: Path, candidates: list[dict], record_name: str) -> dict:
+    """The candidate record the files match. If none does, the error names the cause for the entry whose sizes
+    the files have (a flipped bit: the checksum), else for the first (the current best)."""
+    errors = []
+    for candidate in candidates:
+        try:
+            _check_files(path, candidate, record_name)
+            return candidate
+        except CheckpointError as error:
+            errors.append(error)
+    sizes_match = [e for e in errors if "sha256" in str(e)]
+    raise (sizes_match or errors)[0]
+
+
 def read_record(path: Path) -> dict:
     """The record of a checkpoint after checking its files against it; CheckpointError says what is wrong.
     best.pt / best.dcp match either entry of best.json (see mark_best)."""
@@ -198,14 +265,7 @@ def read_record(path: Path) -> dict:
         raise CheckpointError(f"{record_path}: unreadable") from None
     if not candidates:
         raise CheckpointError(f"{record_path}: unreadable")
-    for i, candidate in enumerate(candidates):
-        try:
-            _check_files(path, candidate, record_path.name)
-            break
-        except CheckpointError:
-            if i == len(candidates) - 1:
-                raise
-    record = candidate
+    record = _matching(path, candidates, record_path.name)
     if not record["finite"]:
         raise CheckpointError(f"{path}: holds non-finite weights (saved after the run diverged)")
     val = record.get("val_loss")
@@ -285,9 +345,10 @@ def rotate(run_dir: Path, keep_last: int) -> None:
 
 
 def mark_best(path: Path, run_dir: Path) -> None:
-    """Make checkpoint `path` the best one: best.json first (it names the checkpoint and its record, keeping the
-    previous entry), then best.pt (or best.dcp) renamed over in one step. A reader checks best.pt against either
-    entry of best.json, so a kill between the two renames leaves a valid pair (the previous best)."""
+    """Make checkpoint `path` the best one: best.json first (the checkpoint's name and record, keeping the
+    previous entry), then an independent copy renamed over best.pt (or best.dcp) in one step, after checking the
+    copy's bytes against the record (a copy damaged on the way is never made best). A reader checks best.pt
+    against either entry of best.json, so a kill between the two renames leaves a valid pair (the previous best)."""
     run_dir = Path(run_dir)
     target = run_dir / f"best{path.suffix}"
     record = json.loads(path.with_suffix(".json").read_text())
@@ -298,19 +359,49 @@ def mark_best(path: Path, run_dir: Path) -> None:
             previous = json.loads(best_json.read_text()).get("record")
         except json.JSONDecodeError:
             previous = None
-    _replace_atomically(best_json, json.dumps({"checkpoint": path.name, "record": record, "previous": previous}) + "\n")
     tmp = run_dir / f".best{path.suffix}.tmp"
     remove(tmp) if tmp.exists() else None
+    with _removed_on_failure(tmp, target):
+        if path.is_dir():
+            shutil.copytree(path, tmp)
+        else:
+            shutil.copyfile(path, tmp)
+        for file in _files(tmp):
+            with open(file, "rb") as f:
+                os.fsync(f.fileno())
+        _check_files(tmp, record, f"{path.with_suffix('.json').name} (copying {path.name} to {target.name})")
+    _replace_atomically(best_json, json.dumps({"checkpoint": path.name, "record": record, "previous": previous}) + "\n")
     if path.is_dir():
-        shutil.copytree(path, tmp)
         old = run_dir / ".best.dcp.old"
         if target.exists():
             os.replace(target, old)
         os.replace(tmp, target)
         shutil.rmtree(old, ignore_errors=True)
     else:
-        try:
-            os.link(path, tmp)   # same bytes, no copy
-        except OSError:
-            shutil.copyfile(path, tmp)
         os.replace(tmp, target)
+
+
+def repair_best(run_dir: Path, log=print) -> None:
+    """Mark best the verified checkpoint with the lowest validation loss when there is no verified best, or a
+    worse one: a run killed between writing a checkpoint and marking it best (its state already counts that
+    loss as the best, so no later evaluation would mark it), or a damaged best.pt."""
+    run_dir = Path(run_dir)
+    current = math.inf
+    for best_path in (run_dir / "best.pt", run_dir / "best.dcp"):
+        if best_path.exists():
+            try:
+                val = read_record(best_path).get("val_loss")
+                current = min(current, math.inf if val is None else val)
+            except CheckpointError as error:
+                log(f"best: {error}; marking the best verified checkpoint instead")
+    best = None
+    for path in checkpoints(run_dir):
+        try:
+            val = read_record(path).get("val_loss")
+        except CheckpointError:
+            continue
+        if val is not None and val < current and (best is None or val < best[0]):
+            best = (val, path)
+    if best is not None:
+        mark_best(best[1], run_dir)
+        log(f"best: {best[1].name} (validation loss {best[0]:.4f}) was not marked best; it is now")

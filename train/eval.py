@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from common.typed import named_path
-from train.tasks import evaluate_tasks, format_tasks
+from train.tasks import evaluate_tasks, format_tasks, read_task
 from train.tokenizer import TextTokenizer
 
 TEXT_SUFFIXES = (".txt", ".md")
@@ -162,8 +162,9 @@ def _encoded(texts, tokenizer: TextTokenizer, batch: int = 64):
 
 @torch.no_grad()
 def score_windows(model: torch.nn.Module, windows: np.ndarray, token_bytes: np.ndarray | None, batch_size: int = 8,
-                  device: str | torch.device = "cpu", autocast=contextlib.nullcontext) -> dict:
-    """Summed loss (nats), scored tokens and covered bytes over the windows; -1 targets are skipped."""
+                  device: str | torch.device = "cpu", autocast=contextlib.nullcontext, advance=None) -> dict:
+    """Summed loss (nats), scored tokens and covered bytes over the windows; -1 targets are skipped.
+    `advance(1)` is called after each batch (a progress bar)."""
     was_training = model.training
     model.eval()
     nats, tokens, nbytes = 0.0, 0, 0
@@ -177,17 +178,19 @@ def score_windows(model: torch.nn.Module, windows: np.ndarray, token_bytes: np.n
         tokens += len(kept)
         if token_bytes is not None:
             nbytes += int(token_bytes[kept].sum())
+        if advance is not None:
+            advance(1)
     model.train(was_training)
     return {"loss": nats / max(tokens, 1), "bpb": nats / math.log(2) / nbytes if nbytes else None,
             "tokens": tokens, "bytes": nbytes, "nats": nats}
 
 
 def evaluate_sets(model, sets: list[EvalSet], token_bytes: np.ndarray | None, batch_size: int = 8,
-                  device="cpu", autocast=contextlib.nullcontext) -> dict:
+                  device="cpu", autocast=contextlib.nullcontext, advance=None) -> dict:
     """{set name: {loss, bpb, tokens, bytes, documents}, "macro": mean loss and bpb over the sets}."""
     results = {}
     for s in sets:
-        results[s.name] = score_windows(model, s.windows, token_bytes, batch_size, device, autocast)
+        results[s.name] = score_windows(model, s.windows, token_bytes, batch_size, device, autocast, advance)
         results[s.name]["documents"] = s.documents
     bpbs = [r["bpb"] for r in results.values()]
     results["macro"] = {"loss": sum(r["loss"] for r in results.values()) / len(sets),
@@ -221,8 +224,11 @@ class PeriodicEval:
 
 def evaluate_checkpoint(ckpt: str | Path, entries: list, tokenizer_path: str | Path | None = None,
                         max_tokens: int = DEFAULT_MAX_TOKENS, batch_size: int = 8, device: str = "cpu",
-                        tasks: list | None = None, max_examples: int | None = None) -> dict:
-    """Load a checkpoint and score it on the sets (and multiple-choice tasks); the JSON `train eval` writes."""
+                        tasks: list | None = None, max_examples: int | None = None, progress: bool = False) -> dict:
+    """Load a checkpoint and score it on the sets (and multiple-choice tasks); the JSON `train eval` writes.
+    progress: a bar with ETA over the batches and examples, drawn on a terminal only."""
+    from tqdm import tqdm
+
     from train.sample import load_model
     model, payload = load_model(ckpt, device)
     tokenizer_path = tokenizer_path or payload.get("tokenizer_path")
@@ -235,12 +241,17 @@ def evaluate_checkpoint(ckpt: str | Path, entries: list, tokenizer_path: str | P
                           max_tokens) for e in entries]
     report = {"checkpoint": str(ckpt), "step": payload["state"]["step"], "tokenizer": str(tokenizer_path or ""),
               "tokens_trained": payload["state"]["step"] * payload.get("tokens_per_step", 0)}
-    if sets:
-        report["sets"] = evaluate_sets(model, sets, tokenizer.token_bytes if tokenizer else None, batch_size, device)
-    if tasks:
-        if tokenizer is None:
-            raise EvalSetError("multiple-choice tasks need the model's tokenizer.json (pass --tokenizer)")
-        report["tasks"] = evaluate_tasks(model, tokenizer, tasks, device, max_examples)
+    if tasks and tokenizer is None:
+        raise EvalSetError("multiple-choice tasks need the model's tokenizer.json (pass --tokenizer)")
+    work = (sum(math.ceil(len(s.windows) / batch_size) for s in sets)
+            + sum(len(read_task(named_path(t, "task")[1])[:max_examples]) for t in tasks or []))
+    # disable=None: tqdm draws only when stderr is a terminal
+    with tqdm(total=work, desc="eval", unit="batch", disable=None if progress else True, leave=False) as bar:
+        if sets:
+            report["sets"] = evaluate_sets(model, sets, tokenizer.token_bytes if tokenizer else None, batch_size, device,
+                                           advance=bar.update)
+        if tasks:
+            report["tasks"] = evaluate_tasks(model, tokenizer, tasks, device, max_examples, advance=bar.update)
     return report
 
 

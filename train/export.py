@@ -4,7 +4,8 @@ gpt2 style -> GPT2LMHeadModel, llama style -> LlamaForCausalLM; both architectur
 implements, so the weights only change names (and GPT-2's Conv1D layers store matrices transposed). Written:
 model.safetensors (fp32), config.json (by hand: transformers is not imported), tokenizer.json,
 tokenizer_config.json + special_tokens_map.json (bos = eos = pad = <|endoftext|>, so `generate` stops and pads),
-generation_config.json and README.md (a model card with the data mix and training figures).
+generation_config.json and README.md (a model card with the data mix, the tokens actually trained against the
+tokens the mix plans, and training figures).
 
 A model option Hugging Face's class cannot express is refused with the option's name, never exported wrongly.
 """
@@ -18,6 +19,7 @@ import torch
 
 from common.tokenizer import hf_tokenizer_files
 from train import checkpoint
+from train.metrics import share
 from train.model import GPT, MLP, GPTConfig
 
 # model_config keys the two HF architectures express; any other key must keep GPTConfig's default
@@ -101,13 +103,16 @@ def model_card(payload: dict, c: GPTConfig, architecture: str) -> str:
         params = GPT(c).num_params()
     config, state = payload.get("config", {}), payload["state"]
     tokens = state["step"] * payload.get("tokens_per_step", 0)
+    planned = payload.get("plan", {}).get("planned_tokens")   # absent in checkpoints of older versions
+    trained = f"{tokens:,}" + (f" of the {planned:,} the data mix plans ({share(tokens / planned)} of the plan)"
+                               if planned else "")
     lines = [f"# {Path(config.get('out_dir', 'model')).name}", "",
              f"A {params / 1e6:.2f}M-parameter {c.style}-style decoder ({architecture}), trained with rawtollm's "
              "`train run` on data curated by `curate`.", "",
              "## Training", "", "| | |", "|---|---|",
              f"| layers / heads / width | {c.n_layer} / {c.n_head} / {c.n_embd} |",
              f"| context | {c.seq_len} tokens |", f"| vocabulary | {c.vocab_size} |",
-             f"| steps | {state['step']:,} |", f"| tokens trained | {tokens:,} |",
+             f"| steps | {state['step']:,} |", f"| tokens trained | {trained} |",
              f"| learning rate | {config.get('lr')} ({config.get('schedule')}) |"]
     if state.get("best_val") not in (None, float("inf")):
         lines.append(f"| best validation loss | {state['best_val']:.4f} |")
@@ -117,6 +122,9 @@ def model_card(payload: dict, c: GPTConfig, architecture: str) -> str:
         from common.mix import format_plan, load_manifest, plan_mix
         try:
             lines += ["```", format_plan(plan_mix(load_manifest(manifest))), "```"]
+            if planned and tokens < planned:
+                lines += ["", f"This model was trained on the first {tokens:,} tokens of this plan "
+                              f"({share(tokens / planned)} of it), drawn in the plan's proportions."]
         except ValueError as error:
             lines.append(f"manifest {manifest} could not be read now ({error})")
     else:

@@ -1,8 +1,10 @@
-"""Per-step metrics (JSONL), loss-spike detection and the progress line.
+"""Per-step metrics (JSONL) and the progress line (the spike detector is in train/policies.py).
 
 metrics.jsonl holds one JSON object per line with a "kind" and a unix "time": "train" (step, tokens seen,
-loss, lr, grad_norm, tokens_per_s, mfu, peak_mem_mb), "val" (step, val_loss and one val/SOURCE per source) or "event" (a skipped update, a
-rollback). After a rollback or a resume a step may appear twice; readers keep the last.
+loss, lr, grad_norm, tokens_per_s, mfu, peak_mem_mb), "val" (step, val_loss and one val/SOURCE per source), "event"
+(a skipped update, a rollback) or "plan" (written at start: planned_tokens of the manifest, max_steps,
+tokens_per_step, so a reader can tell what part of the plan the run covers). After a rollback or a resume a
+step may appear twice; readers keep the last.
 """
 from __future__ import annotations
 
@@ -10,48 +12,7 @@ import json
 import sys
 import time
 import warnings
-from collections import deque
 from pathlib import Path
-
-import numpy as np
-
-
-class SpikeDetector:
-    """How far a loss lies above the recent level, in robust standard deviations of the detrended noise.
-
-    The level is the median of the last `recent` accepted losses; on a falling curve it lags above the trend,
-    which errs toward not flagging. The noise is 1.4826 x the median absolute deviation of the residuals from
-    a Theil-Sen line (median of pairwise slopes) through the last `window` accepted (step, loss) pairs: the
-    fall of the loss is not counted as spread, and one past outlier cannot tilt the line. It is floored at 1% of
-    the loss so a smooth curve does not flag its own noise. A z-score over the raw window (llm.c) fails early in
-    a run: while the loss falls fast the window's spread is large and a batch of random tokens hides in it.
-    Spikes are not added to the window, so a run of bad batches cannot drag the statistics up to meet them.
-    """
-
-    def __init__(self, window: int, z_threshold: float, min_count: int = 10, recent: int = 5):
-        self.points: deque[tuple[int, float]] = deque(maxlen=window)
-        self.z_threshold, self.min_count, self.recent = z_threshold, min_count, recent
-
-    def zscore(self, step: int, loss: float) -> float:
-        if len(self.points) < self.min_count:
-            return 0.0
-        steps, losses = (np.array(v, dtype=np.float64) for v in zip(*self.points))
-        i, j = np.triu_indices(len(steps), k=1)
-        slope = np.median((losses[j] - losses[i]) / (steps[j] - steps[i]))
-        residuals = losses - slope * steps
-        noise = 1.4826 * float(np.median(np.abs(residuals - np.median(residuals))))
-        level = float(np.median(losses[-self.recent:]))
-        return (loss - level) / max(noise, 0.01 * abs(level), 1e-12)
-
-    def accept(self, step: int, loss: float) -> None:
-        self.points.append((step, loss))
-
-    def state(self) -> list[list]:
-        return [list(p) for p in self.points]
-
-    def load(self, points: list) -> None:
-        self.points.clear()
-        self.points.extend((int(s), float(v)) for s, v in points)
 
 
 class MetricsLog:
@@ -71,8 +32,11 @@ class MetricsLog:
     def write(self, kind: str, **values) -> None:
         if not self.enabled:
             return
-        self.file.write(json.dumps({"kind": kind, "time": round(time.time(), 3), **values}) + "\n")
-        self.file.flush()
+        try:
+            self.file.write(json.dumps({"kind": kind, "time": round(time.time(), 3), **values}) + "\n")
+            self.file.flush()
+        except OSError as error:   # a full disk: say which file
+            raise OSError(error.errno, error.strerror, str(self.path)) from None
         if self.writer is not None and "step" in values:
             for key, value in values.items():
                 if isinstance(value, (int, float)) and key != "step":
@@ -108,16 +72,52 @@ def read_metrics(run_dir: Path) -> dict[str, list[dict]]:
     return {k: v if isinstance(v, list) else [v[s] for s in sorted(v)] for k, v in kinds.items()}
 
 
-def progress_line(step: int, total: int, loss: float, tokens_per_s: float, mfu: float | None, width: int = 24) -> str:
+def short_count(n: float) -> str:
+    """614400 -> '614k', 2000000 -> '2.0M', 3.2e9 -> '3.2B', 512 -> '512'."""
+    for unit, size in (("B", 1e9), ("M", 1e6)):
+        if n >= size:
+            return f"{n / size:.1f}{unit}"
+    return f"{n / 1e3:.0f}k" if n >= 1e3 else f"{n:.0f}"
+
+
+def share(fraction: float) -> str:
+    """0.3072 -> '0.31'; 0.000344 -> '0.0003' (two decimals would say 0.00)."""
+    return f"{fraction:.2f}" if fraction >= 0.01 or fraction == 0 else f"{fraction:.1g}"
+
+
+def readable_seconds(seconds: float) -> str:
+    """3725 -> '1h02m', 75 -> '1m15s', 8 -> '8s'."""
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def progress_line(step: int, total: int, loss: float, tokens_per_s: float, mfu: float | None, width: int = 24,
+                  eta_seconds: float | None = None) -> str:
     filled = int(width * step / max(total, 1))
     mfu_text = f" | mfu {mfu:.1%}" if mfu is not None else ""
+    eta_text = f" | eta {readable_seconds(eta_seconds)}" if eta_seconds is not None else ""
     return (f"[{'#' * filled}{'.' * (width - filled)}] step {step}/{total} | loss {loss:.4f} | "
-            f"{tokens_per_s:,.0f} tok/s{mfu_text}")
+            f"{tokens_per_s:,.0f} tok/s{mfu_text}{eta_text}")
+
+
+class Eta:
+    """Seconds left, from the mean time per step since this process started training (evaluations and
+    checkpoints included, as they will recur); None until a few steps have run."""
+
+    def __init__(self, step: int, total: int, warmup: int = 3):
+        self.total, self.first, self.started, self.warmup = total, step, time.perf_counter(), warmup
+
+    def __call__(self, step: int) -> float | None:
+        done = step - self.first
+        if done < self.warmup:
+            return None
+        return (time.perf_counter() - self.started) / done * (self.total - step)
 
 
 def print_progress(line: str, final: bool = False) -> None:
-    """Redraw in place on a terminal; one line per call otherwise (logs, pipes)."""
+    """Redraw in place on a terminal; nothing otherwise (logs and pipes get metrics.jsonl and the
+    evaluation lines instead)."""
     if sys.stderr.isatty():
         print("\r" + line, end="\n" if final else "", file=sys.stderr, flush=True)
-    else:
-        print(line, file=sys.stderr, flush=True)

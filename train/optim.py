@@ -4,6 +4,17 @@ Muon (Jordan et al. 2024) takes SGD-momentum's update of a weight matrix and rep
 semi-orthogonal matrix (all singular values ~1), found with five Newton-Schulz iterations. Every direction of
 the update then moves at the same rate, which reaches a given loss in fewer tokens than AdamW on transformer
 matrices. It is defined for 2-D matrices only: embeddings, the (tied) output head, norms and biases stay on AdamW.
+
+Which implementation (muon_class): PyTorch's torch.optim.Muon on GPUs without FSDP, this module's Muon
+under FSDP2 and on CPU. Both make the same update from the same state (EMA momentum, Nesterov, the
+sqrt(max(1, rows / cols)) scale, decoupled weight decay; their updates agree to a cosine of 0.98-1.0, the
+difference being bf16 rounding), so a checkpoint of one resumes with the other. Ours is kept where measured (bench/RESULTS.md,
+"Muon: ours or torch.optim.Muon"): torch's runs Newton-Schulz in bf16 on every device, on FSDP2 shards
+through DTensor collectives inside every iteration, so the same step on 1 and 2 processes differs by ~1.5% of
+the update (3e-4 on a 0.02 step), while ours gathers each matrix once and, on CPU, iterates in fp32, so a run
+resumed on another process count keeps its loss curve (tests/test_train_ddp.py holds it to 1e-4). On CPU
+torch's is 1.26x slower at width 128 and 2.3x faster at width 768 (on this machine's AMX bf16 units; CPUs
+without them are slower in bf16).
 """
 from __future__ import annotations
 
@@ -64,8 +75,9 @@ def _like(update: torch.Tensor, param: torch.Tensor) -> torch.Tensor:
 
 
 class Muon(torch.optim.Optimizer):
-    """Nesterov momentum, orthogonalised, scaled by sqrt(max(1, rows / cols)) so tall and wide matrices get
-    updates of the same RMS per element; decoupled weight decay as AdamW's."""
+    """Nesterov momentum (an exponential moving average, as torch.optim.Muon keeps it), orthogonalised, scaled
+    by sqrt(max(1, rows / cols)) so tall and wide matrices get updates of the same RMS per element; decoupled
+    weight decay as AdamW's."""
 
     def __init__(self, params, lr: float = 0.02, momentum: float = 0.95, nesterov: bool = True,
                  weight_decay: float = 0.0, ns_steps: int = 5):
@@ -82,8 +94,8 @@ class Muon(torch.optim.Optimizer):
                 if "momentum_buffer" not in state:
                     state["momentum_buffer"] = torch.zeros_like(p.grad)
                 buf = state["momentum_buffer"]
-                buf.mul_(group["momentum"]).add_(p.grad)
-                g = p.grad.add(buf, alpha=group["momentum"]) if group["nesterov"] else buf
+                buf.lerp_(p.grad, 1 - group["momentum"])
+                g = p.grad.lerp(buf, group["momentum"]) if group["nesterov"] else buf
                 full = _full(g)
                 update = orthogonalize(full, group["ns_steps"]) * max(1.0, full.size(0) / full.size(1)) ** 0.5
                 p.mul_(1 - group["lr"] * group["weight_decay"])
@@ -110,8 +122,14 @@ class Optimizers:
             part.zero_grad(set_to_none=set_to_none)
 
 
-def build_optimizer(model: torch.nn.Module, c, fused: bool) -> Optimizers:
-    """The configured optimizer; every param group carries `lr_scale`, its lr as a multiple of the schedule's."""
+def muon_class(cuda: bool, sharded: bool) -> type[torch.optim.Optimizer]:
+    """torch.optim.Muon where it does what the trainer needs (GPUs without FSDP); ours elsewhere (see above)."""
+    return torch.optim.Muon if cuda and not sharded else Muon
+
+
+def build_optimizer(model: torch.nn.Module, c, fused: bool, sharded: bool = False) -> Optimizers:
+    """The configured optimizer; every param group carries `lr_scale`, its lr as a multiple of the schedule's.
+    fused: on CUDA (fused AdamW, torch's Muon); sharded: the parameters are FSDP2 shards."""
     groups = model.optimizer_groups(c.weight_decay)
     if c.optimizer == "adamw":
         for group in groups:
@@ -123,6 +141,6 @@ def build_optimizer(model: torch.nn.Module, c, fused: bool) -> Optimizers:
     for group in rest:
         group["lr_scale"] = 1.0
     adamw = torch.optim.AdamW([g for g in rest if g["params"]], lr=c.lr, betas=(c.beta1, c.beta2), fused=fused or None)
-    muon = Muon([{"params": matrices, "lr_scale": c.muon_lr / c.lr}], lr=c.muon_lr, momentum=c.muon_momentum,
-                weight_decay=c.weight_decay)
+    muon = muon_class(fused, sharded)([{"params": matrices, "lr_scale": c.muon_lr / c.lr}], lr=c.muon_lr,
+                                      momentum=c.muon_momentum, weight_decay=c.weight_decay)
     return Optimizers([muon, adamw])

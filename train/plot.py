@@ -2,7 +2,8 @@
 
 The plot shades the three phases a reader should see in a healthy run, found on the smoothed training loss:
 rapid decrease (the first 60% of the total drop), steady improvement (up to 90%), diminishing returns (the
-last 10%); skipped spikes are red crosses and rollbacks red vertical lines.
+last 10%); skipped spikes are red crosses and rollbacks red vertical lines. The title says how many of the
+tokens the data mix plans the run trained.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 
 from common.colours import BLUE, GREEN, ORANGE, RED
 from train.data import DataError
-from train.metrics import read_metrics
+from train.metrics import read_metrics, share, short_count
 
 PHASE_COLOURS = ("#e8f4e8", "#e8eefa", "#faf0e4")
 PHASE_NAMES = ("rapid decrease", "steady improvement", "diminishing returns")
@@ -29,6 +30,17 @@ def phase_bounds(steps: np.ndarray, losses: np.ndarray) -> tuple[float, float] |
         return None
     reached = lambda fraction: steps[k - 1 + int(np.argmax(smooth <= losses[0] - fraction * drop))]
     return float(reached(0.6)), float(reached(0.9))
+
+
+def coverage(metrics: dict) -> str:
+    """'\n614k of the 2.0M planned tokens trained (0.31 of the plan)' from the run's plan record and its last
+    training step; '' for runs without a plan record (older versions)."""
+    plans = metrics.get("plan", [])
+    if not plans or not metrics["train"]:
+        return ""
+    plan, last = plans[-1], metrics["train"][-1]
+    trained, planned = last.get("tokens", (last["step"] + 1) * plan["tokens_per_step"]), plan["planned_tokens"]
+    return f"\n{short_count(trained)} of the {short_count(planned)} planned tokens trained ({share(trained / planned)} of the plan)"
 
 
 def plot_run(run_dir, out_path=None, log_scale: bool = False) -> Path:
@@ -65,7 +77,8 @@ def plot_run(run_dir, out_path=None, log_scale: bool = False) -> Path:
         axes.scatter(spikes[:, 0], spikes[:, 1], color=RED, marker="x", s=40, zorder=3, label="spike skipped")
     if log_scale:
         axes.set_yscale("log")
-    axes.set(xlabel="step", ylabel="loss", title=f"loss{' (log scale)' if log_scale else ''}: {run_dir.name}")
+    axes.set(xlabel="step", ylabel="loss", title=f"loss{' (log scale)' if log_scale else ''}: {run_dir.name}"
+                                                 f"{coverage(metrics)}")
     axes.grid(alpha=0.3)
     axes.legend(loc="upper right", fontsize=8)
     out_path.parent.mkdir(parents=True, exist_ok=True)

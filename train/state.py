@@ -2,16 +2,8 @@
 exactly, saved and restored as one object."""
 from __future__ import annotations
 
-import enum
 import math
 from dataclasses import asdict, dataclass, field
-
-
-class Outcome(enum.Enum):
-    """What a training step did."""
-    OK = "ok"                  # the update was applied
-    SPIKE = "spike"            # loss far above the trend: update skipped, batch marked
-    NONFINITE = "nonfinite"    # NaN/inf loss or gradient: roll back
 
 
 @dataclass

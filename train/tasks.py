@@ -82,7 +82,7 @@ def choice_logprobs(model, tokenizer, context: str, choices: list[str], device="
     return scores
 
 
-def evaluate_task(model, tokenizer, examples: list[dict], device="cpu") -> dict:
+def evaluate_task(model, tokenizer, examples: list[dict], device="cpu", advance=None) -> dict:
     was_training = model.training
     model.eval()
     correct = correct_norm = 0
@@ -94,6 +94,8 @@ def evaluate_task(model, tokenizer, examples: list[dict], device="cpu") -> dict:
         correct += best(scores) == ex["label"]
         correct_norm += best(normed) == ex["label"]
         chance += 1 / len(ex["choices"])
+        if advance is not None:
+            advance(1)
     model.train(was_training)
     n = len(examples)
     acc, acc_norm, chance = correct / n, correct_norm / n, chance / n
@@ -101,12 +103,12 @@ def evaluate_task(model, tokenizer, examples: list[dict], device="cpu") -> dict:
             "centered": (acc_norm - chance) / (1 - chance)}
 
 
-def evaluate_tasks(model, tokenizer, paths: list, device="cpu", max_examples: int | None = None) -> dict:
+def evaluate_tasks(model, tokenizer, paths: list, device="cpu", max_examples: int | None = None, advance=None) -> dict:
     """{task name: {examples, acc, acc_norm, chance, centered}, "core": mean centred accuracy}."""
     results = {}
     for entry in paths:
         name, path = named_path(entry, "task")
-        results[name] = evaluate_task(model, tokenizer, read_task(path)[:max_examples], device)
+        results[name] = evaluate_task(model, tokenizer, read_task(path)[:max_examples], device, advance)
     results["core"] = sum(r["centered"] for r in results.values()) / len(results)
     return results
 

@@ -1,18 +1,19 @@
 """The training loop: one process on a CPU up to many GPUs under torchrun.
 
-A step draws `tokens_per_step` tokens (global batch), split over ranks and gradient-accumulation micro-steps,
-and makes one update (AdamW, or Muon + AdamW) with a clipped gradient at the scheduled learning rate. Around
-it: validation on a fixed set of batches, checkpoints, and loss-spike handling:
+Read `Trainer.run` (the loop) and `Trainer.train_step` (one update) top to bottom, as nanoGPT's train.py:
+a step draws `tokens_per_step` tokens (global batch), split over ranks and gradient-accumulation micro-steps:
+schedule -> batch -> forward -> loss -> backward -> clip -> the spike guard's verdict -> optimizer step (AdamW,
+or Muon + AdamW). After it: validation on a fixed set of batches, checkpoints (train/checkpoint.py).
 
-  * a loss far above the recent trend (train.metrics.SpikeDetector) skips that update and is logged;
-  * `spike_patience` such steps in a row, or a NaN/inf loss or gradient, roll the run back to the newest
-    checkpoint that is trusted (verified, finite weights, finite validation loss not far above the best) and
-    mark the offending batches (by data cursor) to be skipped from then on (PaLM: bad data is usually the cause);
-  * a rollback that lands on the same checkpoint as the one before it, or an earlier one, shows the instability
-    came back without those batches: the model and learning rate are the cause (typically the first steps at the
-    peak lr right after warmup), and replaying is deterministic, so the run would break the same way again. It
-    halves the learning rate for the rest of the run (as the OPT-175B and BLOOM logbooks did after repeated
-    divergences), at most MAX_ROLLBACKS times; the factor is part of the saved state.
+The safety policies are small units in train/policies.py, each called from here at one place:
+  * spike skip (SpikeGuard, in train_step): a loss far above the recent trend skips that update; `spike_patience`
+    such steps in a row, or a NaN/inf loss or gradient, ask for a rollback (PaLM: bad data is usually the cause);
+  * rollback target (RollbackPolicy.refusal, in _rollback): the newest checkpoint that is actually good, the
+    offending batches (by data cursor) skipped from then on;
+  * lr halving (RollbackPolicy.lr_scale_after, in _rollback): an instability that recurs from the same
+    checkpoint is the model's and the lr's, not the data's: the lr is halved; after MAX_ROLLBACKS the run stops
+    with TrainingDiverged.
+docs/reliability.md ("Training") says what each one does for a user and where it fails.
 
 The data cursor counts batches drawn; it equals the step until a rollback skips some batches. Both are part
 of the TrainState saved in every checkpoint, so a resumed run draws exactly the batches it would have drawn.
@@ -35,15 +36,13 @@ from train import checkpoint, parallel
 from train.config import ConfigError, TrainConfig, to_dict
 from train.data import MixSampler, batch_indices, validation_sets
 from train.eval import PeriodicEval
-from train.metrics import MetricsLog, SpikeDetector, print_progress, progress_line
+from train.metrics import Eta, MetricsLog, print_progress, progress_line, share, short_count
 from train.model import GPT, GPTConfig
 from train.optim import build_optimizer
-from train.state import Outcome, TrainState
+from train.policies import Action, RollbackPolicy, SpikeGuard, TrainingDiverged, Verdict
+from train.state import TrainState
 
 MAX_ROLLBACKS = 5
-# A checkpoint whose validation loss is more than this fraction above the best one so far is not rolled back
-# to: the run had already started to diverge when it was saved.
-ROLLBACK_MAX_VAL_RISE = 0.1
 
 
 def lr_at(step: int, c: TrainConfig, max_steps: int) -> float:
@@ -82,14 +81,16 @@ class Trainer:
             self.tokenizer_hash = manifest.sources[0].data.tokenizer_hash
         self.tokenizer_path = str(manifest.tokenizer_path or "")
         self._set_batch_geometry(manifest.vocab_size)
-        self.sampler = MixSampler(self.plan, self.seq_len, manifest.seed)
+        # validation windows stay the manifest's: a data-order seed changes what is drawn, not what is scored
+        self.sampler = MixSampler(self.plan, self.seq_len, manifest.seed if config.data_seed is None else config.data_seed)
         self.val_sets = validation_sets(self.plan, self.seq_len, config.eval_batches, config.micro_batch, manifest.seed)
         if not self.val_sets:
             self.log("note: no source of the manifest has validation shards; validation loss is not measured")
         self._build_model()
         self.periodic_eval = PeriodicEval(config.eval_sets, self.tokenizer_path, self.tokenizer_hash, self.seq_len,
                                           self.vocab_size, config.eval_tokens, config.micro_batch) if config.eval_sets else None
-        self.spikes = SpikeDetector(config.spike_window, config.spike_z)
+        self.guard = SpikeGuard(config.spike_window, config.spike_z, config.spike_patience)
+        self.rollback_policy = RollbackPolicy(uniform_loss=math.log(manifest.vocab_size), max_rollbacks=MAX_ROLLBACKS)
         self.state = TrainState()
         self.saved_step = None
         self._pinned, self._prefetched = None, None
@@ -128,7 +129,7 @@ class Trainer:
             for block in self.raw_model.h:
                 block.compile()
         self.model = parallel.wrap(self.raw_model, d, c.parallel, self.dtype)
-        self.optimizer = build_optimizer(self.raw_model, c, fused=cuda)
+        self.optimizer = build_optimizer(self.raw_model, c, fused=cuda, sharded=d.enabled and c.parallel == "fsdp")
         self.sharded_checkpoints = c.ckpt_format == "dcp" or (c.ckpt_format == "auto" and d.enabled and c.parallel == "fsdp")
         if c.ckpt_async and not self.sharded_checkpoints:
             raise ConfigError("config: ckpt_async: only DCP checkpoints are written in the background; set "
@@ -179,52 +180,45 @@ class Trainer:
         self._prefetched = (key, self._load(*key))
 
     # ---- one step ----
-    def forward_backward(self) -> tuple[float, float]:
-        """Accumulate gradients over the micro-steps of batch `cursor`; the global mean loss and gradient norm."""
-        total = torch.zeros((), device=self.d.device)
-        sharded = self.d.enabled and self.c.parallel == "fsdp"
-        cursor = self.state.cursor
-        for micro in range(self.accum):
-            last = micro == self.accum - 1
-            x, y = self.batch(cursor, micro)
-            if sharded:
-                self.raw_model.set_requires_gradient_sync(last)
-            sync = contextlib.nullcontext() if last or sharded or not self.d.enabled else self.model.no_sync()
-            with sync:
-                with self.autocast():
-                    _, loss = self.model(x, y)
-                (loss / self.accum).backward()
-            self._prefetch_after(cursor, micro)
-            total += loss.detach()
-        loss = parallel.mean_across(total / self.accum, self.d).item()
-        norm = torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), self.c.grad_clip or math.inf)
-        norm = norm.full_tensor() if hasattr(norm, "full_tensor") else norm
-        return loss, norm.item()
-
-    def train_step(self) -> tuple[Outcome, dict]:
-        step = self.state.step
-        lr = lr_at(step, self.c, self.max_steps) * self.state.lr_scale
+    def train_step(self) -> tuple[Verdict, dict]:
+        """One update of batch `cursor`, top to bottom: schedule -> batch -> forward -> loss -> backward -> clip
+        -> the spike guard's verdict -> optimizer step. Returns the verdict and the step's figures."""
+        s, started = self.state, time.perf_counter()
+        lr = lr_at(s.step, self.c, self.max_steps) * s.lr_scale   # schedule, times the lr-halving policy's scale
         for group in self.optimizer.param_groups:
             group["lr"] = lr * group["lr_scale"]
-        started = time.perf_counter()
-        loss, grad_norm = self.forward_backward()
-        if not (math.isfinite(loss) and math.isfinite(grad_norm)):
-            self.optimizer.zero_grad(set_to_none=True)
-            return Outcome.NONFINITE, {"loss": loss, "grad_norm": grad_norm}
-        z = self.spikes.zscore(step, loss)
-        if z > self.c.spike_z:
-            self.optimizer.zero_grad(set_to_none=True)
-            return Outcome.SPIKE, {"loss": loss, "grad_norm": grad_norm, "z": z}
-        self.optimizer.step()
+        total = torch.zeros((), device=self.d.device)
+        for micro in range(self.accum):                           # gradient accumulation
+            x, y = self.batch(s.cursor, micro)                    # batch
+            with self._gradient_sync(last=micro == self.accum - 1):
+                with self.autocast():
+                    _, loss = self.model(x, y)                    # forward, loss
+                (loss / self.accum).backward()                    # backward
+            self._prefetch_after(s.cursor, micro)
+            total += loss.detach()
+        loss = parallel.mean_across(total / self.accum, self.d).item()
+        norm = torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), self.c.grad_clip or math.inf)   # clip
+        grad_norm = (norm.full_tensor() if hasattr(norm, "full_tensor") else norm).item()
+        verdict = self.guard.decide(s.step, s.cursor, loss, grad_norm)   # spike skip or rollback (train/policies.py)
+        if verdict.action is Action.APPLY:
+            self.optimizer.step()                                 # step
         self.optimizer.zero_grad(set_to_none=True)
-        self.spikes.accept(step, loss)
-        if self.d.device.type == "cuda":
-            torch.cuda.synchronize()
-        seconds = time.perf_counter() - started
-        tokens_per_s = self.tokens_per_step / seconds
-        mfu = self.flops_per_token * tokens_per_s / (self.peak_flops * self.d.world) if self.peak_flops else None
-        return Outcome.OK, {"tokens": (step + 1) * self.tokens_per_step, "loss": loss, "grad_norm": grad_norm, "lr": lr,
-                            "tokens_per_s": tokens_per_s, "mfu": mfu, "peak_mem_mb": self._peak_memory_mb()}
+        record = {"loss": loss, "grad_norm": grad_norm}
+        if verdict.action is Action.APPLY:
+            if self.d.device.type == "cuda":
+                torch.cuda.synchronize()
+            tokens_per_s = self.tokens_per_step / (time.perf_counter() - started)
+            mfu = self.flops_per_token * tokens_per_s / (self.peak_flops * self.d.world) if self.peak_flops else None
+            record = {"tokens": (s.step + 1) * self.tokens_per_step, **record, "lr": lr, "tokens_per_s": tokens_per_s,
+                      "mfu": mfu, "peak_mem_mb": self._peak_memory_mb()}
+        return verdict, record
+
+    def _gradient_sync(self, last: bool):
+        """Gradients are reduced across ranks on the last micro-step only (DDP's no_sync; FSDP2 is told)."""
+        if self.d.enabled and self.c.parallel == "fsdp":
+            self.raw_model.set_requires_gradient_sync(last)
+            return contextlib.nullcontext()
+        return contextlib.nullcontext() if last or not self.d.enabled else self.model.no_sync()
 
     def _peak_memory_mb(self) -> float:
         if self.d.device.type == "cuda":
@@ -235,41 +229,45 @@ class Trainer:
     def run(self, resume: bool = False, stop_at: int | None = None, restart: bool = False) -> RunResult:
         """Train to max_steps, or only up to step `stop_at` (a slice of the schedule, saved for --resume)."""
         self._start(resume, restart)
-        s = self.state
         end = min(self.max_steps, stop_at or self.max_steps)
-        bad_streak: list[int] = []
-        while s.step < end:
-            if s.cursor in s.skip:
+        while self.state.step < end:
+            s = self.state
+            if s.cursor in s.skip:                     # marked bad by an earlier spike or rollback: never trained on
                 s.cursor += 1
                 continue
-            outcome, record = self.train_step()
-            if outcome is Outcome.NONFINITE or (outcome is Outcome.SPIKE and len(bad_streak) + 1 >= self.c.spike_patience):
-                self._rollback(bad_streak + [s.cursor], outcome.value, record)
-                bad_streak = []
-                s = self.state
+            verdict, record = self.train_step()
+            if verdict.action is Action.ROLLBACK:
+                self._rollback(verdict, record)        # self.state is now the newest good checkpoint's
                 continue
-            if outcome is Outcome.SPIKE:
-                bad_streak.append(s.cursor)
-                self._event("spike_skipped", loss=record["loss"], z=round(record["z"], 2), cursor=s.cursor)
+            if verdict.action is Action.SKIP:
+                self._event("spike_skipped", loss=record["loss"], z=round(verdict.z, 2), cursor=s.cursor)
             else:
-                bad_streak = []
+                self._log_step(record)
             self.result.losses[s.step] = record["loss"]
-            if outcome is Outcome.OK:
-                self.metrics.write("train", step=s.step, **record)
-                if s.step % self.c.log_interval == 0 or s.step == self.max_steps - 1:
-                    line = progress_line(s.step + 1, self.max_steps, record["loss"], record["tokens_per_s"], record["mfu"])
-                    if self.d.is_main and self.c.progress:
-                        print_progress(line, final=s.step == self.max_steps - 1)
             s.step, s.cursor = s.step + 1, s.cursor + 1
-            self._after_step()
+            if self._due(self.c.eval_interval) or self._due(self.c.ckpt_interval):
+                self._validate_and_checkpoint()
             if self.pending_save and self._all_ranks(self.pending_save[0].done()):
                 self._finish_save()
-        if self.saved_step != s.step:
-            self._save()
+        if self.saved_step != self.state.step:         # the end of a --stop-at slice
+            self._validate_and_checkpoint(force=True)
         self._finish_save()   # a run that ends waits for its last checkpoint
+        if self.d.is_main:
+            checkpoint.repair_best(self.run_dir, self.log)
         self.metrics.close()
         parallel.barrier(self.d)
         return self.result
+
+    def _due(self, interval: int) -> bool:
+        return self.state.step % interval == 0 or self.state.step == self.max_steps
+
+    def _log_step(self, record: dict) -> None:
+        step = self.state.step
+        self.metrics.write("train", step=step, **record)
+        if self.d.is_main and self.c.progress and (step % self.c.log_interval == 0 or step == self.max_steps - 1):
+            line = progress_line(step + 1, self.max_steps, record["loss"], record["tokens_per_s"], record["mfu"],
+                                 eta_seconds=self.eta(step + 1))
+            print_progress(line, final=step == self.max_steps - 1)
 
     def _start(self, resume: bool, restart: bool) -> None:
         existing = checkpoint.checkpoints(self.run_dir)
@@ -280,6 +278,9 @@ class Trainer:
                     f"resume: none of the {len(existing)} checkpoints in {self.run_dir} is usable (reasons above); "
                     "pass --restart to set them aside and train from scratch")
             self._restore(payload, path)
+            if self.d.is_main:
+                checkpoint.repair_best(self.run_dir, self.log)   # a kill between a checkpoint and marking it best
+            self._begin()
             return
         if existing and not restart:
             raise ConfigError(f"out_dir: {self.run_dir} already holds checkpoints; pass --resume to continue "
@@ -288,7 +289,17 @@ class Trainer:
             self._set_aside()
         self.log(f"training {self.raw_model.num_params():,} parameters for {self.max_steps} steps of "
                  f"{self.tokens_per_step:,} tokens ({self.accum} micro-steps x {self.d.world} processes) on {self.d.device}")
+        self._begin()
         self._save()   # step 0: a good state to roll back to before the first periodic checkpoint
+
+    def _begin(self) -> None:
+        """Say what part of the manifest's plan the step count covers, and record it (plot, model card)."""
+        notice = plan_notice(self.plan.total_tokens, self.max_steps, self.tokens_per_step)
+        if notice:
+            self.log(notice)
+        self.metrics.write("plan", step=self.state.step, planned_tokens=self.plan.total_tokens,
+                           max_steps=self.max_steps, tokens_per_step=self.tokens_per_step)
+        self.eta = Eta(self.state.step, self.max_steps)
 
     def _set_aside(self) -> None:
         """--restart: move the old run's checkpoints, best and metrics into RUN/previous-N/ (nothing deleted)."""
@@ -304,11 +315,12 @@ class Trainer:
             self.log(f"restart: the previous checkpoints are in {aside}")
         parallel.barrier(self.d)
 
-    def _after_step(self) -> None:
+    def _validate_and_checkpoint(self, force: bool = False) -> None:
+        """Validation every eval_interval steps and at the end; a checkpoint every ckpt_interval steps, at the
+        end, and whenever the validation loss improved (marked best)."""
         s = self.state
-        last = s.step == self.max_steps
         improved = False
-        if self.val_sets and (s.step % self.c.eval_interval == 0 or last):
+        if self.val_sets and self._due(self.c.eval_interval) and s.val_step != s.step:
             val = self.evaluate()
             self.result.val_losses[s.step] = val["val_loss"]
             self.metrics.write("val", step=s.step, tokens=s.step * self.tokens_per_step, **val)
@@ -316,9 +328,9 @@ class Trainer:
             s.val_loss, s.val_step = val["val_loss"], s.step
             improved = val["val_loss"] < s.best_val
             s.best_val = min(s.best_val, val["val_loss"])
-        if self.periodic_eval and (s.step % self.c.eval_interval == 0 or last):   # held-out sets: loss, bpb
+        if self.periodic_eval and self._due(self.c.eval_interval):   # held-out sets: loss, bpb
             self.metrics.write("eval", step=s.step, **self.periodic_eval(self.raw_model, self.d.device, self.autocast))
-        if improved or s.step % self.c.ckpt_interval == 0 or last:
+        if improved or force or self._due(self.c.ckpt_interval):
             self._save(best=improved)
 
     @torch.no_grad()
@@ -369,12 +381,14 @@ class Trainer:
     def _save(self, best: bool = False) -> Path:
         self._finish_save()   # one background write at a time
         s = self.state
-        s.spike_history = self.spikes.state()
+        s.spike_history = self.guard.detector.state()
         val = s.val_loss if s.val_step == s.step else None
         train_state = {
             "state": s.to_dict(), "config": to_dict(self.c), "model_config": asdict(self.model_config),
             "tokens_per_step": self.tokens_per_step, "tokenizer_hash": self.tokenizer_hash,
             "tokenizer_path": self.tokenizer_path, "rng": torch.get_rng_state(),
+            "plan": {"planned_tokens": self.plan.total_tokens, "max_steps": self.max_steps,
+                     "tokens_trained": s.step * self.tokens_per_step},   # what the model has seen, against the plan
         }
         if self.d.device.type == "cuda":
             train_state["cuda_rng"] = torch.cuda.get_rng_state(self.d.device)
@@ -416,37 +430,34 @@ class Trainer:
         restored.lr_scale = min(restored.lr_scale, self.state.lr_scale)
         self.state = restored
         self.saved_step = restored.step
-        self.spikes.load(restored.spike_history)
+        self.guard.detector.load(restored.spike_history)
         torch.set_rng_state(payload["rng"])
         if "cuda_rng" in payload and self.d.device.type == "cuda":
             torch.cuda.set_rng_state(payload["cuda_rng"], self.d.device)
         self.log(f"resumed from {path} at step {restored.step} (data cursor {restored.cursor})")
 
-    @staticmethod
-    def _rollback_refusal(payload: dict) -> str | None:
-        """Why a verified checkpoint is still no place to roll back to (None: it is)."""
-        state, val = payload["state"], payload["record"].get("val_loss")
-        if val is not None and math.isfinite(state["best_val"]) and val > (1 + ROLLBACK_MAX_VAL_RISE) * state["best_val"]:
-            return f"validation loss {val:.4f} is more than {ROLLBACK_MAX_VAL_RISE:.0%} above the best {state['best_val']:.4f}"
-        return None
-
-    def _rollback(self, bad_cursors: list[int], reason: str, record: dict) -> None:
-        s = self.state
+    def _rollback(self, verdict: Verdict, record: dict) -> None:
+        """Back to the newest checkpoint the rollback policy accepts, the streak's batches marked never to be
+        trained on; the lr halved if the instability recurred from the same checkpoint (train/policies.py)."""
+        s, policy = self.state, self.rollback_policy
         s.rollbacks += 1
-        self._event("rollback", reason=reason, loss=record["loss"], skipped_cursors=bad_cursors)
-        if s.rollbacks > MAX_ROLLBACKS:
-            raise RuntimeError(f"training diverged: {s.rollbacks} rollbacks (last at step {s.step}, {reason}; the lr "
-                               f"was already scaled by {s.lr_scale:g}); lower the learning rate or inspect the data")
+        self._event("rollback", reason=verdict.reason, loss=record["loss"], skipped_cursors=verdict.bad_cursors)
+        policy.check_budget(s.rollbacks, s.step, verdict.reason, s.lr_scale)
         self._finish_save()   # the checkpoint being written may be the newest good one
         parallel.barrier(self.d)
-        payload, path = checkpoint.load_latest(self.run_dir, self.log, accept=self._rollback_refusal)
+        # a checkpoint saved between evaluations is judged by the last validation loss before it
+        refusal = lambda payload: policy.refusal(payload["state"]["step"], payload["state"]["val_loss"],
+                                                 payload["state"]["best_val"])
+        payload, path = checkpoint.load_latest(self.run_dir, self.log, accept=refusal)
         if payload is None:
-            raise RuntimeError(f"cannot roll back at step {s.step}: no trusted checkpoint in {self.run_dir}")
-        s.skip |= set(bad_cursors)
+            raise TrainingDiverged(f"training diverged: cannot roll back at step {s.step}, no checkpoint in "
+                                   f"{self.run_dir} is trusted (reasons above)")
+        s.skip |= set(verdict.bad_cursors)
         to_step = payload["state"]["step"]
-        if to_step <= s.rolled_back_to:   # broke again from the same start: the batches were not the cause
-            s.lr_scale /= 2
-            self._event("lr_lowered", lr_scale=s.lr_scale, checkpoint_step=to_step)
+        lr_scale = policy.lr_scale_after(to_step, s.rolled_back_to, s.lr_scale)
+        if lr_scale != s.lr_scale:
+            s.lr_scale = lr_scale
+            self._event("lr_lowered", lr_scale=lr_scale, checkpoint_step=to_step)
         s.rolled_back_to = to_step
         self._restore(payload, path)
 
@@ -455,6 +466,19 @@ class Trainer:
         self.result.events.append(record)
         self.metrics.write("event", **record)
         self.log(f"step {self.state.step}: {event} {values}")
+
+
+def plan_notice(planned_tokens: int, max_steps: int, tokens_per_step: int) -> str | None:
+    """What a user must know at start when the step count does not cover the manifest's plan."""
+    trained = max_steps * tokens_per_step
+    if trained < planned_tokens:
+        needed = math.ceil(planned_tokens / tokens_per_step)
+        return (f"note: will train {short_count(trained)} of the {short_count(planned_tokens)} planned tokens: "
+                f"{share(trained / planned_tokens)} of the plan; set max_steps {needed} for all of it")
+    if trained - planned_tokens >= tokens_per_step:   # more than rounding up to whole steps
+        return (f"note: will train {short_count(trained)} tokens, {trained / planned_tokens:.2f}x the "
+                f"{short_count(planned_tokens)} the plan draws: the mix repeats")
+    return None
 
 
 def run_training(config: TrainConfig, resume: bool = False, stop_at: int | None = None, log=print,

@@ -134,7 +134,8 @@ class StageContext:
         if record.get("config_hash") != config_hash:
             raise ConfigError(
                 f"{self.output_dir}: holds results of stage '{self.stage_name}' made with different parameters "
-                f"({url}); use another --output, or delete that folder and {self.state_dir} to redo the stage")
+                f"({url}); rerun with --redo STAGE (the stage whose parameters changed: it and every stage after "
+                f"it are redone), or use another --output")
         return record
 
     def write_done(self, config_hash: str, phase: str, shard: Shard, stats: dict[str, ShardStats]) -> None:
@@ -149,7 +150,8 @@ def file_fingerprint(url: str) -> list:
         info = fs.info(path)
     except FileNotFoundError:
         return [url, None, None]
-    version = next((info[k] for k in ("mtime", "LastModified", "ETag", "etag", "last_modified", "created") if info.get(k)), None)
+    # an object store's ETag first: it changes with the content, where a copy may keep LastModified's second
+    version = next((info[k] for k in ("ETag", "etag", "mtime", "LastModified", "last_modified", "created") if info.get(k)), None)
     return [url, info.get("size"), str(version) if version is not None else None]
 
 

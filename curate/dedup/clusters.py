@@ -18,8 +18,8 @@ import numpy as np
 ROW_BITS = 32
 
 
-def global_index(shard_number: int, rows: int) -> np.ndarray:
-    return (np.int64(shard_number) << np.int64(ROW_BITS)) + np.arange(rows, dtype=np.int64)
+def global_index(shard_number: int, rows: np.ndarray) -> np.ndarray:
+    return (np.int64(shard_number) << np.int64(ROW_BITS)) + rows.astype(np.int64)
 
 
 def bucket_edges(keys: list[np.ndarray], nodes: np.ndarray) -> np.ndarray:
@@ -74,7 +74,7 @@ def signature_agreement(signatures: np.ndarray, a: np.ndarray, b: np.ndarray, ch
     return agree
 
 
-def survivor_stars(edges: np.ndarray, signatures: np.ndarray | None, threshold: float | None) -> np.ndarray:
+def survivor_stars(edges: np.ndarray, signatures: np.ndarray | None, threshold: float | None, keep_first: int = 0) -> np.ndarray:
     """The survivor of every node, for edges between nodes numbered 0..n-1 in survivor-priority
     order (0 is the best; `signatures` has one row per node). Rule, in rounds:
 
@@ -86,17 +86,20 @@ def survivor_stars(edges: np.ndarray, signatures: np.ndarray | None, threshold: 
     verified against the document kept instead of it (not only linked to it by a chain), and the
     ends of a chain become survivors of their own. Each round decides at least one node per
     component. With no threshold (or no signatures) a cluster is the whole connected component.
+    Nodes below keep_first (documents of a dedup index, already published) are never removed: each
+    stays undecided until it is the best of its component, so it survives.
     Pure array arithmetic on numbered nodes: the same for any worker count."""
     n = int(edges.max()) + 1 if edges.size else 0
     survivor = np.arange(n)
     if threshold is None or signatures is None:
         nodes, roots = connected_components(edges)
-        survivor[nodes] = roots
+        survivor[nodes] = np.where(nodes < keep_first, nodes, roots)
         return survivor
     decided = np.zeros(n, bool)
     while edges.size:
         nodes, roots = connected_components(edges)
         joins = signature_agreement(signatures, nodes, roots) >= threshold  # a root agrees with itself
+        joins &= (nodes >= keep_first) | (nodes == roots)
         survivor[nodes[joins]] = roots[joins]
         decided[nodes[joins]] = True
         edges = edges[~decided[edges[:, 0]] & ~decided[edges[:, 1]]]

@@ -47,9 +47,10 @@ class MemoryLimitExceeded(ConfigError):
 
 
 def bucket_partitions(docs: int) -> int:
-    """Key-range partitions per band, so one candidates task holds at most DOCS_PER_BUCKET_TASK keys.
-    Depends on the corpus only (never on workers), so edges are the same for any worker count."""
-    return max(1, math.ceil(docs / DOCS_PER_BUCKET_TASK))
+    """Key-range partitions per band (a power of two: a key's top bits, curate/dedup/keys.py), so one
+    candidates task holds at most DOCS_PER_BUCKET_TASK keys. Depends on the corpus only (never on
+    workers), so edges are the same for any worker count."""
+    return 1 << max(0, math.ceil(math.log2(max(1, math.ceil(docs / DOCS_PER_BUCKET_TASK)))))
 
 
 def batch_rows(avg_doc_bytes: float, max_rows: int) -> int:
@@ -76,6 +77,7 @@ class Estimate:
     shards: int = 1
     largest_signature_batch: int = 0  # text bytes of the largest read batch of any input file
     largest_filter_batch: int = 0
+    index_docs: int = 0  # documents of a dedup index this run's candidates also hold
 
     @property
     def check_perm(self) -> int:
@@ -85,11 +87,12 @@ class Estimate:
     def signature_task(self) -> int:
         rows = min(SIGNATURE_BATCH_DOCS, self.docs)
         matrices = 3 * CHUNK_ROWS * self.num_perm * 4
-        return int(TASK_BASE + self.largest_signature_batch * TEXT_WORKING_COPIES + matrices + rows * self.num_perm * 12)
+        shard_keys = math.ceil(self.docs / max(self.shards, 1)) * (self.bands + 2) * 8 * 2  # held to lay out the key file
+        return int(TASK_BASE + self.largest_signature_batch * TEXT_WORKING_COPIES + matrices + rows * self.num_perm * 12 + shard_keys)
 
     @property
     def bucket_task(self) -> int:
-        docs = math.ceil(self.docs / bucket_partitions(self.docs))
+        docs = math.ceil((self.docs + self.index_docs) / bucket_partitions(self.docs + self.index_docs))
         return TASK_BASE + docs * (BUCKET_BYTES_PER_DOC + 4 * self.check_perm)  # signatures: at most every document's
 
     @property

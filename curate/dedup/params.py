@@ -25,6 +25,9 @@ class DedupParams:
     # ~90% of pairs at exactly 0.8 and drops nearly all below 0.7. null: no checks, clusters are connected components.
     verify_threshold: Optional[float] = 0.75
     score_column: Optional[str] = None  # e.g. a quality score: the highest-scored copy survives
+    # A folder or URL holding the keys of every document kept by earlier runs (curate/dedup/index.py): this run
+    # dedups against them too (they always win) and adds its kept documents. null: this run's documents only.
+    index: Optional[str] = None
     max_memory_gb: float = 8.0  # refuse to start (or to cluster) above this estimated peak
     largest_clusters: int = 20  # how many the report lists
 

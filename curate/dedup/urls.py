@@ -148,13 +148,6 @@ def batch_matches(removed: pa.Table, offset: int, n: int) -> tuple[np.ndarray, p
     return hit, removed["duplicate_of"].take(pa.array(np.where(hit, index, 0), mask=~hit)).combine_chunks()
 
 
-def exclude(eligible: np.ndarray, removed: pa.Table) -> np.ndarray:
-    """A shard's eligibility for content dedup (one flag per row) without its URL duplicates."""
-    eligible = eligible.copy()
-    eligible[removed["row"].to_numpy()] = False
-    return eligible
-
-
 def apply(reason: pa.Array, duplicate_of: pa.Array, removed: pa.Table, offset: int) -> tuple[pa.Array, pa.Array]:
     """The filter's reason and duplicate_of per row, with the URL duplicates marked."""
     hit, kept = batch_matches(removed, offset, len(reason))

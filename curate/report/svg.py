@@ -49,6 +49,8 @@ def histogram(series: list[tuple[str, np.ndarray, np.ndarray, str]], thresholds:
     """Stacked bars of weighted values per series (label, values, weights, colour) and a dashed line per
     threshold (value, label, key); values outside the range are counted in the edge bins."""
     every = np.concatenate([values for _, values, _, _ in series]) if series else np.zeros(0)
+    if len(every) and np.isin(every, (0.0, 1.0)).all():  # a yes/no signal (c4_curly_bracket): two bars, not one spike
+        return binary(series, thresholds, width)
     low, high = histogram_range(every, [t for t, _, _ in thresholds])
     edges = np.linspace(low, high, bins + 1)
     left, right, top, bottom = 56, width - 12, 26, height - 34
@@ -68,8 +70,8 @@ def histogram(series: list[tuple[str, np.ndarray, np.ndarray, str]], thresholds:
                        f'width="{max(x(edges[i + 1]) - x(edges[i]) - 1, 1):.1f}" height="{h:.1f}" fill="{colour}"><title>{escape(label)}: '
                        f'{number(round(count[i]))} in [{edges[i]:.3g}, {edges[i + 1]:.3g})</title></rect>')
         base += count
-    for tick in np.linspace(low, high, 5):
-        out.append(f'<text x="{x(tick):.1f}" y="{bottom + 14}" text-anchor="middle">{number(float(f"{tick:.3g}"))}</text>')
+    for i, tick in enumerate(np.linspace(low, high, 5)):  # the last label ends at the axis' end: never cut off
+        out.append(f'<text x="{x(tick):.1f}" y="{bottom + 14}" text-anchor="{"end" if i == 4 else "middle"}">{number(float(f"{tick:.3g}"))}</text>')
     for i, (value, label, key) in enumerate(thresholds):
         edge = "" if low <= value <= high else (" →" if value > high else "← ")
         text = f"{edge.strip()} {label}" if value < low else f"{label}{edge}"
@@ -79,4 +81,28 @@ def histogram(series: list[tuple[str, np.ndarray, np.ndarray, str]], thresholds:
                    f'y2="{bottom}" stroke="{THRESHOLD}" stroke-width="2" stroke-dasharray="5,3"/>'
                    f'<text x="{px + (-4 if anchor == "end" else 4):.1f}" y="{top + 8 + 13 * i}" text-anchor="{anchor}" '
                    f'fill="{THRESHOLD}">{escape(text)}</text></g>')
+    return "\n".join(out + ["</svg>"])
+
+
+def binary(series: list[tuple[str, np.ndarray, np.ndarray, str]], thresholds: list[tuple[float, str, str]],
+           width: int = 560) -> str:
+    """A 0/1 signal: one stacked bar per value (weighted counts per series), the thresholds as text below."""
+    label_width, row = 60, 30
+    counts = [[float(weights[values == value].sum()) for _, values, weights, _ in series] for value in (0.0, 1.0)]
+    top = max(sum(c) for c in counts) or 1.0
+    height = 8 + 2 * row + 16 * len(thresholds)
+    out = [f'<svg class="chart" width="{width}" height="{height}" role="img">']
+    for i, (value, per_series) in enumerate(zip((0, 1), counts)):
+        y, start = 4 + i * row, float(label_width)
+        out.append(f'<text x="{label_width - 6}" y="{y + 17}" text-anchor="end">= {value}</text>')
+        for (label, _, _, colour), count in zip(series, per_series):
+            w = (width - label_width - 80) * count / top
+            if w:
+                out.append(f'<rect x="{start:.1f}" y="{y + 4}" width="{w:.1f}" height="{row - 10}" fill="{colour}">'
+                           f'<title>{escape(label)}: {number(round(count))} with value {value}</title></rect>')
+            start += w
+        out.append(f'<text x="{start + 6:.1f}" y="{y + 17}">{number(round(sum(per_series)))}</text>')
+    for i, (_, label, key) in enumerate(thresholds):
+        out.append(f'<g class="threshold" data-threshold="{escape(key)}"><text x="{label_width}" y="{8 + 2 * row + 16 * i + 4}" '
+                   f'fill="{THRESHOLD}">{escape(label)}</text></g>')
     return "\n".join(out + ["</svg>"])
