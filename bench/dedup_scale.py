@@ -172,7 +172,7 @@ def main() -> None:
     parser.add_argument("--no-verify", action="store_true", help="ours without candidate verification (datatrove has none)")
     parser.add_argument("--tmp", default=None, help="scratch folder (default: a temporary one)")
     args = parser.parse_args()
-    print(f"| documents | ours s | datatrove s | speed-up | ours peak RSS MB | datatrove peak RSS MB | ours removed | datatrove removed | removal agreement |")
+    print("| documents | ours s | datatrove s | speed-up | ours peak RSS MB | datatrove peak RSS MB | ours removed | datatrove removed | removal agreement |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     sizes = [(n, True) for n in args.docs] + [(n, False) for n in args.ours_only]
     for docs, with_peer in sizes:

@@ -43,8 +43,8 @@ def curate_spans(texts: list[str]) -> list[set]:
     for text in texts:
         spans = set()
         for column in ("pii_emails", "pii_ips"):
-            for pattern, valid, _ in KINDS[column].finders:
-                spans |= {(m.start(), m.end(), column) for m in pattern.finditer(text) if valid(m)}
+            for finder in KINDS[column].finders:
+                spans |= {(m.start(), m.end(), column) for m in finder.pattern.finditer(text) if finder.valid(m)}
         found.append(spans)
     return found
 

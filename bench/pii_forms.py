@@ -85,9 +85,9 @@ def release_notes() -> None:
         with gzip.open(file, "rt", errors="replace") as f:
             text = f.read()
         chars += len(text)
-        for pattern, valid, _ in KINDS["pii_ips"].finders:
-            for m in pattern.finditer(text):
-                if valid(m):
+        for finder in KINDS["pii_ips"].finders:
+            for m in finder.pattern.finditer(text):
+                if finder.valid(m):
                     line = text[text.rfind("\n", 0, m.start()) + 1 : text.find("\n", m.end())]
                     header = re.match(r"\S+ \(\S+\) [\w-]+(?: [\w-]+)*; urgency=", line)  # Debian's "pkg (version) dist; urgency=" line
                     shapes["debian header 'pkg (1.16.4.3) unstable; urgency='" if header else "other"] += 1

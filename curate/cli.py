@@ -34,6 +34,10 @@ def add_run_parser(commands) -> None:
                           "run fused in one pass and only the last one's output is written)")
     run.add_argument("--allow-changed-inputs", action="store_true",
                      help="redo the finished shards whose input files changed since (default: refuse)")
+    run.add_argument("--redo", metavar="STAGE",
+                     help="first delete what STAGE and every stage after it wrote in OUTPUT (documents, rejected, "
+                          "reports, stats, completion records), say what was removed, then run: for a changed parameter")
+    run.add_argument("--overwrite", action="store_true", help="--redo the first stage: delete every stage's output first")
     run.add_argument("--output", help="output folder or URL, replacing the YAML's 'output'")
     run.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
     run.add_argument("--executor", choices=["local", "ray"], default="local", help="local processes (default) or a Ray cluster")
@@ -46,18 +50,24 @@ def cmd_run(args) -> int:
     from curate.api import make_executor
     from curate.core.lock import RunLock
     from curate.core.pipeline import load_pipeline
-    from curate.core.runner import RunOptions, run_pipeline
+    from curate.core.runner import RunOptions, remove_from, run_pipeline
     from curate.core.stats import format_reports
 
     if args.workers < 1:
         raise ConfigError(f"{args.pipeline}: --workers must be at least 1, got {args.workers}")
     pipeline = load_pipeline(args.pipeline, args.input, args.output)
+    if args.redo:
+        pipeline.stage_named(args.redo)  # an unknown name is a config error before anything is removed
     # --stage NAME --input PATH: NAME reads PATH, never an older output of the stage before it
     stage_input = args.input if args.stage and pipeline.stages.index(pipeline.stage_named(args.stage)) > 0 else None
     options = RunOptions(not args.no_progress, args.materialize, args.allow_changed_inputs, stage_input)
     executor = make_executor(args.executor, args.workers, args.ray_address)
     try:
         with RunLock(pipeline.output):  # one run per output folder
+            if args.redo or args.overwrite:
+                removed = remove_from(pipeline, args.redo or pipeline.stages[0].name)
+                print(f"removed {len(removed)} path(s) of '{args.redo or pipeline.stages[0].name}' and the stages after it"
+                      + "".join(f"\n  {path}" for path in removed), flush=True)
             reports = run_pipeline(pipeline, executor, args.stage, options=options)
     finally:
         executor.close()

@@ -1,17 +1,21 @@
 """`curate export OUT/<stage> DIR`: a stage's documents as a folder `datasets.load_dataset(DIR)` loads,
 with a dataset card, optionally pushed to the Hugging Face Hub.
 
-    DIR/README.md                         card: YAML header (licence, configs, tags), the funnel, sizes
+    DIR/README.md                         card: YAML header (licence, configs, tags), the funnel, the thresholds
+                                          applied, sizes, the columns (those empty in every document left out)
+    DIR/pipeline.yaml                     the run's resolved pipeline, every parameter, which the card links to
     DIR/data/train-00000-of-00003.parquet  (or .jsonl.gz) shards of at most --max-shard-size of text
 """
 from __future__ import annotations
 
+import difflib
 import glob
 import json
 import os
 import re
 import shutil
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -24,6 +28,9 @@ from curate.core.storage import ParquetSink
 from curate.core.schema import DOCUMENT_SCHEMA
 from curate.license.card import LicenseTally
 from curate.read.jsonl_sink import JsonlSink, read_jsonl_output
+from curate.report.page import megabytes
+from curate.report.run import stage_order
+from curate.report.thresholds import stage_thresholds
 
 UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
 SUFFIX = {"parquet": ".parquet", "jsonl": ".jsonl.gz"}
@@ -48,23 +55,38 @@ def add_export_parser(commands) -> None:
     export.add_argument("--format", choices=sorted(SUFFIX), default="parquet")
     export.add_argument("--max-shard-size", default="500MB", help="text bytes per shard (default 500MB)")
     export.add_argument("--license", default="other", help="the licence field of the card (default: other)")
+    export.add_argument("--columns", type=names, help="write only these columns, comma-separated (text is needed: shards are sized by it)")
+    export.add_argument("--drop-columns", type=names, default=[], help="leave these columns out, comma-separated")
+    export.add_argument("--keep-empty-columns", action="store_true",
+                        help="also write the columns that are empty in every document (default: left out, and the card says which; "
+                             "a read-in corpus leaves the extraction columns such as warc_date or repository empty)")
     export.add_argument("--push", metavar="ORG/NAME", help="upload DIR as this Hub dataset (HF_TOKEN, HF_ENDPOINT apply)")
     export.set_defaults(handler=cmd_export)
 
 
+def names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
 def cmd_export(args) -> int:
-    summary = export(args.stage_dir, args.dir, args.format, parse_size(args.max_shard_size), args.license)
+    summary = export(args.stage_dir, args.dir, args.format, parse_size(args.max_shard_size), args.license,
+                     args.columns, args.drop_columns, args.keep_empty_columns)
     print(f"{summary['documents']} documents in {len(summary['files'])} file(s) under {args.dir}")
+    if summary["empty_columns"]:
+        print(f"left out {len(summary['empty_columns'])} column(s) empty in every document: {', '.join(summary['empty_columns'])} "
+              f"(--keep-empty-columns writes them)")
     if args.push:
         print(f"pushed: {push(args.dir, args.push)}")
     return 0
 
 
-def export(stage_dir: str, out_dir: str, fmt: str = "parquet", max_shard_bytes: int = 500 * 10**6, license: str = "other") -> dict:
+def export(stage_dir: str, out_dir: str, fmt: str = "parquet", max_shard_bytes: int = 500 * 10**6, license: str = "other",
+           columns: list[str] | None = None, drop: list[str] = (), keep_empty: bool = False) -> dict:
     """All or nothing: the dataset is written to a hidden sibling folder and switched into place by renames,
     so DIR holds either the earlier export, whole, or this one, whole, never a mix or a part (a killed
     export leaves its sibling, removed by the next export); a re-export leaves no shard of the earlier one."""
     files = stage_files(stage_dir)
+    chosen, empty = choose_columns(files, columns, drop, keep_empty)
     out_dir = os.path.abspath(out_dir)
     require_export_folder(out_dir)
     for kind in ("export-*", "old-*"):  # of exports killed before or inside their switch
@@ -72,7 +94,8 @@ def export(stage_dir: str, out_dir: str, fmt: str = "parquet", max_shard_bytes: 
             shutil.rmtree(leftover, ignore_errors=True)
     staging = sibling(out_dir, "export-" + uuid.uuid4().hex[:12])
     try:
-        summary, licenses = write_data(files, staging, fmt, max_shard_bytes)
+        summary, licenses = write_data(files, staging, fmt, max_shard_bytes, chosen)
+        summary["empty_columns"] = empty
         write_card(stage_dir, staging, summary, license, licenses, title=os.path.basename(out_dir))
         licenses.write(staging)
         switch(staging, out_dir)
@@ -98,7 +121,7 @@ def require_export_folder(out_dir: str) -> None:
         return
     if not os.path.isdir(out_dir):
         raise ConfigError(f"{out_dir}: exists and is not a folder; export into a new folder")
-    other = sorted(set(os.listdir(out_dir)) - {"README.md", "data", "licenses.json"})
+    other = sorted(set(os.listdir(out_dir)) - {"README.md", "data", "licenses.json", "pipeline.yaml"})
     if other:
         raise ConfigError(f"{out_dir}: holds {', '.join(other[:3])}{' ...' if len(other) > 3 else ''}, which an export does "
                           f"not write; export into a new or empty folder, or one an earlier export wrote (it is replaced whole)")
@@ -116,15 +139,16 @@ def switch(staging: str, out_dir: str) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def write_data(files: list[str], out_dir: str, fmt: str, max_shard_bytes: int) -> tuple[dict, LicenseTally]:
-    """OUT_DIR/data/train-*-of-*: the documents in shards of at most max_shard_bytes of text; the summary, and
-    the licenses of the code among them."""
+def write_data(files: list[str], out_dir: str, fmt: str, max_shard_bytes: int, chosen: list[str]) -> tuple[dict, LicenseTally]:
+    """OUT_DIR/data/train-*-of-*: the chosen columns of the documents in shards of at most max_shard_bytes of
+    text; the summary, and the licenses of the code among them."""
     sink_class = ParquetSink if fmt == "parquet" else JsonlSink
     written, sink, shard_bytes, schema, documents, text_bytes = [], None, 0, None, 0, 0
     licenses = LicenseTally()  # code: files and repositories per license, for the card
     for batch in read_batches(files):
+        batch = batch.select(chosen)
         schema = schema or batch.schema
-        batch = batch.select(schema.names).cast(schema)
+        batch = batch.cast(schema)
         licenses.add(batch)
         sizes = np.cumsum(pc.binary_length(batch["text"]).to_numpy(zero_copy_only=False))
         done = 0  # rows of this batch written
@@ -147,7 +171,7 @@ def write_data(files: list[str], out_dir: str, fmt: str, max_shard_bytes: int) -
         sink.close()
     if not written:  # a stage that kept nothing still exports a loadable, empty dataset
         sink = ParquetSink(os.path.join(out_dir, "data", "part-00000.parquet"), always=True)
-        sink.close(first_schema(files))
+        sink.close(pa.schema([first_schema(files).field(c) for c in chosen if c in first_schema(files).names]))
         written.append(sink.url)
     # train-00000-of-00003: the names datasets reads as the train split
     final = []
@@ -173,6 +197,33 @@ def stage_files(stage_dir: str) -> list[str]:
     return files
 
 
+def choose_columns(files: list[str], columns: list[str] | None, drop, keep_empty: bool) -> tuple[list[str], list[str]]:
+    """The columns an export writes, in the files' order, and those left out as empty in every document
+    (never one named in `columns`). Unknown names are an error listing the columns there are."""
+    present = first_schema(files).names
+    unknown = [c for c in list(columns or []) + list(drop) if c not in present]
+    if unknown:
+        near = difflib.get_close_matches(unknown[0], present, n=1)
+        raise ConfigError(f"no column {unknown[0]!r} in {files[0]}" + (f" (did you mean {near[0]!r}?)" if near else "")
+                          + f"; columns: {', '.join(present)}")
+    chosen = [c for c in present if (columns is None or c in columns) and c not in drop]
+    if "text" not in chosen:
+        raise ConfigError("an export needs the text column (its shards are sized by text); add it to --columns")
+    empty = [] if keep_empty else always_null(files, [c for c in chosen if c not in (columns or []) and c != "text"])
+    return [c for c in chosen if c not in empty], empty
+
+
+def always_null(files: list[str], candidates: list[str]) -> list[str]:
+    """Those of the candidate columns that hold no value in any row of these files (the text is never read)."""
+    empty = list(candidates)
+    for url in files:
+        table = storage.read_output(url, empty)
+        empty = [c for c in empty if c not in table.column_names or table[c].null_count == table.num_rows]
+        if not empty:
+            break
+    return empty
+
+
 def read_batches(files: list[str]):
     """Tables of at most 1024 rows from Parquet or .jsonl.gz files, in order."""
     for url in files:
@@ -188,12 +239,46 @@ def first_schema(files: list[str]) -> pa.Schema:
     return schema if schema.names else DOCUMENT_SCHEMA
 
 
+def run_folder(stage_dir: str) -> str:
+    return os.path.dirname(os.path.abspath(stage_dir.rstrip("/")))
+
+
+def applied_stages(stage_dir: str) -> list[dict]:
+    """The stage entries of the run's pipeline.yaml (the read stage first), up to the exported stage."""
+    pipeline_file = os.path.join(run_folder(stage_dir), "pipeline.yaml")
+    if not os.path.exists(pipeline_file):
+        return []
+    with open(pipeline_file, encoding="utf-8") as f:
+        stages = stage_order(Path(run_folder(stage_dir)), yaml.safe_load(f))
+    names = [s["name"] for s in stages]
+    stage = os.path.basename(os.path.abspath(stage_dir.rstrip("/")))
+    return stages[: names.index(stage) + 1] if stage in names else stages
+
+
 def funnel(stage_dir: str) -> list[dict]:
     """The per-stage stats of the pipeline run the stage folder belongs to (OUT/stats/*.json), in run order."""
-    stats_dir = storage.join(os.path.dirname(os.path.abspath(stage_dir.rstrip("/"))), "stats")
+    stats_dir = storage.join(run_folder(stage_dir), "stats")
     urls = storage.list_files(stats_dir, (".json",)) if storage.exists(stats_dir) else []
-    # in the order the stages finished: each writes its stats after its last shard
-    return [storage.read_json(url) for url in sorted(urls, key=os.path.getmtime)]
+    order = [s["name"] for s in applied_stages(stage_dir)]
+    # pipeline.yaml's order; without one, the order the stages finished: each writes its stats after its last shard
+    if order:  # the stages up to the exported one: a later stage (tokenize) did not make these documents
+        urls = [u for u in urls if storage.basename(u)[: -len(".json")] in order]
+    found = sorted(urls, key=lambda u: (order.index(storage.basename(u)[: -len(".json")]) if order else 0, os.path.getmtime(u)))
+    return [storage.read_json(url) for url in found]
+
+
+def threshold_lines(stage_dir: str) -> list[str]:
+    """What each stage up to the exported one required of a document, from the run's pipeline.yaml."""
+    lines = []
+    for stage in applied_stages(stage_dir):
+        rules = [t.label for t in stage_thresholds(stage)]
+        if stage["stage"] == "langid":
+            rules.insert(0, f"languages {', '.join(stage.get('languages') or []) or 'any'}")
+        if stage["stage"] == "dedup":
+            rules = [f"{'fuzzy (MinHash, verified at Jaccard >= ' + str(stage.get('verify_threshold')) + ')' if stage.get('fuzzy') else 'exact'} duplicates removed"]
+        if rules:
+            lines.append(f"- `{stage['name']}` ({stage['stage']}): " + "; ".join(rules))
+    return lines
 
 
 def write_card(stage_dir: str, out_dir: str, summary: dict, license: str, licenses: LicenseTally, title: str) -> None:
@@ -207,16 +292,25 @@ def write_card(stage_dir: str, out_dir: str, summary: dict, license: str, licens
     lines = ["---", yaml.safe_dump(header, sort_keys=False).rstrip(), "---", "",
              f"# {title}", "",
              f"Documents kept by stage `{stage}` of a rawtollm `curate` pipeline "
-             f"({summary['documents']:,} documents, {summary['text_bytes'] / 1e6:,.1f} MB of text, "
-             f"{len(summary['files'])} {summary['format']} file(s), {summary['file_bytes'] / 1e6:,.1f} MB on disk).", "",
+             f"({summary['documents']:,} documents, {megabytes(summary['text_bytes'])} of text, "
+             f"{len(summary['files'])} {summary['format']} file(s), {megabytes(summary['file_bytes'])} on disk).", "",
              "## Pipeline funnel", "",
              "| stage | docs in | docs out | MB in | MB out | dropped (by reason) |", "|---|---|---|---|---|---|"]
     for row in funnel(stage_dir):
         dropped = ", ".join(f"{k} {v}" for k, v in sorted(row.get("dropped", {}).items(), key=lambda kv: -kv[1])) or "-"
         lines.append(f"| {row['stage']} | {row['docs_in']} | {row['docs_out']} | {row['bytes_in'] / 1e6:.2f} | {row['bytes_out'] / 1e6:.2f} | {dropped} |")
+    rules = threshold_lines(stage_dir)
+    pipeline_file = os.path.join(run_folder(stage_dir), "pipeline.yaml")
+    if os.path.exists(pipeline_file):  # the card links only to files in the export
+        shutil.copyfile(pipeline_file, os.path.join(out_dir, "pipeline.yaml"))
+    if rules:
+        lines += ["", "## Thresholds applied", "", *rules, "",
+                  "Every parameter of the run: [pipeline.yaml](pipeline.yaml)." if os.path.exists(pipeline_file) else ""]
     lines += ["", "## Licence", "", f"`{license}`: the licence of this export is set by whoever runs it; it must "
               "respect the licences and terms of the sources the documents came from.", "", *licenses.card_lines(),
-              "## Columns", "", "The rawtollm document schema (docs/schema.md): " + ", ".join(f"`{n}`" for n in _columns(summary)), ""]
+              "## Columns", "", ", ".join(f"`{n}`" for n in _columns(summary)), ""]
+    if summary.get("empty_columns"):
+        lines += [f"Left out as empty in every document: {', '.join(f'`{n}`' for n in summary['empty_columns'])}.", ""]
     with open(os.path.join(out_dir, "README.md"), "w", encoding="utf-8") as f:
         f.write("\n".join(lines))
 

@@ -99,7 +99,7 @@ def footer_runs(shared_data, tmp_path_factory):
 def reference_cut(rows, n=3):
     """The rule spelled out plainly (sets of line windows, no hashes, no partitions)."""
     def windows(text):
-        lines = [(i, " ".join(l.lower().split())) for i, l in enumerate(text.split("\n")) if l.strip()]
+        lines = [(i, " ".join(line.lower().split())) for i, line in enumerate(text.split("\n")) if line.strip()]
         return [(tuple(k for _, k in lines[j:j + n]), [i for i, _ in lines[j:j + n]]) for j in range(len(lines) - n + 1)]
     holders = {}
     for row in rows:
@@ -109,7 +109,7 @@ def reference_cut(rows, n=3):
     for row in rows:
         gone = {i for key, where in windows(row["text"]) if len(holders[key]) > 1 and min(holders[key]) != row["id"] for i in where}
         lines = row["text"].split("\n")
-        result[row["id"]] = "\n".join(l for i, l in enumerate(lines) if i not in gone).strip("\n") if gone else row["text"]
+        result[row["id"]] = "\n".join(line for i, line in enumerate(lines) if i not in gone).strip("\n") if gone else row["text"]
     return result
 
 

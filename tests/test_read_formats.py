@@ -94,6 +94,17 @@ def test_dotted_paths_reach_into_parquet_structs(tmp_path, records):
     assert documents["metadata_perplexity"].to_pylist() == [r["metadata"].get("perplexity") for r in records]
 
 
+def test_keep_mixes_paths_and_renamed_fields(tmp_path, records):
+    """keep: [metadata.perplexity, {dolma_source: source}]: a path kept under its own name beside a renamed one."""
+    path = write_jsonl(tmp_path / "d.jsonl", records[:5])
+    config = build_params(ReaderConfig, {"url": "metadata.url", "keep": ["metadata.perplexity", {"dolma_source": "source"}]}, "p.yaml")
+    documents, _ = read_all([path], config)
+    assert documents["metadata_perplexity"].to_pylist() == [r["metadata"].get("perplexity") for r in records[:5]]
+    assert documents["dolma_source"].to_pylist() == [r["source"] for r in records[:5]]
+    with pytest.raises(ConfigError, match=r"keep\[1\]: expected a string or a mapping"):
+        build_params(ReaderConfig, {"keep": ["added", 3]}, "p.yaml")
+
+
 def test_no_readable_file_and_unsupported_named_file_are_errors_naming_formats(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(ConfigError, match=r"no file the reader can read \(1 others, e.g. .*notes.txt\); supported: JSONL"):

@@ -29,7 +29,11 @@ def curate_error(tmp_path, yaml_text: str, *args: str) -> str:
     ("name: x\ninput: /no/such/folder\nstages:\n  - stage: extract\n    source: web\n", ["key 'input'", "/no/such/folder", "does not exist"]),
     ("name: x\ninput: .\nstages: [\n", ["not valid YAML"]),
     ("name: x\ninput: .\noutput_format: csv\nstages:\n  - stage: quality\n", ["key 'output_format'", "parquet, jsonl.gz", "'csv'"]),
-    ("name: x\ninput: .\nreader: {txt: body}\nstages:\n  - stage: quality\n", ["stages[0] (read)", "txt: unknown key", "'text'"]),
+    ("name: x\ninput: .\nreader: {txt: body}\nstages:\n  - stage: quality\n", ["key 'reader' (read)", "txt: unknown key", "'text'"]),
+    # the stages under `stages:` are numbered as the file numbers them, the reader's hidden read stage not counted
+    ("name: x\ninput: .\nreader: {}\nstages:\n  - stage: langid\n  - stage: quality\n    treshold: 1\n",
+     ["stages[1] (quality)", "treshold: unknown key"]),
+    ("name: x\ninput: .\nreader: {}\nstages:\n  - stage: tokenize\n    tokenizer: /no/tok.json\n", ["stages[0] (tokenize)", "/no/tok.json"]),
     ("name: x\ninput: .\nreader: {}\nstages:\n  - stage: read\n", ["key 'reader' and a 'read' stage"]),
     ("name: x\ninput: ./*.nosuch\nstages:\n  - stage: quality\n", ["key 'input'", "'./*.nosuch' matches no file"]),
 ])

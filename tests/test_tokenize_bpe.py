@@ -9,7 +9,7 @@ import pytest
 from tokenizers import Tokenizer
 
 from conftest import on_a_terminal, run_curate
-from curate.tokenize.bpe import parquet_inputs, sample_texts
+from curate.tokenize.bpe import document_inputs, sample_texts
 from curate.tokenize.cli import parse_size
 from tokenize_fixtures import build_curated, read_documents
 
@@ -63,7 +63,7 @@ def test_pre_tokenizer_splits_digits_in_threes_and_keeps_indentation(curated):
 
 
 def test_sample_is_deterministic_spread_over_inputs_and_capped(curated):
-    files = parquet_inputs([str(f) for f in curated.folders().values()])
+    files = document_inputs([str(f) for f in curated.folders().values()])
     assert all("/_" not in f for f in files) and len(files) == 8
     first = list(sample_texts(files, 300_000, seed=1))
     assert first == list(sample_texts(files, 300_000, seed=1))
@@ -90,7 +90,7 @@ def test_transformers_loads_the_tokenizer(curated):
 def test_bad_inputs_are_clear_errors(tmp_path, curated):
     (tmp_path / "empty").mkdir()
     result = run_curate("train-tokenizer", str(tmp_path / "empty"), "--output", str(tmp_path / "t.json"), check=False)
-    assert result.returncode == 2 and re.search(r"no Parquet files under .*empty", result.stderr)
+    assert result.returncode == 2 and re.search(r"empty: no document files \(.parquet or a pipeline.s .jsonl.gz output\)", result.stderr)
     result = run_curate("train-tokenizer", str(curated.code), "--output", str(tmp_path / "t.json"),
                         "--vocab-size", "100", check=False)
     assert result.returncode == 2 and "vocab_size 100 is too small" in result.stderr

@@ -42,7 +42,8 @@ class TrainConfig:
     beta1: float = 0.9
     beta2: float = 0.95
     grad_clip: Annotated[float, NON_NEGATIVE] = 1.0
-    seed: int = 1337                 # model initialisation; the data order follows the manifest's seed
+    seed: int = 1337                 # model initialisation
+    data_seed: int | None = None     # the order samples are drawn in; None: the manifest's seed
     optimizer: Literal["adamw", "muon"] = "adamw"   # muon: Muon for the blocks' matrices, AdamW at `lr` for the rest
     muon_lr: float = 0.02            # Muon's peak lr; the schedule scales it as it scales lr
     muon_momentum: float = 0.95

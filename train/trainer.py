@@ -81,7 +81,8 @@ class Trainer:
             self.tokenizer_hash = manifest.sources[0].data.tokenizer_hash
         self.tokenizer_path = str(manifest.tokenizer_path or "")
         self._set_batch_geometry(manifest.vocab_size)
-        self.sampler = MixSampler(self.plan, self.seq_len, manifest.seed)
+        # validation windows stay the manifest's: a data-order seed changes what is drawn, not what is scored
+        self.sampler = MixSampler(self.plan, self.seq_len, manifest.seed if config.data_seed is None else config.data_seed)
         self.val_sets = validation_sets(self.plan, self.seq_len, config.eval_batches, config.micro_batch, manifest.seed)
         if not self.val_sets:
             self.log("note: no source of the manifest has validation shards; validation loss is not measured")

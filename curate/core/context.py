@@ -134,7 +134,8 @@ class StageContext:
         if record.get("config_hash") != config_hash:
             raise ConfigError(
                 f"{self.output_dir}: holds results of stage '{self.stage_name}' made with different parameters "
-                f"({url}); use another --output, or delete that folder and {self.state_dir} to redo the stage")
+                f"({url}); rerun with --redo STAGE (the stage whose parameters changed: it and every stage after "
+                f"it are redone), or use another --output")
         return record
 
     def write_done(self, config_hash: str, phase: str, shard: Shard, stats: dict[str, ShardStats]) -> None:

@@ -90,6 +90,7 @@ def run_stages(stages: list[Stage], ctx: StageContext, refuse_stale_files: bool)
     shards = stages[0].shards(ctx)
     if refuse_stale_files:
         refuse_stale(ctx, shards)
+    note_idle_workers(stages[0], ctx, len(shards))
     parts = segments(stages, ctx, shards)
     phased = any(isinstance(s, PhasedStage) for s in stages)
     totals: dict[str, ShardStats] = {}
@@ -124,6 +125,23 @@ def run_stages(stages: list[Stage], ctx: StageContext, refuse_stale_files: bool)
     if len(parts) > 1:
         ctx.note(f"{ctx.stage_name} phases: " + ", ".join(f"{name} {s:.1f}s" for name, s in seconds.items()))
     return {s.name: totals.get(s.name, ShardStats()) for s in stages}
+
+
+def note_idle_workers(stage: Stage, ctx: StageContext, shards: int) -> None:
+    """More workers than shards: the extra ones wait. Said, with the parameter that cuts the input finer."""
+    workers = getattr(ctx.executor, "workers", 1)
+    if not 0 < shards < workers:
+        return
+    params = stage.params
+    if hasattr(params, "shard_bytes"):
+        hint = (f"a smaller shard_bytes under reader: (now {params.shard_bytes:,}; at least 1,000,000) makes more shards: "
+                f"small files are grouped up to it, large ones split (Parquet by row groups, plain JSONL by line ranges; "
+                f"a compressed JSONL, CSV or Arrow file is one piece)")
+    elif hasattr(params, "files_per_shard"):
+        hint = f"a smaller files_per_shard (now {params.files_per_shard}) makes more shards of many small files; a WARC file is one shard"
+    else:
+        hint = "a stage makes one shard per file of the stage before it"
+    ctx.note(f"{ctx.stage_name}: {shards} shard(s) for {workers} workers, so {workers - shards} of them wait; {hint}")
 
 
 def refuse_stale(ctx: StageContext, shards: list[Shard]) -> None:

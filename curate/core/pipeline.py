@@ -73,7 +73,7 @@ class Pipeline:
             require_input(url, f"{name}: input")
         require_protocol(output, f"{name}: output")
         require_output_format(output_format, f"{name}: output_format")
-        return cls(name, name, inputs, output, build_stages(with_reader(stages, reader, name), name),
+        return cls(name, name, inputs, output, build_stages(with_reader(stages, reader, name), name, reader is not None),
                    output_format=output_format, has_reader=reader is not None)
 
     def check(self, stages: list[Stage] | None = None) -> None:
@@ -83,8 +83,8 @@ class Pipeline:
             try:
                 stage.check()
             except (ValueError, OSError) as error:
-                index = self.stages.index(stage)
-                raise ConfigError(f"{self.source_file}: stages[{index}] ({stage.type_name}): {error}") from None
+                where = where_in_file(self.source_file, self.stages.index(stage), self.has_reader)
+                raise ConfigError(f"{where} ({stage.type_name}): {error}") from None
         self.checked = self.checked or stages is None
 
 
@@ -151,7 +151,7 @@ def load_pipeline(path: str, input_override: list[str] | None = None, output_ove
         require_input(url, f"{path}: key 'input'")
     reader, output_format = raw.get("reader"), raw.get("output_format", "parquet")
     require_output_format(output_format, f"{path}: key 'output_format'")
-    stages = build_stages(with_reader(raw.get("stages"), reader, path), path)
+    stages = build_stages(with_reader(raw.get("stages"), reader, path), path, reader is not None)
     pipeline = Pipeline(str(raw.get("name", path)), path, inputs, output, stages,
                         output_format=output_format, has_reader=reader is not None)
     pipeline.check()
@@ -175,12 +175,20 @@ def with_reader(entries, reader, path: str):
     return [{"stage": "read", **reader}] + (entries if isinstance(entries, list) else [])
 
 
-def build_stages(entries, path: str) -> list[Stage]:
+def where_in_file(path: str, index: int, has_reader: bool) -> str:
+    """Where the stage at this index of the built list stands in the user's file: the `read` stage a
+    `reader:` key put first is that key, and the stages under `stages:` count from 0 without it."""
+    if has_reader and index == 0:
+        return f"{path}: key 'reader'"
+    return f"{path}: stages[{index - has_reader}]"
+
+
+def build_stages(entries, path: str, has_reader: bool = False) -> list[Stage]:
     if not isinstance(entries, list) or not entries:
         raise ConfigError(f"{path}: key 'stages': expected a non-empty list of stages")
     stages, names = [], set()
     for index, entry in enumerate(entries):
-        where = f"{path}: stages[{index}]"
+        where = where_in_file(path, index, has_reader)
         if not isinstance(entry, dict) or not isinstance(entry.get("stage"), str):
             raise ConfigError(f"{where}: expected a mapping with a 'stage' key naming the stage type, got {entry!r}")
         params = {k: v for k, v in entry.items() if k not in ("stage", "name")}

@@ -40,6 +40,7 @@ from curate.core.planning import groups
 from curate.core.stage import DocumentStage, PhasedStage, ShardStats
 from curate.core.stats import StageReport, stage_reports
 from curate.read.inputs import documents_problem, not_documents, stage_input_plan
+from curate.read.jsonl_sink import is_project_jsonl, jsonl_output_to_parquet
 
 STATE = "_state"
 
@@ -87,9 +88,24 @@ def require_finished(pipeline: Pipeline, index: int, reader: str) -> None:
                           f"stage and wrote no {folder}: rerun with --materialize, or name the input with --input")
 
 
+def as_parquet(folder: str, why: str) -> None:
+    """A stage folder that an earlier run wrote as JSON lines (output_format: jsonl.gz, its stage then the last)
+    and that a later stage now reads, in Parquet, which the stages read: converted in place, and said."""
+    files = [f for f in storage.list_files(folder, (".jsonl.gz",)) if is_project_jsonl(f)] if storage.exists(folder) else []
+    for url in files:
+        jsonl_output_to_parquet(url, url[: -len(".jsonl.gz")] + ".parquet")
+        storage.filesystem(url)[0].rm(storage.filesystem(url)[1])
+    if files:
+        print(f"{folder}: {len(files)} JSON-lines file(s) of an earlier run converted to Parquet ({why})", flush=True)
+
+
 def run_group(pipeline: Pipeline, indices: list[int], executor: Executor, options: RunOptions) -> list[StageReport]:
     stages = [pipeline.stages[i] for i in indices]
     ctx = group_context(pipeline, indices, executor, options)
+    if ctx.kept_format == "parquet" and stages[-1].writes_documents:
+        as_parquet(ctx.output_dir, f"'{stages[-1].name}' is no longer the last stage; the next one reads Parquet")
+    if indices[0] > 0 and options.stage_input is None:
+        as_parquet(ctx.inputs[0], f"'{stages[0].name}' reads Parquet")
     if indices[0] > 0 and options.stage_input is None:
         require_finished(pipeline, indices[0] - 1, reader=stages[0].name)
     start = time.perf_counter()
@@ -113,6 +129,24 @@ def resolved_pipeline(pipeline: Pipeline) -> dict:
     if pipeline.has_reader:  # back as the key it came from, so loading the file inserts the read stage again
         resolved["reader"] = {k: v for k, v in stages.pop(0).items() if k not in ("stage", "name")}
     return {**resolved, "output_format": pipeline.output_format, "stages": stages}
+
+
+def remove_from(pipeline: Pipeline, name: str) -> list[str]:
+    """`curate run --redo NAME`: delete what stage NAME and every stage after it wrote (kept and rejected
+    documents, reports, stats, and the completion records of each group any of them ran in, so a fused
+    group is redone whole), and nothing of the stages before it. Returns the paths removed."""
+    later = {s.name for s in pipeline.stages[pipeline.stages.index(pipeline.stage_named(name)):]}
+    out = pipeline.output
+    paths = [storage.join(out, *parts) for stage in pipeline.stages if stage.name in later
+             for parts in ((stage.name,), ("rejected", stage.name), ("reports", stage.name), ("stats", f"{stage.name}.json"))]
+    state = storage.join(out, STATE)
+    groups = storage.filesystem(state)[0].ls(storage.filesystem(state)[1], detail=False) if storage.exists(state) else []
+    paths += [storage.join(state, storage.basename(g)) for g in groups if later & set(storage.basename(g).split("+"))]
+    removed = [p for p in paths if storage.exists(p)]
+    for path in removed:
+        fs, local = storage.filesystem(path)
+        fs.rm(local, recursive=True)
+    return removed
 
 
 def write_resolved_pipeline(pipeline: Pipeline) -> None:

@@ -51,7 +51,25 @@ def format_reports(reports: list[StageReport]) -> str:
     fused = [r.name for r in reports if r.fused_with and not r.materialized]
     if fused:
         lines.append(f"(fused: {', '.join(fused)} wrote no folder of their own; --materialize writes every stage's output)")
-    empty = [r.name for r in reports if r.stats.docs_in == 0]
-    if empty:
-        lines.append(f"WARNING: {', '.join(empty)} read 0 documents: check the input path")
-    return "\n".join(lines)
+    return "\n".join(lines + empty_warnings(reports))
+
+
+def empty_warnings(reports: list[StageReport]) -> list[str]:
+    """Stages that read nothing, by why: no input at all (a path to check), or an earlier stage of this run
+    that dropped every document it read (its reasons say what to look at)."""
+    by_cause: dict[str | None, list[StageReport]] = {}
+    for index, report in enumerate(reports):
+        if report.stats.docs_in == 0:
+            upstream = next((r for r in reversed(reports[:index]) if r.stats.docs_in), None)
+            by_cause.setdefault(upstream.name if upstream else None, []).append(report)
+    lines = []
+    for cause, empty in by_cause.items():
+        names = ", ".join(r.name for r in empty)
+        if cause is None:
+            lines.append(f"WARNING: {names} read 0 documents: check the input path")
+            continue
+        upstream = next(r for r in reports if r.name == cause)
+        reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(upstream.stats.dropped.items(), key=lambda kv: -kv[1])[:3])
+        lines.append(f"WARNING: {names} read 0 documents: {cause} dropped all {upstream.stats.docs_in} it read"
+                     + (f" ({reasons})" if reasons else "") + f"; see rejected/{cause}/ or `curate sample OUT/rejected/{cause}`")
+    return lines

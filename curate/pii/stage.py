@@ -52,7 +52,10 @@ is taken for an address; obfuscations not listed above ("jane (at) example (punk
 addresses) are missed; long grouped numbers (account or ISBN-like numbers with separators) can be
 taken for phones, which is why phones are opt-in.
 Rows are pre-screened with Arrow (no '@'-like marker, no dotted quad or hex colon group: untouched),
-so pages without PII cost little.
+so pages without PII cost little; on a screened row each finder runs only where an Arrow test of what
+its valid matches need passes (a domain after " at " with an address-shaped name or an e-mail word
+before it, a bracketed or spelled marker, a 2xxx:/3xxx: group), and e-mails are searched only in the
+lines holding "@" or "%40". bench/pii_speed.py times this against earlier versions and compares outputs.
 """
 from __future__ import annotations
 
@@ -75,7 +78,7 @@ IPV6_REPLACEMENTS = ("2001:db8::1", "2001:db8::2", "2001:db8::3", "2001:db8::4",
 PHONE_REPLACEMENT = "+1-555-0100"  # a number reserved for fiction
 
 # the local part: RFC 5322's characters less / ? = & % : which delimit a URL's path and query around it
-LOCAL = r"[\w!#$'*+^`{|}~-]+(?:\.[\w!#$'*+^`{|}~-]+)*"
+LOCAL = r"[\w!#$'*+^`{|}~-]++(?:\.[\w!#$'*+^`{|}~-]++)*+"  # possessive: "@" cannot follow a shorter run
 LABEL = r"[^\W_](?:[\w-]*[^\W_])?"  # a domain label, Unicode letters allowed (IDN)
 EMAIL = re.compile(rf"(?<![\w.!#$'*+^`{{|}}~-]){LOCAL}(?:@|%40)(?:{LABEL}\.)+([^\W\d_]{{2,24}})\b(?![.-]?\w)")
 AT = r"(?:\s*[\[({<]\s*(?i:at)\s*[\])}>]\s*|\s+AT\s+|\s+at\s+|\s+@\s+)"
@@ -97,8 +100,8 @@ GLOBAL_UNICAST = ipaddress.ip_network("2000::/3")
 # "kernel 5.15.0.91", "§ 3.2.1.4", "(>= 2.0.3.4)")
 VERSION_WORDS = re.compile(
     r"(?i)(?:\b(?:version|ver|v|release[ds]?|build|rev|revision|firmware|kernel|linux|update[ds]?|upgrade[ds]?|patch(?:ed|es)?"
-    r"|since|policy|standards?|bump(?:ed|s)?|section|sec|chapter|art|article|clause|paragraph|para|annex|appendix|rule|item|no)\b|§|[<>=~]=?)"
-    r"\W*(?:\w+\W+)?$")
+    r"|since|policy|standards?|bump(?:ed|s)?|section|sec|chapter|art|article|clause|paragraph|para|annex|appendix|rule|item|no)\b\W*(?:\w+\W+)?"
+    r"|(?:§|[<>~]=|==)\s*)$")  # a word may stand between "version" and the number, not after ">="; a bare < > = is markup or code
 # a dotted quad of small numbers ("1.2.7.3", "4.3.99.16") is far likelier a version than an address (about 0.5% of
 # public addresses are this small): it is taken only after a word that says it is an address
 IP_WORDS = re.compile(r"(?i)\b(?:ip|ipv4|address|addr|server|host|dns|resolver|nameserver|ping|proxy|gateway|router|connect\w*|client|peer)\b")
@@ -111,11 +114,35 @@ PHONE_WORDS = re.compile(r"(?i)(?:\b(?:tel|tele(?:f|ph)on[e]?|phone|ph|fon|fax|m
                          r"|\btél\b|☎|📞)[\w\s.:()/]{0,16}$")
 DATE = re.compile(r"\d{1,2}[./-]\d{1,2}[./-]\d{2,4}")
 
-# Arrow (RE2) pre-screens: a row that cannot hold a match is not touched in Python. Each pattern starts with
-# a literal character where it can ('@', '%', ':'), which RE2 finds with memchr: ten times the speed of a scan
-EMAIL_SCREENS = (r"@\s*[\pL\pN][\pL\pN-]*\.", r"%40[\pL\pN]", r"[\[({<]\s*(?i:at)\s*[\])}>]|\sAT\s|\sat\s+\S+(?:\.|\s+dot\s+)\pL")
+# Arrow (RE2) pre-screens: a row that cannot hold a match is not touched in Python. RE2 builds its DFA afresh on
+# every call, and for Unicode classes (\pL, \pZ) that costs more than the scan of a batch, so letters and digits
+# are U (any non-ASCII character but punctuation and spaces counts: a superset). RE2's \s and \d are ASCII where
+# Python's are Unicode: WS spells out Python's whitespace.
+NON_ASCII_ALNUM = r"\xaa\xb2\xb3\xb5\xb9\xba\xbc-\xbe\xc0-\xd6\xd8-\xf6\xf8-\x{1fff}\x{2070}-\x{2fff}\x{3005}-\x{10ffff}"
+U = rf"[0-9A-Za-z{NON_ASCII_ALNUM}]"
+WORD = rf"[0-9A-Za-z_{NON_ASCII_ALNUM}]"
+WS = r"[\t-\r\x1c- \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
+EMAIL_SCREENS = (rf"@\s*{U}[0-9A-Za-z{NON_ASCII_ALNUM}-]*\.", rf"%40{U}", rf"[\[({{<]\s*(?i:at)\s*[\])}}>]|\sAT\s|\sat\s+\S+(?:\.|\s+dot\s+){U}")
 IP_SCREENS = (r"\d\.\d{1,3}\.\d{1,3}\.\d", r":[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]")
 PHONE_SCREENS = (r"\d{2,4}[ ./-]\d{2,4}[ .-]?\d|\+\d|\b00\d|0\d{6}",)
+
+# What each finder's valid matches need, tested on a screened row before the finder's Python scan (which costs a
+# hundred times more): a row failing it gives the finder nothing, so skipping it changes nothing. Each must stay a
+# superset of what the Python side accepts.
+# They run on the screened rows only, so they take any non-ASCII character for a letter (LETTER, LETTERS_): looser
+# than U, and far cheaper to build
+LETTER, LETTER_ = r"[0-9A-Za-z\x{80}-\x{10ffff}]", r"[0-9A-Za-z_\x{80}-\x{10ffff}]"
+SPELLED_DOT = rf"{WS}*[\[({{<]{WS}*(?i:dot){WS}*[\])}}>]{WS}*|{WS}+(?:DOT|dot){WS}+"
+DOMAIN_START = rf"{LETTER}[0-9A-Za-z_\x{{80}}-\x{{10ffff}}-]*\."  # a first label and a literal dot
+OBFUSCATED_NEEDS = "|".join((
+    # a marker other than " at " between a local part and a label with any dot after it, or a spelled dot between labels
+    rf"[0-9A-Za-z_\x{{80}}-\x{{10ffff}}!#$'*+^`|~-](?:{WS}*[\[({{<]{WS}*(?i:at){WS}*[\])}}>]{WS}*|{WS}+(?:AT|@){WS}+)"
+    rf"{LETTER}[0-9A-Za-z_\x{{80}}-\x{{10ffff}}-]*(?:\.|{SPELLED_DOT})",
+    rf"{LETTER_}(?:{SPELLED_DOT}){LETTER}",
+    rf"(?:[._-]{LETTER}{LETTER_}*|{LETTER}{{2}}[0-9\x{{80}}-\x{{10ffff}}]+){WS}+at{WS}+{DOMAIN_START}",  # an address-shaped local part
+    # an e-mail word before (EMAIL_WORDS allows 12 characters to the local part: unbounded here, a far cheaper DFA)
+    rf"(?i:mail|contact|write|reach)(?:{LETTER_}|{WS}|[:,!#$'*+^`|~.-])*{WS}at{WS}+{DOMAIN_START}",
+))
 
 
 @dataclass
@@ -185,35 +212,63 @@ def is_national_phone(match: re.Match) -> bool:
 
 
 @dataclass(frozen=True)
+class Finder:
+    pattern: re.Pattern
+    valid: Callable[[re.Match], bool]
+    replacements: tuple[str, ...]
+    needs: str | tuple[str, ...]  # RE2, or strings one of which a match holds: a row without holds no valid match
+    one_line: bool = False  # a match never spans lines, so with needs strings only lines holding one are searched
+
+
+@dataclass(frozen=True)
 class Kind:
-    finders: tuple[tuple[re.Pattern, Callable[[re.Match], bool], tuple[str, ...]], ...]  # run in order: pattern, valid, replacements
-    screens: tuple[str, ...]  # a row matching none of these holds no match
+    finders: tuple[Finder, ...]  # run in order
+    screens: tuple[str, ...]  # a row matching none of these is not searched
 
 
+NATIONAL_NEEDS = r"(?i:tel|t[ée]l|ph|fon|fax|mobil|cell|call|handy|whatsapp)|☎|📞"  # PHONE_WORDS, loosened
 KINDS = {
-    "pii_emails": Kind(((EMAIL, is_email, EMAIL_REPLACEMENTS), (OBFUSCATED, is_obfuscated_email, EMAIL_REPLACEMENTS)), EMAIL_SCREENS),
-    "pii_ips": Kind(((IP, is_public_ip, IP_REPLACEMENTS), (IPV6, is_public_ipv6, IPV6_REPLACEMENTS)), IP_SCREENS),
+    "pii_emails": Kind((Finder(EMAIL, is_email, EMAIL_REPLACEMENTS, ("@", "%40"), one_line=True),
+                        Finder(OBFUSCATED, is_obfuscated_email, EMAIL_REPLACEMENTS, OBFUSCATED_NEEDS)), EMAIL_SCREENS),
+    # a global unicast IPv6 address (2000::/3) opens with a four-digit group 2xxx or 3xxx
+    "pii_ips": Kind((Finder(IP, is_public_ip, IP_REPLACEMENTS, IP_SCREENS[0]),
+                     Finder(IPV6, is_public_ipv6, IPV6_REPLACEMENTS, r"[23][0-9A-Fa-f]{3}:[0-9A-Fa-f]{0,4}:")), IP_SCREENS),
     # international first: the grouped pattern would take "+49 30 901820" apart
-    "pii_phones": Kind(((INTERNATIONAL, is_international_phone, (PHONE_REPLACEMENT,)), (NATIONAL, is_national_phone, (PHONE_REPLACEMENT,)),
-                        (PHONE, is_phone, (PHONE_REPLACEMENT,))), PHONE_SCREENS),
+    "pii_phones": Kind((Finder(INTERNATIONAL, is_international_phone, (PHONE_REPLACEMENT,), r"\+[1-9]|00[1-9]"),
+                        Finder(NATIONAL, is_national_phone, (PHONE_REPLACEMENT,), rf"(?s)(?:{NATIONAL_NEEDS}).*0\p{{Nd}}"),
+                        Finder(PHONE, is_phone, (PHONE_REPLACEMENT,), r"\p{Nd}\p{Nd}[ .-]\p{Nd}\p{Nd}")), PHONE_SCREENS),
 }
 
 
-def redact(text: str, kind: Kind, pick: int | None) -> tuple[str, int]:
-    """The text with every valid match of the kind replaced (by replacements[pick], or removed for
+def redact(text: str, finder: Finder, pick: int | None) -> tuple[str, int]:
+    """The text with every valid match of the finder replaced (by replacements[pick], or removed for
     pick None), and how many there were."""
     count = 0
-    for pattern, valid, replacements in kind.finders:
 
-        def substitute(match: re.Match) -> str:
-            nonlocal count
-            if not valid(match):
-                return match.group(0)
-            count += 1
-            return "" if pick is None else replacements[pick % len(replacements)]
+    def substitute(match: re.Match) -> str:
+        nonlocal count
+        if not finder.valid(match):
+            return match.group(0)
+        count += 1
+        return "" if pick is None else finder.replacements[pick % len(finder.replacements)]
 
-        text = pattern.sub(substitute, text)
-    return text, count
+    if not finder.one_line:
+        return finder.pattern.sub(substitute, text), count
+    lines = text.split("\n")  # a page holds a few addresses in thousands of characters: scan only their lines
+    for i, line in enumerate(lines):
+        if any(needed in line for needed in finder.needs):
+            lines[i] = finder.pattern.sub(substitute, line)
+    return "\n".join(lines), count
+
+
+def matches(texts: pa.Array, pattern: str) -> np.ndarray:
+    return pc.fill_null(pc.match_substring_regex(texts, pattern), False).to_numpy(zero_copy_only=False)
+
+
+def needed(texts: list[str], finder: Finder) -> np.ndarray:
+    if isinstance(finder.needs, tuple):
+        return np.array([any(needed in text for needed in finder.needs) for text in texts], bool)
+    return matches(pa.array(texts, pa.large_string()), finder.needs)
 
 
 class PiiStage(DocumentStage):
@@ -226,16 +281,21 @@ class PiiStage(DocumentStage):
 
     def process(self, table: pa.Table) -> Verdict:
         texts = table["text"].combine_chunks()
-        screens = [np.logical_or.reduce([pc.fill_null(pc.match_substring_regex(texts, screen), False).to_numpy(zero_copy_only=False)
-                                         for screen in kind.screens]) for kind in self.kinds.values()]
-        rows = np.flatnonzero(np.logical_or.reduce(screens)) if screens else np.zeros(0, np.int64)
-        edited = texts.take(rows).to_pylist()  # only rows that may hold PII leave Arrow
+        # one RE2 pass over every row; then each kind's screens and each finder's needs on the few left
+        screens = [screen for kind in self.kinds.values() for screen in kind.screens]
+        rows = np.flatnonzero(matches(texts, "|".join(screens))) if screens else np.zeros(0, np.int64)
+        candidates = texts.take(rows)
+        edited = candidates.to_pylist()  # only rows that may hold PII leave Arrow
         ids = table["id"].take(rows).to_pylist()
-        for (column, kind), screen in zip(self.kinds.items(), screens):
+        for column, kind in self.kinds.items():
             counts = np.zeros(table.num_rows, dtype=np.int32)
-            for k in np.flatnonzero(screen[rows]):
-                pick = None if self.params.mode == "remove" else zlib.crc32(ids[k].encode())
-                edited[k], counts[rows[k]] = redact(edited[k], kind, pick)
+            screened = np.flatnonzero(matches(candidates, "|".join(kind.screens)))
+            for finder in kind.finders if len(screened) else ():  # each Arrow call builds its regex: none for nothing
+                # needs are tested on the text as the earlier finders left it
+                for k in screened[needed([edited[k] for k in screened], finder)]:
+                    pick = None if self.params.mode == "remove" else zlib.crc32(ids[k].encode())
+                    edited[k], found = redact(edited[k], finder, pick)
+                    counts[rows[k]] += found
             table = table.append_column(column, pa.array(counts))
         if len(rows):
             mask = np.zeros(table.num_rows, bool)

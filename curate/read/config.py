@@ -34,7 +34,8 @@ class ReaderConfig:
     id: str | None = None  # default: the 'id' field when there is one; ids missing are derived from file and position
     url: str | None = None  # default: the 'url' field when there is one
     source: Annotated[str, NON_EMPTY] = "web"  # the source label every document gets: web, books, code, wiki, news, ...
-    keep: list[str] | dict[str, str] = field(default_factory=list)  # fields kept as columns: paths, or {column: path}
+    # fields kept as columns: paths (metadata.url -> metadata_url), or {column: path}, or a list mixing both
+    keep: list[str | dict[str, str]] | dict[str, str] = field(default_factory=list)
     shard_bytes: int = 128_000_000  # input bytes per shard: small files are grouped, large ones split
 
     def __post_init__(self):
@@ -50,7 +51,10 @@ class ReaderConfig:
         """Kept column name -> field path."""
         if isinstance(self.keep, dict):
             return dict(self.keep)
-        return {path.replace(".", "_"): path for path in self.keep}
+        kept = {}
+        for entry in self.keep:
+            kept.update(entry if isinstance(entry, dict) else {entry.replace(".", "_"): entry})
+        return kept
 
 
 def split_compression(url: str) -> tuple[str, str | None]:

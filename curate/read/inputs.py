@@ -12,6 +12,7 @@ from curate.core.pipeline import Pipeline
 from curate.core.schema import DOCUMENT_SCHEMA
 from curate.core.stage import DocumentStage, Stage
 from curate.read.config import SUPPORTED
+from curate.read.jsonl_sink import is_project_jsonl, jsonl_output_to_parquet
 from curate.read.plan import plan
 from curate.read.stage import ReadStage
 
@@ -31,12 +32,19 @@ def documents_problem(inputs: list[str]) -> str | None:
 
 def stage_input_plan(pipeline: Pipeline, index: int, inputs: list[str]) -> tuple[Pipeline, list[tuple[list[int], list[str]]]]:
     """What runs for `--stage NAME --input PATH`, as (stage indices, inputs) steps: NAME alone on PATH when
-    PATH holds documents in the project's schema (Parquet); else PATH read through the pipeline's reader (or,
+    PATH holds documents in the project's schema (Parquet, or a pipeline's .jsonl.gz output, first
+    converted to Parquet in OUT/read/); else PATH read through the pipeline's reader (or,
     without one, a reader that infers the format from suffixes, with the source of the pipeline's extract
     stage): fused before NAME when NAME is a document stage, else written to OUT/read first for NAME (dedup,
     tokenize, ...) to read. The pipeline returned holds that reader."""
     if documents_problem(inputs) is None:
         return pipeline, [([index], inputs)]
+    files = [f for url in inputs for f in storage.list_files(url) if not is_stage_report(f)]
+    if files and all(is_project_jsonl(f) for f in files):  # a pipeline's own JSONL output: no field mapping
+        written = [storage.join(pipeline.output, "read", f"jsonl-{i:05d}.parquet") for i in range(len(files))]
+        for source, target in zip(files, written):
+            jsonl_output_to_parquet(source, target)
+        return pipeline, [([index], written)]
     if not isinstance(pipeline.stages[0], ReadStage):  # documents labelled as what the pipeline extracts (code.yaml: code)
         params = ReadStage.Params(source=getattr(pipeline.stages[0].params, "source", "web"))
         pipeline = dataclasses.replace(pipeline, stages=[ReadStage("read", params)] + pipeline.stages)

@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.json as pa_json
 
 from curate.core import storage
+from curate.core.schema import DOCUMENT_SCHEMA
 
 
 class JsonlSink:
@@ -57,3 +58,31 @@ def read_jsonl_output(url: str) -> pa.Table:
     with fsspec.open(url, "rb", compression="gzip") as f:
         data = f.read()
     return pa_json.read_json(pa.BufferReader(data)) if data.strip() else pa.table({})
+
+
+def is_project_jsonl(url: str) -> bool:
+    """Whether a file is a .jsonl.gz a pipeline wrote (output_format: jsonl.gz): its first record has every
+    document column. Such a file is read as it is, never through a pipeline's reader and its field mapping."""
+    if not url.endswith(".jsonl.gz"):
+        return False
+    with fsspec.open(url, "rb", compression="gzip") as f:
+        first = f.readline()
+    try:
+        record = orjson.loads(first) if first.strip() else None
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(record, dict) and set(DOCUMENT_SCHEMA.names) <= set(record)
+
+
+def jsonl_output_to_parquet(url: str, parquet_url: str) -> int:
+    """A pipeline's .jsonl.gz output as Parquet a later stage reads (the stages read Parquet), written
+    atomically; the document columns get their schema types back (JSON leaves an all-null column untyped).
+    Returns the number of rows."""
+    table = read_jsonl_output(url)
+    for field in DOCUMENT_SCHEMA:
+        position = table.schema.get_field_index(field.name)
+        table = table.set_column(position, field.name, table[field.name].cast(field.type))
+    sink = storage.ParquetSink(parquet_url, always=True)
+    sink.write(table)
+    sink.close(table.schema)
+    return table.num_rows

@@ -6,6 +6,7 @@ import shutil
 import textwrap
 from pathlib import Path
 
+from common.typed import did_you_mean
 from curate.core.params import ConfigError
 
 WHERE_TERM = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|==|!=|<|>)\s*('[^']*'|\"[^\"]*\"|[-+0-9.eE]+|null)\s*$")
@@ -91,11 +92,19 @@ def cmd_sample(args) -> int:
     if args.where:
         missing = [m.group(1) for term in re.split(r"\s+and\s+", args.where.strip()) if (m := WHERE_TERM.match(term)) and m.group(1) not in names]
         if missing:
-            raise ConfigError(f"--where: no column {', '.join(missing)} in {args.folder}; columns: {', '.join(names)}")
+            raise ConfigError(f"--where: no column {', '.join(missing)} in {args.folder}{did_you_mean(missing[0], names)}; "
+                              f"columns: {', '.join(names)}")
     if args.reason:
         if "reason" not in names:
             raise ConfigError(f"--reason: {args.folder} has no reason column; use OUT/rejected/<stage>")
         by_reason = (ds.field("reason") == args.reason) | pc.starts_with(ds.field("reason"), pattern=args.reason + ".")
+        if not dataset.count_rows(filter=by_reason):  # a typo, not an empty result: say which reasons there are
+            counts = pc.value_counts(dataset.to_table(columns=["reason"])["reason"]).to_pylist()
+            there = {item["values"]: item["counts"] for item in counts if item["values"] is not None}
+            listed = ", ".join(f"{r} ({n:,})" for r, n in sorted(there.items(), key=lambda kv: -kv[1]))
+            prefixes = sorted({r.split(".")[0] for r in there})  # --reason gopher_quality matches every gopher_quality.*
+            raise ConfigError(f"--reason: no document in {args.folder} was dropped for {args.reason!r}"
+                              f"{did_you_mean(args.reason, prefixes + list(there))}; reasons there: {listed or 'none'}")
         expression = by_reason if expression is None else expression & by_reason
     if args.seed is None:
         table = dataset.head(args.n, filter=expression)

@@ -66,7 +66,9 @@ def funnel(run: Run) -> str:
         return "<p>No stats/*.json.</p>"
     first = run.stats[stages[0]]
     docs = [("input", first["docs_in"], svg.DROPPED_OTHER)] + [(f"after {n}", run.stats[n]["docs_out"], svg.KEPT) for n in stages]
-    mb = [("input", first["bytes_in"] / 1e6, svg.DROPPED_OTHER)] + [(f"after {n}", run.stats[n]["bytes_out"] / 1e6, svg.KEPT) for n in stages]
+    kinds = {s["name"]: s["stage"] for s in run.stages}
+    mb = [("input", first["bytes_in"] / 1e6, svg.DROPPED_OTHER)] + [
+        (f"after {n}" + (" (token bytes)" if kinds[n] == "tokenize" else ""), run.stats[n]["bytes_out"] / 1e6, svg.KEPT) for n in stages]
     rows = []
     for n in stages:
         s = run.stats[n]
@@ -229,15 +231,26 @@ def configuration(run: Run) -> str:
             + f'<h3>pipeline.yaml</h3><pre class="yaml">{escape(yaml.safe_dump(run.pipeline, sort_keys=False))}</pre>')
 
 
+def headline(run: Run) -> str:
+    """Documents and text in (the first stage) and out (the last stage that writes documents: a tokenize
+    stage's bytes out are token bytes, so its row is the token count instead)."""
+    documents = [s["name"] for s in run.stages if s["name"] in run.stats and s["stage"] != "tokenize"]
+    if not documents or not run.stats[documents[0]]["docs_in"]:
+        return ""
+    first, last = run.stats[documents[0]], run.stats[documents[-1]]
+    tokens = sum(info.get("num_tokens", 0) for splits in run.tokens.values() for info in splits.values())
+    return (f"<p>{first['docs_in']:,} documents in, {last['docs_out']:,} out after {escape(documents[-1])} "
+            f"({last['docs_out'] / first['docs_in']:.1%} kept); {megabytes(first['bytes_in'])} in, "
+            f"{megabytes(last['bytes_out'])} of text out" + (f"; {tokens:,} tokens" if tokens else "") + ".</p>")
+
+
+def megabytes(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB" if size >= 1e6 else f"{size / 1e6:.2g} MB"
+
+
 def render(run: Run, seed: int = 0) -> str:
     name = run.pipeline["name"] if run.pipeline else run.output.name
-    stages = [s["name"] for s in run.stages if s["name"] in run.stats]
-    summary = ""
-    if stages:
-        first, last = run.stats[stages[0]], run.stats[stages[-1]]
-        summary = (f"<p>{first['docs_in']:,} documents in, {last['docs_out']:,} out "
-                   f"({last['docs_out'] / first['docs_in']:.1%} kept); {first['bytes_in'] / 1e6:,.1f} MB in, "
-                   f"{last['bytes_out'] / 1e6:,.1f} MB out.</p>" if first["docs_in"] else "")
+    summary = headline(run)
     summary += "".join(f'<p class="warning">Warning: {escape(stage)}: {escape(text)}</p>'
                        for stage, texts in run.warnings.items() for text in texts)
     generated = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

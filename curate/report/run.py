@@ -106,7 +106,7 @@ def sample_population(files: list[Path], cap: int, rng: np.random.Generator) -> 
         wanted = [f.name for f in file_schema(path) if is_signal(f) or f.name in ("reason", "language", "source", "url", "license")]
         table = read_selected(path, rows, wanted)
         if "url" in table.column_names:
-            host = pc.struct_field(pc.extract_regex(table["url"], HOST), "host")
+            host = pc.struct_field(pc.extract_regex(table["url"].cast(pa.string()), HOST), "host")  # JSON lines: all-null is untyped
             table = table.drop_columns("url").append_column("host", pc.utf8_lower(host))
         table = table.append_column("_file", pa.array(np.full(len(rows), index), pa.int32())).append_column("_row", pa.array(rows, pa.int64()))
         tables.append(table)
@@ -202,8 +202,8 @@ class Run:
 
 
 def stage_order(output: Path, pipeline: dict | None) -> list[dict]:
-    """Stages in run order: pipeline.yaml's, then any other stats/*.json (e.g. a tokenize step run on its own)
-    by the time they were written."""
+    """Stages in run order: pipeline.yaml's (the `read` stage first where its `reader:` key put one there),
+    then any other stats/*.json (e.g. a tokenize step run on its own) by the time they were written."""
     stages = list(pipeline["stages"]) if pipeline else []
     if pipeline and "reader" in pipeline:  # the top-level reader: key is the `read` stage, run first
         stages.insert(0, {"stage": "read", "name": "read", **pipeline["reader"]})

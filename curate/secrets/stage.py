@@ -58,7 +58,7 @@ import pyarrow.compute as pc
 
 from curate.core.stage import DocumentStage, Verdict
 from curate.edit_counts import write_edit_counts
-from curate.pii.stage import EMAIL, EMAIL_SCREEN, IP, IP_SCREEN, is_email, is_public_ip
+from curate.pii.stage import EMAIL, EMAIL_SCREENS, IP, IP_SCREENS, is_email, is_public_ip
 
 KEY, PASSWORD = "<KEY>", "<PASSWORD>"
 NAME_KEYWORDS = r"passw(?:or)?d|passwd|secret|token|api[_-]?key|apikey|access[_-]?key|auth|private[_-]?key|credential|key"
@@ -153,8 +153,9 @@ PATTERNS = {
     "basic_auth": Detector(re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/?#@'\"<>]+:([^\s:/?#@'\"<>]+)@"), PASSWORD,
                            r"://[^\s:/?#@]+:[^\s:/?#@]+@", lambda m: not is_dummy(m.group(1))),
     "assigned": Detector(ASSIGNED, "", rf"(?i)(?:{NAME_KEYWORDS})[\w-]*[\"']?\]?\s*(?::=|=>|[:=])\s*[rbu]?[\"']", group="value"),
-    "email": Detector(EMAIL, "<EMAIL>", EMAIL_SCREEN, public_address, group=0),
-    "ip": Detector(IP, "<IP_ADDRESS>", IP_SCREEN, public_ip, group=0),
+    # the pii stage's screens for plain addresses ("@" or "%40") and IPv4, as one RE2 pattern each
+    "email": Detector(EMAIL, "<EMAIL>", "|".join(EMAIL_SCREENS[:2]), public_address, group=0),
+    "ip": Detector(IP, "<IP_ADDRESS>", IP_SCREENS[0], public_ip, group=0),
 }
 KINDS = ["private_key", "aws_key", "gcp_key", "azure_key", "github_token", "gitlab_token", "slack_token", "jwt",
          "basic_auth", "password", "high_entropy", "email", "ip"]

@@ -1,4 +1,5 @@
-"""Training a byte-level BPE tokenizer with HF `tokenizers` on a sample of curated Parquet.
+"""Training a byte-level BPE tokenizer with HF `tokenizers` on a sample of curated documents (Parquet, or
+a pipeline's .jsonl.gz output).
 
 The tokenizer is GPT-4 style: text is first split by the cl100k regex (letters with an optional leading
 space or punctuation mark, digits in groups of one to three, punctuation runs, newlines, runs of spaces kept
@@ -7,7 +8,7 @@ without unknown tokens and decodes back exactly. The result is a plain `tokenize
 `tokenizers.Tokenizer.from_file` and `transformers.PreTrainedTokenizerFast(tokenizer_file=...)` load.
 
 The sample is deterministic and streamed: a document is taken when a seeded hash of its id falls below
-sample_bytes / (text bytes of all inputs, from the Parquet footers), so the sample is spread evenly over all
+sample_bytes / (text bytes of all inputs, from the Parquet footers; JSON lines are read to count them), so the sample is spread evenly over all
 inputs, and reading stops once sample_bytes of text are taken.
 """
 from __future__ import annotations
@@ -26,6 +27,7 @@ import pyarrow.parquet as pq
 import xxhash
 
 from curate.core import storage
+from curate.read.jsonl_sink import read_jsonl_output
 
 # The cl100k (GPT-4) pre-tokenizer split.
 GPT4_SPLIT_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
@@ -57,24 +59,50 @@ def new_tokenizer():
     return tokenizer
 
 
-def parquet_inputs(urls: list[str]) -> list[str]:
-    """Every Parquet file under the given files/folders, sorted, skipping folders whose name starts with '_'
-    (a stage's `_done`/`_work` bookkeeping) so a stage output folder can be passed as it is."""
+def document_inputs(urls: list[str]) -> list[str]:
+    """Every document file (Parquet, or a pipeline's .jsonl.gz output) under the given files/folders, sorted,
+    skipping folders whose name starts with '_' (a stage's `_done`/`_work` bookkeeping) so a stage output
+    folder can be passed as it is. An input holding none of them is an error naming it, never passed over."""
     files = []
     for url in urls:
         if not storage.exists(url):
             raise FileNotFoundError(f"{url}: input not found")
-        for found in storage.list_files(url, (".parquet",)):
-            relative = found[len(url.rstrip("/")):]
-            if not any(part.startswith("_") for part in relative.split("/")[:-1]):
-                files.append(found)
+        found = [f for f in storage.list_files(url, storage.OUTPUT_SUFFIXES)
+                 if not any(part.startswith("_") for part in f[len(url.rstrip("/")):].split("/")[:-1])]
+        if not found:
+            raise ValueError(f"{url}: no document files (.parquet or a pipeline's .jsonl.gz output)")
+        files += found
     return sorted(set(files))
 
 
+def id_text_batches(url: str) -> Iterator[pa.Table]:
+    """The id and text columns of a document file, in batches: Parquet streamed column by column, JSON lines
+    parsed whole (they have no columns to read apart)."""
+    if url.endswith(".jsonl.gz"):
+        table = read_jsonl_output(url)
+        require_document_columns(url, table.column_names)
+        yield from (pa.Table.from_batches([b]).select(["id", "text"]) for b in table.to_batches(READ_BATCH_ROWS))
+        return
+    with fsspec.open(url, "rb") as f:
+        parquet = pq.ParquetFile(f)
+        require_document_columns(url, parquet.schema_arrow.names)
+        for batch in parquet.iter_batches(batch_size=READ_BATCH_ROWS, columns=["id", "text"]):
+            yield pa.Table.from_batches([batch])
+
+
+def require_document_columns(url: str, names: list[str]) -> None:
+    missing = {"id", "text"} - set(names)
+    if missing:
+        raise ValueError(f"{url}: not a document file (no column {', '.join(sorted(missing))})")
+
+
 def text_bytes_estimate(files: list[str]) -> int:
-    """Uncompressed size of the `text` column from the Parquet footers (no data read)."""
+    """Size of the `text` column: from the Parquet footers (no data read); JSON lines are read to count it."""
     total = 0
     for url in files:
+        if url.endswith(".jsonl.gz"):
+            total += sum(int(pc.sum(pc.binary_length(t["text"])).as_py() or 0) for t in id_text_batches(url))
+            continue
         with fsspec.open(url, "rb") as f:
             metadata = pq.ParquetFile(f).metadata
         for g in range(metadata.num_row_groups):
@@ -94,21 +122,16 @@ def sample_texts(files: list[str], sample_bytes: int, seed: int = 0, stats: dict
     keep_fraction = min(1.0, sample_bytes / max(text_bytes_estimate(files), 1))
     taken_bytes = taken_docs = 0
     for url in files:
-        with fsspec.open(url, "rb") as f:
-            parquet = pq.ParquetFile(f)
-            missing = {"id", "text"} - set(parquet.schema_arrow.names)
-            if missing:
-                raise ValueError(f"{url}: not a document Parquet file (no column {', '.join(sorted(missing))})")
-            for batch in parquet.iter_batches(batch_size=READ_BATCH_ROWS, columns=["id", "text"]):
-                chosen = batch.filter(pa.array(id_hash_fraction(batch.column("id"), seed) < keep_fraction))
-                for text, size in zip(chosen.column("text").to_pylist(), pc.binary_length(chosen.column("text")).to_pylist()):
-                    yield text
-                    taken_bytes += size
-                    taken_docs += 1
-                    if stats is not None:
-                        stats.update(documents=taken_docs, bytes=taken_bytes)
-                    if taken_bytes >= sample_bytes:
-                        return
+        for batch in id_text_batches(url):
+            chosen = batch.filter(pa.array(id_hash_fraction(batch.column("id"), seed) < keep_fraction))
+            for text, size in zip(chosen.column("text").to_pylist(), pc.binary_length(chosen.column("text")).to_pylist()):
+                yield text
+                taken_bytes += size
+                taken_docs += 1
+                if stats is not None:
+                    stats.update(documents=taken_docs, bytes=taken_bytes)
+                if taken_bytes >= sample_bytes:
+                    return
 
 
 def train_tokenizer(inputs: list[str], output: str, vocab_size: int = 32768, sample_bytes: int = 1_000_000_000,
@@ -124,9 +147,7 @@ def train_tokenizer(inputs: list[str], output: str, vocab_size: int = 32768, sam
                          f"plus {len(special_tokens)} special tokens")
     if sample_bytes <= 0:
         raise ValueError(f"sample_bytes must be positive, got {sample_bytes}")
-    files = parquet_inputs(inputs)
-    if not files:
-        raise ValueError(f"no Parquet files under {', '.join(inputs)}")
+    files = document_inputs(inputs)
     start = time.perf_counter()
     tokenizer = new_tokenizer()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency,

@@ -1,4 +1,4 @@
-"""`curate train-tokenizer`: a byte-level BPE tokenizer from a sample of curated Parquet."""
+"""`curate train-tokenizer`: a byte-level BPE tokenizer from a sample of curated documents."""
 from __future__ import annotations
 
 import re
@@ -19,12 +19,12 @@ def parse_size(text: str) -> int:
 
 def add_train_tokenizer_parser(commands) -> None:
     parser = commands.add_parser(
-        "train-tokenizer", help="train a byte-level BPE tokenizer on curated Parquet",
+        "train-tokenizer", help="train a byte-level BPE tokenizer on curated documents",
         description="Train a GPT-4-style byte-level BPE tokenizer (HF tokenizers) on a deterministic sample of the "
-                    "documents in the given Parquet files or stage output folders, and write tokenizer.json "
+                    "documents in the given stage output folders or files (Parquet, or a pipeline's .jsonl.gz output), and write tokenizer.json "
                     "(loadable by tokenizers and transformers). Prints the file's sha256, the hash token "
                     "shards and mix manifests refer to.")
-    parser.add_argument("inputs", nargs="+", help="Parquet files or folders, e.g. out/web/dedup out/books/extract")
+    parser.add_argument("inputs", nargs="+", help="stage folders or files, e.g. out/web/dedup out/books/extract (Parquet or .jsonl.gz)")
     parser.add_argument("--output", required=True, help="where to write tokenizer.json")
     parser.add_argument("--vocab-size", type=int, default=32768, help="vocabulary size incl. special tokens (default 32768)")
     parser.add_argument("--sample-bytes", type=parse_size, default=parse_size("1GB"),
@@ -48,4 +48,7 @@ def cmd_train_tokenizer(args) -> int:
         raise ConfigError(str(error)) from None
     print(f"tokenizer: {result.path}\nsha256: {result.sha256}\nvocab size: {result.vocab_size}\n"
           f"trained on {result.sample_documents} documents, {result.sample_bytes / 1e6:.1f} MB, in {result.seconds:.1f} s")
+    if result.vocab_size < args.vocab_size:  # the trainer stops when no pair is left that is seen often enough
+        print(f"note: {result.vocab_size} tokens, not the {args.vocab_size} asked: the sample has no more pairs seen "
+              f"--min-frequency ({args.min_frequency}) times; give more text or a smaller --vocab-size")
     return 0
