@@ -1,6 +1,6 @@
 """Language ID: curate's `langid` stage vs datatrove's LanguageFilter, same documents, same model, same run.
 
-    python bench/langid_throughput.py [--repeat 3] [--languages en de fr]
+    python -m bench.langid_throughput [--repeat 3] [--languages en de fr]
 
 Documents: every web page of ../shared/data/web (WARC and HTML files through curate's web
 extractor, plus the JSONL web documents) and the five books cut into passages of 80-400

@@ -1,7 +1,7 @@
 """Reading JSONL.gz + language ID: curate's reader and langid stage vs datatrove's JsonlReader +
 LanguageFilter, the same 100,000 documents, the same model (lid.176.ftz), one worker each, same run.
 
-    python bench/read_langid.py [--docs 100000]
+    python -m bench.read_langid [--docs 100000]
 
 Documents: the real CCNet/Dolma documents of ../shared/data/web/jsonl cut into passages of about
 600 characters at line ends, numbered and repeated up to --docs, written as 4 Dolma-style .jsonl.gz
