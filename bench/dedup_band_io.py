@@ -1,7 +1,7 @@
 """What a dedup candidates task reads: the old layout (band keys as columns of each shard's signature
 file) vs band-local key files (curate/dedup/keys.py), measured in the same run on the same corpus.
 
-    python bench/dedup_band_io.py --docs 200000 --shards 4
+    python -m bench.dedup_band_io --docs 200000 --shards 4
 
 After: the dedup stage runs (2 workers); each candidates task's files, bytes and read calls are taken
 from its completion record (the stage's stats). Before: each shard's signature rows as the stage
@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,7 +26,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
 
 
 def old_layout(stage, shard: Path, target: Path) -> None:
@@ -60,7 +58,7 @@ def main() -> None:
     parser.add_argument("--shards", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    import dedup_planted
+    from bench import dedup_planted
     from curate.core.executor import LocalExecutor
     from curate.core.pipeline import load_pipeline
     from curate.core.runner import run_pipeline

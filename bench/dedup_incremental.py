@@ -1,6 +1,6 @@
 """Incremental dedup with an index vs from scratch: crawl B against the index of crawl A, vs one run on A + B.
 
-    python bench/dedup_incremental.py --docs 100000 [--workers 2]
+    python -m bench.dedup_incremental --docs 100000 [--workers 2]
 
 Corpus: bench/dedup_planted.py's (10% exact, 10% near copies of a document among the last 200,000),
 2 x docs documents in 8 shards; A is the first 4 shards, B the last 4, so B holds copies of A's
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,12 +23,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
 
 
 def tree_cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of a process and its live descendants (the executor's workers)."""
-    import dedup_scale
+    from bench import dedup_scale
 
     return dedup_scale.tree_sum(pid, lambda fields: (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
 
@@ -63,7 +61,7 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=100_000, help="documents per crawl")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    import dedup_planted
+    from bench import dedup_planted
 
     root = Path(tempfile.mkdtemp(prefix="dedup-incremental-"))
     try:

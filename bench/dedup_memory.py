@@ -1,6 +1,6 @@
 """The dedup stage's announced memory estimate against its real peak, at a few corpus sizes.
 
-    python bench/dedup_memory.py [--workers 2] [--docs 10000 100000]
+    python -m bench.dedup_memory [--workers 2] [--docs 10000 100000]
 
 Corpora: the books of ../shared/data, one document per file (few, long documents); the book
 passages and web documents of dedup_quality's corpus (thousands of medium documents, 4 shards);
@@ -24,12 +24,10 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent))
 
-import dedup_corpus  # noqa: E402
-import dedup_quality  # noqa: E402
-import dedup_scale  # noqa: E402
+from bench import dedup_corpus  # noqa: E402
+from bench import dedup_quality  # noqa: E402
+from bench import dedup_scale  # noqa: E402
 
 from curate.core.schema import doc_id, make_documents  # noqa: E402
 
@@ -56,7 +54,7 @@ def long_corpus(shared: Path, folder: Path, docs: int = 400, length: int = 250_0
 
 
 def measure(input_dir: Path, work: Path, workers: int) -> dict:
-    command = [sys.executable, __file__, "--child", str(input_dir), str(work), str(workers)]
+    command = [sys.executable, "-m", __spec__.name, "--child", str(input_dir), str(work), str(workers)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak, stop = 0, threading.Event()
 

@@ -1,6 +1,6 @@
 """Dedup at 1M-10M documents with planted duplicates: time, peak RSS and precision/recall on the plants.
 
-    nice -n 10 python bench/dedup_planted.py --docs 1000000 3000000 10000000 --workers 2 [--tmp DIR]
+    nice -n 10 python -m bench.dedup_planted --docs 1000000 3000000 10000000 --workers 2 [--tmp DIR]
 
 Input, written shard by shard (the corpus is never held in memory; 250,000 documents per shard):
 originals are 3-5 random sentences of the books and web documents in ../shared/data (19,886
@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-import dedup_scale
+from bench import dedup_scale
 
 HERE = Path(__file__).resolve().parent
 DOCS_PER_SHARD = 250_000
@@ -38,7 +38,7 @@ EXACT, NEAR = 1, 2
 
 def build(shared: Path, docs: int, folder: Path, seed: int = 0, per_shard: int = DOCS_PER_SHARD) -> np.ndarray:
     """Write the corpus; returns per document 0 (original), EXACT or NEAR."""
-    import dedup_corpus
+    from bench import dedup_corpus
 
     pool = dedup_corpus.sentences(dedup_corpus.web_texts(shared) + dedup_corpus.book_passages(shared, 20, 10_000))
     rng = random.Random(seed)

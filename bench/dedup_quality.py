@@ -1,6 +1,6 @@
 """Near-duplicate detection quality against planted ground truth (real text).
 
-    python bench/dedup_quality.py [--workers 2] [--bases N] [--verify-thresholds default 0.7 null]
+    python -m bench.dedup_quality [--workers 2] [--bases N] [--verify-thresholds default 0.7 null]
 
 Every base document (web pages, HTML extracted with trafilatura, book passages, standard
 library modules) gets one edited copy whose true Jaccard similarity to it is planted at
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -35,10 +34,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import dedup_corpus  # noqa: E402
+from bench import dedup_corpus  # noqa: E402
 
 from curate.core.executor import LocalExecutor  # noqa: E402
 from curate.core.pipeline import load_pipeline  # noqa: E402

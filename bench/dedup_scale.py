@@ -1,6 +1,6 @@
 """End-to-end dedup time and peak memory, ours vs datatrove, on the same input and settings.
 
-    python bench/dedup_scale.py --docs 10000 100000 [--ours-only 1000000] [--workers 2]
+    python -m bench.dedup_scale --docs 10000 100000 [--ours-only 1000000] [--workers 2]
 
 Input: short documents (2-4 random real sentences from the books and web documents in
 ../shared/data, about 30-100 words), 10% planted exact copies (case changed) and 10%
@@ -31,13 +31,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent))
 SHARDS = 8
 
 
 def build_corpus(shared: Path, docs: int, folder: Path, seed: int = 0) -> None:
-    import dedup_corpus
+    from bench import dedup_corpus
 
     pool = dedup_corpus.sentences(dedup_corpus.web_texts(shared) + dedup_corpus.book_passages(shared, 20, 10_000))
     rng = random.Random(seed)
@@ -133,7 +131,7 @@ def tree_sum(pid: int, value) -> float:
 def measure(side: str, input_dir: Path, work: Path, workers: int, verify: bool = True) -> dict:
     """Run one side in a subprocess; wall time and peak summed RSS of its process tree."""
     result_file = work / "result.json"
-    command = [sys.executable, __file__, "--child", side, str(input_dir), str(work), str(workers), str(result_file), str(int(verify))]
+    command = [sys.executable, "-m", __spec__.name, "--child", side, str(input_dir), str(work), str(workers), str(result_file), str(int(verify))]
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     peak = 0

@@ -2,7 +2,7 @@
 the training pass on the same model and windows (forward + loss + backward, as in a step), and against the bare
 forward with loss, measured in the same run. Input: a held-out text set tokenized with a real tokenizer.
 
-    python bench/eval_throughput.py --tokenizer out/ablation-web/tokenizer/tokenizer.json \
+    python -m bench.eval_throughput --tokenizer out/ablation-web/tokenizer/tokenizer.json \
         --text out/ablation-web/held_out/pride_and_prejudice.txt
 """
 from __future__ import annotations

@@ -15,9 +15,9 @@ extractors); resiliparse main_content; datatrove's Trafilatura step exactly as F
 configures it (defaults: favour_precision, 1 s timeout in its sandbox process, deduplicate,
 tables on), when datatrove is installed (bench extra).
 
-    python bench/extract_quality.py [--repeat 2]
-    python bench/extract_quality.py --profile fast   # where one engine's time goes
-    python bench/extract_quality.py --warc           # the shared crawl (web.yaml's inputs): pages with text per engine
+    python -m bench.extract_quality [--repeat 2]
+    python -m bench.extract_quality --profile fast   # where one engine's time goes
+    python -m bench.extract_quality --warc           # the shared crawl (web.yaml's inputs): pages with text per engine
 """
 from __future__ import annotations
 
@@ -26,13 +26,11 @@ import cProfile
 import os
 import pstats
 import resource
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 import trafilatura  # noqa: E402
 from resiliparse.extract.html2text import extract_plain_text  # noqa: E402

@@ -8,7 +8,7 @@ settings: favor_precision, tables on, deduplicate; 10 s watchdog limit) with eac
 datatrove runs its defaults, which are FineWeb's (favour_precision, tables on, deduplicate,
 1 s timeout). Both write Parquet.
 
-    python bench/extract_throughput.py [--copies 3] [--workers 1 2] [--engines trafilatura auto resiliparse]
+    python -m bench.extract_throughput [--copies 3] [--workers 1 2] [--engines trafilatura auto resiliparse]
                                        [--rounds 3] [--no-datatrove]
 
 With --rounds, every tool's 1- and 2-worker runs are repeated, interleaved, and each round's
@@ -19,20 +19,16 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import shutil
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # run from a checkout without installing, like the other benches
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
 
-from warcio.statusandheaders import StatusAndHeaders  # noqa: E402
-from warcio.warcwriter import WARCWriter  # noqa: E402
+from bench import harness
 
-SHARED = REPO.parent / "shared" / "data" / "web"
+SHARED = harness.SHARED / "web"
 GOOD_WARCS = ["dolma_sample-0000.warc.gz", "dolma_sample-0001.warc.gz", "resiliparse_warcfile.warc.gz", "warcio_example.warc.gz"]
 
 
@@ -74,18 +70,14 @@ def run_curate(data: Path, output: Path, workers: int, engine: str) -> int:
 
 
 def run_datatrove(data: Path, output: Path, workers: int, engine: str) -> int:
-    from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.extractors import Trafilatura
     from datatrove.pipeline.readers import WarcReader
     from datatrove.pipeline.writers import ParquetWriter
 
-    files = len(list(data.glob("*.warc.gz")))
-    executor = LocalPipelineExecutor(
-        pipeline=[WarcReader(str(data), glob_pattern="*.warc.gz"),
-                  Trafilatura(favour_precision=True),  # FineWeb's call; defaults: 1 s timeout, deduplicate, tables on
-                  ParquetWriter(str(output / "out"))],
-        tasks=files, workers=workers, logging_dir=str(output / "logs"), skip_completed=False)
-    executor.run()
+    harness.run_datatrove([WarcReader(str(data), glob_pattern="*.warc.gz"),
+                           Trafilatura(favour_precision=True),  # FineWeb's call; defaults: 1 s timeout, deduplicate, tables on
+                           ParquetWriter(str(output / "out"))],
+                          output / "logs", tasks=len(list(data.glob("*.warc.gz"))), workers=workers)
     from datatrove.io import get_datafolder
     import pyarrow.parquet as pq
     folder = get_datafolder(str(output / "out"))
@@ -99,37 +91,41 @@ def main() -> None:
     parser.add_argument("--engines", nargs="+", default=["trafilatura", "auto", "resiliparse"])
     parser.add_argument("--rounds", type=int, default=1, help="repeat every (tool, workers) run, interleaved")
     parser.add_argument("--no-datatrove", action="store_true", help="curate's engines only")
+    parser.add_argument("--json", help="write the ratios to datatrove here (for python -m bench.compare)")
     args = parser.parse_args()
     tools = [(f"curate {engine}", run_curate, engine) for engine in args.engines]
     tools += [] if args.no_datatrove else [("datatrove", run_datatrove, "")]
     with tempfile.TemporaryDirectory() as tmp:
         data = build_input(Path(tmp), args.copies)
         megabytes = sum(p.stat().st_size for p in data.iterdir()) / 1e6
-        print(f"input: {len(list(data.iterdir()))} WARC files, {megabytes:.1f} MB (gzip); {os.cpu_count()} CPUs")
-        results = {}  # (tool, workers) -> [(docs, seconds, load average before the run)] in round order
+        print(f"input: {len(list(data.iterdir()))} WARC files, {megabytes:.1f} MB (gzip); {harness.Machine.now()}")
+        runs = {}  # (tool, workers) -> [(docs, seconds, load average before the run)] in round order
+        results = harness.Results()
         for round_ in range(args.rounds):
             # a shared machine's load drifts: each tool's 1- and 2-worker runs follow each other,
             # so a round's ratio compares runs under about the same load
             for tool, fn, engine in tools:
                 for workers in args.workers:
-                    load = os.getloadavg()[0]
-                    start = time.perf_counter()
-                    docs = fn(data, Path(tmp) / f"{tool.replace(' ', '-')}-{workers}-{round_}", workers, engine)
-                    seconds = time.perf_counter() - start
-                    results.setdefault((tool, workers), []).append((docs, seconds, load))
+                    docs, timing = harness.timed(fn, data, Path(tmp) / f"{tool.replace(' ', '-')}-{workers}-{round_}", workers, engine)
+                    seconds, load = timing.wall, timing.load[0]
+                    runs.setdefault((tool, workers), []).append((docs, seconds, load))
                     print(f"round {round_}  {tool:<20} workers={workers}  docs={docs:>5}  {seconds:6.1f} s  "
                           f"{docs / seconds:7.1f} docs/s  {megabytes / seconds:6.2f} MB/s  load {load:.1f}", flush=True)
-        best = {key: min(seconds for _, seconds, _ in runs) for key, runs in results.items()}
+        best = {key: min(seconds for _, seconds, _ in timings) for key, timings in runs.items()}
         if not args.no_datatrove:
             for workers in args.workers:
                 for tool, _, _ in tools[:-1]:
                     print(f"workers={workers}: {tool} runs at {best['datatrove', workers] / best[tool, workers]:.2f}x datatrove's rate (best of {args.rounds})")
+                    results.add(f"extract_throughput.{tool.split()[-1]}_vs_datatrove.workers{workers}",
+                                best["datatrove", workers] / best[tool, workers], f"docs/s of curate extract (engine {tool.split()[-1]}) / datatrove's")
         if 1 in args.workers and 2 in args.workers:
             for tool, _, _ in tools:
-                ratios = [one[1] / two[1] for one, two in zip(results[tool, 1], results[tool, 2])]
-                loads = [f"{one[2]:.1f}/{two[2]:.1f}" for one, two in zip(results[tool, 1], results[tool, 2])]
+                ratios = [one[1] / two[1] for one, two in zip(runs[tool, 1], runs[tool, 2])]
+                loads = [f"{one[2]:.1f}/{two[2]:.1f}" for one, two in zip(runs[tool, 1], runs[tool, 2])]
                 print(f"{tool}: 2 workers = {best[tool, 1] / best[tool, 2]:.2f}x one worker (best vs best); per round "
                       f"{', '.join(f'{r:.2f}x' for r in ratios)} (load average 1/2 workers: {', '.join(loads)})")
+        if args.json:
+            results.write(args.json)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 files, same run. Each reads every record of the shared WARC files and the payload of every
 response, `--rounds` times; figures are the best round.
 
-    python bench/extract_warc_readers.py [--rounds 5]
+    python -m bench.extract_warc_readers [--rounds 5]
 """
 from __future__ import annotations
 

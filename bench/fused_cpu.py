@@ -1,6 +1,6 @@
 """CPU time of the same shards through the fused passes and through the materialised stages.
 
-    python bench/fused_cpu.py [--docs 2000] [--shards 1] [--workers 1] [--rounds 2] [--profile]
+    python -m bench.fused_cpu [--docs 2000] [--shards 1] [--workers 1] [--rounds 2] [--profile]
 
 The documents of bench/fused_pass.py (--docs of them in --shards shards: 2,000 a shard as in its
 50,000-document run) and its pipeline (langid -> quality -> dedup -> toxicity), fused and with
@@ -16,16 +16,14 @@ import argparse
 import cProfile
 import pstats
 import shutil
-import sys
 import tempfile
 import time
 import types
 from collections import defaultdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fused_pass import stages, write_corpus  # noqa: E402
+from bench.fused_pass import stages, write_corpus  # noqa: E402
 
 from curate.api import LocalExecutor, Pipeline  # noqa: E402
 from curate.core import execution  # noqa: E402

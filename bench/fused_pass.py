@@ -1,7 +1,7 @@
 """Fused passes vs --materialize: the web pipeline after extraction (langid -> quality -> dedup
 -> toxicity) on the same documents, same run, same workers.
 
-    python bench/fused_pass.py [--docs 50000] [--workers 2] [--repeat 1]
+    python -m bench.fused_pass [--docs 50000] [--workers 2] [--repeat 1]
 
 Documents: sentences of real text (the web documents of ../shared/data/web and the books cut
 into passages) drawn at random into paragraphs of 2 to 5 sentences and documents of 3 to 12 paragraphs, each with a URL on
@@ -18,20 +18,17 @@ from __future__ import annotations
 import argparse
 import random
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 
 import pyarrow.parquet as pq  # noqa: E402
 
 from curate.api import LocalExecutor, Pipeline, Stage  # noqa: E402
 from curate.core.schema import doc_id, make_documents  # noqa: E402
-from dedup_corpus import book_passages, sentences, web_texts  # noqa: E402
+from bench.dedup_corpus import book_passages, sentences, web_texts  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 SHARDS = 25

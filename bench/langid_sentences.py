@@ -2,7 +2,7 @@
 same sentences with each apostrophe look-alike and as numbered or bulleted list lines, and the
 non-English sentences taken for English, in 8 languages.
 
-    python bench/langid_sentences.py [--per-language 3000]
+    python -m bench.langid_sentences [--per-language 3000]
 
 Sentences (all offline, from ../shared/data; the label is the source's language):
 - en: the three English Gutenberg books (headers and footers cut by curate's book reader), the English
@@ -26,12 +26,10 @@ from __future__ import annotations
 import argparse
 import random
 import re
-import sys
 from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 import pyarrow as pa  # noqa: E402
 

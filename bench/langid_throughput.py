@@ -1,6 +1,6 @@
 """Language ID: curate's `langid` stage vs datatrove's LanguageFilter, same documents, same model, same run.
 
-    python bench/langid_throughput.py [--repeat 3] [--languages en de fr]
+    python -m bench.langid_throughput [--repeat 3] [--languages en de fr]
 
 Documents: every web page of ../shared/data/web (WARC and HTML files through curate's web
 extractor, plus the JSONL web documents) and the five books cut into passages of 80-400
@@ -21,14 +21,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 
 import pyarrow as pa  # noqa: E402
 
@@ -37,7 +34,7 @@ from curate.extract import web  # noqa: E402
 from curate.extract.stage import ExtractParams, Rejection  # noqa: E402
 from curate.langid.model import default_model_path  # noqa: E402
 from curate.langid.stage import LangIdParams, LangIdStage  # noqa: E402
-from dedup_corpus import book_passages, web_texts  # noqa: E402
+from bench.dedup_corpus import book_passages, web_texts  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 BATCH = 2048

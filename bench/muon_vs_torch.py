@@ -1,6 +1,6 @@
 """train.optim.Muon against PyTorch's torch.optim.Muon: CPU time of a step and agreement of the updates.
 
-    python bench/muon_vs_torch.py [--rounds 20] [--widths 128 768]
+    python -m bench.muon_vs_torch [--rounds 20] [--widths 128 768]
 
 Per width W: the hidden matrices of one GPT-2 block (c_attn 3W x W, attn c_proj W x W, c_fc 4W x W, mlp c_proj
 W x 4W) times `--layers`, random gradients, the same hyper-parameters (lr 0.02, momentum 0.95, Nesterov, weight
@@ -20,7 +20,6 @@ from pathlib import Path
 import torch
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 from train.optim import Muon  # noqa: E402
 
 

@@ -1,6 +1,6 @@
 """Text repair: curate's `normalize` stage vs datatrove's FTFYFormatter, same documents, same run, one process.
 
-    python bench/normalize.py [--copies 5]
+    python -m bench.normalize [--copies 5]
 
 Documents: the web pages and book passages of ../shared/data as real text, and one in ten of
 them damaged the commonest way (UTF-8 bytes decoded as Windows-1252: "für" -> "fÃ¼r"). The set
@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 
 from curate.core.schema import make_documents  # noqa: E402
 from curate.normalize.stage import NormalizeParams, NormalizeStage  # noqa: E402
-from dedup_corpus import book_passages, html_texts, web_texts  # noqa: E402
+from bench.dedup_corpus import book_passages, html_texts, web_texts  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 

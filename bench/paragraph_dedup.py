@@ -1,7 +1,7 @@
 """Paragraph dedup: curate's `paragraph_dedup` stage vs datatrove's sentence dedup (SentenceDedupSignature,
 SentenceFindDedups, SentenceDedupFilter), same documents, same run, one worker each.
 
-    python bench/paragraph_dedup.py [--copies 3]
+    python -m bench.paragraph_dedup [--copies 3]
 
 Documents: the extracted pages of the dolma WARC sample, the trafilatura cache pages (extracted by
 trafilatura), the CCNet documents and book passages of ../shared/data: real text with real repeated
@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import random
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,13 +26,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 
 from curate.api import LocalExecutor, Pipeline, Stage  # noqa: E402
 from curate.core.schema import make_documents  # noqa: E402
 from curate.dedup.paragraphs import line_keys  # noqa: E402
-from dedup_corpus import book_passages, html_texts, web_texts  # noqa: E402
+from bench.dedup_corpus import book_passages, html_texts, web_texts  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 

@@ -1,6 +1,6 @@
 """PII: curate's `pii` stage vs datatrove's PIIFormatter, same documents, same run, one process.
 
-    python bench/pii.py [--copies 20]
+    python -m bench.pii [--copies 20]
 
 Documents: the web pages of ../shared/data (HTML through trafilatura, the JSONL web documents) and
 book passages, as real text; a third of them get a planted line with a personal address and a
@@ -15,18 +15,15 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 
 
 from curate.core.schema import make_documents  # noqa: E402
 from curate.pii.stage import KINDS, PiiParams, PiiStage  # noqa: E402
-from dedup_corpus import book_passages, html_texts, web_texts  # noqa: E402
+from bench.dedup_corpus import book_passages, html_texts, web_texts  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 PLANTED = "Write to {name}@mail.example.net from 93.184.216.{i}."

@@ -1,7 +1,7 @@
 """PII: the planted forms and near-misses of tests/pii_forms.py, each planted in real pages, and the IPs
 taken in real release notes.
 
-    python bench/pii_forms.py [--pages 20]
+    python -m bench.pii_forms [--pages 20]
 
 Each form's sentence is planted in --pages real texts of ../shared/data (web pages and book passages,
 at the start, the middle or the end); a placement counts as replaced when every secret is gone and every
@@ -18,19 +18,15 @@ import glob
 import gzip
 import random
 import re
-import sys
 from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
-sys.path.insert(0, str(REPO / "tests"))
 
 from curate.core.schema import make_documents  # noqa: E402
 from curate.pii.stage import KINDS, PiiParams, PiiStage  # noqa: E402
-from dedup_corpus import book_passages, html_texts  # noqa: E402
-from pii_forms import FORMS, NEAR_MISSES, PHONE_FORMS  # noqa: E402
+from bench.dedup_corpus import book_passages, html_texts  # noqa: E402
+from tests.pii_forms import FORMS, NEAR_MISSES, PHONE_FORMS  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 

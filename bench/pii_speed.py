@@ -1,6 +1,6 @@
 """PII stage speed against earlier versions of itself, same corpus, same run, one process.
 
-    python bench/pii_speed.py [--copies 5] [--revs 4f17985 main]
+    python -m bench.pii_speed [--copies 5] [--revs 4f17985 main]
 
 Each revision's curate/pii/stage.py is read with `git show REV:curate/pii/stage.py` and loaded beside this
 checkout's (the registry decorator of older versions is dropped; nothing else changes). Corpus: the 106
@@ -23,11 +23,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 
 from curate.core.schema import make_documents  # noqa: E402
-from pii import corpus  # noqa: E402
+from bench.pii import corpus  # noqa: E402
 
 
 def load_stage(rev: str | None, folder: Path):

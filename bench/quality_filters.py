@@ -1,6 +1,6 @@
 """Heuristic quality filters: curate's `quality` stage vs datatrove, same documents, same thresholds.
 
-    python bench/quality_filters.py [--repeat 1] [--per-filter]
+    python -m bench.quality_filters [--repeat 1] [--per-filter]
 
 Documents: every web page of ../shared/data/web (WARC and HTML files through curate's web
 extractor, once with its precision settings and once favouring recall with tables and
@@ -24,21 +24,18 @@ from __future__ import annotations
 import argparse
 import copy
 import re
-import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 
 from curate.core.schema import make_documents  # noqa: E402
 from curate.extract import web  # noqa: E402
 from curate.extract.stage import ExtractParams, Rejection  # noqa: E402
 from curate.quality.stage import QualityParams, QualityStage  # noqa: E402
-from dedup_corpus import book_passages, web_texts  # noqa: E402
+from bench.dedup_corpus import book_passages, web_texts  # noqa: E402
+from bench.harness import Machine, Results, datatrove_documents, datatrove_reasons, timed  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 BATCH = 2048
@@ -72,18 +69,7 @@ def datatrove_filters():
 
 def run_datatrove(texts: list[str], filters) -> list[str | None]:
     """Per document, 'filter.reason' of the first failure or None."""
-    from datatrove.data import Document
-
-    reasons = []
-    for i, text in enumerate(texts):
-        doc, reason = Document(text=text, id=str(i)), None
-        for name, dt_filter in filters:
-            verdict = dt_filter.filter(doc)
-            if verdict is not True:
-                reason = f"{name}.{verdict[1] if isinstance(verdict, tuple) else 'rejected'}"
-                break
-        reasons.append(reason)
-    return reasons
+    return datatrove_reasons(filters, datatrove_documents(texts))
 
 
 def run_curate(texts: list[str], stage: QualityStage) -> list[str | None]:
@@ -92,12 +78,6 @@ def run_curate(texts: list[str], stage: QualityStage) -> list[str | None]:
         table = make_documents([{"id": str(i), "source": "web", "text": t} for i, t in enumerate(texts[start : start + BATCH])])
         reasons += list(stage.process(table).reasons)
     return reasons
-
-
-def timed(fn, *args):
-    start = time.perf_counter()
-    result = fn(*args)
-    return result, time.perf_counter() - start
 
 
 def compare(kinds, ours, theirs, label: str) -> None:
@@ -133,6 +113,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=1, help="timed passes over the corpus (best is reported)")
     parser.add_argument("--per-filter", action="store_true", help="also compare each filter alone")
+    parser.add_argument("--json", help="write the headline ratio here (for python -m bench.compare)")
     args = parser.parse_args()
 
     docs = corpus()
@@ -148,13 +129,17 @@ def main() -> None:
 
     best = {"curate": float("inf"), "datatrove": float("inf")}
     for _ in range(args.repeat):
-        ours, seconds = timed(run_curate, texts, stage)
-        best["curate"] = min(best["curate"], seconds)
-        theirs, seconds = timed(run_datatrove, texts, filters)
-        best["datatrove"] = min(best["datatrove"], seconds)
+        ours, timing = timed(run_curate, texts, stage)
+        best["curate"] = min(best["curate"], timing.wall)
+        theirs, timing = timed(run_datatrove, texts, filters)
+        best["datatrove"] = min(best["datatrove"], timing.wall)
     for tool, seconds in best.items():
         print(f"{tool:10s} {seconds:7.2f} s  {len(texts) / seconds:8.1f} docs/s  {mb / seconds:6.2f} MB/s")
-    print(f"ratio curate/datatrove: {best['datatrove'] / best['curate']:.2f}x")
+    print(f"ratio curate/datatrove: {best['datatrove'] / best['curate']:.2f}x ({Machine.now()})")
+    if args.json:
+        results = Results()
+        results.add("quality.stage_vs_datatrove", best["datatrove"] / best["curate"], "docs/s of the quality stage / datatrove's four filters")
+        results.write(args.json)
     compare(kinds, ours, theirs, "all four filters")
     print("\nfirst failing rule, all documents:")
     for side, reasons in (("curate", ours), ("datatrove", theirs)):

@@ -1,7 +1,7 @@
 """Does a change to the quality stage keep its output identical? Record it once, check it after.
 
-    python bench/quality_same_output.py --save /tmp/quality-ref.pkl     # before the change
-    python bench/quality_same_output.py --check /tmp/quality-ref.pkl    # after: lists every difference
+    python -m bench.quality_same_output --save /tmp/quality-ref.pkl     # before the change
+    python -m bench.quality_same_output --check /tmp/quality-ref.pkl    # after: lists every difference
 
 A speed-up of the heuristic filters must not move one signal, reason, detail or rewritten text.
 This runs `QualityStage.process` on a corpus of real and awkward documents under several
@@ -23,8 +23,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
@@ -69,7 +67,7 @@ EDGE_CASES = [
 
 def fused_cpu_documents() -> list[str]:
     """The 2,000 documents bench/fused_cpu.py measures (shard 0 of bench/fused_pass.py's corpus)."""
-    from fused_pass import write_corpus
+    from bench.fused_pass import write_corpus
 
     with tempfile.TemporaryDirectory() as tmp:
         write_corpus(Path(tmp), 2000, shards=1)
@@ -95,7 +93,7 @@ def book_pieces(size: int = 20_000) -> list[str]:
 
 
 def build_corpus() -> list[str]:
-    from dedup_corpus import web_texts
+    from bench.dedup_corpus import web_texts
 
     return web_texts(SHARED) + extracted_pages() + book_pieces() + fused_cpu_documents() + EDGE_CASES
 

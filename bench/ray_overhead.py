@@ -1,6 +1,6 @@
 """The overhead of the Ray executor over the local one: the same pipelines, 2 workers each, same run.
 
-    python bench/ray_overhead.py [--repeats 5] [--workers 2]
+    python -m bench.ray_overhead [--repeats 5] [--workers 2]
 
 The demo corpus is ../shared/data: pipelines/books.yaml over the books and pipelines/web.yaml
 over the WARC files and saved HTML pages, each as shipped (extract, langid, quality, dedup and,
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,7 +23,6 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-sys.path.insert(0, str(REPO))
 
 from curate.core.executor import LocalExecutor  # noqa: E402
 from curate.core.pipeline import load_pipeline  # noqa: E402

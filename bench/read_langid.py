@@ -1,7 +1,7 @@
 """Reading JSONL.gz + language ID: curate's reader and langid stage vs datatrove's JsonlReader +
 LanguageFilter, the same 100,000 documents, the same model (lid.176.ftz), one worker each, same run.
 
-    python bench/read_langid.py [--docs 100000]
+    python -m bench.read_langid [--docs 100000]
 
 Documents: the real CCNet/Dolma documents of ../shared/data/web/jsonl cut into passages of about
 600 characters at line ends, numbered and repeated up to --docs, written as 4 Dolma-style .jsonl.gz
@@ -28,10 +28,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 
-from langid_throughput import offline_datatrove_cache  # noqa: E402
+from bench.langid_throughput import offline_datatrove_cache  # noqa: E402
 
 from curate.core.params import build_params  # noqa: E402
 from curate.langid.model import default_model_path  # noqa: E402

@@ -1,6 +1,6 @@
 """One large Parquet file read with 1 and 2 workers: does a single file use every worker?
 
-    python bench/read_parquet.py [--size-gb 1.0]
+    python -m bench.read_parquet [--size-gb 1.0]
 
 The file: FineWeb-style rows (text, id, dump, url, date, file_path, language, language_score,
 token_count) whose texts are passages of the real CCNet/Dolma documents in ../shared/data/web/jsonl,
@@ -28,10 +28,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 
-from read_langid import passages  # noqa: E402
+from bench.read_langid import passages  # noqa: E402
 
 
 def write_file(path: Path, size_gb: float) -> int:

@@ -7,7 +7,7 @@ Parquet's zstd cannot shrink the copies to nothing and the files weigh what 100,
 files are written like the runner writes them (zstd, a row group per 1,000-document batch). The baseline is what a report without
 stats and sampling would have to do at least once: read every Parquet file of the run, text included.
 
-    python bench/report_time.py [--demo out/demo] [--docs 100000] [--work /tmp/report_bench]
+    python -m bench.report_time [--demo out/demo] [--docs 100000] [--work /tmp/report_bench]
 """
 from __future__ import annotations
 
@@ -18,14 +18,13 @@ import shutil
 import string
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-REPO = Path(__file__).resolve().parent.parent
+from bench.harness import REPO, Machine, Results, run_command, timed
 
 
 def rotation(shift: int) -> dict:
@@ -69,28 +68,34 @@ def main() -> None:
     parser.add_argument("--demo", default="out/demo", help="a `curate demo` output (made with --from ../shared/data if missing)")
     parser.add_argument("--docs", type=int, default=100_000)
     parser.add_argument("--work", default="/tmp/report_bench")
+    parser.add_argument("--reuse", action="store_true", help="time the run already in --work (made by an earlier call)")
+    parser.add_argument("--json", help="write the ratios here (for python -m bench.compare)")
     args = parser.parse_args()
     demo = Path(args.demo)
     if not (demo / "web" / "pipeline.yaml").exists():
         subprocess.run([sys.executable, "-m", "studies.cli", "curate", "demo", "--from", str(REPO.parent / "shared" / "data"),
                         "--output", str(demo), "--train-steps", "0", "--no-progress"], check=True, cwd=REPO, capture_output=True)
     run = Path(args.work) / "web"
-    docs = replicate(demo / "web", run, args.docs)
+    if args.reuse and (run / "stats").exists():
+        docs = max(json.loads(p.read_text())["docs_in"] for p in (run / "stats").glob("*.json"))
+    else:
+        docs = replicate(demo / "web", run, args.docs)
     parquet = [p for p in run.rglob("*.parquet")]
     size = sum(p.stat().st_size for p in parquet) / 1e6
-    print(f"run: {run}: {docs:,} documents in, {len(parquet)} Parquet files, {size:.1f} MB")
+    print(f"run: {run}: {docs:,} documents in, {len(parquet)} Parquet files, {size:.1f} MB; {Machine.now()}")
 
-    start = time.perf_counter()
-    rows = sum(pq.read_table(p).num_rows for p in parquet)
-    reread = time.perf_counter() - start
-    print(f"re-read every Parquet file (all columns): {reread:.2f} s ({rows:,} rows)")
+    rows, reread = timed(lambda: sum(pq.read_table(p).num_rows for p in parquet))
+    print(f"re-read every Parquet file (all columns): {reread} ({rows:,} rows)")
+    results = Results()
     for sample in (100_000, 10_000):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "curate.cli", "report", str(run), "--sample", str(sample)], check=True, cwd=REPO, capture_output=True)
-        seconds = time.perf_counter() - start
+        report = run_command("-m", "curate.cli", "report", str(run), "--sample", str(sample))
         html = (run / "report" / "index.html").stat().st_size / 1e6
-        print(f"curate report --sample {sample}: {seconds:.2f} s (process start included), {html:.2f} MB of HTML; "
-              f"{seconds / reread:.2f}x the re-read")
+        print(f"curate report --sample {sample}: {report} (process start included), {html:.2f} MB of HTML; "
+              f"{report.wall / reread.wall:.2f}x the re-read")
+        results.add(f"report_time.sample_{sample}_vs_reread", report.wall / reread.wall,
+                    "seconds of `curate report` / re-reading every Parquet file of the run", higher_is_better=False)
+    if args.json:
+        results.write(args.json)
 
 
 if __name__ == "__main__":

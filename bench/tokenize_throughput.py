@@ -1,7 +1,7 @@
 """Tokenization throughput: the real `tokenize` stage with 1 and 2 workers versus raw
 `Tokenizer.encode_batch_fast` on the same text in the same run, and tokenizer training time.
 
-    python bench/tokenize_throughput.py [--train-mb 100] [--encode-mb 40] [--vocab-size 32768]
+    python -m bench.tokenize_throughput [--train-mb 100] [--encode-mb 40] [--vocab-size 32768]
 
 The corpus is real text: the books, web documents, Rust book chapters, GSM8K and self-instruct tasks of
 ../shared/data plus the Python standard library (about 31 MB), repeated until the size asked for (each
@@ -24,7 +24,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("SHARED_DATA", REPO.parent / "shared" / "data"))
-sys.path.insert(0, str(REPO))
 
 RAW_SCRIPT = """
 import json, sys, time

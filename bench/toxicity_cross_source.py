@@ -1,6 +1,6 @@
 """Toxicity classifiers across sources: train on one labelled source, test on another it never saw.
 
-    python bench/toxicity_cross_source.py [--work out/bench_toxicity]
+    python -m bench.toxicity_cross_source [--work out/bench_toxicity]
     (the lexicon recipes need better-profanity's word list: pip install better-profanity==0.7.0)
 
 Sources in ../shared/data: Jigsaw, Wikipedia talk comments marked rude, insulting or threatening
@@ -35,13 +35,11 @@ import csv
 import json
 import random
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 from curate.classify.model import Classifier, binary_metrics, normalise  # noqa: E402
 from curate.classify.train import TrainSettings, train_classifier  # noqa: E402

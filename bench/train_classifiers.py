@@ -2,7 +2,7 @@
 held-out figures, then time scoring with the classify stage against datatrove's
 FastTextClassifierFilter on the same documents and model.
 
-    python bench/train_classifiers.py [--work out/bench_classifiers] [--score-copies 2]
+    python -m bench.train_classifiers [--work out/bench_classifiers] [--score-copies 2]
 
 Classifiers (each one `curate train-classifier` command, printed as run):
 - quality (DCLM-style): positives GSM8K, self-instruct tasks, Rust book chapters; negatives

@@ -1,7 +1,7 @@
 """GPT-2 124M training throughput and MFU on one GPU, against nanoGPT's model in the same run.
 
-    python bench/train_gpu.py [--nanogpt DIR] [--micro-batch 16] [--steps 30] [--optimizer muon|adamw]
-    python bench/train_gpu.py --device cpu --tiny        # smoke test of the same code path without a GPU
+    python -m bench.train_gpu [--nanogpt DIR] [--micro-batch 16] [--steps 30] [--optimizer muon|adamw]
+    python -m bench.train_gpu --device cpu --tiny        # smoke test of the same code path without a GPU
 
 Ours: seq_len 1024, bf16 autocast, each block compiled, chunked cross-entropy, fused AdamW (or Muon + AdamW),
 the step `train run configs/gpt2-124m.yaml` makes. nanoGPT (DIR: a checkout of github.com/karpathy/nanoGPT,
@@ -20,7 +20,6 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from train.config import TrainConfig  # noqa: E402
 from train.model import GPT, GPTConfig  # noqa: E402
 from train.optim import build_optimizer  # noqa: E402

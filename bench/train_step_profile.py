@@ -1,6 +1,6 @@
 """Where a CPU training step goes: this trainer (Muon, AdamW) against nanoGPT's model + AdamW, same size and batch.
 
-    python bench/train_step_profile.py --nanogpt DIR [--rounds 8] [--profile]
+    python -m bench.train_step_profile --nanogpt DIR [--rounds 8] [--profile]
 
 Same model as bench/train_vs_nanogpt.py (4 layers, 4 heads, width 128, seq 256, 16 sequences, fp32, one
 thread), same batches. The three steps run in one process, interleaved in rounds of 5, and are timed in
@@ -18,9 +18,7 @@ from pathlib import Path
 
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
-from train_fixtures import build_token_data, write_manifest  # noqa: E402
+from tests.train_fixtures import build_token_data, write_manifest  # noqa: E402
 
 from train.config import load_config  # noqa: E402
 from train.trainer import Trainer  # noqa: E402

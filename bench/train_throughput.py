@@ -1,6 +1,6 @@
 """Trainer throughput on CPU: the data loader alone (goal >= 20M tokens/s) and the tiny model's training tokens/s.
 
-    python bench/train_throughput.py
+    python -m bench.train_throughput
 
 Shards come from the real books in ../shared/data (BPE trained with `tokenizers`, as the tests do).
 """
@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
-from train_fixtures import build_token_data, write_manifest  # noqa: E402
+from tests.train_fixtures import build_token_data, write_manifest  # noqa: E402
 
 from common.mix import load_manifest, plan_mix  # noqa: E402
 from train.config import load_config  # noqa: E402

@@ -1,6 +1,6 @@
 """Tokens to a target loss: this trainer (Muon + AdamW) against nanoGPT's train.py on the same tokens, CPU.
 
-    python bench/train_vs_nanogpt.py --nanogpt DIR [--iters 600] [--seeds 0 1 2] [--out bench/out/nanogpt]
+    python -m bench.train_vs_nanogpt --nanogpt DIR [--iters 600] [--seeds 0 1 2] [--out bench/out/nanogpt]
 
 DIR is a checkout of github.com/karpathy/nanoGPT (train.py, model.py, configurator.py); nothing of it is
 imported into this repository. Data: the three English books of ../shared/data/books, byte-level BPE vocab 1024
@@ -32,8 +32,7 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
-from train_fixtures import build_token_data, write_manifest  # noqa: E402
+from tests.train_fixtures import build_token_data, write_manifest  # noqa: E402
 
 from common.mix import load_manifest, plan_mix  # noqa: E402
 from common.shards import read_token_dir  # noqa: E402

@@ -1,6 +1,6 @@
 """URL blocklist at full size: curate's toxicity stage vs datatrove's URLFilter, same lists, same URLs.
 
-    python bench/url_blocklist.py [--repeat 3] [--checks domains fineweb]
+    python -m bench.url_blocklist [--repeat 3] [--checks domains fineweb]
 
 The list is the one datatrove ships in its wheel (assets/url_filterblacklistsv0_3_0.tar.gz:
 UT1-derived, 4.56M domains, what FineWeb filtered with); it is unpacked to a temporary folder,
@@ -38,9 +38,8 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-SHARED = REPO.parent / "shared" / "data"
+from bench.harness import SHARED, datatrove_documents
+
 BATCH = 2048
 
 
@@ -130,7 +129,6 @@ def run_curate(domains: str, urls: list[str], repeat: int, fineweb: bool) -> dic
 
 
 def run_datatrove(domains: str, urls: list[str], repeat: int, fineweb: bool) -> dict:
-    from datatrove.data import Document
     from datatrove.pipeline.filters import URLFilter
     from tldextract import TLDExtract
 
@@ -142,7 +140,7 @@ def run_datatrove(domains: str, urls: list[str], repeat: int, fineweb: bool) -> 
     url_filter.tldextractor = TLDExtract(suffix_list_urls=(), cache_dir=None)  # bundled snapshot, offline
     loaded = time.perf_counter()
     list_mb = rss_mb() - before
-    docs = [Document(text="", id=str(i), metadata={"url": u}) for i, u in enumerate(urls)]
+    docs = datatrove_documents([""] * len(urls), urls)
     seconds = []
     for _ in range(repeat):
         begin = time.perf_counter()
@@ -177,7 +175,7 @@ def main() -> None:
             results = {}
             for name in ("curate", "datatrove"):
                 out = Path(tmp) / f"{name}.json"
-                subprocess.run([sys.executable, __file__, "--side", name, "--files", str(domains), str(urls_file), str(out),
+                subprocess.run([sys.executable, "-m", __spec__.name, "--side", name, "--files", str(domains), str(urls_file), str(out),
                                 "--repeat", str(args.repeat), "--checks", checks], check=True)
                 results[name] = json.loads(out.read_text())
             report(checks, results, urls)

@@ -2,7 +2,7 @@
 punctuation scan over planes 0-1 that the module does now, against the scan of all 1.1M code points it
 did before, each in a fresh interpreter, same run.
 
-    python bench/words_import.py --repeat 5
+    python -m bench.words_import --repeat 5
 """
 from __future__ import annotations
 

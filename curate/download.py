@@ -1,26 +1,34 @@
-"""Downloads for the demo: cached, checksummed, size-capped, optionally a byte range.
+"""Downloads for the demo: cached, checksummed, retried, size-capped, optionally a byte range.
 
-A file is fetched once into the cache and verified on every reuse: against a known
-sha256 when the source publishes one, otherwise against the sha256 recorded beside
-it (`<file>.sha256`) on the first fetch. A corrupted or changed cached file is an
-error naming the file, never silently used. Responses are streamed to disk, never
-more than `max_bytes`. A cache entry is atomic: the file is written under a
-per-process `.part-<pid>` name, its checksum recorded, and only then renamed into
-place, so a kill at any moment leaves either no entry or a complete, recorded one.
+pooch fetches: it retries a failed transfer (a dropped connection, a 5xx, a checksum mismatch
+of a download) with a growing wait, checks a known sha256 before a file takes its name, and
+skips what is already there. What pooch has no word for stays here, in `RangeDownloader`: a size
+cap (pooch's HTTPDownloader writes whatever the server sends) and a byte range that survives a
+server ignoring Range (pooch would store the whole file), cut back to its last complete gzip
+member (a Common Crawl WARC is one gzip member per record), so the slice is a valid, smaller WARC.
 
-A byte range of a gzip file (a Common Crawl WARC is one gzip member per record) is
-cut back to its last complete member, so the slice is a valid, smaller WARC.
+A file is fetched once into the cache and verified on every reuse: against a known sha256 when the
+source publishes one, otherwise against the sha256 recorded beside it (`<file>.sha256`) on the
+first fetch. A corrupted or changed cached file is an error naming the file, never silently used
+or silently fetched again (pooch would re-download it). A cache entry is atomic: pooch downloads
+into a per-process `.part-<pid>` folder, the checksum is recorded, and only then is the file
+renamed into place, so a kill at any moment leaves either no entry or a complete, recorded one;
+the next fetch deletes the folders of dead processes.
 """
 from __future__ import annotations
 
 import hashlib
 import os
-import urllib.request
+import shutil
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import pooch
+import requests
+
 CHUNK = 1 << 20
+RETRIES = 2  # after the first try; pooch waits 1 s, then 2 s
 
 
 class ChecksumError(RuntimeError):
@@ -29,6 +37,10 @@ class ChecksumError(RuntimeError):
 
 class DownloadTooLarge(RuntimeError):
     """A response longer than the download's size cap."""
+
+
+class BadRange(RuntimeError):
+    """A byte range that holds no complete gzip member (not retried: asking again gets the same bytes)."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +60,7 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fetch(download: Download, cache: Path, timeout: float = 60.0) -> Path:
+def fetch(download: Download, cache: Path, timeout: float = 60.0, retries: int = RETRIES) -> Path:
     """The cached file for `download`, fetching it first if needed; verified either way."""
     path = cache / download.name
     recorded = path.with_name(path.name + ".sha256")
@@ -59,30 +71,30 @@ def fetch(download: Download, cache: Path, timeout: float = 60.0) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_dead_partials(path)
     partial = path.with_name(f"{path.name}.part-{os.getpid()}")  # one per process: two demos never share one
+    store = pooch.Pooch(path=partial, base_url="", registry={path.name: download.sha256}, urls={path.name: download.url},
+                        retry_if_failed=retries)
     try:
-        http_get(download, partial, timeout)
-        if download.byte_range is not None:
-            partial.write_bytes(whole_gzip_members(partial.read_bytes(), download.url))  # at most the range's size
-        digest = sha256_of(partial)
-        if download.sha256 is not None and digest != download.sha256:
-            raise ChecksumError(f"{path}: downloaded from {download.url} with sha256 {digest}, not the expected "
-                                f"{download.sha256}; the source changed or the transfer was corrupted")
+        try:
+            fetched = Path(store.fetch(path.name, downloader=RangeDownloader(download, timeout)))
+        except ValueError as error:  # pooch's word for a checksum mismatch (after its retries)
+            raise ChecksumError(f"{path}: downloaded from {download.url}, but {error}; the source changed or the "
+                                f"transfer was corrupted") from None
         # The checksum is recorded before the file takes its name, so a cached file always has one.
-        atomic_write_text(recorded, digest + "\n")
-        os.replace(partial, path)
+        atomic_write_text(recorded, (download.sha256 or sha256_of(fetched)) + "\n")
+        os.replace(fetched, path)
     finally:
-        partial.unlink(missing_ok=True)
+        shutil.rmtree(partial, ignore_errors=True)
     return path
 
 
 def remove_dead_partials(path: Path) -> None:
-    """Delete the partial files of downloads killed mid-way (their process is gone)."""
+    """Delete the partial downloads of processes killed mid-way (their process is gone)."""
     from curate.core.lock import pid_alive
 
     for partial in path.parent.glob(f"{path.name}.part-*"):
         pid = partial.name.rsplit("-", 1)[1]
         if pid.isdigit() and not pid_alive(int(pid)):
-            partial.unlink(missing_ok=True)
+            shutil.rmtree(partial) if partial.is_dir() else partial.unlink(missing_ok=True)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -98,26 +110,37 @@ def verify(path: Path, expected: str) -> None:
                             f"the file is corrupt or changed: delete it to download it again")
 
 
-def http_get(download: Download, destination: Path, timeout: float) -> None:
-    """Stream the URL (or its byte range) to destination, never more than max_bytes (a range's size)."""
-    request = urllib.request.Request(download.url, headers={"User-Agent": "curate-demo/0.1"})
-    first, limit = 0, download.max_bytes
-    if download.byte_range is not None:
-        first, last = download.byte_range
-        request.add_header("Range", f"bytes={first}-{last}")
-        limit = last - first + 1
-    with urllib.request.urlopen(request, timeout=timeout) as response, open(destination, "wb") as out:
-        skip = first if response.status != 206 else 0  # a server without Range support sends everything
-        written = 0
-        for block in iter(lambda: response.read(CHUNK), b""):
-            block, skip = block[skip:], max(0, skip - len(block))
-            block = block[: max(0, limit - written)] if download.byte_range is not None else block
-            written += len(block)
-            if download.byte_range is None and written > limit:
-                raise DownloadTooLarge(f"{download.url}: more than {limit} bytes (max_bytes); not cached")
-            out.write(block)
-            if download.byte_range is not None and written >= limit:
-                break
+@dataclass(frozen=True)
+class RangeDownloader:
+    """A pooch downloader (called with url, output file, pooch) that streams the URL, or its byte range, to
+    the file, never more than max_bytes (a range's size), and cuts a range to whole gzip members."""
+
+    download: Download
+    timeout: float
+
+    def __call__(self, url: str, output_file: str, _pooch) -> None:
+        download, first, limit = self.download, 0, self.download.max_bytes
+        headers = {"User-Agent": "curate-demo/0.1"}
+        if download.byte_range is not None:
+            first, last = download.byte_range
+            headers["Range"] = f"bytes={first}-{last}"
+            limit = last - first + 1
+        with requests.get(url, headers=headers, stream=True, timeout=self.timeout) as response, open(output_file, "wb") as out:
+            response.raise_for_status()
+            skip = first if response.status_code != 206 else 0  # a server without Range support sends everything
+            written = 0
+            for block in response.iter_content(CHUNK):
+                block, skip = block[skip:], max(0, skip - len(block))
+                block = block[: max(0, limit - written)] if download.byte_range is not None else block
+                written += len(block)
+                if download.byte_range is None and written > limit:
+                    raise DownloadTooLarge(f"{url}: more than {limit} bytes (max_bytes); not cached")
+                out.write(block)
+                if download.byte_range is not None and written >= limit:
+                    break
+        if download.byte_range is not None:
+            data = Path(output_file).read_bytes()
+            Path(output_file).write_bytes(whole_gzip_members(data, url))  # at most the range's size
 
 
 def whole_gzip_members(data: bytes, source: str) -> bytes:
@@ -130,10 +153,10 @@ def whole_gzip_members(data: bytes, source: str) -> bytes:
                 decompressor.decompress(view[position: position + step])
                 position = min(position + step, len(data))
         except zlib.error as error:
-            raise ValueError(f"{source}: the downloaded range is not gzip data: {error}") from None
+            raise BadRange(f"{source}: the downloaded range is not gzip data: {error}") from None
         if not decompressor.eof:
             break  # the last member is cut
         end = position - len(decompressor.unused_data)
     if end == 0:
-        raise ValueError(f"{source}: the downloaded range holds no complete gzip member; ask for a larger range")
+        raise BadRange(f"{source}: the downloaded range holds no complete gzip member; ask for a larger range")
     return data[:end]

@@ -3,15 +3,11 @@ Jaccard similarities, precision and recall at Jaccard >= 0.8 against the goals."
 from __future__ import annotations
 
 import itertools
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-import dedup_corpus  # noqa: E402
-import dedup_quality  # noqa: E402
+from bench import dedup_corpus, dedup_quality
 
 
 @pytest.mark.slow

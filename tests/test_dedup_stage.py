@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -20,8 +19,7 @@ from curate.dedup import memory
 from curate.dedup.memory import MemoryLimitExceeded
 from curate.dedup.stage import DedupParams, plan_for
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-import dedup_corpus  # noqa: E402
+from bench import dedup_corpus
 
 pytestmark = pytest.mark.slow  # every test here runs a pipeline, a demo, a trainer or a subprocess (tests/conftest.py)
 

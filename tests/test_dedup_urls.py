@@ -12,7 +12,7 @@ from curate.core.schema import doc_id
 from curate.dedup.urls import normalize_url
 from test_dedup_stage import run_dedup, sorted_rows, write_input
 
-import dedup_corpus  # noqa: E402 - bench/ is on the path through test_dedup_stage
+from bench import dedup_corpus
 
 
 @pytest.mark.slow

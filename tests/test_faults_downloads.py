@@ -1,5 +1,5 @@
 """Demo downloads under faults (issue #21), against a local HTTP server serving ../shared/data:
-a response over the size cap, a server that ignores Range, a kill between writing a file and
+a response over the size cap, a server that ignores Range, a server that fails once, a kill between writing a file and
 recording its checksum, a partial file left by a killed download."""
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import http.server
 import threading
 
 import pytest
+import requests
 
 from conftest import dead_pid
 from curate.download import Download, DownloadTooLarge, fetch
@@ -52,3 +53,30 @@ def test_a_kill_between_writing_and_recording_does_not_leave_the_cache_stuck(pla
     assert path.read_bytes() == expected
     assert (tmp_path / "alice.txt.sha256").read_text().strip() == hashlib.sha256(expected).hexdigest()
     assert fetch(download, tmp_path) == path  # from the cache, verified
+
+
+def test_a_transfer_that_fails_once_is_retried(shared_data, tmp_path):
+    """The first request for each file gets a 503 (an overloaded mirror): fetch tries again and caches the file."""
+    failed = set()
+
+    class FailsOnce(http.server.SimpleHTTPRequestHandler):
+        def do_GET(self):
+            if self.path not in failed:
+                failed.add(self.path)
+                self.send_error(503, "try again")
+                return
+            super().do_GET()
+
+    handler = functools.partial(FailsOnce, directory=str(shared_data))
+    handler.log_message = lambda *args: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        download = Download("alice.txt", f"http://127.0.0.1:{httpd.server_address[1]}/books/en_alice_pg11.txt")
+        path = fetch(download, tmp_path)
+        assert failed == {"/books/en_alice_pg11.txt"}
+        assert path.read_bytes() == (shared_data / "books" / "en_alice_pg11.txt").read_bytes()
+        with pytest.raises(requests.HTTPError, match="503"):
+            fetch(Download("moby.txt", download.url.replace("alice_pg11", "moby_dick_pg2701")), tmp_path, retries=0)
+    finally:
+        httpd.shutdown()

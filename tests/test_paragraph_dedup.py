@@ -15,7 +15,7 @@ from curate.core.schema import doc_id
 from curate.dedup import paragraphs
 from test_dedup_stage import sorted_rows, write_input
 
-import dedup_corpus  # noqa: E402 - bench/ is on the path through test_dedup_stage
+from bench import dedup_corpus
 
 # under pytest-xdist (-n 2 --dist loadgroup) on one worker: its tests share the module's runs
 pytestmark = pytest.mark.xdist_group("paragraph_dedup")

@@ -92,6 +92,12 @@ def test_file_names_are_not_addresses():
     assert table["text"][0].as_py().startswith("icons logo@2x.png and hero@3x.webp; mail to ")
 
 
+def test_an_address_after_an_assignment_or_a_placeholder_is_replaced_and_after_a_version_specifier_kept():
+    texts = ['SERVER = "93.184.216.34"', "<EMAIL>\nHOST = '93.184.216.34'", "pkg >= 93.184.216.34"]
+    table = redact([{"id": str(i), "source": "web", "text": text} for i, text in enumerate(texts)])
+    assert table["pii_ips"].to_pylist() == [1, 1, 0]
+
+
 def test_bad_input_empty_text_and_a_10_mb_line():
     long_line = ("no personal data here 10.0.0.1 " * 330_000)[:10_000_000] + " contact x@example.net"
     table = redact([{"id": "e", "source": "web", "text": ""}, {"id": "l", "source": "web", "text": long_line}], phones=True)

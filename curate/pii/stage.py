@@ -101,7 +101,7 @@ GLOBAL_UNICAST = ipaddress.ip_network("2000::/3")
 VERSION_WORDS = re.compile(
     r"(?i)(?:\b(?:version|ver|v|release[ds]?|build|rev|revision|firmware|kernel|linux|update[ds]?|upgrade[ds]?|patch(?:ed|es)?"
     r"|since|policy|standards?|bump(?:ed|s)?|section|sec|chapter|art|article|clause|paragraph|para|annex|appendix|rule|item|no)\b\W*(?:\w+\W+)?"
-    r"|(?:§|[<>~]=?|==)\s*)$")  # a word may stand between "version" and the number, not between ">=" and it
+    r"|(?:§|[<>~]=|==)\s*)$")  # a word may stand between "version" and the number, not after ">="; a bare < > = is markup or code
 # a dotted quad of small numbers ("1.2.7.3", "4.3.99.16") is far likelier a version than an address (about 0.5% of
 # public addresses are this small): it is taken only after a word that says it is an address
 IP_WORDS = re.compile(r"(?i)\b(?:ip|ipv4|address|addr|server|host|dns|resolver|nameserver|ping|proxy|gateway|router|connect\w*|client|peer)\b")
