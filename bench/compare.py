@@ -7,6 +7,7 @@ tolerance. Exit status 1 when one did, so a script or CI step can stop on it.
 The default tolerance is wide because the development machine is shared: ratios of one run move
 10-30% with the load (bench/RESULTS.md); a real regression shows as more, or again on a rerun.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,7 +39,9 @@ class Change:
 def changes(baseline: dict, new: dict) -> tuple[list[Change], list[str], list[str]]:
     """The ratios both runs hold, and the keys only the baseline / only the new run has."""
     old, fresh = baseline["ratios"], new["ratios"]
-    common = [Change(k, old[k]["value"], fresh[k]["value"], old[k].get("higher_is_better", True)) for k in old if k in fresh]
+    common = [
+        Change(k, old[k]["value"], fresh[k]["value"], old[k].get("higher_is_better", True)) for k in old if k in fresh
+    ]
     return common, sorted(set(old) - set(fresh)), sorted(set(fresh) - set(old))
 
 
@@ -46,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("new", help="the run's JSON (Results.write)")
     parser.add_argument("--baseline", default=str(BASELINE))
-    parser.add_argument("--tolerance", type=float, default=0.25, help="a ratio worse by more than this share is a regression")
+    parser.add_argument(
+        "--tolerance", type=float, default=0.25, help="a ratio worse by more than this share is a regression"
+    )
     args = parser.parse_args(argv)
     baseline, new = (json.loads(Path(p).read_text()) for p in (args.baseline, args.new))
     common, missing, unknown = changes(baseline, new)
@@ -58,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         if verdict:
             print(f"    baseline: {baseline['ratios'][c.key].get('date')}, {baseline['ratios'][c.key].get('machine')}")
     if unknown:
-        print(f"not in the baseline (add them to bench/baseline.json once they are the new reference): {', '.join(unknown)}")
+        print(
+            f"not in the baseline (add them to bench/baseline.json once they are the new reference): {', '.join(unknown)}"
+        )
     if not common:
         print(f"no ratio in common with {args.baseline}")
     print(f"({len(missing)} baseline ratios not measured by this run)")

@@ -15,6 +15,7 @@ test question planted verbatim or changed (upper case, extra whitespace, other p
 curly apostrophes); the whole set repeated --copies times for timing. Decisions (drop/keep)
 are compared on one copy.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,13 @@ from bench.dedup_corpus import book_passages, html_texts, web_texts  # noqa: E40
 SHARED = REPO.parent / "shared" / "data"
 GSM8K = SHARED / "quality" / "positives" / "gsm8k" / "test.jsonl"
 N = 13
-CHANGES = (lambda q: q, str.upper, lambda q: "  \n ".join(q.split()), lambda q: q.replace(",", ";").replace("?", " ?"),
-           lambda q: q.replace("'", "\u2019"))
+CHANGES = (
+    lambda q: q,
+    str.upper,
+    lambda q: "  \n ".join(q.split()),
+    lambda q: q.replace(",", ";").replace("?", " ?"),
+    lambda q: q.replace("'", "\u2019"),
+)
 
 
 def corpus() -> tuple[list[str], int]:
@@ -86,7 +92,11 @@ def main() -> None:
         theirs = [decont.filter(doc) is not True for doc in docs]
         datatrove_s = time.perf_counter() - start
 
-    params = build_params(DecontaminateParams, {"n": N, "benchmarks": [{"name": "gsm8k", "path": str(GSM8K), "fields": ["question", "answer"]}]}, "bench")
+    params = build_params(
+        DecontaminateParams,
+        {"n": N, "benchmarks": [{"name": "gsm8k", "path": str(GSM8K), "fields": ["question", "answer"]}]},
+        "bench",
+    )
     stage = DecontaminateStage("decontaminate", params)
     stage.check()
     stage.setup()
@@ -100,16 +110,22 @@ def main() -> None:
     one = len(texts)
     ours, theirs = ours[:one], theirs[:one]
     same = sum(a == b for a, b in zip(ours, theirs))
-    print(f"documents: {one} ({n_real} real, {one - n_real} with a planted GSM8K question) x {args.copies} = {len(many)}")
-    print(f"index: curate {len(stage.index.hashes):,} n-grams ({stage.index.hashes.nbytes + stage.index.owners.nbytes:,} bytes of arrays)")
+    print(
+        f"documents: {one} ({n_real} real, {one - n_real} with a planted GSM8K question) x {args.copies} = {len(many)}"
+    )
+    print(
+        f"index: curate {len(stage.index.hashes):,} n-grams ({stage.index.hashes.nbytes + stage.index.owners.nbytes:,} bytes of arrays)"
+    )
     print(f"datatrove NGramsDecontFilter: {len(many) / datatrove_s:,.1f} docs/s")
     print(f"curate decontaminate:         {len(many) / curate_s:,.1f} docs/s  ({datatrove_s / curate_s:.2f}x)")
     print(f"same decision: {same}/{one} ({100 * same / one:.2f}%)")
     print(f"planted found: curate {sum(ours[n_real:])}/{one - n_real}, datatrove {sum(theirs[n_real:])}/{one - n_real}")
     print(f"real documents dropped: curate {sum(ours[:n_real])}, datatrove {sum(theirs[:n_real])}")
     for i in [i for i in range(one) if ours[i] != theirs[i]][:5]:
-        print(f"  differs on doc {i}: curate {'drop' if ours[i] else 'keep'}, datatrove {'drop' if theirs[i] else 'keep'}"
-              f" (datatrove's n-gram: {docs[i].metadata.get('contaminated_ngram')!r})")
+        print(
+            f"  differs on doc {i}: curate {'drop' if ours[i] else 'keep'}, datatrove {'drop' if theirs[i] else 'keep'}"
+            f" (datatrove's n-gram: {docs[i].metadata.get('contaminated_ngram')!r})"
+        )
 
 
 if __name__ == "__main__":

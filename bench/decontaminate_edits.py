@@ -20,6 +20,7 @@ a page: the share dropped is the false-positive rate on the nearest text a bench
 coverage printed per kind is the median share of the item's words in shared 8-grams; the rule's
 threshold (0.5) is compared with the clean items' highest coverages.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,7 +75,9 @@ KINDS = {
 
 def stage(coverage: float | None) -> DecontaminateStage:
     spec = {"name": "gsm8k", "path": str(GSM8K / "test.jsonl"), "fields": ["question", "answer"]}
-    result = DecontaminateStage("decontaminate", build_params(DecontaminateParams, {"benchmarks": [spec], "coverage": coverage}, "bench"))
+    result = DecontaminateStage(
+        "decontaminate", build_params(DecontaminateParams, {"benchmarks": [spec], "coverage": coverage}, "bench")
+    )
     result.setup()
     return result
 
@@ -82,7 +85,11 @@ def stage(coverage: float | None) -> DecontaminateStage:
 def judge(stage: DecontaminateStage, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     dropped, shares = [], []
     for offset in range(0, len(texts), 2048):
-        verdict = stage.process(make_documents([{"id": str(i), "source": "web", "text": t} for i, t in enumerate(texts[offset : offset + 2048])]))
+        verdict = stage.process(
+            make_documents(
+                [{"id": str(i), "source": "web", "text": t} for i, t in enumerate(texts[offset : offset + 2048])]
+            )
+        )
         dropped += [r is not None for r in verdict.reasons]
         shares += verdict.table["decontaminate_coverage"].to_pylist()
     return np.array(dropped), np.array(shares)
@@ -114,17 +121,27 @@ def main() -> None:
                 caught[name] += list(dropped)
             row.append(f"{dropped.mean():>24.1%}")
         print(f"{kind:<12} {len(texts):>5} {np.median(shares):>16.2f} " + " ".join(row), flush=True)
-    print(f"{'1 in 12':<12} {len(caught[next(iter(stages))]):>5} {'':>16} " + " ".join(f"{np.mean(v):>24.1%}" for v in caught.values()))
-    clean = {"real pages and book passages": pages,
-             "GSM8K train questions": [t["question"] for t in train],
-             "GSM8K train question + answer": [t["question"] + "\n" + as_shown(t["answer"]) for t in train]}
+    print(
+        f"{'1 in 12':<12} {len(caught[next(iter(stages))]):>5} {'':>16} "
+        + " ".join(f"{np.mean(v):>24.1%}" for v in caught.values())
+    )
+    clean = {
+        "real pages and book passages": pages,
+        "GSM8K train questions": [t["question"] for t in train],
+        "GSM8K train question + answer": [t["question"] + "\n" + as_shown(t["answer"]) for t in train],
+    }
     for label, texts in clean.items():
         row = []
         for name, s in stages.items():
             dropped, shares = judge(s, texts)
             row.append(f"{name}: {dropped.sum()} dropped")
         top = np.sort(shares)[-4:][::-1]
-        print(f"clean, {label} ({len(texts)}): " + "; ".join(row) + f"; highest coverages {', '.join(f'{x:.2f}' for x in top)}", flush=True)
+        print(
+            f"clean, {label} ({len(texts)}): "
+            + "; ".join(row)
+            + f"; highest coverages {', '.join(f'{x:.2f}' for x in top)}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ through the same counting file. A read call is one ranged GET on object storage 
 has no read-ahead cache; with s3fs's default cache (50 MB blocks) each task would fetch every
 signature file whole, the "file bytes" column.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,7 +69,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="dedup-band-io-") as tmp:
         root = Path(tmp)
         dedup_planted.build(Path(args.shared), args.docs, root / "input", per_shard=-(-args.docs // args.shards))
-        (root / "dedup.yaml").write_text(f"name: b\ninput: {root / 'input'}\noutput: {root / 'out'}\nstages:\n  - stage: dedup\n    max_memory_gb: 20\n")
+        (root / "dedup.yaml").write_text(
+            f"name: b\ninput: {root / 'input'}\noutput: {root / 'out'}\nstages:\n  - stage: dedup\n    max_memory_gb: 20\n"
+        )
         executor = LocalExecutor(args.workers)
         start = time.perf_counter()
         try:
@@ -76,22 +79,32 @@ def main() -> None:
         finally:
             executor.close()
         seconds = time.perf_counter() - start
-        after = [json.loads(p.read_text())["stats"]["dedup:candidates"]["counters"]
-                 for p in sorted((root / "out" / "_state" / "dedup" / "candidates").glob("band-*.json"))]
+        after = [
+            json.loads(p.read_text())["stats"]["dedup:candidates"]["counters"]
+            for p in sorted((root / "out" / "_state" / "dedup" / "candidates").glob("band-*.json"))
+        ]
         stage = DedupStage("dedup", DedupParams())
         before = []
         for shard in sorted((root / "input").glob("*.parquet")):
             old_layout(stage, shard, root / f"old-{shard.name}")
             before.append(old_read(root / f"old-{shard.name}", ["band-000", "eligible"]))
         per_task = {k: sum(b[k] for b in before) for k in ("bytes_read", "read_calls", "file_bytes")}
-        print(f"{args.docs:,} documents, {args.shards} shards, 14 band tasks (+1 exact); dedup {seconds:.1f} s; "
-              f"load {Path('/proc/loadavg').read_text().split()[0]}")
-        print("| layout | files per band task | bytes read per band task | read calls per band task | whole signature files (read-ahead cache) |")
+        print(
+            f"{args.docs:,} documents, {args.shards} shards, 14 band tasks (+1 exact); dedup {seconds:.1f} s; "
+            f"load {Path('/proc/loadavg').read_text().split()[0]}"
+        )
+        print(
+            "| layout | files per band task | bytes read per band task | read calls per band task | whole signature files (read-ahead cache) |"
+        )
         print("|---|---:|---:|---:|---:|")
-        print(f"| before: band columns in the signature file | {args.shards} | {per_task['bytes_read']:,} | "
-              f"{per_task['read_calls']:,} | {per_task['file_bytes']:,} |")
-        print(f"| after: band-local key files | {statistics.median(a['files_read'] for a in after):.0f} | "
-              f"{statistics.median(a['bytes_read'] for a in after):,.0f} | {statistics.median(a['read_calls'] for a in after):,.0f} | - |")
+        print(
+            f"| before: band columns in the signature file | {args.shards} | {per_task['bytes_read']:,} | "
+            f"{per_task['read_calls']:,} | {per_task['file_bytes']:,} |"
+        )
+        print(
+            f"| after: band-local key files | {statistics.median(a['files_read'] for a in after):.0f} | "
+            f"{statistics.median(a['bytes_read'] for a in after):,.0f} | {statistics.median(a['read_calls'] for a in after):,.0f} | - |"
+        )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ made with one realistic edit (new header/footer, an inserted ad, swapped words,
 truncation) whose strength is searched so that the copy's true Jaccard similarity to
 its base (on dedup's own normalised 5-word shingles) lands on a chosen target.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -95,10 +96,12 @@ def sentences(texts: list[str]) -> list[str]:
 def shingle_sets(texts: list[str], code: list[bool]) -> list[set[int]]:
     """The shingle hash sets of many texts in one batch (a call's fixed cost, compiling the
     normalisation's regular expressions, is paid once for them all)."""
-    words = normalize.batch_words(pa.array(texts, pa.large_string()), pa.array(code, pa.bool_()), normalize.Normalization())
+    words = normalize.batch_words(
+        pa.array(texts, pa.large_string()), pa.array(code, pa.bool_()), normalize.Normalization()
+    )
     hashes, _, counts = minhash.shingles(words, 5)
     bounds = np.concatenate([[0], np.cumsum(counts)])
-    return [set(hashes[bounds[i]:bounds[i + 1]].tolist()) for i in range(len(texts))]
+    return [set(hashes[bounds[i] : bounds[i + 1]].tolist()) for i in range(len(texts))]
 
 
 def jaccard(a: set[int], b: set[int]) -> float:
@@ -112,7 +115,7 @@ def shingle_arrays(table: pa.Table) -> list[np.ndarray]:
     words = normalize.batch_words(table["text"].combine_chunks(), code, normalize.Normalization())
     hashes, _, counts = minhash.shingles(words, 5)
     bounds = np.concatenate([[0], np.cumsum(counts)])
-    return [np.unique(hashes[bounds[i]:bounds[i + 1]]) for i in range(table.num_rows)]
+    return [np.unique(hashes[bounds[i] : bounds[i + 1]]) for i in range(table.num_rows)]
 
 
 def similar_pairs(sets: list[np.ndarray], threshold: float) -> dict[tuple[int, int], float]:
@@ -165,11 +168,12 @@ def edit(words: list[str], kind: str, k: int, rng_seed: int, filler: list[str]) 
         return words[:at] + junk + words[at:]
     k = min(k, n // 2)  # header_footer: a new header and footer replace at most half of the text
     head = k // 2
-    return junk[:head] + words[head: n - (k - head)] + junk[head:k]
+    return junk[:head] + words[head : n - (k - head)] + junk[head:k]
 
 
-def plant_copies(bases: list[tuple[str, str]], plans: list[tuple[float, tuple[str, int] | None]],
-                 filler: list[str]) -> list[tuple[str, float]]:
+def plant_copies(
+    bases: list[tuple[str, str]], plans: list[tuple[float, tuple[str, int] | None]], filler: list[str]
+) -> list[tuple[str, float]]:
     """An edited copy of each base (source, text) whose Jaccard to it is as close to its plan's target
     as the edit (kind, rng seed) allows: for a target >= 0.8 the strongest edit still at or above the
     target, below 0.8 the weakest at or below it. The bisections of all bases run in step, each
@@ -191,7 +195,10 @@ def plant_copies(bases: list[tuple[str, str]], plans: list[tuple[float, tuple[st
     for i, text, s in zip(exact, texts, shingle_sets(texts, [code[i] for i in exact])):
         result[i] = (text, jaccard(originals[i], s))
     edited = [i for i, (_, how) in enumerate(plans) if how is not None]
-    low, high = {i: 0 for i in edited}, {i: len(words[i]) for i in edited}  # similarity(low) >= target > similarity(high)
+    low, high = (
+        {i: 0 for i in edited},
+        {i: len(words[i]) for i in edited},
+    )  # similarity(low) >= target > similarity(high)
     while searching := [i for i in edited if high[i] - low[i] > 1]:
         middles = [(low[i] + high[i]) // 2 for i in searching]
         for i, middle, (_, similarity) in zip(searching, middles, copies(list(zip(searching, middles)))):
@@ -215,7 +222,9 @@ def planted_corpus(bases: list[tuple[str, str]], targets: list[float], seed: int
         target = rng.choice(targets)
         plans.append((target, None if target >= 1.0 else (rng.choice(EDITS), rng.randrange(1 << 30))))
     rows, pairs = [], []
-    for i, ((source, text), (target, _), (copy, similarity)) in enumerate(zip(bases, plans, plant_copies(bases, plans, filler))):
+    for i, ((source, text), (target, _), (copy, similarity)) in enumerate(
+        zip(bases, plans, plant_copies(bases, plans, filler))
+    ):
         base_id = doc_id(source, f"base/{i}")
         rows.append({"id": base_id, "source": source, "text": text, "url": f"https://base.example/{i}"})
         copy_id = doc_id(source, f"copy/{i}")

@@ -11,6 +11,7 @@ loaded machine; wall seconds move with the load. Ids sort in input order, so the
 sets of (1) + (2) and (3) are compared. The cost that matters is (2) vs (3): adding a crawl to an
 index of N kept documents vs redoing everything.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,10 @@ def run(folder: Path, shards: list[Path], out: Path, workers: int, index: Path |
     for shard in shards:
         (folder / shard.name).symlink_to(shard)
     yaml = out.with_suffix(".yaml")
-    yaml.write_text(f"name: b\ninput: {folder}\noutput: {out}\nstages:\n  - stage: dedup\n    max_memory_gb: 20\n"
-                    + (f"    index: {index}\n" if index else ""))
+    yaml.write_text(
+        f"name: b\ninput: {folder}\noutput: {out}\nstages:\n  - stage: dedup\n    max_memory_gb: 20\n"
+        + (f"    index: {index}\n" if index else "")
+    )
     executor = LocalExecutor(workers)
     start, cpu_start = time.perf_counter(), tree_cpu_seconds(os.getpid())
     try:
@@ -51,7 +54,9 @@ def run(folder: Path, shards: list[Path], out: Path, workers: int, index: Path |
     finally:
         executor.close()
     seconds = time.perf_counter() - start
-    kept = {i for f in sorted((out / "dedup").glob("*.parquet")) for i in pq.read_table(f, columns=["id"])["id"].to_pylist()}
+    kept = {
+        i for f in sorted((out / "dedup").glob("*.parquet")) for i in pq.read_table(f, columns=["id"])["id"].to_pylist()
+    }
     return seconds, cpu, kept
 
 
@@ -80,10 +85,12 @@ def main() -> None:
         print(f"| A, building the index | {a_seconds:.1f} | {a_cpu:.1f} | {len(a_kept):,} |")
         print(f"| B against the index of A (incremental) | {b_seconds:.1f} | {b_cpu:.1f} | {len(b_kept):,} |")
         print(f"| A + B from scratch | {all_seconds:.1f} | {all_cpu:.1f} | {len(all_kept):,} |")
-        print(f"incremental / from scratch: {b_cpu / all_cpu:.2f}x the CPU, {b_seconds / all_seconds:.2f}x the wall time; "
-              f"kept sets differ in {same:,} "
-              f"documents; index {index_bytes / 1e6:.1f} MB for {len(a_kept) + len(b_kept):,} documents "
-              f"({index_bytes / max(len(a_kept) + len(b_kept), 1):.0f} B each)")
+        print(
+            f"incremental / from scratch: {b_cpu / all_cpu:.2f}x the CPU, {b_seconds / all_seconds:.2f}x the wall time; "
+            f"kept sets differ in {same:,} "
+            f"documents; index {index_bytes / 1e6:.1f} MB for {len(a_kept) + len(b_kept):,} documents "
+            f"({index_bytes / max(len(a_kept) + len(b_kept), 1):.0f} B each)"
+        )
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -11,6 +11,7 @@ busiest parallel phase, driver included) and, once the candidate pairs are known
 components phase needs; the measured peak is the summed RSS of the subprocess and its workers,
 sampled every 0.05 s.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,13 +34,17 @@ from curate.core.schema import doc_id, make_documents  # noqa: E402
 
 
 def books_corpus(shared: Path, folder: Path) -> None:
-    rows = [{"id": doc_id("books", p.name), "source": "books", "text": p.read_text(encoding="utf-8-sig")}
-            for p in sorted((shared / "books").glob("*.txt"))]
+    rows = [
+        {"id": doc_id("books", p.name), "source": "books", "text": p.read_text(encoding="utf-8-sig")}
+        for p in sorted((shared / "books").glob("*.txt"))
+    ]
     dedup_quality.write_shards(make_documents(rows), folder, 1)
 
 
 def passages_corpus(shared: Path, folder: Path) -> None:
-    texts = [("books", t) for t in dedup_corpus.book_passages(shared)] + [("web", t) for t in dedup_corpus.web_texts(shared)]
+    texts = [("books", t) for t in dedup_corpus.book_passages(shared)] + [
+        ("web", t) for t in dedup_corpus.web_texts(shared)
+    ]
     rows = [{"id": doc_id(source, str(i)), "source": source, "text": t} for i, (source, t) in enumerate(texts)]
     dedup_quality.write_shards(make_documents(rows), folder, 4)
 
@@ -49,7 +54,9 @@ def long_corpus(shared: Path, folder: Path, docs: int = 400, length: int = 250_0
     books = "\n\n".join(p.read_text(encoding="utf-8-sig") for p in sorted((shared / "books").glob("*.txt")))
     rng = random.Random(0)
     starts = [rng.randrange(len(books) - length) for _ in range(docs)]
-    rows = [{"id": doc_id("books", str(i)), "source": "books", "text": books[s:s + length]} for i, s in enumerate(starts)]
+    rows = [
+        {"id": doc_id("books", str(i)), "source": "books", "text": books[s : s + length]} for i, s in enumerate(starts)
+    ]
     dedup_quality.write_shards(make_documents(rows), folder, 4)
 
 
@@ -74,8 +81,13 @@ def measure(input_dir: Path, work: Path, workers: int) -> dict:
     parallel = float(re.search(r"peak memory: ([\d.]+) GiB", stdout).group(1))
     components = float(re.search(r"components need about ([\d.]+) GiB", stdout).group(1))
     docs, text = re.search(r"dedup plan: ([\d,]+) documents, ([\d,.]+) MB", stdout).groups()
-    return {"docs": int(docs.replace(",", "")), "text_mb": float(text.replace(",", "")), "parallel_gib": parallel,
-            "components_gib": components, "peak_gib": peak / 2**30}
+    return {
+        "docs": int(docs.replace(",", "")),
+        "text_mb": float(text.replace(",", "")),
+        "parallel_gib": parallel,
+        "components_gib": components,
+        "peak_gib": peak / 2**30,
+    }
 
 
 def child(input_dir: str, work: str, workers: str) -> None:
@@ -99,20 +111,27 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     shared = Path(args.shared)
-    corpora = [("books, one document per file", lambda f: books_corpus(shared, f)),
-               ("book passages + web documents", lambda f: passages_corpus(shared, f)),
-               ("long documents (250 kB slices of the books)", lambda f: long_corpus(shared, f))]
+    corpora = [
+        ("books, one document per file", lambda f: books_corpus(shared, f)),
+        ("book passages + web documents", lambda f: passages_corpus(shared, f)),
+        ("long documents (250 kB slices of the books)", lambda f: long_corpus(shared, f)),
+    ]
     corpora += [("short documents", lambda f, n=n: dedup_scale.build_corpus(shared, n, f)) for n in args.docs]
-    print("| corpus | documents | text MB | estimate: parallel phases GiB | estimate: components GiB | "
-          "measured peak RSS GiB | estimate / measured |")
+    print(
+        "| corpus | documents | text MB | estimate: parallel phases GiB | estimate: components GiB | "
+        "measured peak RSS GiB | estimate / measured |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, build in corpora:
         with tempfile.TemporaryDirectory() as tmp:
             build(Path(tmp) / "input")
             r = measure(Path(tmp) / "input", Path(tmp), args.workers)
         estimate = max(r["parallel_gib"], r["components_gib"])
-        print(f"| {name} | {r['docs']:,} | {r['text_mb']:,.1f} | {r['parallel_gib']:.2f} | {r['components_gib']:.2f} | "
-              f"{r['peak_gib']:.2f} | {estimate / r['peak_gib']:.2f} |", flush=True)
+        print(
+            f"| {name} | {r['docs']:,} | {r['text_mb']:,.1f} | {r['parallel_gib']:.2f} | {r['components_gib']:.2f} | "
+            f"{r['peak_gib']:.2f} | {estimate / r['peak_gib']:.2f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ Recall: planted copies removed / planted copies (exact and near separately; a ne
 swapped words of a 40-word text is at Jaccard ~0.6-0.7, below the 0.75 check, so near recall < 1
 is expected). Precision: removed documents that are planted copies / removed documents.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,8 +64,10 @@ def build(shared: Path, docs: int, folder: Path, seed: int = 0, per_shard: int =
             texts.append(text)
             recent.append(text)
         ids = [f"doc-{i:09d}" for i in range(start, start + len(texts))]
-        pq.write_table(pa.table({"id": ids, "source": ["web"] * len(texts), "text": pa.array(texts, pa.large_string())}),
-                       folder / f"shard-{shard:04d}.parquet")
+        pq.write_table(
+            pa.table({"id": ids, "source": ["web"] * len(texts), "text": pa.array(texts, pa.large_string())}),
+            folder / f"shard-{shard:04d}.parquet",
+        )
     return kind
 
 
@@ -73,10 +76,13 @@ def scores(kind: np.ndarray, removed: set[str]) -> dict:
     hit = np.zeros(kind.size, bool)
     hit[removed_index] = True
     planted = kind > 0
-    return {"removed": int(hit.sum()), "precision": float((hit & planted).sum() / max(hit.sum(), 1)),
-            "recall_exact": float((hit & (kind == EXACT)).sum() / max((kind == EXACT).sum(), 1)),
-            "recall_near": float((hit & (kind == NEAR)).sum() / max((kind == NEAR).sum(), 1)),
-            "recall": float((hit & planted).sum() / max(planted.sum(), 1))}
+    return {
+        "removed": int(hit.sum()),
+        "precision": float((hit & planted).sum() / max(hit.sum(), 1)),
+        "recall_exact": float((hit & (kind == EXACT)).sum() / max((kind == EXACT).sum(), 1)),
+        "recall_near": float((hit & (kind == NEAR)).sum() / max((kind == NEAR).sum(), 1)),
+        "recall": float((hit & planted).sum() / max(planted.sum(), 1)),
+    }
 
 
 def main() -> None:
@@ -86,7 +92,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--tmp", default=None)
     args = parser.parse_args()
-    print("| documents | build s | dedup s | s per M docs | peak RSS MB | removed | precision | recall exact | recall near | load before/after |")
+    print(
+        "| documents | build s | dedup s | s per M docs | peak RSS MB | removed | precision | recall exact | recall near | load before/after |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for docs in args.docs:
         root = Path(tempfile.mkdtemp(prefix=f"dedup-planted-{docs}-", dir=args.tmp))
@@ -99,9 +107,12 @@ def main() -> None:
             ours = dedup_scale.measure("ours", root / "input", root / "ours", args.workers)
             load_after = Path("/proc/loadavg").read_text().split()[0]
             s = scores(kind, ours["removed"])
-            print(f"| {docs:,} | {built:.0f} | {ours['seconds']:.1f} | {ours['seconds'] / docs * 1e6:.1f} | "
-                  f"{ours['peak_rss_mb']:,.0f} | {s['removed']:,} | {s['precision']:.4f} | {s['recall_exact']:.4f} | "
-                  f"{s['recall_near']:.4f} | {load_before} / {load_after} |", flush=True)
+            print(
+                f"| {docs:,} | {built:.0f} | {ours['seconds']:.1f} | {ours['seconds'] / docs * 1e6:.1f} | "
+                f"{ours['peak_rss_mb']:,.0f} | {s['removed']:,} | {s['precision']:.4f} | {s['recall_exact']:.4f} | "
+                f"{s['recall_near']:.4f} | {load_before} / {load_after} |",
+                flush=True,
+            )
         finally:
             shutil.rmtree(root, ignore_errors=True)
 

@@ -22,6 +22,7 @@ Scores, both against that truth:
   cluster is a predicted pair; precision and recall of those against the truth. Two documents
   removed in favour of the same survivor count here even though dedup claims nothing about them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,7 +54,7 @@ def bases(shared: Path, limit: int | None, html: bool = True) -> list[tuple[str,
     code = [("code", t) for t in dedup_corpus.stdlib_files(limit=400)]
     if limit is not None:  # keep every source represented
         share = max(1, (limit - len(found)) // 2)
-        books, code = books[: share], code[: max(1, limit - len(found) - share)]
+        books, code = books[:share], code[: max(1, limit - len(found) - share)]
     return found + books + code
 
 
@@ -67,8 +68,9 @@ def write_shards(table: pa.Table, folder: Path, shards: int) -> None:
 def run_dedup(table: pa.Table, root: Path, workers: int, shards: int = 4, extra: str = "") -> Path:
     write_shards(table, root / "input", shards)
     yaml = root / "dedup.yaml"
-    yaml.write_text(f"name: dedup-quality\ninput: {root / 'input'}\noutput: {root / 'out'}\n"
-                    f"stages:\n  - stage: dedup\n{extra}")
+    yaml.write_text(
+        f"name: dedup-quality\ninput: {root / 'input'}\noutput: {root / 'out'}\nstages:\n  - stage: dedup\n{extra}"
+    )
     executor = LocalExecutor(workers)
     try:
         run_pipeline(load_pipeline(str(yaml)), executor, progress=False)
@@ -116,21 +118,33 @@ def evaluate(table: pa.Table, pairs: list[dict], output: Path) -> dict:
         by_target[p["target"]][1] += tuple(sorted((p["a"], p["b"]))) in cluster_pairs
     planted = {tuple(sorted((p["a"], p["b"]))) for p in pairs}
     return {
-        "documents": table.num_rows, "planted_pairs": len(pairs), "true_pairs": len(truth),
-        "true_pairs_not_planted": len(truth - planted), "removed": len(removed),
-        "precision": precision_recall(removal_pairs, truth)[0], "recall": broken_up / len(truth) if truth else 1.0,
-        "cluster_pairs": len(cluster_pairs), "cluster_precision": cluster_precision, "cluster_recall": cluster_recall,
+        "documents": table.num_rows,
+        "planted_pairs": len(pairs),
+        "true_pairs": len(truth),
+        "true_pairs_not_planted": len(truth - planted),
+        "removed": len(removed),
+        "precision": precision_recall(removal_pairs, truth)[0],
+        "recall": broken_up / len(truth) if truth else 1.0,
+        "cluster_pairs": len(cluster_pairs),
+        "cluster_precision": cluster_precision,
+        "cluster_recall": cluster_recall,
         "detected_by_target": {t: {"pairs": n, "detected": d} for t, (n, d) in sorted(by_target.items(), reverse=True)},
     }
 
 
 def report(result: dict) -> None:
-    print(f"documents {result['documents']}, planted pairs {result['planted_pairs']}, true pairs (exact J >= {THRESHOLD}) "
-          f"{result['true_pairs']} ({result['true_pairs_not_planted']} not planted), removed {result['removed']}")
-    print(f"removals: precision {result['precision']:.4f}  recall {result['recall']:.4f}  "
-          "(goal: precision >= 0.98, recall >= 0.95)")
-    print(f"cluster pairs ({result['cluster_pairs']}): precision {result['cluster_precision']:.4f}  "
-          f"recall {result['cluster_recall']:.4f}")
+    print(
+        f"documents {result['documents']}, planted pairs {result['planted_pairs']}, true pairs (exact J >= {THRESHOLD}) "
+        f"{result['true_pairs']} ({result['true_pairs_not_planted']} not planted), removed {result['removed']}"
+    )
+    print(
+        f"removals: precision {result['precision']:.4f}  recall {result['recall']:.4f}  "
+        "(goal: precision >= 0.98, recall >= 0.95)"
+    )
+    print(
+        f"cluster pairs ({result['cluster_pairs']}): precision {result['cluster_precision']:.4f}  "
+        f"recall {result['cluster_recall']:.4f}"
+    )
     print("planted target Jaccard -> pairs in the same output cluster")
     for target, row in result["detected_by_target"].items():
         print(f"  {target:4.2f}: {row['detected']:>5} / {row['pairs']:<5} ({row['detected'] / row['pairs']:.3f})")
@@ -141,8 +155,12 @@ def main() -> None:
     parser.add_argument("--shared", default=str(Path(__file__).resolve().parent.parent.parent / "shared" / "data"))
     parser.add_argument("--bases", type=int, default=None, help="limit the number of base documents")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--verify-thresholds", nargs="*", default=["default"],
-                        help="verify_threshold values to run on the same corpus: numbers, null, default")
+    parser.add_argument(
+        "--verify-thresholds",
+        nargs="*",
+        default=["default"],
+        help="verify_threshold values to run on the same corpus: numbers, null, default",
+    )
     args = parser.parse_args()
     start = time.perf_counter()
     table, pairs = dedup_corpus.planted_corpus(bases(Path(args.shared), args.bases), TARGETS)
@@ -154,6 +172,7 @@ def main() -> None:
             output = run_dedup(table, Path(tmp), args.workers, extra=extra)
             print(f"\nverify_threshold {threshold}: dedup {time.perf_counter() - ran:.1f}s")
             report(evaluate(table, pairs, output))
+
 
 if __name__ == "__main__":
     main()

@@ -13,6 +13,7 @@ Each side runs in its own subprocess; memory is the peak of the summed RSS of th
 and all its descendants (sampled every 0.1 s). Agreement: Jaccard of the two sets of
 removed document ids (ids are in input order, so both keep the first copy of a cluster).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,10 +55,16 @@ def build_corpus(shared: Path, docs: int, folder: Path, seed: int = 0) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     per = -(-docs // SHARDS)
     for s in range(SHARDS):
-        chunk = texts[s * per:(s + 1) * per]
+        chunk = texts[s * per : (s + 1) * per]
         ids = [f"doc-{i:09d}" for i in range(s * per, s * per + len(chunk))]
-        table = pa.table({"id": ids, "source": ["web"] * len(chunk), "text": pa.array(chunk, pa.large_string()),
-                          "url": [f"https://bench.example/{i}" for i in ids]})
+        table = pa.table(
+            {
+                "id": ids,
+                "source": ["web"] * len(chunk),
+                "text": pa.array(chunk, pa.large_string()),
+                "url": [f"https://bench.example/{i}" for i in ids],
+            }
+        )
         pq.write_table(table, folder / f"shard-{s:04d}.parquet")
 
 
@@ -67,8 +74,10 @@ def run_ours(input_dir: Path, work: Path, workers: int, verify: bool = True) -> 
     from curate.core.runner import run_pipeline
 
     yaml = work / "dedup.yaml"
-    yaml.write_text(f"name: bench\ninput: {input_dir}\noutput: {work / 'out'}\nstages:\n  - stage: dedup\n    max_memory_gb: 20\n"
-                    + ("" if verify else "    verify_threshold: null\n"))
+    yaml.write_text(
+        f"name: bench\ninput: {input_dir}\noutput: {work / 'out'}\nstages:\n  - stage: dedup\n    max_memory_gb: 20\n"
+        + ("" if verify else "    verify_threshold: null\n")
+    )
     executor = LocalExecutor(workers)
     try:
         run_pipeline(load_pipeline(str(yaml)), executor, progress=False)
@@ -80,7 +89,12 @@ def run_ours(input_dir: Path, work: Path, workers: int, verify: bool = True) -> 
 
 def run_datatrove(input_dir: Path, work: Path, workers: int) -> set[str]:
     from datatrove.executor import LocalPipelineExecutor
-    from datatrove.pipeline.dedup import MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter, MinhashDedupSignature
+    from datatrove.pipeline.dedup import (
+        MinhashDedupBuckets,
+        MinhashDedupCluster,
+        MinhashDedupFilter,
+        MinhashDedupSignature,
+    )
     from datatrove.pipeline.dedup.minhash import MinhashConfig
     from datatrove.pipeline.readers import ParquetReader
     from datatrove.pipeline.writers import ParquetWriter
@@ -88,12 +102,32 @@ def run_datatrove(input_dir: Path, work: Path, workers: int) -> set[str]:
     config = MinhashConfig(num_buckets=14, hashes_per_bucket=8, n_grams=5)
     logs = str(work / "logs")
     steps = [
-        ([ParquetReader(str(input_dir)), MinhashDedupSignature(output_folder=str(work / "sigs"), config=config)], SHARDS),
-        ([MinhashDedupBuckets(input_folder=str(work / "sigs"), output_folder=str(work / "buckets"), config=config)], config.num_buckets),
-        ([MinhashDedupCluster(input_folder=str(work / "buckets"), output_folder=str(work / "remove"), config=config)], 1),
-        ([ParquetReader(str(input_dir)),
-          MinhashDedupFilter(input_folder=str(work / "remove"), exclusion_writer=ParquetWriter(str(work / "removed"))),
-          ParquetWriter(str(work / "kept"))], SHARDS),
+        (
+            [ParquetReader(str(input_dir)), MinhashDedupSignature(output_folder=str(work / "sigs"), config=config)],
+            SHARDS,
+        ),
+        (
+            [MinhashDedupBuckets(input_folder=str(work / "sigs"), output_folder=str(work / "buckets"), config=config)],
+            config.num_buckets,
+        ),
+        (
+            [
+                MinhashDedupCluster(
+                    input_folder=str(work / "buckets"), output_folder=str(work / "remove"), config=config
+                )
+            ],
+            1,
+        ),
+        (
+            [
+                ParquetReader(str(input_dir)),
+                MinhashDedupFilter(
+                    input_folder=str(work / "remove"), exclusion_writer=ParquetWriter(str(work / "removed"))
+                ),
+                ParquetWriter(str(work / "kept")),
+            ],
+            SHARDS,
+        ),
     ]
     for index, (pipeline, tasks) in enumerate(steps):
         LocalPipelineExecutor(pipeline=pipeline, tasks=tasks, workers=workers, logging_dir=f"{logs}/{index}").run()
@@ -131,7 +165,18 @@ def tree_sum(pid: int, value) -> float:
 def measure(side: str, input_dir: Path, work: Path, workers: int, verify: bool = True) -> dict:
     """Run one side in a subprocess; wall time and peak summed RSS of its process tree."""
     result_file = work / "result.json"
-    command = [sys.executable, "-m", __spec__.name, "--child", side, str(input_dir), str(work), str(workers), str(result_file), str(int(verify))]
+    command = [
+        sys.executable,
+        "-m",
+        __spec__.name,
+        "--child",
+        side,
+        str(input_dir),
+        str(work),
+        str(workers),
+        str(result_file),
+        str(int(verify)),
+    ]
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     peak = 0
@@ -169,10 +214,14 @@ def main() -> None:
     parser.add_argument("--docs", type=int, nargs="*", default=[10_000, 100_000], help="sizes run on both sides")
     parser.add_argument("--ours-only", type=int, nargs="*", default=[], help="sizes run on our side only")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--no-verify", action="store_true", help="ours without candidate verification (datatrove has none)")
+    parser.add_argument(
+        "--no-verify", action="store_true", help="ours without candidate verification (datatrove has none)"
+    )
     parser.add_argument("--tmp", default=None, help="scratch folder (default: a temporary one)")
     args = parser.parse_args()
-    print("| documents | ours s | datatrove s | speed-up | ours peak RSS MB | datatrove peak RSS MB | ours removed | datatrove removed | removal agreement |")
+    print(
+        "| documents | ours s | datatrove s | speed-up | ours peak RSS MB | datatrove peak RSS MB | ours removed | datatrove removed | removal agreement |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     sizes = [(n, True) for n in args.docs] + [(n, False) for n in args.ours_only]
     for docs, with_peer in sizes:
@@ -192,13 +241,17 @@ def main() -> None:
 
 def row(docs: int, ours: dict, peer: dict | None) -> str:
     if peer is None:
-        return (f"| {docs:,} | {ours['seconds']:.1f} | not run | - | {ours['peak_rss_mb']:.0f} | - | "
-                f"{len(ours['removed']):,} | - | - |")
+        return (
+            f"| {docs:,} | {ours['seconds']:.1f} | not run | - | {ours['peak_rss_mb']:.0f} | - | "
+            f"{len(ours['removed']):,} | - | - |"
+        )
     union = ours["removed"] | peer["removed"]
     agreement = len(ours["removed"] & peer["removed"]) / len(union) if union else 1.0
-    return (f"| {docs:,} | {ours['seconds']:.1f} | {peer['seconds']:.1f} | {peer['seconds'] / ours['seconds']:.1f}x | "
-            f"{ours['peak_rss_mb']:.0f} | {peer['peak_rss_mb']:.0f} | {len(ours['removed']):,} | "
-            f"{len(peer['removed']):,} | {agreement:.4f} |")
+    return (
+        f"| {docs:,} | {ours['seconds']:.1f} | {peer['seconds']:.1f} | {peer['seconds'] / ours['seconds']:.1f}x | "
+        f"{ours['peak_rss_mb']:.0f} | {peer['peak_rss_mb']:.0f} | {len(ours['removed']):,} | "
+        f"{len(peer['removed']):,} | {agreement:.4f} |"
+    )
 
 
 if __name__ == "__main__":

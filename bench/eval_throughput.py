@@ -5,6 +5,7 @@ forward with loss, measured in the same run. Input: a held-out text set tokenize
     python -m bench.eval_throughput --tokenizer out/ablation-web/tokenizer/tokenizer.json \
         --text out/ablation-web/held_out/pride_and_prejudice.txt
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,7 +18,7 @@ from train.model import GPT, GPTConfig
 
 
 def timed(fn, repeats: int) -> float:
-    fn()   # warm-up
+    fn()  # warm-up
     start = time.perf_counter()
     for _ in range(repeats):
         fn()
@@ -43,7 +44,7 @@ def main() -> None:
 
     def train_pass():
         for i in range(0, len(windows), args.batch):
-            rows = windows[i:i + args.batch]
+            rows = windows[i : i + args.batch]
             _, loss = model(rows[:, :-1], rows[:, 1:])
             loss.backward()
         model.zero_grad(set_to_none=True)
@@ -51,14 +52,16 @@ def main() -> None:
     @torch.no_grad()
     def forward_only():
         for i in range(0, len(windows), args.batch):
-            rows = windows[i:i + args.batch]
+            rows = windows[i : i + args.batch]
             model(rows[:, :-1], rows[:, 1:])
 
     eval_s = timed(lambda: score_windows(model, s.windows, tokenizer.token_bytes, args.batch), args.repeats)
     train_s = timed(train_pass, args.repeats)
     fwd_s = timed(forward_only, args.repeats)
-    print(f"{n_tokens} tokens, seq_len {args.seq_len}, batch {args.batch}, {model.num_params():,} parameters, "
-          f"{torch.get_num_threads()} threads")
+    print(
+        f"{n_tokens} tokens, seq_len {args.seq_len}, batch {args.batch}, {model.num_params():,} parameters, "
+        f"{torch.get_num_threads()} threads"
+    )
     print(f"eval (score_windows, bpb)     {n_tokens / eval_s:>10,.0f} tokens/s")
     print(f"forward with loss, no grad    {n_tokens / fwd_s:>10,.0f} tokens/s   eval / this = {fwd_s / eval_s:.2f}")
     print(f"training pass (fwd + bwd)     {n_tokens / train_s:>10,.0f} tokens/s   eval / this = {train_s / eval_s:.2f}")

@@ -19,6 +19,7 @@ tables on), when datatrove is installed (bench extra).
     python -m bench.extract_quality --profile fast   # where one engine's time goes
     python -m bench.extract_quality --warc           # the shared crawl (web.yaml's inputs): pages with text per engine
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,6 +57,7 @@ def curate_engine(engine: str, **settings):
             new_file()  # each HTML file is a file of its own in the extract stage
             out[name] = extract_main_text(html, options)[0]
         return out
+
     return run
 
 
@@ -88,7 +90,11 @@ def curate_watchdog(pages):
 
 def trafilatura_direct(**settings):
     def run(pages):
-        return {name: trafilatura.extract(html, favor_precision=True, include_comments=False, **settings) for name, html in pages.items()}
+        return {
+            name: trafilatura.extract(html, favor_precision=True, include_comments=False, **settings)
+            for name, html in pages.items()
+        }
+
     return run
 
 
@@ -150,16 +156,26 @@ def crawl_texts(engine: str) -> tuple[dict[str, str | None], Counter]:
 def crawl_report() -> None:
     """Pages with text per engine on the shared crawl, and how much of the default's words each keeps."""
     reference, _ = crawl_texts("trafilatura")
-    print(f"{len(reference)} HTML responses (pipelines/web.yaml's inputs); words: multiset overlap with engine=trafilatura")
-    print("| engine | pages with text | characters | share of trafilatura's words kept | share of its words in trafilatura's |\n|---|---|---|---|---|")
+    print(
+        f"{len(reference)} HTML responses (pipelines/web.yaml's inputs); words: multiset overlap with engine=trafilatura"
+    )
+    print(
+        "| engine | pages with text | characters | share of trafilatura's words kept | share of its words in trafilatura's |\n|---|---|---|---|---|"
+    )
     for engine in ("trafilatura", "auto", "fast", "resiliparse"):
         texts, reasons = crawl_texts(engine)
         same = theirs = ours = 0
         for key, text in texts.items():
             mine, ref = Counter((text or "").split()), Counter((reference.get(key) or "").split())
-            same, theirs, ours = same + sum((mine & ref).values()), theirs + sum(ref.values()), ours + sum(mine.values())
-        print(f"| {engine} | {sum(1 for t in texts.values() if t)} of {len(texts)} | {sum(len(t or '') for t in texts.values()):,} | "
-              f"{same / max(1, theirs):.3f} | {same / max(1, ours):.3f} |")
+            same, theirs, ours = (
+                same + sum((mine & ref).values()),
+                theirs + sum(ref.values()),
+                ours + sum(mine.values()),
+            )
+        print(
+            f"| {engine} | {sum(1 for t in texts.values() if t)} of {len(texts)} | {sum(len(t or '') for t in texts.values()):,} | "
+            f"{same / max(1, theirs):.3f} | {same / max(1, ours):.3f} |"
+        )
         for reason, count in reasons.items():
             print(f"|   {count} x {reason[:140]} | | | | |")
 
@@ -168,7 +184,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--profile", metavar="ENGINE", help="instead: where one of curate's engines spends its time")
-    parser.add_argument("--warc", action="store_true", help="instead: each engine on the shared crawl (pages with text)")
+    parser.add_argument(
+        "--warc", action="store_true", help="instead: each engine on the shared crawl (pages with text)"
+    )
     args = parser.parse_args()
     if args.warc:
         return crawl_report()
@@ -186,12 +204,18 @@ def main() -> None:
             wall[name] = min(wall.get(name, float("inf")), time.perf_counter() - wall_start)
             scores[name] = score_all(texts, gold)
     n = len(gold)
-    print(f"{n} gold pages; best of {args.repeat}; speed per CPU-second relative to: {PEER}; "
-          f"trafilatura {trafilatura.__version__}; load average before: {os.getloadavg()[0]:.1f}")
-    print("| system | precision | recall | F1 | pages per CPU-s | speed vs FineWeb trafilatura | wall pages/s |\n|---|---|---|---|---|---|---|")
+    print(
+        f"{n} gold pages; best of {args.repeat}; speed per CPU-second relative to: {PEER}; "
+        f"trafilatura {trafilatura.__version__}; load average before: {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        "| system | precision | recall | F1 | pages per CPU-s | speed vs FineWeb trafilatura | wall pages/s |\n|---|---|---|---|---|---|---|"
+    )
     for name, score in scores.items():
-        print(f"| {name} | {score.precision:.3f} | {score.recall:.3f} | {score.f1:.3f} | {n / cpu[name]:.1f} | "
-              f"{cpu[PEER] / cpu[name]:.2f}x | {n / wall[name]:.1f} |")
+        print(
+            f"| {name} | {score.precision:.3f} | {score.recall:.3f} | {score.f1:.3f} | {n / cpu[name]:.1f} | "
+            f"{cpu[PEER] / cpu[name]:.2f}x | {n / wall[name]:.1f} |"
+        )
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     WATCHDOG.stop()
 

@@ -15,6 +15,7 @@ With --rounds, every tool's 1- and 2-worker runs are repeated, interleaved, and 
 ratio is printed with the load average (1 minute) before each run: on a shared machine the
 ratio is only meaningful beside the load it was measured under.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,7 +30,12 @@ from warcio.warcwriter import WARCWriter
 from bench import harness
 
 SHARED = harness.SHARED / "web"
-GOOD_WARCS = ["dolma_sample-0000.warc.gz", "dolma_sample-0001.warc.gz", "resiliparse_warcfile.warc.gz", "warcio_example.warc.gz"]
+GOOD_WARCS = [
+    "dolma_sample-0000.warc.gz",
+    "dolma_sample-0001.warc.gz",
+    "resiliparse_warcfile.warc.gz",
+    "warcio_example.warc.gz",
+]
 
 
 def build_input(folder: Path, copies: int) -> Path:
@@ -44,8 +50,13 @@ def build_input(folder: Path, copies: int) -> Path:
                 writer = WARCWriter(f, gzip=True)
                 for page in pages[part::4]:
                     headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
-                    record = writer.create_warc_record(f"https://{page.stem}/", "response", payload=io.BytesIO(page.read_bytes()),
-                                                       http_headers=headers, warc_headers_dict={"WARC-Identified-Payload-Type": "text/html"})
+                    record = writer.create_warc_record(
+                        f"https://{page.stem}/",
+                        "response",
+                        payload=io.BytesIO(page.read_bytes()),
+                        http_headers=headers,
+                        warc_headers_dict={"WARC-Identified-Payload-Type": "text/html"},
+                    )
                     writer.write_record(record)
     return data
 
@@ -57,8 +68,12 @@ def run_curate(data: Path, output: Path, workers: int, engine: str) -> int:
     from curate.core.pipeline import load_pipeline
     from curate.core.runner import run_pipeline
 
-    spec = {"name": "bench", "input": str(data), "output": str(output),
-            "stages": [{"stage": "extract", "source": "web", "engine": engine}]}
+    spec = {
+        "name": "bench",
+        "input": str(data),
+        "output": str(output),
+        "stages": [{"stage": "extract", "source": "web", "engine": engine}],
+    }
     path = output.parent / f"{output.name}.yaml"
     path.write_text(yaml.safe_dump(spec))
     executor = LocalExecutor(workers)
@@ -74,12 +89,19 @@ def run_datatrove(data: Path, output: Path, workers: int, engine: str) -> int:
     from datatrove.pipeline.readers import WarcReader
     from datatrove.pipeline.writers import ParquetWriter
 
-    harness.run_datatrove([WarcReader(str(data), glob_pattern="*.warc.gz"),
-                           Trafilatura(favour_precision=True),  # FineWeb's call; defaults: 1 s timeout, deduplicate, tables on
-                           ParquetWriter(str(output / "out"))],
-                          output / "logs", tasks=len(list(data.glob("*.warc.gz"))), workers=workers)
+    harness.run_datatrove(
+        [
+            WarcReader(str(data), glob_pattern="*.warc.gz"),
+            Trafilatura(favour_precision=True),  # FineWeb's call; defaults: 1 s timeout, deduplicate, tables on
+            ParquetWriter(str(output / "out")),
+        ],
+        output / "logs",
+        tasks=len(list(data.glob("*.warc.gz"))),
+        workers=workers,
+    )
     from datatrove.io import get_datafolder
     import pyarrow.parquet as pq
+
     folder = get_datafolder(str(output / "out"))
     return sum(pq.read_metadata(folder.open(name, "rb")).num_rows for name in folder.list_files())
 
@@ -106,24 +128,36 @@ def main() -> None:
             # so a round's ratio compares runs under about the same load
             for tool, fn, engine in tools:
                 for workers in args.workers:
-                    docs, timing = harness.timed(fn, data, Path(tmp) / f"{tool.replace(' ', '-')}-{workers}-{round_}", workers, engine)
+                    docs, timing = harness.timed(
+                        fn, data, Path(tmp) / f"{tool.replace(' ', '-')}-{workers}-{round_}", workers, engine
+                    )
                     seconds, load = timing.wall, timing.load[0]
                     runs.setdefault((tool, workers), []).append((docs, seconds, load))
-                    print(f"round {round_}  {tool:<20} workers={workers}  docs={docs:>5}  {seconds:6.1f} s  "
-                          f"{docs / seconds:7.1f} docs/s  {megabytes / seconds:6.2f} MB/s  load {load:.1f}", flush=True)
+                    print(
+                        f"round {round_}  {tool:<20} workers={workers}  docs={docs:>5}  {seconds:6.1f} s  "
+                        f"{docs / seconds:7.1f} docs/s  {megabytes / seconds:6.2f} MB/s  load {load:.1f}",
+                        flush=True,
+                    )
         best = {key: min(seconds for _, seconds, _ in timings) for key, timings in runs.items()}
         if not args.no_datatrove:
             for workers in args.workers:
                 for tool, _, _ in tools[:-1]:
-                    print(f"workers={workers}: {tool} runs at {best['datatrove', workers] / best[tool, workers]:.2f}x datatrove's rate (best of {args.rounds})")
-                    results.add(f"extract_throughput.{tool.split()[-1]}_vs_datatrove.workers{workers}",
-                                best["datatrove", workers] / best[tool, workers], f"docs/s of curate extract (engine {tool.split()[-1]}) / datatrove's")
+                    print(
+                        f"workers={workers}: {tool} runs at {best['datatrove', workers] / best[tool, workers]:.2f}x datatrove's rate (best of {args.rounds})"
+                    )
+                    results.add(
+                        f"extract_throughput.{tool.split()[-1]}_vs_datatrove.workers{workers}",
+                        best["datatrove", workers] / best[tool, workers],
+                        f"docs/s of curate extract (engine {tool.split()[-1]}) / datatrove's",
+                    )
         if 1 in args.workers and 2 in args.workers:
             for tool, _, _ in tools:
                 ratios = [one[1] / two[1] for one, two in zip(runs[tool, 1], runs[tool, 2])]
                 loads = [f"{one[2]:.1f}/{two[2]:.1f}" for one, two in zip(runs[tool, 1], runs[tool, 2])]
-                print(f"{tool}: 2 workers = {best[tool, 1] / best[tool, 2]:.2f}x one worker (best vs best); per round "
-                      f"{', '.join(f'{r:.2f}x' for r in ratios)} (load average 1/2 workers: {', '.join(loads)})")
+                print(
+                    f"{tool}: 2 workers = {best[tool, 1] / best[tool, 2]:.2f}x one worker (best vs best); per round "
+                    f"{', '.join(f'{r:.2f}x' for r in ratios)} (load average 1/2 workers: {', '.join(loads)})"
+                )
         if args.json:
             results.write(args.json)
 

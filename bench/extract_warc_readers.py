@@ -4,6 +4,7 @@ response, `--rounds` times; figures are the best round.
 
     python -m bench.extract_warc_readers [--rounds 5]
 """
+
 from __future__ import annotations
 
 import argparse

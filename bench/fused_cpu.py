@@ -10,6 +10,7 @@ time: each pass's (reading and writing included), each stage's share (the runner
 read as CPU time), per round. One worker runs in this process; --profile (one worker only) adds
 the functions whose CPU differs most between the modes (cProfile on a CPU clock, passes only).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,7 +75,9 @@ def run(corpus: Path, output: Path, workers: int, materialize: bool) -> None:
     shutil.rmtree(output, ignore_errors=True)
     executor = LocalExecutor(workers)
     try:
-        Pipeline.of(str(corpus), str(output), stages(), name="fused-cpu").run(executor, progress=False, materialize=materialize)
+        Pipeline.of(str(corpus), str(output), stages(), name="fused-cpu").run(
+            executor, progress=False, materialize=materialize
+        )
     finally:
         executor.close()
 
@@ -104,11 +107,15 @@ def main() -> None:
                 before = sum(current.passes.values())
                 run(corpus, Path(tmp) / mode, args.workers, mode == "materialized")
                 current.rounds.append(sum(current.passes.values()) - before)
-    print(f"{args.docs:,} documents in {args.shards} shard(s), {args.workers} worker(s), {args.rounds} round(s) per mode; "
-          f"CPU seconds per round (mean)")
+    print(
+        f"{args.docs:,} documents in {args.shards} shard(s), {args.workers} worker(s), {args.rounds} round(s) per mode; "
+        f"CPU seconds per round (mean)"
+    )
     for mode, m in meters.items():
-        print(f"\n{mode}: passes {sum(m.rounds) / args.rounds:.2f} s; by round {', '.join(f'{s:.2f}' for s in m.rounds)} "
-              f"(best {min(m.rounds):.2f})")
+        print(
+            f"\n{mode}: passes {sum(m.rounds) / args.rounds:.2f} s; by round {', '.join(f'{s:.2f}' for s in m.rounds)} "
+            f"(best {min(m.rounds):.2f})"
+        )
         for label, seconds in m.passes.items():
             print(f"  pass {label:<40} {seconds / args.rounds:7.2f} s")
         for key, seconds in m.steps.items():
@@ -130,8 +137,10 @@ def print_differences(meters: dict[str, Meter], rounds: int, top: int = 30) -> N
     functions = set().union(*tables.values())
     for f in sorted(functions, key=lambda f: -abs(cpu("fused", f, 2) - cpu("materialized", f, 2)))[:top]:
         name = f"{Path(f[0]).name}:{f[1]}({f[2]})"[:70]
-        print(f"{name:<70} {cpu('materialized', f, 2):9.3f} {cpu('fused', f, 2):9.3f} "
-              f"{cpu('fused', f, 2) - cpu('materialized', f, 2):+7.3f} {cpu('materialized', f, 3):9.3f} {cpu('fused', f, 3):9.3f}")
+        print(
+            f"{name:<70} {cpu('materialized', f, 2):9.3f} {cpu('fused', f, 2):9.3f} "
+            f"{cpu('fused', f, 2) - cpu('materialized', f, 2):+7.3f} {cpu('materialized', f, 3):9.3f} {cpu('fused', f, 3):9.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ input and writes its kept output). Reports wall seconds for each (each run as it
 alternating), the ratio, and whether the final output (toxicity's kept documents, by id, every
 column) is identical.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,8 +53,12 @@ def write_corpus(folder: Path, docs: int, seed: int = 0, shards: int = SHARDS) -
 
 
 def stages() -> list[dict]:
-    return [Stage("langid", languages=["en"]), Stage("quality"), Stage("dedup"),
-            Stage("toxicity", blocklist=str(REPO / "pipelines" / "lists" / "blocked_domains.txt"))]
+    return [
+        Stage("langid", languages=["en"]),
+        Stage("quality"),
+        Stage("dedup"),
+        Stage("toxicity", blocklist=str(REPO / "pipelines" / "lists" / "blocked_domains.txt")),
+    ]
 
 
 def run(corpus: Path, output: Path, workers: int, materialize: bool) -> float:
@@ -61,7 +66,9 @@ def run(corpus: Path, output: Path, workers: int, materialize: bool) -> float:
     executor = LocalExecutor(workers)
     start = time.perf_counter()
     try:
-        Pipeline.of(str(corpus), str(output), stages(), name="fused-bench").run(executor, progress=False, materialize=materialize)
+        Pipeline.of(str(corpus), str(output), stages(), name="fused-bench").run(
+            executor, progress=False, materialize=materialize
+        )
     finally:
         executor.close()
     return time.perf_counter() - start

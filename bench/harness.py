@@ -10,6 +10,7 @@ read ratios taken in one run, with the load average recorded beside them (bench/
 A run's ratios can be written as JSON (`Results.write`) and compared with bench/baseline.json by
 `python -m bench.compare NEW.json`.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,11 +36,18 @@ class Machine:
 
     @classmethod
     def now(cls) -> Machine:
-        return cls(os.cpu_count() or 1, tuple(round(x, 2) for x in os.getloadavg()), platform.machine(),
-                   platform.python_version(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+        return cls(
+            os.cpu_count() or 1,
+            tuple(round(x, 2) for x in os.getloadavg()),
+            platform.machine(),
+            platform.python_version(),
+            time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        )
 
     def __str__(self) -> str:
-        return f"{self.cpus} {self.processor} cores, load average {' / '.join(f'{x:.1f}' for x in self.load)}, {self.date}"
+        return (
+            f"{self.cpus} {self.processor} cores, load average {' / '.join(f'{x:.1f}' for x in self.load)}, {self.date}"
+        )
 
 
 @dataclass(frozen=True)
@@ -77,8 +85,10 @@ def side_by_side(timings: dict[str, Timing], reference: str, work: float | None 
     rows = [f"{'system':<44} {'wall s':>8} {'CPU s':>8} {unit + '/s':>12} {'vs ' + reference:>20}"]
     for name, t in timings.items():
         rate = f"{work / t.wall:,.0f}" if work else "-"
-        rows.append(f"{name:<44} {t.wall:8.2f} {t.cpu:8.2f} {rate:>12} "
-                    f"{ratio(t, timings[reference]):8.2f}x wall {ratio(t, timings[reference], 'cpu'):5.2f}x CPU")
+        rows.append(
+            f"{name:<44} {t.wall:8.2f} {t.cpu:8.2f} {rate:>12} "
+            f"{ratio(t, timings[reference]):8.2f}x wall {ratio(t, timings[reference], 'cpu'):5.2f}x CPU"
+        )
     return "\n".join(rows)
 
 
@@ -101,10 +111,14 @@ class Results:
         self.ratios[key] = {"value": round(value, 4), "what": what, "higher_is_better": higher_is_better}
 
     def write(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps({"machine": asdict(self.machine), "command": self.command, "ratios": self.ratios}, indent=1) + "\n")
+        Path(path).write_text(
+            json.dumps({"machine": asdict(self.machine), "command": self.command, "ratios": self.ratios}, indent=1)
+            + "\n"
+        )
 
 
 # datatrove (the peer): imported inside the helpers, so a bench runs its own side without the bench extra
+
 
 def datatrove_documents(texts: list[str], urls: list[str] | None = None) -> list:
     """datatrove Documents with ids 0..n-1 (and metadata["url"] when urls are given)."""
@@ -131,4 +145,6 @@ def run_datatrove(pipeline: list, logs: Path, tasks: int = 1, workers: int = 1) 
     """A datatrove pipeline through its LocalPipelineExecutor, never skipping tasks a previous run completed."""
     from datatrove.executor import LocalPipelineExecutor
 
-    LocalPipelineExecutor(pipeline=pipeline, tasks=tasks, workers=workers, logging_dir=str(logs), skip_completed=False).run()
+    LocalPipelineExecutor(
+        pipeline=pipeline, tasks=tasks, workers=workers, logging_dir=str(logs), skip_completed=False
+    ).run()

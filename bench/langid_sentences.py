@@ -21,6 +21,7 @@ English" when that stage keeps it too. English with apostrophes: the English sen
 inside a word (' or ’: "don't", "Alice’s") with every such apostrophe replaced by the look-alike. List lines: each English sentence prefixed by "10. ", "(a) ",
 "• ", "- ", "iv) ".
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,18 +40,48 @@ from curate.extract.stage import ExtractParams, Rejection  # noqa: E402
 from curate.langid.stage import LangIdParams, LangIdStage  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
-APOSTROPHES = {"U+0027 '": "'", "U+2019 \u2019": "\u2019", "U+2018 \u2018": "\u2018", "U+00B4 \u00b4": "\u00b4",
-               "U+02BC \u02bc": "\u02bc", "U+FF07 \uff07": "\uff07", "U+0060 `": "`"}
+APOSTROPHES = {
+    "U+0027 '": "'",
+    "U+2019 \u2019": "\u2019",
+    "U+2018 \u2018": "\u2018",
+    "U+00B4 \u00b4": "\u00b4",
+    "U+02BC \u02bc": "\u02bc",
+    "U+FF07 \uff07": "\uff07",
+    "U+0060 `": "`",
+}
 LIST_MARKS = ("10. ", "(a) ", "\u2022 ", "- ", "iv) ")
-BOOKS = {"en_alice_pg11.txt": "en", "en_moby_dick_pg2701.txt": "en", "en_pride_and_prejudice_pg1342.txt": "en",
-         "kalamine_de_faust_1.txt": "de", "kalamine_fr_alice.txt": "fr"}
+BOOKS = {
+    "en_alice_pg11.txt": "en",
+    "en_moby_dick_pg2701.txt": "en",
+    "en_pride_and_prejudice_pg1342.txt": "en",
+    "kalamine_de_faust_1.txt": "de",
+    "kalamine_fr_alice.txt": "fr",
+}
 # a sentence ends at . ! ? before a capital, but not after a title or an initial ("Mr. Darcy", "J. Smith")
-SENTENCE_END = re.compile(r"(?<!\bMr\.)(?<!\bMrs\.)(?<!\bDr\.)(?<!\bSt\.)(?<!\bMs\.)(?<!\b[A-Z]\.)(?<=[.!?])\s+(?=[\"'“‘(]?[A-ZÄÖÜÀ-ÞА-Я0-9])")
+SENTENCE_END = re.compile(
+    r"(?<!\bMr\.)(?<!\bMrs\.)(?<!\bDr\.)(?<!\bSt\.)(?<!\bMs\.)(?<!\b[A-Z]\.)(?<=[.!?])\s+(?=[\"'“‘(]?[A-ZÄÖÜÀ-ÞА-Я0-9])"
+)
 APOSTROPHE = re.compile(r"(?<=[^\W\d_])['\u2019](?=[^\W\d_])")  # inside a word: "don't", "Alice’s"
 MO_LANGUAGES = ("de", "fr", "es", "nl", "ru", "it", "pt", "pl", "sv", "cs", "tr")
-HOST_LANGUAGES = {".de": "de", ".fr": "fr", ".eu": "fr"}  # the cache's .de and .fr sites (and psl.eu) write in their language
-ENGLISH_HOSTS = ("theguardian.com", "nature.com", "blog.python.org", "stackoverflow.com", "bbc.", "nytimes.com", "medium.com",
-                 "wired.com", "arstechnica.com", "github.com", "washingtonpost.com", "npr.org")
+HOST_LANGUAGES = {
+    ".de": "de",
+    ".fr": "fr",
+    ".eu": "fr",
+}  # the cache's .de and .fr sites (and psl.eu) write in their language
+ENGLISH_HOSTS = (
+    "theguardian.com",
+    "nature.com",
+    "blog.python.org",
+    "stackoverflow.com",
+    "bbc.",
+    "nytimes.com",
+    "medium.com",
+    "wired.com",
+    "arstechnica.com",
+    "github.com",
+    "washingtonpost.com",
+    "npr.org",
+)
 
 
 def records(reader, path: Path, source: str) -> list[dict]:
@@ -69,10 +100,15 @@ def corpus(per_language: int) -> dict[str, list[str]]:
 
     found: dict[str, list[str]] = {}
     for name, language in BOOKS.items():
-        found.setdefault(language, []).extend(split(records(books, SHARED / "books" / name, "books")[0]["text"], language))
+        found.setdefault(language, []).extend(
+            split(records(books, SHARED / "books" / name, "books")[0]["text"], language)
+        )
     for path in sorted((SHARED / "web" / "html" / "trafilatura_cache").glob("*.html")):
         host = path.name.rsplit(".", 2)[0]
-        language = next((lang for suffix, lang in HOST_LANGUAGES.items() if host.endswith(suffix) or f"{suffix}." in path.name), None)
+        language = next(
+            (lang for suffix, lang in HOST_LANGUAGES.items() if host.endswith(suffix) or f"{suffix}." in path.name),
+            None,
+        )
         language = "en" if any(h in path.name for h in ENGLISH_HOSTS) else language
         if language:
             for row in records(web, path, "web"):
@@ -81,8 +117,14 @@ def corpus(per_language: int) -> dict[str, list[str]]:
         found["en"].extend(s for line in path.open() for s in split(json.loads(line)["text"], "en"))
     stage = langid()
     pages = records(web, SHARED / "web" / "warc" / "resiliparse_warcfile.warc.gz", "web")
-    pages += [r for p in sorted((SHARED / "web" / "html" / "trafilatura_cache").glob("*.html")) for r in records(web, p, "web")]
-    table = stage.process(pa.Table.from_pylist([{"id": str(i), "source": "web", "text": r["text"]} for i, r in enumerate(pages)])).table
+    pages += [
+        r
+        for p in sorted((SHARED / "web" / "html" / "trafilatura_cache").glob("*.html"))
+        for r in records(web, p, "web")
+    ]
+    table = stage.process(
+        pa.Table.from_pylist([{"id": str(i), "source": "web", "text": r["text"]} for i, r in enumerate(pages)])
+    ).table
     for row, language, score in zip(pages, table["language"].to_pylist(), table["language_score"].to_pylist()):
         if language in ("es", "nl", "ru", "zh", "ms") and score >= 0.9:
             found.setdefault(language, []).extend(split(row["text"], language))
@@ -139,8 +181,14 @@ def main() -> None:
     for sentence, ok in zip(english, en_kept):
         bucket = next(b for b in (5, 10, 20, 61) if len(sentence.split()) < b)
         lengths[(bucket, ok)] += 1
-    print("  by words: " + ", ".join(f"<{b}: {lengths[(b, True)] / max(1, lengths[(b, True)] + lengths[(b, False)]):.1%} of "
-                                     f"{lengths[(b, True)] + lengths[(b, False)]}" for b in (5, 10, 20, 61)))
+    print(
+        "  by words: "
+        + ", ".join(
+            f"<{b}: {lengths[(b, True)] / max(1, lengths[(b, True)] + lengths[(b, False)]):.1%} of "
+            f"{lengths[(b, True)] + lengths[(b, False)]}"
+            for b in (5, 10, 20, 61)
+        )
+    )
     for sentence, ok in zip(english, en_kept):
         if not ok and args.show > 0:
             print(f"    dropped: {sentence[:120]}")
@@ -158,7 +206,9 @@ def main() -> None:
             ok = kept(stage, texts)
             own = kept(langid(languages=[language]), texts)
             others += sum(ok)
-            print(f"{language}: taken for English {sum(ok)}/{len(texts)} ({sum(ok) / len(texts):.2%}); kept as {language} {sum(own) / len(texts):.1%}")
+            print(
+                f"{language}: taken for English {sum(ok)}/{len(texts)} ({sum(ok) / len(texts):.2%}); kept as {language} {sum(own) / len(texts):.1%}"
+            )
     print(f"non-English sentences taken for English: {others}/{sum(len(v) for k, v in sentences.items() if k != 'en')}")
     length_aware(stage, sentences)
 
@@ -167,15 +217,23 @@ def length_aware(stage: LangIdStage, sentences: dict[str, list[str]]) -> None:
     """What a lower threshold for short texts would trade: English kept against non-English taken for English."""
     scored = {}
     for language, texts in sentences.items():
-        table = stage.process(pa.Table.from_pylist([{"id": str(i), "source": "web", "text": t} for i, t in enumerate(texts)])).table
-        scored[language] = [(lang == "en", score, len(text)) for lang, score, text in
-                            zip(table["language"].to_pylist(), table["language_score"].to_pylist(), texts)]
+        table = stage.process(
+            pa.Table.from_pylist([{"id": str(i), "source": "web", "text": t} for i, t in enumerate(texts)])
+        ).table
+        scored[language] = [
+            (lang == "en", score, len(text))
+            for lang, score, text in zip(table["language"].to_pylist(), table["language_score"].to_pylist(), texts)
+        ]
     for short, low in ((40, 0.5), (60, 0.4), (80, 0.3)):
+
         def keep(row):
             return row[0] and row[1] >= (low if row[2] < short else 0.65)
+
         english = sum(map(keep, scored["en"])) / len(scored["en"])
         others = sum(keep(row) for language, rows in scored.items() if language != "en" for row in rows)
-        print(f"  if texts under {short} characters needed only {low}: English kept {english:.2%}, non-English taken for English {others}")
+        print(
+            f"  if texts under {short} characters needed only {low}: English kept {english:.2%}, non-English taken for English {others}"
+        )
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ replaced, predict with k=-1, all 176 labels). curate runs LangIdStage.process on
 batches of 2048 (one fastText call per batch, k=1). Reports docs/s, the ratio, and how
 often the two agree on the language and on keep/drop.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,7 +56,9 @@ def offline_datatrove_cache(model: str) -> None:
     from datatrove.utils.lid import FT176LID
 
     folder = cached_assets_path(library_name="datatrove", namespace="lid", subfolder=FT176LID.MODEL_SUBFOLDER)
-    name = strip_protocol(FT176LID.MODEL_URL).replace("/", "_")  # as datatrove.io.cached_asset_path_or_download names it
+    name = strip_protocol(FT176LID.MODEL_URL).replace(
+        "/", "_"
+    )  # as datatrove.io.cached_asset_path_or_download names it
     (folder / name).symlink_to(model)
     (folder / f"{name}.completed").touch()
 
@@ -76,8 +79,16 @@ def run_datatrove(texts: list[str], languages: list[str] | None):
 def run_curate(texts: list[str], languages: list[str] | None):
     stage = LangIdStage("langid", build_params(LangIdParams, {"languages": languages, "threshold": 0.65}, "bench"))
     stage.setup()
-    tables = [pa.table({"id": [str(i) for i in range(s, min(s + BATCH, len(texts)))], "source": ["web"] * len(texts[s:s + BATCH]),
-                        "text": pa.array(texts[s:s + BATCH], pa.large_string())}) for s in range(0, len(texts), BATCH)]
+    tables = [
+        pa.table(
+            {
+                "id": [str(i) for i in range(s, min(s + BATCH, len(texts)))],
+                "source": ["web"] * len(texts[s : s + BATCH]),
+                "text": pa.array(texts[s : s + BATCH], pa.large_string()),
+            }
+        )
+        for s in range(0, len(texts), BATCH)
+    ]
     start = time.perf_counter()
     verdicts = [stage.process(t) for t in tables]
     seconds = time.perf_counter() - start
@@ -94,17 +105,25 @@ def main() -> None:
     offline_datatrove_cache(default_model_path())
     texts = corpus()
     chars = sum(map(len, texts))
-    print(f"{len(texts)} documents, {chars / len(texts):.0f} characters on average; x{args.repeat}; model {default_model_path()}")
+    print(
+        f"{len(texts)} documents, {chars / len(texts):.0f} characters on average; x{args.repeat}; model {default_model_path()}"
+    )
     texts = texts * args.repeat
     ours_s, ours_lang, ours_keep = run_curate(texts, args.languages)
     theirs_s, theirs_lang, theirs_keep = run_datatrove(texts, args.languages)
     n = len(texts)
-    print(f"curate langid:          {n / ours_s:9.0f} docs/s  ({ours_s:.2f} s, {chars * args.repeat / ours_s / 1e6:.1f} M chars/s)")
+    print(
+        f"curate langid:          {n / ours_s:9.0f} docs/s  ({ours_s:.2f} s, {chars * args.repeat / ours_s / 1e6:.1f} M chars/s)"
+    )
     print(f"datatrove LanguageFilter: {n / theirs_s:7.0f} docs/s  ({theirs_s:.2f} s)")
     print(f"ratio curate/datatrove: {theirs_s / ours_s:.2f}x")
-    same_language = sum(a == b for a, b in zip(ours_lang, theirs_lang) if a is not None) / sum(a is not None for a in ours_lang)
-    print(f"same language: {same_language:.4f}   same keep/drop: {sum(a == b for a, b in zip(ours_keep, theirs_keep)) / n:.4f}"
-          f"   kept: curate {sum(ours_keep)}, datatrove {sum(theirs_keep)}")
+    same_language = sum(a == b for a, b in zip(ours_lang, theirs_lang) if a is not None) / sum(
+        a is not None for a in ours_lang
+    )
+    print(
+        f"same language: {same_language:.4f}   same keep/drop: {sum(a == b for a, b in zip(ours_keep, theirs_keep)) / n:.4f}"
+        f"   kept: curate {sum(ours_keep)}, datatrove {sum(theirs_keep)}"
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ decay 0). The two optimizers step alternately in one process on one thread and a
 so the load of a shared machine changes wall time but not the ratio. Agreement: cosine similarity of the two
 updates of every matrix after 3 steps (torch runs Newton-Schulz in bf16 everywhere; ours in fp32 on CPU).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,14 +54,16 @@ def main() -> int:
         runs = {kind: make(width, args.layers, kind) for kind in ("ours", "torch")}
         grads = [torch.randn(s) for s in shapes(width, args.layers)]
         before = {kind: [p.detach().clone() for p in params] for kind, (params, _) in runs.items()}
-        for _ in range(3):   # same gradients into both; compare the updates they make
+        for _ in range(3):  # same gradients into both; compare the updates they make
             for params, optimizer in runs.values():
                 for p, g in zip(params, grads):
                     p.grad = g.clone()
                 optimizer.step()
         deltas = {k: [p.detach() - b for p, b in zip(runs[k][0], before[k])] for k in runs}
-        cosine = min(torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0).item()
-                     for a, b in zip(deltas["ours"], deltas["torch"]))
+        cosine = min(
+            torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0).item()
+            for a, b in zip(deltas["ours"], deltas["torch"])
+        )
         times = {kind: [] for kind in runs}
         for _ in range(args.rounds):
             for kind, (params, optimizer) in runs.items():
@@ -68,8 +71,14 @@ def main() -> int:
                     p.grad = g
                 times[kind].append(cpu_seconds(optimizer.step))
         ours, theirs = statistics.median(times["ours"]), statistics.median(times["torch"])
-        row = {"width": width, "matrices": len(grads), "ours_ms": round(ours * 1e3, 1), "torch_ms": round(theirs * 1e3, 1),
-               "torch_over_ours": round(theirs / ours, 2), "min_update_cosine": round(cosine, 4)}
+        row = {
+            "width": width,
+            "matrices": len(grads),
+            "ours_ms": round(ours * 1e3, 1),
+            "torch_ms": round(theirs * 1e3, 1),
+            "torch_over_ours": round(theirs / ours, 2),
+            "min_update_cosine": round(cosine, 4),
+        }
         rows.append(row)
         print(json.dumps(row), flush=True)
     return 0

@@ -9,6 +9,7 @@ is repeated --copies times for timing. datatrove runs FTFYFormatter.format(text)
 batches of 2048 (the same ftfy settings, plus NFC and its own control-character removal, and
 pure-ASCII rows without '&' screened out in Arrow). Outputs are compared text by text on one copy.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,8 +62,14 @@ def main() -> None:
     print(f"curate normalize:        {len(many) / curate_s:,.0f} docs/s  ({datatrove_s / curate_s:.2f}x)")
     print(f"same output: {same}/{one} ({100 * same / one:.2f}%); documents datatrove changed: {edited}")
     for i in [i for i in range(one) if ours[i] != theirs[i]][:5]:
-        at = next(k for k, (a, b) in enumerate(zip(ours[i], theirs[i])) if a != b) if ours[i][: len(theirs[i])] != theirs[i][: len(ours[i])] else min(len(ours[i]), len(theirs[i]))
-        print(f"  doc {i}: curate {ours[i][max(0, at - 20):at + 20]!r} / datatrove {theirs[i][max(0, at - 20):at + 20]!r}")
+        at = (
+            next(k for k, (a, b) in enumerate(zip(ours[i], theirs[i])) if a != b)
+            if ours[i][: len(theirs[i])] != theirs[i][: len(ours[i])]
+            else min(len(ours[i]), len(theirs[i]))
+        )
+        print(
+            f"  doc {i}: curate {ours[i][max(0, at - 20) : at + 20]!r} / datatrove {theirs[i][max(0, at - 20) : at + 20]!r}"
+        )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ datatrove's min_doc_words and min_num_sentences are 0, so only the span removal 
 curate runs the whole stage through the runner (Parquet in and out, three phases, one worker process);
 datatrove runs its three steps in this process, signatures on local disk.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,15 +58,21 @@ def corpus(tmp: Path, copies: int) -> list[str]:
 
 def run_datatrove(texts: list[str], work: Path) -> tuple[dict[str, str], float]:
     from datatrove.data import Document
-    from datatrove.pipeline.dedup.sentence_dedup import (SentDedupConfig, SentenceDedupFilter, SentenceDedupSignature,
-                                                         SentenceFindDedups)
+    from datatrove.pipeline.dedup.sentence_dedup import (
+        SentDedupConfig,
+        SentenceDedupFilter,
+        SentenceDedupSignature,
+        SentenceFindDedups,
+    )
 
     config = SentDedupConfig(n_sentences=3, split_sentences=False, min_doc_words=0, min_num_sentences=0)
     docs = lambda: (Document(text=t, id=f"{i:08d}") for i, t in enumerate(texts))  # noqa: E731
     start = time.perf_counter()
     SentenceDedupSignature(str(work / "sigs"), config=config).run(docs(), rank=0, world_size=1)
     SentenceFindDedups(str(work / "sigs"), str(work / "dups"), config=config).run(rank=0, world_size=1)
-    kept = {d.id: d.text for d in SentenceDedupFilter(str(work / "dups"), config=config).run(docs(), rank=0, world_size=1)}
+    kept = {
+        d.id: d.text for d in SentenceDedupFilter(str(work / "dups"), config=config).run(docs(), rank=0, world_size=1)
+    }
     return kept, time.perf_counter() - start
 
 
@@ -105,25 +112,33 @@ def main() -> None:
     decisions = sum((i in edited_ours) == (i in edited_theirs) for i in ids)
     print(f"documents: {len(texts)} ({sum(map(len, texts)) / 1e6:.1f} M characters), copies {args.copies}")
     print(f"datatrove sentence dedup (3 steps): {len(texts) / datatrove_s:,.0f} docs/s ({datatrove_s:.1f} s)")
-    print(f"curate paragraph_dedup (runner):    {len(texts) / curate_s:,.0f} docs/s ({curate_s:.1f} s, "
-          f"{datatrove_s / curate_s:.2f}x)")
-    print(f"edited or dropped: datatrove {len(edited_theirs)}, curate {len(edited_ours)}; same decision "
-          f"{decisions}/{len(ids)} ({100 * decisions / len(ids):.2f}%); same text {same}/{len(ids)} ({100 * same / len(ids):.2f}%)")
+    print(
+        f"curate paragraph_dedup (runner):    {len(texts) / curate_s:,.0f} docs/s ({curate_s:.1f} s, "
+        f"{datatrove_s / curate_s:.2f}x)"
+    )
+    print(
+        f"edited or dropped: datatrove {len(edited_theirs)}, curate {len(edited_ours)}; same decision "
+        f"{decisions}/{len(ids)} ({100 * decisions / len(ids):.2f}%); same text {same}/{len(ids)} ({100 * same / len(ids):.2f}%)"
+    )
     print(f"dropped (left empty): datatrove {len(ids) - len(theirs)}, curate {len(ids) - len(ours)}")
     differ = [i for i in ids if norm(ours.get(i)) != norm(theirs.get(i))]
     inside = [i for i in differ if repeats_inside(texts[int(i)])]
-    print(f"different text: {len(differ)} documents; {len(inside)} of them repeat a span inside themselves "
-          f"(datatrove cuts the later copy, curate counts documents and keeps the owner whole)")
+    print(
+        f"different text: {len(differ)} documents; {len(inside)} of them repeat a span inside themselves "
+        f"(datatrove cuts the later copy, curate counts documents and keeps the owner whole)"
+    )
     for i in [i for i in differ if i not in inside][:5]:
         mine, their = set((ours.get(i) or "").split("\n")), set((theirs.get(i) or "").split("\n"))
-        print(f"  doc {i}: curate {len(ours.get(i) or '')} chars, datatrove {len(theirs.get(i) or '')}, input "
-              f"{len(texts[int(i)])}; cut by datatrove only {[g[:30] for g in sorted(mine - their)[:3]]}, "
-              f"by curate only {[g[:30] for g in sorted(their - mine)[:3]]}")
+        print(
+            f"  doc {i}: curate {len(ours.get(i) or '')} chars, datatrove {len(theirs.get(i) or '')}, input "
+            f"{len(texts[int(i)])}; cut by datatrove only {[g[:30] for g in sorted(mine - their)[:3]]}, "
+            f"by curate only {[g[:30] for g in sorted(their - mine)[:3]]}"
+        )
 
 
 def repeats_inside(text: str) -> bool:
     keys = line_keys(text)[0]
-    windows = ["\n".join(keys[j:j + 3]) for j in range(len(keys) - 2)]
+    windows = ["\n".join(keys[j : j + 3]) for j in range(len(keys) - 2)]
     return len(set(windows)) < len(windows)
 
 

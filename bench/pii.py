@@ -11,6 +11,7 @@ times for timing. datatrove runs PIIFormatter.format(text) per document (as its 
 curate runs PiiStage.process on Arrow batches of 2048. Edits are compared as the set of
 (start, end, kind) spans each side replaces in each document of one copy.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,7 +35,10 @@ def corpus() -> tuple[list[str], list[str]]:
     """Real texts (a third with a planted address and IP), and 100 pages with a precision trap."""
     texts = html_texts(SHARED) + web_texts(SHARED) + book_passages(SHARED)
     rng = random.Random(0)
-    planted = [t + "\n" + PLANTED.format(name=f"jane.roe{i}", i=i % 250 + 1) if rng.random() < 1 / 3 else t for i, t in enumerate(texts)]
+    planted = [
+        t + "\n" + PLANTED.format(name=f"jane.roe{i}", i=i % 250 + 1) if rng.random() < 1 / 3 else t
+        for i, t in enumerate(texts)
+    ]
     return planted, [t + "\n" + TRAP.format(i=i + 1) for i, t in enumerate(texts[:100])]
 
 
@@ -54,7 +58,11 @@ def datatrove_spans(formatter, texts: list[str]) -> list[set]:
     for text in texts:
         spans = set()
         for replacer, kind in ((formatter.emails_replacer, "pii_emails"), (formatter.ip_replacer, "pii_ips")):
-            spans |= {(m.start(), m.end(), kind) for m in replacer.regex.finditer(text) if not replacer.validator or replacer.validator(m.group(0))}
+            spans |= {
+                (m.start(), m.end(), kind)
+                for m in replacer.regex.finditer(text)
+                if not replacer.validator or replacer.validator(m.group(0))
+            }
         found.append(spans)
     return found
 
@@ -91,7 +99,9 @@ def main() -> None:
         edits = sum(map(len, theirs))
         only_theirs = sorted({(text[s:e], k) for text, a, b in zip(group, ours, theirs) for s, e, k in b - a})
         only_ours = sorted({(text[s:e], k) for text, a, b in zip(group, ours, theirs) for s, e, k in a - b})
-        print(f"{label}: same edits in {same}/{len(group)} documents ({100 * same / len(group):.2f}%), datatrove edits {edits}")
+        print(
+            f"{label}: same edits in {same}/{len(group)} documents ({100 * same / len(group):.2f}%), datatrove edits {edits}"
+        )
         print(f"  only datatrove: {len(only_theirs)} {only_theirs[:5]}")
         print(f"  only curate: {len(only_ours)} {only_ours[:5]}")
 

@@ -11,6 +11,7 @@ placement is wrong when the planted sentence is not in the output verbatim. Last
 every Debian changelog and NEWS file under /usr/share/doc on this machine (when there), with the
 dotted quads and IPv6 addresses the stage takes in them, grouped by line shape, for a reader to check.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,16 +63,21 @@ def main() -> None:
             full[label] += good == len(texts)
         print(f"{name:<42} {rates[0]:>9.0%} {rates[1]:>7.0%}")
     for label in stages:
-        print(f"forms replaced in every placement, {label}: {full[label]}/{len(FORMS) + len(PHONE_FORMS)} "
-              f"({full[label] / len(FORMS + PHONE_FORMS):.1%}); of the {len(FORMS)} non-phone forms: "
-              f"{full[label] - (label == 'phones') * len(PHONE_FORMS)}" if label == "phones" else
-              f"forms replaced in every placement, {label}: {full[label]}/{len(FORMS)} non-phone forms ({full[label] / len(FORMS):.1%})")
+        print(
+            f"forms replaced in every placement, {label}: {full[label]}/{len(FORMS) + len(PHONE_FORMS)} "
+            f"({full[label] / len(FORMS + PHONE_FORMS):.1%}); of the {len(FORMS)} non-phone forms: "
+            f"{full[label] - (label == 'phones') * len(PHONE_FORMS)}"
+            if label == "phones"
+            else f"forms replaced in every placement, {label}: {full[label]}/{len(FORMS)} non-phone forms ({full[label] / len(FORMS):.1%})"
+        )
     wrong = Counter()
     for name, sentence in NEAR_MISSES:
         texts = [plant(sentence, page, i) for i, page in enumerate(pages)]
         for label, stage in stages.items():
             wrong[label] += sum(sentence not in out for out in run(stage, texts)) > 0
-    print(f"near-misses rewritten in any placement: defaults {wrong['defaults']}/{len(NEAR_MISSES)}, phones {wrong['phones']}/{len(NEAR_MISSES)}")
+    print(
+        f"near-misses rewritten in any placement: defaults {wrong['defaults']}/{len(NEAR_MISSES)}, phones {wrong['phones']}/{len(NEAR_MISSES)}"
+    )
     release_notes()
 
 
@@ -89,11 +95,15 @@ def release_notes() -> None:
             for m in finder.pattern.finditer(text):
                 if finder.valid(m):
                     line = text[text.rfind("\n", 0, m.start()) + 1 : text.find("\n", m.end())]
-                    header = re.match(r"\S+ \(\S+\) [\w-]+(?: [\w-]+)*; urgency=", line)  # Debian's "pkg (version) dist; urgency=" line
+                    header = re.match(
+                        r"\S+ \(\S+\) [\w-]+(?: [\w-]+)*; urgency=", line
+                    )  # Debian's "pkg (version) dist; urgency=" line
                     shapes["debian header 'pkg (1.16.4.3) unstable; urgency='" if header else "other"] += 1
                     if not header:
                         taken.append(line.strip()[:110])
-    print(f"release notes: {len(files)} Debian changelog/NEWS files, {chars / 1e6:.0f} MB: {sum(shapes.values())} addresses taken")
+    print(
+        f"release notes: {len(files)} Debian changelog/NEWS files, {chars / 1e6:.0f} MB: {sum(shapes.values())} addresses taken"
+    )
     for shape, count in shapes.most_common():
         print(f"  {shape}: {count}")
     for line in taken:

@@ -11,6 +11,7 @@ checkout. Outputs (text and count columns) are compared row by row with each rev
 columns, once on the real texts and once with a third of them given a planted address and IP
 (bench/pii.py's corpus).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,13 @@ from bench.pii import corpus  # noqa: E402
 
 
 def load_stage(rev: str | None, folder: Path):
-    source = (REPO / "curate/pii/stage.py").read_text() if rev is None else subprocess.run(
-        ["git", "show", f"{rev}:curate/pii/stage.py"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    source = (
+        (REPO / "curate/pii/stage.py").read_text()
+        if rev is None
+        else subprocess.run(
+            ["git", "show", f"{rev}:curate/pii/stage.py"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout
+    )
     source = re.sub(r"^(from curate\.core\.registry import .*|@register_stage\(.*\))$", "", source, flags=re.M)
     name = f"pii_stage_{rev or 'here'}".replace("-", "_").replace("/", "_")
     path = folder / f"{name}.py"
@@ -55,7 +61,9 @@ def main() -> None:
     texts, traps = corpus()
     real = [t.rsplit("\nWrite to ", 1)[0] for t in texts]  # corpus() planted a line in a third of them
     with tempfile.TemporaryDirectory() as folder:
-        versions = {"this checkout": load_stage(None, Path(folder))} | {rev: load_stage(rev, Path(folder)) for rev in args.revs}
+        versions = {"this checkout": load_stage(None, Path(folder))} | {
+            rev: load_stage(rev, Path(folder)) for rev in args.revs
+        }
     table = make_documents([{"id": f"d{i}", "source": "web", "text": t} for i, t in enumerate(real * args.copies)])
     rates = {name: 0.0 for name in versions}
     for _ in range(3):
@@ -63,7 +71,9 @@ def main() -> None:
             start = time.perf_counter()
             run(module, table)
             rates[name] = max(rates[name], table.num_rows / (time.perf_counter() - start))
-    print(f"{table.num_rows} documents ({sum(map(len, real)) * args.copies / 1e6:.1f} MB), load average {Path('/proc/loadavg').read_text().split()[:3]}")
+    print(
+        f"{table.num_rows} documents ({sum(map(len, real)) * args.copies / 1e6:.1f} MB), load average {Path('/proc/loadavg').read_text().split()[:3]}"
+    )
     for name, rate in rates.items():
         print(f"  {name:14} {rate:9,.0f} docs/s  (its time / this checkout's: {rates['this checkout'] / rate:.2f})")
     for label, docs in (("real texts", real), ("a third planted", texts + traps)):
@@ -75,7 +85,11 @@ def main() -> None:
             if any(c not in ours[0].column_names for c in columns):
                 print(f"  {label}: {name} has other columns, not compared")
                 continue
-            rows = [r for a, b in zip(ours, theirs) for r in zip(a.select(columns).to_pylist(), b.select(columns).to_pylist())]
+            rows = [
+                r
+                for a, b in zip(ours, theirs)
+                for r in zip(a.select(columns).to_pylist(), b.select(columns).to_pylist())
+            ]
             print(f"  {label}: rows differing from {name}: {sum(a != b for a, b in rows)} of {len(rows)}")
 
 

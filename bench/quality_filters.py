@@ -19,6 +19,7 @@ after a warm-up (spaCy's tokenizer loaded). Reports docs/s, the ratio, the fract
 documents with the same keep/drop decision and, for the others, each side's first
 failing rule. --per-filter also compares each filter alone.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,7 +50,9 @@ def extracted_pages(params: ExtractParams) -> list[str]:
 def corpus() -> list[tuple[str, str]]:
     """(kind, text) pairs: web pages and book passages."""
     precision = ExtractParams(source="web")
-    recall = ExtractParams(source="web", favor_precision=False, include_tables=True, include_comments=True, deduplicate=False)
+    recall = ExtractParams(
+        source="web", favor_precision=False, include_tables=True, include_comments=True, deduplicate=False
+    )
     pages = extracted_pages(precision) + extracted_pages(recall) + web_texts(SHARED)
     passages = book_passages(SHARED)
     unwrapped = [re.sub(r"(?<!\n)\n(?!\n)", " ", p) for p in passages[::3]]  # one line a paragraph, as on the web
@@ -57,7 +60,12 @@ def corpus() -> list[tuple[str, str]]:
 
 
 def datatrove_filters():
-    from datatrove.pipeline.filters import C4QualityFilter, FineWebQualityFilter, GopherQualityFilter, GopherRepetitionFilter
+    from datatrove.pipeline.filters import (
+        C4QualityFilter,
+        FineWebQualityFilter,
+        GopherQualityFilter,
+        GopherRepetitionFilter,
+    )
 
     return [
         ("gopher_repetition", GopherRepetitionFilter()),
@@ -75,7 +83,9 @@ def run_datatrove(texts: list[str], filters) -> list[str | None]:
 def run_curate(texts: list[str], stage: QualityStage) -> list[str | None]:
     reasons = []
     for start in range(0, len(texts), BATCH):
-        table = make_documents([{"id": str(i), "source": "web", "text": t} for i, t in enumerate(texts[start : start + BATCH])])
+        table = make_documents(
+            [{"id": str(i), "source": "web", "text": t} for i, t in enumerate(texts[start : start + BATCH])]
+        )
         reasons += list(stage.process(table).reasons)
     return reasons
 
@@ -138,7 +148,11 @@ def main() -> None:
     print(f"ratio curate/datatrove: {best['datatrove'] / best['curate']:.2f}x ({Machine.now()})")
     if args.json:
         results = Results()
-        results.add("quality.stage_vs_datatrove", best["datatrove"] / best["curate"], "docs/s of the quality stage / datatrove's four filters")
+        results.add(
+            "quality.stage_vs_datatrove",
+            best["datatrove"] / best["curate"],
+            "docs/s of the quality stage / datatrove's four filters",
+        )
         results.write(args.json)
     compare(kinds, ours, theirs, "all four filters")
     print("\nfirst failing rule, all documents:")

@@ -13,6 +13,7 @@ separators, empty and blank texts, citation marks, non-Latin scripts, one huge w
 The corpus is built once and cached (--corpus; extraction is the slow part). Keep the pickles
 outside the repository.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,7 +36,19 @@ SHARED = REPO.parent / "shared" / "data"
 LANGUAGES = ["en", None, "de", "fr", "zh", "en", "ru", "xx"]  # "xx": no stop-word list
 BATCH = 500
 EDGE_CASES = [
-    "", " ", "\n\n\t\n", "\r\n\r\n", "\x0c", "\u2028\u2029", ".", "...", "…", "#", "{}", "!" * 1000, "a" * 3000,
+    "",
+    " ",
+    "\n\n\t\n",
+    "\r\n\r\n",
+    "\x0c",
+    "\u2028\u2029",
+    ".",
+    "...",
+    "…",
+    "#",
+    "{}",
+    "!" * 1000,
+    "a" * 3000,
     "Line one ends here.\r\nLine two ends here too.\r\nAnd a third line [1] has a mark.\r\n" * 6,
     "Form\x0cfeeds split lines. Here is one more sentence!\x0cAnd one more, right here.\x0b" * 8,
     "Unicode line\u2028separators and\u2029paragraphs. They are breaks.\x85So is NEL. Group\x1dsep\x1eand\x1cfile." * 7,
@@ -58,7 +71,7 @@ EDGE_CASES = [
     "x" * 1500 + " is a long word. " + "Short words here and there, ending fine." * 5,
     "  leading and trailing spaces on lines.  \n\t tabs too, as it happens. \t\n" * 12,
     "Ellipsis at the end...\nAnother one…\nA real end.\nQuestion?\nExclaim!\nQuote.\"\nSingle.'\n" * 10,
-    "A sentence.Then another without a space.Then a third. And (a bracket.) Then \"quoted.\" Then more." * 8,
+    'A sentence.Then another without a space.Then a third. And (a bracket.) Then "quoted." Then more.' * 8,
     "Abbreviations: Dr. No met Mrs. Robinson, Inc. vs. Ltd. No. 5 etc. and J. R. R. Tolkien. Fin." * 8,
     "😀 emoji only 🎉🎉🎉 line.\n" * 30,
     "Trailing CR only\rold Mac line ends\rare breaks too. Yes they are, to splitlines.\r" * 10,
@@ -105,19 +118,38 @@ def settings(tmp: Path) -> dict[str, dict]:
     return {
         "defaults": {},
         "signals_only": {"signals_only": True},
-        "measure_only_badwords": {"c4": {"remove_lines": False, "bad_words_file": str(bad), "max_bad_word_ratio": 0.001},
-                                  "gopher_quality": {"alpha_words_of": "words"}},
+        "measure_only_badwords": {
+            "c4": {"remove_lines": False, "bad_words_file": str(bad), "max_bad_word_ratio": 0.001},
+            "gopher_quality": {"alpha_words_of": "words"},
+        },
         "badwords_rewrite": {"c4": {"bad_words_file": str(bad)}},
         "no_c4": {"c4": False},
-        "loose_c4": {"c4": {"require_terminal_punctuation": False, "min_words_per_line": None, "max_word_length": 20,
-                            "remove_citations": False, "remove_javascript_lines": False, "remove_policy_lines": False,
-                            "min_sentences": None}, "fineweb": {"short_line_length": 60}},
-        "other_ngrams": {"gopher_repetition": {"max_top_ngram_char_fraction": {1: 0.5, 3: 0.2, 5: 0.1},
-                                               "max_dup_ngram_char_fraction": {2: 0.3, 4: 0.2, 7: 0.1, 13: 0.05}}},
+        "loose_c4": {
+            "c4": {
+                "require_terminal_punctuation": False,
+                "min_words_per_line": None,
+                "max_word_length": 20,
+                "remove_citations": False,
+                "remove_javascript_lines": False,
+                "remove_policy_lines": False,
+                "min_sentences": None,
+            },
+            "fineweb": {"short_line_length": 60},
+        },
+        "other_ngrams": {
+            "gopher_repetition": {
+                "max_top_ngram_char_fraction": {1: 0.5, 3: 0.2, 5: 0.1},
+                "max_dup_ngram_char_fraction": {2: 0.3, 4: 0.2, 7: 0.1, 13: 0.05},
+            }
+        },
         "only_repetition": {"gopher_quality": False, "c4": False, "fineweb": False},
         "only_fineweb": {"gopher_repetition": False, "gopher_quality": False, "c4": False},
-        "books": {"c4": False, "fineweb": False, "gopher_repetition": {"max_dup_para_fraction": None, "max_dup_line_fraction": None},
-                  "gopher_quality": {"max_words": None, "alpha_words_of": "words"}},
+        "books": {
+            "c4": False,
+            "fineweb": False,
+            "gopher_repetition": {"max_dup_para_fraction": None, "max_dup_line_fraction": None},
+            "gopher_quality": {"max_words": None, "alpha_words_of": "words"},
+        },
         "small_budget": {"max_doc_bytes": 3000},
     }
 
@@ -131,10 +163,20 @@ def run(texts: list[str], params: dict, with_language: bool) -> list[tuple]:
         chunk = texts[start : start + BATCH]
         table = make_documents([{"id": str(start + i), "source": "web", "text": t} for i, t in enumerate(chunk)])
         if with_language:
-            table = table.append_column("language", pa.array([LANGUAGES[(start + i) % len(LANGUAGES)] for i in range(len(chunk))], pa.string()))
+            table = table.append_column(
+                "language", pa.array([LANGUAGES[(start + i) % len(LANGUAGES)] for i in range(len(chunk))], pa.string())
+            )
         verdict = stage.process(table)
         rows = [{k: "NaN" if v != v else v for k, v in row.items()} for row in verdict.table.to_pylist()]
-        out.append((rows, str(verdict.table.schema), list(verdict.reasons), verdict.details and list(verdict.details), verdict.counters))
+        out.append(
+            (
+                rows,
+                str(verdict.table.schema),
+                list(verdict.reasons),
+                verdict.details and list(verdict.details),
+                verdict.counters,
+            )
+        )
     return out
 
 
@@ -159,7 +201,9 @@ def differences(ref: dict, new: dict, limit: int = 20) -> list[str]:
             for i, (ra, rc) in enumerate(zip(rows_a, rows_c)):
                 if ra != rc:
                     keys = [k for k in ra if ra.get(k) != rc.get(k)]
-                    found.append(f"{name} batch {b} row {i}: {[(k, str(ra.get(k))[:60], str(rc.get(k))[:60]) for k in keys]}")
+                    found.append(
+                        f"{name} batch {b} row {i}: {[(k, str(ra.get(k))[:60], str(rc.get(k))[:60]) for k in keys]}"
+                    )
             if len(found) > limit:
                 return found
     return found

@@ -11,6 +11,7 @@ output folder. Reported: the median and the best wall time of all pipelines per 
 Ray's overhead on each (the best is the steadier figure when other jobs share the machine),
 plus the one-off costs (Ray start, first run of each).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,8 +74,11 @@ def main() -> None:
                 folder = Path(tmp) / f"{name}-{repeat}"
                 folder.mkdir()
                 times[name].append(run_all(pipelines, executor, folder))
-            print(f"repeat {repeat}{' (warm-up)' if repeat == 0 else ''}: "
-                  + ", ".join(f"{name} {t[-1]:.2f} s" for name, t in times.items()), flush=True)
+            print(
+                f"repeat {repeat}{' (warm-up)' if repeat == 0 else ''}: "
+                + ", ".join(f"{name} {t[-1]:.2f} s" for name, t in times.items()),
+                flush=True,
+            )
         tasks = len(list(Path(tmp).glob("ray-0/*/*/_done/*/*.json")))  # one completion record per task
     for executor in executors.values():
         executor.close()
@@ -84,8 +88,10 @@ def main() -> None:
     print(f"shard tasks per run: {tasks}")
     for label, pick in (("median", statistics.median), ("best", min)):
         local, on_ray = (pick(times[name][1:]) for name in ("local", "ray"))
-        print(f"{label} of {args.repeats} warm runs: local {local:.3f} s, ray {on_ray:.3f} s; Ray overhead "
-              f"{100 * (on_ray / local - 1):+.1f}% (goal <= 15%), {1000 * (on_ray - local) / tasks:.1f} ms per task")
+        print(
+            f"{label} of {args.repeats} warm runs: local {local:.3f} s, ray {on_ray:.3f} s; Ray overhead "
+            f"{100 * (on_ray / local - 1):+.1f}% (goal <= 15%), {1000 * (on_ray - local) / tasks:.1f} ms per task"
+        )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ files (id, text, source, added, created, metadata). Three figures, each end to e
 --abba runs curate run, datatrove, datatrove, curate run and compares the sums, so that the load
 of a shared machine, drifting during the run, weighs on both alike; --no-fused leaves out the first.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,8 +66,19 @@ def write_corpus(folder: Path, docs: int) -> int:
             for i in range(part, docs, 4):
                 r = base[i % len(base)]
                 chars += len(r["text"])
-                f.write(json.dumps({"id": f"{r['id']}#{i}", "text": r["text"], "source": r["source"], "added": r["added"],
-                                    "created": r["created"], "metadata": r["metadata"]}) + "\n")
+                f.write(
+                    json.dumps(
+                        {
+                            "id": f"{r['id']}#{i}",
+                            "text": r["text"],
+                            "source": r["source"],
+                            "added": r["added"],
+                            "created": r["created"],
+                            "metadata": r["metadata"],
+                        }
+                    )
+                    + "\n"
+                )
     return chars
 
 
@@ -88,11 +100,23 @@ def curate_fused(folder: Path) -> tuple[float, int, int]:
 def curate_run(folder: Path, work: Path) -> float:
     work.mkdir()
     pipeline = work / "p.yaml"
-    pipeline.write_text(json.dumps({"input": str(folder), "output": str(work / "out"), "reader": {}, "stages": [
-        {"stage": "langid", "languages": ["en"], "threshold": 0.65}]}))
+    pipeline.write_text(
+        json.dumps(
+            {
+                "input": str(folder),
+                "output": str(work / "out"),
+                "reader": {},
+                "stages": [{"stage": "langid", "languages": ["en"], "threshold": 0.65}],
+            }
+        )
+    )
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "curate.cli", "run", str(pipeline), "--workers", "1", "--no-progress"],
-                   check=True, cwd=REPO, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "curate.cli", "run", str(pipeline), "--workers", "1", "--no-progress"],
+        check=True,
+        cwd=REPO,
+        capture_output=True,
+    )
     return time.perf_counter() - start
 
 
@@ -101,8 +125,12 @@ def datatrove(folder: Path, work: Path) -> tuple[float, dict]:
     from datatrove.pipeline.filters import LanguageFilter
     from datatrove.pipeline.readers import JsonlReader
 
-    executor = LocalPipelineExecutor([JsonlReader(str(folder)), LanguageFilter(languages=["en"], language_threshold=0.65)],
-                                     tasks=1, workers=1, logging_dir=str(work / "logs"))
+    executor = LocalPipelineExecutor(
+        [JsonlReader(str(folder)), LanguageFilter(languages=["en"], language_threshold=0.65)],
+        tasks=1,
+        workers=1,
+        logging_dir=str(work / "logs"),
+    )
     start = time.perf_counter()
     stats = executor.run()
     return time.perf_counter() - start, stats
@@ -111,7 +139,9 @@ def datatrove(folder: Path, work: Path) -> tuple[float, dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=100_000)
-    parser.add_argument("--abba", action="store_true", help="curate run, datatrove, datatrove, curate run: sums compared")
+    parser.add_argument(
+        "--abba", action="store_true", help="curate run, datatrove, datatrove, curate run: sums compared"
+    )
     parser.add_argument("--no-fused", action="store_true", help="leave out the hand-fused loop")
     args = parser.parse_args()
     offline_datatrove_cache(default_model_path())
@@ -119,21 +149,35 @@ def main() -> None:
         work = Path(tmp)
         chars = write_corpus(work / "docs", args.docs)
         size = sum(p.stat().st_size for p in (work / "docs").iterdir())
-        print(f"{args.docs} documents, {chars / args.docs:.0f} characters on average, {size / 1e6:.1f} MB of .jsonl.gz in 4 files")
+        print(
+            f"{args.docs} documents, {chars / args.docs:.0f} characters on average, {size / 1e6:.1f} MB of .jsonl.gz in 4 files"
+        )
         if not args.no_fused:
             fused_s, seen, kept = curate_fused(work / "docs")
             assert seen == args.docs, seen
-            print(f"curate fused read+langid: {args.docs / fused_s:8.0f} docs/s ({fused_s:.1f} s; kept {kept})", flush=True)
+            print(
+                f"curate fused read+langid: {args.docs / fused_s:8.0f} docs/s ({fused_s:.1f} s; kept {kept})",
+                flush=True,
+            )
         # curate run and datatrove in the order A B B A (--abba), so a load that drifts during the run
         # weighs on both alike
         order = ["curate", "datatrove", "datatrove", "curate"] if args.abba else ["curate", "datatrove"]
         totals = {"curate": 0.0, "datatrove": 0.0}
         for index, side in enumerate(order):
             before = os.getloadavg()[0]
-            seconds = curate_run(work / "docs", work / f"run{index}") if side == "curate" else datatrove(work / "docs", work / f"dt{index}")[0]
+            seconds = (
+                curate_run(work / "docs", work / f"run{index}")
+                if side == "curate"
+                else datatrove(work / "docs", work / f"dt{index}")[0]
+            )
             totals[side] += seconds
-            print(f"{side:<10} {args.docs / seconds:8.0f} docs/s ({seconds:.1f} s)  load {before:.1f} -> {os.getloadavg()[0]:.1f}", flush=True)
-        print(f"curate run (read+langid fused, Parquet written) / datatrove (reader+filter): {totals['datatrove'] / totals['curate']:.2f}x")
+            print(
+                f"{side:<10} {args.docs / seconds:8.0f} docs/s ({seconds:.1f} s)  load {before:.1f} -> {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
+        print(
+            f"curate run (read+langid fused, Parquet written) / datatrove (reader+filter): {totals['datatrove'] / totals['curate']:.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ stats and sampling would have to do at least once: read every Parquet file of th
 
     python -m bench.report_time [--demo out/demo] [--docs 100000] [--work /tmp/report_bench]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,23 +42,34 @@ def replicate(source: Path, target: Path, docs: int, files: int = 8) -> int:
     folders = [p for p in source.iterdir() if p.is_dir() and list(p.glob("*.parquet"))]
     folders += [p for p in (source / "rejected").iterdir() if p.is_dir()]
     for folder in folders:
-        table = pa.concat_tables([pq.read_table(p) for p in sorted(folder.glob("*.parquet"))], promote_options="permissive")
+        table = pa.concat_tables(
+            [pq.read_table(p) for p in sorted(folder.glob("*.parquet"))], promote_options="permissive"
+        )
         copies = []
         for copy in range(factor):
             ids = pc.binary_join_element_wise(pc.cast(table["id"], pa.string()), pa.scalar(f"-{copy}"), "")
             copied = table.set_column(table.schema.get_field_index("id"), "id", ids)
             texts = [None if t is None else t.translate(rotation(copy)) for t in table["text"].to_pylist()]
-            copies.append(copied.set_column(copied.schema.get_field_index("text"), "text", pa.array(texts, table.schema.field("text").type)))
+            copies.append(
+                copied.set_column(
+                    copied.schema.get_field_index("text"), "text", pa.array(texts, table.schema.field("text").type)
+                )
+            )
         big = pa.concat_tables(copies)
         out = target / folder.relative_to(source)
         out.mkdir(parents=True)
         step = math.ceil(big.num_rows / files)
         for i in range(0, big.num_rows, step):
-            pq.write_table(big.slice(i, step), out / f"shard-{i // step:05d}.parquet", compression="zstd", row_group_size=1000)
+            pq.write_table(
+                big.slice(i, step), out / f"shard-{i // step:05d}.parquet", compression="zstd", row_group_size=1000
+            )
     (target / "stats").mkdir(parents=True)
     for name, s in stats.items():
-        scaled = {**s, **{k: s[k] * factor for k in ("docs_in", "docs_out", "bytes_in", "bytes_out")},
-                  "dropped": {r: c * factor for r, c in s["dropped"].items()}}
+        scaled = {
+            **s,
+            **{k: s[k] * factor for k in ("docs_in", "docs_out", "bytes_in", "bytes_out")},
+            "dropped": {r: c * factor for r, c in s["dropped"].items()},
+        }
         (target / "stats" / f"{name}.json").write_text(json.dumps(scaled, indent=1))
     shutil.copy(source / "pipeline.yaml", target / "pipeline.yaml")
     return first * factor
@@ -65,7 +77,9 @@ def replicate(source: Path, target: Path, docs: int, files: int = 8) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--demo", default="out/demo", help="a `curate demo` output (made with --from ../shared/data if missing)")
+    parser.add_argument(
+        "--demo", default="out/demo", help="a `curate demo` output (made with --from ../shared/data if missing)"
+    )
     parser.add_argument("--docs", type=int, default=100_000)
     parser.add_argument("--work", default="/tmp/report_bench")
     parser.add_argument("--reuse", action="store_true", help="time the run already in --work (made by an earlier call)")
@@ -73,8 +87,25 @@ def main() -> None:
     args = parser.parse_args()
     demo = Path(args.demo)
     if not (demo / "web" / "pipeline.yaml").exists():
-        subprocess.run([sys.executable, "-m", "studies.cli", "curate", "demo", "--from", str(REPO.parent / "shared" / "data"),
-                        "--output", str(demo), "--train-steps", "0", "--no-progress"], check=True, cwd=REPO, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "studies.cli",
+                "curate",
+                "demo",
+                "--from",
+                str(REPO.parent / "shared" / "data"),
+                "--output",
+                str(demo),
+                "--train-steps",
+                "0",
+                "--no-progress",
+            ],
+            check=True,
+            cwd=REPO,
+            capture_output=True,
+        )
     run = Path(args.work) / "web"
     if args.reuse and (run / "stats").exists():
         docs = max(json.loads(p.read_text())["docs_in"] for p in (run / "stats").glob("*.json"))
@@ -90,10 +121,16 @@ def main() -> None:
     for sample in (100_000, 10_000):
         report = run_command("-m", "curate.cli", "report", str(run), "--sample", str(sample))
         html = (run / "report" / "index.html").stat().st_size / 1e6
-        print(f"curate report --sample {sample}: {report} (process start included), {html:.2f} MB of HTML; "
-              f"{report.wall / reread.wall:.2f}x the re-read")
-        results.add(f"report_time.sample_{sample}_vs_reread", report.wall / reread.wall,
-                    "seconds of `curate report` / re-reading every Parquet file of the run", higher_is_better=False)
+        print(
+            f"curate report --sample {sample}: {report} (process start included), {html:.2f} MB of HTML; "
+            f"{report.wall / reread.wall:.2f}x the re-read"
+        )
+        results.add(
+            f"report_time.sample_{sample}_vs_reread",
+            report.wall / reread.wall,
+            "seconds of `curate report` / re-reading every Parquet file of the run",
+            higher_is_better=False,
+        )
     if args.json:
         results.write(args.json)
 

@@ -10,6 +10,7 @@ the word counts it merges over stop growing after the first copy). Every measure
 subprocess, so the tokenizer's thread pool has exactly the threads asked for. The raw rate excludes reading
 Parquet and writing shards (the text is in memory first): it is the practical limit of the stage.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,14 +47,20 @@ def real_documents() -> list[tuple[str, str]]:
     docs = [("book", p.read_text(encoding="utf-8-sig")) for p in sorted((SHARED / "books").glob("*.txt"))]
     for path in sorted((SHARED / "web" / "jsonl").glob("*.jsonl")):
         docs += [("web", json.loads(line)["text"]) for line in path.open(encoding="utf-8")]
-    docs += [("markdown", p.read_text(encoding="utf-8")) for p in sorted((SHARED / "quality" / "positives" / "rust_book").rglob("*.md"))]
+    docs += [
+        ("markdown", p.read_text(encoding="utf-8"))
+        for p in sorted((SHARED / "quality" / "positives" / "rust_book").rglob("*.md"))
+    ]
     for path in sorted((SHARED / "quality" / "positives").rglob("*.jsonl")):
         for line in path.open(encoding="utf-8"):
             record = json.loads(line)
             docs.append(("task", "\n\n".join(str(v) for v in record.values() if isinstance(v, str))))
     stdlib = Path(sysconfig.get_paths()["stdlib"])
-    docs += [("code", p.read_bytes().decode("utf-8", errors="replace")) for p in sorted(stdlib.rglob("*.py"))
-             if "site-packages" not in p.parts]
+    docs += [
+        ("code", p.read_bytes().decode("utf-8", errors="replace"))
+        for p in sorted(stdlib.rglob("*.py"))
+        if "site-packages" not in p.parts
+    ]
     return [(kind, text) for kind, text in docs if text]
 
 
@@ -78,14 +85,19 @@ def write_corpus(folder: Path, megabytes: float, shards: int = 16) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     per = -(-len(rows) // shards)
     for s in range(shards):
-        pq.write_table(make_documents(rows[s * per:(s + 1) * per]), folder / f"part-{s:05d}.parquet")
+        pq.write_table(make_documents(rows[s * per : (s + 1) * per]), folder / f"part-{s:05d}.parquet")
     return size
 
 
 def raw_rate(tokenizer: Path, corpus: Path, threads: int, method: str = "encode_batch_fast") -> dict:
     env = {**os.environ, "RAYON_NUM_THREADS": str(threads)}
-    out = subprocess.run([sys.executable, "-c", RAW_SCRIPT, str(tokenizer), str(corpus), method], env=env,
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", RAW_SCRIPT, str(tokenizer), str(corpus), method],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return json.loads(out)
 
 
@@ -97,11 +109,20 @@ def stage_rate(tokenizer: Path, corpus: Path, work: Path, workers: int, threads:
     if threads:
         stage["threads"] = threads
     pipeline = work / f"{name}.yaml"
-    pipeline.write_text(yaml.safe_dump({"name": name, "input": str(corpus), "output": str(work / name), "stages": [stage]}))
-    subprocess.run([sys.executable, "-m", "curate.cli", "run", str(pipeline), "--workers", str(workers), "--no-progress"],
-                   cwd=REPO, check=True, capture_output=True)
+    pipeline.write_text(
+        yaml.safe_dump({"name": name, "input": str(corpus), "output": str(work / name), "stages": [stage]})
+    )
+    subprocess.run(
+        [sys.executable, "-m", "curate.cli", "run", str(pipeline), "--workers", str(workers), "--no-progress"],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    )
     stats = json.loads((work / name / "stats" / "tokenize.json").read_text())
-    tokens = sum(json.loads((work / name / "tokenize" / part / "tokens.json").read_text())["num_tokens"] for part in ("train", "val"))
+    tokens = sum(
+        json.loads((work / name / "tokenize" / part / "tokens.json").read_text())["num_tokens"]
+        for part in ("train", "val")
+    )
     return {"seconds": stats["wall_seconds"], "tokens": tokens}
 
 
@@ -118,25 +139,39 @@ def main() -> None:
         work = Path(tmp)
         train_bytes = write_corpus(work / "train-corpus", args.train_mb)
         start = time.perf_counter()
-        trained = train_tokenizer([str(work / "train-corpus")], str(work / "tokenizer.json"), args.vocab_size,
-                                  sample_bytes=int(args.train_mb * 1e6))
+        trained = train_tokenizer(
+            [str(work / "train-corpus")],
+            str(work / "tokenizer.json"),
+            args.vocab_size,
+            sample_bytes=int(args.train_mb * 1e6),
+        )
         train_seconds = time.perf_counter() - start
-        print(f"tokenizer training: {trained.sample_bytes / 1e6:.1f} MB sampled of {train_bytes / 1e6:.1f} MB, "
-              f"vocab {trained.vocab_size}, {train_seconds:.1f} s", flush=True)
+        print(
+            f"tokenizer training: {trained.sample_bytes / 1e6:.1f} MB sampled of {train_bytes / 1e6:.1f} MB, "
+            f"vocab {trained.vocab_size}, {train_seconds:.1f} s",
+            flush=True,
+        )
         encode_bytes = write_corpus(work / "encode-corpus", args.encode_mb)
         tokenizer = work / "tokenizer.json"
-        runs = [("raw encode_batch_fast, 1 thread", lambda: raw_rate(tokenizer, work / "encode-corpus", 1)),
-                ("raw encode_batch, 1 thread", lambda: raw_rate(tokenizer, work / "encode-corpus", 1, "encode_batch")),
-                ("stage, 1 worker x 1 thread", lambda: stage_rate(tokenizer, work / "encode-corpus", work, 1, 1)),
-                ("stage, 2 workers x 1 thread", lambda: stage_rate(tokenizer, work / "encode-corpus", work, 2, None)),
-                ("raw encode_batch_fast, 2 threads", lambda: raw_rate(tokenizer, work / "encode-corpus", 2)),
-                ("stage, 1 worker x 2 threads", lambda: stage_rate(tokenizer, work / "encode-corpus", work, 1, None))]
+        runs = [
+            ("raw encode_batch_fast, 1 thread", lambda: raw_rate(tokenizer, work / "encode-corpus", 1)),
+            ("raw encode_batch, 1 thread", lambda: raw_rate(tokenizer, work / "encode-corpus", 1, "encode_batch")),
+            ("stage, 1 worker x 1 thread", lambda: stage_rate(tokenizer, work / "encode-corpus", work, 1, 1)),
+            ("stage, 2 workers x 1 thread", lambda: stage_rate(tokenizer, work / "encode-corpus", work, 2, None)),
+            ("raw encode_batch_fast, 2 threads", lambda: raw_rate(tokenizer, work / "encode-corpus", 2)),
+            ("stage, 1 worker x 2 threads", lambda: stage_rate(tokenizer, work / "encode-corpus", work, 1, None)),
+        ]
         results = {}
-        print(f"\nencoding {encode_bytes / 1e6:.1f} MB ({os.cpu_count()} cores)\n\n| run | seconds | MB/s | M tokens/s |\n|---|---|---|---|")
+        print(
+            f"\nencoding {encode_bytes / 1e6:.1f} MB ({os.cpu_count()} cores)\n\n| run | seconds | MB/s | M tokens/s |\n|---|---|---|---|"
+        )
         for label, run in runs:
             result = run()
             results[label] = encode_bytes / 1e6 / result["seconds"]
-            print(f"| {label} | {result['seconds']:.1f} | {results[label]:.2f} | {result['tokens'] / 1e6 / result['seconds']:.2f} |", flush=True)
+            print(
+                f"| {label} | {result['seconds']:.1f} | {results[label]:.2f} | {result['tokens'] / 1e6 / result['seconds']:.2f} |",
+                flush=True,
+            )
         one, two = results["stage, 1 worker x 1 thread"], results["stage, 2 workers x 1 thread"]
         print(f"\nstage 1 worker / raw 1 thread: {one / results['raw encode_batch_fast, 1 thread']:.1%} (goal >= 85%)")
         print(f"stage 2 workers / stage 1 worker: {two / one:.2f}x (goal >= 1.8x)")

@@ -28,6 +28,7 @@ without slurs or swear words (much forum hate speech) gives a word list nothing 
 The worst case of a recipe is its lowest AUC on a source it was not trained on; the recipe chosen is
 the one with the best worst case.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,8 +60,11 @@ def load() -> dict[str, list[tuple[str, int]]]:
         jigsaw = [(row[0], int(row[1])) for row in csv.reader(f) if len(row) == 2 and row[1] in ("0", "1")]
     with DAVIDSON.open(newline="", encoding="utf-8") as f:
         davidson = [(row["tweet"], int(row["class"])) for row in csv.DictReader(f)]
-    return {"jigsaw": jigsaw, "davidson": [(t, int(c < 2)) for t, c in davidson],
-            "davidson hate": [(t, int(c == 0)) for t, c in davidson if c != 1]}
+    return {
+        "jigsaw": jigsaw,
+        "davidson": [(t, int(c < 2)) for t, c in davidson],
+        "davidson hate": [(t, int(c == 0)) for t, c in davidson if c != 1],
+    }
 
 
 def lexicon() -> list[str] | None:
@@ -124,7 +128,9 @@ def main() -> None:
     results: dict[str, dict[tuple[str, str], float]] = {}
     for name, (cleaned, chars, balanced) in RECIPES.items():
         results[name] = {}
-        settings = TrainSettings(epoch=10, lr=0.5, minn=3 if chars else 0, maxn=5 if chars else 0, lowercase=cleaned, strip_markup=cleaned)
+        settings = TrainSettings(
+            epoch=10, lr=0.5, minn=3 if chars else 0, maxn=5 if chars else 0, lowercase=cleaned, strip_markup=cleaned
+        )
         for source in ("jigsaw", "davidson"):
             folder = work / name.replace("+", "_") / source
             folder.mkdir(parents=True, exist_ok=True)
@@ -135,7 +141,9 @@ def main() -> None:
             for test in tests:
                 if not test.startswith(source):
                     texts, labels = zip(*data[test])
-                    results[name][(source, test)] = binary_metrics(np.array(labels), classifier.scores(texts))["roc_auc"]
+                    results[name][(source, test)] = binary_metrics(np.array(labels), classifier.scores(texts))[
+                        "roc_auc"
+                    ]
             if words:
                 lexical = results.setdefault(f"{name}+lexicon", {})
                 for test in tests:
@@ -144,12 +152,18 @@ def main() -> None:
                         model = classifier.scores(list(texts))
                         mixed = (ranks(model) + ranks(lexicon_scores(list(texts), words))) / 2
                         lexical[(source, test)] = binary_metrics(np.array(labels), mixed)["roc_auc"]
-            print(f"{name} trained on {source}: " + ", ".join(f"{t} {results[name][(source, t)]:.3f}" for t in tests if (source, t) in results[name]), flush=True)
+            print(
+                f"{name} trained on {source}: "
+                + ", ".join(f"{t} {results[name][(source, t)]:.3f}" for t in tests if (source, t) in results[name]),
+                flush=True,
+            )
     if words:
         results["lexicon"] = {}
         for test in tests:
             texts, labels = zip(*data[test])
-            results["lexicon"][("none", test)] = binary_metrics(np.array(labels), lexicon_scores(list(texts), words))["roc_auc"]
+            results["lexicon"][("none", test)] = binary_metrics(np.array(labels), lexicon_scores(list(texts), words))[
+                "roc_auc"
+            ]
     else:
         print("lexicon recipes skipped: better-profanity is not installed")
     print(f"\n{'recipe':<30} {'trained on':<10} " + " ".join(f"{t:>14}" for t in tests) + f" {'worst unseen':>13}")
@@ -158,7 +172,10 @@ def main() -> None:
         unseen = [auc for (source, test), auc in cells.items() if not test.startswith(source)]
         worst = min(unseen)
         for source in dict.fromkeys(s for s, _ in cells):
-            row = " ".join(f"{cells[(source, t)]:>13.3f}{'*' if source == t else ' '}" if (source, t) in cells else f"{'-':>14}" for t in tests)
+            row = " ".join(
+                f"{cells[(source, t)]:>13.3f}{'*' if source == t else ' '}" if (source, t) in cells else f"{'-':>14}"
+                for t in tests
+            )
             print(f"{name:<30} {source:<10} {row} {worst:>13.3f}")
         if best is None or worst > best[1]:
             best = (name, worst)

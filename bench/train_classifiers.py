@@ -18,6 +18,7 @@ times into 4 Parquet shards, scored with the jigsaw model by `curate run` (class
 annotate only, 1 worker) and by datatrove (ParquetReader -> FastTextClassifierFilter ->
 ParquetWriter, 1 task), each in a fresh process; the scores of both are compared.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,28 +51,88 @@ def curate(*args: str) -> str:
 def extract_web(work: Path) -> Path:
     """Web pages as documents, with the project's own extract stage."""
     pipeline = work / "web_extract.yaml"
-    pipeline.write_text(yaml.safe_dump({"name": "web-negatives", "input": [str(SHARED / "web" / "warc"), str(SHARED / "web" / "html")],
-                                        "output": str(work / "web"), "stages": [{"stage": "extract", "source": "web"}]}))
+    pipeline.write_text(
+        yaml.safe_dump(
+            {
+                "name": "web-negatives",
+                "input": [str(SHARED / "web" / "warc"), str(SHARED / "web" / "html")],
+                "output": str(work / "web"),
+                "stages": [{"stage": "extract", "source": "web"}],
+            }
+        )
+    )
     curate("run", str(pipeline), "--no-progress")
     return work / "web" / "extract"
 
 
 def classifier_commands(web: Path, models: Path) -> dict[str, list[str]]:
-    positives, jigsaw = SHARED / "quality" / "positives", SHARED / "toxicity" / "jigsaw_robtest" / "jigsaw_binary_balanced.csv"
+    positives, jigsaw = (
+        SHARED / "quality" / "positives",
+        SHARED / "toxicity" / "jigsaw_robtest" / "jigsaw_binary_balanced.csv",
+    )
     davidson = SHARED / "toxicity" / "davidson2017" / "labeled_data.csv"
     common = ["--output", str(models), "--threads", "1"]
     return {
-        "quality": ["train-classifier", "quality", *common, "--epoch", "20", "--lr", "0.5", "--test-fraction", "0.2",
-                    "--positive", f"{positives / 'gsm8k'}#text=question+answer,max=100",
-                    f"{positives / 'self_instruct'}#text=instruction+instances,max=100", str(positives / "rust_book"),
-                    "--negative", str(web), str(SHARED / "web" / "jsonl")],
-        "jigsaw": ["train-classifier", "jigsaw", *common, "--epoch", "10", "--lr", "0.5",
-                   "--positive", f"{jigsaw}#columns=text+label,label=1", "--negative", f"{jigsaw}#columns=text+label,label=0"],
-        "jigsaw-small": ["train-classifier", "jigsaw-small", *common, "--epoch", "10", "--lr", "0.5", "--quantize", "20000",
-                         "--positive", f"{jigsaw}#columns=text+label,label=1", "--negative", f"{jigsaw}#columns=text+label,label=0"],
-        "davidson": ["train-classifier", "davidson", *common, "--epoch", "10", "--lr", "0.5",
-                     # balanced: hate + offensive are 83% of the tweets; a sample as large as "neither" (4,163)
-                     "--positive", f"{davidson}#text=tweet,class=0+1,max=4163", "--negative", f"{davidson}#text=tweet,class=2"],
+        "quality": [
+            "train-classifier",
+            "quality",
+            *common,
+            "--epoch",
+            "20",
+            "--lr",
+            "0.5",
+            "--test-fraction",
+            "0.2",
+            "--positive",
+            f"{positives / 'gsm8k'}#text=question+answer,max=100",
+            f"{positives / 'self_instruct'}#text=instruction+instances,max=100",
+            str(positives / "rust_book"),
+            "--negative",
+            str(web),
+            str(SHARED / "web" / "jsonl"),
+        ],
+        "jigsaw": [
+            "train-classifier",
+            "jigsaw",
+            *common,
+            "--epoch",
+            "10",
+            "--lr",
+            "0.5",
+            "--positive",
+            f"{jigsaw}#columns=text+label,label=1",
+            "--negative",
+            f"{jigsaw}#columns=text+label,label=0",
+        ],
+        "jigsaw-small": [
+            "train-classifier",
+            "jigsaw-small",
+            *common,
+            "--epoch",
+            "10",
+            "--lr",
+            "0.5",
+            "--quantize",
+            "20000",
+            "--positive",
+            f"{jigsaw}#columns=text+label,label=1",
+            "--negative",
+            f"{jigsaw}#columns=text+label,label=0",
+        ],
+        "davidson": [
+            "train-classifier",
+            "davidson",
+            *common,
+            "--epoch",
+            "10",
+            "--lr",
+            "0.5",
+            # balanced: hate + offensive are 83% of the tweets; a sample as large as "neither" (4,163)
+            "--positive",
+            f"{davidson}#text=tweet,class=0+1,max=4163",
+            "--negative",
+            f"{davidson}#text=tweet,class=2",
+        ],
     }
 
 
@@ -80,22 +141,34 @@ def scoring_corpus(web: Path, folder: Path, copies: int) -> int:
 
     jigsaw = SHARED / "toxicity" / "jigsaw_robtest" / "jigsaw_binary_balanced.csv"
     texts = read_source(parse_source(f"{jigsaw}#columns=text+label"), 0)
-    texts += read_source(parse_source(str(SHARED / "toxicity" / "davidson2017" / "labeled_data.csv") + "#text=tweet"), 0)
+    texts += read_source(
+        parse_source(str(SHARED / "toxicity" / "davidson2017" / "labeled_data.csv") + "#text=tweet"), 0
+    )
     texts += pq.read_table(web, columns=["text"])["text"].to_pylist()
     texts = [t for t in texts if t.strip()] * copies  # datatrove drops empty documents; keep counts equal
     folder.mkdir(parents=True, exist_ok=True)
     for shard in range(SHARDS):
         part = texts[shard::SHARDS]
         ids = [f"{shard}-{i}" for i in range(len(part))]
-        pq.write_table(pa.table({"id": ids, "source": ["web"] * len(part), "text": pa.array(part, pa.large_string())}),
-                       folder / f"part-{shard}.parquet")
+        pq.write_table(
+            pa.table({"id": ids, "source": ["web"] * len(part), "text": pa.array(part, pa.large_string())}),
+            folder / f"part-{shard}.parquet",
+        )
     return len(texts)
 
 
 def score_ours(corpus: Path, model: Path, work: Path) -> float:
     pipeline = work / "score.yaml"
-    pipeline.write_text(yaml.safe_dump({"name": "score", "input": str(corpus), "output": str(work / "ours"),
-                                        "stages": [{"stage": "classify", "name": "tox", "model": str(model)}]}))
+    pipeline.write_text(
+        yaml.safe_dump(
+            {
+                "name": "score",
+                "input": str(corpus),
+                "output": str(work / "ours"),
+                "stages": [{"stage": "classify", "name": "tox", "model": str(model)}],
+            }
+        )
+    )
     start = time.perf_counter()
     curate("run", str(pipeline), "--no-progress", "--workers", "1")
     return time.perf_counter() - start
@@ -109,8 +182,8 @@ from datatrove.pipeline.readers import ParquetReader
 from datatrove.pipeline.writers import JsonlWriter
 LocalPipelineExecutor(pipeline=[ParquetReader({str(corpus)!r}), FastTextClassifierFilter({str(model)!r}, newline_replacement=" ",
                                 remove_labels=("positive", 2.0)),  # annotate only (it needs some label to load)
-                                JsonlWriter({str(work / 'datatrove')!r}, compression=None)],
-                      tasks={SHARDS}, workers=1, logging_dir={str(work / 'datatrove_logs')!r}).run()
+                                JsonlWriter({str(work / "datatrove")!r}, compression=None)],
+                      tasks={SHARDS}, workers=1, logging_dir={str(work / "datatrove_logs")!r}).run()
 """
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
@@ -140,8 +213,10 @@ def web_scores(web: Path, model: Path) -> str:
     pages = pq.read_table(web, columns=["text", "url"])
     scores = Classifier(str(model)).scores(pages["text"].to_pylist())
     top = [f"{scores[i]:.2f} {pages['url'][int(i)].as_py()}" for i in np.argsort(-scores)[:5]]
-    return (f"{model.name}: {len(scores)} pages, median {np.median(scores):.3f}, >= 0.5: {np.sum(scores >= 0.5)}, "
-            f">= 0.9: {np.sum(scores >= 0.9)}; highest: {'; '.join(top)}")
+    return (
+        f"{model.name}: {len(scores)} pages, median {np.median(scores):.3f}, >= 0.5: {np.sum(scores >= 0.5)}, "
+        f">= 0.9: {np.sum(scores >= 0.9)}; highest: {'; '.join(top)}"
+    )
 
 
 def seconds(report: dict) -> str:
@@ -161,9 +236,11 @@ def main() -> None:
         print(curate(*command), flush=True)
         report = json.loads((args.work / "models" / f"{name}.json").read_text())
         m, test = report["test_metrics"], report["counts"]["test"]
-        rows.append(f"| {name} | {sum(report['counts']['train'].values())} | {test['positive']} / {test['negative']} | "
-                    f"{m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['roc_auc']:.3f} | {seconds(report)} | "
-                    f"{report['model_bytes'] / 1e6:.1f} |")
+        rows.append(
+            f"| {name} | {sum(report['counts']['train'].values())} | {test['positive']} / {test['negative']} | "
+            f"{m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['roc_auc']:.3f} | {seconds(report)} | "
+            f"{report['model_bytes'] / 1e6:.1f} |"
+        )
     print("| model | train docs | test pos / neg | precision | recall | F1 | ROC AUC | train s | MB |")
     print("|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
@@ -174,11 +251,17 @@ def main() -> None:
 
     docs = scoring_corpus(web, args.work / "score_input", args.score_copies)
     model = args.work / "models" / "jigsaw.bin"
-    ours, peer = score_ours(args.work / "score_input", model, args.work), score_datatrove(args.work / "score_input", model, args.work)
+    ours, peer = (
+        score_ours(args.work / "score_input", model, args.work),
+        score_datatrove(args.work / "score_input", model, args.work),
+    )
     differing, largest = compare_scores(args.work)
-    print(f"\nscoring {docs} documents with {model.name}: curate {ours:.1f} s ({docs / ours:.0f} docs/s), "
-          f"datatrove {peer:.1f} s ({docs / peer:.0f} docs/s), curate {peer / ours:.2f}x datatrove's rate; "
-          f"scores differ by more than 1e-4 on {differing} documents (largest {largest:.3f})")
+    print(
+        f"\nscoring {docs} documents with {model.name}: curate {ours:.1f} s ({docs / ours:.0f} docs/s), "
+        f"datatrove {peer:.1f} s ({docs / peer:.0f} docs/s), curate {peer / ours:.2f}x datatrove's rate; "
+        f"scores differ by more than 1e-4 on {differing} documents (largest {largest:.3f})"
+    )
+
 
 if __name__ == "__main__":
     main()

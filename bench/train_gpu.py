@@ -10,6 +10,7 @@ Both are fed random tokens so only the GPU is measured (bench/train_throughput.p
 counts 6N plus attention FLOPs per token (train.model.GPT.flops_per_token) against the device's dense bf16
 peak (train.parallel.peak_flops: SXM, PCIe and NVL told apart).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +38,7 @@ def timed_steps(step, steps: int, device: torch.device) -> float:
         if device.type == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
-    return statistics.median(times[min(10, steps - 1):])
+    return statistics.median(times[min(10, steps - 1) :])
 
 
 def make_step(model, optimizer, tokens, device, dtype):
@@ -50,6 +51,7 @@ def make_step(model, optimizer, tokens, device, dtype):
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+
     return step
 
 
@@ -64,14 +66,20 @@ def main() -> int:
     parser.add_argument("--tiny", action="store_true", help="2 layers x 64, seq 128: a CPU smoke test")
     args = parser.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
-        print("no CUDA device: this benchmark needs a GPU (H100 for the recorded figure); --device cpu --tiny "
-              "checks the code path")
+        print(
+            "no CUDA device: this benchmark needs a GPU (H100 for the recorded figure); --device cpu --tiny "
+            "checks the code path"
+        )
         return 1
     device = torch.device(args.device)
     cuda = device.type == "cuda"
     torch.backends.cuda.matmul.allow_tf32 = True
     dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32
-    shape = dict(n_layer=2, n_head=2, n_embd=64, seq_len=128) if args.tiny else dict(n_layer=12, n_head=12, n_embd=768, seq_len=1024)
+    shape = (
+        dict(n_layer=2, n_head=2, n_embd=64, seq_len=128)
+        if args.tiny
+        else dict(n_layer=12, n_head=12, n_embd=768, seq_len=1024)
+    )
     seq = shape["seq_len"]
     torch.manual_seed(0)
     x = torch.randint(0, 50257, (args.micro_batch, seq + 1), device=device)
@@ -90,9 +98,17 @@ def main() -> int:
 
     if args.nanogpt:
         sys.path.insert(0, str(args.nanogpt))
-        from model import GPT as NanoGPT, GPTConfig as NanoConfig   # nanoGPT's model.py
-        theirs = NanoGPT(NanoConfig(vocab_size=50304, block_size=seq, bias=True, dropout=0.0,
-                                    **{k: v for k, v in shape.items() if k != "seq_len"})).to(device)
+        from model import GPT as NanoGPT, GPTConfig as NanoConfig  # nanoGPT's model.py
+
+        theirs = NanoGPT(
+            NanoConfig(
+                vocab_size=50304,
+                block_size=seq,
+                bias=True,
+                dropout=0.0,
+                **{k: v for k, v in shape.items() if k != "seq_len"},
+            )
+        ).to(device)
         their_optimizer = theirs.configure_optimizers(0.1, 6e-4, (0.9, 0.95), device.type)
         compiled = theirs if args.no_compile else torch.compile(theirs)
         results["nanoGPT"] = timed_steps(make_step(compiled, their_optimizer, x, device, dtype), args.steps, device)
@@ -102,8 +118,10 @@ def main() -> int:
     for who, seconds in results.items():
         tokens_per_s = args.micro_batch * seq / seconds
         mfu = f"{flops_per_token * tokens_per_s / peak:.1%}" if peak else "unknown peak"
-        print(f"{name} {who}: {'tiny' if args.tiny else 'GPT-2 124M'}, seq {seq}, micro-batch {args.micro_batch}, "
-              f"{dtype}, {'eager' if args.no_compile else 'compiled'}: {tokens_per_s:,.0f} tokens/s, MFU {mfu}")
+        print(
+            f"{name} {who}: {'tiny' if args.tiny else 'GPT-2 124M'}, seq {seq}, micro-batch {args.micro_batch}, "
+            f"{dtype}, {'eager' if args.no_compile else 'compiled'}: {tokens_per_s:,.0f} tokens/s, MFU {mfu}"
+        )
     if "nanoGPT" in results:
         print(f"tokens/s ratio rawtollm / nanoGPT: {results['nanoGPT'] / results['rawtollm']:.2f}x")
     if cuda:

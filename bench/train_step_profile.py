@@ -7,6 +7,7 @@ thread), same batches. The three steps run in one process, interleaved in rounds
 process CPU time, so the load of a shared machine changes their wall time but not their ratio. --profile
 prints torch.profiler's operator table of 5 steps of each.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,16 +26,35 @@ from train.trainer import Trainer  # noqa: E402
 
 
 def our_step(manifest: Path, run_dir: Path, optimizer: str):
-    config = load_config(None, dict(manifest=str(manifest), out_dir=str(run_dir), device="cpu", progress=False,
-                                    micro_batch=16, max_steps=10**4, eval_interval=10**4, eval_batches=8,
-                                    ckpt_interval=10**4, n_layer=4, n_head=4, n_embd=128, optimizer=optimizer,
-                                    lr=3e-3, min_lr=3e-4, warmup_steps=10, weight_decay=0.0))
+    config = load_config(
+        None,
+        dict(
+            manifest=str(manifest),
+            out_dir=str(run_dir),
+            device="cpu",
+            progress=False,
+            micro_batch=16,
+            max_steps=10**4,
+            eval_interval=10**4,
+            eval_batches=8,
+            ckpt_interval=10**4,
+            n_layer=4,
+            n_head=4,
+            n_embd=128,
+            optimizer=optimizer,
+            lr=3e-3,
+            min_lr=3e-4,
+            warmup_steps=10,
+            weight_decay=0.0,
+        ),
+    )
     trainer = Trainer(config, log=lambda *a: None)
     trainer._start(resume=False, restart=False)
 
     def step():
         trainer.train_step()
         trainer.state.step, trainer.state.cursor = trainer.state.step + 1, trainer.state.cursor + 1
+
     return step, trainer
 
 
@@ -48,12 +68,21 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         data = build_token_data(tmp / "data")
-        manifest = write_manifest(tmp / "m.yaml", data, seq_len=256, total_tokens=10**9, seed=0, sources=[
-            {"name": "en", "path": str(data.dirs["en"]), "weight": 1.0, "validation": str(data.dirs["en-val"])}])
+        manifest = write_manifest(
+            tmp / "m.yaml",
+            data,
+            seq_len=256,
+            total_tokens=10**9,
+            seed=0,
+            sources=[
+                {"name": "en", "path": str(data.dirs["en"]), "weight": 1.0, "validation": str(data.dirs["en-val"])}
+            ],
+        )
         muon, trainer = our_step(manifest, tmp / "muon", "muon")
         adamw, _ = our_step(manifest, tmp / "adamw", "adamw")
         sys.path.insert(0, str(args.nanogpt))
-        from model import GPT, GPTConfig   # nanoGPT's model.py
+        from model import GPT, GPTConfig  # nanoGPT's model.py
+
         model = GPT(GPTConfig(block_size=256, vocab_size=1024, n_layer=4, n_head=4, n_embd=128, dropout=0.0, bias=True))
         optimizer = model.configure_optimizers(0.1, 1e-3, (0.9, 0.95), "cpu")
         cursor = iter(range(10**6))
@@ -77,10 +106,11 @@ def main() -> int:
                     seconds[name].append(time.process_time() - started)
         reference = statistics.median(seconds["nanoGPT (AdamW)"][5:])
         for name, values in seconds.items():
-            median = statistics.median(values[5:])   # the first round warms up
+            median = statistics.median(values[5:])  # the first round warms up
             print(f"{name:16s} {1000 * median:7.1f} ms CPU/step   speed vs nanoGPT {reference / median:.3f}x")
         if args.profile:
             from torch.profiler import profile
+
             for name, step in steps.items():
                 with profile() as prof:
                     for _ in range(5):

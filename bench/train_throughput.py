@@ -4,6 +4,7 @@
 
 Shards come from the real books in ../shared/data (BPE trained with `tokenizers`, as the tests do).
 """
+
 from __future__ import annotations
 
 import json
@@ -35,9 +36,19 @@ def loader_tokens_per_s(manifest: Path, seq_len: int, batch: int, seconds: float
 
 def model_tokens_per_s(manifest: Path, run_dir: Path) -> float:
     """Median tokens/s of the tiny-cpu preset's training steps, after 10 warm-up steps."""
-    config = load_config(None, {"preset": "tiny-cpu", "manifest": str(manifest), "out_dir": str(run_dir),
-                                "max_steps": 60, "warmup_steps": 5, "eval_interval": 1000, "ckpt_interval": 1000,
-                                "progress": False})
+    config = load_config(
+        None,
+        {
+            "preset": "tiny-cpu",
+            "manifest": str(manifest),
+            "out_dir": str(run_dir),
+            "max_steps": 60,
+            "warmup_steps": 5,
+            "eval_interval": 1000,
+            "ckpt_interval": 1000,
+            "progress": False,
+        },
+    )
     run_training(config, log=lambda *a: None)
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     return statistics.median(r["tokens_per_s"] for r in records if r["kind"] == "train" and r["step"] >= 10)
@@ -53,8 +64,10 @@ def main() -> None:
             print(f"  seq_len {seq_len:5d} batch {batch:3d}: {rate / 1e6:8.1f} M tokens/s")
         manifest = write_manifest(Path(tmp) / "m256.yaml", data, seq_len=256, total_tokens=10**7)
         rate = model_tokens_per_s(manifest, Path(tmp) / "run")
-        print(f"tiny-cpu preset (2 layers, 4 heads, n_embd 128, vocab 1024, seq_len 256, batch 8, fp32) "
-              f"training: {rate:,.0f} tokens/s")
+        print(
+            f"tiny-cpu preset (2 layers, 4 heads, n_embd 128, vocab 1024, seq_len 256, batch 8, fp32) "
+            f"training: {rate:,.0f} tokens/s"
+        )
 
 
 if __name__ == "__main__":

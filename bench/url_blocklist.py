@@ -21,6 +21,7 @@ tldextract reads the suffix list snapshot bundled with tldextract, no network). 
 load time, the memory the lists add, peak RSS, URLs/s, the ratios, and each kind of URL the
 two decide differently.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,11 @@ from bench.harness import SHARED, datatrove_documents
 BATCH = 2048
 
 
-WORD_LISTS = {"url_banned_words": "banned_words", "url_soft_banned_words": "soft_banned_words",
-              "url_banned_subwords": "banned_subwords"}  # curate parameter: datatrove URLFilter argument
+WORD_LISTS = {
+    "url_banned_words": "banned_words",
+    "url_soft_banned_words": "soft_banned_words",
+    "url_banned_subwords": "banned_subwords",
+}  # curate parameter: datatrove URLFilter argument
 
 
 def word_list(name: str) -> str:
@@ -100,8 +104,13 @@ def rss_mb() -> float:
 
 def measured(load_s: float, filter_s: float, reasons: list[str | None], list_mb: float) -> dict:
     """The figures of one side; list_mb is what loading the lists added to resident memory."""
-    return {"load_s": load_s, "filter_s": filter_s, "reasons": reasons, "list_mb": list_mb,
-            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "load_s": load_s,
+        "filter_s": filter_s,
+        "reasons": reasons,
+        "list_mb": list_mb,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def run_curate(domains: str, urls: list[str], repeat: int, fineweb: bool) -> dict:
@@ -113,12 +122,17 @@ def run_curate(domains: str, urls: list[str], repeat: int, fineweb: bool) -> dic
 
     before = rss_mb()
     params = {"blocklist": domains, **({key: word_list(name) for key, name in WORD_LISTS.items()} if fineweb else {})}
-    stage = ToxicityStage("toxicity", build_params(ToxicityParams, params, "bench"))  # checks the lists once, in the parent
+    stage = ToxicityStage(
+        "toxicity", build_params(ToxicityParams, params, "bench")
+    )  # checks the lists once, in the parent
     start = time.perf_counter()
     stage.setup()  # what each worker does
     loaded = time.perf_counter()
     list_mb = rss_mb() - before
-    batches = [pa.table({"text": [""] * len(urls[i:i + BATCH]), "url": urls[i:i + BATCH]}) for i in range(0, len(urls), BATCH)]
+    batches = [
+        pa.table({"text": [""] * len(urls[i : i + BATCH]), "url": urls[i : i + BATCH]})
+        for i in range(0, len(urls), BATCH)
+    ]
     seconds = []
     for _ in range(repeat):
         host_suffixes.cache_clear()
@@ -134,7 +148,11 @@ def run_datatrove(domains: str, urls: list[str], repeat: int, fineweb: bool) -> 
 
     before = rss_mb()
     start = time.perf_counter()
-    words = {name: open(word_list(name), encoding="utf-8").read().splitlines() for name in WORD_LISTS.values()} if fineweb else {}
+    words = (
+        {name: open(word_list(name), encoding="utf-8").read().splitlines() for name in WORD_LISTS.values()}
+        if fineweb
+        else {}
+    )
     with open(domains, encoding="utf-8") as f:
         url_filter = URLFilter(extra_domains=f, use_integrated_lists=False, **words)
     url_filter.tldextractor = TLDExtract(suffix_list_urls=(), cache_dir=None)  # bundled snapshot, offline
@@ -175,8 +193,24 @@ def main() -> None:
             results = {}
             for name in ("curate", "datatrove"):
                 out = Path(tmp) / f"{name}.json"
-                subprocess.run([sys.executable, "-m", __spec__.name, "--side", name, "--files", str(domains), str(urls_file), str(out),
-                                "--repeat", str(args.repeat), "--checks", checks], check=True)
+                subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        __spec__.name,
+                        "--side",
+                        name,
+                        "--files",
+                        str(domains),
+                        str(urls_file),
+                        str(out),
+                        "--repeat",
+                        str(args.repeat),
+                        "--checks",
+                        checks,
+                    ],
+                    check=True,
+                )
                 results[name] = json.loads(out.read_text())
             report(checks, results, urls)
 
@@ -186,16 +220,22 @@ def report(checks: str, results: dict, urls: list[str]) -> None:
     print(f"\nchecks: {checks}")
     print(f"{'':10} {'load s':>8} {'list MB':>8} {'peak MB':>8} {'URLs/s':>10} {'blocked':>8}")
     for name, r in results.items():
-        print(f"{name:10} {r['load_s']:8.2f} {r['list_mb']:8.0f} {r['peak_mb']:8.0f} "
-              f"{len(urls) / r['filter_s']:10,.0f} {sum(x is not None for x in r['reasons']):8,}")
-    print(f"datatrove time / curate time: filter {theirs['filter_s'] / ours['filter_s']:.2f}x, load {theirs['load_s'] / ours['load_s']:.2f}x; "
-          f"curate list memory / datatrove's: {ours['list_mb'] / theirs['list_mb']:.2f}x")
+        print(
+            f"{name:10} {r['load_s']:8.2f} {r['list_mb']:8.0f} {r['peak_mb']:8.0f} "
+            f"{len(urls) / r['filter_s']:10,.0f} {sum(x is not None for x in r['reasons']):8,}"
+        )
+    print(
+        f"datatrove time / curate time: filter {theirs['filter_s'] / ours['filter_s']:.2f}x, load {theirs['load_s'] / ours['load_s']:.2f}x; "
+        f"curate list memory / datatrove's: {ours['list_mb'] / theirs['list_mb']:.2f}x"
+    )
     differ = [(u, a, b) for u, a, b in zip(urls, ours["reasons"], theirs["reasons"]) if (a is None) != (b is None)]
     print(f"same decision on {1 - len(differ) / len(urls):.4%} of URLs; {len(differ):,} differ:")
     kinds = Counter((a, b, kind_of(u) if a == "toxicity.url_blocklist" else "") for u, a, b in differ)
     for (a, b, kind), count in kinds.most_common():
         example = next(u for u, x, y in differ if (x, y) == (a, b) and (not kind or kind_of(u) == kind))
-        print(f"  {count:,} curate {a or 'keeps'}, datatrove {b or 'keeps'}{' (' + kind + ')' if kind else ''}, e.g. {example}")
+        print(
+            f"  {count:,} curate {a or 'keeps'}, datatrove {b or 'keeps'}{' (' + kind + ')' if kind else ''}, e.g. {example}"
+        )
 
 
 def kind_of(url: str) -> str:

@@ -4,6 +4,7 @@ did before, each in a fresh interpreter, same run.
 
     python -m bench.words_import --repeat 5
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,14 @@ print(imported, planes, time.perf_counter() - t)
 
 def run_once() -> tuple[float, float]:
     """(import now, import as it was: the same module with the full scan instead of the planes 0-1 one)."""
-    out = subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True, check=True, cwd=REPO,
-                         env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    out = subprocess.run(
+        [sys.executable, "-c", CODE],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
     imported, planes, full = map(float, out.stdout.split())
     return imported, imported - planes + full
 

@@ -13,6 +13,7 @@ fewer than `total_tokens` and says so. Repeating a source more than 4 epochs dra
 4 epochs, repeated tokens are worth much less than fresh ones (Muennighoff et al. 2023, "Scaling
 Data-Constrained Language Models").
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,18 +27,18 @@ from common.typed import NON_EMPTY, NON_NEGATIVE, POSITIVE, ConfigError, Invalid
 EPOCH_WARNING = 4.0
 
 
-ManifestError = ConfigError   # the name callers catch; one error type for every config in the project
+ManifestError = ConfigError  # the name callers catch; one error type for every config in the project
 
 
 @dataclass
 class Source:
     name: str
-    path: Path                                     # a token directory, relative to the manifest's folder
-    weight: Annotated[float, NON_NEGATIVE] | None = None   # a share of what the `tokens` sources leave
-    tokens: Annotated[int, NON_NEGATIVE] | None = None     # an absolute token count
+    path: Path  # a token directory, relative to the manifest's folder
+    weight: Annotated[float, NON_NEGATIVE] | None = None  # a share of what the `tokens` sources leave
+    tokens: Annotated[int, NON_NEGATIVE] | None = None  # an absolute token count
     max_epochs: Annotated[float, POSITIVE] | None = None
-    validation: Path | None = None                 # held-out token directory of the same source
-    data: TokenDir | None = field(default=None, init=False, repr=False)             # opened by load_manifest
+    validation: Path | None = None  # held-out token directory of the same source
+    data: TokenDir | None = field(default=None, init=False, repr=False)  # opened by load_manifest
     validation_data: TokenDir | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
@@ -47,8 +48,8 @@ class Source:
 
 @dataclass
 class Tokenizer:
-    path: Path | None = None    # tokenizer.json, relative to the manifest's folder
-    hash: str | None = None     # its sha256
+    path: Path | None = None  # tokenizer.json, relative to the manifest's folder
+    hash: str | None = None  # its sha256
 
 
 @dataclass
@@ -59,7 +60,7 @@ class Manifest:
     sources: Annotated[list[Source], NON_EMPTY]
     seed: int = 0
     tokenizer: Tokenizer = field(default_factory=Tokenizer)
-    path: Path = field(default=Path(), init=False)   # the manifest file; the rest is filled in from the shards
+    path: Path = field(default=Path(), init=False)  # the manifest file; the rest is filled in from the shards
     vocab_size: int = field(default=0, init=False)
     eot_id: int = field(default=0, init=False)
 
@@ -83,10 +84,10 @@ class Manifest:
 @dataclass
 class SourcePlan:
     name: str
-    available: int     # tokens in the source's shards
-    drawn: int         # tokens the run draws from it
-    share: float       # drawn / total drawn
-    epochs: float      # drawn / available
+    available: int  # tokens in the source's shards
+    drawn: int  # tokens the run draws from it
+    share: float  # drawn / total drawn
+    epochs: float  # drawn / available
 
 
 @dataclass
@@ -109,8 +110,9 @@ def load_manifest(path: str | Path) -> Manifest:
     for i, source in enumerate(manifest.sources):
         source.path, source.data = _token_dir(path, folder / source.path, f"sources[{i}].path")
         if source.validation:
-            source.validation, source.validation_data = _token_dir(path, folder / source.validation,
-                                                                   f"sources[{i}].validation")
+            source.validation, source.validation_data = _token_dir(
+                path, folder / source.validation, f"sources[{i}].validation"
+            )
     _check_same_tokenizer(manifest)
     return manifest
 
@@ -127,6 +129,7 @@ def _token_dir(manifest_path: Path, folder: Path, key: str) -> tuple[Path, Token
 
 def _check_same_tokenizer(manifest: Manifest) -> None:
     """Every token directory must come from one tokenizer: the manifest's, when it names one."""
+
     def fail(key: str, problem: str):
         raise ManifestError(f"{manifest.path}: {key}: {problem}")
 
@@ -145,8 +148,11 @@ def _check_same_tokenizer(manifest: Manifest) -> None:
             if reference is None:
                 reference_key, reference = key, data.tokenizer_hash
             elif data.tokenizer_hash != reference:
-                fail(key, f"shards made with tokenizer {data.tokenizer_hash[:16]}..., but {reference_key} "
-                          f"uses {reference[:16]}...; every source must be tokenized with the same tokenizer")
+                fail(
+                    key,
+                    f"shards made with tokenizer {data.tokenizer_hash[:16]}..., but {reference_key} "
+                    f"uses {reference[:16]}...; every source must be tokenized with the same tokenizer",
+                )
             if vocab is None:
                 vocab_key, vocab, manifest.eot_id = key, data.vocab_size, data.eot_id
             elif data.vocab_size != vocab:
@@ -163,13 +169,17 @@ def plan_mix(manifest: Manifest) -> MixPlan:
     for s in manifest.sources:
         if s.tokens is not None:
             if s.tokens > cap[s.name]:
-                raise ManifestError(f"{manifest.path}: sources: '{s.name}' asks for {s.tokens} tokens, more than "
-                                    f"max_epochs {s.max_epochs} x {available[s.name]} available")
+                raise ManifestError(
+                    f"{manifest.path}: sources: '{s.name}' asks for {s.tokens} tokens, more than "
+                    f"max_epochs {s.max_epochs} x {available[s.name]} available"
+                )
             drawn[s.name] = float(s.tokens)
     budget = manifest.total_tokens - sum(drawn.values())
     if budget < 0:
-        raise ManifestError(f"{manifest.path}: sources: absolute 'tokens' add up to {int(sum(drawn.values()))}, "
-                            f"more than total_tokens {manifest.total_tokens}")
+        raise ManifestError(
+            f"{manifest.path}: sources: absolute 'tokens' add up to {int(sum(drawn.values()))}, "
+            f"more than total_tokens {manifest.total_tokens}"
+        )
     open_sources = [s for s in manifest.sources if s.weight is not None and s.weight > 0]
     for s in manifest.sources:
         if s.weight is not None and s.weight == 0:
@@ -181,7 +191,7 @@ def plan_mix(manifest: Manifest) -> MixPlan:
             for s in open_sources:
                 drawn[s.name] = budget * s.weight / total_weight
             break
-        for s in capped:   # these take all they can; the rest of the budget goes round again
+        for s in capped:  # these take all they can; the rest of the budget goes round again
             drawn[s.name] = cap[s.name]
             budget -= cap[s.name]
             open_sources.remove(s)
@@ -190,15 +200,21 @@ def plan_mix(manifest: Manifest) -> MixPlan:
     counts = _round_preserving_sum(drawn)
     total = sum(counts.values())
     if total < manifest.total_tokens:
-        warnings.append(f"every source is at its max_epochs cap: the plan draws {total} tokens, "
-                        f"not the {manifest.total_tokens} asked for")
+        warnings.append(
+            f"every source is at its max_epochs cap: the plan draws {total} tokens, "
+            f"not the {manifest.total_tokens} asked for"
+        )
     plans = []
     for s in manifest.sources:
         epochs = counts[s.name] / available[s.name] if available[s.name] else 0.0
         if epochs > EPOCH_WARNING:
-            warnings.append(f"source '{s.name}' repeats {epochs:.1f} epochs; beyond ~4 epochs repeated tokens are "
-                            "worth much less than fresh ones (Muennighoff et al. 2023)")
-        plans.append(SourcePlan(s.name, available[s.name], counts[s.name], counts[s.name] / total if total else 0.0, epochs))
+            warnings.append(
+                f"source '{s.name}' repeats {epochs:.1f} epochs; beyond ~4 epochs repeated tokens are "
+                "worth much less than fresh ones (Muennighoff et al. 2023)"
+            )
+        plans.append(
+            SourcePlan(s.name, available[s.name], counts[s.name], counts[s.name] / total if total else 0.0, epochs)
+        )
     return MixPlan(manifest=manifest, sources=plans, total_tokens=total, warnings=warnings)
 
 
@@ -206,15 +222,17 @@ def _round_preserving_sum(values: dict[str, float]) -> dict[str, int]:
     """Largest-remainder rounding: integers whose sum is the rounded sum of the floats."""
     floors = {k: int(v) for k, v in values.items()}
     missing = round(sum(values.values())) - sum(floors.values())
-    for k in sorted(values, key=lambda k: values[k] - floors[k], reverse=True)[:max(missing, 0)]:
+    for k in sorted(values, key=lambda k: values[k] - floors[k], reverse=True)[: max(missing, 0)]:
         floors[k] += 1
     return floors
 
 
 def format_plan(plan: MixPlan) -> str:
     m = plan.manifest
-    lines = [f"mix '{m.name}' ({m.path}): {plan.total_tokens:,} tokens, seq_len {m.seq_len}, seed {m.seed}",
-             f"{'source':<20} {'available':>15} {'drawn':>15} {'share':>8} {'epochs':>7}"]
+    lines = [
+        f"mix '{m.name}' ({m.path}): {plan.total_tokens:,} tokens, seq_len {m.seq_len}, seed {m.seed}",
+        f"{'source':<20} {'available':>15} {'drawn':>15} {'share':>8} {'epochs':>7}",
+    ]
     for s in plan.sources:
         lines.append(f"{s.name:<20} {s.available:>15,} {s.drawn:>15,} {s.share:>8.2%} {s.epochs:>7.2f}")
     lines += [f"warning: {w}" for w in plan.warnings]

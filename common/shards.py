@@ -12,6 +12,7 @@ tokenizer's end-of-text id (the trainer packs them back to back and relies on it
 
 A token directory is a folder of shards plus `tokens.json`, the summary that says which tokenizer made them.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,7 +28,16 @@ MAGIC = b"MMIDIDX\x00\x00"
 VERSION = 1
 HEADER = struct.Struct("<9sQBQQ")
 # Megatron-LM's DType enum.
-DTYPE_CODES = {1: np.uint8, 2: np.int8, 3: np.int16, 4: np.int32, 5: np.int64, 6: np.float64, 7: np.float32, 8: np.uint16}
+DTYPE_CODES = {
+    1: np.uint8,
+    2: np.int8,
+    3: np.int16,
+    4: np.int32,
+    5: np.int64,
+    6: np.float64,
+    7: np.float32,
+    8: np.uint16,
+}
 CODE_OF_DTYPE = {np.dtype(t): code for code, t in DTYPE_CODES.items()}
 TOKEN_DIR_FORMAT = "megatron-mmidx-v1"
 SUMMARY_NAME = "tokens.json"
@@ -82,10 +92,14 @@ class ShardWriter:
     def add_document(self, tokens: np.ndarray) -> None:
         tokens = np.asarray(tokens)
         if tokens.ndim != 1 or (tokens.size and tokens.dtype.kind not in "iu"):
-            raise ValueError(f"{self.prefix}: a document must be a 1-D array of integer token ids, got {tokens.dtype} {tokens.shape}")
+            raise ValueError(
+                f"{self.prefix}: a document must be a 1-D array of integer token ids, got {tokens.dtype} {tokens.shape}"
+            )
         if tokens.size and (int(tokens.min()) < 0 or int(tokens.max()) >= self.vocab_size):
-            raise ValueError(f"{self.prefix}: token ids must lie in [0, {self.vocab_size}), got "
-                             f"[{int(tokens.min())}, {int(tokens.max())}] in document {self.num_documents}")
+            raise ValueError(
+                f"{self.prefix}: token ids must lie in [0, {self.vocab_size}), got "
+                f"[{int(tokens.min())}, {int(tokens.max())}] in document {self.num_documents}"
+            )
         self._bin.write(tokens.astype(self.dtype, copy=False).tobytes())
         self._lengths.append(int(tokens.size))
         self.num_tokens += int(tokens.size)
@@ -104,8 +118,10 @@ class ShardWriter:
         document_indices = np.arange(n + 1, dtype=np.int64)
         header = HEADER.pack(MAGIC, VERSION, CODE_OF_DTYPE[self.dtype], n, n + 1)
         os.replace(self._tmp_bin, self.prefix.with_name(self.prefix.name + ".bin"))
-        _atomic_write_bytes(self.prefix.with_name(self.prefix.name + ".idx"),
-                            header + lengths.tobytes() + pointers.tobytes() + document_indices.tobytes())
+        _atomic_write_bytes(
+            self.prefix.with_name(self.prefix.name + ".idx"),
+            header + lengths.tobytes() + pointers.tobytes() + document_indices.tobytes(),
+        )
 
     def abort(self) -> None:
         self.closed = True
@@ -152,8 +168,9 @@ class IndexedShard:
         self.num_tokens = int(starts[-1])
         self.offsets = starts[doc_idx[:-1]]
         self.lengths = starts[doc_idx[1:]] - self.offsets
-        self.tokens = (np.memmap(bin_path, dtype=self.dtype, mode="r") if self.num_tokens
-                       else np.empty(0, dtype=self.dtype))
+        self.tokens = (
+            np.memmap(bin_path, dtype=self.dtype, mode="r") if self.num_tokens else np.empty(0, dtype=self.dtype)
+        )
 
     def _validate(self, idx_path, bin_path, seq_lengths, pointers, doc_idx) -> None:
         if (seq_lengths < 0).any():
@@ -162,19 +179,23 @@ class IndexedShard:
         if len(seq_lengths) and not np.array_equal(pointers, expected_pointers):
             raise ShardFormatError(f"{idx_path}: sequence pointers are not the running sum of the lengths")
         if len(doc_idx) == 0 or doc_idx[0] != 0 or doc_idx[-1] != len(seq_lengths) or (np.diff(doc_idx) < 0).any():
-            raise ShardFormatError(f"{idx_path}: document indices must rise from 0 to the sequence count {len(seq_lengths)}")
+            raise ShardFormatError(
+                f"{idx_path}: document indices must rise from 0 to the sequence count {len(seq_lengths)}"
+            )
         expected_bytes = int(seq_lengths.sum(dtype=np.int64)) * self.dtype.itemsize
         actual_bytes = bin_path.stat().st_size
         if actual_bytes != expected_bytes:
-            raise ShardFormatError(f"{bin_path}: {actual_bytes} bytes, expected {expected_bytes} "
-                                   f"({expected_bytes // self.dtype.itemsize} {self.dtype} tokens per {idx_path.name})")
+            raise ShardFormatError(
+                f"{bin_path}: {actual_bytes} bytes, expected {expected_bytes} "
+                f"({expected_bytes // self.dtype.itemsize} {self.dtype} tokens per {idx_path.name})"
+            )
 
     def __len__(self) -> int:
         return len(self.lengths)
 
     def __getitem__(self, i: int) -> np.ndarray:
         start = self.offsets[i]
-        return self.tokens[start:start + self.lengths[i]]
+        return self.tokens[start : start + self.lengths[i]]
 
 
 @dataclass
@@ -194,8 +215,9 @@ def _scan_shards(directory: Path) -> list[IndexedShard]:
     return [IndexedShard(idx.with_suffix("")) for idx in sorted(directory.glob("*.idx"))]
 
 
-def write_token_dir_summary(directory: str | os.PathLike, tokenizer_hash: str, vocab_size: int, eot_id: int,
-                            allow_empty: bool = False) -> dict:
+def write_token_dir_summary(
+    directory: str | os.PathLike, tokenizer_hash: str, vocab_size: int, eot_id: int, allow_empty: bool = False
+) -> dict:
     """Scan the shards of a token directory and write its tokens.json atomically; returns the summary.
     With allow_empty, a directory without shards (an empty source) gets a summary counting 0 tokens;
     read_token_dir still refuses it, so a mix cannot draw from it."""
@@ -206,7 +228,9 @@ def write_token_dir_summary(directory: str | os.PathLike, tokenizer_hash: str, v
     dtype = dtype_for_vocab(vocab_size)
     for shard in shards:
         if shard.dtype != dtype:
-            raise ShardFormatError(f"{shard.prefix}.idx: dtype {shard.dtype}, expected {dtype} for vocab size {vocab_size}")
+            raise ShardFormatError(
+                f"{shard.prefix}.idx: dtype {shard.dtype}, expected {dtype} for vocab size {vocab_size}"
+            )
     summary = token_dir_summary([(s.name, s.num_tokens, len(s)) for s in shards], tokenizer_hash, vocab_size, eot_id)
     _atomic_write_bytes(directory / SUMMARY_NAME, (json.dumps(summary, indent=1) + "\n").encode())
     return summary
@@ -215,9 +239,13 @@ def write_token_dir_summary(directory: str | os.PathLike, tokenizer_hash: str, v
 def token_dir_summary(shards: list[tuple[str, int, int]], tokenizer_hash: str, vocab_size: int, eot_id: int) -> dict:
     """tokens.json's contents for shards given as (name, tokens, documents), in name order."""
     return {
-        "format": TOKEN_DIR_FORMAT, "tokenizer_hash": tokenizer_hash, "vocab_size": int(vocab_size),
-        "eot_id": int(eot_id), "dtype": dtype_for_vocab(vocab_size).name,
-        "num_tokens": sum(tokens for _, tokens, _ in shards), "num_documents": sum(docs for _, _, docs in shards),
+        "format": TOKEN_DIR_FORMAT,
+        "tokenizer_hash": tokenizer_hash,
+        "vocab_size": int(vocab_size),
+        "eot_id": int(eot_id),
+        "dtype": dtype_for_vocab(vocab_size).name,
+        "num_tokens": sum(tokens for _, tokens, _ in shards),
+        "num_documents": sum(docs for _, _, docs in shards),
         "shards": [{"name": name, "tokens": tokens, "documents": docs} for name, tokens, docs in shards],
     }
 
@@ -235,13 +263,16 @@ def read_token_dir(directory: str | os.PathLike) -> TokenDir:
     if not directory.is_dir():
         raise ShardFormatError(f"{directory}: token directory not found")
     if not summary_path.exists():
-        raise ShardFormatError(f"{summary_path}: missing (a token directory needs the summary written by "
-                               "write_token_dir_summary)")
+        raise ShardFormatError(
+            f"{summary_path}: missing (a token directory needs the summary written by write_token_dir_summary)"
+        )
     try:
         summary = json.loads(summary_path.read_text())
         listed = {s["name"]: s for s in summary["shards"]}
-        fields = {k: summary[k] for k in ("format", "tokenizer_hash", "vocab_size", "eot_id", "dtype",
-                                          "num_tokens", "num_documents")}
+        fields = {
+            k: summary[k]
+            for k in ("format", "tokenizer_hash", "vocab_size", "eot_id", "dtype", "num_tokens", "num_documents")
+        }
     except (json.JSONDecodeError, KeyError, TypeError) as error:
         raise ShardFormatError(f"{summary_path}: unreadable summary ({error!r})") from None
     if fields["format"] != TOKEN_DIR_FORMAT:
@@ -252,14 +283,20 @@ def read_token_dir(directory: str | os.PathLike) -> TokenDir:
         raise ShardFormatError(f"{directory}: no shards (*.idx/*.bin){empty}")
     on_disk = {s.name for s in shards}
     if on_disk != set(listed):
-        raise ShardFormatError(f"{summary_path}: lists shards {sorted(set(listed) - on_disk)} missing on disk and "
-                               f"does not list {sorted(on_disk - set(listed))} found on disk")
+        raise ShardFormatError(
+            f"{summary_path}: lists shards {sorted(set(listed) - on_disk)} missing on disk and "
+            f"does not list {sorted(on_disk - set(listed))} found on disk"
+        )
     for shard in shards:
         entry = listed[shard.name]
-        if (entry["tokens"], entry["documents"]) != (shard.num_tokens, len(shard)) or shard.dtype.name != fields["dtype"]:
-            raise ShardFormatError(f"{shard.prefix}.idx: holds {shard.num_tokens} {shard.dtype} tokens in {len(shard)} "
-                                   f"documents; {summary_path} says {entry['tokens']} {fields['dtype']} tokens in "
-                                   f"{entry['documents']} documents")
+        if (entry["tokens"], entry["documents"]) != (shard.num_tokens, len(shard)) or shard.dtype.name != fields[
+            "dtype"
+        ]:
+            raise ShardFormatError(
+                f"{shard.prefix}.idx: holds {shard.num_tokens} {shard.dtype} tokens in {len(shard)} "
+                f"documents; {summary_path} says {entry['tokens']} {fields['dtype']} tokens in "
+                f"{entry['documents']} documents"
+            )
     if fields["num_tokens"] != sum(s.num_tokens for s in shards):
         raise ShardFormatError(f"{summary_path}: num_tokens {fields['num_tokens']} is not the sum over its shards")
     return TokenDir(path=directory, shards=shards, **fields)

@@ -1,4 +1,5 @@
 """Files that sit beside a `tokenizers` tokenizer.json, written by both `curate train-tokenizer` and `train export`."""
+
 from __future__ import annotations
 
 

@@ -10,6 +10,7 @@ checks what one field cannot say alone (no files, no models). Every problem is o
 in one format, "WHERE: KEY: expected ..., got ...", before any work starts. Imports only the
 standard library, so train/ may use it.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -36,8 +37,9 @@ class Invalid(ValueError):
 @dataclass(frozen=True)
 class Check:
     """A constraint on a value, declared in its field's annotation: `dropout: Annotated[float, interval("[0, 1)")]`."""
+
     test: Callable[[Any], bool]
-    expected: str    # completes "expected ..., got VALUE"
+    expected: str  # completes "expected ..., got VALUE"
 
 
 POSITIVE = Check(lambda v: v > 0, "a positive number")
@@ -57,8 +59,11 @@ def build(params_cls: type, values: Any, where: str, key: str = "") -> Any:
     """params_cls(**values) after checking every key, type and constraint. Messages read
     "WHERE: KEY: problem"; `key` is the path of values inside where ("sources[1]"), empty at the top."""
     checked = check(params_cls, values, where, key)
-    missing = [f for f in _settable(params_cls).values() if f.name not in checked
-               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    missing = [
+        f
+        for f in _settable(params_cls).values()
+        if f.name not in checked and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
     if missing:
         hint = typing.get_type_hints(params_cls, include_extras=True)[missing[0].name]
         raise ConfigError(f"{where}: {_join(key, missing[0].name)}: required key missing; expected {_describe(hint)}")
@@ -124,7 +129,7 @@ def _check(value: Any, hint: Any, where: str, key: str) -> Any:
                 return _check(value, arg, where, key)
             except _Mismatch as error:
                 if error.key != key:
-                    raise   # a value inside (a list item, a nested key) is wrong: name it
+                    raise  # a value inside (a list item, a nested key) is wrong: name it
         raise _Mismatch(value, hint, where, key)
     if origin is typing.Literal:
         if value not in args:
@@ -147,7 +152,7 @@ def _check(value: Any, hint: Any, where: str, key: str) -> Any:
         if hint is float and number is not None:
             return float(number)
         if hint is int and number is not None and float(number).is_integer():
-            return int(number)   # 5.24288e+5 in YAML is a float
+            return int(number)  # 5.24288e+5 in YAML is a float
     if hint is Path and isinstance(value, str) and value:
         return Path(value)
     if hint in (str, bool) and isinstance(value, hint):
@@ -173,7 +178,9 @@ def _describe(hint: Any) -> str:
     if origin is typing.Annotated:
         return " and ".join(c.expected for c in hint.__metadata__)
     if origin in (typing.Union, types.UnionType):
-        return " or ".join(_describe(a) for a in args if a is not type(None)) + (" or null" if type(None) in args else "")
+        return " or ".join(_describe(a) for a in args if a is not type(None)) + (
+            " or null" if type(None) in args else ""
+        )
     if origin is typing.Literal:
         return "one of " + ", ".join(map(repr, args))
     if origin in (list, tuple):
@@ -188,7 +195,7 @@ def _describe(hint: Any) -> str:
 
 def read_yaml(path: Path, what: str) -> Any:
     """The parsed YAML file, or ConfigError naming it: "PATH: WHAT not found" or "PATH: not valid YAML (...)"."""
-    import yaml   # pyyaml: a dependency of train/ and curate, imported here only where a file is read
+    import yaml  # pyyaml: a dependency of train/ and curate, imported here only where a file is read
 
     try:
         return yaml.safe_load(Path(path).read_text())

@@ -11,6 +11,7 @@
 
 Parameters are checked exactly as a pipeline file's are (ConfigError naming the stage and key).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -21,7 +22,16 @@ from curate.core.ray_executor import RayExecutor
 from curate.core.runner import RunOptions, run_pipeline
 from curate.core.stats import StageReport, format_reports
 
-__all__ = ["LocalExecutor", "Pipeline", "RunOptions", "Stage", "format_reports", "load_pipeline", "make_executor", "run_pipeline"]
+__all__ = [
+    "LocalExecutor",
+    "Pipeline",
+    "RunOptions",
+    "Stage",
+    "format_reports",
+    "load_pipeline",
+    "make_executor",
+    "run_pipeline",
+]
 
 
 class Pipeline(core_pipeline.Pipeline):

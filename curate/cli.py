@@ -1,5 +1,6 @@
 """The `curate` command. The console script `curate` is studies.cli.curate, which adds the subcommands that
 also run train (demo); this module never imports them."""
+
 from __future__ import annotations
 
 import argparse
@@ -19,28 +20,48 @@ from curate.tokenize.cli import add_train_tokenizer_parser
 
 def add_run_parser(commands) -> None:
     run = commands.add_parser(
-        "run", help="run a pipeline YAML",
+        "run",
+        help="run a pipeline YAML",
         description="Run every stage of a pipeline (or one with --stage). Input is split into shards processed "
-                    "in parallel; each finished shard is recorded, so a killed run started again redoes only "
-                    "unfinished shards. Kept documents go to OUTPUT/<stage>/, dropped ones to "
-                    "OUTPUT/rejected/<stage>/ with a reason, stats to OUTPUT/stats/.")
+        "in parallel; each finished shard is recorded, so a killed run started again redoes only "
+        "unfinished shards. Kept documents go to OUTPUT/<stage>/, dropped ones to "
+        "OUTPUT/rejected/<stage>/ with a reason, stats to OUTPUT/stats/.",
+    )
     run.add_argument("pipeline", help="pipeline YAML file, e.g. pipelines/web.yaml")
-    run.add_argument("--stage", help="run only the stage with this name: it reads the previous stage's output, "
-                                     "or --input when given")
-    run.add_argument("--input", action="append", help="input path or URL, replacing the YAML's 'input' (repeatable); "
-                                                      "with --stage, that stage's input (documents)")
-    run.add_argument("--materialize", action="store_true",
-                     help="write every stage's kept output to OUTPUT/<stage>/ (default: consecutive document stages "
-                          "run fused in one pass and only the last one's output is written)")
-    run.add_argument("--allow-changed-inputs", action="store_true",
-                     help="redo the finished shards whose input files changed since (default: refuse)")
-    run.add_argument("--redo", metavar="STAGE",
-                     help="first delete what STAGE and every stage after it wrote in OUTPUT (documents, rejected, "
-                          "reports, stats, completion records), say what was removed, then run: for a changed parameter")
-    run.add_argument("--overwrite", action="store_true", help="--redo the first stage: delete every stage's output first")
+    run.add_argument(
+        "--stage", help="run only the stage with this name: it reads the previous stage's output, or --input when given"
+    )
+    run.add_argument(
+        "--input",
+        action="append",
+        help="input path or URL, replacing the YAML's 'input' (repeatable); "
+        "with --stage, that stage's input (documents)",
+    )
+    run.add_argument(
+        "--materialize",
+        action="store_true",
+        help="write every stage's kept output to OUTPUT/<stage>/ (default: consecutive document stages "
+        "run fused in one pass and only the last one's output is written)",
+    )
+    run.add_argument(
+        "--allow-changed-inputs",
+        action="store_true",
+        help="redo the finished shards whose input files changed since (default: refuse)",
+    )
+    run.add_argument(
+        "--redo",
+        metavar="STAGE",
+        help="first delete what STAGE and every stage after it wrote in OUTPUT (documents, rejected, "
+        "reports, stats, completion records), say what was removed, then run: for a changed parameter",
+    )
+    run.add_argument(
+        "--overwrite", action="store_true", help="--redo the first stage: delete every stage's output first"
+    )
     run.add_argument("--output", help="output folder or URL, replacing the YAML's 'output'")
     run.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
-    run.add_argument("--executor", choices=["local", "ray"], default="local", help="local processes (default) or a Ray cluster")
+    run.add_argument(
+        "--executor", choices=["local", "ray"], default="local", help="local processes (default) or a Ray cluster"
+    )
     run.add_argument("--ray-address", help="Ray cluster to join: 'auto' or HOST:PORT (default: start a local one)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.set_defaults(handler=cmd_run)
@@ -66,8 +87,11 @@ def cmd_run(args) -> int:
         with RunLock(pipeline.output):  # one run per output folder
             if args.redo or args.overwrite:
                 removed = remove_from(pipeline, args.redo or pipeline.stages[0].name)
-                print(f"removed {len(removed)} path(s) of '{args.redo or pipeline.stages[0].name}' and the stages after it"
-                      + "".join(f"\n  {path}" for path in removed), flush=True)
+                print(
+                    f"removed {len(removed)} path(s) of '{args.redo or pipeline.stages[0].name}' and the stages after it"
+                    + "".join(f"\n  {path}" for path in removed),
+                    flush=True,
+                )
             reports = run_pipeline(pipeline, executor, args.stage, options=options)
     finally:
         executor.close()
@@ -78,7 +102,9 @@ def cmd_run(args) -> int:
 
 def main(argv: list[str] | None = None, extra_commands=()) -> int:
     """`curate ARGS`; each of `extra_commands` adds one more subcommand (a function of the subparsers)."""
-    parser = argparse.ArgumentParser(prog="curate", description="Turn raw web crawls, books and code into clean training data.")
+    parser = argparse.ArgumentParser(
+        prog="curate", description="Turn raw web crawls, books and code into clean training data."
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s (rawtollm) {package_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     add_run_parser(commands)
@@ -109,8 +135,11 @@ def os_error_line(error: Exception) -> str:
         return str(error)
     what = error.strerror[0].lower() + error.strerror[1:]
     where = f": {error.filename}" if error.filename else ""
-    hint = {errno.ENOSPC: "; free some space or write elsewhere", errno.EACCES: "; write elsewhere (--output) or fix its permissions",
-            errno.EROFS: "; write elsewhere (--output)"}.get(error.errno, "")
+    hint = {
+        errno.ENOSPC: "; free some space or write elsewhere",
+        errno.EACCES: "; write elsewhere (--output) or fix its permissions",
+        errno.EROFS: "; write elsewhere (--output)",
+    }.get(error.errno, "")
     return f"{what}{where}{hint}"
 
 

@@ -15,6 +15,7 @@ into a per-process `.part-<pid>` folder, the checksum is recorded, and only then
 renamed into place, so a kill at any moment leaves either no entry or a complete, recorded one;
 the next fetch deletes the folders of dead processes.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -71,14 +72,20 @@ def fetch(download: Download, cache: Path, timeout: float = 60.0, retries: int =
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_dead_partials(path)
     partial = path.with_name(f"{path.name}.part-{os.getpid()}")  # one per process: two demos never share one
-    store = pooch.Pooch(path=partial, base_url="", registry={path.name: download.sha256}, urls={path.name: download.url},
-                        retry_if_failed=retries)
+    store = pooch.Pooch(
+        path=partial,
+        base_url="",
+        registry={path.name: download.sha256},
+        urls={path.name: download.url},
+        retry_if_failed=retries,
+    )
     try:
         try:
             fetched = Path(store.fetch(path.name, downloader=RangeDownloader(download, timeout)))
         except ValueError as error:  # pooch's word for a checksum mismatch (after its retries)
-            raise ChecksumError(f"{path}: downloaded from {download.url}, but {error}; the source changed or the "
-                                f"transfer was corrupted") from None
+            raise ChecksumError(
+                f"{path}: downloaded from {download.url}, but {error}; the source changed or the transfer was corrupted"
+            ) from None
         # The checksum is recorded before the file takes its name, so a cached file always has one.
         atomic_write_text(recorded, (download.sha256 or sha256_of(fetched)) + "\n")
         os.replace(fetched, path)
@@ -106,8 +113,10 @@ def atomic_write_text(path: Path, text: str) -> None:
 def verify(path: Path, expected: str) -> None:
     actual = sha256_of(path)
     if actual != expected:
-        raise ChecksumError(f"{path}: sha256 {actual} does not match the expected {expected}; "
-                            f"the file is corrupt or changed: delete it to download it again")
+        raise ChecksumError(
+            f"{path}: sha256 {actual} does not match the expected {expected}; "
+            f"the file is corrupt or changed: delete it to download it again"
+        )
 
 
 @dataclass(frozen=True)
@@ -125,7 +134,10 @@ class RangeDownloader:
             first, last = download.byte_range
             headers["Range"] = f"bytes={first}-{last}"
             limit = last - first + 1
-        with requests.get(url, headers=headers, stream=True, timeout=self.timeout) as response, open(output_file, "wb") as out:
+        with (
+            requests.get(url, headers=headers, stream=True, timeout=self.timeout) as response,
+            open(output_file, "wb") as out,
+        ):
             response.raise_for_status()
             skip = first if response.status_code != 206 else 0  # a server without Range support sends everything
             written = 0
@@ -150,7 +162,7 @@ def whole_gzip_members(data: bytes, source: str) -> bytes:
         decompressor, position = zlib.decompressobj(zlib.MAX_WBITS | 16), end
         try:
             while not decompressor.eof and position < len(data):
-                decompressor.decompress(view[position: position + step])
+                decompressor.decompress(view[position : position + step])
                 position = min(position + step, len(data))
         except zlib.error as error:
             raise BadRange(f"{source}: the downloaded range is not gzip data: {error}") from None

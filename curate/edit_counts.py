@@ -6,6 +6,7 @@ counters ({column: edits, column_documents: documents edited}), which the runner
 stage's stats; after the last shard `write_edit_counts` writes them to OUT/reports/<stage>/edits.json
 and prints one line, so a run says how much it changed, not only how much it dropped, fused or not.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,5 +27,8 @@ def edit_counters(table: pa.Table, columns) -> dict[str, int]:
 def write_edit_counts(ctx, stats: ShardStats, columns) -> dict[str, int]:
     counts = {name: stats.counters.get(name, 0) for column in columns for name in (column, f"{column}_documents")}
     storage.write_json(ctx.report_url("edits.json"), counts)
-    ctx.note(f"{ctx.stage_name}: " + ", ".join(f"{column} {counts[column]} in {counts[column + '_documents']} documents" for column in columns))
+    ctx.note(
+        f"{ctx.stage_name}: "
+        + ", ".join(f"{column} {counts[column]} in {counts[column + '_documents']} documents" for column in columns)
+    )
     return counts

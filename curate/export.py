@@ -6,6 +6,7 @@ with a dataset card, optionally pushed to the Hugging Face Hub.
     DIR/pipeline.yaml                     the run's resolved pipeline, every parameter, which the card links to
     DIR/data/train-00000-of-00003.parquet  (or .jsonl.gz) shards of at most --max-shard-size of text
 """
+
 from __future__ import annotations
 
 import difflib
@@ -46,21 +47,32 @@ def parse_size(text: str) -> int:
 
 def add_export_parser(commands) -> None:
     export = commands.add_parser(
-        "export", help="write a stage's documents as a Hugging Face dataset folder",
+        "export",
+        help="write a stage's documents as a Hugging Face dataset folder",
         description="Copy the documents of one stage folder (e.g. out/web/dedup) into DIR/data/ as shards that "
-                    "datasets.load_dataset(DIR) loads, with a dataset card (DIR/README.md) holding the pipeline's "
-                    "per-stage funnel and sizes; --push uploads DIR to the Hub.")
+        "datasets.load_dataset(DIR) loads, with a dataset card (DIR/README.md) holding the pipeline's "
+        "per-stage funnel and sizes; --push uploads DIR to the Hub.",
+    )
     export.add_argument("stage_dir", help="a stage's output folder, OUT/<stage>")
     export.add_argument("dir", help="the folder to write")
     export.add_argument("--format", choices=sorted(SUFFIX), default="parquet")
     export.add_argument("--max-shard-size", default="500MB", help="text bytes per shard (default 500MB)")
     export.add_argument("--license", default="other", help="the licence field of the card (default: other)")
-    export.add_argument("--columns", type=names, help="write only these columns, comma-separated (text is needed: shards are sized by it)")
+    export.add_argument(
+        "--columns",
+        type=names,
+        help="write only these columns, comma-separated (text is needed: shards are sized by it)",
+    )
     export.add_argument("--drop-columns", type=names, default=[], help="leave these columns out, comma-separated")
-    export.add_argument("--keep-empty-columns", action="store_true",
-                        help="also write the columns that are empty in every document (default: left out, and the card says which; "
-                             "a read-in corpus leaves the extraction columns such as warc_date or repository empty)")
-    export.add_argument("--push", metavar="ORG/NAME", help="upload DIR as this Hub dataset (HF_TOKEN, HF_ENDPOINT apply)")
+    export.add_argument(
+        "--keep-empty-columns",
+        action="store_true",
+        help="also write the columns that are empty in every document (default: left out, and the card says which; "
+        "a read-in corpus leaves the extraction columns such as warc_date or repository empty)",
+    )
+    export.add_argument(
+        "--push", metavar="ORG/NAME", help="upload DIR as this Hub dataset (HF_TOKEN, HF_ENDPOINT apply)"
+    )
     export.set_defaults(handler=cmd_export)
 
 
@@ -69,19 +81,37 @@ def names(text: str) -> list[str]:
 
 
 def cmd_export(args) -> int:
-    summary = export(args.stage_dir, args.dir, args.format, parse_size(args.max_shard_size), args.license,
-                     args.columns, args.drop_columns, args.keep_empty_columns)
+    summary = export(
+        args.stage_dir,
+        args.dir,
+        args.format,
+        parse_size(args.max_shard_size),
+        args.license,
+        args.columns,
+        args.drop_columns,
+        args.keep_empty_columns,
+    )
     print(f"{summary['documents']} documents in {len(summary['files'])} file(s) under {args.dir}")
     if summary["empty_columns"]:
-        print(f"left out {len(summary['empty_columns'])} column(s) empty in every document: {', '.join(summary['empty_columns'])} "
-              f"(--keep-empty-columns writes them)")
+        print(
+            f"left out {len(summary['empty_columns'])} column(s) empty in every document: {', '.join(summary['empty_columns'])} "
+            f"(--keep-empty-columns writes them)"
+        )
     if args.push:
         print(f"pushed: {push(args.dir, args.push)}")
     return 0
 
 
-def export(stage_dir: str, out_dir: str, fmt: str = "parquet", max_shard_bytes: int = 500 * 10**6, license: str = "other",
-           columns: list[str] | None = None, drop: list[str] = (), keep_empty: bool = False) -> dict:
+def export(
+    stage_dir: str,
+    out_dir: str,
+    fmt: str = "parquet",
+    max_shard_bytes: int = 500 * 10**6,
+    license: str = "other",
+    columns: list[str] | None = None,
+    drop: list[str] = (),
+    keep_empty: bool = False,
+) -> dict:
     """All or nothing: the dataset is written to a hidden sibling folder and switched into place by renames,
     so DIR holds either the earlier export, whole, or this one, whole, never a mix or a part (a killed
     export leaves its sibling, removed by the next export); a re-export leaves no shard of the earlier one."""
@@ -102,7 +132,9 @@ def export(stage_dir: str, out_dir: str, fmt: str = "parquet", max_shard_bytes: 
     except OSError as error:  # named by the folder the user asked for, not the hidden one it was written in
         if not str(error.filename or "").startswith(staging):
             raise
-        raise OSError(error.errno, error.strerror, f"{out_dir} (writing {os.path.relpath(error.filename, staging)})") from error
+        raise OSError(
+            error.errno, error.strerror, f"{out_dir} (writing {os.path.relpath(error.filename, staging)})"
+        ) from error
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     summary["files"] = [os.path.join(out_dir, os.path.relpath(f, staging)) for f in summary["files"]]
@@ -123,8 +155,10 @@ def require_export_folder(out_dir: str) -> None:
         raise ConfigError(f"{out_dir}: exists and is not a folder; export into a new folder")
     other = sorted(set(os.listdir(out_dir)) - {"README.md", "data", "licenses.json", "pipeline.yaml"})
     if other:
-        raise ConfigError(f"{out_dir}: holds {', '.join(other[:3])}{' ...' if len(other) > 3 else ''}, which an export does "
-                          f"not write; export into a new or empty folder, or one an earlier export wrote (it is replaced whole)")
+        raise ConfigError(
+            f"{out_dir}: holds {', '.join(other[:3])}{' ...' if len(other) > 3 else ''}, which an export does "
+            f"not write; export into a new or empty folder, or one an earlier export wrote (it is replaced whole)"
+        )
 
 
 def switch(staging: str, out_dir: str) -> None:
@@ -139,7 +173,9 @@ def switch(staging: str, out_dir: str) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def write_data(files: list[str], out_dir: str, fmt: str, max_shard_bytes: int, chosen: list[str]) -> tuple[dict, LicenseTally]:
+def write_data(
+    files: list[str], out_dir: str, fmt: str, max_shard_bytes: int, chosen: list[str]
+) -> tuple[dict, LicenseTally]:
     """OUT_DIR/data/train-*-of-*: the chosen columns of the documents in shards of at most max_shard_bytes of
     text; the summary, and the licenses of the code among them."""
     sink_class = ParquetSink if fmt == "parquet" else JsonlSink
@@ -179,8 +215,13 @@ def write_data(files: list[str], out_dir: str, fmt: str, max_shard_bytes: int, c
         target = os.path.join(out_dir, "data", f"train-{index:05d}-of-{len(written):05d}{SUFFIX[fmt]}")
         os.replace(url, target)
         final.append(target)
-    summary = {"documents": documents, "text_bytes": text_bytes, "files": final,
-               "file_bytes": sum(os.path.getsize(f) for f in final), "format": fmt}
+    summary = {
+        "documents": documents,
+        "text_bytes": text_bytes,
+        "files": final,
+        "file_bytes": sum(os.path.getsize(f) for f in final),
+        "format": fmt,
+    }
     return summary, licenses
 
 
@@ -192,8 +233,10 @@ def stage_files(stage_dir: str) -> list[str]:
         raise ConfigError(f"{stage_dir}: no Parquet or .jsonl.gz files: not a stage output folder (OUT/<stage>)?")
     jsonl = [f for f in files if f.endswith(".jsonl.gz")]
     if jsonl and len(jsonl) < len(files):
-        raise ConfigError(f"{stage_dir}: holds both Parquet ({len(files) - len(jsonl)}) and .jsonl.gz ({len(jsonl)}) files, "
-                          f"e.g. {jsonl[0]}: outputs of runs with different output_format; export one run's folder")
+        raise ConfigError(
+            f"{stage_dir}: holds both Parquet ({len(files) - len(jsonl)}) and .jsonl.gz ({len(jsonl)}) files, "
+            f"e.g. {jsonl[0]}: outputs of runs with different output_format; export one run's folder"
+        )
     return files
 
 
@@ -204,8 +247,11 @@ def choose_columns(files: list[str], columns: list[str] | None, drop, keep_empty
     unknown = [c for c in list(columns or []) + list(drop) if c not in present]
     if unknown:
         near = difflib.get_close_matches(unknown[0], present, n=1)
-        raise ConfigError(f"no column {unknown[0]!r} in {files[0]}" + (f" (did you mean {near[0]!r}?)" if near else "")
-                          + f"; columns: {', '.join(present)}")
+        raise ConfigError(
+            f"no column {unknown[0]!r} in {files[0]}"
+            + (f" (did you mean {near[0]!r}?)" if near else "")
+            + f"; columns: {', '.join(present)}"
+        )
     chosen = [c for c in present if (columns is None or c in columns) and c not in drop]
     if "text" not in chosen:
         raise ConfigError("an export needs the text column (its shards are sized by text); add it to --columns")
@@ -263,7 +309,9 @@ def funnel(stage_dir: str) -> list[dict]:
     # pipeline.yaml's order; without one, the order the stages finished: each writes its stats after its last shard
     if order:  # the stages up to the exported one: a later stage (tokenize) did not make these documents
         urls = [u for u in urls if storage.basename(u)[: -len(".json")] in order]
-    found = sorted(urls, key=lambda u: (order.index(storage.basename(u)[: -len(".json")]) if order else 0, os.path.getmtime(u)))
+    found = sorted(
+        urls, key=lambda u: (order.index(storage.basename(u)[: -len(".json")]) if order else 0, os.path.getmtime(u))
+    )
     return [storage.read_json(url) for url in found]
 
 
@@ -275,7 +323,9 @@ def threshold_lines(stage_dir: str) -> list[str]:
         if stage["stage"] == "langid":
             rules.insert(0, f"languages {', '.join(stage.get('languages') or []) or 'any'}")
         if stage["stage"] == "dedup":
-            rules = [f"{'fuzzy (MinHash, verified at Jaccard >= ' + str(stage.get('verify_threshold')) + ')' if stage.get('fuzzy') else 'exact'} duplicates removed"]
+            rules = [
+                f"{'fuzzy (MinHash, verified at Jaccard >= ' + str(stage.get('verify_threshold')) + ')' if stage.get('fuzzy') else 'exact'} duplicates removed"
+            ]
         if rules:
             lines.append(f"- `{stage['name']}` ({stage['stage']}): " + "; ".join(rules))
     return lines
@@ -286,29 +336,63 @@ def write_card(stage_dir: str, out_dir: str, summary: dict, license: str, licens
     header = {
         "license": license,
         "tags": ["rawtollm"],
-        "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": f"data/train-*{SUFFIX[summary['format']]}"}]}],
-        "dataset_info": {"splits": [{"name": "train", "num_examples": summary["documents"], "num_bytes": summary["text_bytes"]}]},
+        "configs": [
+            {
+                "config_name": "default",
+                "data_files": [{"split": "train", "path": f"data/train-*{SUFFIX[summary['format']]}"}],
+            }
+        ],
+        "dataset_info": {
+            "splits": [{"name": "train", "num_examples": summary["documents"], "num_bytes": summary["text_bytes"]}]
+        },
     }
-    lines = ["---", yaml.safe_dump(header, sort_keys=False).rstrip(), "---", "",
-             f"# {title}", "",
-             f"Documents kept by stage `{stage}` of a rawtollm `curate` pipeline "
-             f"({summary['documents']:,} documents, {megabytes(summary['text_bytes'])} of text, "
-             f"{len(summary['files'])} {summary['format']} file(s), {megabytes(summary['file_bytes'])} on disk).", "",
-             "## Pipeline funnel", "",
-             "| stage | docs in | docs out | MB in | MB out | dropped (by reason) |", "|---|---|---|---|---|---|"]
+    lines = [
+        "---",
+        yaml.safe_dump(header, sort_keys=False).rstrip(),
+        "---",
+        "",
+        f"# {title}",
+        "",
+        f"Documents kept by stage `{stage}` of a rawtollm `curate` pipeline "
+        f"({summary['documents']:,} documents, {megabytes(summary['text_bytes'])} of text, "
+        f"{len(summary['files'])} {summary['format']} file(s), {megabytes(summary['file_bytes'])} on disk).",
+        "",
+        "## Pipeline funnel",
+        "",
+        "| stage | docs in | docs out | MB in | MB out | dropped (by reason) |",
+        "|---|---|---|---|---|---|",
+    ]
     for row in funnel(stage_dir):
         dropped = ", ".join(f"{k} {v}" for k, v in sorted(row.get("dropped", {}).items(), key=lambda kv: -kv[1])) or "-"
-        lines.append(f"| {row['stage']} | {row['docs_in']} | {row['docs_out']} | {row['bytes_in'] / 1e6:.2f} | {row['bytes_out'] / 1e6:.2f} | {dropped} |")
+        lines.append(
+            f"| {row['stage']} | {row['docs_in']} | {row['docs_out']} | {row['bytes_in'] / 1e6:.2f} | {row['bytes_out'] / 1e6:.2f} | {dropped} |"
+        )
     rules = threshold_lines(stage_dir)
     pipeline_file = os.path.join(run_folder(stage_dir), "pipeline.yaml")
     if os.path.exists(pipeline_file):  # the card links only to files in the export
         shutil.copyfile(pipeline_file, os.path.join(out_dir, "pipeline.yaml"))
     if rules:
-        lines += ["", "## Thresholds applied", "", *rules, "",
-                  "Every parameter of the run: [pipeline.yaml](pipeline.yaml)." if os.path.exists(pipeline_file) else ""]
-    lines += ["", "## Licence", "", f"`{license}`: the licence of this export is set by whoever runs it; it must "
-              "respect the licences and terms of the sources the documents came from.", "", *licenses.card_lines(),
-              "## Columns", "", ", ".join(f"`{n}`" for n in _columns(summary)), ""]
+        lines += [
+            "",
+            "## Thresholds applied",
+            "",
+            *rules,
+            "",
+            "Every parameter of the run: [pipeline.yaml](pipeline.yaml)." if os.path.exists(pipeline_file) else "",
+        ]
+    lines += [
+        "",
+        "## Licence",
+        "",
+        f"`{license}`: the licence of this export is set by whoever runs it; it must "
+        "respect the licences and terms of the sources the documents came from.",
+        "",
+        *licenses.card_lines(),
+        "## Columns",
+        "",
+        ", ".join(f"`{n}`" for n in _columns(summary)),
+        "",
+    ]
     if summary.get("empty_columns"):
         lines += [f"Left out as empty in every document: {', '.join(f'`{n}`' for n in summary['empty_columns'])}.", ""]
     with open(os.path.join(out_dir, "README.md"), "w", encoding="utf-8") as f:
@@ -320,6 +404,7 @@ def _columns(summary: dict) -> list[str]:
     if first.endswith(".parquet"):
         return storage.parquet_schema(first).names
     import gzip
+
     with gzip.open(first, "rt", encoding="utf-8") as f:
         line = f.readline()
     return list(json.loads(line)) if line else []
@@ -331,6 +416,7 @@ def push(out_dir: str, repo_id: str) -> str:
 
     api = HfApi(endpoint=os.environ.get("HF_ENDPOINT"))
     api.create_repo(repo_id, repo_type="dataset", exist_ok=True)
-    commit = api.upload_folder(folder_path=out_dir, repo_id=repo_id, repo_type="dataset", commit_message="curate export")
+    commit = api.upload_folder(
+        folder_path=out_dir, repo_id=repo_id, repo_type="dataset", commit_message="curate export"
+    )
     return str(getattr(commit, "commit_url", commit))
-

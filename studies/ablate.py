@@ -33,6 +33,7 @@ finished one (its eval.json written) is skipped, so the command can be killed an
 arms over GPUs or nodes, start one process per arm (`--arm NAME`, with CUDA_VISIBLE_DEVICES), then
 `train ablate X.yaml --report` to compare what has finished. `--dry-run` prints the plan without training.
 """
+
 from __future__ import annotations
 
 import copy
@@ -48,8 +49,21 @@ from common.typed import ConfigError, read_yaml
 from studies import ladder as ladders
 from studies.verdict import attribution, spreads, tally, verdicts
 
-KEYS = {"name", "out_dir", "train", "tokens", "seeds", "eval_sets", "eval_tokens", "final_eval_tokens", "tasks",
-        "max_task_examples", "arms", "ladder", "sizes"}
+KEYS = {
+    "name",
+    "out_dir",
+    "train",
+    "tokens",
+    "seeds",
+    "eval_sets",
+    "eval_tokens",
+    "final_eval_tokens",
+    "tasks",
+    "max_task_examples",
+    "arms",
+    "ladder",
+    "sizes",
+}
 
 
 def load_ablation(path: str | Path, size: str | None = None) -> dict:
@@ -70,12 +84,16 @@ def load_ablation(path: str | Path, size: str | None = None) -> dict:
         raise ConfigError(f"{path}: name eval_sets or tasks to compare the arms on")
     here = path.parent
     resolve = lambda p: str((here / p).resolve()) if not Path(p).is_absolute() else p
-    relocate = lambda entry: {**entry, "path": resolve(entry["path"])} if isinstance(entry, dict) else _relocate(entry, resolve)
+    relocate = lambda entry: (
+        {**entry, "path": resolve(entry["path"])} if isinstance(entry, dict) else _relocate(entry, resolve)
+    )
     spec["eval_sets"] = [relocate(e) for e in spec.get("eval_sets") or []]
     spec["tasks"] = [relocate(e) for e in spec.get("tasks") or []]
     if "ladder" in spec:
         spec["ladder"] = resolve_ladder(spec["ladder"], resolve, path)
-        steps = ladders.expand(spec["ladder"], ladders.pipeline_stage_names(spec["ladder"]["pipeline"]), f"{path}: ladder")
+        steps = ladders.expand(
+            spec["ladder"], ladders.pipeline_stage_names(spec["ladder"]["pipeline"]), f"{path}: ladder"
+        )
         spec["arms"] = [{**arm, "manifest": ladders.manifest_path(spec["ladder"], arm["name"])} for arm in steps]
     else:
         check_arms(spec, resolve, path)
@@ -107,8 +125,10 @@ def resolve_ladder(ladder: dict, resolve, path: Path) -> dict:
     if not isinstance(ladder, dict) or not {"pipeline", "work"} <= set(ladder):
         raise ConfigError(f"{path}: ladder: expected a mapping with pipeline, work, base and steps")
     ladder = {**ladder, "pipeline": resolve(ladder["pipeline"]), "work": resolve(ladder["work"])}
-    ladder["also"] = [{**a, "pipeline": resolve(a["pipeline"]), "input": [resolve(i) for i in a.get("input") or []] or None}
-                      for a in ladder.get("also") or []]
+    ladder["also"] = [
+        {**a, "pipeline": resolve(a["pipeline"]), "input": [resolve(i) for i in a.get("input") or []] or None}
+        for a in ladder.get("also") or []
+    ]
     return ladder
 
 
@@ -117,12 +137,19 @@ def check_arms(spec: dict, resolve, path: Path) -> None:
     for i, arm in enumerate(spec["arms"]):
         if isinstance(arm, dict) and set(arm) == {"name", "manifest"}:
             arm["manifest"] = resolve(arm["manifest"])
-        elif isinstance(arm, dict) and {"name", "data", "tokenizer"} <= set(arm) <= {"name", "data", "tokenizer", "seq_len"}:
+        elif isinstance(arm, dict) and {"name", "data", "tokenizer"} <= set(arm) <= {
+            "name",
+            "data",
+            "tokenizer",
+            "seq_len",
+        }:
             arm["tokenizer"] = resolve(arm["tokenizer"])
             arm["data"] = [{**source, "path": resolve(source["path"])} for source in arm["data"]]
         else:
-            raise ConfigError(f"{path}: arms[{i}]: expected {{name, manifest}} or {{name, data: [{{name, path, weight}}], "
-                              f"tokenizer, seq_len}}, got {arm!r}")
+            raise ConfigError(
+                f"{path}: arms[{i}]: expected {{name, manifest}} or {{name, data: [{{name, path, weight}}], "
+                f"tokenizer, seq_len}}, got {arm!r}"
+            )
         names.append(arm["name"])
     if len(set(names)) != len(names):
         raise ConfigError(f"{path}: arms: names must differ, got {names}")
@@ -161,19 +188,36 @@ def tokenize_arm(spec: dict, arm: dict) -> str:
     from curate.core.pipeline import Pipeline
     from curate.core.runner import run_pipeline
     from curate.tokenize.stage import TokenizeParams, TokenizeStage
+
     root = (Path(spec["out_dir"]) / arm["name"] / "data").resolve()
     sources = []
     for source in arm["data"]:
         out = root / source["name"]
         if not (out / "tokenize" / "train" / "tokens.json").exists():
             params = TokenizeParams(tokenizer=arm["tokenizer"], validation_fraction=0.0, min_validation_docs=0)
-            pipeline = Pipeline(source["name"], f"(ablation arm {arm['name']})", [source["path"]], str(out),
-                                [TokenizeStage("tokenize", params)])
+            pipeline = Pipeline(
+                source["name"],
+                f"(ablation arm {arm['name']})",
+                [source["path"]],
+                str(out),
+                [TokenizeStage("tokenize", params)],
+            )
             run_pipeline(pipeline, make_executor("local", 1), progress=False)
-        sources.append({"name": source["name"], "path": str(out / "tokenize" / "train"),
-                        "weight": float(source.get("weight", 1.0))})
-    manifest = {"name": arm["name"], "tokenizer": {"path": arm["tokenizer"]}, "seq_len": arm.get("seq_len", 1024),
-                "seed": 1234, "total_tokens": spec["tokens"], "sources": sources}
+        sources.append(
+            {
+                "name": source["name"],
+                "path": str(out / "tokenize" / "train"),
+                "weight": float(source.get("weight", 1.0)),
+            }
+        )
+    manifest = {
+        "name": arm["name"],
+        "tokenizer": {"path": arm["tokenizer"]},
+        "seq_len": arm.get("seq_len", 1024),
+        "seed": 1234,
+        "total_tokens": spec["tokens"],
+        "sources": sources,
+    }
     (root / "mix.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
     return str(root / "mix.yaml")
 
@@ -182,10 +226,18 @@ def run_config(spec: dict, arm: dict, run: tuple[int, int | None]):
     """The `train run` config of one arm and run: the shared proxy config, the arm's manifest, the budget."""
     from common.mix import load_manifest
     from train.config import load_config
+
     init, data = run
-    values = {**spec["train"], "manifest": arm["manifest"], "seed": init, "data_seed": data, "progress": False,
-              "out_dir": str(Path(spec["out_dir"]) / arm["name"] / run_name(run)),
-              "eval_sets": spec["eval_sets"], "eval_tokens": spec.get("eval_tokens", 32768)}
+    values = {
+        **spec["train"],
+        "manifest": arm["manifest"],
+        "seed": init,
+        "data_seed": data,
+        "progress": False,
+        "out_dir": str(Path(spec["out_dir"]) / arm["name"] / run_name(run)),
+        "eval_sets": spec["eval_sets"],
+        "eval_tokens": spec.get("eval_tokens", 32768),
+    }
     probe = load_config(None, values)
     tokens_per_step = probe.tokens_per_step or probe.micro_batch * load_manifest(arm["manifest"]).seq_len
     values["max_steps"] = math.ceil(spec["tokens"] / tokens_per_step)
@@ -197,26 +249,38 @@ def run_arm(spec: dict, arm: dict, run: tuple[int, int | None], log=print) -> di
     from train import checkpoint
     from train.eval import evaluate_checkpoint
     from train.trainer import run_training
+
     config = run_config(spec, arm, run)
     run_dir = Path(config.out_dir)
     done = run_dir / "eval.json"
-    (run_dir / "failed.json").unlink(missing_ok=True)   # a failed run started again (e.g. after a config change)
+    (run_dir / "failed.json").unlink(missing_ok=True)  # a failed run started again (e.g. after a config change)
     if done.exists():
         log(f"{arm['name']} {run_label(run)}: finished earlier ({done})")
         return json.loads(done.read_text())
     log(f"{arm['name']} {run_label(run)}: training {config.max_steps} steps in {run_dir}")
     run_training(config, resume=True, log=lambda *a, **k: None)
     final = checkpoint.checkpoints(run_dir)[-1]
-    report = evaluate_checkpoint(final, spec["eval_sets"], max_tokens=spec.get("final_eval_tokens", 65536),
-                                 device=config.device if config.device != "auto" else "cpu", tasks=spec["tasks"],
-                                 max_examples=spec.get("max_task_examples"))
+    report = evaluate_checkpoint(
+        final,
+        spec["eval_sets"],
+        max_tokens=spec.get("final_eval_tokens", 65536),
+        device=config.device if config.device != "auto" else "cpu",
+        tasks=spec["tasks"],
+        max_examples=spec.get("max_task_examples"),
+    )
     report.update(arm=arm["name"], seed=run[0], data_seed=run[1], manifest=arm["manifest"])
     done.write_text(json.dumps(report, indent=1) + "\n")
     return report
 
 
-def run_ablation(path: str | Path, arms: list[str] | None = None, seeds: list[int] | None = None,
-                 report_only: bool = False, size: str | None = None, log=print) -> str:
+def run_ablation(
+    path: str | Path,
+    arms: list[str] | None = None,
+    seeds: list[int] | None = None,
+    report_only: bool = False,
+    size: str | None = None,
+    log=print,
+) -> str:
     spec = load_ablation(path, size)
     known = [a["name"] for a in spec["arms"]]
     for name in arms or []:
@@ -236,7 +300,7 @@ def run_ablation(path: str | Path, arms: list[str] | None = None, seeds: list[in
             for arm in chosen:
                 try:
                     run_arm(spec, arm, run, log)
-                except RuntimeError as error:   # a diverged run is a result too: recorded, the others go on
+                except RuntimeError as error:  # a diverged run is a result too: recorded, the others go on
                     log(f"{arm['name']} {run_label(run)}: failed: {error}")
                     failed = Path(spec["out_dir"]) / arm["name"] / run_name(run) / "failed.json"
                     failed.parent.mkdir(parents=True, exist_ok=True)
@@ -248,10 +312,14 @@ def dry_run(path: str | Path, size: str | None = None, time_steps: int = 3) -> s
     """The plan, without training: arms, tokens and epochs of each source, seeds, runs, estimated time here (a
     few timed training steps of the proxy model on this machine, times the steps of every run)."""
     from common.mix import load_manifest, plan_mix
+
     spec = load_ablation(path, size)
-    lines = [f"ablation {spec['name']}" + (f" (size {spec['size']})" if spec.get("size") else ""),
-             f"runs per arm: {len(spec['runs'])} ({', '.join(run_label(r) for r in spec['runs'])}); "
-             f"{spec['tokens']:,} training tokens each", "arms:"]
+    lines = [
+        f"ablation {spec['name']}" + (f" (size {spec['size']})" if spec.get("size") else ""),
+        f"runs per arm: {len(spec['runs'])} ({', '.join(run_label(r) for r in spec['runs'])}); "
+        f"{spec['tokens']:,} training tokens each",
+        "arms:",
+    ]
     seq_len = vocab = None
     for arm in spec["arms"]:
         what = f"stages {', '.join(arm['stages'])}" if "stages" in arm else arm.get("manifest", "pipeline output")
@@ -260,24 +328,38 @@ def dry_run(path: str | Path, size: str | None = None, time_steps: int = 3) -> s
             manifest.total_tokens = spec["tokens"]
             seq_len, vocab = manifest.seq_len, manifest.vocab_size
             plan = plan_mix(manifest)
-            data = "; ".join(f"{s.name} {s.drawn:,} of {s.available:,} tokens = {s.epochs:.2f} epochs" for s in plan.sources)
+            data = "; ".join(
+                f"{s.name} {s.drawn:,} of {s.available:,} tokens = {s.epochs:.2f} epochs" for s in plan.sources
+            )
         else:
             data = "data not prepared yet (the first run curates and tokenizes it)"
         lines.append(f"  {arm['name']}: {what}\n      {data}")
     seq_len = seq_len or (spec.get("ladder") or {}).get("seq_len", 128)
     vocab = vocab or (spec.get("ladder") or {}).get("vocab_size", 4096)
     total_runs = len(spec["runs"]) * len(spec["arms"])
-    steps = math.ceil(spec["tokens"] / spec["train"].get("tokens_per_step", spec["train"].get("micro_batch", 8) * seq_len))
+    steps = math.ceil(
+        spec["tokens"] / spec["train"].get("tokens_per_step", spec["train"].get("micro_batch", 8) * seq_len)
+    )
     if spec["train"].get("device", "cpu") == "cuda":
         lines.append(f"{total_runs} runs x {steps} steps on CUDA: not timed here (a CPU step says nothing of a GPU's)")
         return "\n".join(lines)
     per_step = time_training_step(spec, vocab, seq_len, time_steps)
-    evals = len(spec["eval_sets"]) * (spec.get("final_eval_tokens", 65536) + spec.get("eval_tokens", 32768) * steps
-                                      // spec["train"].get("eval_interval", 50)) / (spec["train"].get("micro_batch", 8) * seq_len)
-    seconds = total_runs * (steps + evals / 2.7) * per_step   # scoring a window costs ~1/2.7 of a training step (bench/RESULTS.md)
-    lines.append(f"{total_runs} runs x {steps} steps; a training step takes {per_step:.3f} s here now "
-                 f"(load average {open('/proc/loadavg').read().split()[0]}): about {seconds / 3600:.1f} h in one process, "
-                 f"training and evaluation (less with one process per arm: --arm)")
+    evals = (
+        len(spec["eval_sets"])
+        * (
+            spec.get("final_eval_tokens", 65536)
+            + spec.get("eval_tokens", 32768) * steps // spec["train"].get("eval_interval", 50)
+        )
+        / (spec["train"].get("micro_batch", 8) * seq_len)
+    )
+    seconds = (
+        total_runs * (steps + evals / 2.7) * per_step
+    )  # scoring a window costs ~1/2.7 of a training step (bench/RESULTS.md)
+    lines.append(
+        f"{total_runs} runs x {steps} steps; a training step takes {per_step:.3f} s here now "
+        f"(load average {open('/proc/loadavg').read().split()[0]}): about {seconds / 3600:.1f} h in one process, "
+        f"training and evaluation (less with one process per arm: --arm)"
+    )
     return "\n".join(lines)
 
 
@@ -287,15 +369,18 @@ def time_training_step(spec: dict, vocab: int, seq_len: int, steps: int) -> floa
     from dataclasses import fields
     from types import SimpleNamespace
     from train.config import PRESETS, TrainConfig
+
     defaults = {f.name: f.default for f in fields(TrainConfig)}
     c = SimpleNamespace(**{**defaults, **PRESETS.get(spec["train"].get("preset", ""), {}), **spec["train"]})
     from train.model import GPT, GPTConfig
-    model = GPT(GPTConfig(vocab_size=vocab, seq_len=seq_len, n_layer=c.n_layer, n_head=c.n_head, n_embd=c.n_embd,
-                          style=c.style))
+
+    model = GPT(
+        GPTConfig(vocab_size=vocab, seq_len=seq_len, n_layer=c.n_layer, n_head=c.n_head, n_embd=c.n_embd, style=c.style)
+    )
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     x = torch.randint(0, vocab, (c.micro_batch, seq_len))
     times = []
-    for _ in range(steps + 1):   # the first step warms up allocations and is not counted
+    for _ in range(steps + 1):  # the first step warms up allocations and is not counted
         start = time.perf_counter()
         _, loss = model(x, x)
         loss.backward()
@@ -323,10 +408,17 @@ def compare(spec: dict) -> dict:
         if not reports:
             continue
         failed = sorted((Path(spec["out_dir"]) / arm["name"]).glob("*/failed.json"))
-        runs = {run_key(r): {name: s["bpb"] for name, s in r.get("sets", {}).items() if s.get("bpb") is not None}
-                for r in reports}
-        entry = {"runs": runs, "tokens_trained": reports[0]["tokens_trained"],
-                 "failed": [json.loads(p.read_text()) for p in failed], "bpb": {}, "tasks": {}}
+        runs = {
+            run_key(r): {name: s["bpb"] for name, s in r.get("sets", {}).items() if s.get("bpb") is not None}
+            for r in reports
+        }
+        entry = {
+            "runs": runs,
+            "tokens_trained": reports[0]["tokens_trained"],
+            "failed": [json.loads(p.read_text()) for p in failed],
+            "bpb": {},
+            "tasks": {},
+        }
         for name in next(iter(runs.values())):
             entry["bpb"][name] = spreads({k: r[name] for k, r in runs.items()})
         for name in reports[0].get("tasks", {}):
@@ -347,8 +439,11 @@ def arm_pairs(spec: dict, arms: list[str]) -> list[tuple[str, str, str]]:
     names = [a["name"] for a in spec["arms"]]
     rungs = [n for n in names if "-minus-" not in n]
     pairs = [(b, a, f"+{b} (vs {a})") for a, b in zip(rungs, rungs[1:])]
-    pairs += [(rungs[-1], n, f"{n.split('-minus-')[1]} within the full recipe ({rungs[-1]} vs {n})")
-              for n in names if "-minus-" in n]
+    pairs += [
+        (rungs[-1], n, f"{n.split('-minus-')[1]} within the full recipe ({rungs[-1]} vs {n})")
+        for n in names
+        if "-minus-" in n
+    ]
     return [p for p in pairs if p[0] in arms and p[1] in arms]
 
 
@@ -357,43 +452,69 @@ def format_comparison(spec: dict, results: dict) -> str:
     sets = [s for s in next(iter(results.values()))["bpb"] if s != "macro"]
     tasks = list(next(iter(results.values()))["tasks"])
     sd = lambda v: "-" if v is None else f"{v:.4f}"
-    lines = [f"# Ablation: {spec['name']}" + (f" (size {spec['size']})" if spec.get("size") else ""), "",
-             f"{spec['tokens']:,} training tokens per run; runs per arm: {', '.join(run_label(r) for r in spec['runs'])}. "
-             "Bits per byte on each held-out set (lower is better): mean over runs, then the standard deviation over "
-             "initialisation seeds and over data-order seeds.", ""]
+    lines = [
+        f"# Ablation: {spec['name']}" + (f" (size {spec['size']})" if spec.get("size") else ""),
+        "",
+        f"{spec['tokens']:,} training tokens per run; runs per arm: {', '.join(run_label(r) for r in spec['runs'])}. "
+        "Bits per byte on each held-out set (lower is better): mean over runs, then the standard deviation over "
+        "initialisation seeds and over data-order seeds.",
+        "",
+    ]
     header = ["arm", "runs"] + [f"{s} bpb (sd init / data)" for s in sets] + ["macro bpb"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for arm in arms:
         r = results[arm]
         runs = str(len(r["runs"])) + (f" ({len(r['failed'])} failed)" if r["failed"] else "")
-        row = [arm, runs] + [f"{r['bpb'][s]['mean']:.4f} ({sd(r['bpb'][s]['init_sd'])} / {sd(r['bpb'][s]['data_sd'])})"
-                             for s in sets]
+        row = [arm, runs] + [
+            f"{r['bpb'][s]['mean']:.4f} ({sd(r['bpb'][s]['init_sd'])} / {sd(r['bpb'][s]['data_sd'])})" for s in sets
+        ]
         row.append(f"{r['bpb']['macro']['mean']:.4f}" if "macro" in r["bpb"] else "-")
         lines.append("| " + " | ".join(row) + " |")
     pairs = arm_pairs(spec, arms)
     found = verdicts({a: results[a]["runs"] for a in arms}, [(a, b) for a, b, _ in pairs], sets + ["macro"])
     if found:
-        lines += ["", "## Verdict per held-out set", "",
-                  "Difference in bpb (first arm minus second; negative: the step helps), its 95% t interval over the "
-                  "paired runs, and the verdict (wins: the whole interval below 0; loses: above 0; else ties).", ""]
+        lines += [
+            "",
+            "## Verdict per held-out set",
+            "",
+            "Difference in bpb (first arm minus second; negative: the step helps), its 95% t interval over the "
+            "paired runs, and the verdict (wins: the whole interval below 0; loses: above 0; else ties).",
+            "",
+        ]
         header = ["step (arm vs arm)"] + sets + ["wins / ties / loses", "macro (beside, not instead)"]
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        cell = lambda v: ("-" if v["diff"] is None else f"{v['diff']:+.4f} [{_bound(v['low'])}, {_bound(v['high'])}] "
-                          f"**{v['verdict']}**")
+        cell = lambda v: (
+            "-"
+            if v["diff"] is None
+            else f"{v['diff']:+.4f} [{_bound(v['low'])}, {_bound(v['high'])}] **{v['verdict']}**"
+        )
         for a, b, label in pairs:
             per_set = found[(a, b)]
             t = tally(per_set, sets)
-            lines.append("| " + " | ".join([label] + [cell(per_set[s]) for s in sets]
-                                           + [f"{t['wins']} / {t['ties']} / {t['loses']}", cell(per_set["macro"])]) + " |")
+            lines.append(
+                "| "
+                + " | ".join(
+                    [label]
+                    + [cell(per_set[s]) for s in sets]
+                    + [f"{t['wins']} / {t['ties']} / {t['loses']}", cell(per_set["macro"])]
+                )
+                + " |"
+            )
         lines += ["", "Per-step attribution (bpb change the step causes on each set):", ""]
         lines += [f"- {attribution(label, found[(a, b)], sets)}" for a, b, label in pairs]
     if tasks:
-        lines += ["", "| arm | " + " | ".join(f"{t} acc_norm" for t in tasks) + " | CORE |",
-                  "|---|" + "---|" * (len(tasks) + 1)]
+        lines += [
+            "",
+            "| arm | " + " | ".join(f"{t} acc_norm" for t in tasks) + " | CORE |",
+            "|---|" + "---|" * (len(tasks) + 1),
+        ]
         for arm in arms:
             r = results[arm]
-            lines.append(f"| {arm} | " + " | ".join(f"{r['tasks'][t]['mean']:.3f}" for t in tasks)
-                         + f" | {r['core']['mean']:.3f} |")
+            lines.append(
+                f"| {arm} | "
+                + " | ".join(f"{r['tasks'][t]['mean']:.3f}" for t in tasks)
+                + f" | {r['core']['mean']:.3f} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -407,9 +528,12 @@ def write_comparison(spec: dict) -> str:
     results = compare(spec)
     if not results:
         raise ConfigError(f"{out_dir}: no finished runs to compare yet")
-    as_json = {arm: {**r, "runs": {f"init-{k[0]}-data-{k[1]}": v for k, v in r["runs"].items()}} for arm, r in results.items()}
-    (out_dir / "comparison.json").write_text(json.dumps({"name": spec["name"], "tokens": spec["tokens"],
-                                                         "arms": as_json}, indent=1) + "\n")
+    as_json = {
+        arm: {**r, "runs": {f"init-{k[0]}-data-{k[1]}": v for k, v in r["runs"].items()}} for arm, r in results.items()
+    }
+    (out_dir / "comparison.json").write_text(
+        json.dumps({"name": spec["name"], "tokens": spec["tokens"], "arms": as_json}, indent=1) + "\n"
+    )
     text = format_comparison(spec, results)
     png = plot_curves(spec, out_dir / "curves.png")
     if png:
@@ -421,16 +545,29 @@ def write_comparison(spec: dict) -> str:
 def curves(spec: dict) -> dict[str, dict[str, np.ndarray]]:
     """{set: {arm: (steps, mean bpb over finished runs)}} from the runs' metrics.jsonl (steps every run shares)."""
     from train.metrics import read_metrics
+
     out: dict[str, dict[str, np.ndarray]] = {}
     for arm in spec["arms"]:
-        rows_per_run = [read_metrics(p.parent).get("eval", [])
-                        for p in sorted((Path(spec["out_dir"]) / arm["name"]).glob("*/eval.json"))]
-        names = {k.split("/")[1] for rows in rows_per_run for r in rows for k in r if k.startswith("eval/") and k.endswith("/bpb")}
+        rows_per_run = [
+            read_metrics(p.parent).get("eval", [])
+            for p in sorted((Path(spec["out_dir"]) / arm["name"]).glob("*/eval.json"))
+        ]
+        names = {
+            k.split("/")[1]
+            for rows in rows_per_run
+            for r in rows
+            for k in r
+            if k.startswith("eval/") and k.endswith("/bpb")
+        }
         for name in names:
-            per_run = [{r["step"]: r[f"eval/{name}/bpb"] for r in rows if f"eval/{name}/bpb" in r} for rows in rows_per_run]
+            per_run = [
+                {r["step"]: r[f"eval/{name}/bpb"] for r in rows if f"eval/{name}/bpb" in r} for rows in rows_per_run
+            ]
             common = sorted(set.intersection(*(set(s) for s in per_run))) if per_run else []
             if common:
-                out.setdefault(name, {})[arm["name"]] = np.array([(s, np.mean([run[s] for run in per_run])) for s in common])
+                out.setdefault(name, {})[arm["name"]] = np.array(
+                    [(s, np.mean([run[s] for run in per_run])) for s in common]
+                )
     return out
 
 
@@ -440,8 +577,10 @@ def plot_curves(spec: dict, out_path: Path) -> Path | None:
     if not data:
         return None
     import matplotlib
-    matplotlib.use("Agg")   # files only, no display
+
+    matplotlib.use("Agg")  # files only, no display
     import matplotlib.pyplot as plt
+
     names = sorted(n for n in data if n != "macro") + (["macro"] if "macro" in data else [])
     cols = min(3, len(names))
     rows = math.ceil(len(names) / cols)
@@ -451,7 +590,7 @@ def plot_curves(spec: dict, out_path: Path) -> Path | None:
             ax.plot(series[:, 0], series[:, 1], linewidth=1.6, label=arm)
         ax.set(title=name, xlabel="step", ylabel="held-out bpb")
         ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(names):]:
+    for ax in list(axes.flat)[len(names) :]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
     figure.suptitle(f"ablation: {spec['name']} (mean over runs)")
@@ -462,11 +601,14 @@ def plot_curves(spec: dict, out_path: Path) -> Path | None:
 
 
 def add_ablate_parser(commands) -> None:
-    ab = commands.add_parser("ablate", help="train proxy models on each data arm and compare them set by set",
-                             description="Train the same small model on each arm (data mix) of an ablation YAML, "
-                                         "for each init and data-order seed, and compare their held-out bits per byte "
-                                         "set by set, with intervals over seeds. Finished runs are reused; --arm and "
-                                         "--seed split the work; --dry-run prints the plan.")
+    ab = commands.add_parser(
+        "ablate",
+        help="train proxy models on each data arm and compare them set by set",
+        description="Train the same small model on each arm (data mix) of an ablation YAML, "
+        "for each init and data-order seed, and compare their held-out bits per byte "
+        "set by set, with intervals over seeds. Finished runs are reused; --arm and "
+        "--seed split the work; --dry-run prints the plan.",
+    )
     ab.add_argument("ablation", help="ablation YAML, e.g. ablations/web-ladder.yaml")
     ab.add_argument("--arm", action="append", help="run only this arm (repeatable; one arm per GPU or node)")
     ab.add_argument("--seed", action="append", type=int, help="run only the runs of this init seed (repeatable)")

@@ -5,6 +5,7 @@ CURATE_COMMANDS or TRAIN_COMMANDS (a function that adds a subparser and sets its
     python -m studies.cli curate demo ...   # what the console script `curate demo ...` runs
     python -m studies.cli train ablate ...  # what `train ablate ...` runs
 """
+
 from __future__ import annotations
 
 import sys
@@ -15,8 +16,8 @@ from studies.demo import add_demo_parser
 from studies.scaling import add_scaling_parser
 from train import cli as train_cli
 
-CURATE_COMMANDS = [add_demo_parser]     # curate demo
-TRAIN_COMMANDS = [add_ablate_parser, add_scaling_parser]    # train ablate | scaling
+CURATE_COMMANDS = [add_demo_parser]  # curate demo
+TRAIN_COMMANDS = [add_ablate_parser, add_scaling_parser]  # train ablate | scaling
 
 
 def curate(argv: list[str] | None = None) -> int:

@@ -11,6 +11,7 @@ The demo is a list of steps (DEMO_STEPS), each a function of the DemoRun: fetch,
 the three pipelines, then tokenizer + token shards + mix plan, then a short CPU
 training run on that mix, so one command goes from raw text to a loss curve.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,15 +29,25 @@ BASE_URL_ENV = "CURATE_DEMO_BASE_URL"  # serve a mirror (laid out like shared/da
 STDLIB_PACKAGES = ("json", "email", "asyncio")
 
 # (download, where the file lives in a mirror laid out like shared/data)
-CC_WARC = ("https://data.commoncrawl.org/crawl-data/CC-MAIN-2023-23/segments/1685224643388.45/warc/"
-           "CC-MAIN-20230527223515-20230528013515-00000.warc.gz")
+CC_WARC = (
+    "https://data.commoncrawl.org/crawl-data/CC-MAIN-2023-23/segments/1685224643388.45/warc/"
+    "CC-MAIN-20230527223515-20230528013515-00000.warc.gz"
+)
 DOWNLOADS = [
     # the first ~4 MB of a Common Crawl WARC file, cut back to whole records (one gzip member each)
-    (Download("web/warc/cc-main-2023-23-slice.warc.gz", CC_WARC, byte_range=(0, 4_000_000 - 1)),
-     "web/warc/resiliparse_warcfile.warc.gz"),
-    (Download("books/pg1342.txt", "https://www.gutenberg.org/cache/epub/1342/pg1342.txt"), "books/en_pride_and_prejudice_pg1342.txt"),
+    (
+        Download("web/warc/cc-main-2023-23-slice.warc.gz", CC_WARC, byte_range=(0, 4_000_000 - 1)),
+        "web/warc/resiliparse_warcfile.warc.gz",
+    ),
+    (
+        Download("books/pg1342.txt", "https://www.gutenberg.org/cache/epub/1342/pg1342.txt"),
+        "books/en_pride_and_prejudice_pg1342.txt",
+    ),
     (Download("books/pg11.txt", "https://www.gutenberg.org/cache/epub/11/pg11.txt"), "books/en_alice_pg11.txt"),
-    (Download("books/pg2701.txt", "https://www.gutenberg.org/cache/epub/2701/pg2701.txt"), "books/en_moby_dick_pg2701.txt"),
+    (
+        Download("books/pg2701.txt", "https://www.gutenberg.org/cache/epub/2701/pg2701.txt"),
+        "books/en_moby_dick_pg2701.txt",
+    ),
 ]
 
 
@@ -61,8 +72,13 @@ def step_fetch(run: DemoRun) -> None:
         return  # --from DIR
     for download, mirror_path in DOWNLOADS:
         if run.base_url:
-            download = Download(download.name, f"{run.base_url.rstrip('/')}/{mirror_path}", download.sha256, download.byte_range)
-        print(f"fetch {download.url}" + (f" (bytes {download.byte_range[0]}-{download.byte_range[1]})" if download.byte_range else ""))
+            download = Download(
+                download.name, f"{run.base_url.rstrip('/')}/{mirror_path}", download.sha256, download.byte_range
+            )
+        print(
+            f"fetch {download.url}"
+            + (f" (bytes {download.byte_range[0]}-{download.byte_range[1]})" if download.byte_range else "")
+        )
         fetch(download, run.cache)
     run.data = run.cache
 
@@ -114,7 +130,9 @@ def step_tokenize(run: DemoRun) -> None:
         executor.close()
     run.reports["tokenize"] = tokens.reports
     run.manifest = tokens.manifest
-    print(f"\ntokenizer: {tokens.tokenizer} (sha256 {tokens.tokenizer_sha256[:12]})\n{format_reports(tokens.reports)}\n")
+    print(
+        f"\ntokenizer: {tokens.tokenizer} (sha256 {tokens.tokenizer_sha256[:12]})\n{format_reports(tokens.reports)}\n"
+    )
     print(f"mix plan ({tokens.manifest}):\n{format_plan(tokens.plan)}\n")
 
 
@@ -124,7 +142,9 @@ def step_train(run: DemoRun) -> None:
         return
     print(f"training the tiny-cpu model for {run.train_steps} steps on {run.manifest}")
     run.training = demo_run(run.manifest, run.output / "train", steps=run.train_steps)
-    print(f"train loss {run.training['first_loss']:.3f} -> {run.training['final_loss']:.3f}; loss curve: {run.training['plot']}")
+    print(
+        f"train loss {run.training['first_loss']:.3f} -> {run.training['final_loss']:.3f}; loss curve: {run.training['plot']}"
+    )
 
 
 def demo_run(manifest_path, out_dir, steps: int = 200, log=print) -> dict:
@@ -141,9 +161,19 @@ def demo_run(manifest_path, out_dir, steps: int = 200, log=print) -> dict:
     for stale in [*out_dir.glob("ckpt-*"), *out_dir.glob("best.*"), out_dir / "metrics.jsonl"]:
         shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
     shutil.rmtree(out_dir / "tb", ignore_errors=True)
-    config = load_config(None, {"preset": "tiny-cpu", "manifest": str(manifest_path), "out_dir": str(out_dir),
-                                "max_steps": steps, "warmup_steps": min(20, steps // 10), "progress": False,
-                                "eval_interval": max(steps // 4, 1), "ckpt_interval": steps})
+    config = load_config(
+        None,
+        {
+            "preset": "tiny-cpu",
+            "manifest": str(manifest_path),
+            "out_dir": str(out_dir),
+            "max_steps": steps,
+            "warmup_steps": min(20, steps // 10),
+            "progress": False,
+            "eval_interval": max(steps // 4, 1),
+            "ckpt_interval": steps,
+        },
+    )
     result = run_training(config, log=log)
     every = max(steps // 10, 1)
     for step in sorted(result.losses)[::every] + [max(result.losses)]:
@@ -173,19 +203,30 @@ def run_demo(run: DemoRun, steps: list[tuple[str, Callable[[DemoRun], None]]] | 
 
 def add_demo_parser(commands) -> None:
     demo = commands.add_parser(
-        "demo", help="run the pipelines on a small real sample",
+        "demo",
+        help="run the pipelines on a small real sample",
         description="Download a small real sample (a Common Crawl WARC slice, three Project Gutenberg books; cached "
-                    "with checksums), take a slice of the Python standard library as code, run "
-                    "pipelines/web.yaml, books.yaml and code.yaml on them, train a BPE tokenizer on what they kept, "
-                    "write token shards and a mix manifest, print the mix plan, and train a tiny GPT on it for a few "
-                    "hundred CPU steps (loss curve in OUTPUT/train/loss.png). Rerunning reuses the cache and the finished shards.")
-    demo.add_argument("--from", dest="source", help="use this local folder (laid out like shared/data: web/warc, web/html, books) instead of downloading")
+        "with checksums), take a slice of the Python standard library as code, run "
+        "pipelines/web.yaml, books.yaml and code.yaml on them, train a BPE tokenizer on what they kept, "
+        "write token shards and a mix manifest, print the mix plan, and train a tiny GPT on it for a few "
+        "hundred CPU steps (loss curve in OUTPUT/train/loss.png). Rerunning reuses the cache and the finished shards.",
+    )
+    demo.add_argument(
+        "--from",
+        dest="source",
+        help="use this local folder (laid out like shared/data: web/warc, web/html, books) instead of downloading",
+    )
     demo.add_argument("--output", default="out/demo", help="output folder (default out/demo)")
     demo.add_argument("--cache", default=str(DEFAULT_CACHE), help=f"download cache (default {DEFAULT_CACHE})")
     demo.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
-    demo.add_argument("--base-url", default=os.environ.get(BASE_URL_ENV),
-                      help=f"download from a mirror laid out like shared/data instead of the real sites (env {BASE_URL_ENV})")
-    demo.add_argument("--train-steps", type=int, default=200, help="steps of the closing CPU training run (default 200; 0 skips it)")
+    demo.add_argument(
+        "--base-url",
+        default=os.environ.get(BASE_URL_ENV),
+        help=f"download from a mirror laid out like shared/data instead of the real sites (env {BASE_URL_ENV})",
+    )
+    demo.add_argument(
+        "--train-steps", type=int, default=200, help="steps of the closing CPU training run (default 200; 0 skips it)"
+    )
     demo.add_argument("--no-progress", action="store_true", help="no progress bars")
     demo.set_defaults(handler=cmd_demo)
 
@@ -199,6 +240,7 @@ def cmd_demo(args) -> int:
     output, cache = Path(args.output).resolve(), Path(args.cache).resolve()
     os.chdir(PIPELINES.parent)  # the shipped pipelines name their lists relative to the repository root
     from curate.core.lock import RunLock
+
     with RunLock(str(output)):  # one run per output folder
         run_demo(DemoRun(data, output, cache, args.workers, not args.no_progress, args.base_url, args.train_steps))
     print(f"demo output: {args.output}")

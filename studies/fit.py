@@ -15,6 +15,7 @@ N_opt(C). A line through (log C, log N_opt) gives N_opt ∝ C^a, and D_opt = C /
 The optimiser is torch's L-BFGS (strong Wolfe line search, float64): scipy is not a dependency of this project
 and torch already is one of `train`'s.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -31,6 +32,7 @@ NAMES = ("E", "A", "B", "alpha", "beta")
 @dataclass
 class Law:
     """L(N, D) = E + A / N^alpha + B / D^beta."""
+
     E: float
     A: float
     B: float
@@ -39,7 +41,7 @@ class Law:
 
     def loss(self, N, D):
         N, D = np.asarray(N, dtype=float), np.asarray(D, dtype=float)
-        return self.E + self.A / N ** self.alpha + self.B / D ** self.beta
+        return self.E + self.A / N**self.alpha + self.B / D**self.beta
 
     def optimal(self, C):
         """Compute-optimal (N, D) for C = 6 N D: minimising L along the constraint gives
@@ -66,7 +68,7 @@ def _huber_terms(theta, logN, logD, logL, delta=HUBER_DELTA):
     total = weights.sum(axis=0)
     residual = top + np.log(total) - logL
     small = np.abs(residual) <= delta
-    value = np.where(small, 0.5 * residual ** 2, delta * (np.abs(residual) - 0.5 * delta))
+    value = np.where(small, 0.5 * residual**2, delta * (np.abs(residual) - 0.5 * delta))
     slope = np.where(small, residual, delta * np.sign(residual))
     return value, slope, weights / total
 
@@ -79,15 +81,23 @@ def _value_grad(theta, logN, logD, logL):
     """The summed Huber loss and its gradient in (a, b, e, alpha, beta), by hand: numpy on tens of points is
     an order of magnitude faster than autograd, and L-BFGS calls this hundreds of times per start."""
     value, slope, (pu, pv, pw) = _huber_terms(theta, logN, logD, logL)
-    grad = np.array([(slope * pu).sum(), (slope * pv).sum(), (slope * pw).sum(),
-                     -(slope * pu * logN).sum(), -(slope * pv * logD).sum()])
+    grad = np.array(
+        [
+            (slope * pu).sum(),
+            (slope * pv).sum(),
+            (slope * pw).sum(),
+            -(slope * pu * logN).sum(),
+            -(slope * pv * logD).sum(),
+        ]
+    )
     return float(value.sum()), grad
 
 
 def _lbfgs(start, logN, logD, logL):
     import torch
+
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)   # five numbers: a thread pool only adds hand-offs (seconds per fit on a busy machine)
+    torch.set_num_threads(1)  # five numbers: a thread pool only adds hand-offs (seconds per fit on a busy machine)
     try:
         return _lbfgs_run(start, logN, logD, logL)
     finally:
@@ -96,9 +106,17 @@ def _lbfgs(start, logN, logD, logL):
 
 def _lbfgs_run(start, logN, logD, logL):
     import torch
+
     theta = torch.tensor(start, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([theta], lr=1, max_iter=500, tolerance_grad=1e-10, tolerance_change=1e-12,
-                            history_size=20, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        [theta],
+        lr=1,
+        max_iter=500,
+        tolerance_grad=1e-10,
+        tolerance_change=1e-12,
+        history_size=20,
+        line_search_fn="strong_wolfe",
+    )
 
     def closure():
         value, grad = _value_grad(theta.detach().numpy(), logN, logD, logL)
@@ -111,8 +129,18 @@ def _lbfgs_run(start, logN, logD, logL):
 
 
 def _grid():
-    return np.array(list(itertools.product(np.arange(0, 30, 5), np.arange(0, 30, 5), np.arange(-1, 1.5, 0.5),
-                                           np.arange(0, 2.5, 0.5), np.arange(0, 2.5, 0.5))), dtype=float)
+    return np.array(
+        list(
+            itertools.product(
+                np.arange(0, 30, 5),
+                np.arange(0, 30, 5),
+                np.arange(-1, 1.5, 0.5),
+                np.arange(0, 2.5, 0.5),
+                np.arange(0, 2.5, 0.5),
+            )
+        ),
+        dtype=float,
+    )
 
 
 def _logs(N, D, L):
@@ -167,11 +195,12 @@ def interval(values, level: float = 0.9) -> tuple[float, float]:
 @dataclass
 class Profile:
     """One IsoFLOP profile: its budget, points and fitted parabola loss = p0 (log N)^2 + p1 log N + p2."""
+
     flops: float
     params: np.ndarray
     losses: np.ndarray
-    coeffs: np.ndarray | None    # None: fewer than 3 points
-    n_opt: float | None          # the vertex; None when the parabola opens downwards or the vertex is outside the sizes
+    coeffs: np.ndarray | None  # None: fewer than 3 points
+    n_opt: float | None  # the vertex; None when the parabola opens downwards or the vertex is outside the sizes
 
     @property
     def note(self) -> str:
@@ -221,6 +250,8 @@ def crossings(first: Law, second: Law, low: float, high: float) -> tuple[list[fl
     sign = np.sign(gap)
     where = np.nonzero(sign[1:] * sign[:-1] < 0)[0]
     # geometric interpolation between the grid points around each sign change
-    cross = [float(np.exp(np.interp(0, sorted(gap[i:i + 2]), np.log(C[i:i + 2])[np.argsort(gap[i:i + 2])])))
-             for i in where]
+    cross = [
+        float(np.exp(np.interp(0, sorted(gap[i : i + 2]), np.log(C[i : i + 2])[np.argsort(gap[i : i + 2])])))
+        for i in where
+    ]
     return cross, C, gap

@@ -14,6 +14,7 @@ counted), so no arm can have seen it.
 Each set is written as JSONL ({"text"}) to HELD/NAME.jsonl; HELD/overlap.json records per set the documents
 read, dropped for a 12-word overlap, and kept.
 """
+
 from __future__ import annotations
 
 import csv
@@ -21,15 +22,15 @@ import json
 import re
 from pathlib import Path
 
-SHINGLE = 12            # words: the overlap checks of GPT-3 / the Pile use 13; 12 is stricter
-MAX_DOCS = 400          # per set: more than the final evaluation scores (it stops at its token budget)
+SHINGLE = 12  # words: the overlap checks of GPT-3 / the Pile use 13; 12 is stricter
+MAX_DOCS = 400  # per set: more than the final evaluation scores (it stops at its token budget)
 
 
 def book_paragraphs(text: str) -> list[str]:
     """A Gutenberg book's paragraphs, without the licence header and footer."""
     text = text.replace("\r\n", "\n").lstrip("\ufeff")
     start, end = text.find("*** START"), text.find("*** END")
-    body = text[text.find("\n", start) + 1:end] if start >= 0 and end > start else text
+    body = text[text.find("\n", start) + 1 : end] if start >= 0 and end > start else text
     return [p for p in (re.sub(r"\s+", " ", p).strip() for p in re.split(r"\n\s*\n", body)) if len(p) > 40]
 
 
@@ -40,25 +41,36 @@ def _jsonl(path: Path):
 
 def _books(shared: Path):
     paragraphs = book_paragraphs((shared / "books" / "en_pride_and_prejudice_pg1342.txt").read_text(encoding="utf-8"))
-    return ["\n\n".join(paragraphs[i:i + 8]) for i in range(0, len(paragraphs), 8)]
+    return ["\n\n".join(paragraphs[i : i + 8]) for i in range(0, len(paragraphs), 8)]
 
 
 def _web(shared: Path):
-    return [row["text"] for path in sorted((shared / "web" / "jsonl").glob("dolma_cc_en_head-*.jsonl")) for row in _jsonl(path)]
+    return [
+        row["text"]
+        for path in sorted((shared / "web" / "jsonl").glob("dolma_cc_en_head-*.jsonl"))
+        for row in _jsonl(path)
+    ]
 
 
 def _math(shared: Path):
-    return [f"{r['question']}\n{r['answer']}" for r in _jsonl(shared / "quality" / "positives" / "gsm8k" / "test.jsonl")]
+    return [
+        f"{r['question']}\n{r['answer']}" for r in _jsonl(shared / "quality" / "positives" / "gsm8k" / "test.jsonl")
+    ]
 
 
 def _instructions(shared: Path):
     rows = _jsonl(shared / "quality" / "positives" / "self_instruct" / "user_oriented_instructions.jsonl")
-    return ["\n".join([r["instruction"]] + [part for i in r["instances"] for part in (i["input"], i["output"]) if part])
-            for r in rows]
+    return [
+        "\n".join([r["instruction"]] + [part for i in r["instances"] for part in (i["input"], i["output"]) if part])
+        for r in rows
+    ]
 
 
 def _technical(shared: Path):
-    return [p.read_text(encoding="utf-8") for p in sorted((shared / "quality" / "positives" / "rust_book" / "src").glob("ch*.md"))]
+    return [
+        p.read_text(encoding="utf-8")
+        for p in sorted((shared / "quality" / "positives" / "rust_book" / "src").glob("ch*.md"))
+    ]
 
 
 def _talk(shared: Path):
@@ -66,13 +78,19 @@ def _talk(shared: Path):
         return [text for text, label in csv.reader(f) if label == "0" and len(text.split()) >= 20]
 
 
-SETS = {"books": _books, "web": _web, "math": _math, "instructions": _instructions, "technical": _technical,
-        "talk": _talk}
+SETS = {
+    "books": _books,
+    "web": _web,
+    "math": _math,
+    "instructions": _instructions,
+    "technical": _technical,
+    "talk": _talk,
+}
 
 
 def shingles(text: str) -> set[int]:
     words = re.findall(r"\w+", text.lower())
-    return {hash(" ".join(words[i:i + SHINGLE])) for i in range(len(words) - SHINGLE + 1)}
+    return {hash(" ".join(words[i : i + SHINGLE])) for i in range(len(words) - SHINGLE + 1)}
 
 
 def training_shingles(texts) -> set[int]:

@@ -20,6 +20,7 @@ on the base output, trains one tokenizer on everything any arm draws from, token
 mix manifests (kept: a rerun reuses every finished piece). Paths inside the pipeline files are relative to the
 folder the command runs in (the repository root), as for `curate run`.
 """
+
 from __future__ import annotations
 
 import os
@@ -53,8 +54,9 @@ def expand(ladder: dict, pipeline_stages: list[str], where: str = "ladder") -> l
     for step in [base] + steps:
         for stage in step["stages"]:
             if stage not in pipeline_stages:
-                raise ConfigError(f"{where}: step {step['name']}: no stage '{stage}' in the pipeline "
-                                  f"({', '.join(pipeline_stages)})")
+                raise ConfigError(
+                    f"{where}: step {step['name']}: no stage '{stage}' in the pipeline ({', '.join(pipeline_stages)})"
+                )
     order = lambda names: [s for s in pipeline_stages if s in names]
     arms, stages = [{"name": base["name"], "stages": order(base["stages"])}], set(base["stages"])
     for step in steps:
@@ -64,7 +66,9 @@ def expand(ladder: dict, pipeline_stages: list[str], where: str = "ladder") -> l
     for name in ladder.get("leave_one_out") or []:
         if name not in by_name:
             raise ConfigError(f"{where}.leave_one_out: {name!r} is not a step ({', '.join(by_name)})")
-        arms.append({"name": f"{steps[-1]['name']}-minus-{name}", "stages": order(stages - set(by_name[name]["stages"]))})
+        arms.append(
+            {"name": f"{steps[-1]['name']}-minus-{name}", "stages": order(stages - set(by_name[name]["stages"]))}
+        )
     names = [a["name"] for a in arms]
     if len(set(names)) != len(names):
         raise ConfigError(f"{where}: arm names must differ, got {names}")
@@ -73,6 +77,7 @@ def expand(ladder: dict, pipeline_stages: list[str], where: str = "ladder") -> l
 
 def pipeline_stage_names(path: str) -> list[str]:
     from common.typed import read_yaml
+
     raw = read_yaml(Path(path), "pipeline file")
     return [s.get("name", s["stage"]) for s in raw["stages"]]
 
@@ -86,6 +91,7 @@ def prepare(ladder: dict, arms: list[dict], tokens: int, log=print) -> None:
     from curate.api import Pipeline
     from curate.tokenize.bpe import train_tokenizer
     from common.typed import read_yaml
+
     work = Path(ladder["work"])
     raw = read_yaml(Path(ladder["pipeline"]), "pipeline file")
     entries = {e.get("name", e["stage"]): e for e in raw["stages"]}
@@ -108,28 +114,44 @@ def prepare(ladder: dict, arms: list[dict], tokens: int, log=print) -> None:
     for source in ladder.get("also") or []:
         out = work / source["name"]
         from curate.api import load_pipeline
+
         pipeline = load_pipeline(source["pipeline"], source.get("input"), str(out))
         if not _finished(out / pipeline.stages[-1].name):
             log(f"curating {source['name']} with {source['pipeline']}")
             pipeline.run()
         also[source["name"]] = (out / pipeline.stages[-1].name, float(source["weight"]))
     tokenizer = work / "tokenizer" / "tokenizer.json"
-    if not tokenizer.exists():   # one tokenizer for every arm, trained on all any arm draws from (the base is a superset)
-        train_tokenizer([str(base_out)] + [str(p) for p, _ in also.values()], str(tokenizer),
-                        vocab_size=ladder.get("vocab_size", 4096), sample_bytes=50_000_000)
+    if (
+        not tokenizer.exists()
+    ):  # one tokenizer for every arm, trained on all any arm draws from (the base is a superset)
+        train_tokenizer(
+            [str(base_out)] + [str(p) for p, _ in also.values()],
+            str(tokenizer),
+            vocab_size=ladder.get("vocab_size", 4096),
+            sample_bytes=50_000_000,
+        )
     shards = {name: _tokenize(path, tokenizer, work / "tokens" / name) for name, path in outputs.items()}
     shards.update({name: _tokenize(path, tokenizer, work / "tokens" / name) for name, (path, _) in also.items()})
     web_weight = float(ladder.get("web_weight", 1.0 - sum(w for _, w in also.values())))
     for arm in arms:
         sources = [{"name": "web", "path": os.path.relpath(shards[arm["name"]], work), "weight": web_weight}]
-        sources += [{"name": name, "path": os.path.relpath(shards[name], work), "weight": weight}
-                    for name, (_, weight) in also.items()]
-        manifest = {"name": arm["name"], "tokenizer": {"path": "tokenizer/tokenizer.json"},
-                    "seq_len": ladder.get("seq_len", 128), "seed": 1234, "total_tokens": tokens, "sources": sources}
+        sources += [
+            {"name": name, "path": os.path.relpath(shards[name], work), "weight": weight}
+            for name, (_, weight) in also.items()
+        ]
+        manifest = {
+            "name": arm["name"],
+            "tokenizer": {"path": "tokenizer/tokenizer.json"},
+            "seq_len": ladder.get("seq_len", 128),
+            "seed": 1234,
+            "total_tokens": tokens,
+            "sources": sources,
+        }
         Path(manifest_path(ladder, arm["name"])).write_text(yaml.safe_dump(manifest, sort_keys=False))
     held = work / "held_out"
     if not (held / "overlap.json").exists():
         from studies.heldout import write_held_out
+
         shared = Path(os.environ.get("SHARED_DATA", Path(__file__).resolve().parent.parent.parent / "shared" / "data"))
         log(f"writing held-out sets to {held} (12-word overlap with the training text dropped)")
         write_held_out(shared, held, _texts([base_out] + [p for p, _ in also.values()]))
@@ -142,6 +164,7 @@ def _finished(folder: Path) -> bool:
 
 def _texts(folders):
     import pyarrow.parquet as pq
+
     for folder in folders:
         for path in sorted(Path(folder).rglob("*.parquet")):
             yield from (t for t in pq.read_table(path, columns=["text"]).column(0).to_pylist() if t)
@@ -150,6 +173,7 @@ def _texts(folders):
 def _tokenize(folder: Path, tokenizer: Path, out: Path) -> Path:
     from curate.api import Pipeline
     from curate.tokenize.stage import TokenizeParams, TokenizeStage
+
     if not (out / "tokenize" / "train" / "tokens.json").exists():
         params = TokenizeParams(tokenizer=str(tokenizer), validation_fraction=0.0, min_validation_docs=0)
         Pipeline(out.name, "(ablation)", [str(folder)], str(out), [TokenizeStage("tokenize", params)]).run()

@@ -8,6 +8,7 @@ initialisation and data order), so the interval is the t interval of the mean pa
 there is no interval and the verdict is a tie. The two spreads are reported apart: over initialisation seeds
 at the first data seed, and over data-order seeds at the first initialisation seed.
 """
+
 from __future__ import annotations
 
 import math
@@ -15,14 +16,28 @@ import math
 import numpy as np
 
 # two-sided 95% Student t quantiles by degrees of freedom (beyond 30: the normal's 1.96)
-T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
-       12: 2.179, 15: 2.131, 20: 2.086, 30: 2.042}
+T95 = {
+    1: 12.706,
+    2: 4.303,
+    3: 3.182,
+    4: 2.776,
+    5: 2.571,
+    6: 2.447,
+    7: 2.365,
+    8: 2.306,
+    9: 2.262,
+    10: 2.228,
+    12: 2.179,
+    15: 2.131,
+    20: 2.086,
+    30: 2.042,
+}
 
 
 def t95(df: int) -> float:
     if df >= 30:
         return 1.96 if df > 30 else T95[30]
-    return T95[max(k for k in T95 if k <= df)]   # rounding df down: the wider interval
+    return T95[max(k for k in T95 if k <= df)]  # rounding df down: the wider interval
 
 
 def paired_difference(a: dict, b: dict) -> dict:
@@ -49,8 +64,14 @@ def spreads(values: dict) -> dict:
     by_init = [values[k] for k in keys if k[1] == data0]
     by_data = [values[k] for k in keys if k[0] == init0]
     sd = lambda xs: float(np.std(xs, ddof=1)) if len(xs) > 1 else None
-    return {"mean": float(np.mean(list(values.values()))), "n": len(keys), "init_sd": sd(by_init),
-            "n_init": len(by_init), "data_sd": sd(by_data), "n_data": len(by_data)}
+    return {
+        "mean": float(np.mean(list(values.values()))),
+        "n": len(keys),
+        "init_sd": sd(by_init),
+        "n_init": len(by_init),
+        "data_sd": sd(by_data),
+        "n_data": len(by_data),
+    }
 
 
 def verdicts(runs: dict, pairs: list[tuple[str, str]], sets: list[str]) -> dict:
@@ -59,8 +80,10 @@ def verdicts(runs: dict, pairs: list[tuple[str, str]], sets: list[str]) -> dict:
     for a, b in pairs:
         if a not in runs or b not in runs:
             continue
-        per_set = {s: paired_difference({k: r[s] for k, r in runs[a].items()}, {k: r[s] for k, r in runs[b].items()})
-                   for s in sets}
+        per_set = {
+            s: paired_difference({k: r[s] for k, r in runs[a].items()}, {k: r[s] for k, r in runs[b].items()})
+            for s in sets
+        }
         out[(a, b)] = per_set
     return out
 

@@ -1,4 +1,5 @@
 """Shared by test_classify.py and test_toxicity.py: a small real toxicity model and document shards."""
+
 from __future__ import annotations
 
 import json
@@ -20,10 +21,22 @@ def jigsaw_spec(shared_data: Path, label: int, extra: str = "") -> str:
 
 def train_jigsaw(shared_data: Path, output: Path, per_class: int = 1000) -> Path:
     """A toxic-vs-clean model from a seeded sample of real Jigsaw comments (about a second)."""
-    run_curate("train-classifier", "jigsaw", "--output", str(output), "--epoch", "20", "--dim", "16",
-               "--test-fraction", "0.2",
-               "--positive", jigsaw_spec(shared_data, 1, f",max={per_class}"),
-               "--negative", jigsaw_spec(shared_data, 0, f",max={per_class}"))
+    run_curate(
+        "train-classifier",
+        "jigsaw",
+        "--output",
+        str(output),
+        "--epoch",
+        "20",
+        "--dim",
+        "16",
+        "--test-fraction",
+        "0.2",
+        "--positive",
+        jigsaw_spec(shared_data, 1, f",max={per_class}"),
+        "--negative",
+        jigsaw_spec(shared_data, 0, f",max={per_class}"),
+    )
     return output / "jigsaw.bin"
 
 
@@ -34,7 +47,10 @@ def jigsaw_texts(shared_data: Path, label: int, count: int, seed: int) -> list[s
 
 def write_docs(path: Path, texts: list[str], urls: list[str | None] | None = None) -> Path:
     urls = urls or [None] * len(texts)
-    rows = [{"id": f"doc-{path.stem}-{i}", "source": "web", "text": t, "url": u} for i, (t, u) in enumerate(zip(texts, urls))]
+    rows = [
+        {"id": f"doc-{path.stem}-{i}", "source": "web", "text": t, "url": u}
+        for i, (t, u) in enumerate(zip(texts, urls))
+    ]
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(make_documents(rows), path)
     return path

@@ -5,6 +5,7 @@ archive), with the license and license_source every file must get. Full license 
 Debian's base-files (/usr/share/common-licenses: Apache-2.0, GPL-3, BSD), MIT's is short enough to
 write here. planted_secrets(): files with one secret of each kind, and near-misses that must survive.
 """
+
 from __future__ import annotations
 
 import base64
@@ -58,31 +59,55 @@ def plant_repositories(root: Path) -> tuple[list[str], dict[tuple[str, str], tup
     code = "def main():\n    return 1\n"
     repositories = {
         "mit": {"LICENSE": MIT.format(year=2021, holder="Ada"), "app.py": code, "lib/util.py": code},
-        "dual": {"LICENSE-MIT": MIT.format(year=2019, holder="Rust devs"), "LICENSE-APACHE": common_license("Apache-2.0"),
-                 "Cargo.toml": '[package]\nname = "dual"\nlicense = "MIT OR Apache-2.0"\n', "src/lib.rs": "pub fn f() -> u8 { 1 }\n"},
-        "npm_only": {"package.json": json.dumps({"name": "npm-only", "license": "ISC"}), "index.js": "module.exports = 1;\n"},
-        "pyproject_only": {"pyproject.toml": '[project]\nname = "p"\nlicense = "BSD-3-Clause"\n', "p/__init__.py": code},
-        "gpl_in_mit": {"LICENSE.md": MIT.format(year=2020, holder="Bo"), "main.py": code,
-                       "vendored_gpl.py": "# SPDX-License-Identifier: GPL-3.0-or-later\n" + code},
+        "dual": {
+            "LICENSE-MIT": MIT.format(year=2019, holder="Rust devs"),
+            "LICENSE-APACHE": common_license("Apache-2.0"),
+            "Cargo.toml": '[package]\nname = "dual"\nlicense = "MIT OR Apache-2.0"\n',
+            "src/lib.rs": "pub fn f() -> u8 { 1 }\n",
+        },
+        "npm_only": {
+            "package.json": json.dumps({"name": "npm-only", "license": "ISC"}),
+            "index.js": "module.exports = 1;\n",
+        },
+        "pyproject_only": {
+            "pyproject.toml": '[project]\nname = "p"\nlicense = "BSD-3-Clause"\n',
+            "p/__init__.py": code,
+        },
+        "gpl_in_mit": {
+            "LICENSE.md": MIT.format(year=2020, holder="Bo"),
+            "main.py": code,
+            "vendored_gpl.py": "# SPDX-License-Identifier: GPL-3.0-or-later\n" + code,
+        },
         "gpl": {"COPYING": common_license("GPL-3"), "x.c": "int main(void) { return 0; }\n"},
         "no_license": {"main.py": code, "README.md": "# no license here\n"},
-        "custom": {"LICENSE": "Copyright Acme Corp. All rights reserved. You may not copy, modify or share this code.\n", "main.py": code},
-        "monorepo": {"LICENSE": MIT.format(year=2022, holder="Mono"), "packages/a/index.js": "export const a = 1;\n",
-                     "packages/b/package.json": json.dumps({"name": "b", "license": "Apache-2.0"}), "packages/b/index.js": "export const b = 2;\n"},
+        "custom": {
+            "LICENSE": "Copyright Acme Corp. All rights reserved. You may not copy, modify or share this code.\n",
+            "main.py": code,
+        },
+        "monorepo": {
+            "LICENSE": MIT.format(year=2022, holder="Mono"),
+            "packages/a/index.js": "export const a = 1;\n",
+            "packages/b/package.json": json.dumps({"name": "b", "license": "Apache-2.0"}),
+            "packages/b/index.js": "export const b = 2;\n",
+        },
     }
     for name, files in repositories.items():
         write(root / name, files)
     expected = {
-        ("mit", "app.py"): ("MIT", "LICENSE"), ("mit", "lib/util.py"): ("MIT", "LICENSE"),
+        ("mit", "app.py"): ("MIT", "LICENSE"),
+        ("mit", "lib/util.py"): ("MIT", "LICENSE"),
         ("dual", "src/lib.rs"): ("MIT OR Apache-2.0", "LICENSE-APACHE,LICENSE-MIT,Cargo.toml"),
         ("dual", "Cargo.toml"): ("MIT OR Apache-2.0", "LICENSE-APACHE,LICENSE-MIT,Cargo.toml"),
-        ("npm_only", "index.js"): ("ISC", "package.json"), ("npm_only", "package.json"): ("ISC", "package.json"),
+        ("npm_only", "index.js"): ("ISC", "package.json"),
+        ("npm_only", "package.json"): ("ISC", "package.json"),
         ("pyproject_only", "p/__init__.py"): ("BSD-3-Clause", "pyproject.toml"),
         ("pyproject_only", "pyproject.toml"): ("BSD-3-Clause", "pyproject.toml"),
-        ("gpl_in_mit", "main.py"): ("MIT", "LICENSE.md"), ("gpl_in_mit", "LICENSE.md"): ("MIT", "LICENSE.md"),
+        ("gpl_in_mit", "main.py"): ("MIT", "LICENSE.md"),
+        ("gpl_in_mit", "LICENSE.md"): ("MIT", "LICENSE.md"),
         ("gpl_in_mit", "vendored_gpl.py"): ("GPL-3.0-or-later", "header"),
         ("gpl", "x.c"): ("GPL-3.0-only", "COPYING"),
-        ("no_license", "main.py"): ("unknown", None), ("no_license", "README.md"): ("unknown", None),
+        ("no_license", "main.py"): ("unknown", None),
+        ("no_license", "README.md"): ("unknown", None),
         ("custom", "main.py"): ("unknown", "LICENSE"),
         ("monorepo", "packages/a/index.js"): ("MIT", "LICENSE"),
         ("monorepo", "packages/b/index.js"): ("Apache-2.0", "packages/b/package.json"),
@@ -91,8 +116,10 @@ def plant_repositories(root: Path) -> tuple[list[str], dict[tuple[str, str], tup
     }
     archive = root / "apache.tar.gz"  # a GitHub-style archive: one top folder named after the commit
     with tarfile.open(archive, "w:gz") as tar:
-        for relative, text in {"apache-3f2a1b/src/main.go": "package main\n\nfunc main() {}\n",
-                               "apache-3f2a1b/LICENSE": common_license("Apache-2.0")}.items():
+        for relative, text in {
+            "apache-3f2a1b/src/main.go": "package main\n\nfunc main() {}\n",
+            "apache-3f2a1b/LICENSE": common_license("Apache-2.0"),
+        }.items():
             data = text.encode()
             info = tarfile.TarInfo(relative)
             info.size = len(data)
@@ -115,23 +142,53 @@ def planted_secrets(rng: random.Random) -> list[tuple[str, str, str]]:
     jwt = f"{header}.{base64.urlsafe_b64encode(claims).decode().rstrip('=')}.{random_string(rng, alnum + '_-', 43)}"
     aws_secret = random_string(rng, b64, 40)
     return [
-        ("private_key", pem_body, f'KEY = """-----BEGIN RSA PRIVATE KEY-----\n{pem_body}\n-----END RSA PRIVATE KEY-----"""'),
+        (
+            "private_key",
+            pem_body,
+            f'KEY = """-----BEGIN RSA PRIVATE KEY-----\n{pem_body}\n-----END RSA PRIVATE KEY-----"""',
+        ),
         ("aws_key", (key := "AKIA" + random_string(rng, upper, 16)), f'AWS_ACCESS_KEY_ID = "{key}"'),
         ("high_entropy", aws_secret, f'aws_secret_access_key = "{aws_secret}"'),
         ("gcp_key", (key := "AIza" + random_string(rng, alnum + "_-", 35)), f'client = Maps(key="{key}")'),
-        ("azure_key", (key := random_string(rng, b64, 86) + "=="),
-         f'CONN = "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={key};EndpointSuffix=core.windows.net"'),
-        ("github_token", (key := "ghp_" + random_string(rng, alnum, 36)), f"headers = {{'Authorization': 'token {key}'}}"),
+        (
+            "azure_key",
+            (key := random_string(rng, b64, 86) + "=="),
+            f'CONN = "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={key};EndpointSuffix=core.windows.net"',
+        ),
+        (
+            "github_token",
+            (key := "ghp_" + random_string(rng, alnum, 36)),
+            f"headers = {{'Authorization': 'token {key}'}}",
+        ),
         ("gitlab_token", (key := "glpat-" + random_string(rng, alnum + "_-", 20)), f'GITLAB = "{key}"'),
-        ("slack_token", (key := f"xoxb-{rng.randrange(10**11, 10**12)}-{rng.randrange(10**11, 10**12)}-{random_string(rng, alnum, 24)}"),
-         f'slack = WebClient("{key}")'),
+        (
+            "slack_token",
+            (
+                key
+                := f"xoxb-{rng.randrange(10**11, 10**12)}-{rng.randrange(10**11, 10**12)}-{random_string(rng, alnum, 24)}"
+            ),
+            f'slack = WebClient("{key}")',
+        ),
         ("jwt", jwt, f'session = "{jwt}"'),
-        ("basic_auth", (key := random_string(rng, alnum, 12)), f'DATABASE_URL = "postgres://admin:{key}@db.internal:5432/app"'),
+        (
+            "basic_auth",
+            (key := random_string(rng, alnum, 12)),
+            f'DATABASE_URL = "postgres://admin:{key}@db.internal:5432/app"',
+        ),
         ("password", (key := random_string(rng, alnum, 10) + "!"), f'db_password = "{key}"'),
-        ("email", (key := f"{random_string(rng, string.ascii_lowercase, 7)}.dev@{random_string(rng, string.ascii_lowercase, 6)}.io"),
-         f"# maintainer: {key}"),
-        ("ip", (key := f"{rng.randrange(11, 99)}.{rng.randrange(1, 250)}.{rng.randrange(1, 250)}.{rng.randrange(1, 250)}"),
-         f'SERVER = "{key}"'),
+        (
+            "email",
+            (
+                key
+                := f"{random_string(rng, string.ascii_lowercase, 7)}.dev@{random_string(rng, string.ascii_lowercase, 6)}.io"
+            ),
+            f"# maintainer: {key}",
+        ),
+        (
+            "ip",
+            (key := f"{rng.randrange(11, 99)}.{rng.randrange(1, 250)}.{rng.randrange(1, 250)}.{rng.randrange(1, 250)}"),
+            f'SERVER = "{key}"',
+        ),
     ]
 
 

@@ -7,6 +7,7 @@ is marked slow: `pytestmark = pytest.mark.slow` when the whole module is such, e
 on the test. The session fixtures below that do so mark their tests themselves. Everything else (a
 stage's process() on an inline table, parsers, configuration errors caught before any work) is the
 fast lane: `python -m pytest -m "not slow"`."""
+
 from __future__ import annotations
 
 import contextlib
@@ -44,8 +45,9 @@ def curate_demo(shared_data, tmp_path_factory) -> tuple[Path, subprocess.Complet
     """One real `curate demo --from ../shared/data` (its output folder and the finished command), shared by the
     demo's and the report's tests: a demo run is the suite's most expensive command, and they only read it."""
     output = tmp_path_factory.mktemp("demo") / "demo"
-    result = run_curate("demo", "--from", str(shared_data), "--output", str(output), "--no-progress",
-                        "--train-steps", "50")  # a quarter of the default: the loss has fallen ~1.5 by then (the tests ask 1.0)
+    result = run_curate(
+        "demo", "--from", str(shared_data), "--output", str(output), "--no-progress", "--train-steps", "50"
+    )  # a quarter of the default: the loss has fallen ~1.5 by then (the tests ask 1.0)
     return output, result
 
 
@@ -57,8 +59,13 @@ def web_extracted(shared_data, tmp_path_factory) -> Path:
 
     folder = tmp_path_factory.mktemp("web-extracted")
     inputs = [shared_data / "web" / "html", shared_data / "web" / "warc"]
-    curate_in_process("run", str(write_pipeline(folder, "web", inputs, folder / "out", files_per_shard=2)), "--workers", "2",
-                      "--no-progress")
+    curate_in_process(
+        "run",
+        str(write_pipeline(folder, "web", inputs, folder / "out", files_per_shard=2)),
+        "--workers",
+        "2",
+        "--no-progress",
+    )
     return folder / "out"
 
 
@@ -111,14 +118,14 @@ def on_a_terminal(command: list[str], env: dict | None = None, cwd: Path = REPO)
     """Run `command` with stdout and stderr on a pseudo-terminal, as in an interactive shell (progress bars are
     drawn only there); all it printed. Fails if the command does."""
     leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))   # 24 x 120, as a terminal window
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # 24 x 120, as a terminal window
     process = subprocess.Popen(command, stdout=follower, stderr=follower, stdin=subprocess.DEVNULL, cwd=cwd, env=env)
     os.close(follower)
     chunks = []
     while True:
         try:
             chunk = os.read(leader, 4096)
-        except OSError:   # EIO: the child closed the terminal
+        except OSError:  # EIO: the child closed the terminal
             break
         if not chunk:
             break
@@ -131,7 +138,9 @@ def on_a_terminal(command: list[str], env: dict | None = None, cwd: Path = REPO)
 
 def run_curate(*args: str, cwd: Path = REPO, check: bool = True) -> subprocess.CompletedProcess:
     """The real `curate` command line (the console script: studies.cli.curate) in a subprocess."""
-    result = subprocess.run([sys.executable, "-m", "studies.cli", "curate", *args], cwd=cwd, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "studies.cli", "curate", *args], cwd=cwd, capture_output=True, text=True
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"curate {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result

@@ -1,4 +1,5 @@
 """Helpers for the extraction tests: run the real extract stage on some inputs."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,7 +15,9 @@ from conftest import read_rejected, read_stage
 def write_pipeline(folder: Path, source: str, inputs: list, output: Path, **params) -> Path:
     path = folder / f"{source}-{output.name}.yaml"
     stage = {"stage": "extract", "source": source, **params}
-    path.write_text(yaml.safe_dump({"name": source, "input": [str(i) for i in inputs], "output": str(output), "stages": [stage]}))
+    path.write_text(
+        yaml.safe_dump({"name": source, "input": [str(i) for i in inputs], "output": str(output), "stages": [stage]})
+    )
     return path
 
 

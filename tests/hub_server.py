@@ -1,6 +1,7 @@
 """A local HTTP server speaking the part of the Hugging Face Hub API that huggingface_hub's HfApi uploads
 (create_repo, upload_folder) and HfFileSystem reads (repo info, tree listing, resolve with byte ranges) use,
 so hf://datasets/... inputs and `curate export --push` run their real code paths without the network."""
+
 from __future__ import annotations
 
 import base64
@@ -32,7 +33,14 @@ class HubHandler(http.server.BaseHTTPRequestHandler):
                 out.append({"type": "directory", "path": rel, "oid": "0" * 40})
                 out += self.entries(rel, True) if recursive else []
             else:
-                out.append({"type": "file", "path": rel, "size": path.stat().st_size, "oid": hashlib.sha1(path.read_bytes()).hexdigest()})
+                out.append(
+                    {
+                        "type": "file",
+                        "path": rel,
+                        "size": path.stat().st_size,
+                        "oid": hashlib.sha1(path.read_bytes()).hexdigest(),
+                    }
+                )
         return out
 
     def do_GET(self):
@@ -48,7 +56,11 @@ class HubHandler(http.server.BaseHTTPRequestHandler):
             return self.reply({"error": f"not served: {self.path}"}, 404)
         data = (self.root / urllib.parse.unquote(resolve.group(1))).read_bytes()
         wanted = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
-        first, last = (int(wanted.group(1)), min(int(wanted.group(2) or len(data) - 1), len(data) - 1)) if wanted else (0, len(data) - 1)
+        first, last = (
+            (int(wanted.group(1)), min(int(wanted.group(2) or len(data) - 1), len(data) - 1))
+            if wanted
+            else (0, len(data) - 1)
+        )
         self.send_response(206 if wanted else 200)
         if wanted:
             self.send_header("Content-Range", f"bytes {first}-{last}/{len(data)}")
@@ -56,7 +68,7 @@ class HubHandler(http.server.BaseHTTPRequestHandler):
         self.send_header("ETag", '"0"')
         self.send_header("X-Repo-Commit", SHA)
         self.end_headers()
-        self.wfile.write(data[first:last + 1])
+        self.wfile.write(data[first : last + 1])
 
     def do_POST(self):
         raw = self.rfile.read(int(self.headers["Content-Length"]))
@@ -69,7 +81,9 @@ class HubHandler(http.server.BaseHTTPRequestHandler):
             return self.reply({"errors": [] if ok else [{"message": "no license"}]}, 200 if ok else 400)
         if self.path.endswith("/preupload/main"):
             files = json.loads(raw)["files"]
-            return self.reply({"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]})
+            return self.reply(
+                {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]}
+            )
         if self.path.endswith("/commit/main"):
             for op in map(json.loads, raw.splitlines()):
                 if op["key"] == "file":

@@ -1,5 +1,6 @@
 """Real documents in the formats people bring, built at test time from ../shared/data/web/jsonl (real CCNet
 and Dolma documents): FineWeb-style Parquet, Dolma-style JSONL.gz, CSV and a datasets.save_to_disk folder."""
+
 from __future__ import annotations
 
 import gzip
@@ -27,10 +28,19 @@ def fineweb_rows(records: list[dict]) -> list[dict]:
     rows = []
     for i, r in enumerate(records):
         meta = r["metadata"]
-        rows.append({"text": r["text"], "id": f"<urn:uuid:00000000-0000-0000-0000-{i:012d}>", "dump": "CC-MAIN-2020-16",
-                     "url": meta.get("url") or r["id"], "date": meta.get("date_download") or r["created"],
-                     "file_path": meta.get("cc_segment") or "s3://commoncrawl/unknown", "language": "en",
-                     "language_score": float(meta.get("language_score") or 0.9), "token_count": len(r["text"].split())})
+        rows.append(
+            {
+                "text": r["text"],
+                "id": f"<urn:uuid:00000000-0000-0000-0000-{i:012d}>",
+                "dump": "CC-MAIN-2020-16",
+                "url": meta.get("url") or r["id"],
+                "date": meta.get("date_download") or r["created"],
+                "file_path": meta.get("cc_segment") or "s3://commoncrawl/unknown",
+                "language": "en",
+                "language_score": float(meta.get("language_score") or 0.9),
+                "token_count": len(r["text"].split()),
+            }
+        )
     return rows
 
 
@@ -50,14 +60,20 @@ def write_dolma_jsonl_gz(records: list[dict], path: Path) -> Path:
 
 def write_csv(records: list[dict], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.table({"doc_id": [r["id"] for r in records], "body": [r["text"] for r in records],
-                      "link": [r["metadata"].get("url") for r in records]})
+    table = pa.table(
+        {
+            "doc_id": [r["id"] for r in records],
+            "body": [r["text"] for r in records],
+            "link": [r["metadata"].get("url") for r in records],
+        }
+    )
     pacsv.write_csv(table, path)
     return path
 
 
 def write_save_to_disk(records: list[dict], path: Path) -> Path:
     import datasets
+
     rows = [{"text": r["text"], "url": r["metadata"].get("url"), "added": r["added"]} for r in records]
     datasets.Dataset.from_list(rows).save_to_disk(str(path))
     return path

@@ -1,6 +1,7 @@
 """The bring-your-own-data path after a run (issue 34): the report's headline and funnel on `reader:` and
 extract pipelines, a pipeline's JSONL output read on by train-tokenizer and tokenize, the warning when
 filters dropped everything, and `--redo`. Real Dolma documents from ../shared/data, run in this process."""
+
 from __future__ import annotations
 
 import json
@@ -55,8 +56,14 @@ def tokenizer(shared_data, tmp_path_factory) -> Path:
 def jsonl_run(dolma, tmp_path_factory) -> Path:
     """langid -> quality -> dedup of the Dolma sample through a reader, written as JSON lines."""
     folder = tmp_path_factory.mktemp("jsonl")
-    pipeline = write_pipeline(folder, "dolma", input=str(dolma), reader=DOLMA_READER, output_format="jsonl.gz",
-                              stages=[{"stage": "langid", "languages": ["en"]}, {"stage": "quality"}, {"stage": "dedup"}])
+    pipeline = write_pipeline(
+        folder,
+        "dolma",
+        input=str(dolma),
+        reader=DOLMA_READER,
+        output_format="jsonl.gz",
+        stages=[{"stage": "langid", "languages": ["en"]}, {"stage": "quality"}, {"stage": "dedup"}],
+    )
     curate_in_process("run", str(pipeline), "--no-progress")
     return folder / "dolma"
 
@@ -72,13 +79,23 @@ def test_report_headline_and_funnel_of_a_reader_pipeline(jsonl_run):
 
 def test_report_headline_of_an_extract_pipeline_counts_text_not_tokens(shared_data, tokenizer, tmp_path):
     pages = sorted((shared_data / "web" / "html" / "trafilatura_cache").iterdir())[:12]
-    pipeline = write_pipeline(tmp_path, "web", input=[str(p) for p in pages],
-                              stages=[{"stage": "extract", "source": "web"}, {"stage": "quality"},
-                                      {"stage": "tokenize", "tokenizer": str(tokenizer)}])
+    pipeline = write_pipeline(
+        tmp_path,
+        "web",
+        input=[str(p) for p in pages],
+        stages=[
+            {"stage": "extract", "source": "web"},
+            {"stage": "quality"},
+            {"stage": "tokenize", "tokenizer": str(tokenizer)},
+        ],
+    )
     curate_in_process("run", str(pipeline), "--no-progress")
     output = tmp_path / "web"
     extract, quality = stats(output, "extract"), stats(output, "quality")
-    tokens = sum(json.loads((output / "tokenize" / split / "tokens.json").read_text())["num_tokens"] for split in ("train", "val"))
+    tokens = sum(
+        json.loads((output / "tokenize" / split / "tokens.json").read_text())["num_tokens"]
+        for split in ("train", "val")
+    )
     line = headline(output)
     assert line.startswith(f"{extract['docs_in']} documents in, {quality['docs_out']} out after quality")
     assert f"{megabytes(quality['bytes_out'])} of text out; {tokens:,} tokens" in line
@@ -93,9 +110,13 @@ def test_train_tokenizer_reads_jsonl_output_beside_parquet(jsonl_run, dolma, tmp
     expected = stats(tmp_path / "parquet", "langid")["docs_out"] + stats(jsonl_run, "dedup")["docs_out"]
     assert f"trained on {expected} documents" in result.stdout
     assert "not the 300 asked" not in result.stdout
-    small = curate_in_process("train-tokenizer", both[1], "--output", str(tmp_path / "big.json"), "--vocab-size", "60000")
+    small = curate_in_process(
+        "train-tokenizer", both[1], "--output", str(tmp_path / "big.json"), "--vocab-size", "60000"
+    )
     assert "not the 60000 asked: the sample has no more pairs" in small.stdout
-    refused = curate_in_process("train-tokenizer", both[0], str(jsonl_run / "reports"), "--output", str(tmp_path / "t.json"), check=False)
+    refused = curate_in_process(
+        "train-tokenizer", both[0], str(jsonl_run / "reports"), "--output", str(tmp_path / "t.json"), check=False
+    )
     assert refused.returncode == 2 and f"{jsonl_run / 'reports'}: no document files" in refused.stderr
 
 
@@ -103,28 +124,49 @@ def test_tokenize_follows_a_jsonl_run(jsonl_run, dolma, tokenizer, tmp_path):
     """A tokenize stage added after a run that wrote JSON lines: the run goes on (dedup's output becomes
     Parquet, which tokenize reads, and the run says so); `--stage tokenize --input` on that JSONL output
     reads it as it is, not through the reader's raw-input mapping (metadata.url is not in it)."""
-    stages = [{"stage": "langid", "languages": ["en"]}, {"stage": "quality"}, {"stage": "dedup"},
-              {"stage": "tokenize", "tokenizer": str(tokenizer), "validation_fraction": 0}]
-    pipeline = write_pipeline(tmp_path, "again", input=str(dolma), reader=DOLMA_READER, output_format="jsonl.gz", stages=stages[:3])
+    stages = [
+        {"stage": "langid", "languages": ["en"]},
+        {"stage": "quality"},
+        {"stage": "dedup"},
+        {"stage": "tokenize", "tokenizer": str(tokenizer), "validation_fraction": 0},
+    ]
+    pipeline = write_pipeline(
+        tmp_path, "again", input=str(dolma), reader=DOLMA_READER, output_format="jsonl.gz", stages=stages[:3]
+    )
     curate_in_process("run", str(pipeline), "--no-progress")
-    pipeline = write_pipeline(tmp_path, "again", input=str(dolma), reader=DOLMA_READER, output_format="jsonl.gz", stages=stages)
+    pipeline = write_pipeline(
+        tmp_path, "again", input=str(dolma), reader=DOLMA_READER, output_format="jsonl.gz", stages=stages
+    )
     result = curate_in_process("run", str(pipeline), "--no-progress")
     assert "converted to Parquet" in result.stdout
     documents = stats(jsonl_run, "dedup")["docs_out"]
-    assert json.loads((tmp_path / "again" / "tokenize" / "train" / "tokens.json").read_text())["num_documents"] == documents
+    assert (
+        json.loads((tmp_path / "again" / "tokenize" / "train" / "tokens.json").read_text())["num_documents"]
+        == documents
+    )
     curate_in_process("export", str(tmp_path / "again" / "dedup"), str(tmp_path / "exported"))
     card = (tmp_path / "exported" / "README.md").read_text()
-    funnel = [line.split("|")[1].strip() for line in card.splitlines() if line.startswith("| ") and "docs in" not in line]
+    funnel = [
+        line.split("|")[1].strip() for line in card.splitlines() if line.startswith("| ") and "docs in" not in line
+    ]
     assert funnel == ["read", "langid", "quality", "dedup"]  # the stages that made the exported documents, in order
 
     other = write_pipeline(tmp_path, "other", input=str(dolma), reader=DOLMA_READER, stages=stages)
     curate_in_process("run", str(other), "--stage", "tokenize", "--input", str(jsonl_run / "dedup"), "--no-progress")
-    assert json.loads((tmp_path / "other" / "tokenize" / "train" / "tokens.json").read_text())["num_documents"] == documents
+    assert (
+        json.loads((tmp_path / "other" / "tokenize" / "train" / "tokens.json").read_text())["num_documents"]
+        == documents
+    )
 
 
 def test_zero_documents_after_filters_say_which_stage_dropped_them(dolma, tmp_path):
-    pipeline = write_pipeline(tmp_path, "strict", input=str(dolma), reader=DOLMA_READER,
-                              stages=[{"stage": "quality", "gopher_quality": {"min_words": 10**6}}, {"stage": "dedup"}])
+    pipeline = write_pipeline(
+        tmp_path,
+        "strict",
+        input=str(dolma),
+        reader=DOLMA_READER,
+        stages=[{"stage": "quality", "gopher_quality": {"min_words": 10**6}}, {"stage": "dedup"}],
+    )
     result = curate_in_process("run", str(pipeline), "--no-progress")
     assert "WARNING: dedup read 0 documents: quality dropped all 30 it read (gopher_quality.word_count" in result.stdout
     assert "check the input path" not in result.stdout
@@ -139,13 +181,28 @@ def test_redo_removes_that_stage_and_everything_after_it(dolma, tmp_path):
     stages[1] = {"stage": "quality", "gopher_quality": {"min_words": 200}}
     pipeline = write_pipeline(tmp_path, "redo", input=str(dolma), reader=DOLMA_READER, stages=stages)
     refused = curate_in_process("run", str(pipeline), "--no-progress", "--materialize", check=False)
-    assert refused.returncode == 2 and "different parameters" in refused.stderr and "rerun with --redo STAGE" in refused.stderr
+    assert (
+        refused.returncode == 2
+        and "different parameters" in refused.stderr
+        and "rerun with --redo STAGE" in refused.stderr
+    )
     result = curate_in_process("run", str(pipeline), "--no-progress", "--materialize", "--redo", "quality")
     lines = result.stdout.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("removed "))
-    removed = {line.strip() for line in lines[start + 1:] if line.startswith(f"  {output}")}
-    assert removed == {str(output / p) for p in ("quality", "rejected/quality", "stats/quality.json", "dedup", "reports/dedup",
-                                                  "stats/dedup.json", "_state/quality", "_state/dedup")}
+    removed = {line.strip() for line in lines[start + 1 :] if line.startswith(f"  {output}")}
+    assert removed == {
+        str(output / p)
+        for p in (
+            "quality",
+            "rejected/quality",
+            "stats/quality.json",
+            "dedup",
+            "reports/dedup",
+            "stats/dedup.json",
+            "_state/quality",
+            "_state/dedup",
+        )
+    }
     assert {p: p.stat().st_mtime_ns for p in (output / "langid").iterdir()} == langid_files
     assert "gopher_quality.word_count" in stats(output, "quality")["dropped"]  # the new parameter applied
     unknown = curate_in_process("run", str(pipeline), "--redo", "qualty", check=False)
@@ -158,18 +215,38 @@ def test_export_chooses_columns_and_its_card_lists_the_thresholds(jsonl_run, tmp
     result = curate_in_process("export", str(jsonl_run / "dedup"), str(tmp_path / "all"))
     card = (tmp_path / "all" / "README.md").read_text()
     written = pq.read_schema(next((tmp_path / "all" / "data").iterdir())).names
-    assert "warc_date" not in written and "repository" not in written and "language_score" in written  # read-in web text
+    assert (
+        "warc_date" not in written and "repository" not in written and "language_score" in written
+    )  # read-in web text
     assert "left out" in result.stdout and "`warc_date`" in card.split("Left out as empty", 1)[1]
-    assert "- `quality` (quality): " in card and "gopher_quality.word_count >= 50" in card and "- `langid` (langid): languages en" in card
+    assert (
+        "- `quality` (quality): " in card
+        and "gopher_quality.word_count >= 50" in card
+        and "- `langid` (langid): languages en" in card
+    )
     links = re.findall(r"\]\(([^)]+)\)", card)
     assert links and all((tmp_path / "all" / link).is_file() for link in links)  # only files in the export
 
     curate_in_process("export", str(jsonl_run / "dedup"), str(tmp_path / "some"), "--columns", "id,text,url,warc_date")
-    assert pq.read_schema(next((tmp_path / "some" / "data").iterdir())).names == ["id", "text", "url", "warc_date"]  # named: kept
-    curate_in_process("export", str(jsonl_run / "dedup"), str(tmp_path / "less"), "--drop-columns", "url,language_score", "--keep-empty-columns")
+    assert pq.read_schema(next((tmp_path / "some" / "data").iterdir())).names == [
+        "id",
+        "text",
+        "url",
+        "warc_date",
+    ]  # named: kept
+    curate_in_process(
+        "export",
+        str(jsonl_run / "dedup"),
+        str(tmp_path / "less"),
+        "--drop-columns",
+        "url,language_score",
+        "--keep-empty-columns",
+    )
     kept = pq.read_schema(next((tmp_path / "less" / "data").iterdir())).names
     assert "url" not in kept and "language_score" not in kept and "warc_date" in kept
-    typo = curate_in_process("export", str(jsonl_run / "dedup"), str(tmp_path / "typo"), "--columns", "id,txt", check=False)
+    typo = curate_in_process(
+        "export", str(jsonl_run / "dedup"), str(tmp_path / "typo"), "--columns", "id,txt", check=False
+    )
     assert typo.returncode == 2 and "did you mean 'text'?" in typo.stderr
 
 
@@ -178,16 +255,25 @@ def test_sample_typos_list_what_there_is(jsonl_run):
     reasons = stats(jsonl_run, "quality")["dropped"]
     typo = curate_in_process("sample", rejected, "--reason", "gopher_qualty", check=False)
     assert typo.returncode == 2 and "did you mean 'gopher_quality'?" in typo.stderr
-    assert all(f"{reason} ({count:,})" in typo.stderr for reason, count in reasons.items())  # every reason there, counted
+    assert all(
+        f"{reason} ({count:,})" in typo.stderr for reason, count in reasons.items()
+    )  # every reason there, counted
     assert "no document" not in curate_in_process("sample", rejected, "--reason", "gopher_quality", "-n", "1").stderr
     where = curate_in_process("sample", rejected, "--where", "gopher_wordcount < 80", check=False)
-    assert where.returncode == 2 and "no column gopher_wordcount" in where.stderr and "did you mean 'gopher_word_count'?" in where.stderr
+    assert (
+        where.returncode == 2
+        and "no column gopher_wordcount" in where.stderr
+        and "did you mean 'gopher_word_count'?" in where.stderr
+    )
 
 
 def test_more_workers_than_shards_is_said(dolma, tmp_path):
     pipeline = write_pipeline(tmp_path, "two", input=str(dolma), reader=DOLMA_READER, stages=[{"stage": "quality"}])
     result = curate_in_process("run", str(pipeline), "--no-progress", "--workers", "2")
-    assert "read+quality: 1 shard(s) for 2 workers, so 1 of them wait; a smaller shard_bytes under reader:" in result.stdout
+    assert (
+        "read+quality: 1 shard(s) for 2 workers, so 1 of them wait; a smaller shard_bytes under reader:"
+        in result.stdout
+    )
 
 
 def test_report_draws_yes_no_signals_as_two_bars_and_keeps_axis_labels_inside(jsonl_run):
@@ -204,7 +290,13 @@ def test_report_draws_yes_no_signals_as_two_bars_and_keeps_axis_labels_inside(js
 
 def test_report_on_jsonl_output_without_urls(dolma, tmp_path):
     """JSON lines leave a column that is null in every row untyped: the report reads it all the same."""
-    pipeline = write_pipeline(tmp_path, "nourl", input=str(dolma), output_format="jsonl.gz", reader={"source": "books"},
-                              stages=[{"stage": "quality"}])
+    pipeline = write_pipeline(
+        tmp_path,
+        "nourl",
+        input=str(dolma),
+        output_format="jsonl.gz",
+        reader={"source": "books"},
+        stages=[{"stage": "quality"}],
+    )
     curate_in_process("run", str(pipeline), "--no-progress")
     assert headline(tmp_path / "nourl").startswith("30 documents in")

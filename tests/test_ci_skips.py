@@ -1,4 +1,5 @@
 """Under CI a skipped test fails (tests/conftest.py): a run missing an optional package is not green."""
+
 from pathlib import Path
 
 pytest_plugins = ["pytester"]

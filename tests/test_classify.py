@@ -1,4 +1,5 @@
 """`curate train-classifier` on real labelled text and the classify stage through `curate run`."""
+
 from __future__ import annotations
 
 import csv
@@ -72,11 +73,14 @@ def test_source_specs_read_real_files(shared_data):
     assert len(read_source(parse_source(jigsaw_spec(shared_data, 1, ",max=50")), 0)) == 50
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("{data}/nope.csv", "does not exist"),
-    ("{data}/toxicity/davidson2017/labeled_data.csv#text=tweet,max=0", "max must be a positive whole number"),
-    ("{data}/toxicity/davidson2017/labeled_data.csv#colour", "is not KEY=VALUE"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("{data}/nope.csv", "does not exist"),
+        ("{data}/toxicity/davidson2017/labeled_data.csv#text=tweet,max=0", "max must be a positive whole number"),
+        ("{data}/toxicity/davidson2017/labeled_data.csv#colour", "is not KEY=VALUE"),
+    ],
+)
 def test_bad_source_spec_is_a_config_error(shared_data, spec, message):
     with pytest.raises(ConfigError, match=message):
         parse_source(spec.format(data=shared_data))
@@ -85,8 +89,17 @@ def test_bad_source_spec_is_a_config_error(shared_data, spec, message):
 @pytest.mark.slow
 def test_missing_text_field_is_reported_by_the_command(tmp_path, shared_data):
     davidson = shared_data / "toxicity" / "davidson2017" / "labeled_data.csv"
-    result = run_curate("train-classifier", "x", "--output", str(tmp_path), "--positive", f"{davidson}#class=0",
-                        "--negative", f"{davidson}#class=2", check=False)
+    result = run_curate(
+        "train-classifier",
+        "x",
+        "--output",
+        str(tmp_path),
+        "--positive",
+        f"{davidson}#class=0",
+        "--negative",
+        f"{davidson}#class=2",
+        check=False,
+    )
     assert result.returncode == 2 and "has no field 'text'" in result.stderr and "#text=FIELD" in result.stderr
 
 
@@ -131,36 +144,58 @@ def test_threshold_drops_low_scores_with_reason(tmp_path, docs, model):
 def test_keep_fraction_keeps_each_shards_top_scores(tmp_path, docs, model):
     kept, rejected = run_classify(tmp_path, docs, model=str(model), keep_fraction=0.25)
     for shard, size in (("part-0", 64), ("part-1", 60)):
-        mine = lambda t: [s for i, s in zip(t["id"].to_pylist(), t["tox_score"].to_pylist()) if i.startswith(f"doc-{shard}-")]
+        mine = lambda t: [
+            s for i, s in zip(t["id"].to_pylist(), t["tox_score"].to_pylist()) if i.startswith(f"doc-{shard}-")
+        ]
         assert len(mine(kept)) == round(0.25 * size)
         assert min(mine(kept)) >= max(mine(rejected))
     assert set(rejected["reason"].to_pylist()) == {"tox.below_top_fraction"}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stage, message", [
-    ({"model": "{tmp}/missing.bin"}, "model '{tmp}/missing.bin' cannot be read"),
-    ({"model": "{tmp}/p.yaml"}, "model '{tmp}/p.yaml' is not a fastText model"),
-    ({"model": "{model}", "threshold": 1.5}, "'threshold' must be between 0 and 1"),
-    ({"model": "{model}", "keep_fraction": -0.1}, "'keep_fraction' must be between 0 and 1"),
-    ({"model": "{model}", "positive_label": "hq"}, "has no label 'hq' (its labels: negative, positive)"),
-])
+@pytest.mark.parametrize(
+    "stage, message",
+    [
+        ({"model": "{tmp}/missing.bin"}, "model '{tmp}/missing.bin' cannot be read"),
+        ({"model": "{tmp}/p.yaml"}, "model '{tmp}/p.yaml' is not a fastText model"),
+        ({"model": "{model}", "threshold": 1.5}, "'threshold' must be between 0 and 1"),
+        ({"model": "{model}", "keep_fraction": -0.1}, "'keep_fraction' must be between 0 and 1"),
+        ({"model": "{model}", "positive_label": "hq"}, "has no label 'hq' (its labels: negative, positive)"),
+    ],
+)
 def test_bad_configuration_fails_before_work_naming_the_problem(tmp_path, docs, model, stage, message):
     stage = {k: v.format(tmp=tmp_path, model=model) if isinstance(v, str) else v for k, v in stage.items()}
     pipeline = write_pipeline(tmp_path / "p.yaml", docs, tmp_path / "out", {"stage": "classify", **stage})
     with pytest.raises(ConfigError) as error:
         load_pipeline(str(pipeline))
     assert message.format(tmp=tmp_path) in str(error.value)
-    result = curate_in_process("run", str(pipeline), "--no-progress", check=False)  # the command's message and exit code
+    result = curate_in_process(
+        "run", str(pipeline), "--no-progress", check=False
+    )  # the command's message and exit code
     assert result.returncode == 2 and message.format(tmp=tmp_path) in result.stderr
     assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.slow
 def test_quantized_model_is_small_and_scores_like_the_full_one(tmp_path, shared_data, docs, model):
-    run_curate("train-classifier", "small", "--output", str(tmp_path), "--epoch", "20", "--dim", "16",
-               "--test-fraction", "0.2", "--quantize", "5000",
-               "--positive", jigsaw_spec(shared_data, 1, ",max=1000"), "--negative", jigsaw_spec(shared_data, 0, ",max=1000"))
+    run_curate(
+        "train-classifier",
+        "small",
+        "--output",
+        str(tmp_path),
+        "--epoch",
+        "20",
+        "--dim",
+        "16",
+        "--test-fraction",
+        "0.2",
+        "--quantize",
+        "5000",
+        "--positive",
+        jigsaw_spec(shared_data, 1, ",max=1000"),
+        "--negative",
+        jigsaw_spec(shared_data, 0, ",max=1000"),
+    )
     small = tmp_path / "small.ftz"
     assert small.stat().st_size < 1_000_000 < model.stat().st_size
     metrics, full = read_metrics(small)["test_metrics"], read_metrics(model)["test_metrics"]

@@ -5,6 +5,7 @@ Cargo.toml, a license only in package.json or pyproject.toml, a GPL file (SPDX h
 MIT repository, a GPL repository, none, an unidentifiable custom license, a monorepo whose package
 has its own license, and a GitHub-style .tar.gz. The standard library's json package is the real case.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,10 @@ from curate.api import Pipeline, Stage
 from curate.core.params import ConfigError
 from curate.export import export
 
-pytestmark = pytest.mark.skipif(not (COMMON_LICENSES / "GPL-3").exists(),
-                                reason="full license texts come from Debian's base-files (/usr/share/common-licenses)")
+pytestmark = pytest.mark.skipif(
+    not (COMMON_LICENSES / "GPL-3").exists(),
+    reason="full license texts come from Debian's base-files (/usr/share/common-licenses)",
+)
 
 
 def run(tmp_path: Path, *stages: dict, inputs=None) -> Path:
@@ -46,9 +49,20 @@ def test_every_planted_file_gets_its_repositorys_license_or_its_own_header(tmp_p
 def test_the_license_stage_keeps_the_permissive_set_and_says_why_it_drops_the_rest(tmp_path):
     out = run(tmp_path, Stage("license"))
     kept = licenses_by_file(read_stage(out, "license"))
-    assert {repository for repository, _ in kept} == {"mit", "dual", "npm_only", "pyproject_only", "gpl_in_mit", "monorepo", "apache"}
+    assert {repository for repository, _ in kept} == {
+        "mit",
+        "dual",
+        "npm_only",
+        "pyproject_only",
+        "gpl_in_mit",
+        "monorepo",
+        "apache",
+    }
     assert ("gpl_in_mit", "main.py") in kept and ("gpl_in_mit", "vendored_gpl.py") not in kept
-    dropped = {(r["repository"], r["relative_path"]): (r["reason"], r["detail"]) for r in read_rejected(out, "license").to_pylist()}
+    dropped = {
+        (r["repository"], r["relative_path"]): (r["reason"], r["detail"])
+        for r in read_rejected(out, "license").to_pylist()
+    }
     assert dropped == {
         ("gpl", "x.c"): ("license.not_allowed", "GPL-3.0-only (from COPYING)"),
         ("gpl_in_mit", "vendored_gpl.py"): ("license.not_allowed", "GPL-3.0-or-later (from header)"),
@@ -66,14 +80,22 @@ def test_unknown_can_be_kept_and_the_list_replaced(tmp_path):
     inputs, _ = plant_repositories(tmp_path / "repos")
     kept = licenses_by_file(read_stage(run(tmp_path / "a", Stage("license", unknown="keep"), inputs=inputs), "license"))
     assert ("no_license", "main.py") in kept and ("custom", "main.py") in kept
-    kept = licenses_by_file(read_stage(run(tmp_path / "b", Stage("license", licenses=["GPL-3.0-only", "Apache-2.0"]), inputs=inputs), "license"))
+    kept = licenses_by_file(
+        read_stage(
+            run(tmp_path / "b", Stage("license", licenses=["GPL-3.0-only", "Apache-2.0"]), inputs=inputs), "license"
+        )
+    )
     # an OR needs one listed license, an AND all: MIT OR Apache-2.0 stays, GPL-3.0-or-later does not
     assert {license for license, _ in kept.values()} == {"GPL-3.0-only", "MIT OR Apache-2.0", "Apache-2.0"}
 
 
 def test_a_license_name_that_is_no_spdx_id_is_a_configuration_error(tmp_path):
     with pytest.raises(ConfigError, match="not SPDX license ids: 'BSD'"):
-        Pipeline.of(str(tmp_path), str(tmp_path / "out"), [Stage("extract", source="code"), Stage("license", licenses=["MIT", "BSD"])])
+        Pipeline.of(
+            str(tmp_path),
+            str(tmp_path / "out"),
+            [Stage("extract", source="code"), Stage("license", licenses=["MIT", "BSD"])],
+        )
 
 
 @pytest.mark.slow
@@ -82,7 +104,9 @@ def test_a_package_folder_takes_the_license_above_it_up_to_the_repository_root(t
     found = licenses_by_file(read_stage(run(tmp_path / "a", inputs=[str(stdlib_json)]), "extract"))
     assert set(found.values()) == {("unknown", None)}  # a folder tree is a repository of its own ...
     out = tmp_path / "c"
-    Pipeline.of([str(stdlib_json)], str(out), [Stage("extract", source="code", parent_licenses=True), Stage("license")]).run()
+    Pipeline.of(
+        [str(stdlib_json)], str(out), [Stage("extract", source="code", parent_licenses=True), Stage("license")]
+    ).run()
     kept = licenses_by_file(read_stage(out, "license"))
     assert len(kept) == len(list(stdlib_json.glob("*.py")))  # ... or, with parent_licenses, part of the one above
     assert set(kept.values()) == {("Python-2.0.1", "../LICENSE.txt")}
@@ -102,6 +126,7 @@ def test_export_card_and_report_list_licenses(tmp_path):
     out = run(tmp_path, Stage("license"))
     from curate.report.page import facets
     from curate.report.run import load_run
+
     licenses = facets(load_run(out)).split("Licenses (code)")[1]
     for license, before, after in (("MIT", 5, 5), ("GPL-3.0-only", 1, 0), ("unknown", 3, 0)):
         assert f"<td>{license}</td><td>{before}</td><td>{after}</td>" in licenses  # the distribution before and after

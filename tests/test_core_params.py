@@ -1,4 +1,5 @@
 """Stage parameters from YAML are checked against the stage's dataclass before any work."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,4 +1,5 @@
 """The decontaminate stage with a real benchmark (GSM8K from ../shared/data) planted into real web pages."""
+
 from __future__ import annotations
 
 import json
@@ -18,11 +19,17 @@ from curate.extract.stage import ExtractParams
 
 
 def gsm8k(shared_data) -> dict:
-    return {"name": "gsm8k", "path": str(shared_data / "quality" / "positives" / "gsm8k"), "fields": ["question", "answer"]}
+    return {
+        "name": "gsm8k",
+        "path": str(shared_data / "quality" / "positives" / "gsm8k"),
+        "fields": ["question", "answer"],
+    }
 
 
 def stage_for(shared_data, **params) -> DecontaminateStage:
-    stage = DecontaminateStage("decontaminate", build_params(DecontaminateParams, {"benchmarks": [gsm8k(shared_data)], **params}, "test"))
+    stage = DecontaminateStage(
+        "decontaminate", build_params(DecontaminateParams, {"benchmarks": [gsm8k(shared_data)], **params}, "test")
+    )
     stage.check()
     stage.setup()
     return stage
@@ -45,7 +52,11 @@ def real_corpus(shared_data) -> list[dict]:
         rows += web_rows(path)
     for path in sorted((shared_data / "books").glob("*.txt")):
         rows += books.read(str(path), ExtractParams(source="books"))
-    return [{"id": r["id"], "source": r["source"], "text": r["text"], "url": r.get("url")} for r in rows if isinstance(r, dict) and r["text"].strip()]
+    return [
+        {"id": r["id"], "source": r["source"], "text": r["text"], "url": r.get("url")}
+        for r in rows
+        if isinstance(r, dict) and r["text"].strip()
+    ]
 
 
 def lightly_changed(question: str, how: int) -> str:
@@ -65,14 +76,22 @@ def test_planted_questions_are_all_found_and_the_real_corpus_is_clean(shared_dat
     clean = stage.process(make_documents(corpus))
     assert all(r is None for r in clean.reasons) and set(clean.table["decontaminate_ngrams"].to_pylist()) == {0}
 
-    questions = [json.loads(line)["question"] for line in (shared_data / "quality" / "positives" / "gsm8k" / "test.jsonl").open()]
+    questions = [
+        json.loads(line)["question"] for line in (shared_data / "quality" / "positives" / "gsm8k" / "test.jsonl").open()
+    ]
     rng = random.Random(0)
     pages = [r for r in corpus if r["source"] == "web"]
     planted = []
     for i, question in enumerate(rng.sample(questions, 100)):
         page = pages[i % len(pages)]
         middle = len(page["text"]) // 2
-        planted.append({**page, "id": f"planted-{i}", "text": page["text"][:middle] + "\n" + lightly_changed(question, i) + "\n" + page["text"][middle:]})
+        planted.append(
+            {
+                **page,
+                "id": f"planted-{i}",
+                "text": page["text"][:middle] + "\n" + lightly_changed(question, i) + "\n" + page["text"][middle:],
+            }
+        )
     verdict = stage.process(make_documents(planted))
     assert verdict.reasons == ["decontaminate.gsm8k"] * 100  # recall 1.0, every kind of change
     assert all(d.startswith(tuple(f"{k} n-grams" for k in range(1, 200))) for d in verdict.details)
@@ -81,7 +100,9 @@ def test_planted_questions_are_all_found_and_the_real_corpus_is_clean(shared_dat
 def test_redact_cuts_only_the_benchmark_words(shared_data):
     stage = stage_for(shared_data, mode="redact")
     (page,) = web_rows(shared_data / "web" / "html" / "trafilatura_cache" / "theguardian.com.academics.html")
-    question = json.loads((shared_data / "quality" / "positives" / "gsm8k" / "test.jsonl").open().readline())["question"]
+    question = json.loads((shared_data / "quality" / "positives" / "gsm8k" / "test.jsonl").open().readline())[
+        "question"
+    ]
     text = page["text"] + "\n" + question + "\nThe end of the page."
     verdict = stage.process(make_documents([{"id": "x", "source": "web", "text": text}]))
     assert verdict.reasons == [None]
@@ -94,7 +115,9 @@ def test_redact_cuts_only_the_benchmark_words(shared_data):
 
 def test_bad_input_empty_and_a_10_mb_line(drop_stage):
     long_line = "the cat sat on a mat " * 480_000
-    verdict = drop_stage.process(make_documents([{"id": "e", "source": "web", "text": ""}, {"id": "l", "source": "web", "text": long_line}]))
+    verdict = drop_stage.process(
+        make_documents([{"id": "e", "source": "web", "text": ""}, {"id": "l", "source": "web", "text": long_line}])
+    )
     assert verdict.reasons == [None, None]
 
 
@@ -116,12 +139,16 @@ def test_a_file_that_is_not_jsonl_is_a_config_error(shared_data, tmp_path):
     broken = tmp_path / "bench.jsonl"
     broken.write_text((shared_data / "books" / "en_alice_pg11.txt").read_text(encoding="utf-8-sig")[:2000])
     with pytest.raises(ConfigError, match="bench.jsonl' cannot be read"):
-        check_before_work([{"stage": "decontaminate", "benchmarks": [{"name": "b", "path": str(broken), "fields": ["q"]}]}], tmp_path)
+        check_before_work(
+            [{"stage": "decontaminate", "benchmarks": [{"name": "b", "path": str(broken), "fields": ["q"]}]}], tmp_path
+        )
 
 
 def run_on_planted_corpus(shared_data, tmp_path, decontaminate_options: str = "", after: str = "") -> list[dict]:
     """20 real documents, two with a GSM8K question planted (verbatim, lower-cased), through `curate run`."""
-    questions = [json.loads(line)["question"] for line in (shared_data / "quality" / "positives" / "gsm8k" / "test.jsonl").open()][:3]
+    questions = [
+        json.loads(line)["question"] for line in (shared_data / "quality" / "positives" / "gsm8k" / "test.jsonl").open()
+    ][:3]
     corpus = real_corpus(shared_data)[:20]
     corpus[4]["text"] += "\n" + questions[0]
     corpus[9]["text"] += "\n" + questions[1].lower()
@@ -131,7 +158,9 @@ def run_on_planted_corpus(shared_data, tmp_path, decontaminate_options: str = ""
         f"input: {tmp_path / 'docs.parquet'}\noutput: {tmp_path / 'out'}\nstages:\n  - stage: decontaminate\n{decontaminate_options}"
         f"    benchmarks: [{{name: gsm8k, path: {gsm8k(shared_data)['path']}, fields: [question, answer]}}]\n{after}"
     )
-    curate_in_process("run", str(pipeline))  # the command in this process (real `curate run` processes: test_faults_runs)
+    curate_in_process(
+        "run", str(pipeline)
+    )  # the command in this process (real `curate run` processes: test_faults_runs)
     return corpus
 
 
@@ -155,7 +184,16 @@ def test_web_recipe_with_decontamination_switched_on_reads_in_fineweb_order(shar
     (tmp_path / "web.yaml").write_text(switched_on)
     monkeypatch.chdir(REPO)
     pipeline = load_pipeline(str(tmp_path / "web.yaml"))
-    assert [s.type_name for s in pipeline.stages] == ["extract", "normalize", "langid", "quality", "dedup", "toxicity", "pii", "decontaminate"]
+    assert [s.type_name for s in pipeline.stages] == [
+        "extract",
+        "normalize",
+        "langid",
+        "quality",
+        "dedup",
+        "toxicity",
+        "pii",
+        "decontaminate",
+    ]
 
 
 @pytest.mark.slow
@@ -193,14 +231,20 @@ EDITED_KINDS = {
     "insert": lambda item: every_twelfth(item["question"], "insert"),
     "delete": lambda item: every_twelfth(item["question"], "delete"),
     "answer as shown, edited": lambda item: every_twelfth(re.sub(r"<<[^>]*>>", "", item["answer"]), "substitute"),
-    "substitute, upper case, curly quotes": lambda item: every_twelfth(item["question"], "substitute").upper().replace("'", "\u2019"),
+    "substitute, upper case, curly quotes": lambda item: (
+        every_twelfth(item["question"], "substitute").upper().replace("'", "\u2019")
+    ),
 }
 
 
 @pytest.fixture(scope="module")
 def test_split_stage(shared_data) -> DecontaminateStage:
     """GSM8K test only (train stays out of the index: its problems are the clean text nearest the benchmark)."""
-    spec = {"name": "gsm8k", "path": str(shared_data / "quality" / "positives" / "gsm8k" / "test.jsonl"), "fields": ["question", "answer"]}
+    spec = {
+        "name": "gsm8k",
+        "path": str(shared_data / "quality" / "positives" / "gsm8k" / "test.jsonl"),
+        "fields": ["question", "answer"],
+    }
     stage = DecontaminateStage("decontaminate", build_params(DecontaminateParams, {"benchmarks": [spec]}, "test"))
     stage.setup()
     return stage
@@ -211,7 +255,9 @@ def test_lightly_edited_copies_are_caught_by_coverage(shared_data, test_split_st
     items = [item for item in gsm8k_test(shared_data) if len(item["question"].split()) >= 36][:60]
     (page,) = web_rows(shared_data / "web" / "html" / "trafilatura_cache" / "theguardian.com.academics.html")
     texts = [page["text"] + "\n" + EDITED_KINDS[kind](item) + "\n" + page["text"][:500] for item in items]
-    verdict = test_split_stage.process(make_documents([{"id": str(i), "source": "web", "text": t} for i, t in enumerate(texts)]))
+    verdict = test_split_stage.process(
+        make_documents([{"id": str(i), "source": "web", "text": t} for i, t in enumerate(texts)])
+    )
     caught = [r == "decontaminate.gsm8k" for r in verdict.reasons]
     assert sum(caught) >= 0.95 * len(items), f"{kind}: {sum(caught)}/{len(items)}"
     assert min(c for c, hit in zip(verdict.table["decontaminate_coverage"].to_pylist(), caught) if hit) >= 0.5
@@ -220,7 +266,9 @@ def test_lightly_edited_copies_are_caught_by_coverage(shared_data, test_split_st
 def test_calculator_notes_are_not_part_of_the_benchmark_text(shared_data, test_split_stage):
     answer = gsm8k_test(shared_data)[0]["answer"]  # "Janet sells 16 - 3 - 4 = <<16-3-4=9>>9 duck eggs a day. ..."
     shown = re.sub(r"<<[^>]*>>", "", answer)
-    verdict = test_split_stage.process(make_documents([{"id": "a", "source": "web", "text": "Worked answer:\n" + shown}]))
+    verdict = test_split_stage.process(
+        make_documents([{"id": "a", "source": "web", "text": "Worked answer:\n" + shown}])
+    )
     assert verdict.reasons == ["decontaminate.gsm8k"] and verdict.table["decontaminate_ngrams"][0].as_py() > 0
 
 
@@ -228,16 +276,27 @@ def test_other_problems_of_the_same_kind_are_not_taken_for_copies(shared_data, t
     """GSM8K's train problems are the nearest clean text there is: same templates, same words. The coverage rule
     drops none of them that the exact 13-gram rule keeps (the few both drop are the test problem with other
     names and numbers, "A train travels 270 miles in 3 hours. At the same rate, ...")."""
-    train = [json.loads(line)["question"] for line in (shared_data / "quality" / "positives" / "gsm8k" / "train.jsonl").open()]
-    verdict = test_split_stage.process(make_documents([{"id": str(i), "source": "web", "text": t} for i, t in enumerate(train)]))
+    train = [
+        json.loads(line)["question"]
+        for line in (shared_data / "quality" / "positives" / "gsm8k" / "train.jsonl").open()
+    ]
+    verdict = test_split_stage.process(
+        make_documents([{"id": str(i), "source": "web", "text": t} for i, t in enumerate(train)])
+    )
     table = verdict.table
     by_coverage_only = [r for r, n in zip(verdict.reasons, table["decontaminate_ngrams"].to_pylist()) if r and n == 0]
     assert by_coverage_only == [] and sum(r is not None for r in verdict.reasons) <= 5
 
 
 def test_redact_cuts_an_edited_copy(shared_data):
-    spec = {"name": "gsm8k", "path": str(shared_data / "quality" / "positives" / "gsm8k" / "test.jsonl"), "fields": ["question"]}
-    stage = DecontaminateStage("decontaminate", build_params(DecontaminateParams, {"benchmarks": [spec], "mode": "redact"}, "test"))
+    spec = {
+        "name": "gsm8k",
+        "path": str(shared_data / "quality" / "positives" / "gsm8k" / "test.jsonl"),
+        "fields": ["question"],
+    }
+    stage = DecontaminateStage(
+        "decontaminate", build_params(DecontaminateParams, {"benchmarks": [spec], "mode": "redact"}, "test")
+    )
     stage.setup()
     item = next(item for item in gsm8k_test(shared_data) if len(item["question"].split()) >= 40)
     text = "A page about ducks.\n" + every_twelfth(item["question"], "substitute") + "\nThe end of the page."

@@ -1,6 +1,7 @@
 """Property tests of dedup's clustering arithmetic against a plain union-find, on seeded random
 graphs: sparse and dense, with self-loops, repeated edges and node numbers as large as
 global_index makes them. Fast: no files, no processes."""
+
 from __future__ import annotations
 
 import numpy as np

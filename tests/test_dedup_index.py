@@ -1,5 +1,6 @@
 """Incremental dedup with a persistent index (curate/dedup/index.py), and band-local key reads
 (curate/dedup/keys.py), on real text with planted copies within and across two crawls."""
+
 from __future__ import annotations
 
 import json
@@ -29,11 +30,15 @@ def crawls(shared: Path) -> tuple[list[dict], list[dict]]:
     half = len(texts) // 2
     a = [{"id": f"a-{i:04d}", "source": s, "text": t} for i, (s, t) in enumerate(texts[:half])]
     b = [{"id": f"b-{i:04d}", "source": s, "text": t} for i, (s, t) in enumerate(texts[half:])]
-    a_copies = [{**d, "id": d["id"] + "-exact", "text": d["text"].upper() if d["source"] != "code" else d["text"] + "\n"}
-                for d in a[::3]]
-    b_copies = ([{**d, "id": "b-of-" + d["id"] + "-near", "text": near(d["text"], rng)} for d in a[1::4]]
-                + [{**d, "id": "b-of-" + d["id"] + "-exact", "text": "  " + d["text"]} for d in a[2::5]]
-                + [{**d, "id": d["id"] + "-near", "text": near(d["text"], rng)} for d in b[::3]])
+    a_copies = [
+        {**d, "id": d["id"] + "-exact", "text": d["text"].upper() if d["source"] != "code" else d["text"] + "\n"}
+        for d in a[::3]
+    ]
+    b_copies = (
+        [{**d, "id": "b-of-" + d["id"] + "-near", "text": near(d["text"], rng)} for d in a[1::4]]
+        + [{**d, "id": "b-of-" + d["id"] + "-exact", "text": "  " + d["text"]} for d in a[2::5]]
+        + [{**d, "id": d["id"] + "-near", "text": near(d["text"], rng)} for d in b[::3]]
+    )
     return a + a_copies, b + b_copies
 
 
@@ -105,9 +110,13 @@ def test_each_band_task_reads_only_its_band(shared_data, tmp_path):
         stats = record["stats"]["dedup:candidates"]["counters"]
         assert stats["files_read"] == 3
         assert 0 < stats["bytes_read"]
-    bands = [r["stats"]["dedup:candidates"]["counters"]["bytes_read"] for r in records if r["shard"].startswith("band-")]
+    bands = [
+        r["stats"]["dedup:candidates"]["counters"]["bytes_read"] for r in records if r["shard"].startswith("band-")
+    ]
     assert max(bands) < 2 * min(bands)  # each band costs the same: its own row groups,
     assert max(bands) < sum(bands) / 7  # and not its neighbours' (14 bands read disjoint bytes, + small footers)
     summary = json.loads((out / "reports" / "dedup" / "summary.json").read_text())
     assert summary["candidate_reads"]["files_read"] == 15 * 3
-    assert summary["candidate_reads"]["bytes_read"] == sum(r["stats"]["dedup:candidates"]["counters"]["bytes_read"] for r in records)
+    assert summary["candidate_reads"]["bytes_read"] == sum(
+        r["stats"]["dedup:candidates"]["counters"]["bytes_read"] for r in records
+    )

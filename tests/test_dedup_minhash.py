@@ -1,4 +1,5 @@
 """MinHash signatures, normalisation and clustering primitives of the dedup stage."""
+
 from __future__ import annotations
 
 import sysconfig
@@ -16,13 +17,13 @@ NORM = normalize.Normalization()
 def shingle_bytes(words: list[str], n: int) -> list[bytes]:
     if len(words) < n:
         return [" ".join(words).encode()] if words else []
-    return [" ".join(words[i:i + n]).encode() for i in range(len(words) - n + 1)]
+    return [" ".join(words[i : i + n]).encode() for i in range(len(words) - n + 1)]
 
 
 def test_signatures_equal_datasketch_minhash_with_the_same_hash_function(shared_data):
     book = (shared_data / "books" / "en_alice_pg11.txt").read_text(encoding="utf-8-sig")
     code = (Path(sysconfig.get_paths()["stdlib"]) / "heapq.py").read_text(encoding="utf-8")
-    texts = [book[i:i + 3000] for i in range(0, 30000, 3000)] + ["two words", "", "東京タワーは高い", code[:5000]]
+    texts = [book[i : i + 3000] for i in range(0, 30000, 3000)] + ["two words", "", "東京タワーは高い", code[:5000]]
     is_code = [False] * (len(texts) - 1) + [True]
     for num_perm, seed in ((112, 1), (64, 7)):
         words = normalize.batch_words(pa.array(texts, pa.large_string()), pa.array(is_code), NORM)

@@ -1,5 +1,6 @@
 """A small version of bench/dedup_quality.py: planted near-duplicates of real text at known
 Jaccard similarities, precision and recall at Jaccard >= 0.8 against the goals."""
+
 from __future__ import annotations
 
 import itertools

@@ -1,4 +1,5 @@
 """The dedup stage end to end through the pipeline runner, on real text with planted copies."""
+
 from __future__ import annotations
 
 import json
@@ -39,15 +40,24 @@ def corpus(shared: Path, seed: int = 0) -> tuple[list[dict], dict[str, tuple[str
         base = {"id": doc_id(source, f"base/{i}"), "source": source, "text": text, "url": f"https://base.example/{i}"}
         rows.append(base)
         if i % 3 == 0:
-            copy = {**base, "id": doc_id(source, f"exact/{i}"), "text": text.upper() if source != "code" else "  " + text + "\n",
-                    "url": f"https://mirror.example/{i}"}
+            copy = {
+                **base,
+                "id": doc_id(source, f"exact/{i}"),
+                "text": text.upper() if source != "code" else "  " + text + "\n",
+                "url": f"https://mirror.example/{i}",
+            }
             rows.append(copy)
             planted[copy["id"]] = (base["id"], "exact_duplicate")
         elif i % 3 == 1 and len(text.split()) >= 150:
             words = text.split(" ")
             for p in rng.sample(range(len(words)), 3):
                 words[p] = "advertisement"
-            copy = {**base, "id": doc_id(source, f"near/{i}"), "text": " ".join(words), "url": f"https://mirror.example/{i}"}
+            copy = {
+                **base,
+                "id": doc_id(source, f"near/{i}"),
+                "text": " ".join(words),
+                "url": f"https://mirror.example/{i}",
+            }
             rows.append(copy)
             planted[copy["id"]] = (base["id"], "near_duplicate")
     rows += [{"id": f"empty-{k}", "source": "web", "text": t} for k, t in enumerate(["", "   ", "!!!"])]
@@ -127,7 +137,7 @@ def test_report_counts_what_was_removed(planted_run):
 def test_output_is_identical_across_runs_and_worker_counts(shared_data, tmp_path):
     rows, _ = corpus(shared_data, seed=1)
     words = " ".join(dedup_corpus.book_passages(shared_data, 400, 2000)[1].split()).split(" ")
-    rows += [{"id": f"chain-{k}", "source": "books", "text": " ".join(words[30 * k:30 * k + 300])} for k in range(5)]
+    rows += [{"id": f"chain-{k}", "source": "books", "text": " ".join(words[30 * k : 30 * k + 300])} for k in range(5)]
     input_dir = write_input(rows, tmp_path / "input", shards=4)
     outputs = [run_dedup(tmp_path, input_dir, workers, out=f"out{i}") for i, workers in enumerate((1, 1, 2))]
     first = [sorted_rows(read_stage(outputs[0], "dedup")), sorted_rows(read_rejected(outputs[0], "dedup"))]
@@ -150,24 +160,39 @@ def test_highest_score_survives_when_the_score_column_exists(shared_data, tmp_pa
 
 def test_all_identical_corpus_keeps_one_and_distinct_corpus_keeps_all(shared_data, tmp_path):
     passages = dedup_corpus.book_passages(shared_data)[:60]
-    same = run_dedup(tmp_path, write_input([{"id": f"d{i:03d}", "source": "books", "text": passages[0]} for i in range(50)],
-                                           tmp_path / "same"), out="same-out")
+    same = run_dedup(
+        tmp_path,
+        write_input(
+            [{"id": f"d{i:03d}", "source": "books", "text": passages[0]} for i in range(50)], tmp_path / "same"
+        ),
+        out="same-out",
+    )
     assert read_stage(same, "dedup")["id"].to_pylist() == ["d000"]
     assert set(read_rejected(same, "dedup")["reason"].to_pylist()) == {"exact_duplicate"}
-    distinct = run_dedup(tmp_path, write_input([{"id": f"d{i:03d}", "source": "books", "text": p} for i, p in enumerate(passages)],
-                                               tmp_path / "distinct"), out="distinct-out")
+    distinct = run_dedup(
+        tmp_path,
+        write_input(
+            [{"id": f"d{i:03d}", "source": "books", "text": p} for i, p in enumerate(passages)], tmp_path / "distinct"
+        ),
+        out="distinct-out",
+    )
     assert read_stage(distinct, "dedup").num_rows == len(passages)
     assert read_rejected(distinct, "dedup") is None
 
 
 def test_memory_estimate_is_printed_and_a_low_limit_refuses_before_any_work(shared_data, tmp_path):
-    rows = [{"id": f"d{i}", "source": "books", "text": p} for i, p in enumerate(dedup_corpus.book_passages(shared_data)[:30])]
+    rows = [
+        {"id": f"d{i}", "source": "books", "text": p}
+        for i, p in enumerate(dedup_corpus.book_passages(shared_data)[:30])
+    ]
     input_dir = write_input(rows, tmp_path / "input")
     with pytest.raises(MemoryLimitExceeded, match="max_memory_gb"):
         run_dedup(tmp_path, input_dir, params="    max_memory_gb: 0.01\n", out="refused")
     assert not (tmp_path / "refused" / "dedup").exists()
     yaml = tmp_path / "cli.yaml"
-    yaml.write_text(f"name: t\ninput: {input_dir}\noutput: {tmp_path / 'cli'}\nstages:\n  - stage: dedup\n    max_memory_gb: 0.01\n")
+    yaml.write_text(
+        f"name: t\ninput: {input_dir}\noutput: {tmp_path / 'cli'}\nstages:\n  - stage: dedup\n    max_memory_gb: 0.01\n"
+    )
     refused = run_curate("run", str(yaml), "--no-progress", check=False)
     assert refused.returncode == 2 and "max_memory_gb" in refused.stderr and "dedup plan" in refused.stdout
     yaml.write_text(yaml.read_text().replace("0.01", "4"))
@@ -180,15 +205,19 @@ def test_a_chain_of_similar_texts_removes_only_what_is_close_to_the_survivor(sha
     # remove c in favour of a; stars keep c, which is not a near-duplicate of anything kept.
     words = " ".join(dedup_corpus.book_passages(shared_data, 400, 2000)[0].split()).split(" ")
     assert len(words) >= 360
-    rows = [{"id": name, "source": "books", "text": " ".join(words[start:start + 300])}
-            for name, start in (("a", 0), ("b", 30), ("c", 60))]
+    rows = [
+        {"id": name, "source": "books", "text": " ".join(words[start : start + 300])}
+        for name, start in (("a", 0), ("b", 30), ("c", 60))
+    ]
     sets = dedup_corpus.shingle_arrays(make_documents(rows))
     similar = dedup_corpus.similar_pairs(sets, 0.5)
     assert similar[(0, 1)] > 0.8 and similar[(1, 2)] > 0.8 and similar[(0, 2)] < 0.7
     input_dir = write_input(rows, tmp_path / "input", shards=2)
     stars = run_dedup(tmp_path, input_dir, out="stars")
     assert sorted(read_stage(stars, "dedup")["id"].to_pylist()) == ["a", "c"]
-    assert read_rejected(stars, "dedup").select(["id", "duplicate_of"]).to_pylist() == [{"id": "b", "duplicate_of": "a"}]
+    assert read_rejected(stars, "dedup").select(["id", "duplicate_of"]).to_pylist() == [
+        {"id": "b", "duplicate_of": "a"}
+    ]
     components = run_dedup(tmp_path, input_dir, params="    verify_threshold: null\n", out="components")
     assert read_stage(components, "dedup")["id"].to_pylist() == ["a"]
     assert read_stage(components, "dedup")["dup_cluster_size"].to_pylist() == [3]

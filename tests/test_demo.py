@@ -1,5 +1,6 @@
 """`curate demo`: downloads (against a local HTTP server with Range support serving
 ../shared/data), checksums, and the demo run itself with --from."""
+
 from __future__ import annotations
 
 import functools
@@ -33,7 +34,7 @@ class RangeHandler(http.server.SimpleHTTPRequestHandler):
         self.send_header("Content-Range", f"bytes {first}-{last}/{len(data)}")
         self.send_header("Content-Length", str(last - first + 1))
         self.end_headers()
-        return io.BytesIO(data[first: last + 1])
+        return io.BytesIO(data[first : last + 1])
 
     def log_message(self, *args):
         pass
@@ -56,7 +57,9 @@ def test_demo_downloads_are_cached_and_verified(server, tmp_path):
     warc = tmp_path / "cache" / "web" / "warc" / "cc-main-2023-23-slice.warc.gz"
     assert warc.exists() and (tmp_path / "cache" / "books" / "pg1342.txt").stat().st_size == 724_725
     assert len((tmp_path / "cache" / "books" / "pg11.txt.sha256").read_text().strip()) == 64
-    step_fetch(DemoRun(None, tmp_path / "out", tmp_path / "cache", base_url="http://127.0.0.1:9/"))  # cached: no request
+    step_fetch(
+        DemoRun(None, tmp_path / "out", tmp_path / "cache", base_url="http://127.0.0.1:9/")
+    )  # cached: no request
 
     # corrupt a cached file: reuse refuses it, naming the file
     book = tmp_path / "cache" / "books" / "pg11.txt"
@@ -106,8 +109,18 @@ def test_demo_from_a_local_copy_runs_every_pipeline(curate_demo):
 @pytest.mark.slow
 def test_demo_downloading_from_a_mirror(server, tmp_path):
     # in this process: the shared demo run (conftest) is the real `curate demo` command line
-    result = curate_in_process("demo", "--base-url", server, "--cache", str(tmp_path / "cache"), "--output",
-                               str(tmp_path / "demo"), "--no-progress", "--train-steps", "0")
+    result = curate_in_process(
+        "demo",
+        "--base-url",
+        server,
+        "--cache",
+        str(tmp_path / "cache"),
+        "--output",
+        str(tmp_path / "demo"),
+        "--no-progress",
+        "--train-steps",
+        "0",
+    )
     assert result.stdout.count("fetch http://127.0.0.1") == len(DOWNLOADS)
     web = read_stage(tmp_path / "demo" / "web", "extract")
     assert web.num_rows > 0 and all(url.startswith("http") for url in web["url"].to_pylist())

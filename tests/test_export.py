@@ -1,5 +1,6 @@
 """`curate export`: a stage folder as a dataset folder datasets.load_dataset reads, with a card; --push
 uploads it through huggingface_hub to a local server speaking the Hub's upload API."""
+
 from __future__ import annotations
 
 import gzip
@@ -23,8 +24,15 @@ def curated(shared_data, tmp_path_factory):
     root = tmp_path_factory.mktemp("export")
     inputs = write_dolma_jsonl_gz(dolma_records(shared_data), root / "in" / "docs.json.gz")
     config = root / "p.yaml"
-    config.write_text(yaml.safe_dump({"input": str(inputs), "output": str(root / "out"),
-                                      "stages": [{"stage": "read", "url": "metadata.url"}, {"stage": "langid"}, {"stage": "quality"}]}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "input": str(inputs),
+                "output": str(root / "out"),
+                "stages": [{"stage": "read", "url": "metadata.url"}, {"stage": "langid"}, {"stage": "quality"}],
+            }
+        )
+    )
     run_curate("run", str(config), "--no-progress")
     return root / "out"
 
@@ -41,6 +49,7 @@ def test_a_stage_folder_reads_as_it_is_while_a_shard_is_being_written(tmp_path, 
     import pyarrow.dataset as ds
 
     from curate.core import storage
+
     folder = tmp_path / "quality"
     shutil.copytree(curated / "quality", folder)
     rows = read_stage(curated, "quality").num_rows
@@ -48,15 +57,26 @@ def test_a_stage_folder_reads_as_it_is_while_a_shard_is_being_written(tmp_path, 
         with open(temporary, "wb") as f:
             f.write((folder / "shard-00000.parquet").read_bytes()[:300])  # half written
         assert ds.dataset(folder, format="parquet").count_rows() == len(pd.read_parquet(folder)) == rows
-        loaded = datasets.load_dataset("parquet", data_dir=str(folder), split="train", cache_dir=str(tmp_path / "cache"))
+        loaded = datasets.load_dataset(
+            "parquet", data_dir=str(folder), split="train", cache_dir=str(tmp_path / "cache")
+        )
         assert loaded.num_rows == rows and storage.list_files(str(folder)) == [str(folder / "shard-00000.parquet")]
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
 def test_export_loads_with_datasets_and_has_a_card(tmp_path, curated, fmt):
     kept = read_stage(curated, "quality")
-    result = run_curate("export", str(curated / "quality"), str(tmp_path / "ds"), "--format", fmt, "--max-shard-size", "50KB",
-                        "--license", "odc-by")
+    result = run_curate(
+        "export",
+        str(curated / "quality"),
+        str(tmp_path / "ds"),
+        "--format",
+        fmt,
+        "--max-shard-size",
+        "50KB",
+        "--license",
+        "odc-by",
+    )
     files = sorted((tmp_path / "ds" / "data").iterdir())
     assert len(files) >= 3 and all(f.name.startswith("train-") for f in files)  # split by the size limit
     loaded = datasets.load_dataset(str(tmp_path / "ds"), split="train")
@@ -70,7 +90,9 @@ def test_export_loads_with_datasets_and_has_a_card(tmp_path, curated, fmt):
 
 
 def test_max_shard_size_is_parsed_and_checked(tmp_path, curated):
-    result = run_curate("export", str(curated / "quality"), str(tmp_path / "ds"), "--max-shard-size", "lots", check=False)
+    result = run_curate(
+        "export", str(curated / "quality"), str(tmp_path / "ds"), "--max-shard-size", "lots", check=False
+    )
     assert result.returncode == 2 and "--max-shard-size: expected a size like 500MB" in result.stderr
     one = run_curate("export", str(curated / "quality"), str(tmp_path / "one"), "--format", "jsonl")
     with gzip.open(next((tmp_path / "one" / "data").iterdir()), "rt") as f:
@@ -84,10 +106,14 @@ def test_push_uploads_the_folder_through_huggingface_hub(tmp_path, curated, monk
         monkeypatch.setenv("HF_TOKEN", "hf_test")
         monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
         from curate.cli import main
+
         assert main(["export", str(curated / "quality"), str(tmp_path / "ds"), "--push", "org/web-sample"]) == 0
     local = {str(p.relative_to(tmp_path / "ds")): p.read_bytes() for p in (tmp_path / "ds").rglob("*") if p.is_file()}
     assert hub.uploaded == local and "data/train-00000-of-00001.parquet" in local
-    assert pq.read_table(tmp_path / "ds" / "data" / "train-00000-of-00001.parquet").num_rows == read_stage(curated, "quality").num_rows
+    assert (
+        pq.read_table(tmp_path / "ds" / "data" / "train-00000-of-00001.parquet").num_rows
+        == read_stage(curated, "quality").num_rows
+    )
 
 
 # ---- all or nothing (issue #31, cases 7-9): killed exports, re-exports
@@ -104,7 +130,9 @@ def many_documents(shared_data, tmp_path_factory) -> tuple:
     rows = [{"id": f"{r['id']}-{i}", "source": "web", "text": r["text"]} for i in range(40) for r in records]
     (root / "out" / "read").mkdir(parents=True)
     for part in range(3):
-        pq.write_table(make_documents(rows[part * 400:(part + 1) * 400]), root / "out" / "read" / f"shard-{part:05d}.parquet")
+        pq.write_table(
+            make_documents(rows[part * 400 : (part + 1) * 400]), root / "out" / "read" / f"shard-{part:05d}.parquet"
+        )
     return root / "out" / "read", sorted(r["id"] for r in rows)
 
 
@@ -123,8 +151,13 @@ def export_killed_when(stage, folder, seen) -> bool:
 
     from conftest import REPO
 
-    process = subprocess.Popen([sys.executable, "-m", "curate.cli", "export", str(stage), str(folder), "--max-shard-size", "1"],
-                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "curate.cli", "export", str(stage), str(folder), "--max-shard-size", "1"],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     while process.poll() is None:
         names = []
         for place in folder.parent.glob("*/data") if folder.parent.exists() else []:
@@ -151,7 +184,11 @@ def test_a_killed_export_leaves_the_earlier_export_whole_and_a_rerun_leaves_no_t
     assert loaded_ids(folder, tmp_path / "c2") == ids  # never 230 of 3,140 rows
     run_curate("export", str(stage), str(folder), "--max-shard-size", "200KB")
     assert loaded_ids(folder, tmp_path / "c3") == ids
-    left = [str(p.relative_to(tmp_path)) for p in (tmp_path / "parent").rglob("*") if ".tmp-" in p.name or p.name.startswith(".")]
+    left = [
+        str(p.relative_to(tmp_path))
+        for p in (tmp_path / "parent").rglob("*")
+        if ".tmp-" in p.name or p.name.startswith(".")
+    ]
     assert left == [] and sorted(p.name for p in (tmp_path / "parent").iterdir()) == ["ds"]
 
 

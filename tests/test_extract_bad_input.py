@@ -1,5 +1,6 @@
 """Bad input: each case becomes a recorded rejection (or a clear error) naming the file,
 and the job finishes its other work."""
+
 from __future__ import annotations
 
 import gzip
@@ -49,13 +50,18 @@ def test_not_a_gzip_file_is_a_rejection(tmp_path):
 def test_empty_files_are_rejected_for_every_source(tmp_path):
     for name in ("page.html", "crawl.warc.gz", "script.py", "book.txt"):
         (tmp_path / name).write_bytes(b"")
-    (tmp_path / "ok.html").write_text("<html><body><article><p>" + "A real paragraph of text. " * 20 + "</p></article></body></html>")
+    (tmp_path / "ok.html").write_text(
+        "<html><body><article><p>" + "A real paragraph of text. " * 20 + "</p></article></body></html>"
+    )
     (tmp_path / "ok.py").write_text("print('hello')\n")
     web, web_rejected = extract(tmp_path, "web", [tmp_path], name="web")
     code, code_rejected = extract(tmp_path, "code", [tmp_path], name="code")
     books, books_rejected = extract(tmp_path, "books", [tmp_path], name="books")
     assert [name_of(r) for r in web] == ["ok.html"] and [name_of(r) for r in code] == ["ok.html", "ok.py"] and not books
-    assert {(name_of(r), r["reason"]) for r in web_rejected} == {("page.html", "empty_file"), ("crawl.warc.gz", "empty_file")}
+    assert {(name_of(r), r["reason"]) for r in web_rejected} == {
+        ("page.html", "empty_file"),
+        ("crawl.warc.gz", "empty_file"),
+    }
     assert ("script.py", "empty_file") in {(name_of(r), r["reason"]) for r in code_rejected}
     assert {(name_of(r), r["reason"]) for r in books_rejected} == {("book.txt", "empty_text")}
 
@@ -94,19 +100,32 @@ def test_20mb_single_line_file_code_and_books(huge_line, tmp_path):
 @pytest.mark.slow
 def test_10000_levels_of_nesting_is_a_rejection_and_the_job_goes_on(shared_data, tmp_path):
     depth = 10_000
-    (tmp_path / "deep.html").write_text("<html><body>" + "<div>" * depth + "<p>deep text</p>" + "</div>" * depth + "</body></html>")
-    (tmp_path / "blog.html").write_bytes((shared_data / "web" / "html" / "trafilatura_cache" / "blog.python.org.html").read_bytes())
+    (tmp_path / "deep.html").write_text(
+        "<html><body>" + "<div>" * depth + "<p>deep text</p>" + "</div>" * depth + "</body></html>"
+    )
+    (tmp_path / "blog.html").write_bytes(
+        (shared_data / "web" / "html" / "trafilatura_cache" / "blog.python.org.html").read_bytes()
+    )
     kept, rejected = extract(tmp_path, "web", [tmp_path])
     assert [name_of(r) for r in kept] == ["blog.html"]
     assert [(name_of(r), r["reason"]) for r in rejected] == [("deep.html", "too_deeply_nested")]
     assert "depth" in rejected[0]["detail"]
 
 
-@pytest.mark.parametrize("source, files", [
-    ("web", {"a.html": "<html><body><article><p>" + "Text that stays. " * 30 + "</p></article></body></html>", "b.html": "<p>gone</p>"}),
-    ("code", {"a.py": "a = 1\n", "b.py": "b = 2\n"}),
-    ("books", {"a.txt": "A short book.\n", "b.txt": "Another one.\n"}),
-])
+@pytest.mark.parametrize(
+    "source, files",
+    [
+        (
+            "web",
+            {
+                "a.html": "<html><body><article><p>" + "Text that stays. " * 30 + "</p></article></body></html>",
+                "b.html": "<p>gone</p>",
+            },
+        ),
+        ("code", {"a.py": "a = 1\n", "b.py": "b = 2\n"}),
+        ("books", {"a.txt": "A short book.\n", "b.txt": "Another one.\n"}),
+    ],
+)
 def test_a_file_that_vanishes_after_listing_is_a_rejection(tmp_path, source, files):
     folder = tmp_path / "in"
     folder.mkdir()

@@ -1,4 +1,5 @@
 """Books extraction on the real Project Gutenberg texts in ../shared/data/books."""
+
 from __future__ import annotations
 
 import shutil
@@ -20,7 +21,11 @@ def books(shared_data, tmp_path_factory):
 def test_title_author_and_language_come_from_the_header(books):
     kept, _ = books
     pride = kept["en_pride_and_prejudice_pg1342.txt"]
-    assert (pride["title"], pride["author"], pride["declared_language"]) == ("Pride and Prejudice", "Jane Austen", "English")
+    assert (pride["title"], pride["author"], pride["declared_language"]) == (
+        "Pride and Prejudice",
+        "Jane Austen",
+        "English",
+    )
     moby = kept["en_moby_dick_pg2701.txt"]
     assert moby["title"].startswith("Moby") and moby["author"] == "Herman Melville"
     assert kept["en_alice_pg11.txt"]["author"] == "Lewis Carroll"
@@ -40,7 +45,9 @@ def test_gutenberg_header_footer_and_license_are_stripped(books):
 def test_license_files_are_rejected_not_kept_as_books(books):
     _, rejected = books
     assert {r["path"].rsplit("/", 1)[-1]: r["reason"] for r in rejected} == {
-        "LICENSE_GITenberg_ProjectGutenberg.txt": "license_text", "LICENSE_kalamine_corpus_gutenberg.txt": "license_text"}
+        "LICENSE_GITenberg_ProjectGutenberg.txt": "license_text",
+        "LICENSE_kalamine_corpus_gutenberg.txt": "license_text",
+    }
 
 
 def test_a_file_added_to_the_inputs_changes_only_the_shard_it_lands_in(shared_data, tmp_path):
@@ -52,7 +59,9 @@ def test_a_file_added_to_the_inputs_changes_only_the_shard_it_lands_in(shared_da
     before = {p.name: p.stat().st_mtime_ns for p in records.iterdir()}
     names = sorted(p.name for p in books.iterdir())
     added = books / (names[len(names) // 2] + "_added.txt")  # sorts inside a middle shard's range
-    added.write_text((books / names[len(names) // 2]).read_text(encoding="utf-8-sig").replace("the", "teh"), encoding="utf-8")
+    added.write_text(
+        (books / names[len(names) // 2]).read_text(encoding="utf-8-sig").replace("the", "teh"), encoding="utf-8"
+    )
 
     refused = run_curate("run", str(pipeline), "--no-progress", check=False)
     assert refused.returncode == 2 and "1 finished shard(s)" in refused.stderr

@@ -1,6 +1,7 @@
 """Western European text in legacy single-byte charsets decodes right, for web pages and books
 (curate/extract/decode.py): charset-normalizer alone ranks cp1250 or cp1257 first for some of
 these ("D'APRČS", "ŕ toi", "naļve faēade"); the samples are written here in each charset."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,15 +11,15 @@ from curate.extract.decode import decode_bytes
 
 SAMPLES = {
     "fr": "D'APRÈS LE ROMAN. Il était une fois, à toi de voir : déjà vu, naïve façade, l'été où nous étions là-bas. "
-          "Où est la fenêtre ? Ça m'a plu, c'était très bien, un après-midi à la plage avec son frère aîné.",
+    "Où est la fenêtre ? Ça m'a plu, c'était très bien, un après-midi à la plage avec son frère aîné.",
     "it": "PROPRIETÀ RISERVATA. La città è bella e già famosa; perché non venire? Più di così non si può: "
-          "l'università ha più attività, però è lì, dietro la piazza del Duomo.",
+    "l'università ha più attività, però è lì, dietro la piazza del Duomo.",
     "de": "Über die Brücke gehen wir schön langsam. Die Größe der Straße ist für Fußgänger gemäß den Vorschriften. "
-          "Äpfel, Öl und Übung machen den Meister, sagte die Großmutter.",
+    "Äpfel, Öl und Übung machen den Meister, sagte die Großmutter.",
     "es": "El niño comió más pan en la mañana; ¿dónde está el señor? ¡Qué año! La canción y la educación están aquí, "
-          "según él, desde que llegó el camión.",
+    "según él, desde que llegó el camión.",
     "pt": "A educação não é fácil; a nação e as informações estão lá. São João, coração, ações e avó: você já viu o pão "
-          "que a irmã trouxe da padaria?",
+    "que a irmã trouxe da padaria?",
 }
 CHARSETS = ("latin-1", "cp1252", "utf-8")
 

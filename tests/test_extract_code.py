@@ -1,4 +1,5 @@
 """Code extraction on a slice of the Python standard library and on repository archives."""
+
 from __future__ import annotations
 
 import sysconfig
@@ -50,14 +51,27 @@ def test_repository_tree_keeps_code_and_rejects_the_rest_with_reasons(tmp_path):
     repo = make_repository(tmp_path / "myrepo")
     kept, rejected = extract(tmp_path, "code", [repo], max_line_chars=1000)
     languages = {r["relative_path"]: r["programming_language"] for r in kept}
-    assert languages == {"src/app.py": "Python", "src/util.ts": "TypeScript", "Makefile": "Makefile",
-                         "Dockerfile": "Dockerfile", "scripts/deploy": "Shell"}
+    assert languages == {
+        "src/app.py": "Python",
+        "src/util.ts": "TypeScript",
+        "Makefile": "Makefile",
+        "Dockerfile": "Dockerfile",
+        "scripts/deploy": "Shell",
+    }
     assert {r["repository"] for r in kept} == {"myrepo"}
     assert reasons_by_path(rejected) == {
-        "node_modules/left-pad/index.js": "vendored", "vendor/lib/thing.go": "vendored", "build/lib/app.py": "generated",
-        ".git/config": "vcs_metadata", "package-lock.json": "lock_file", "static/app.min.js": "minified",
-        "static/bundle.js": "minified", "docs/logo.png": "not_code", "notes.txt": "not_code",
-        "src/__init__.py": "empty_file", "src/compiled.py": "binary_file"}
+        "node_modules/left-pad/index.js": "vendored",
+        "vendor/lib/thing.go": "vendored",
+        "build/lib/app.py": "generated",
+        ".git/config": "vcs_metadata",
+        "package-lock.json": "lock_file",
+        "static/app.min.js": "minified",
+        "static/bundle.js": "minified",
+        "docs/logo.png": "not_code",
+        "notes.txt": "not_code",
+        "src/__init__.py": "empty_file",
+        "src/compiled.py": "binary_file",
+    }
     vendored = next(r for r in rejected if r["relative_path"].startswith("node_modules"))
     assert vendored["detail"] == "inside node_modules/" and vendored["stage"] == "extract"
 
@@ -86,7 +100,9 @@ def test_a_corrupt_archive_is_a_rejection_naming_it(tmp_path):
     data = (tmp_path / "good.tar.gz").read_bytes()
     (tmp_path / "cut.tar.gz").write_bytes(data[: len(data) // 2])
     (tmp_path / "bad.zip").write_bytes(b"PK\x03\x04 this is not a zip archive")
-    kept, rejected = extract(tmp_path, "code", [tmp_path / "cut.tar.gz", tmp_path / "bad.zip", tmp_path / "good.tar.gz"])
+    kept, rejected = extract(
+        tmp_path, "code", [tmp_path / "cut.tar.gz", tmp_path / "bad.zip", tmp_path / "good.tar.gz"]
+    )
     assert {r["relative_path"] for r in kept if r["path"].endswith("good.tar.gz")} == {"src/app.py", "src/util.ts"}
     broken = {r["path"].rsplit("/", 1)[-1]: r for r in rejected if r["reason"] == "unreadable_archive"}
     assert set(broken) == {"cut.tar.gz", "bad.zip"}

@@ -1,4 +1,5 @@
 """The `publication_date` column: the publication date real pages state in their markup (curate/extract/dates.py)."""
+
 from __future__ import annotations
 
 import io
@@ -25,22 +26,43 @@ def write_warc(path, records, warc_date):
         writer = WARCWriter(f, gzip=True)
         for url, payload in records:
             headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
-            writer.write_record(writer.create_warc_record(url, "response", payload=io.BytesIO(payload), http_headers=headers,
-                                                          warc_headers_dict={"WARC-Date": warc_date}))
+            writer.write_record(
+                writer.create_warc_record(
+                    url,
+                    "response",
+                    payload=io.BytesIO(payload),
+                    http_headers=headers,
+                    warc_headers_dict={"WARC-Date": warc_date},
+                )
+            )
 
 
 @pytest.mark.slow
 def test_each_kind_of_date_markup_gives_the_date_column(pages, tmp_path):
     expected = {
-        "https://www.basicthinking.de/blog/2018/12/05/erfolgreiche-tweets/": ("basicthinking.de.tweets.html", "2018-12-05"),  # URL
-        "https://www.brigitte.de/ikigai/": ("brigitte.de.ikigai.html", "2019-06-19"),  # <meta property=article:published_time>
-        "https://www.mercurynews.com/letters-1119/": ("mercurynews.com.2023.01.16.letters-1119.html", "2023-01-17"),  # JSON-LD
+        "https://www.basicthinking.de/blog/2018/12/05/erfolgreiche-tweets/": (
+            "basicthinking.de.tweets.html",
+            "2018-12-05",
+        ),  # URL
+        "https://www.brigitte.de/ikigai/": (
+            "brigitte.de.ikigai.html",
+            "2019-06-19",
+        ),  # <meta property=article:published_time>
+        "https://www.mercurynews.com/letters-1119/": (
+            "mercurynews.com.2023.01.16.letters-1119.html",
+            "2023-01-17",
+        ),  # JSON-LD
         "https://www.rnz.de/witzel/": ("rnz.de.witzel.html", "2019-05-07"),  # <meta itemprop=dateCreated> in the body
         "https://www.sueddeutsche.de/flixtrain/": ("sueddeutsche.de.flixtrain.html", "2019-05-15"),  # <time datetime>
         "https://www.faz.net/streaming/": ("faz.net.streaming.html", "2020-01-28"),  # 'Tue Jan 28 15:28:56 CET 2020'
-        "https://www.stuttgart.de/": ("stuttgart.de.html", None),  # no date in the markup: null, not a guess from the text
+        "https://www.stuttgart.de/": (
+            "stuttgart.de.html",
+            None,
+        ),  # no date in the markup: null, not a guess from the text
     }
-    write_warc(tmp_path / "pages.warc.gz", [(url, pages[name]) for url, (name, _) in expected.items()], "2026-01-01T00:00:00Z")
+    write_warc(
+        tmp_path / "pages.warc.gz", [(url, pages[name]) for url, (name, _) in expected.items()], "2026-01-01T00:00:00Z"
+    )
     kept, rejected = extract(tmp_path, "web", [tmp_path / "pages.warc.gz"])
     assert not rejected
     assert {row["url"]: row["publication_date"] for row in kept} == {url: day for url, (_, day) in expected.items()}

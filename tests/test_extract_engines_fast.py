@@ -1,4 +1,5 @@
 """engine: fast (curate/extract/engines_fast.py), one test per rule, on pages written here."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,10 +8,14 @@ pytest.importorskip("selectolax", reason="engine fast needs selectolax (a depend
 
 from curate.extract.engines_fast import fast_main_text  # noqa: E402
 
-PROSE = ("The committee met on Tuesday to discuss the river's water quality, which has fallen for three "
-         "years in a row, and agreed to publish its measurements every month from now on.")
-MORE = ("Residents had asked for the figures since the spring, when a local school found traces of "
-        "fertiliser in samples its pupils took near the old mill.")
+PROSE = (
+    "The committee met on Tuesday to discuss the river's water quality, which has fallen for three "
+    "years in a row, and agreed to publish its measurements every month from now on."
+)
+MORE = (
+    "Residents had asked for the figures since the spring, when a local school found traces of "
+    "fertiliser in samples its pupils took near the old mill."
+)
 
 
 def page(body: str) -> str:
@@ -32,15 +37,29 @@ def test_paragraphs_of_the_article_are_kept_in_order_one_per_line():
 
 
 def test_scripts_styles_and_form_fields_are_never_text():
-    text = text_of(f"<div>{article(PROSE)}<style>p {{color: red}}</style><button>Click here to subscribe</button>"
-                   f"<select><option>Choose a country from the list</option></select></div>")
+    text = text_of(
+        f"<div>{article(PROSE)}<style>p {{color: red}}</style><button>Click here to subscribe</button>"
+        f"<select><option>Choose a country from the list</option></select></div>"
+    )
     assert text == PROSE
 
 
-@pytest.mark.parametrize("part", ['<nav>{}</nav>', '<footer>{}</footer>', '<aside>{}</aside>', '<div class="site-footer">{}</div>',
-                                  '<div id="main-nav">{}</div>', '<div class="share-buttons">{}</div>', '<div role="navigation">{}</div>',
-                                  '<section class="related-posts">{}</section>', '<div class="comments">{}</div>',
-                                  '<div class="entry-meta">{}</div>', '<div class="footer-links">{}</div>'])
+@pytest.mark.parametrize(
+    "part",
+    [
+        "<nav>{}</nav>",
+        "<footer>{}</footer>",
+        "<aside>{}</aside>",
+        '<div class="site-footer">{}</div>',
+        '<div id="main-nav">{}</div>',
+        '<div class="share-buttons">{}</div>',
+        '<div role="navigation">{}</div>',
+        '<section class="related-posts">{}</section>',
+        '<div class="comments">{}</div>',
+        '<div class="entry-meta">{}</div>',
+        '<div class="footer-links">{}</div>',
+    ],
+)
 def test_boilerplate_parts_by_tag_class_id_or_role_are_dropped(part):
     side = "This part of the page talks about something else entirely, at some length too."
     text = text_of(f"<div>{article(PROSE, MORE)}</div>" + part.format(f"<p>{side}</p>"))
@@ -84,7 +103,9 @@ def test_an_article_split_over_sibling_containers_is_kept_whole():
 
 
 def test_a_marked_up_article_holding_most_prose_is_taken_whole_with_its_title():
-    body = (f"<div><p>{MORE}</p></div><article><h1>River report</h1>{article(PROSE, PROSE.upper(), MORE.upper())}</article>")
+    body = (
+        f"<div><p>{MORE}</p></div><article><h1>River report</h1>{article(PROSE, PROSE.upper(), MORE.upper())}</article>"
+    )
     text = text_of(body)
     assert text.startswith("River report\n") and MORE not in text.replace(MORE.upper(), "")
 
@@ -93,8 +114,10 @@ def test_a_lead_paragraph_beside_the_article_body_comes_along_when_the_score_ris
     """readability's climb: going up from the best container (the body text), the score falls and
     then rises again where the lead paragraph adds to it: that ancestor, lead and body, is the article."""
     lead = "A lead paragraph says in two lines what happened where and why in this town."
-    body = (f"<div id='article'><p>{lead}</p><div class='wrap'><div class='text'>{article(PROSE, MORE)}</div></div></div>"
-            f"<div id='other'><p>{MORE.upper()}</p></div>")
+    body = (
+        f"<div id='article'><p>{lead}</p><div class='wrap'><div class='text'>{article(PROSE, MORE)}</div></div></div>"
+        f"<div id='other'><p>{MORE.upper()}</p></div>"
+    )
     text = text_of(body)
     assert lead in text and PROSE in text and MORE.upper() not in text
 
@@ -115,7 +138,11 @@ def test_prose_spread_over_the_page_is_kept_all_the_fallback_decision():
 
 
 def test_link_lists_inside_the_article_are_dropped_with_their_title():
-    links = "<h3>Read more</h3><ul>" + "".join(f"<li><a href='/{i}'>Another article number {i} on the site</a></li>" for i in range(5)) + "</ul>"
+    links = (
+        "<h3>Read more</h3><ul>"
+        + "".join(f"<li><a href='/{i}'>Another article number {i} on the site</a></li>" for i in range(5))
+        + "</ul>"
+    )
     text = text_of(f"<div>{article(PROSE, MORE)}{links}</div>")
     assert text == f"{PROSE}\n{MORE}"
 
@@ -127,7 +154,9 @@ def test_a_sentence_that_is_a_link_between_paragraphs_stays():
 
 
 def test_line_breaks_stay_and_whitespace_and_soft_hyphens_collapse():
-    text = text_of(f"<div><p>{PROSE}</p><p>First line of the poem, long enough<br>  second   line, in\u00ad visible</p></div>")
+    text = text_of(
+        f"<div><p>{PROSE}</p><p>First line of the poem, long enough<br>  second   line, in\u00ad visible</p></div>"
+    )
     assert text.endswith("First line of the poem, long enough\nsecond line, in visible")
 
 
@@ -138,7 +167,9 @@ def test_preformatted_text_keeps_its_layout():
 
 def test_a_page_wrapped_in_one_form_keeps_its_text_but_a_login_form_goes():
     assert PROSE in text_of(f"<form id='aspnetForm'><div>{article(PROSE, MORE)}</div></form>")
-    login = text_of(f"<div>{article(PROSE, MORE)}</div><form><span>Sign in to your account to read everything</span></form>")
+    login = text_of(
+        f"<div>{article(PROSE, MORE)}</div><form><span>Sign in to your account to read everything</span></form>"
+    )
     assert "Sign in" not in login
 
 

@@ -1,5 +1,6 @@
 """Main-text quality on trafilatura's gold snippets for the 106 shared pages, through the real
 extract stage, scored as trafilatura's tests/eval_common.py scores."""
+
 from __future__ import annotations
 
 import pytest
@@ -44,10 +45,15 @@ F1_FLOORS = {"trafilatura": 0.902, "auto": 0.904, "fast": 0.891, "resiliparse": 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("engine", sorted(F1_FLOORS))
-def test_quality_gate_no_engine_drops_below_its_recorded_f1_on_the_dev_pages(shared_data, gold, trafilatura_pages, tmp_path, engine):
+def test_quality_gate_no_engine_drops_below_its_recorded_f1_on_the_dev_pages(
+    shared_data, gold, trafilatura_pages, tmp_path, engine
+):
     pages = shared_data / "web" / "html" / "trafilatura_cache"
-    kept, rejected = trafilatura_pages if engine == "trafilatura" else \
-        extract(tmp_path, "web", [pages], engine=engine, files_per_shard=200)
+    kept, rejected = (
+        trafilatura_pages
+        if engine == "trafilatura"
+        else extract(tmp_path, "web", [pages], engine=engine, files_per_shard=200)
+    )
     texts = {r["path"].rsplit("/", 1)[-1]: r["text"] for r in kept}
     assert len(kept) + len(rejected) == 110
     score = score_all(texts, gold)
@@ -60,7 +66,9 @@ def test_tables_on_finds_more_gold_than_tables_off(shared_data, gold, trafilatur
     pages = shared_data / "web" / "html" / "trafilatura_cache"
     on, _ = trafilatura_pages
     off, _ = extract(tmp_path, "web", [pages], name="off", files_per_shard=200, include_tables=False)
-    on_score, off_score = (score_all({r["path"].rsplit("/", 1)[-1]: r["text"] for r in rows}, gold) for rows in (on, off))
+    on_score, off_score = (
+        score_all({r["path"].rsplit("/", 1)[-1]: r["text"] for r in rows}, gold) for rows in (on, off)
+    )
     assert on_score.recall > off_score.recall and on_score.f1 > off_score.f1
 
 
@@ -70,7 +78,9 @@ def test_markdown_keeps_headings_emphasis_and_tables_and_pages_keep_title_and_la
     [plain], _ = extract(tmp_path, "web", [page], name="plain")
     [markdown], _ = extract(tmp_path, "web", [page], name="markdown", markdown=True)
     assert markdown["text"].startswith("# t-distributed stochastic neighbor embedding\n")
-    assert "**T-distributed Stochastic Neighbor Embedding (t-SNE)**" in markdown["text"] and "\n|---|" in markdown["text"]
+    assert (
+        "**T-distributed Stochastic Neighbor Embedding (t-SNE)**" in markdown["text"] and "\n|---|" in markdown["text"]
+    )
     assert "# " not in plain["text"] and "**" not in plain["text"]
     assert plain["title"] == markdown["title"] == "t-distributed stochastic neighbor embedding - Wikipedia"
     assert plain["declared_language"] == "en"  # <html lang="en">
@@ -81,9 +91,17 @@ def test_auto_keeps_the_pages_trafilatura_keeps_within_one_warc_file(shared_data
     """Pages of one WARC share trafilatura's dedup memory: auto's first pass must not make its
     second pass see the page's own text as already seen (it dropped 8 of 110 pages so)."""
     pages = sorted((shared_data / "web" / "html" / "trafilatura_cache").glob("*.html"))
-    write_warc(tmp_path / "pages.warc.gz", [("response", f"https://{page.stem}/", [("Content-Type", "text/html")], page.read_bytes(), None)
-                                            for page in pages])
-    kept = {engine: extract(tmp_path, "web", [tmp_path / "pages.warc.gz"], name=engine, engine=engine)[0] for engine in ("trafilatura", "auto")}
+    write_warc(
+        tmp_path / "pages.warc.gz",
+        [
+            ("response", f"https://{page.stem}/", [("Content-Type", "text/html")], page.read_bytes(), None)
+            for page in pages
+        ],
+    )
+    kept = {
+        engine: extract(tmp_path, "web", [tmp_path / "pages.warc.gz"], name=engine, engine=engine)[0]
+        for engine in ("trafilatura", "auto")
+    }
     assert len(kept["auto"]) == len(kept["trafilatura"]) >= 105
 
 

@@ -1,4 +1,5 @@
 """Web extraction on the real WARC files and HTML pages in ../shared/data."""
+
 from __future__ import annotations
 
 import gzip
@@ -26,9 +27,16 @@ from extract_fixtures import extract
 def web(shared_data, tmp_path_factory):
     """The shared WARCs and HTML pages through the extract stage, once for this module."""
     folder = tmp_path_factory.mktemp("web")
-    kept, rejected = extract(folder, "web", [shared_data / "web" / "warc", shared_data / "web" / "html"], files_per_shard=40)
-    return {"kept": kept, "rejected": rejected, "by_url": {r["url"]: r for r in kept if r["url"]},
-            "by_file": {r["path"].rsplit("/", 1)[-1]: r for r in kept if r["path"].endswith(".html")}, "folder": folder}
+    kept, rejected = extract(
+        folder, "web", [shared_data / "web" / "warc", shared_data / "web" / "html"], files_per_shard=40
+    )
+    return {
+        "kept": kept,
+        "rejected": rejected,
+        "by_url": {r["url"]: r for r in kept if r["url"]},
+        "by_file": {r["path"].rsplit("/", 1)[-1]: r for r in kept if r["path"].endswith(".html")},
+        "folder": folder,
+    }
 
 
 def from_file(rows, name):
@@ -56,7 +64,9 @@ def test_main_text_is_extracted_without_boilerplate(web):
     assert "My name is Luca Soldaini" in soldaini and "<div" not in soldaini
     assert "illustrative examples" in web["by_url"]["http://example.com/"]["text"]
     python = web["by_file"]["blog.python.org.html"]
-    assert python["url"] == "http://blog.python.org/2016/12/python-360-is-now-available.html"  # from <link rel=canonical>
+    assert (
+        python["url"] == "http://blog.python.org/2016/12/python-360-is-now-available.html"
+    )  # from <link rel=canonical>
     assert "Python 3.6.0" in python["text"]
 
 
@@ -64,7 +74,9 @@ def test_main_text_is_extracted_without_boilerplate(web):
 def test_non_utf8_pages_are_decoded_by_their_declared_charset(web):
     russian = web["by_url"]["http://01spb.ru/company/"]  # HTTP header: windows-1251
     assert russian["charset"] == "cp1251" and "О компании" in russian["text"]
-    chinese = web["by_url"]["http://0760.jxtdw.com/area/sanxiang/"]  # declared gb2312, read as its superset gb18030 (what browsers do)
+    chinese = web["by_url"][
+        "http://0760.jxtdw.com/area/sanxiang/"
+    ]  # declared gb2312, read as its superset gb18030 (what browsers do)
     assert chinese["charset"] == "gb18030" and "职位名称" in chinese["text"]
     german = web["by_file"]["cdu-fraktion-erfurt.de.waldorfschule.html"]  # <meta charset=iso-8859-1>
     assert german["charset"] == "cp1252" and "Erhöhung" in german["text"] and "\ufffd" not in german["text"]
@@ -105,14 +117,19 @@ def write_warc(path, records):
         writer = WARCWriter(f, gzip=True)
         for rec_type, url, http_headers, payload, content_type in records:
             headers = StatusAndHeaders("200 OK", http_headers, protocol="HTTP/1.1") if http_headers else None
-            writer.write_record(writer.create_warc_record(url, rec_type, payload=io.BytesIO(payload),
-                                                          http_headers=headers, warc_content_type=content_type))
+            writer.write_record(
+                writer.create_warc_record(
+                    url, rec_type, payload=io.BytesIO(payload), http_headers=headers, warc_content_type=content_type
+                )
+            )
 
 
 @pytest.mark.slow
 def test_wet_conversion_records_keep_their_text(tmp_path):
     text = "Vor dem Gesetz steht ein Türhüter. Zu diesem Türhüter kommt ein Mann vom Lande.\n"
-    write_warc(tmp_path / "sample.warc.wet.gz", [("conversion", "http://example.org/kafka", None, text.encode(), "text/plain")])
+    write_warc(
+        tmp_path / "sample.warc.wet.gz", [("conversion", "http://example.org/kafka", None, text.encode(), "text/plain")]
+    )
     (tmp_path / "sample.warc.wet.gz").rename(tmp_path / "sample.wet.gz")
     kept, rejected = extract(tmp_path, "web", [tmp_path / "sample.wet.gz"])
     assert [(r["url"], r["text"]) for r in kept] == [("http://example.org/kafka", text)] and not rejected
@@ -121,14 +138,25 @@ def test_wet_conversion_records_keep_their_text(tmp_path):
 @pytest.mark.slow
 def test_wrongly_declared_charsets_still_decode(shared_data, tmp_path):
     """A UTF-8 page whose HTTP header says iso-8859-1, and a windows-1252 page whose header says utf-8."""
-    page = (shared_data / "web" / "html" / "trafilatura_cache" / "cdu-fraktion-erfurt.de.waldorfschule.html").read_bytes()
+    page = (
+        shared_data / "web" / "html" / "trafilatura_cache" / "cdu-fraktion-erfurt.de.waldorfschule.html"
+    ).read_bytes()
     as_utf8 = page.decode("cp1252").encode("utf-8")
-    write_warc(tmp_path / "wrong.warc.gz", [
-        ("response", "http://example.org/utf8", [("Content-Type", "text/html; charset=iso-8859-1")], as_utf8, None),
-        ("response", "http://example.org/cp1252", [("Content-Type", "text/html; charset=utf-8")], page, None),
-        ("request", "http://example.org/utf8", [("Accept", "*/*")], b"", None),
-        ("response", "http://example.org/logo.png", [("Content-Type", "image/png")], b"\x89PNG\r\n\x1a\n\x00\x00", None),
-    ])
+    write_warc(
+        tmp_path / "wrong.warc.gz",
+        [
+            ("response", "http://example.org/utf8", [("Content-Type", "text/html; charset=iso-8859-1")], as_utf8, None),
+            ("response", "http://example.org/cp1252", [("Content-Type", "text/html; charset=utf-8")], page, None),
+            ("request", "http://example.org/utf8", [("Accept", "*/*")], b"", None),
+            (
+                "response",
+                "http://example.org/logo.png",
+                [("Content-Type", "image/png")],
+                b"\x89PNG\r\n\x1a\n\x00\x00",
+                None,
+            ),
+        ],
+    )
     kept, rejected = extract(tmp_path, "web", [tmp_path / "wrong.warc.gz"])
     by_url = {r["url"]: r for r in kept}
     assert by_url["http://example.org/utf8"]["charset"] == "utf-8"
@@ -153,8 +181,19 @@ def test_utf8_pages_with_stray_bytes_stay_utf8(shared_data, tmp_path):
     page = (shared_data / "web" / "html" / "trafilatura_cache" / "die-partei.net.luebeck.html").read_bytes()
     stray = page.replace(b"</head>", b"\xe9</head>", 1).replace(b"</body>", b"\x96</body>", 1)  # cp1252 bytes pasted in
     (tmp_path / "stray.html").write_bytes(stray)  # <meta charset=UTF-8>, no HTTP header
-    write_warc(tmp_path / "stray.warc.gz", [("response", "http://example.org/stray", [("Content-Type", "text/html; charset=utf-8")], stray, None),
-                                            ("response", "http://example.org/undeclared", [("Content-Type", "text/html")], stray.replace(b"charset=UTF-8", b""), None)])
+    write_warc(
+        tmp_path / "stray.warc.gz",
+        [
+            ("response", "http://example.org/stray", [("Content-Type", "text/html; charset=utf-8")], stray, None),
+            (
+                "response",
+                "http://example.org/undeclared",
+                [("Content-Type", "text/html")],
+                stray.replace(b"charset=UTF-8", b""),
+                None,
+            ),
+        ],
+    )
     kept, rejected = extract(tmp_path, "web", [tmp_path])
     assert len(kept) == 3 and not rejected
     for row in kept:
@@ -165,31 +204,54 @@ def test_utf8_pages_with_stray_bytes_stay_utf8(shared_data, tmp_path):
 @pytest.mark.slow
 def test_legacy_cjk_labels_read_as_their_supersets(shared_data, tmp_path):
     headers, payload = shared_response(shared_data, "resiliparse_warcfile.warc.gz", "jxtdw.com")  # charset=gb2312
-    widened = payload.replace("职位名称".encode("gb2312"), "职位名称 鎔".encode("gb18030"), 1)  # a GBK character outside GB 2312
+    widened = payload.replace(
+        "职位名称".encode("gb2312"), "职位名称 鎔".encode("gb18030"), 1
+    )  # a GBK character outside GB 2312
     write_warc(tmp_path / "gbk.warc.gz", [("response", "http://example.org/gbk", headers, widened, None)])
     [row], rejected = extract(tmp_path, "web", [tmp_path / "gbk.warc.gz"])
     assert row["charset"] == "gb18030" and "职位名称 鎔" in row["text"] and not rejected
-    assert decode_bytes("①の説明".encode("cp932"), "shift_jis") == ("①の説明", "cp932")  # NEC row 13, outside JIS X 0208
-    assert decode_bytes("똠방각하".encode("cp949"), "euc-kr") == ("똠방각하", "cp949")  # UHC syllables, outside KS X 1001
+    assert decode_bytes("①の説明".encode("cp932"), "shift_jis") == (
+        "①の説明",
+        "cp932",
+    )  # NEC row 13, outside JIS X 0208
+    assert decode_bytes("똠방각하".encode("cp949"), "euc-kr") == (
+        "똠방각하",
+        "cp949",
+    )  # UHC syllables, outside KS X 1001
 
 
 @pytest.mark.slow
 def test_empty_extractions_say_why(tmp_path):
-    (tmp_path / "login.html").write_text("<html><head><title>Login</title><script>var a=1;</script></head>"
-                                         "<body><img src=a.png><footer><a href=/imprint>Imprint</a></footer></body></html>")
-    (tmp_path / "status.html").write_text("Service temporarily unavailable, please retry later.")  # plain text served as HTML
+    (tmp_path / "login.html").write_text(
+        "<html><head><title>Login</title><script>var a=1;</script></head>"
+        "<body><img src=a.png><footer><a href=/imprint>Imprint</a></footer></body></html>"
+    )
+    (tmp_path / "status.html").write_text(
+        "Service temporarily unavailable, please retry later."
+    )  # plain text served as HTML
     _, rejected = extract(tmp_path, "web", [tmp_path])
     assert [(r["path"].rsplit("/", 1)[-1], r["reason"], r["detail"]) for r in rejected] == [
         ("login.html", "empty_extraction", "trafilatura: no main content found"),
-        ("status.html", "empty_extraction", "trafilatura: parse error: no HTML document tree could be built (text without markup?)")]
+        (
+            "status.html",
+            "empty_extraction",
+            "trafilatura: parse error: no HTML document tree could be built (text without markup?)",
+        ),
+    ]
 
 
 def slow_page(shared_data) -> str:
     """~15 MB of a real page's text lines in 60,000 blocks: trafilatura needs minutes for it
     (0.2 MB took 1 s on the dev VM, and the time grows faster than the size)."""
     page = (shared_data / "web" / "html" / "trafilatura_cache" / "blog.python.org.html").read_text()
-    lines = [line.strip() for line in lxml.html.fromstring(page).body.text_content().splitlines() if len(line.strip()) > 40]
-    return "<html><body>" + "".join(f"<div class='c{i}'><p>{lines[i % len(lines)]}</p></div>" for i in range(60_000)) + "</body></html>"
+    lines = [
+        line.strip() for line in lxml.html.fromstring(page).body.text_content().splitlines() if len(line.strip()) > 40
+    ]
+    return (
+        "<html><body>"
+        + "".join(f"<div class='c{i}'><p>{lines[i % len(lines)]}</p></div>" for i in range(60_000))
+        + "</body></html>"
+    )
 
 
 @pytest.mark.slow
@@ -198,12 +260,15 @@ def test_a_page_that_takes_too_long_is_stopped_and_the_file_goes_on(shared_data,
     same shard is extracted."""
     huge = slow_page(shared_data).encode()
     (tmp_path / "a_huge.html").write_bytes(huge)
-    (tmp_path / "b_blog.html").write_bytes((shared_data / "web" / "html" / "trafilatura_cache" / "blog.python.org.html").read_bytes())
+    (tmp_path / "b_blog.html").write_bytes(
+        (shared_data / "web" / "html" / "trafilatura_cache" / "blog.python.org.html").read_bytes()
+    )
     # a limit above the page's size: this is about the time limit, not max_doc_bytes
     kept, rejected = extract(tmp_path, "web", [tmp_path], timeout_seconds=2, max_doc_bytes=len(huge))
     assert [r["path"].rsplit("/", 1)[-1] for r in kept] == ["b_blog.html"] and "Python 3.6.0" in kept[0]["text"]
     assert [(r["path"].rsplit("/", 1)[-1], r["reason"], r["detail"]) for r in rejected] == [
-        ("a_huge.html", "extraction_timeout", "trafilatura: extraction took over 2 s (process stopped)")]
+        ("a_huge.html", "extraction_timeout", "trafilatura: extraction took over 2 s (process stopped)")
+    ]
 
 
 def test_the_time_limit_holds_outside_the_main_thread(shared_data):
@@ -259,14 +324,20 @@ def test_arc_files_are_read_and_wat_files_rejected_with_a_reason(shared_data, tm
     page = (shared_data / "web" / "html" / "trafilatura_cache" / "blog.python.org.html").read_bytes()
     http = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n" + page
     version = b"1 0 InternetArchive\nURL IP-address Archive-date Content-type Archive-length\n"
-    records = [b"filedesc://crawl.arc 0.0.0.0 20050101000000 text/plain %d\n%s\n" % (len(version), version),
-               b"http://blog.python.org/ 10.0.0.1 20161223120000 text/html %d\n%s\n" % (len(http), http)]
+    records = [
+        b"filedesc://crawl.arc 0.0.0.0 20050101000000 text/plain %d\n%s\n" % (len(version), version),
+        b"http://blog.python.org/ 10.0.0.1 20161223120000 text/html %d\n%s\n" % (len(http), http),
+    ]
     (tmp_path / "crawl.arc").write_bytes(b"".join(records))
-    (tmp_path / "crawl.arc.gz").write_bytes(b"".join(map(gzip.compress, records)))  # a gzip member per record, as archives write them
+    (tmp_path / "crawl.arc.gz").write_bytes(
+        b"".join(map(gzip.compress, records))
+    )  # a gzip member per record, as archives write them
     (tmp_path / "links.wat.gz").write_bytes(gzip.compress(b"WARC/1.0\r\nWARC-Type: metadata\r\n\r\n"))
     kept, rejected = extract(tmp_path, "web", [tmp_path])
     assert [(r["path"].rsplit("/", 1)[-1], r["url"], r["warc_date"]) for r in kept] == [
-        ("crawl.arc", "http://blog.python.org/", "2016-12-23T12:00:00Z"), ("crawl.arc.gz", "http://blog.python.org/", "2016-12-23T12:00:00Z")]
+        ("crawl.arc", "http://blog.python.org/", "2016-12-23T12:00:00Z"),
+        ("crawl.arc.gz", "http://blog.python.org/", "2016-12-23T12:00:00Z"),
+    ]
     assert all("Python 3.6.0" in r["text"] for r in kept)
     assert [(r["path"].rsplit("/", 1)[-1], r["reason"]) for r in rejected] == [("links.wat.gz", "not_pages")]
     assert "WAT" in rejected[0]["detail"]
@@ -281,7 +352,9 @@ def test_a_record_cut_inside_its_warc_header_is_a_truncated_file(shared_data, tm
     kept, rejected = extract(tmp_path, "web", [tmp_path])
     assert not kept
     assert sorted((r["path"].rsplit("/", 1)[-1], r["reason"]) for r in rejected) == [
-        ("cut_header.warc", "truncated_file"), ("cut_header.warc.gz", "truncated_file")]
+        ("cut_header.warc", "truncated_file"),
+        ("cut_header.warc.gz", "truncated_file"),
+    ]
     assert all("WARC header" in r["detail"] for r in rejected)
 
 

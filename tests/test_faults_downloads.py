@@ -1,6 +1,7 @@
 """Demo downloads under faults (issue #21), against a local HTTP server serving ../shared/data:
 a response over the size cap, a server that ignores Range, a server that fails once, a kill between writing a file and
 recording its checksum, a partial file left by a killed download."""
+
 from __future__ import annotations
 
 import functools

@@ -1,6 +1,7 @@
 """Adversarial inputs (issue #21): each case is processed or recorded as a rejection naming the
 file, never a crashed shard, a silent skip or a leak. Inputs are built at test time from
 ../shared/data files."""
+
 from __future__ import annotations
 
 import gzip
@@ -57,7 +58,9 @@ def test_names_that_are_not_utf8_are_read_and_recorded_losslessly(shared_data, t
     by_name = {row["relative_path"]: row for row in kept}
     assert by_name["caf\\xe9-\\xff.md"]["text"] == rust_chapter(shared_data).decode()
     # the escape maps back to the very bytes on disk
-    assert os.fsencode(bad) == by_name["caf\\xe9-\\xff.md"]["path"].rsplit("/", 1)[1].encode().decode("unicode_escape").encode("latin-1")
+    assert os.fsencode(bad) == by_name["caf\\xe9-\\xff.md"]["path"].rsplit("/", 1)[1].encode().decode(
+        "unicode_escape"
+    ).encode("latin-1")
 
 
 @pytest.mark.slow
@@ -137,14 +140,18 @@ def test_quality_drops_a_huge_document_before_computing_any_signal(shared_data, 
     shutil.copy(shared_data / "books" / "en_moby_dick_pg2701.txt", books / "moby.txt")  # 1.2 MB of text
     shutil.copy(shared_data / "books" / "en_alice_pg11.txt", books / "alice.txt")
     pipeline = tmp_path / "p.yaml"
-    pipeline.write_text(f"name: t\ninput: {books}\noutput: {tmp_path / 'out'}\nstages:\n"
-                        "  - {stage: extract, source: books}\n"
-                        "  - {stage: quality, c4: false, fineweb: false, max_doc_bytes: 1000000, "
-                        "gopher_quality: {max_words: null, min_alpha_words_ratio: 0.7}}\n")  # as pipelines/books.yaml
+    pipeline.write_text(
+        f"name: t\ninput: {books}\noutput: {tmp_path / 'out'}\nstages:\n"
+        "  - {stage: extract, source: books}\n"
+        "  - {stage: quality, c4: false, fineweb: false, max_doc_bytes: 1000000, "
+        "gopher_quality: {max_words: null, min_alpha_words_ratio: 0.7}}\n"
+    )  # as pipelines/books.yaml
     curate_in_process("run", str(pipeline), "--no-progress")
     rejected = read_rejected(tmp_path / "out", "quality").to_pylist()
     assert [(row["path"].rsplit("/", 1)[1], row["reason"]) for row in rejected] == [("moby.txt", "too_large")]
-    assert rejected[0]["gopher_word_count"] is None or rejected[0]["gopher_word_count"] != rejected[0]["gopher_word_count"]  # NaN: never measured
+    assert (
+        rejected[0]["gopher_word_count"] is None or rejected[0]["gopher_word_count"] != rejected[0]["gopher_word_count"]
+    )  # NaN: never measured
     assert len(rejected[0]["text"]) > 1_000_000  # kept whole in rejected/
     assert read_stage(tmp_path / "out", "quality").num_rows == 1
 
@@ -195,7 +202,9 @@ def test_books_not_in_utf8_are_decoded_right_and_marked_when_unsure(shared_data,
     german = book_text(shared_data, "kalamine_de_faust_1.txt")
     alice = book_text(shared_data, "en_alice_pg11.txt")
     declared = re.sub(r"(Language: German\r?\n)", r"\1Character set encoding: ISO-8859-1\n", german, count=1)
-    (tmp_path / "faust_latin1_declared.txt").write_bytes(declared.encode("cp1252", "replace"))  # as ISO-8859-1 labels are used
+    (tmp_path / "faust_latin1_declared.txt").write_bytes(
+        declared.encode("cp1252", "replace")
+    )  # as ISO-8859-1 labels are used
     (tmp_path / "alice_fr_latin1_undeclared.txt").write_bytes(french.encode("latin-1", "replace"))
     broken = alice.encode("utf-8")
     middle = len(broken) // 2
@@ -240,7 +249,10 @@ def test_web_links_out_of_the_input_are_rejected_not_read(shared_data, tmp_path)
     kept, rejected = extract(tmp_path, "web", [tree])
     assert [web_name(row) for row in kept] == ["page.html"]
     assert {(web_name(row), row["reason"]) for row in rejected} == {
-        ("leak.html", "outside_input"), ("crawl.warc.gz", "outside_input"), ("more/", "outside_input")}
+        ("leak.html", "outside_input"),
+        ("crawl.warc.gz", "outside_input"),
+        ("more/", "outside_input"),
+    }
     assert all(row["text"] == "" for row in rejected)
 
 
@@ -249,8 +261,11 @@ def payload_sizes(warc) -> dict[str, int]:
     from warcio.archiveiterator import ArchiveIterator
 
     with open(warc, "rb") as f:
-        return {r.rec_headers.get_header("WARC-Record-ID"): len(r.content_stream().read())
-                for r in ArchiveIterator(f) if r.rec_type in ("response", "conversion")}
+        return {
+            r.rec_headers.get_header("WARC-Record-ID"): len(r.content_stream().read())
+            for r in ArchiveIterator(f)
+            if r.rec_type in ("response", "conversion")
+        }
 
 
 @pytest.mark.slow
@@ -288,7 +303,9 @@ def test_documents_given_to_an_extract_pipeline_are_an_error_naming_them_and_the
     assert str(documents / "dolma_cc_en_head-0091.jsonl") in refused.stderr and ".warc.lz4" in refused.stderr
     assert "'reader:'" in refused.stderr and "Traceback" not in refused.stderr and not (out / "extract").exists()
     named = documents / "dolma_cc_en_head-0091.jsonl"
-    refused = run_curate("run", "pipelines/books.yaml", "--input", str(named), "--output", str(tmp_path / "books"), check=False)
+    refused = run_curate(
+        "run", "pipelines/books.yaml", "--input", str(named), "--output", str(tmp_path / "books"), check=False
+    )
     assert refused.returncode == 2 and f"input '{named}': not a file extract (source: books) reads" in refused.stderr
     assert ".txt" in refused.stderr and not (tmp_path / "books" / "extract").exists()
 
@@ -300,12 +317,23 @@ def test_files_extract_passes_over_in_a_folder_are_named(shared_data, tmp_path):
     shutil.copy(shared_data / "web" / "warc" / "warcio_example.warc.gz", folder / "CRAWL.WARC.GZ")
     shutil.copy(shared_data / "web" / "jsonl" / "dolma_cc_en_head-0091.jsonl", folder / "notes.jsonl")
     out = tmp_path / "out"
-    result = run_curate("run", "pipelines/web.yaml", "--stage", "extract", "--input", str(folder), "--output", str(out), "--no-progress")
+    result = run_curate(
+        "run", "pipelines/web.yaml", "--stage", "extract", "--input", str(folder), "--output", str(out), "--no-progress"
+    )
     assert f"extract: skipping 1 file(s) of other kinds, e.g. {folder / 'notes.jsonl'}" in result.stderr
     assert {row["path"] for row in read_stage(out, "extract").to_pylist()} == {str(folder / "CRAWL.WARC.GZ")}
     glob = tmp_path / "by_glob"  # a glob input, as a pipeline's input may be, reads what it matches
-    curate_in_process("run", "pipelines/web.yaml", "--stage", "extract", "--input", str(folder / "*.WARC.GZ"), "--output", str(glob),
-                      "--no-progress")  # (the same command in this process: no interpreter to start)
+    curate_in_process(
+        "run",
+        "pipelines/web.yaml",
+        "--stage",
+        "extract",
+        "--input",
+        str(folder / "*.WARC.GZ"),
+        "--output",
+        str(glob),
+        "--no-progress",
+    )  # (the same command in this process: no interpreter to start)
     assert read_stage(glob, "extract")["text"].to_pylist() == read_stage(out, "extract")["text"].to_pylist()
 
 
@@ -319,10 +347,16 @@ def test_an_extract_rerun_on_fewer_files_refuses_the_removed_files_shards(shared
         shutil.copy(shared_data / "web" / "warc" / name, folder / name)
     out = tmp_path / "out"
     path = write_pipeline(tmp_path, "web", [folder], out)
-    curate_in_process("run", str(path), "--no-progress")  # the first run in this process; the refused rerun is a real one
+    curate_in_process(
+        "run", str(path), "--no-progress"
+    )  # the first run in this process; the refused rerun is a real one
     shards = sorted(p.name for p in (out / "extract").iterdir())
     assert len(shards) == 2
     (folder / "warcio_example.warc.gz").unlink()
     refused = run_curate("run", path, "--no-progress", check=False)
-    assert refused.returncode == 2 and "holds 1 file(s) of an earlier run" in refused.stderr and "another --output" in refused.stderr
+    assert (
+        refused.returncode == 2
+        and "holds 1 file(s) of an earlier run" in refused.stderr
+        and "another --output" in refused.stderr
+    )
     assert sorted(p.name for p in (out / "extract").iterdir()) == shards  # nothing deleted behind the user's back

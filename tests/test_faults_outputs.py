@@ -1,6 +1,7 @@
 """Where a run writes and what it says when it cannot (issue #31, cases 12, 13 and the curate half of 18):
 stage names that would write outside the output folder, a symlink loop in a code tree, and a held lock,
 a read-only output folder and a full disk, each one `curate: error: ...` line, never a traceback."""
+
 from __future__ import annotations
 
 import shutil
@@ -27,8 +28,16 @@ def one_error_line(result: subprocess.CompletedProcess) -> str:
 
 def books_pipeline(tmp_path: Path, shared_data: Path, output: Path, **stage) -> Path:
     path = tmp_path / "books.yaml"
-    path.write_text(yaml.safe_dump({"name": "books", "input": str(shared_data / "books" / "en_alice_pg11.txt"),
-                                    "output": str(output), "stages": [{"stage": "extract", "source": "books", **stage}]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "books",
+                "input": str(shared_data / "books" / "en_alice_pg11.txt"),
+                "output": str(output),
+                "stages": [{"stage": "extract", "source": "books", **stage}],
+            }
+        )
+    )
     return path
 
 
@@ -39,7 +48,9 @@ def books_pipeline(tmp_path: Path, shared_data: Path, output: Path, **stage) -> 
 def test_a_stage_name_that_is_not_a_plain_name_is_refused_before_any_write(shared_data, tmp_path, name):
     name = str(tmp_path / "abs") if name == "/abs/x" else name
     output = tmp_path / "deep" / "er" / "out"
-    result = run_curate("run", str(books_pipeline(tmp_path, shared_data, output, name=name)), "--no-progress", check=False)
+    result = run_curate(
+        "run", str(books_pipeline(tmp_path, shared_data, output, name=name)), "--no-progress", check=False
+    )
     assert result.returncode == 2
     assert "stages[0].name" in one_error_line(result) and "letter" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["books.yaml"]  # nothing written anywhere
@@ -51,9 +62,14 @@ def test_pipelines_from_python_refuse_such_names_too_and_the_runner_checks_its_p
     from curate.core.runner import run_pipeline
 
     with pytest.raises(ConfigError, match=r"stages\[0\]\.name"):
-        Pipeline.of(str(shared_data / "books"), str(tmp_path / "out"), [{"stage": "extract", "source": "books", "name": "../x"}])
-    pipeline = Pipeline.of(str(shared_data / "books" / "en_alice_pg11.txt"), str(tmp_path / "out"),
-                           [{"stage": "extract", "source": "books"}])
+        Pipeline.of(
+            str(shared_data / "books"), str(tmp_path / "out"), [{"stage": "extract", "source": "books", "name": "../x"}]
+        )
+    pipeline = Pipeline.of(
+        str(shared_data / "books" / "en_alice_pg11.txt"),
+        str(tmp_path / "out"),
+        [{"stage": "extract", "source": "books"}],
+    )
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "extract").symlink_to(tmp_path)  # a link in the output folder leading out of it
     with pytest.raises(ConfigError, match=r"out/extract.* outside the output folder"):
@@ -72,13 +88,24 @@ def test_pipelines_from_python_refuse_such_names_too_and_the_runner_checks_its_p
 def test_a_symlink_loop_in_a_code_tree_is_skipped_with_a_warning_naming_it(shared_data, tmp_path):
     tree = tmp_path / "repo"
     (tree / "src").mkdir(parents=True)
-    shutil.copy(shared_data / "quality" / "positives" / "rust_book" / "src" / "ch01-00-getting-started.md", tree / "src" / "intro.md")
+    shutil.copy(
+        shared_data / "quality" / "positives" / "rust_book" / "src" / "ch01-00-getting-started.md",
+        tree / "src" / "intro.md",
+    )
     (tree / "self").symlink_to("self")  # ln -s self self
     (tree / "src" / "a").symlink_to("b")
     (tree / "src" / "b").symlink_to("a")
     pipeline = tmp_path / "code.yaml"
-    pipeline.write_text(yaml.safe_dump({"name": "code", "input": str(tree), "output": str(tmp_path / "out"),
-                                        "stages": [{"stage": "extract", "source": "code"}]}))
+    pipeline.write_text(
+        yaml.safe_dump(
+            {
+                "name": "code",
+                "input": str(tree),
+                "output": str(tmp_path / "out"),
+                "stages": [{"stage": "extract", "source": "code"}],
+            }
+        )
+    )
     for _ in range(2):  # and the rerun finds it done
         result = curate_in_process("run", str(pipeline), "--no-progress")
         assert f"{tree / 'self'}" in result.stderr and "loop" in result.stderr
@@ -93,7 +120,9 @@ def test_a_held_lock_is_one_error_line(shared_data, tmp_path):
     from curate.core.lock import RunLock
 
     with RunLock(str(tmp_path / "out")):
-        result = run_curate("run", str(books_pipeline(tmp_path, shared_data, tmp_path / "out")), "--no-progress", check=False)
+        result = run_curate(
+            "run", str(books_pipeline(tmp_path, shared_data, tmp_path / "out")), "--no-progress", check=False
+        )
     assert result.returncode == 1 and "another run is writing" in one_error_line(result)
 
 
@@ -102,7 +131,9 @@ def test_a_read_only_output_folder_is_one_error_line(shared_data, tmp_path):
     parent.mkdir()
     parent.chmod(0o555)
     try:
-        result = run_without_root_privileges(["run", str(books_pipeline(tmp_path, shared_data, parent / "out")), "--no-progress"])
+        result = run_without_root_privileges(
+            ["run", str(books_pipeline(tmp_path, shared_data, parent / "out")), "--no-progress"]
+        )
     finally:
         parent.chmod(0o755)
     assert result.returncode == 1
@@ -115,7 +146,9 @@ def small_disk(tmp_path):
     """A real 1 MB filesystem (tmpfs; mounting needs root), filled but for a few kilobytes."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True, text=True
+    )
     if mounted.returncode != 0:
         pytest.skip(f"a small real filesystem to fill needs root to mount tmpfs: {mounted.stderr.strip()}")
     try:

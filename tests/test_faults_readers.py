@@ -2,6 +2,7 @@
 with a byte-order mark, a .jsonl.gz cut short by a broken download, Parquet whose text column is a struct
 or a list, CSV holding whole books, and hf:// with no network. Each keeps every readable document, counts
 the rest with a reason naming the file, or stops with one line naming the file and what is wrong."""
+
 from __future__ import annotations
 
 import gzip
@@ -34,8 +35,16 @@ def jsonl_bytes(rows) -> bytes:
 
 def run_reader(tmp_path, inputs, reader: dict | None = None, check_rc: bool = True):
     config = tmp_path / "p.yaml"
-    config.write_text(yaml.safe_dump({"input": [str(i) for i in inputs], "output": str(tmp_path / "out"),
-                                      "reader": reader or {}, "stages": [{"stage": "langid"}]}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "input": [str(i) for i in inputs],
+                "output": str(tmp_path / "out"),
+                "reader": reader or {},
+                "stages": [{"stage": "langid"}],
+            }
+        )
+    )
     return run_curate("run", str(config), "--no-progress", "--materialize", check=check_rc)
 
 
@@ -84,7 +93,9 @@ def test_a_truncated_jsonl_gz_beside_good_files_in_one_shard_does_not_fail_the_s
     kept = read_stage(tmp_path / "out", "read")
     assert {r["id"] for r in records[:20]} <= set(kept["id"].to_pylist())
     rejected = read_rejected(tmp_path / "out", "read")
-    assert rejected["reason"].to_pylist() == ["read.damaged_file"] and rejected["path"][0].as_py().endswith("b-cut.jsonl.gz")
+    assert rejected["reason"].to_pylist() == ["read.damaged_file"] and rejected["path"][0].as_py().endswith(
+        "b-cut.jsonl.gz"
+    )
     stats = json.loads((tmp_path / "out" / "stats" / "read.json").read_text())
     assert stats["docs_in"] == kept.num_rows + 1 and stats["dropped"] == {"read.damaged_file": 1}
 
@@ -124,14 +135,20 @@ def test_parquet_whose_text_column_changes_type_in_a_later_file_rejects_that_fil
 def test_csv_fields_over_a_megabyte_are_read(tmp_path, shared_data):
     """Whole books in a CSV column, and an omnibus of all of them, beside short rows: a row larger than two of
     pyarrow's 1 MB blocks failed ("straddling object"); the block must grow to hold a row."""
-    books = [p.read_text(encoding="utf-8-sig") for p in sorted((shared_data / "books").glob("*_*.txt")) if "LICENSE" not in p.name]
+    books = [
+        p.read_text(encoding="utf-8-sig")
+        for p in sorted((shared_data / "books").glob("*_*.txt"))
+        if "LICENSE" not in p.name
+    ]
     texts = ["a short one"] + books + ["\n\n".join(books), "another short one"]
     assert max(len(t.encode()) for t in texts) > 2_500_000
     path = tmp_path / "books.csv"
     pacsv.write_csv(pa.table({"id": [f"b{i}" for i in range(len(texts))], "text": texts}), path)
     run_reader(tmp_path, [path])
     kept = read_stage(tmp_path / "out", "read")
-    assert sorted(zip(kept["id"].to_pylist(), kept["text"].to_pylist())) == sorted(zip([f"b{i}" for i in range(len(texts))], texts))
+    assert sorted(zip(kept["id"].to_pylist(), kept["text"].to_pylist())) == sorted(
+        zip([f"b{i}" for i in range(len(texts))], texts)
+    )
 
 
 def closed_port() -> int:
@@ -144,18 +161,38 @@ def closed_port() -> int:
 def test_hf_input_without_network_is_one_line_naming_the_url(tmp_path):
     pytest.importorskip("huggingface_hub")
     config = tmp_path / "p.yaml"
-    config.write_text(yaml.safe_dump({"input": "hf://datasets/org/name", "output": str(tmp_path / "out"),
-                                      "reader": {}, "stages": [{"stage": "langid"}]}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "input": "hf://datasets/org/name",
+                "output": str(tmp_path / "out"),
+                "reader": {},
+                "stages": [{"stage": "langid"}],
+            }
+        )
+    )
     env = {**os.environ, "HF_ENDPOINT": f"http://127.0.0.1:{closed_port()}", "PYTHONPATH": str(REPO)}
     env.pop("HF_HUB_OFFLINE", None)
-    result = subprocess.run([sys.executable, "-m", "curate.cli", "run", str(config), "--no-progress"], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "curate.cli", "run", str(config), "--no-progress"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     line = result.stderr.strip()
     assert len(line.splitlines()) == 1 and line.startswith("curate: error: ")
     assert "hf://datasets/org/name" in line and "cannot be reached" in line and "hf download" in line
-    offline = subprocess.run([sys.executable, "-m", "curate.cli", "run", str(config), "--no-progress"], cwd=REPO,
-                             env={**env, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=120)
+    offline = subprocess.run(
+        [sys.executable, "-m", "curate.cli", "run", str(config), "--no-progress"],
+        cwd=REPO,
+        env={**env, "HF_HUB_OFFLINE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert offline.returncode == 2 and "HF_HUB_OFFLINE" in offline.stderr  # says why the cache does not help
 
 
@@ -177,4 +214,7 @@ def test_csv_rows_of_the_wrong_shape_are_rejected_each_and_the_rest_read(tmp_pat
     rejected = read_rejected(tmp_path / "out", "read")
     assert rejected["reason"].to_pylist() == ["read.bad_row"] * 2
     assert sorted(rejected["text"].to_pylist()) == sorted(['"x","one field too many","!"', '"only one"'])
-    assert sorted(rejected["detail"].to_pylist()) == ["1 fields where the header has 2", "3 fields where the header has 2"]
+    assert sorted(rejected["detail"].to_pylist()) == [
+        "1 fields where the header has 2",
+        "3 fields where the header has 2",
+    ]

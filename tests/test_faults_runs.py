@@ -2,6 +2,7 @@
 killed inside dedup and tokenize, a second run during dedup's filter phase, a failing shard,
 a worker process dying. Each ends with the output of one uninterrupted run: the same kept and
 rejected rows (with reasons), the same stats, token shards byte for byte."""
+
 from __future__ import annotations
 
 import hashlib
@@ -35,21 +36,25 @@ def job(shared_data, tmp_path_factory):
     root = tmp_path_factory.mktemp("faults")
     books = root / "books"
     books.mkdir()
-    originals = [path for path in sorted((shared_data / "books").glob("*.txt"))
-                 if "moby_dick" not in path.name and "pride_and_prejudice" not in path.name]  # the long novels only add time
+    originals = [
+        path
+        for path in sorted((shared_data / "books").glob("*.txt"))
+        if "moby_dick" not in path.name and "pride_and_prejudice" not in path.name
+    ]  # the long novels only add time
     for path in originals:
         shutil.copy(path, books / path.name)
         text = path.read_bytes()
         (books / f"copy_{path.name}").write_bytes(text.replace(b"the", b"teh", 3))  # a near-duplicate
-    sample = [{"id": path.name, "source": "books", "text": path.read_text(encoding="utf-8-sig")}
-              for path in originals]
+    sample = [{"id": path.name, "source": "books", "text": path.read_text(encoding="utf-8-sig")} for path in originals]
     pq.write_table(make_documents(sample), root / "sample.parquet")
     train_tokenizer([str(root / "sample.parquet")], str(root / "tokenizer.json"), vocab_size=512, sample_bytes=500_000)
     pipeline = root / "books.yaml"
-    pipeline.write_text(f"name: faults\ninput: {books}\noutput: {root / 'unused'}\nstages:\n"
-                        "  - {stage: extract, source: books, files_per_shard: 1}\n"
-                        "  - {stage: dedup}\n"
-                        f"  - {{stage: tokenize, tokenizer: {root / 'tokenizer.json'}, validation_fraction: 0.2}}\n")
+    pipeline.write_text(
+        f"name: faults\ninput: {books}\noutput: {root / 'unused'}\nstages:\n"
+        "  - {stage: extract, source: books, files_per_shard: 1}\n"
+        "  - {stage: dedup}\n"
+        f"  - {{stage: tokenize, tokenizer: {root / 'tokenizer.json'}, validation_fraction: 0.2}}\n"
+    )
     curate_in_process("run", str(pipeline), "--output", str(root / "reference"), "--workers", "2", "--no-progress")
     return pipeline, snapshot(root / "reference")
 
@@ -61,28 +66,55 @@ def snapshot(output: Path) -> dict:
     for stage in STAGES[:2]:
         kept, rejected = read_stage(output, stage), read_rejected(output, stage)
         result[stage] = sorted(zip(kept["id"].to_pylist(), kept["text"].to_pylist()))
-        result[f"rejected/{stage}"] = sorted(zip(rejected["id"].to_pylist(), rejected["reason"].to_pylist(),
-                                                 rejected["detail"].to_pylist())) if rejected is not None else []
+        result[f"rejected/{stage}"] = (
+            sorted(zip(rejected["id"].to_pylist(), rejected["reason"].to_pylist(), rejected["detail"].to_pylist()))
+            if rejected is not None
+            else []
+        )
     for stage in STAGES:
         stats = json.loads((output / "stats" / f"{stage}.json").read_text())
-        result[f"stats/{stage}"] = {k: v for k, v in stats.items() if k not in ("seconds", "wall_seconds", "docs_per_second")}
-    result["tokens"] = {str(p.relative_to(output)): hashlib.sha256(p.read_bytes()).hexdigest()
-                        for p in sorted((output / "tokenize").rglob("*")) if p.suffix in (".bin", ".idx")}
+        result[f"stats/{stage}"] = {
+            k: v for k, v in stats.items() if k not in ("seconds", "wall_seconds", "docs_per_second")
+        }
+    result["tokens"] = {
+        str(p.relative_to(output)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted((output / "tokenize").rglob("*"))
+        if p.suffix in (".bin", ".idx")
+    }
     assert result["rejected/dedup"] and result["tokens"]  # the job really deduplicates and tokenizes
     return result
 
 
 def done_records(output: Path) -> dict[str, tuple[int, int]]:
     """Every completion record and its (inode, mtime): a redone shard rewrites its record as a new file."""
-    return {str(p.relative_to(output)): (p.stat().st_ino, p.stat().st_mtime_ns)
-            for p in output.glob("_state/*/*/*.json") if p.parent.name != "work"}
+    return {
+        str(p.relative_to(output)): (p.stat().st_ino, p.stat().st_mtime_ns)
+        for p in output.glob("_state/*/*/*.json")
+        if p.parent.name != "work"
+    }
 
 
 def start(pipeline: Path, output: Path, workers: int = 2) -> subprocess.Popen:
     # a session of its own: the driver, the forkserver and the pool workers form one process group
-    return subprocess.Popen([sys.executable, "-m", "curate.cli", "run", str(pipeline), "--output", str(output),
-                             "--workers", str(workers), "--no-progress"], cwd=REPO, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "curate.cli",
+            "run",
+            str(pipeline),
+            "--output",
+            str(output),
+            "--workers",
+            str(workers),
+            "--no-progress",
+        ],
+        cwd=REPO,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for(process: subprocess.Popen, folder: Path, records: int) -> bool:
@@ -100,8 +132,12 @@ def kill_group(process: subprocess.Popen, sig=signal.SIGKILL) -> None:
 
 
 # phase folder, completion records to wait for before the kill
-KILL_POINTS = [("_state/dedup/signatures", 2), ("_state/dedup/filter", 3), ("_state/tokenize/main", 1),
-               ("_state/tokenize/main", 6)]
+KILL_POINTS = [
+    ("_state/dedup/signatures", 2),
+    ("_state/dedup/filter", 3),
+    ("_state/tokenize/main", 1),
+    ("_state/tokenize/main", 6),
+]
 
 
 def test_killing_the_process_group_inside_dedup_and_tokenize_resumes_exactly(job, tmp_path):
@@ -146,15 +182,27 @@ def test_a_second_run_during_dedup_filter_is_refused_and_the_first_is_unharmed(j
 def test_a_failing_shard_is_the_only_one_a_rerun_redoes(job, tmp_path):
     # quality reads its input inside each shard task (dedup reads every footer in the driver first)
     pipeline = tmp_path / "quality.yaml"
-    pipeline.write_text(job[0].read_text().split("  - {stage: dedup}")[0] + "  - {stage: quality, c4: false, fineweb: false}\n")
+    pipeline.write_text(
+        job[0].read_text().split("  - {stage: dedup}")[0] + "  - {stage: quality, c4: false, fineweb: false}\n"
+    )
     curate_in_process("run", str(pipeline), "--output", str(tmp_path / "reference"), "--no-progress")
     output = tmp_path / "out"
     curate_in_process("run", str(pipeline), "--output", str(output), "--stage", "extract", "--no-progress")
     shard = output / "extract" / "shard-00003.parquet"
     good = shard.read_bytes()
     shard.write_bytes(b"PAR1 not parquet PAR1")  # damaged on disk after its stage finished
-    failed = curate_in_process("run", str(pipeline), "--output", str(output), "--stage", "quality", "--workers", "2",
-                               "--no-progress", check=False)
+    failed = curate_in_process(
+        "run",
+        str(pipeline),
+        "--output",
+        str(output),
+        "--stage",
+        "quality",
+        "--workers",
+        "2",
+        "--no-progress",
+        check=False,
+    )
     assert failed.returncode == 1
     shards = len(list((output / "extract").glob("*.parquet")))
     assert f"1 of {shards} shards failed" in failed.stderr and "shard-00003" in failed.stderr
@@ -162,12 +210,15 @@ def test_a_failing_shard_is_the_only_one_a_rerun_redoes(job, tmp_path):
     done = done_records(output)
     assert len([name for name in done if name.startswith("_state/quality/")]) == shards - 1
     shard.write_bytes(good)
-    curate_in_process("run", str(pipeline), "--output", str(output), "--stage", "quality", "--workers", "2", "--no-progress")
+    curate_in_process(
+        "run", str(pipeline), "--output", str(output), "--stage", "quality", "--workers", "2", "--no-progress"
+    )
     assert all(done_records(output).get(name) == key for name, key in done.items())
     assert len([name for name in done_records(output) if name.startswith("_state/quality/")]) == shards
     for stage in ("quality", "rejected/quality"):
-        assert sorted(p.name for p in (output / stage).glob("*.parquet")) == \
-            sorted(p.name for p in (tmp_path / "reference" / stage).glob("*.parquet"))
+        assert sorted(p.name for p in (output / stage).glob("*.parquet")) == sorted(
+            p.name for p in (tmp_path / "reference" / stage).glob("*.parquet")
+        )
     expected, resumed = (read_stage(o, "quality") for o in (tmp_path / "reference", output))
     assert sorted(resumed["id"].to_pylist()) == sorted(expected["id"].to_pylist())
 
@@ -211,7 +262,9 @@ def test_dedup_filter_never_reads_a_missing_assignment_as_no_duplicates(job, tmp
     shutil.rmtree(output / "_state" / "dedup" / "work" / "assign")  # what another run's cleanup did to this one
     failed = curate_in_process("run", str(pipeline), "--output", str(output), "--no-progress", check=False)
     # the shards not filtered before the kill fail, each naming its lost file
-    assert failed.returncode == 1 and re.search(r"assign/(shard-\d+)\.parquet \(the clusters of shard \1\) is missing", failed.stderr)
+    assert failed.returncode == 1 and re.search(
+        r"assign/(shard-\d+)\.parquet \(the clusters of shard \1\) is missing", failed.stderr
+    )
     assert not (output / "stats" / "dedup.json").exists()
 
 
@@ -222,6 +275,8 @@ def test_a_shard_added_after_a_finished_dedup_is_an_error_naming_the_lost_signat
     output = tmp_path / "out"
     curate_in_process("run", str(pipeline), "--output", str(output), "--no-progress")
     shutil.copy(output / "extract" / "shard-00000.parquet", output / "extract" / "shard-00099.parquet")
-    failed = curate_in_process("run", str(pipeline), "--output", str(output), "--stage", "dedup", "--no-progress", check=False)
+    failed = curate_in_process(
+        "run", str(pipeline), "--output", str(output), "--stage", "dedup", "--no-progress", check=False
+    )
     assert failed.returncode == 1 and "delete" in failed.stderr and "to redo the stage" in failed.stderr
     assert re.search(r"sig/(shard-\d+)\.parquet \(the signatures of shard \1\) is missing", failed.stderr)

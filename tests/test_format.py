@@ -1,4 +1,5 @@
 """common.shards: Megatron .bin/.idx shards and token directories."""
+
 from __future__ import annotations
 
 import json
@@ -8,8 +9,14 @@ import numpy as np
 import pytest
 from train_fixtures import token_data  # noqa: F401  (fixture)
 
-from common.shards import (IndexedShard, ShardFormatError, ShardWriter, dtype_for_vocab, read_token_dir,
-                           write_token_dir_summary)
+from common.shards import (
+    IndexedShard,
+    ShardFormatError,
+    ShardWriter,
+    dtype_for_vocab,
+    read_token_dir,
+    write_token_dir_summary,
+)
 
 
 def write_docs(prefix, docs, vocab_size=1000):
@@ -36,10 +43,10 @@ def test_round_trip_and_megatron_layout(tmp_path):
     raw = (tmp_path / "s.idx").read_bytes()
     magic, version, code, n_seq, n_doc_idx = struct.unpack_from("<9sQBQQ", raw)
     assert (magic, version, code, n_seq, n_doc_idx) == (b"MMIDIDX\x00\x00", 1, 8, 3, 4)
-    body = raw[struct.calcsize("<9sQBQQ"):]
+    body = raw[struct.calcsize("<9sQBQQ") :]
     assert np.frombuffer(body, np.int32, 3).tolist() == [3, 1, 4]
-    assert np.frombuffer(body, np.int64, 3, 12).tolist() == [0, 6, 8]          # byte offsets
-    assert np.frombuffer(body, np.int64, 4, 36).tolist() == [0, 1, 2, 3]      # document_indices
+    assert np.frombuffer(body, np.int64, 3, 12).tolist() == [0, 6, 8]  # byte offsets
+    assert np.frombuffer(body, np.int64, 4, 36).tolist() == [0, 1, 2, 3]  # document_indices
     assert (tmp_path / "s.bin").read_bytes() == np.array(sum(docs, []), np.uint16).tobytes()
 
 
@@ -84,9 +91,16 @@ def test_token_dir_summary_and_checks(tmp_path):
     summary = write_token_dir_summary(tmp_path, "abc", 1000, 0)
     assert summary["num_tokens"] == 6 and summary["num_documents"] == 3
     assert json.loads((tmp_path / "tokens.json").read_text())["shards"] == [
-        {"name": "shard-00000-000", "tokens": 4, "documents": 2}, {"name": "shard-00000-001", "tokens": 2, "documents": 1}]
+        {"name": "shard-00000-000", "tokens": 4, "documents": 2},
+        {"name": "shard-00000-001", "tokens": 2, "documents": 1},
+    ]
     token_dir = read_token_dir(tmp_path)
-    assert (token_dir.tokenizer_hash, token_dir.vocab_size, token_dir.dtype, len(token_dir.shards)) == ("abc", 1000, "uint16", 2)
+    assert (token_dir.tokenizer_hash, token_dir.vocab_size, token_dir.dtype, len(token_dir.shards)) == (
+        "abc",
+        1000,
+        "uint16",
+        2,
+    )
     write_docs(tmp_path / "shard-00000-002", [[9]])
     with pytest.raises(ShardFormatError, match="does not list.*shard-00000-002"):
         read_token_dir(tmp_path)
@@ -94,6 +108,7 @@ def test_token_dir_summary_and_checks(tmp_path):
 
 def test_real_shards_decode_to_the_books(token_data):  # noqa: F811
     from tokenizers import Tokenizer
+
     tokenizer = Tokenizer.from_file(str(token_data.tokenizer_path))
     token_dir = read_token_dir(token_data.dirs["en"])
     assert token_dir.num_tokens > 500_000 and token_dir.eot_id == token_data.eot_id

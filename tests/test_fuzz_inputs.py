@@ -3,6 +3,7 @@
 `curate run` must finish (exit 0) within a time limit, and every input file must be accounted
 for: it gave kept documents or recorded rejections, and the stage's stats count exactly the rows
 written. Damaged Parquet given to a later stage fails its own shard, by name."""
+
 from __future__ import annotations
 
 import gzip
@@ -60,9 +61,11 @@ def code_archive(kind: str, chapters: list[Path]) -> bytes:
 def originals(shared_data: Path, source: str) -> dict[str, bytes]:
     if source == "web":
         warc, html = shared_data / "web" / "warc", shared_data / "web" / "html" / "trafilatura_cache"
-        return {"crawl.warc.gz": (warc / "dolma_sample-0000.warc.gz").read_bytes(),
-                "capture.warc.gz": (warc / "warcio_example.warc.gz").read_bytes(),
-                "page.html": (html / sorted(p.name for p in html.glob("*.html"))[0]).read_bytes()}
+        return {
+            "crawl.warc.gz": (warc / "dolma_sample-0000.warc.gz").read_bytes(),
+            "capture.warc.gz": (warc / "warcio_example.warc.gz").read_bytes(),
+            "page.html": (html / sorted(p.name for p in html.glob("*.html"))[0]).read_bytes(),
+        }
     if source == "books":
         alice = (shared_data / "books" / "en_alice_pg11.txt").read_bytes()
         return {"alice.txt.gz": gzip.compress(alice), "alice.txt": alice}
@@ -84,8 +87,13 @@ def test_mutated_inputs_are_all_accounted_for(shared_data, tmp_path, source):
             (inputs / names[-1]).write_bytes(mutate(data, rng))
     output = tmp_path / "out"
     pipeline = write_pipeline(tmp_path, source, [inputs], output, files_per_shard=4, timeout_seconds=5)
-    result = subprocess.run([sys.executable, "-m", "curate.cli", "run", str(pipeline), "--workers", "2", "--no-progress"],
-                            cwd=REPO, capture_output=True, text=True, timeout=RUN_LIMIT_SECONDS)
+    result = subprocess.run(
+        [sys.executable, "-m", "curate.cli", "run", str(pipeline), "--workers", "2", "--no-progress"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=RUN_LIMIT_SECONDS,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     kept, rejected = read_stage(output, "extract"), read_rejected(output, "extract")
     kept_rows = kept.to_pylist() if kept is not None else []
@@ -103,8 +111,10 @@ def test_mutated_inputs_are_all_accounted_for(shared_data, tmp_path, source):
 def test_mutated_parquet_stage_inputs_fail_their_shard_by_name(shared_data, tmp_path):
     """A later stage trusts Parquet it is given, but damaged files must not crash the run or pass
     unnoticed: each one gives its documents or fails its own shard, named, and the rest finish."""
-    rows = [{"id": p.name, "source": "books", "text": p.read_text(encoding="utf-8-sig")}
-            for p in sorted((shared_data / "books").glob("en_*.txt"))]
+    rows = [
+        {"id": p.name, "source": "books", "text": p.read_text(encoding="utf-8-sig")}
+        for p in sorted((shared_data / "books").glob("en_*.txt"))
+    ]
     buffer = io.BytesIO()
     pq.write_table(make_documents(rows), buffer)
     rng = random.Random("fuzz-parquet")
@@ -115,14 +125,25 @@ def test_mutated_parquet_stage_inputs_fail_their_shard_by_name(shared_data, tmp_
         data = buffer.getvalue()
         (inputs / f"{name}.parquet").write_bytes(data if name == "intact" else mutate(data, rng))
     pipeline = tmp_path / "quality.yaml"
-    pipeline.write_text(f"name: fuzz\ninput: {inputs}\noutput: {tmp_path / 'out'}\nstages:\n"
-                        "  - {stage: quality, c4: false, fineweb: false}\n")
-    result = subprocess.run([sys.executable, "-m", "curate.cli", "run", str(pipeline), "--workers", "2", "--no-progress"],
-                            cwd=REPO, capture_output=True, text=True, timeout=RUN_LIMIT_SECONDS)
+    pipeline.write_text(
+        f"name: fuzz\ninput: {inputs}\noutput: {tmp_path / 'out'}\nstages:\n"
+        "  - {stage: quality, c4: false, fineweb: false}\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "curate.cli", "run", str(pipeline), "--workers", "2", "--no-progress"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=RUN_LIMIT_SECONDS,
+    )
     assert result.returncode in (0, 1), result.stderr[-3000:]  # never a signal (a crash in pyarrow)
     failed = set()
     if result.returncode == 1:  # the message lists one failed shard a line, then the first traceback
-        failed = {line.split(":")[0].strip() for line in result.stderr.split("first traceback:")[0].splitlines()[1:] if line.strip()}
+        failed = {
+            line.split(":")[0].strip()
+            for line in result.stderr.split("first traceback:")[0].splitlines()[1:]
+            if line.strip()
+        }
         assert result.stderr.startswith(f"curate: stage 'quality' (main): {len(failed)} of {len(names)} shards failed")
     done = {p.stem for p in (tmp_path / "out" / "_state" / "quality" / "main").glob("*.json")}
     assert "intact" in done and done | failed == set(names) and not done & failed
@@ -134,8 +155,10 @@ def test_mutated_jsonl_sources_give_records_or_an_error_naming_the_file(shared_d
     from curate.core.params import ConfigError
 
     jsonl = shared_data / "web" / "jsonl"
-    originals = {"plain.jsonl": (jsonl / "dolma_cc_en_head-0091.jsonl").read_bytes(),
-                 "packed.jsonl.gz": (jsonl / "dolma_provided_documents_000.json.gz").read_bytes()}
+    originals = {
+        "plain.jsonl": (jsonl / "dolma_cc_en_head-0091.jsonl").read_bytes(),
+        "packed.jsonl.gz": (jsonl / "dolma_provided_documents_000.json.gz").read_bytes(),
+    }
     rng = random.Random("fuzz-jsonl")
     for seed in range(4 * SEEDS_PER_FORMAT):
         for name, data in originals.items():
@@ -156,15 +179,19 @@ READER_FORMATS = ["jsonl", "jsonl.gz", "jsonl.zst", "json", "parquet", "csv", "a
 def document_rows(shared_data: Path) -> list[dict]:
     from read_fixtures import dolma_records
 
-    return [{"id": r["id"], "text": r["text"], "url": r["metadata"].get("url"), "added": r["added"]}
-            for r in dolma_records(shared_data)]
+    return [
+        {"id": r["id"], "text": r["text"], "url": r["metadata"].get("url"), "added": r["added"]}
+        for r in dolma_records(shared_data)
+    ]
 
 
 def wrong_types(rows: list[dict]) -> list[dict]:
     """The same documents with values of other types: text as a number, a list, an object, null; url as an object."""
     odd = [5, [1, 2], {"t": "x"}, None]
-    return [{**r, "text": odd[i % 4]} if i % 3 == 0 else {**r, "url": {"href": r["url"]}} if i % 3 == 1 else r
-            for i, r in enumerate(rows)]
+    return [
+        {**r, "text": odd[i % 4]} if i % 3 == 0 else {**r, "url": {"href": r["url"]}} if i % 3 == 1 else r
+        for i, r in enumerate(rows)
+    ]
 
 
 def encode(fmt: str, rows: list[dict], typed: bool = False) -> bytes:
@@ -190,8 +217,12 @@ def encode(fmt: str, rows: list[dict], typed: bool = False) -> bytes:
         lines = plain.getvalue().split(b"\n")
         return b"\n".join(lines[:10] + [b'"x","y","z","one too many"'] + lines[10:])
     if typed:
-        table = table.set_column(table.schema.get_field_index("text"), "text", pa.array([[t] for t in table["text"].to_pylist()]))
-        table = table.set_column(table.schema.get_field_index("url"), "url", pa.array([{"href": u} for u in table["url"].to_pylist()]))
+        table = table.set_column(
+            table.schema.get_field_index("text"), "text", pa.array([[t] for t in table["text"].to_pylist()])
+        )
+        table = table.set_column(
+            table.schema.get_field_index("url"), "url", pa.array([{"href": u} for u in table["url"].to_pylist()])
+        )
     buffer = io.BytesIO()
     if fmt == "parquet":
         pq.write_table(table, buffer, row_group_size=8)
@@ -236,7 +267,10 @@ def test_mutated_documents_in_every_reader_format_are_all_accounted_for(shared_d
     original = encode(fmt, rows)
     rng = random.Random(f"fuzz-reader-{fmt}")
     inputs = tmp_path / "inputs"
-    files = {f"a-intact.{fmt}": original, f"b-typed.{fmt}": encode(fmt, wrong_types(rows) if fmt.startswith("json") else rows, typed=True)}
+    files = {
+        f"a-intact.{fmt}": original,
+        f"b-typed.{fmt}": encode(fmt, wrong_types(rows) if fmt.startswith("json") else rows, typed=True),
+    }
     files |= {f"m{seed:02d}.{fmt}": mutate(original, rng) for seed in range(2 * SEEDS_PER_FORMAT)}
     for name, data in files.items():
         if fmt == "arrow":  # a datasets.save_to_disk folder each: its .arrow beside the descriptions
@@ -250,17 +284,34 @@ def test_mutated_documents_in_every_reader_format_are_all_accounted_for(shared_d
             (inputs / name).write_bytes(data)
     output = tmp_path / "out"
     pipeline = tmp_path / "read.yaml"
-    pipeline.write_text(yaml.safe_dump({"name": "fuzz", "input": str(inputs), "output": str(output), "reader": {"shard_bytes": 1_000_000},
-                                        "stages": [{"stage": "langid"}]}))
-    result = subprocess.run([sys.executable, "-m", "curate.cli", "run", str(pipeline), "--workers", "2", "--no-progress", "--materialize"],
-                            cwd=REPO, capture_output=True, text=True, timeout=RUN_LIMIT_SECONDS)
+    pipeline.write_text(
+        yaml.safe_dump(
+            {
+                "name": "fuzz",
+                "input": str(inputs),
+                "output": str(output),
+                "reader": {"shard_bytes": 1_000_000},
+                "stages": [{"stage": "langid"}],
+            }
+        )
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "curate.cli", "run", str(pipeline), "--workers", "2", "--no-progress", "--materialize"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=RUN_LIMIT_SECONDS,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     kept, rejected = read_stage(output, "read"), read_rejected(output, "read")
     kept_rows = kept.to_pylist() if kept is not None else []
     rejected_rows = rejected.to_pylist() if rejected is not None else []
     seen = {row["path"] for row in kept_rows + rejected_rows}
-    silent = [name for name, data in files.items() if not any(name.split(".")[0] in path for path in seen)
-              and not reads_as_empty(fmt, data)]
+    silent = [
+        name
+        for name, data in files.items()
+        if not any(name.split(".")[0] in path for path in seen) and not reads_as_empty(fmt, data)
+    ]
     assert silent == [], f"files with no document and no rejection: {silent}"
     assert all(row["reason"] and row["detail"] for row in rejected_rows)
     assert {r["id"] for r in rows} <= {row["id"] for row in kept_rows}  # the intact file, whole

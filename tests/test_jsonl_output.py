@@ -1,5 +1,6 @@
 """A run with `output_format: jsonl.gz` (its last stage and rejected rows as JSON lines) is read by
 `curate report`, `curate sample` and `curate export` as fully as the same run written as Parquet."""
+
 from __future__ import annotations
 
 import pytest
@@ -24,11 +25,21 @@ def runs(shared_data, tmp_path_factory):
     for fmt in ("parquet", "jsonl.gz"):
         outputs[fmt] = root / fmt
         config = root / f"{fmt}.yaml"
-        config.write_text(yaml.safe_dump({"input": str(inputs), "output": str(outputs[fmt]), "output_format": fmt,
-                                          "reader": {"url": "metadata.url"},
-                                          "stages": [{"stage": "langid", "languages": ["en"]}, {"stage": "quality"}]}))
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "input": str(inputs),
+                    "output": str(outputs[fmt]),
+                    "output_format": fmt,
+                    "reader": {"url": "metadata.url"},
+                    "stages": [{"stage": "langid", "languages": ["en"]}, {"stage": "quality"}],
+                }
+            )
+        )
         run_curate("run", str(config), "--no-progress")
-    assert list((outputs["jsonl.gz"] / "quality").glob("*.jsonl.gz")) and not list((outputs["jsonl.gz"] / "quality").glob("*.parquet"))
+    assert list((outputs["jsonl.gz"] / "quality").glob("*.jsonl.gz")) and not list(
+        (outputs["jsonl.gz"] / "quality").glob("*.parquet")
+    )
     return outputs
 
 
@@ -36,7 +47,9 @@ def test_report_reads_json_lines_like_parquet(runs):
     parquet, jsonl = load_run(runs["parquet"]), load_run(runs["jsonl.gz"])
     assert jsonl.kept_stage == parquet.kept_stage == "quality"
     assert 0 < jsonl.kept.total == parquet.kept.total < 30
-    assert {k: v[0] for k, v in jsonl.reasons["quality"].items()} == {k: v[0] for k, v in parquet.reasons["quality"].items()}
+    assert {k: v[0] for k, v in jsonl.reasons["quality"].items()} == {
+        k: v[0] for k, v in parquet.reasons["quality"].items()
+    }
     assert sum(v[0] for v in jsonl.reasons["quality"].values()) == 30 - jsonl.kept.total
     for column in ("gopher_word_count", "language_score"):  # the signals the histograms draw
         assert sorted(jsonl.kept.numbers(column)) == pytest.approx(sorted(parquet.kept.numbers(column)))
@@ -51,18 +64,24 @@ def test_report_reads_json_lines_like_parquet(runs):
 
 
 def test_sample_prints_dropped_json_lines_by_reason(runs):
-    result = run_curate("sample", str(runs["jsonl.gz"] / "rejected" / "quality"), "--reason", "gopher_quality", "-n", "2")
+    result = run_curate(
+        "sample", str(runs["jsonl.gz"] / "rejected" / "quality"), "--reason", "gopher_quality", "-n", "2"
+    )
     assert result.stdout.count("reason: gopher_quality.") == 2 and "[1/2 of" in result.stdout
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
 def test_export_of_json_lines_loads_with_datasets(tmp_path, runs, fmt):
     kept = datasets.load_dataset("json", data_dir=str(runs["jsonl.gz"] / "quality"), split="train")
-    result = run_curate("export", str(runs["jsonl.gz"] / "quality"), str(tmp_path / "ds"), "--format", fmt, "--max-shard-size", "20KB")
+    result = run_curate(
+        "export", str(runs["jsonl.gz"] / "quality"), str(tmp_path / "ds"), "--format", fmt, "--max-shard-size", "20KB"
+    )
     loaded = datasets.load_dataset(str(tmp_path / "ds"), split="train")
     assert len(list((tmp_path / "ds" / "data").iterdir())) >= 2  # split by the size limit
     assert loaded.num_rows == kept.num_rows > 0 and sorted(loaded["id"]) == sorted(kept["id"])
-    assert sorted(loaded["text"]) == sorted(kept["text"]) and {"language", "gopher_word_count"} <= set(loaded.column_names)
+    assert sorted(loaded["text"]) == sorted(kept["text"]) and {"language", "gopher_word_count"} <= set(
+        loaded.column_names
+    )
     card = (tmp_path / "ds" / "README.md").read_text()
     assert "| quality | 30 |" in card and f"{kept.num_rows} documents" in result.stdout
 

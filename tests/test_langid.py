@@ -1,4 +1,5 @@
 """The langid stage on real pages, books and a Common Crawl slice from ../shared/data."""
+
 from __future__ import annotations
 
 import json
@@ -18,15 +19,28 @@ from curate.langid.stage import LangIdParams, LangIdStage
 
 # Pages whose language a reader can tell from the site (and did, reading them).
 PAGES = {
-    "bmjv.de.konsum.html": "de", "spiegel.de.albtraum.html": "de", "zeit.de.zugverkehr.html": "de",
-    "heise.de.lithium.html": "de", "blog.python.org.html": "en", "theguardian.com.academics.html": "en",
-    "nature.com.telescope.html": "en", "stackoverflow.com.rust.html": "en", "franceculture.fr.idees.html": "fr",
-    "laviedesidees.fr.evaluation.html": "fr", "psl.eu.luniversite.html": "fr", "soundofscience.fr.1927.html": "fr",
+    "bmjv.de.konsum.html": "de",
+    "spiegel.de.albtraum.html": "de",
+    "zeit.de.zugverkehr.html": "de",
+    "heise.de.lithium.html": "de",
+    "blog.python.org.html": "en",
+    "theguardian.com.academics.html": "en",
+    "nature.com.telescope.html": "en",
+    "stackoverflow.com.rust.html": "en",
+    "franceculture.fr.idees.html": "fr",
+    "laviedesidees.fr.evaluation.html": "fr",
+    "psl.eu.luniversite.html": "fr",
+    "soundofscience.fr.1927.html": "fr",
 }
 # A short French local-news teaser (698 characters, mostly names and dates): the model says fr, unsure.
 UNSURE_FRENCH = "lanouvellerepublique.fr.martin.html"
-BOOKS = {"kalamine_de_faust_1.txt": "de", "kalamine_fr_alice.txt": "fr", "en_alice_pg11.txt": "en",
-         "en_moby_dick_pg2701.txt": "en", "en_pride_and_prejudice_pg1342.txt": "en"}
+BOOKS = {
+    "kalamine_de_faust_1.txt": "de",
+    "kalamine_fr_alice.txt": "fr",
+    "en_alice_pg11.txt": "en",
+    "en_moby_dick_pg2701.txt": "en",
+    "en_pride_and_prejudice_pg1342.txt": "en",
+}
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -48,7 +62,9 @@ def langid(**params) -> LangIdStage:
 
 def run(stage: LangIdStage, rows: list[dict]) -> list[dict]:
     """Rows through the stage: each row with its language, score and (when dropped) reason and detail."""
-    table = pa.Table.from_pylist([{"id": r.get("id", str(i)), "source": r["source"], "text": r["text"]} for i, r in enumerate(rows)])
+    table = pa.Table.from_pylist(
+        [{"id": r.get("id", str(i)), "source": r["source"], "text": r["text"]} for i, r in enumerate(rows)]
+    )
     verdict = stage.process(table)
     out = verdict.table.to_pylist()
     for row, reason, detail in zip(out, verdict.reasons, verdict.details):
@@ -89,7 +105,11 @@ def test_languages_and_thresholds_decide_what_is_kept(pages):
     assert english["reason"] == "langid.language" and english["detail"].startswith("en (0.9")
     unsure = out[UNSURE_FRENCH]
     assert unsure["language"] == "fr" and 0.3 < unsure["language_score"] < 0.5  # below FineWeb's 0.65
-    assert unsure["reason"] == "langid.low_score" and "fr (0.3" in unsure["detail"] and "threshold 0.65" in unsure["detail"]
+    assert (
+        unsure["reason"] == "langid.low_score"
+        and "fr (0.3" in unsure["detail"]
+        and "threshold 0.65" in unsure["detail"]
+    )
     # a per-language threshold lets the unsure French page through and leaves the others at 0.65
     out = run(langid(thresholds={"fr": 0.3}), rows)
     assert all(r["reason"] is None for r in out)
@@ -100,12 +120,25 @@ def test_languages_and_thresholds_decide_what_is_kept(pages):
 
 
 def test_bad_input_is_a_recorded_rejection_and_code_is_kept_without_a_language():
-    rows = [{"source": "web", "text": ""}, {"source": "web", "text": " \n\t\u3000 "}, {"source": "web", "text": "😀🎉👍" * 20},
-            {"source": "web", "text": "a" * 5_000_000}, {"source": "code", "text": "def f():\n    return 1\n"},
-            {"source": "web", "text": "12,5 % -- 3.14 !!"}, {"source": "code", "text": ""}]
+    rows = [
+        {"source": "web", "text": ""},
+        {"source": "web", "text": " \n\t\u3000 "},
+        {"source": "web", "text": "😀🎉👍" * 20},
+        {"source": "web", "text": "a" * 5_000_000},
+        {"source": "code", "text": "def f():\n    return 1\n"},
+        {"source": "web", "text": "12,5 % -- 3.14 !!"},
+        {"source": "code", "text": ""},
+    ]
     out = run(langid(), rows)
-    assert [r["reason"] for r in out] == ["langid.empty_text", "langid.empty_text", "langid.no_letters", "langid.low_score",
-                                          None, "langid.no_letters", None]
+    assert [r["reason"] for r in out] == [
+        "langid.empty_text",
+        "langid.empty_text",
+        "langid.no_letters",
+        "langid.low_score",
+        None,
+        "langid.no_letters",
+        None,
+    ]
     assert out[0]["language"] is None and out[0]["language_score"] is None
     assert out[4]["language"] is None and out[4]["language_score"] is None
 
@@ -123,7 +156,10 @@ def test_bad_model_or_parameters_are_config_errors(tmp_path):
     with pytest.raises(ConfigError, match=f"'{text_file}' is not a fastText model"):
         checked({"model": str(text_file)})
     truncated = tmp_path / "truncated.ftz"
-    for cut in (100_000, 900_000):  # downloads cut short in the dictionary (fastText alone would eat ~16 GB) and in a matrix
+    for cut in (
+        100_000,
+        900_000,
+    ):  # downloads cut short in the dictionary (fastText alone would eat ~16 GB) and in a matrix
         truncated.write_bytes(open(default_model_path(), "rb").read()[:cut])
         with pytest.raises(ConfigError, match="truncated.ftz' is not a fastText model .the file ends early"):
             checked({"model": str(truncated)})
@@ -140,14 +176,20 @@ def test_curate_run_extract_then_langid(shared_data, tmp_path):
     folder = shared_data / "web" / "html" / "trafilatura_cache"
     names = ["bmjv.de.konsum.html", "blog.python.org.html", "franceculture.fr.idees.html", UNSURE_FRENCH]
     output = tmp_path / "out"
-    pipeline = {"name": "web", "input": [str(folder / n) for n in names], "output": str(output),
-                "stages": [{"stage": "extract", "source": "web"}, {"stage": "langid", "languages": ["de", "fr"]}]}
+    pipeline = {
+        "name": "web",
+        "input": [str(folder / n) for n in names],
+        "output": str(output),
+        "stages": [{"stage": "extract", "source": "web"}, {"stage": "langid", "languages": ["de", "fr"]}],
+    }
     path = tmp_path / "web.yaml"
     path.write_text(yaml.safe_dump(pipeline))
     run_curate("run", str(path), "--workers", "1")
     kept = read_stage(output, "langid").to_pylist()
     assert sorted((r["path"].rsplit("/", 1)[-1], r["language"]) for r in kept) == [
-        ("bmjv.de.konsum.html", "de"), ("franceculture.fr.idees.html", "fr")]
+        ("bmjv.de.konsum.html", "de"),
+        ("franceculture.fr.idees.html", "fr"),
+    ]
     rejected = {r["path"].rsplit("/", 1)[-1]: r for r in read_rejected(output, "langid").to_pylist()}
     assert rejected["blog.python.org.html"]["reason"] == "langid.language"
     assert rejected[UNSURE_FRENCH]["reason"] == "langid.low_score" and rejected[UNSURE_FRENCH]["language"] == "fr"
@@ -182,7 +224,9 @@ def test_an_apostrophe_look_alike_is_read_as_an_apostrophe(alice_sentences, apos
     rows = [{"source": "books", "text": re.sub(r"(?<=\w)[’'](?=\w)", apostrophe, s)} for s in alice_sentences]
     stage = langid(languages=["en"])
     ascii_out, out = run(stage, ascii_rows), run(stage, rows)
-    assert [r["language_score"] for r in out] == [r["language_score"] for r in ascii_out]  # the model reads the same line
+    assert [r["language_score"] for r in out] == [
+        r["language_score"] for r in ascii_out
+    ]  # the model reads the same line
     assert [r["text"] for r in out] == [r["text"] for r in rows]  # the stored text keeps its apostrophe
     assert sum(r["reason"] is None for r in out) >= 0.97 * len(rows)
 
@@ -190,13 +234,22 @@ def test_an_apostrophe_look_alike_is_read_as_an_apostrophe(alice_sentences, apos
 @pytest.mark.parametrize("mark", ["10. ", "(a) ", "a) ", "iv. ", "\u2022 ", "- ", "* "])
 def test_list_numbers_and_bullets_are_not_read_as_words(alice_sentences, mark):
     plain = run(langid(), [{"source": "books", "text": s} for s in alice_sentences])
-    listed = run(langid(), [{"source": "books", "text": "\n".join(mark + s for s in alice_sentences[i : i + 1])} for i in range(len(alice_sentences))])
+    listed = run(
+        langid(),
+        [
+            {"source": "books", "text": "\n".join(mark + s for s in alice_sentences[i : i + 1])}
+            for i in range(len(alice_sentences))
+        ],
+    )
     assert [r["language_score"] for r in listed] == [r["language_score"] for r in plain]
     assert all(r["text"].startswith(mark) for r in listed)
 
 
 def test_model_line_normalisation():
-    assert as_fasttext_line("10. First\n(b) second\n\u2022 third\n- fourth\n-5 degrees\nA line") == "First second third fourth -5 degrees A line"
+    assert (
+        as_fasttext_line("10. First\n(b) second\n\u2022 third\n- fourth\n-5 degrees\nA line")
+        == "First second third fourth -5 degrees A line"
+    )
     assert as_fasttext_line("don\u00b4t don\u02bct don\uff07t don`t") == "don't don't don't don't"
     assert as_fasttext_line("HEARTHRUG, NEAR THE FENDER") == "hearthrug, near the fender"
     assert as_fasttext_line("NASA and the ESA") == "NASA and the ESA"  # capitals in mixed-case text stay

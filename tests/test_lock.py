@@ -1,5 +1,6 @@
 """The run lock: a second run on one output folder fails naming the holder; stale locks
 (holder dead, or silent for too long on another host) are taken over by exactly one run."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,15 @@ from extract_fixtures import write_pipeline
 
 def write_lock(output, **fields):
     output.mkdir(parents=True, exist_ok=True)
-    record = {"owner": "someone", "host": socket.gethostname(), "pid": 1, "token": "old", "command": "curate run x",
-              "heartbeat": time.time(), **fields}
+    record = {
+        "owner": "someone",
+        "host": socket.gethostname(),
+        "pid": 1,
+        "token": "old",
+        "command": "curate run x",
+        "heartbeat": time.time(),
+        **fields,
+    }
     (output / LOCK_NAME).write_text(json.dumps(record))
 
 
@@ -32,9 +40,18 @@ def books_pipeline(shared_data, tmp_path):
 @pytest.mark.slow
 def test_second_run_on_a_held_folder_fails_naming_the_holder(books_pipeline, tmp_path):
     output = tmp_path / "out"
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from curate.core.lock import RunLock\n"
-                               f"with RunLock({str(output)!r}):\n print('held', flush=True); sys.stdin.read()"],
-                              cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from curate.core.lock import RunLock\n"
+            f"with RunLock({str(output)!r}):\n print('held', flush=True); sys.stdin.read()",
+        ],
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         second = run_curate("run", str(books_pipeline), "--no-progress", check=False)
@@ -117,7 +134,9 @@ def test_a_run_that_lost_its_lock_stops(tmp_path):
 @pytest.mark.slow
 def test_demo_takes_the_lock_too(shared_data, tmp_path):
     with RunLock(str(tmp_path / "demo")):
-        result = run_curate("demo", "--from", str(shared_data), "--output", str(tmp_path / "demo"), "--no-progress", check=False)
+        result = run_curate(
+            "demo", "--from", str(shared_data), "--output", str(tmp_path / "demo"), "--no-progress", check=False
+        )
         assert sorted(p.name for p in (tmp_path / "demo").iterdir()) == [LOCK_NAME]  # nothing else was written
     assert result.returncode == 1 and "another run is writing" in result.stderr
 

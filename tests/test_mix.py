@@ -1,4 +1,5 @@
 """common.mix manifests and plans, and the sampler drawing by the plan (train.data)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,13 +33,14 @@ def test_plan_follows_weights(tmp_path, token_data):  # noqa: F811
 
 
 def test_plan_caps_epochs_and_redistributes(tmp_path, token_data):  # noqa: F811
-    path = manifest_with(tmp_path, token_data, total_tokens=5_000_000, source1={"weight": 0.5, "max_epochs": 2},
-                         source0={"weight": 0.5})
+    path = manifest_with(
+        tmp_path, token_data, total_tokens=5_000_000, source1={"weight": 0.5, "max_epochs": 2}, source0={"weight": 0.5}
+    )
     plan = plan_mix(load_manifest(path))
     en, defr = plan.sources
-    assert defr.drawn == 2 * defr.available                    # capped at 2 epochs
-    assert en.drawn == 5_000_000 - defr.drawn                    # the rest goes to the uncapped source
-    assert any("en" in w and "epochs" in w for w in plan.warnings)   # en repeats > 4 epochs
+    assert defr.drawn == 2 * defr.available  # capped at 2 epochs
+    assert en.drawn == 5_000_000 - defr.drawn  # the rest goes to the uncapped source
+    assert any("en" in w and "epochs" in w for w in plan.warnings)  # en repeats > 4 epochs
 
 
 def test_plan_with_absolute_tokens_and_determinism(tmp_path, token_data):  # noqa: F811
@@ -51,16 +53,22 @@ def test_plan_with_absolute_tokens_and_determinism(tmp_path, token_data):  # noq
     assert plan_mix(load_manifest(path)).sources == plan.sources
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"source1": {"wieght": 0.3}}, r"sources\[1\]\.wieght: unknown key \(did you mean 'weight'\?\)"),
-    ({"sead": 3}, r"sead: unknown key \(did you mean 'seed'\?\)"),
-    ({"seq_len": "long"}, r"seq_len: expected an integer, got 'long'"),
-    ({"source0": {"weight": -1}}, r"sources\[0\]\.weight: expected a non-negative number"),
-    ({"source0": {"weight": 0}, "source1": {"weight": 0}}, r"all weights are zero"),
-    ({"source1": {"path": "nowhere"}}, r"sources\[1\]\.path: token directory .*nowhere not found"),
-    ({"source0": {"tokens": 5}}, r"sources\[0\]: give either 'weight' or 'tokens'"),
-    ({"tokenizer": {"hash": "0" * 64}}, r"sources\[0\]\.path: shards made with tokenizer .* but tokenizer\.hash uses 0000"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"source1": {"wieght": 0.3}}, r"sources\[1\]\.wieght: unknown key \(did you mean 'weight'\?\)"),
+        ({"sead": 3}, r"sead: unknown key \(did you mean 'seed'\?\)"),
+        ({"seq_len": "long"}, r"seq_len: expected an integer, got 'long'"),
+        ({"source0": {"weight": -1}}, r"sources\[0\]\.weight: expected a non-negative number"),
+        ({"source0": {"weight": 0}, "source1": {"weight": 0}}, r"all weights are zero"),
+        ({"source1": {"path": "nowhere"}}, r"sources\[1\]\.path: token directory .*nowhere not found"),
+        ({"source0": {"tokens": 5}}, r"sources\[0\]: give either 'weight' or 'tokens'"),
+        (
+            {"tokenizer": {"hash": "0" * 64}},
+            r"sources\[0\]\.path: shards made with tokenizer .* but tokenizer\.hash uses 0000",
+        ),
+    ],
+)
 def test_manifest_errors_name_file_and_key(tmp_path, token_data, changes, message):  # noqa: F811
     path = manifest_with(tmp_path, token_data, **changes)
     with pytest.raises(ManifestError, match=message) as error:
@@ -84,7 +92,9 @@ def test_manifest_checks_the_tokenizer_file_hash(tmp_path, token_data):  # noqa:
 def test_manifest_refuses_mixed_tokenizers_and_vocabularies(tmp_path, token_data):  # noqa: F811
     docs = [[1, 2, 3, 4] * 50]
     other_tokenizer = write_token_dir(tmp_path / "other", docs, "f" * 64, token_data.eot_id)
-    other_vocab = write_token_dir(tmp_path / "vocab", docs, token_data.tokenizer_hash, token_data.eot_id, vocab_size=2048)
+    other_vocab = write_token_dir(
+        tmp_path / "vocab", docs, token_data.tokenizer_hash, token_data.eot_id, vocab_size=2048
+    )
     path = manifest_with(tmp_path, token_data, source1={"path": str(other_tokenizer)})
     with pytest.raises(ManifestError, match=r"sources\[1\]\.path: shards made with tokenizer ffff"):
         load_manifest(path)
@@ -110,7 +120,7 @@ def test_sampler_rows_are_windows_of_their_source(tmp_path, token_data):  # noqa
     for row, s in zip(rows, source):
         stream = np.concatenate([shard.tokens for shard in plan.manifest.sources[s].data.shards]).astype(np.int64)
         starts = np.flatnonzero(stream[:-64] == row[0])
-        assert any(np.array_equal(stream[i:i + 65], row) for i in starts)
+        assert any(np.array_equal(stream[i : i + 65], row) for i in starts)
 
 
 def test_sampler_is_deterministic_and_covers_each_epoch(tmp_path, token_data):  # noqa: F811
@@ -122,7 +132,7 @@ def test_sampler_is_deterministic_and_covers_each_epoch(tmp_path, token_data):  
     n = a.sources[1].count
     draws = k[source == 1]
     first_epoch = draws[draws < n]
-    assert np.array_equal(np.sort(first_epoch), np.arange(n))   # each draw number once; the epoch is a permutation
+    assert np.array_equal(np.sort(first_epoch), np.arange(n))  # each draw number once; the epoch is a permutation
 
 
 def test_documents_shorter_than_seq_len_are_packed_but_tiny_sources_fail(tmp_path, token_data):  # noqa: F811

@@ -1,4 +1,5 @@
 """Text repair (the normalize stage) and typographic quotes in language ID, on real pages and books."""
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,16 @@ def page(shared_data, name: str) -> dict:
 
 
 def test_clean_real_pages_and_books_are_not_touched(shared_data):
-    rows = [page(shared_data, p.name) for p in sorted((shared_data / "web" / "html" / "trafilatura_cache").glob("*.html"))[:60]]
-    rows += [r for p in sorted((shared_data / "books").glob("*_*.txt")) for r in books.read(str(p), ExtractParams(source="books")) if isinstance(r, dict)]
+    rows = [
+        page(shared_data, p.name)
+        for p in sorted((shared_data / "web" / "html" / "trafilatura_cache").glob("*.html"))[:60]
+    ]
+    rows += [
+        r
+        for p in sorted((shared_data / "books").glob("*_*.txt"))
+        for r in books.read(str(p), ExtractParams(source="books"))
+        if isinstance(r, dict)
+    ]
     table = normalize(rows)
     assert table["text"].to_pylist() == [r["text"] for r in rows]
     assert all(sum(table[c].to_pylist()) == 0 for c in COLUMNS)
@@ -61,13 +70,17 @@ def test_nfc_control_characters_and_quotes(shared_data):
     assert table["normalize_nfc"].to_pylist() == [1, 0] and table["normalize_control_chars"].to_pylist()[1] >= 6
     curly = page(shared_data, "mercurynews.com.2023.01.16.letters-1119.html")
     uncurled = normalize([curly], uncurl_quotes=True)
-    assert "\u2019" not in uncurled["text"][0].as_py() and uncurled["normalize_quotes"][0].as_py() == curly["text"].count("\u2019") + curly["text"].count("\u201c") + curly["text"].count("\u201d") + curly["text"].count("\u2018")
+    assert "\u2019" not in uncurled["text"][0].as_py() and uncurled["normalize_quotes"][0].as_py() == curly[
+        "text"
+    ].count("\u2019") + curly["text"].count("\u201c") + curly["text"].count("\u201d") + curly["text"].count("\u2018")
 
 
 def test_bad_input_empty_and_a_line_longer_than_ftfys_segment():
     # 1.2 million characters of mojibake on one line: over ftfy's 1,000,000-character segment, so the line is
     # repaired in pieces as a 10 MB one would be, at an eighth of the time (ftfy needs seconds per million)
-    table = normalize([{"id": "e", "source": "web", "text": ""}, {"id": "l", "source": "web", "text": "caf\u00c3\u00a9 " * 200_000}])
+    table = normalize(
+        [{"id": "e", "source": "web", "text": ""}, {"id": "l", "source": "web", "text": "caf\u00c3\u00a9 " * 200_000}]
+    )
     assert table["text"][0].as_py() == "" and table["text"][1].as_py().startswith("café café")
 
 
@@ -75,8 +88,14 @@ def test_english_lines_with_curly_apostrophes_reach_the_langid_threshold(shared_
     """Real English lines with U+2019 from the sample pages: lid.176 alone scores several below
     FineWeb's 0.65 (0.58 for "isn’t settled science"); read with ASCII quotes they pass."""
     lines = []
-    for name in ("mercurynews.com.2023.01.16.letters-1119.html", "knowtechie.com.rally.html", "pluralsight.com.python.html"):
-        lines += [line for line in page(shared_data, name)["text"].split("\n") if "\u2019" in line and 20 < len(line) < 120]
+    for name in (
+        "mercurynews.com.2023.01.16.letters-1119.html",
+        "knowtechie.com.rally.html",
+        "pluralsight.com.python.html",
+    ):
+        lines += [
+            line for line in page(shared_data, name)["text"].split("\n") if "\u2019" in line and 20 < len(line) < 120
+        ]
     identifier = LanguageIdentifier(default_model_path())
     raw = [identifier.model.predict(line, k=1) for line in lines]
     before = sum(label[0] == "__label__en" and score[0] >= 0.65 for label, score in raw)
@@ -98,7 +117,9 @@ def test_curate_run_before_langid(shared_data, tmp_path):
     broken = {**original, "id": "broken", "text": original["text"].encode("utf-8").decode("cp1252", errors="ignore")}
     pq.write_table(make_documents([original, broken]), tmp_path / "docs.parquet")
     pipeline = tmp_path / "p.yaml"
-    pipeline.write_text(f"input: {tmp_path / 'docs.parquet'}\noutput: {tmp_path / 'out'}\nstages:\n  - stage: normalize\n  - stage: langid\n    languages: [de]\n")
+    pipeline.write_text(
+        f"input: {tmp_path / 'docs.parquet'}\noutput: {tmp_path / 'out'}\nstages:\n  - stage: normalize\n  - stage: langid\n    languages: [de]\n"
+    )
     run_curate("run", str(pipeline))
     table = read_stage(tmp_path / "out", "langid")
     assert table.num_rows == 2 and table["normalize_encoding"].to_pylist() == [0, 1]

@@ -1,5 +1,6 @@
 """The pii stage on the planted forms and near-misses of pii_forms.py, one test each: every form
 replaced (with its URL or sentence around it kept), every near-miss left exactly as it was."""
+
 from __future__ import annotations
 
 import pytest
@@ -41,5 +42,7 @@ def test_near_miss_is_left_alone(name, text):
 
 
 def test_remove_mode_cuts_an_address_out_of_a_url_and_keeps_the_rest():
-    out, count = redacted("https://news.example.org/unsubscribe?email=t.mueller@gmx.de&list=7 and 2606:4700:4700::1111", mode="remove")
+    out, count = redacted(
+        "https://news.example.org/unsubscribe?email=t.mueller@gmx.de&list=7 and 2606:4700:4700::1111", mode="remove"
+    )
     assert (out, count) == ("https://news.example.org/unsubscribe?email=&list=7 and ", 2)

@@ -1,6 +1,7 @@
 """Faults found on data the filters had not seen, each checked on real data from ../shared/data:
 bad-word entries with symbols, plays in the book settings, Gutenberg credits, rejection details,
 and the Gopher alpha-words denominator."""
+
 from __future__ import annotations
 
 import re
@@ -15,7 +16,9 @@ from curate.extract import books
 from curate.extract.stage import ExtractParams
 from curate.quality.stage import QualityParams, QualityStage
 
-BOOKS_YAML = next(s for s in yaml.safe_load((REPO / "pipelines" / "books.yaml").read_text())["stages"] if s["stage"] == "quality")
+BOOKS_YAML = next(
+    s for s in yaml.safe_load((REPO / "pipelines" / "books.yaml").read_text())["stages"] if s["stage"] == "quality"
+)
 BOOK_SETTINGS = {k: v for k, v in BOOKS_YAML.items() if k != "stage"}
 OLD_BOOK_SETTINGS = {"c4": False, "fineweb": False, "gopher_quality": {"max_words": None, "min_alpha_words_ratio": 0.7}}
 
@@ -44,11 +47,18 @@ def test_bad_words_with_symbols_are_matched_as_written(shared_data, tmp_path):
     listing.write_text("a$$\nsh!t\nf*ck\n", encoding="utf-8")  # split into words this list was "a", "sh", "f"
     pages = english_pages(shared_data)
     assert len(pages) >= 20
-    settings = {"gopher_repetition": False, "gopher_quality": False, "fineweb": False,
-                "c4": {"bad_words_file": str(listing), "remove_lines": False, "min_sentences": None}}
+    settings = {
+        "gopher_repetition": False,
+        "gopher_quality": False,
+        "fineweb": False,
+        "c4": {"bad_words_file": str(listing), "remove_lines": False, "min_sentences": None},
+    }
     clean = judge(pages, ["en"] * len(pages), **settings)
     assert clean.reasons == [None] * len(pages)  # no real page spells these words
-    planted = [{**pages[0], "text": pages[0]["text"] + "\nWhat a pain in the a$$."}, {**pages[1], "text": pages[1]["text"] + " a$$et"}]
+    planted = [
+        {**pages[0], "text": pages[0]["text"] + "\nWhat a pain in the a$$."},
+        {**pages[1], "text": pages[1]["text"] + " a$$et"},
+    ]
     verdict = judge(planted, ["en", "en"], **settings)
     assert verdict.reasons == ["c4.bad_words", None]
 
@@ -60,7 +70,15 @@ def test_book_settings_keep_a_play_with_speaker_paragraphs(shared_data):
     old = judge([play], ["de"], **OLD_BOOK_SETTINGS)
     assert old.reasons == ["gopher_repetition.dup_para_fraction"]
     assert judge([play], ["de"], **BOOK_SETTINGS).reasons == [None]
-    novels = [book(shared_data, n) for n in ("en_alice_pg11.txt", "en_moby_dick_pg2701.txt", "en_pride_and_prejudice_pg1342.txt", "kalamine_fr_alice.txt")]
+    novels = [
+        book(shared_data, n)
+        for n in (
+            "en_alice_pg11.txt",
+            "en_moby_dick_pg2701.txt",
+            "en_pride_and_prejudice_pg1342.txt",
+            "kalamine_fr_alice.txt",
+        )
+    ]
     assert judge(novels, ["en", "en", "en", "fr"], **BOOK_SETTINGS).reasons == [None] * 4
     doubled = {**novels[0], "text": novels[0]["text"] * 2}  # a book pasted twice is still caught
     assert judge([doubled], ["en"], **BOOK_SETTINGS).reasons[0].startswith("gopher_repetition.")
@@ -71,7 +89,9 @@ def test_gutenberg_volunteer_credits_are_removed(shared_data):
         text = book(shared_data, name)["text"]
         assert "Produced by" not in text[:3000]
     assert book(shared_data, "en_moby_dick_pg2701.txt")["text"].startswith("MOBY-DICK;\n\nor, THE WHALE.")
-    assert "produced by the" in book(shared_data, "en_pride_and_prejudice_pg1342.txt")["text"]  # the novel's own words stay
+    assert (
+        "produced by the" in book(shared_data, "en_pride_and_prejudice_pg1342.txt")["text"]
+    )  # the novel's own words stay
 
 
 def test_rejections_carry_the_value_and_the_limit(shared_data):
@@ -83,6 +103,18 @@ def test_rejections_carry_the_value_and_the_limit(shared_data):
 
 def test_alpha_words_of_words_is_the_papers_ratio(shared_data):
     alice = book(shared_data, "en_alice_pg11.txt")
-    tokens = judge([alice], ["en"], **{**OLD_BOOK_SETTINGS, "gopher_quality": {"max_words": None, "alpha_words_of": "tokens"}}).table["gopher_alpha_words_ratio"][0].as_py()
-    words = judge([alice], ["en"], **{**OLD_BOOK_SETTINGS, "gopher_quality": {"max_words": None, "alpha_words_of": "words"}}).table["gopher_alpha_words_ratio"][0].as_py()
+    tokens = (
+        judge(
+            [alice], ["en"], **{**OLD_BOOK_SETTINGS, "gopher_quality": {"max_words": None, "alpha_words_of": "tokens"}}
+        )
+        .table["gopher_alpha_words_ratio"][0]
+        .as_py()
+    )
+    words = (
+        judge(
+            [alice], ["en"], **{**OLD_BOOK_SETTINGS, "gopher_quality": {"max_words": None, "alpha_words_of": "words"}}
+        )
+        .table["gopher_alpha_words_ratio"][0]
+        .as_py()
+    )
     assert tokens < 0.8 < 0.98 < words  # punctuation tokens drag the datatrove ratio under Gopher's 0.8

@@ -1,5 +1,6 @@
 """Source labels and quality profiles: each source judged by the settings that fit it, and a warning when
 rules tuned on web pages remove too much of a source that is not web (issue #32 item 7, #33 item 6)."""
+
 from __future__ import annotations
 
 import json
@@ -72,7 +73,9 @@ def warnings(verdict, limit: float = 0.25) -> list[str]:
 
 
 def test_a_books_profile_is_what_the_books_pipeline_sets():
-    books_yaml = next(s for s in yaml.safe_load((REPO / "pipelines" / "books.yaml").read_text())["stages"] if s["stage"] == "quality")
+    books_yaml = next(
+        s for s in yaml.safe_load((REPO / "pipelines" / "books.yaml").read_text())["stages"] if s["stage"] == "quality"
+    )
     assert books_yaml.get("profile") == "books"
     params = build_params(QualityParams, {"profile": "books"}, "test")
     assert params.c4 is False and params.fineweb is False
@@ -91,7 +94,9 @@ def test_any_source_label_is_accepted_by_extract_and_the_reader():
     assert build_params(ExtractParams, {"source": "wiki", "reader": "web"}, "test").reader == "web"
     assert build_params(ExtractParams, {"source": "books"}, "test").reader == "books"
     assert build_params(ReaderConfig, {"source": "forum"}, "test").source == "forum"
-    with pytest.raises(ConfigError, match="source: expected one of 'web', 'books', 'code', or another name with 'reader'"):
+    with pytest.raises(
+        ConfigError, match="source: expected one of 'web', 'books', 'code', or another name with 'reader'"
+    ):
         build_params(ExtractParams, {"source": "wiki"}, "test")
 
 
@@ -123,7 +128,9 @@ def test_wikipedia_style_articles_under_web_rules_are_reported_and_not_under_the
 
 
 def test_datatroves_alpha_words_count_on_encyclopedic_text_is_reported_by_its_rule():
-    verdict = judge(wiki_rows(), sources={"wiki": {"profile": "encyclopedic", "gopher_quality": {"alpha_words_of": "tokens"}}})
+    verdict = judge(
+        wiki_rows(), sources={"wiki": {"profile": "encyclopedic", "gopher_quality": {"alpha_words_of": "tokens"}}}
+    )
     assert verdict.reasons == [None, "gopher_quality.alpha_words"]  # the composer's dates and titles: 77% of tokens
     [warning] = warnings(verdict)
     assert warning.startswith("rule gopher_quality.alpha_words removed") and "of source 'wiki'" in warning
@@ -136,11 +143,17 @@ def test_web_sources_are_not_reported():
 
 
 def test_books_under_web_rules_lose_most_of_their_bytes_and_it_is_reported(shared_data):
-    rows = [row for path in sorted((shared_data / "books").glob("*.txt")) if not path.name.startswith("LICENSE")
-            for row in books.read(str(path), ExtractParams(source="books"))]
+    rows = [
+        row
+        for path in sorted((shared_data / "books").glob("*.txt"))
+        if not path.name.startswith("LICENSE")
+        for row in books.read(str(path), ExtractParams(source="books"))
+    ]
     languages = [{"English": "en", "German": "de", "French": "fr"}[row["declared_language"]] for row in rows]
     # the web defaults: Moby-Dick and Pride and Prejudice are over 100,000 words
-    assert warnings(judge(rows, languages))[0].startswith("rule gopher_quality.word_count removed 79.3% of source 'books'")
+    assert warnings(judge(rows, languages))[0].startswith(
+        "rule gopher_quality.word_count removed 79.3% of source 'books'"
+    )
     # the word limit lifted, C4 keeps the lines that end in a stop: a paragraph's last line of hard-wrapped text
     verdict = judge(rows, languages, gopher_quality={"max_words": None})
     assert verdict.reasons.count(None) == 4  # (and Moby-Dick, half the bytes, breaks FineWeb's repeated-lines rule)
@@ -152,17 +165,28 @@ def test_books_under_web_rules_lose_most_of_their_bytes_and_it_is_reported(share
 @pytest.mark.slow
 def test_a_run_labels_its_documents_warns_and_its_report_says_so(shared_data, tmp_path):
     output = tmp_path / "out"
-    pipeline = {"name": "books-as-web", "input": str(shared_data / "books"), "output": str(output),
-                "stages": [{"stage": "extract", "source": "gutenberg", "reader": "books"}, {"stage": "quality"}]}
+    pipeline = {
+        "name": "books-as-web",
+        "input": str(shared_data / "books"),
+        "output": str(output),
+        "stages": [{"stage": "extract", "source": "gutenberg", "reader": "books"}, {"stage": "quality"}],
+    }
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump(pipeline))
     result = curate_in_process("run", str(path), "--no-progress")
-    assert "warning: quality: rule gopher_quality.word_count removed" in result.stderr and "of source 'gutenberg'" in result.stderr
+    assert (
+        "warning: quality: rule gopher_quality.word_count removed" in result.stderr
+        and "of source 'gutenberg'" in result.stderr
+    )
     report = json.loads((output / "reports" / "quality" / "source_shares.json").read_text())
-    assert report["sources"]["gutenberg"]["removed"]["gopher_quality.word_count"]["share"] > 0.7  # two novels over 100k words
+    assert (
+        report["sources"]["gutenberg"]["removed"]["gopher_quality.word_count"]["share"] > 0.7
+    )  # two novels over 100k words
     assert set(read_stage(output, "extract")["source"].to_pylist()) == {"gutenberg"}
     curate_in_process("report", str(output), "--html", str(tmp_path / "report"))
-    assert "Warning: quality: rule gopher_quality.word_count removed" in (tmp_path / "report" / "index.html").read_text()
+    assert (
+        "Warning: quality: rule gopher_quality.word_count removed" in (tmp_path / "report" / "index.html").read_text()
+    )
 
 
 def test_settings_with_sources_survive_the_round_trip_through_pipeline_yaml():
@@ -170,7 +194,11 @@ def test_settings_with_sources_survive_the_round_trip_through_pipeline_yaml():
 
     from curate.core.pipeline import build_stages
 
-    [stage] = build_stages([{"stage": "quality", "sources": {"books": "books", "wiki": {"profile": "encyclopedic", "c4": False}}}], "test")
-    written = yaml.safe_load(yaml.safe_dump({"stage": "quality", "name": stage.name, **dataclasses.asdict(stage.params)}))
+    [stage] = build_stages(
+        [{"stage": "quality", "sources": {"books": "books", "wiki": {"profile": "encyclopedic", "c4": False}}}], "test"
+    )
+    written = yaml.safe_load(
+        yaml.safe_dump({"stage": "quality", "name": stage.name, **dataclasses.asdict(stage.params)})
+    )
     [again] = build_stages([written], "test")
     assert again.config_hash == stage.config_hash and again.params.sources["wiki"].c4 is False

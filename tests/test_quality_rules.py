@@ -1,6 +1,7 @@
 """Each rule of the heuristic filters on a few inline lines: the text that breaks it and the nearest
 text that does not, one behaviour a test (as datatrove's tests/pipeline/filters). The documents go
 through the real quality (or code_quality) stage, with only the filter under test switched on."""
+
 from __future__ import annotations
 
 import math
@@ -49,8 +50,12 @@ def test_ordinary_prose_passes_every_filter_untouched():
 
 # Gopher quality (Rae et al. 2021, A1.1)
 
+
 def test_gopher_too_few_words():
-    assert reason("Too short to be a page, this line has only a few words in it.", "gopher_quality") == "gopher_quality.word_count"
+    assert (
+        reason("Too short to be a page, this line has only a few words in it.", "gopher_quality")
+        == "gopher_quality.word_count"
+    )
     assert reason(PROSE, "gopher_quality") is None
 
 
@@ -65,7 +70,10 @@ def test_gopher_word_count_skips_punctuation():
 
 
 def test_gopher_words_too_short_on_average():
-    assert reason("I am a cat, so I go up to my mat and sit on it. " * 8, "gopher_quality") == "gopher_quality.mean_word_length"
+    assert (
+        reason("I am a cat, so I go up to my mat and sit on it. " * 8, "gopher_quality")
+        == "gopher_quality.mean_word_length"
+    )
 
 
 def test_gopher_words_too_long_on_average():
@@ -74,7 +82,9 @@ def test_gopher_words_too_long_on_average():
 
 
 def test_gopher_mean_word_length_does_not_apply_to_chinese():
-    reason_, row = run("我们今天去公园散步，天气很好。我们看到了很多花。然后我们回家吃饭了！" * 5, "gopher_quality", "zh")
+    reason_, row = run(
+        "我们今天去公园散步，天气很好。我们看到了很多花。然后我们回家吃饭了！" * 5, "gopher_quality", "zh"
+    )
     assert row["gopher_word_count"] >= 50  # a word per Han character
     assert math.isnan(row["gopher_mean_word_length"]) and reason_ is None  # and zh has no stop-word list
 
@@ -91,7 +101,10 @@ def test_gopher_too_many_ellipses():
 
 def test_gopher_mostly_bullet_lines():
     assert reason("\n".join("• " + line for line in PROSE_LINES), "gopher_quality") == "gopher_quality.bullet_lines"
-    assert reason("\n".join(("- " + line) if i % 2 else line for i, line in enumerate(PROSE_LINES)), "gopher_quality") is None
+    assert (
+        reason("\n".join(("- " + line) if i % 2 else line for i, line in enumerate(PROSE_LINES)), "gopher_quality")
+        is None
+    )
 
 
 def test_gopher_too_many_lines_end_in_an_ellipsis():
@@ -117,7 +130,9 @@ ENCYCLOPEDIC = (
 def test_alpha_words_are_whitespace_words_by_default_so_encyclopedic_punctuation_does_not_count():
     _, row = run(ENCYCLOPEDIC, "gopher_quality")
     assert row["gopher_alpha_words_ratio"] > 0.8  # "(0.39", "87.97", "(1974-75)", "45%", "[1]." have no letter
-    assert reason(ENCYCLOPEDIC, "gopher_quality", alpha_words_of="tokens", min_words=None) == "gopher_quality.alpha_words"
+    assert (
+        reason(ENCYCLOPEDIC, "gopher_quality", alpha_words_of="tokens", min_words=None) == "gopher_quality.alpha_words"
+    )
 
 
 def test_alpha_words_of_tokens_is_datatrove_every_punctuation_mark_a_word():
@@ -136,14 +151,18 @@ def test_alpha_words_a_pipe_table_counts_against_a_page_under_whitespace_words_o
 
 
 def test_gopher_too_few_stop_words():
-    text = ("Green hills rise above quiet valleys where farmers grow wheat, barley, oats. "
-            "Cows graze near old stone walls while swallows circle overhead. ") * 4
+    text = (
+        "Green hills rise above quiet valleys where farmers grow wheat, barley, oats. "
+        "Cows graze near old stone walls while swallows circle overhead. "
+    ) * 4
     assert reason(text, "gopher_quality") == "gopher_quality.stop_words"
 
 
 def test_gopher_stop_words_are_the_documents_language():
-    german = ("Der Fluss fließt durch die alte Stadt und an der Mühle vorbei, die dort seit zwei Jahrhunderten steht. "
-              "Im Frühling steigt das Wasser, und die Leute am Ufer bringen ihre Boote in Sicherheit. ") * 3
+    german = (
+        "Der Fluss fließt durch die alte Stadt und an der Mühle vorbei, die dort seit zwei Jahrhunderten steht. "
+        "Im Frühling steigt das Wasser, und die Leute am Ufer bringen ihre Boote in Sicherheit. "
+    ) * 3
     assert reason(german, "gopher_quality", "en") == "gopher_quality.stop_words"
     assert reason(german, "gopher_quality", "de") is None
 
@@ -154,6 +173,7 @@ def test_gopher_stop_words_are_case_sensitive_as_in_datatrove():
 
 
 # Gopher repetition (Rae et al. 2021, table A1)
+
 
 def test_repeated_paragraphs():
     a, b = PROSE_LINES[0], PROSE_LINES[1]
@@ -200,6 +220,7 @@ def test_repeated_long_phrases():
 
 # C4 (Raffel et al. 2020, section 2.2): lines removed, then the page judged on what is left
 
+
 def c4_text(text: str, **settings) -> str:
     reason_, row = run(text, "c4", min_sentences=None, **settings)
     assert reason_ is None
@@ -223,19 +244,27 @@ def test_c4_removes_a_line_with_a_word_over_1000_characters():
 
 
 def test_c4_cuts_citation_marks():
-    assert c4_text("The mill was built in 1820.[1] It burned down[citation needed] and was rebuilt.[edit]") == \
-        "The mill was built in 1820. It burned down and was rebuilt."
+    assert (
+        c4_text("The mill was built in 1820.[1] It burned down[citation needed] and was rebuilt.[edit]")
+        == "The mill was built in 1820. It burned down and was rebuilt."
+    )
 
 
 def test_c4_removes_javascript_and_policy_lines():
-    noise = ["Please enable JavaScript to view the comments.", "This site uses cookies to improve your visit.",
-             "Read our privacy policy before you sign up."]
+    noise = [
+        "Please enable JavaScript to view the comments.",
+        "This site uses cookies to improve your visit.",
+        "Read our privacy policy before you sign up.",
+    ]
     assert c4_text("\n".join([*noise, PROSE])) == PROSE
 
 
 def test_c4_lorem_ipsum_drops_the_page():
     assert reason(PROSE + "\nLorem ipsum dolor sit amet, consectetur adipiscing elit.", "c4") == "c4.lorem_ipsum"
-    assert reason(PROSE + "\nLorem ipsum dolor sit amet, consectetur adipiscing elit.", "c4", drop_lorem_ipsum=False) is None
+    assert (
+        reason(PROSE + "\nLorem ipsum dolor sit amet, consectetur adipiscing elit.", "c4", drop_lorem_ipsum=False)
+        is None
+    )
 
 
 def test_c4_curly_bracket_drops_the_page():
@@ -248,8 +277,12 @@ def test_c4_too_few_sentences():
 
 
 def test_c4_sentences_skip_abbreviations():
-    _, row = run("Mr. Smith met Dr. Jones in Washington D.C. on Monday. They spoke about the U.S. economy, e.g. jobs. "
-                 "It rained! Did they stay?", "c4", min_sentences=None)
+    _, row = run(
+        "Mr. Smith met Dr. Jones in Washington D.C. on Monday. They spoke about the U.S. economy, e.g. jobs. "
+        "It rained! Did they stay?",
+        "c4",
+        min_sentences=None,
+    )
     assert row["c4_sentences"] == 4
 
 
@@ -270,6 +303,7 @@ def test_c4_rejected_pages_keep_their_original_text():
 
 
 # bad words (C4's LDNOOBW rule, with a ratio)
+
 
 def bad(*entries: str) -> BadWords:
     return BadWords(frozenset(entries))
@@ -305,6 +339,7 @@ def test_an_empty_bad_word_list_is_a_config_error(tmp_path):
 
 # FineWeb (Penedo et al. 2024)
 
+
 def test_fineweb_too_few_lines_end_in_punctuation():
     lines = [line.rstrip(".") for line in PROSE_LINES] * 2
     lines[0] += "."  # 1 of 12 lines: 0.08 < 0.12
@@ -313,8 +348,14 @@ def test_fineweb_too_few_lines_end_in_punctuation():
 
 def test_fineweb_too_many_short_lines():
     short = ["It rained all day.", "We stayed in.", "The fire was warm.", "Tea was served."]
-    assert reason("\n".join([*short, *short[::-1], *short[1:3], PROSE_LINES[0]]).replace("in.", "inside."), "fineweb",
-                  max_char_dup_ratio=None) == "fineweb.short_line_ratio"
+    assert (
+        reason(
+            "\n".join([*short, *short[::-1], *short[1:3], PROSE_LINES[0]]).replace("in.", "inside."),
+            "fineweb",
+            max_char_dup_ratio=None,
+        )
+        == "fineweb.short_line_ratio"
+    )
 
 
 def test_fineweb_repeated_line_characters():
@@ -329,11 +370,14 @@ def test_fineweb_too_many_newlines_per_word():
 
 def test_fineweb_is_measured_on_the_lines_c4_kept():
     _, alone = run("Home\nMenu\nLogin\nSearch\n" + PROSE, "fineweb")
-    _, after_c4 = run("Home\nMenu\nLogin\nSearch\n" + PROSE, c4={"min_sentences": None}, gopher_quality=False, gopher_repetition=False)
+    _, after_c4 = run(
+        "Home\nMenu\nLogin\nSearch\n" + PROSE, c4={"min_sentences": None}, gopher_quality=False, gopher_repetition=False
+    )
     assert alone["fineweb_short_line_ratio"] == 4 / 10 and after_c4["fineweb_short_line_ratio"] == 0
 
 
 # the stage around the filters
+
 
 def test_a_text_without_words_is_empty_text():
     assert run(" \n\t ")[0] == "empty_text"
@@ -345,7 +389,10 @@ def test_a_text_over_the_byte_budget_is_too_large():
 
 
 def test_a_threshold_set_to_null_turns_its_rule_off():
-    assert reason("Too short to be a page, this line has only a few words in it.", "gopher_quality", min_words=None) is None
+    assert (
+        reason("Too short to be a page, this line has only a few words in it.", "gopher_quality", min_words=None)
+        is None
+    )
 
 
 def test_signals_only_records_the_reason_and_drops_nothing():
@@ -363,19 +410,26 @@ def test_the_first_broken_rule_names_the_reason_and_its_value():
     assert verdict.reasons == ["gopher_quality.word_count"] and verdict.details == ["gopher_word_count 18 < 50"]
 
 
-@pytest.mark.parametrize("settings, message", [
-    ({"fineweb": {"max_short_line_ratio": 1.5}}, "'max_short_line_ratio' must be between 0 and 1"),
-    ({"gopher_quality": {"min_words": -1}}, "'min_words' must be 0 or more"),
-    ({"fineweb": {"short_line_length": -1}}, "'short_line_length' must be 0 or more"),
-    ({"gopher_quality": {"alpha_words_of": "letters"}}, "alpha_words_of: expected one of 'whitespace', 'tokens', 'words'"),
-    ({"c4": {"drop_lorem_ipsum": 0.5}}, "drop_lorem_ipsum: expected true or false"),
-])
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"fineweb": {"max_short_line_ratio": 1.5}}, "'max_short_line_ratio' must be between 0 and 1"),
+        ({"gopher_quality": {"min_words": -1}}, "'min_words' must be 0 or more"),
+        ({"fineweb": {"short_line_length": -1}}, "'short_line_length' must be 0 or more"),
+        (
+            {"gopher_quality": {"alpha_words_of": "letters"}},
+            "alpha_words_of: expected one of 'whitespace', 'tokens', 'words'",
+        ),
+        ({"c4": {"drop_lorem_ipsum": 0.5}}, "drop_lorem_ipsum: expected true or false"),
+    ],
+)
 def test_bad_limits_are_config_errors(settings, message):
     with pytest.raises(ConfigError, match=message):
         build_params(QualityParams, settings, "test")
 
 
 # code_quality (The Stack / StarCoder), on source == "code" rows
+
 
 def code_reason(text: str, language: str = "Python", source: str = "code", **settings) -> str | None:
     stage = CodeQualityStage("code_quality", build_params(CodeQualityParams, settings, "test"))
@@ -395,7 +449,9 @@ def test_code_a_line_over_1000_characters():
 
 
 def test_code_lines_too_long_on_average():
-    assert code_reason("values = [" + ", ".join(f"item{i}" for i in range(20)) + "]\n") == "code_quality.mean_line_length"
+    assert (
+        code_reason("values = [" + ", ".join(f"item{i}" for i in range(20)) + "]\n") == "code_quality.mean_line_length"
+    )
 
 
 def test_code_too_few_letters_and_digits():
@@ -423,7 +479,10 @@ def test_code_a_table_of_literals():
 def test_code_limits_per_language():
     wide = "values = [" + ", ".join(f"item{i}" for i in range(20)) + "]\n"
     assert code_reason(wide, "JSON", languages={"json": {"max_mean_line_length": 500}}) is None
-    assert code_reason(wide, "Python", languages={"json": {"max_mean_line_length": 500}}) == "code_quality.mean_line_length"
+    assert (
+        code_reason(wide, "Python", languages={"json": {"max_mean_line_length": 500}})
+        == "code_quality.mean_line_length"
+    )
 
 
 def test_code_rules_skip_documents_that_are_not_code():

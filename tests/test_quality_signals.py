@@ -1,5 +1,6 @@
 """Quality signals on real text: values checked by hand, and the fast n-gram code against the
 plain string algorithm it replaces; the fast tokenizer and sentence rules against their plain forms."""
+
 from __future__ import annotations
 
 import math
@@ -19,15 +20,30 @@ from curate.quality.c4 import C4, SENTENCE_BREAK, C4Params, words_of
 from curate.quality.filters import Doc
 from curate.quality.fineweb import FineWeb, FineWebParams
 from curate.quality.gopher_quality import GopherQuality, GopherQualityParams
-from curate.quality.gopher_repetition import GopherRepetition, GopherRepetitionParams, NGrams, split_lines, split_paragraphs
-from curate.quality.words import ASCII_WORD, PUNCTUATION, PUNCTUATION_PLANES_END, TERMINAL_PUNCTUATION, TOKEN, split_words
+from curate.quality.gopher_repetition import (
+    GopherRepetition,
+    GopherRepetitionParams,
+    NGrams,
+    split_lines,
+    split_paragraphs,
+)
+from curate.quality.words import (
+    ASCII_WORD,
+    PUNCTUATION,
+    PUNCTUATION_PLANES_END,
+    TERMINAL_PUNCTUATION,
+    TOKEN,
+    split_words,
+)
 
 AUSTEN = "It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife."
 
 
 @pytest.fixture(scope="module")
 def pride(shared_data) -> str:
-    (book,) = books.read(str(shared_data / "books" / "en_pride_and_prejudice_pg1342.txt"), ExtractParams(source="books"))
+    (book,) = books.read(
+        str(shared_data / "books" / "en_pride_and_prejudice_pg1342.txt"), ExtractParams(source="books")
+    )
     return book["text"]
 
 
@@ -46,7 +62,9 @@ def test_gopher_quality_counts_words_symbols_and_stop_words_as_checked_by_hand(p
     assert values["gopher_stop_words"] == 3
     assert values["gopher_hash_ratio"] == values["gopher_ellipsis_ratio"] == 0
     assert values["gopher_bullet_lines_ratio"] == values["gopher_ellipsis_lines_ratio"] == 0
-    assert signals(GopherQuality(GopherQualityParams()), sentence)["gopher_alpha_words_ratio"] == 23 / 23  # whitespace words
+    assert (
+        signals(GopherQuality(GopherQualityParams()), sentence)["gopher_alpha_words_ratio"] == 23 / 23
+    )  # whitespace words
 
 
 def test_stop_words_follow_the_language_and_skip_languages_without_a_list():
@@ -69,7 +87,7 @@ def test_punctuation_covers_every_unicode_punctuation_character():
     """The import-time scan stops at plane 2: no code point past it is punctuation in this Python's Unicode."""
     beyond = (chr(c) for c in range(PUNCTUATION_PLANES_END, sys.maxunicode + 1))
     assert not [c for c in beyond if unicodedata.category(c)[0] == "P"]
-    assert {"\u00bf", "\u3001", "\U0001e95e", "\U00016af5"} <= PUNCTUATION   # Latin-1, CJK, plane 1 (Adlam, Bassa Vah)
+    assert {"\u00bf", "\u3001", "\U0001e95e", "\U00016af5"} <= PUNCTUATION  # Latin-1, CJK, plane 1 (Adlam, Bassa Vah)
 
 
 def test_repetition_fractions_of_duplicated_lines_and_paragraphs_by_hand(pride):
@@ -193,12 +211,15 @@ def test_c4_bad_word_rule_drops_pages_above_the_ratio(tmp_path, pride):
     assert [r.name for r in heuristic.rules()][-1] == "bad_words"
 
 
-
 def real_texts(shared_data, pride) -> list[str]:
     """Real books (CRLF, BOM) and web pages in several scripts."""
     moby = (shared_data / "books" / "en_moby_dick_pg2701.txt").read_bytes().decode("utf-8-sig")[:300_000]
     faust = (shared_data / "books" / "kalamine_de_faust_1.txt").read_text(encoding="utf-8")[:200_000]
-    pages = [row["text"] for row in web_rows(shared_data / "web" / "warc" / "resiliparse_warcfile.warc.gz") if isinstance(row, dict)]
+    pages = [
+        row["text"]
+        for row in web_rows(shared_data / "web" / "warc" / "resiliparse_warcfile.warc.gz")
+        if isinstance(row, dict)
+    ]
     return [pride[:300_000], moby, faust, *pages]
 
 
@@ -229,14 +250,25 @@ PLAIN_SENTENCE_BREAK = re.compile(
 
 
 def test_sentence_breaks_are_those_of_the_plain_pattern(shared_data, pride):
-    tricky = "Dr. No. e.g. U.S.A. Then... What?! Yes.\" No.) It ended.Then 3.5 etc. Inc. J. R. R. Tolkien. 你好。好！"
+    tricky = 'Dr. No. e.g. U.S.A. Then... What?! Yes." No.) It ended.Then 3.5 etc. Inc. J. R. R. Tolkien. 你好。好！'
     for line in [*real_lines(shared_data, pride), tricky]:
         assert SENTENCE_BREAK.findall(line) == PLAIN_SENTENCE_BREAK.findall(line), line
 
 
 def test_line_and_paragraph_splits_are_the_regex_splits_at_runs_of_newlines(shared_data, pride):
-    edges = ["", " ", "\n", "\n\n", "a\n", "\na", "\n\na\n\n\nb\n\n", "a\r\n\r\n\nb", " \n \n",
-             "a\n\n\n\nb", "a\n\n\n\n\nb\n\n\nc"]
+    edges = [
+        "",
+        " ",
+        "\n",
+        "\n\n",
+        "a\n",
+        "\na",
+        "\n\na\n\n\nb\n\n",
+        "a\r\n\r\n\nb",
+        " \n \n",
+        "a\n\n\n\nb",
+        "a\n\n\n\n\nb\n\n\nc",
+    ]
     for text in [*real_texts(shared_data, pride), *edges]:
         assert split_lines(text) == re.split(r"\n+", text)
         assert split_paragraphs(text) == re.split(r"\n{2,}", text.strip())

@@ -1,5 +1,6 @@
 """The quality stage on real documents: web pages extracted by curate's web extractor, Gutenberg
 books, a Chinese page; bad input; configuration errors; and a real `curate run`."""
+
 from __future__ import annotations
 
 import json
@@ -41,7 +42,11 @@ def html_page(shared_data, name: str) -> dict:
 def stats_page(shared_data) -> dict:
     """A tipping game's table of names and points (German), from the Common Crawl slice."""
     rows = web_rows(shared_data / "web" / "warc" / "resiliparse_warcfile.warc.gz")
-    return next(r for r in rows if isinstance(r, dict) and r["url"] == "http://06.live-radsport.ch/tippspiel/stats_140_petzi.html")
+    return next(
+        r
+        for r in rows
+        if isinstance(r, dict) and r["url"] == "http://06.live-radsport.ch/tippspiel/stats_140_petzi.html"
+    )
 
 
 @pytest.mark.parametrize(
@@ -83,7 +88,11 @@ def test_c4_rewrites_kept_text_and_rejected_documents_keep_theirs(shared_data):
 
 
 def test_gutenberg_books_pass_with_book_settings(shared_data):
-    rows = [row for path in sorted((shared_data / "books").glob("*.txt")) for row in books.read(str(path), ExtractParams(source="books"))]
+    rows = [
+        row
+        for path in sorted((shared_data / "books").glob("*.txt"))
+        for row in books.read(str(path), ExtractParams(source="books"))
+    ]
     rows = [row for row in rows if not isinstance(row, Rejection)]
     assert len(rows) == 5
     languages = [{"English": "en", "German": "de", "French": "fr"}[row["declared_language"]] for row in rows]
@@ -131,7 +140,9 @@ def test_signals_only_annotates_and_drops_nothing(shared_data):
 def test_thresholds_can_be_changed_or_switched_off(shared_data):
     page = stats_page(shared_data)
     assert judge([page], ["de"], gopher_repetition=False)[0] == ["gopher_quality.alpha_words"]
-    assert judge([page], ["de"], gopher_repetition=False, gopher_quality={"min_alpha_words_ratio": None})[0] != ["gopher_quality.alpha_words"]
+    assert judge([page], ["de"], gopher_repetition=False, gopher_quality={"min_alpha_words_ratio": None})[0] != [
+        "gopher_quality.alpha_words"
+    ]
     assert judge([page], ["de"], gopher_repetition=False, gopher_quality=False)[0] != ["gopher_quality.alpha_words"]
     _, rows = judge([page], ["de"], gopher_quality=False)
     assert "gopher_word_count" not in rows[0]  # a filter switched off computes nothing
@@ -151,7 +162,9 @@ def test_thresholds_can_be_changed_or_switched_off(shared_data):
 )
 def test_bad_thresholds_are_config_errors_before_any_work(tmp_path, params, message):
     path = tmp_path / "p.yaml"
-    path.write_text(f"name: t\ninput: {tmp_path}\noutput: {tmp_path / 'out'}\nstages:\n  - stage: quality\n    {params}\n")
+    path.write_text(
+        f"name: t\ninput: {tmp_path}\noutput: {tmp_path / 'out'}\nstages:\n  - stage: quality\n    {params}\n"
+    )
     with pytest.raises(ConfigError, match=message):
         load_pipeline(str(path))
 
@@ -167,13 +180,17 @@ def test_curate_run_extract_then_quality_writes_kept_and_rejected(shared_data, t
     )
     run_curate("run", str(path), "--no-progress")
     extracted, kept, rejected = read_stage(out, "extract"), read_stage(out, "quality"), read_rejected(out, "quality")
-    assert kept.num_rows > 10 and rejected.num_rows > 5  # 9 of 37 with the paper's alpha-words count (11+ with datatrove's)
+    assert (
+        kept.num_rows > 10 and rejected.num_rows > 5
+    )  # 9 of 37 with the paper's alpha-words count (11+ with datatrove's)
     assert kept.num_rows + rejected.num_rows == extracted.num_rows  # nothing lost
     assert set(rejected.column("stage").to_pylist()) == {"quality"}
     reasons = dict(zip(rejected.column("url").to_pylist(), rejected.column("reason").to_pylist()))
     # a publication list: "Article", "Code" and "- " lines repeat under every title
     assert reasons["https://dwadden.github.io/"] == "gopher_repetition.dup_line_fraction"
-    assert "https://commoncrawl.org/faq" not in reasons  # prose questions and answers (1.11 also extracted repeated menus)
+    assert (
+        "https://commoncrawl.org/faq" not in reasons
+    )  # prose questions and answers (1.11 also extracted repeated menus)
     assert reasons["https://creativecommons.org/"] == "gopher_quality.word_count"
     assert {"gopher_word_count", "c4_sentences", "fineweb_newline_ratio"} <= set(kept.column_names)
     stats = json.loads((out / "stats" / "quality.json").read_text())

@@ -1,6 +1,7 @@
 """The Ray executor on a real local Ray cluster (2 CPUs, shared by every test here):
 the same output as the local executor, a worker killed mid-stage is retried without
 losing or duplicating a document, and a clear message when Ray is not installed."""
+
 from __future__ import annotations
 
 import json
@@ -51,6 +52,7 @@ def run(pipeline_file: Path, executor) -> None:
 
 def stage_contents(output: Path, stage: str) -> dict:
     """Everything a user reads of a stage's result: kept and rejected rows (in id order) and stats."""
+
     def rows(table: pa.Table | None):
         if table is None:
             return None
@@ -126,8 +128,7 @@ def test_web_and_code_pipelines_on_ray_match_the_local_executor(ray_cluster, sha
     and two standard-library packages as code, through the shipped pipelines (filters and dedup included)."""
     from curate.core.ray_executor import RayExecutor
 
-    inputs = {"web": [shared_data / "web" / "warc"],
-              "code": [STDLIB / "json", STDLIB / "email"]}[source]
+    inputs = {"web": [shared_data / "web" / "warc"], "code": [STDLIB / "json", STDLIB / "email"]}[source]
     stages = demo_stages(source)
     local, on_ray = tmp_path / "local", tmp_path / "ray"
     run(write_pipeline(tmp_path / "local.yaml", [str(f) for f in inputs], local, stages), LocalExecutor(1))
@@ -140,8 +141,9 @@ def test_web_and_code_pipelines_on_ray_match_the_local_executor(ray_cluster, sha
 @pytest.mark.slow
 def test_curate_run_joins_a_running_cluster_with_ray_address(ray_cluster, books_demo, tmp_path):
     root, _, local = books_demo
-    pipeline = write_pipeline(tmp_path / "books.yaml", [str(root / "books"), str(root / "mirror")], tmp_path / "out",
-                              demo_stages("books")[:1])
+    pipeline = write_pipeline(
+        tmp_path / "books.yaml", [str(root / "books"), str(root / "mirror")], tmp_path / "out", demo_stages("books")[:1]
+    )
     address = ray_cluster.get_runtime_context().gcs_address
     result = run_curate("run", str(pipeline), "--executor", "ray", "--ray-address", address, "--no-progress")
     assert "extract" in result.stdout and "license_text 2" in result.stdout
@@ -158,7 +160,9 @@ def book_pieces(shared: Path, folder: Path, lines_per_piece: int = 250) -> int:
     for book in sorted((shared / "books").glob("*.txt")):
         lines = book.read_text(encoding="utf-8-sig").splitlines(keepends=True)
         for start in range(0, len(lines), lines_per_piece):
-            (folder / f"{book.stem}-{start // lines_per_piece:04d}.txt").write_text("".join(lines[start:start + lines_per_piece]))
+            (folder / f"{book.stem}-{start // lines_per_piece:04d}.txt").write_text(
+                "".join(lines[start : start + lines_per_piece])
+            )
             count += 1
     return count
 
@@ -211,11 +215,15 @@ def test_a_killed_worker_is_retried_and_nothing_is_lost_or_duplicated(ray_cluste
     run(write_pipeline(tmp_path / "local.yaml", [str(tmp_path / "pieces")], local, stages), LocalExecutor(1))
 
     killed: list[int] = []
-    killer = threading.Thread(target=kill_a_worker_mid_stage,
-                              args=(on_ray / "_state" / "extract" / "main", killed, time.monotonic() + 60))
+    killer = threading.Thread(
+        target=kill_a_worker_mid_stage, args=(on_ray / "_state" / "extract" / "main", killed, time.monotonic() + 60)
+    )
     killer.start()
     try:
-        run(write_pipeline(tmp_path / "ray.yaml", [str(tmp_path / "pieces")], on_ray, stages), RayExecutor(2, max_retries=3))
+        run(
+            write_pipeline(tmp_path / "ray.yaml", [str(tmp_path / "pieces")], on_ray, stages),
+            RayExecutor(2, max_retries=3),
+        )
     finally:
         killer.join()
     assert len(killed) == 1, "no Ray worker was caught running a shard task"
@@ -229,8 +237,18 @@ def test_a_killed_worker_is_retried_and_nothing_is_lost_or_duplicated(ray_cluste
 
 def test_without_ray_the_cli_says_how_to_install_it(monkeypatch, capsys, shared_data, tmp_path):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as if Ray were not installed
-    code = curate_main(["run", str(REPO / "pipelines" / "books.yaml"), "--input", str(shared_data / "books"),
-                        "--output", str(tmp_path / "out"), "--executor", "ray"])
+    code = curate_main(
+        [
+            "run",
+            str(REPO / "pipelines" / "books.yaml"),
+            "--input",
+            str(shared_data / "books"),
+            "--output",
+            str(tmp_path / "out"),
+            "--executor",
+            "ray",
+        ]
+    )
     error = capsys.readouterr().err
     assert code == 2
     assert "pip install 'rawtollm[ray]'" in error and "Traceback" not in error

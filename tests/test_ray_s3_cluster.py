@@ -5,6 +5,7 @@ here). Checks: the output equals a local-executor run's; a worker node removed m
 finishing on the others with the same output; the run lock refusing a second driver on the same S3
 prefix; completion records holding the inputs' ETags, so a rerun skips every finished shard.
 Needs the test extra's moto[server] and s3fs; small on purpose (a few book pieces): the machine is shared."""
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,13 @@ def s3():
     server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
-    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-           "AWS_ENDPOINT_URL": endpoint, "FSSPEC_S3": json.dumps({"endpoint_url": endpoint})}
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": endpoint,
+        "FSSPEC_S3": json.dumps({"endpoint_url": endpoint}),
+    }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     fsspec.config.conf["s3"] = {"endpoint_url": endpoint}
@@ -68,7 +74,9 @@ def cluster(s3):
     from ray.cluster_utils import Cluster
 
     small = {"object_store_memory": 80 * 2**20}
-    for attempt in range(3):  # Ray gives a raylet 30 s to register; on a loaded machine a start may miss that: start again
+    for attempt in range(
+        3
+    ):  # Ray gives a raylet 30 s to register; on a loaded machine a start may miss that: start again
         cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "resources": {"head": 1}, **small})
         try:
             big = cluster.add_node(num_cpus=2, resources={"big": 1}, **small)
@@ -91,14 +99,18 @@ def upload_pieces(shared: Path, fs, prefix: str, lines: int = 600) -> int:
     for name in ("en_alice_pg11.txt", "kalamine_de_faust_1.txt"):
         text = (shared / "books" / name).read_text(encoding="utf-8-sig").splitlines(keepends=True)
         for start in range(0, len(text), lines):
-            fs.pipe(f"{prefix}/{Path(name).stem}-{start // lines:03d}.txt", "".join(text[start:start + lines]).encode())
+            fs.pipe(
+                f"{prefix}/{Path(name).stem}-{start // lines:03d}.txt", "".join(text[start : start + lines]).encode()
+            )
             count += 1
     fs.copy(f"{prefix}/en_alice_pg11-001.txt", f"{prefix}/mirror-alice-001.txt")
     return count + 1
 
 
 def write_pipeline(path: Path, output: str, stages: list[dict]) -> Path:
-    path.write_text(yaml.safe_dump({"name": path.stem, "input": [f"s3://{BUCKET}/input"], "output": output, "stages": stages}))
+    path.write_text(
+        yaml.safe_dump({"name": path.stem, "input": [f"s3://{BUCKET}/input"], "output": output, "stages": stages})
+    )
     return path
 
 
@@ -115,17 +127,29 @@ def local_run(s3, shared_data, tmp_path_factory):
     root = tmp_path_factory.mktemp("ray_s3")
     upload_pieces(shared_data, s3, f"{BUCKET}/input")
     stages = [dict(s, files_per_shard=1) if s["stage"] == "extract" else s for s in demo_stages("books")]
-    run_pipeline(load_pipeline(str(write_pipeline(root / "first.yaml", f"s3://{BUCKET}/local", stages))), LocalExecutor(1), progress=False)
+    run_pipeline(
+        load_pipeline(str(write_pipeline(root / "first.yaml", f"s3://{BUCKET}/local", stages))),
+        LocalExecutor(1),
+        progress=False,
+    )
     tokenizer = root / "tokenizer.json"
-    train_tokenizer([str(download(s3, "local/dedup", root / "dedup"))], str(tokenizer), vocab_size=300, sample_bytes=2_000_000)
+    train_tokenizer(
+        [str(download(s3, "local/dedup", root / "dedup"))], str(tokenizer), vocab_size=300, sample_bytes=2_000_000
+    )
     stages.append({"stage": "tokenize", "tokenizer": str(tokenizer), "validation_fraction": 0.2})
-    run_pipeline(load_pipeline(str(write_pipeline(root / "local.yaml", f"s3://{BUCKET}/local", stages))), LocalExecutor(1), progress=False)
+    run_pipeline(
+        load_pipeline(str(write_pipeline(root / "local.yaml", f"s3://{BUCKET}/local", stages))),
+        LocalExecutor(1),
+        progress=False,
+    )
     return root, stages, download(s3, "local", root / "local")
 
 
 def records(fs, prefix: str) -> dict[str, str]:
     """Every completion record under the run's _state/, with its ETag (a rewritten record gets a new one)."""
-    return {p: fs.info(p)["ETag"] for p in fs.find(f"{BUCKET}/{prefix}/_state") if p.endswith(".json") and "/work/" not in p}
+    return {
+        p: fs.info(p)["ETag"] for p in fs.find(f"{BUCKET}/{prefix}/_state") if p.endswith(".json") and "/work/" not in p
+    }
 
 
 def test_three_node_cluster_on_s3_matches_local_survives_a_lost_node_and_resumes(s3, cluster, local_run):
@@ -144,7 +168,11 @@ def test_three_node_cluster_on_s3_matches_local_survives_a_lost_node_and_resumes
     def remove_node_mid_stage(deadline: float) -> None:
         """Once the first shard of the first pass is recorded done, take the 2-CPU node away (no graceful drain)."""
         while time.monotonic() < deadline:
-            done = [p for p in s3.find(f"{BUCKET}/ray/_state", refresh=True) if p.endswith(".json")] if s3.exists(f"{BUCKET}/ray/_state") else []
+            done = (
+                [p for p in s3.find(f"{BUCKET}/ray/_state", refresh=True) if p.endswith(".json")]
+                if s3.exists(f"{BUCKET}/ray/_state")
+                else []
+            )
             if done:
                 removed["finished_already"] = s3.exists(f"{BUCKET}/ray/stats/tokenize.json")
                 the_cluster.remove_node(big, allow_graceful=False)
@@ -185,8 +213,13 @@ def test_three_node_cluster_on_s3_matches_local_survives_a_lost_node_and_resumes
     lock = RunLock(f"s3://{BUCKET}/ray")
     lock.acquire()
     try:
-        second = subprocess.run([sys.executable, "-m", "studies.cli", "curate", "run", str(pipeline), "--no-progress"],
-                                cwd=REPO, capture_output=True, text=True, timeout=300)
+        second = subprocess.run(
+            [sys.executable, "-m", "studies.cli", "curate", "run", str(pipeline), "--no-progress"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     finally:
         lock.release()
     assert second.returncode != 0

@@ -1,5 +1,6 @@
 """Readers on real documents: format inference, the mapping checked before work, large files split
 into pieces that together read every record once, bad records rejected with a reason, fsspec URLs."""
+
 from __future__ import annotations
 
 import functools
@@ -52,16 +53,28 @@ def write_jsonl(path, rows, opener=open):
 
 
 def test_format_from_suffix_any_case_and_compression():
-    assert [infer_format(n) for n in ("a.jsonl", "A.JSONL.GZ", "b.json.zst", "c.ndjson.bz2", "d.Parquet", "e.tsv",
-                                      "f.csv.gz", "data-00000-of-00001.arrow")] == \
-        ["jsonl", "jsonl", "jsonl", "jsonl", "parquet", "csv", "csv", "arrow"]
+    assert [
+        infer_format(n)
+        for n in (
+            "a.jsonl",
+            "A.JSONL.GZ",
+            "b.json.zst",
+            "c.ndjson.bz2",
+            "d.Parquet",
+            "e.tsv",
+            "f.csv.gz",
+            "data-00000-of-00001.arrow",
+        )
+    ] == ["jsonl", "jsonl", "jsonl", "jsonl", "parquet", "csv", "csv", "arrow"]
     assert [infer_format(n) for n in ("g.txt", "h.parquet.gz", "README.md", "noext")] == [None] * 4
 
 
 def test_unknown_parameter_gets_a_did_you_mean():
     with pytest.raises(ConfigError, match="txt: unknown key \\(did you mean 'text'\\?\\)"):
         build_params(ReaderConfig, {"txt": "body"}, "pipeline.yaml: stages[0] (read)")
-    with pytest.raises(ConfigError, match="'language_score' is a column the pipeline writes itself.*input_language_score"):
+    with pytest.raises(
+        ConfigError, match="'language_score' is a column the pipeline writes itself.*input_language_score"
+    ):
         build_params(ReaderConfig, {"keep": ["language_score"]}, "p.yaml")
 
 
@@ -69,8 +82,15 @@ def test_unknown_parameter_gets_a_did_you_mean():
 def test_a_text_field_that_does_not_exist_stops_the_run_before_work(tmp_path, records):
     csv = write_csv(records, tmp_path / "in" / "docs.csv")
     config = tmp_path / "p.yaml"
-    config.write_text(yaml.safe_dump({"input": str(csv.parent), "output": str(tmp_path / "out"),
-                                      "stages": [{"stage": "read"}, {"stage": "langid"}]}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "input": str(csv.parent),
+                "output": str(tmp_path / "out"),
+                "stages": [{"stage": "read"}, {"stage": "langid"}],
+            }
+        )
+    )
     result = run_curate("run", str(config), "--no-progress", check=False)
     assert result.returncode == 2
     assert f"{csv}: reader key 'text': field 'text' not found; fields found: doc_id, body, link" in result.stderr
@@ -80,24 +100,35 @@ def test_a_text_field_that_does_not_exist_stops_the_run_before_work(tmp_path, re
 
 def test_nested_field_missing_names_the_nested_fields_found(tmp_path, records):
     path = write_jsonl(tmp_path / "d.jsonl", records[:3])
-    with pytest.raises(ConfigError, match=r"d.jsonl: reader key 'url': field 'metadata.link' not found; fields found: .*metadata.url"):
+    with pytest.raises(
+        ConfigError, match=r"d.jsonl: reader key 'url': field 'metadata.link' not found; fields found: .*metadata.url"
+    ):
         check([str(path)], ReaderConfig(url="metadata.link"))
 
 
 def test_dotted_paths_reach_into_parquet_structs(tmp_path, records):
     """Dolma's nested metadata as a Parquet struct column: the same dotted paths as in JSON."""
-    rows = [{"id": r["id"], "text": r["text"], "metadata": {k: r["metadata"].get(k) for k in ("url", "perplexity")}} for r in records]
+    rows = [
+        {"id": r["id"], "text": r["text"], "metadata": {k: r["metadata"].get(k) for k in ("url", "perplexity")}}
+        for r in records
+    ]
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "dolma.parquet")
-    documents, _ = read_all([tmp_path / "dolma.parquet"], ReaderConfig(url="metadata.url", keep=["metadata.perplexity"]))
+    documents, _ = read_all(
+        [tmp_path / "dolma.parquet"], ReaderConfig(url="metadata.url", keep=["metadata.perplexity"])
+    )
     assert documents["id"].to_pylist() == [r["id"] for r in records]
-    assert documents["url"].to_pylist() == [r["metadata"].get("url") for r in records] and documents["url"].null_count < 30
+    assert (
+        documents["url"].to_pylist() == [r["metadata"].get("url") for r in records] and documents["url"].null_count < 30
+    )
     assert documents["metadata_perplexity"].to_pylist() == [r["metadata"].get("perplexity") for r in records]
 
 
 def test_keep_mixes_paths_and_renamed_fields(tmp_path, records):
     """keep: [metadata.perplexity, {dolma_source: source}]: a path kept under its own name beside a renamed one."""
     path = write_jsonl(tmp_path / "d.jsonl", records[:5])
-    config = build_params(ReaderConfig, {"url": "metadata.url", "keep": ["metadata.perplexity", {"dolma_source": "source"}]}, "p.yaml")
+    config = build_params(
+        ReaderConfig, {"url": "metadata.url", "keep": ["metadata.perplexity", {"dolma_source": "source"}]}, "p.yaml"
+    )
     documents, _ = read_all([path], config)
     assert documents["metadata_perplexity"].to_pylist() == [r["metadata"].get("perplexity") for r in records[:5]]
     assert documents["dolma_source"].to_pylist() == [r["source"] for r in records[:5]]
@@ -107,11 +138,17 @@ def test_keep_mixes_paths_and_renamed_fields(tmp_path, records):
 
 def test_no_readable_file_and_unsupported_named_file_are_errors_naming_formats(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
-    with pytest.raises(ConfigError, match=r"no file the reader can read \(1 others, e.g. .*notes.txt\); supported: JSONL"):
+    with pytest.raises(
+        ConfigError, match=r"no file the reader can read \(1 others, e.g. .*notes.txt\); supported: JSONL"
+    ):
         plan([str(tmp_path)], ReaderConfig())
-    with pytest.raises(ConfigError, match=r"input '.*notes.txt': a format the reader does not support; supported: JSONL"):
+    with pytest.raises(
+        ConfigError, match=r"input '.*notes.txt': a format the reader does not support; supported: JSONL"
+    ):
         plan([str(tmp_path / "notes.txt")], ReaderConfig())
-    with pytest.raises(ConfigError, match=r"notes.txt: not readable as parquet: .*\(the reader's format is given as parquet\)"):
+    with pytest.raises(
+        ConfigError, match=r"notes.txt: not readable as parquet: .*\(the reader's format is given as parquet\)"
+    ):
         check([str(tmp_path / "notes.txt")], ReaderConfig(format="parquet"))  # named, so read as the format given
     (tmp_path / "notes.txt").write_text('{"text": "hello"}\n')
     documents, _ = read_all([tmp_path / "notes.txt"], ReaderConfig(format="jsonl"))
@@ -149,7 +186,9 @@ def test_one_large_jsonl_file_is_split_and_read_once_with_stable_derived_ids(tmp
     split, _ = read_all([path], config)
     whole, _ = read_all([path], ReaderConfig(shard_bytes=10**9, keep=["n"]))
     assert sorted(split["n"].to_pylist()) == list(range(400))  # each record exactly once
-    assert dict(zip(split["n"].to_pylist(), split["id"].to_pylist())) == dict(zip(whole["n"].to_pylist(), whole["id"].to_pylist()))
+    assert dict(zip(split["n"].to_pylist(), split["id"].to_pylist())) == dict(
+        zip(whole["n"].to_pylist(), whole["id"].to_pylist())
+    )
     assert len(set(split["id"].to_pylist())) == 400
 
 
@@ -169,7 +208,9 @@ def test_one_large_parquet_file_is_split_by_row_groups(tmp_path, records):
     shards = plan([str(path)], config)
     assert pq.ParquetFile(path).metadata.num_row_groups == 20 and len(shards) >= 3
     documents, _ = read_all([path], config)
-    assert documents.num_rows == 1200 and Counter(documents["id"].to_pylist()) == Counter(pq.read_table(path)["id"].to_pylist())
+    assert documents.num_rows == 1200 and Counter(documents["id"].to_pylist()) == Counter(
+        pq.read_table(path)["id"].to_pylist()
+    )
 
 
 @pytest.mark.slow
@@ -179,8 +220,9 @@ def test_bad_records_are_rejected_with_a_reason_and_the_rest_kept(tmp_path, reco
     folder.mkdir()
     write_jsonl(folder / "mixed.jsonl", rows)
     config = tmp_path / "p.yaml"
-    config.write_text(yaml.safe_dump({"input": str(folder), "output": str(tmp_path / "out"),
-                                      "stages": [{"stage": "read"}]}))
+    config.write_text(
+        yaml.safe_dump({"input": str(folder), "output": str(tmp_path / "out"), "stages": [{"stage": "read"}]})
+    )
     result = run_curate("run", str(config), "--no-progress")
     assert read_stage(tmp_path / "out", "read")["id"].to_pylist() == [records[0]["id"], records[2]["id"]]
     rejected = read_rejected(tmp_path / "out", "read")
@@ -235,11 +277,23 @@ def test_hf_datasets_path_reads_through_huggingface_hub(tmp_path, records):
     write_jsonl(repo / "data" / "train-0.jsonl.gz", records, gzip.open)
     (repo / "README.md").write_text("# a dataset card: not a document, named as skipped\n")
     config = tmp_path / "p.yaml"
-    config.write_text(yaml.safe_dump({"input": "hf://datasets/org/name", "output": str(tmp_path / "out"),
-                                      "stages": [{"stage": "read", "url": "metadata.url"}]}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "input": "hf://datasets/org/name",
+                "output": str(tmp_path / "out"),
+                "stages": [{"stage": "read", "url": "metadata.url"}],
+            }
+        )
+    )
     with Hub(repo) as hub:  # HfFileSystem reads HF_ENDPOINT when huggingface_hub is imported: a fresh process
-        result = subprocess.run([sys.executable, "-m", "curate.cli", "run", str(config), "--no-progress"], cwd=REPO,
-                                env={**os.environ, "HF_ENDPOINT": hub.endpoint, "PYTHONPATH": str(REPO)}, capture_output=True, text=True)
+        result = subprocess.run(
+            [sys.executable, "-m", "curate.cli", "run", str(config), "--no-progress"],
+            cwd=REPO,
+            env={**os.environ, "HF_ENDPOINT": hub.endpoint, "PYTHONPATH": str(REPO)},
+            capture_output=True,
+            text=True,
+        )
     assert result.returncode == 0, result.stderr
     documents = read_stage(tmp_path / "out", "read")
     assert sorted(documents["id"].to_pylist()) == sorted(r["id"] for r in records)

@@ -2,6 +2,7 @@
 `read` stage and run through langid -> quality -> dedup -> tokenize, then trained on. `curate run` runs in this
 process (curate_in_process: the same parser, runner and messages, without an interpreter and fastText load per
 call); the glob test keeps the real command line."""
+
 from __future__ import annotations
 
 import gzip
@@ -23,31 +24,61 @@ from curate.core.schema import DOCUMENT_SCHEMA
 pytestmark = pytest.mark.slow  # every test here runs a pipeline, a demo, a trainer or a subprocess (tests/conftest.py)
 
 FORMATS = {
-    "fineweb_parquet": (lambda recs, root: write_fineweb_parquet(recs, root / "fineweb" / "000_00000.parquet").parent,
-                        {"format": "parquet", "keep": {"dump": "dump", "date": "date", "token_count": "token_count",
-                                                      "fineweb_language_score": "language_score"}}),
-    "dolma_jsonl_gz": (lambda recs, root: write_dolma_jsonl_gz(recs, root / "dolma" / "cc_en_head-0000.json.gz").parent,
-                       {"url": "metadata.url", "keep": {"dolma_source": "source", "added": "added", "ccnet_perplexity": "metadata.perplexity"}}),
+    "fineweb_parquet": (
+        lambda recs, root: write_fineweb_parquet(recs, root / "fineweb" / "000_00000.parquet").parent,
+        {
+            "format": "parquet",
+            "keep": {
+                "dump": "dump",
+                "date": "date",
+                "token_count": "token_count",
+                "fineweb_language_score": "language_score",
+            },
+        },
+    ),
+    "dolma_jsonl_gz": (
+        lambda recs, root: write_dolma_jsonl_gz(recs, root / "dolma" / "cc_en_head-0000.json.gz").parent,
+        {
+            "url": "metadata.url",
+            "keep": {"dolma_source": "source", "added": "added", "ccnet_perplexity": "metadata.perplexity"},
+        },
+    ),
     "csv": (lambda recs, root: write_csv(recs, root / "docs.CSV"), {"text": "body", "id": "doc_id", "url": "link"}),
     "save_to_disk": (lambda recs, root: write_save_to_disk(recs, root / "saved"), {"keep": ["added"]}),
 }
 
 
 def pipeline(tmp_path, inputs, reader: dict, tokenizer) -> str:
-    stages = [{"stage": "langid", "languages": ["en"]}, {"stage": "quality"},
-              {"stage": "dedup"}, {"stage": "tokenize", "tokenizer": str(tokenizer), "validation_fraction": 0.1}]
+    stages = [
+        {"stage": "langid", "languages": ["en"]},
+        {"stage": "quality"},
+        {"stage": "dedup"},
+        {"stage": "tokenize", "tokenizer": str(tokenizer), "validation_fraction": 0.1},
+    ]
     path = tmp_path / "pipeline.yaml"
-    path.write_text(yaml.safe_dump({"name": "byod", "input": str(inputs), "output": str(tmp_path / "out"),
-                                    "reader": reader, "stages": stages}))
+    path.write_text(
+        yaml.safe_dump(
+            {"name": "byod", "input": str(inputs), "output": str(tmp_path / "out"), "reader": reader, "stages": stages}
+        )
+    )
     return str(path)
 
 
 def filters_pipeline(folder, inputs, output, **keys) -> str:
     """The issue's example: a top-level reader (Dolma JSONL.gz) before langid and quality."""
     path = folder / f"pipeline-{output.name}.yaml"
-    path.write_text(yaml.safe_dump({"name": "dolma", "input": [str(i) for i in inputs], "output": str(output),
-                                    "reader": {"url": "metadata.url", "keep": {"dolma_source": "source"}}, **keys,
-                                    "stages": [{"stage": "langid", "languages": ["en"]}, {"stage": "quality"}]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "dolma",
+                "input": [str(i) for i in inputs],
+                "output": str(output),
+                "reader": {"url": "metadata.url", "keep": {"dolma_source": "source"}},
+                **keys,
+                "stages": [{"stage": "langid", "languages": ["en"]}, {"stage": "quality"}],
+            }
+        )
+    )
     return str(path)
 
 
@@ -100,13 +131,28 @@ def train_on(shards, tokenizer, tmp_path) -> dict:
     pytest.importorskip("torch")
     from train.config import load_config
     from train.trainer import run_training
+
     manifest = tmp_path / "mix.yaml"
-    manifest.write_text(yaml.safe_dump({
-        "name": "byod", "seq_len": 32, "seed": 1, "total_tokens": 20_000,
-        "tokenizer": {"path": str(tokenizer), "hash": hashlib.sha256(tokenizer.read_bytes()).hexdigest()},
-        "sources": [{"name": "byod", "path": str(shards / "train"), "weight": 1.0, "validation": str(shards / "val")}]}))
-    return run_training(load_config(None, tiny_overrides(manifest, tmp_path / "run", max_steps=6, eval_interval=3,
-                                                         micro_batch=4, ckpt_interval=6))).losses
+    manifest.write_text(
+        yaml.safe_dump(
+            {
+                "name": "byod",
+                "seq_len": 32,
+                "seed": 1,
+                "total_tokens": 20_000,
+                "tokenizer": {"path": str(tokenizer), "hash": hashlib.sha256(tokenizer.read_bytes()).hexdigest()},
+                "sources": [
+                    {"name": "byod", "path": str(shards / "train"), "weight": 1.0, "validation": str(shards / "val")}
+                ],
+            }
+        )
+    )
+    return run_training(
+        load_config(
+            None,
+            tiny_overrides(manifest, tmp_path / "run", max_steps=6, eval_interval=3, micro_batch=4, ckpt_interval=6),
+        )
+    ).losses
 
 
 def test_fineweb_parquet_shards_train_a_model(tmp_path, records, tokenizer):
@@ -119,7 +165,7 @@ def test_fineweb_parquet_shards_train_a_model(tmp_path, records, tokenizer):
 @pytest.fixture
 def halves(tmp_path, records):
     """The 30 Dolma records as two JSONL.gz files of 15."""
-    return [write_dolma_jsonl_gz(records[i:i + 15], tmp_path / "in" / f"part-{i // 15}.jsonl.gz") for i in (0, 15)]
+    return [write_dolma_jsonl_gz(records[i : i + 15], tmp_path / "in" / f"part-{i // 15}.jsonl.gz") for i in (0, 15)]
 
 
 def test_reader_key_runs_fused_like_materialised_and_round_trips(tmp_path, halves):
@@ -132,8 +178,9 @@ def test_reader_key_runs_fused_like_materialised_and_round_trips(tmp_path, halve
     assert rows(read_stage(fused, "quality")) == rows(read_stage(materialized, "quality"))
     for stage in ("langid", "quality"):
         assert rows(read_rejected(fused, stage)) == rows(read_rejected(materialized, stage))
-        assert {k: stats(fused, stage)[k] for k in ("docs_in", "docs_out", "dropped")} == \
-               {k: stats(materialized, stage)[k] for k in ("docs_in", "docs_out", "dropped")}
+        assert {k: stats(fused, stage)[k] for k in ("docs_in", "docs_out", "dropped")} == {
+            k: stats(materialized, stage)[k] for k in ("docs_in", "docs_out", "dropped")
+        }
     assert set(read_stage(fused, "quality")["dolma_source"].to_pylist()) == {"common-crawl"}
 
     resolved = yaml.safe_load((fused / "pipeline.yaml").read_text())
@@ -146,15 +193,22 @@ def test_reader_key_runs_fused_like_materialised_and_round_trips(tmp_path, halve
 
 def test_a_glob_that_matches_nothing_is_an_error_naming_it(tmp_path, halves):
     glob = str(tmp_path / "in" / "*.parquet")
-    result = run_curate("run", filters_pipeline(tmp_path, [glob], tmp_path / "out"), check=False)  # the real command line
+    result = run_curate(
+        "run", filters_pipeline(tmp_path, [glob], tmp_path / "out"), check=False
+    )  # the real command line
     assert result.returncode == 2 and f"'{glob}' matches no file" in result.stderr and not (tmp_path / "out").exists()
 
 
 def test_jsonl_gz_output_loads_with_datasets(tmp_path, halves):
     import datasets
+
     out = tmp_path / "out"
-    curate_in_process("run", filters_pipeline(tmp_path, halves, out, output_format="jsonl.gz"), "--materialize", "--no-progress")
-    assert list((out / "langid").glob("*.parquet")) and not list((out / "langid").glob("*.jsonl.gz"))  # quality reads it
+    curate_in_process(
+        "run", filters_pipeline(tmp_path, halves, out, output_format="jsonl.gz"), "--materialize", "--no-progress"
+    )
+    assert list((out / "langid").glob("*.parquet")) and not list(
+        (out / "langid").glob("*.jsonl.gz")
+    )  # quality reads it
     kept = datasets.load_dataset("json", data_dir=str(out / "quality"), split="train")
     assert 0 < kept.num_rows == stats(out, "quality")["docs_out"] < 30
     assert {"id", "text", "language", "gopher_word_count", "dolma_source"} <= set(kept.column_names)
@@ -171,7 +225,9 @@ def test_one_stage_with_an_input_reads_it_through_the_reader(tmp_path, halves):
     second = {json.loads(line)["id"] for line in gzip.open(halves[1], "rt")}
     kept, dropped = read_stage(out, "quality"), read_rejected(out, "quality")
     assert set(kept["id"].to_pylist()) <= second and kept.num_rows > 0  # never the first run's documents
-    assert stats(out, "read")["docs_in"] == 15 and stats(out, "quality")["docs_in"] == 15 and "read 0" not in result.stdout
+    assert (
+        stats(out, "read")["docs_in"] == 15 and stats(out, "quality")["docs_in"] == 15 and "read 0" not in result.stdout
+    )
     assert set(dropped["id"].to_pylist()) <= second and kept.num_rows + dropped.num_rows == 15
 
     notes = tmp_path / "notes.txt"
@@ -180,15 +236,25 @@ def test_one_stage_with_an_input_reads_it_through_the_reader(tmp_path, halves):
     assert refused.returncode == 2 and str(notes) in refused.stderr and "JSONL (.jsonl" in refused.stderr
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
-    loud = curate_in_process("run", path, "--stage", "quality", "--input", str(empty), "--output", str(tmp_path / "empty"), "--no-progress")
+    loud = curate_in_process(
+        "run", path, "--stage", "quality", "--input", str(empty), "--output", str(tmp_path / "empty"), "--no-progress"
+    )
     assert "WARNING: read, quality read 0 documents" in loud.stdout
 
 
 def test_without_a_reader_one_stage_reads_its_input_by_suffix_a_whole_run_refuses(tmp_path, halves):
     out = tmp_path / "out"
     path = tmp_path / "plain.yaml"
-    path.write_text(yaml.safe_dump({"name": "plain", "input": str(halves[0]), "output": str(out),
-                                    "stages": [{"stage": "langid", "languages": ["en"]}, {"stage": "quality"}]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "plain",
+                "input": str(halves[0]),
+                "output": str(out),
+                "stages": [{"stage": "langid", "languages": ["en"]}, {"stage": "quality"}],
+            }
+        )
+    )
     refused = curate_in_process("run", str(path), check=False)  # langid first on JSON lines: the pipeline must say how
     assert refused.returncode == 2 and "reader:" in refused.stderr and str(halves[0]) in refused.stderr
     assert not (out / "quality").exists() and not (out / "_state").exists()
@@ -205,7 +271,10 @@ def test_dedup_and_tokenize_read_dolma_jsonl_gz_input_and_train(tmp_path, halves
     out = tmp_path / "out"
     path = filters_pipeline(tmp_path, halves, out)
     text = yaml.safe_load(open(path))
-    text["stages"] += [{"stage": "dedup"}, {"stage": "tokenize", "tokenizer": str(tokenizer), "validation_fraction": 0.1}]
+    text["stages"] += [
+        {"stage": "dedup"},
+        {"stage": "tokenize", "tokenizer": str(tokenizer), "validation_fraction": 0.1},
+    ]
     open(path, "w").write(yaml.safe_dump(text))
     (out / "read").mkdir(parents=True)  # an older run's shard beside where this run's go: never read
     stale = [{"id": "stale", "source": "web", "text": "A document of an older run. " * 30}]
@@ -220,7 +289,10 @@ def test_dedup_and_tokenize_read_dolma_jsonl_gz_input_and_train(tmp_path, halves
     assert set(kept["dolma_source"].to_pylist()) == {"common-crawl"}  # the reader's mapping applied
 
     curate_in_process("run", path, "--stage", "tokenize", "--input", str(tmp_path / "in"), "--no-progress")
-    tokenized = sum(json.loads((out / "tokenize" / split / "tokens.json").read_text())["num_documents"] for split in ("train", "val"))
+    tokenized = sum(
+        json.loads((out / "tokenize" / split / "tokens.json").read_text())["num_documents"]
+        for split in ("train", "val")
+    )
     assert stats(out, "tokenize")["docs_in"] == tokenized == 30  # every document read, none of shard-00099
     losses = train_on(out / "tokenize", tokenizer, tmp_path)
     assert sorted(losses) == list(range(6)) and all(loss > 0 for loss in losses.values())
@@ -231,9 +303,21 @@ def test_a_code_pipeline_reads_documents_for_one_stage_as_code(tmp_path):
     so code_quality judges them instead of passing them through as web text."""
     files = sorted(Path(os.__file__).parent.glob("*.py"))[:12]  # the standard library: real code on every machine
     stack = tmp_path / "stack.jsonl"  # The Stack style: text and its path
-    stack.write_text("".join(json.dumps({"text": f.read_text(encoding="utf-8"), "path_in_repo": f.name}) + "\n" for f in files))
+    stack.write_text(
+        "".join(json.dumps({"text": f.read_text(encoding="utf-8"), "path_in_repo": f.name}) + "\n" for f in files)
+    )
     out = tmp_path / "out"
-    curate_in_process("run", "pipelines/code.yaml", "--stage", "code_quality", "--input", str(stack), "--output", str(out), "--no-progress")
+    curate_in_process(
+        "run",
+        "pipelines/code.yaml",
+        "--stage",
+        "code_quality",
+        "--input",
+        str(stack),
+        "--output",
+        str(out),
+        "--no-progress",
+    )
     kept, dropped = read_stage(out, "code_quality"), read_rejected(out, "code_quality")
     assert kept.num_rows + (dropped.num_rows if dropped else 0) == len(files) and kept.num_rows > 0
     assert set(kept["source"].to_pylist()) == {"code"}
@@ -252,9 +336,21 @@ def test_a_stage_on_named_documents_refuses_an_earlier_runs_files_in_its_folder(
     path = filters_pipeline(tmp_path, [docs], out)
     curate_in_process("run", path, "--stage", "quality", "--input", str(docs), "--no-progress")
     before = sorted(p.name for p in (out / "quality").iterdir())
-    refused = curate_in_process("run", path, "--stage", "quality", "--input", str(docs / "c.parquet"), "--no-progress", check=False)
+    refused = curate_in_process(
+        "run", path, "--stage", "quality", "--input", str(docs / "c.parquet"), "--no-progress", check=False
+    )
     assert refused.returncode == 2 and "holds 2 file(s) of an earlier run" in refused.stderr
     assert str(out / "quality" / "a.parquet") in refused.stderr and "another --output" in refused.stderr
     assert sorted(p.name for p in (out / "quality").iterdir()) == before == ["a.parquet", "b.parquet", "c.parquet"]
-    curate_in_process("run", path, "--stage", "quality", "--input", str(docs / "c.parquet"), "--output", str(tmp_path / "new"), "--no-progress")
+    curate_in_process(
+        "run",
+        path,
+        "--stage",
+        "quality",
+        "--input",
+        str(docs / "c.parquet"),
+        "--output",
+        str(tmp_path / "new"),
+        "--no-progress",
+    )
     assert sorted(p.name for p in (tmp_path / "new" / "quality").iterdir()) == ["c.parquet"]

@@ -1,5 +1,6 @@
 """One registration per stage (its name and class in STAGES), and an unknown stage name gets a
 did-you-mean, from a pipeline file or from the Python API."""
+
 from __future__ import annotations
 
 import pytest

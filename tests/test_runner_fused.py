@@ -2,6 +2,7 @@
 shard and give exactly what the materialised run's last stage gives; completion records live
 outside the data folders; a killed fused run resumes to the same output; changed inputs are
 refused; the resolved pipeline is written and reruns as it is."""
+
 from __future__ import annotations
 
 import json
@@ -35,7 +36,9 @@ def documents(web_extracted) -> Path:
 
 def filters_pipeline(folder: Path, documents: Path, output: Path) -> Path:
     path = folder / f"filters-{output.name}.yaml"
-    path.write_text(yaml.safe_dump({"name": "filters", "input": str(documents), "output": str(output), "stages": FILTERS}))
+    path.write_text(
+        yaml.safe_dump({"name": "filters", "input": str(documents), "output": str(output), "stages": FILTERS})
+    )
     return path
 
 
@@ -64,7 +67,9 @@ def fused(documents, tmp_path_factory) -> Path:
 
 def test_fused_output_equals_the_materialised_last_stage(documents, fused, tmp_path):
     pipeline = filters_pipeline(tmp_path, documents, tmp_path / "unused")
-    curate_in_process("run", str(pipeline), "--output", str(tmp_path / "materialized"), "--materialize", "--no-progress")
+    curate_in_process(
+        "run", str(pipeline), "--output", str(tmp_path / "materialized"), "--materialize", "--no-progress"
+    )
     materialized = tmp_path / "materialized"
 
     assert content(fused, "toxicity") == content(materialized, "toxicity")
@@ -107,7 +112,18 @@ def fused_records(output: Path) -> int:
 def test_a_killed_fused_pass_resumes_to_the_uninterrupted_output(documents, fused, tmp_path):
     pipeline = filters_pipeline(tmp_path, documents, tmp_path / "unused")
     output = tmp_path / "killed"
-    command = [sys.executable, "-m", "curate.cli", "run", str(pipeline), "--output", str(output), "--workers", "2", "--no-progress"]
+    command = [
+        sys.executable,
+        "-m",
+        "curate.cli",
+        "run",
+        str(pipeline),
+        "--output",
+        str(output),
+        "--workers",
+        "2",
+        "--no-progress",
+    ]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     while process.poll() is None and fused_records(output) < 3:
         time.sleep(0.005)
@@ -137,7 +153,9 @@ def test_changed_inputs_are_refused_or_redone_when_allowed(documents, tmp_path):
     refused = curate_in_process("run", str(pipeline), "--no-progress", check=False)
     assert refused.returncode == 2 and "changed" in refused.stderr and "--allow-changed-inputs" in refused.stderr
     curate_in_process("run", str(pipeline), "--no-progress", "--allow-changed-inputs")
-    record = json.loads((tmp_path / "out" / "_state" / "langid+quality+toxicity" / "main" / f"{first.stem}.json").read_text())
+    record = json.loads(
+        (tmp_path / "out" / "_state" / "langid+quality+toxicity" / "main" / f"{first.stem}.json").read_text()
+    )
     assert record["inputs"] == [[str(first), first.stat().st_size, str(first.stat().st_mtime)]]
 
 
@@ -165,12 +183,16 @@ def test_zero_documents_are_reported_loudly(tmp_path, documents):
 def test_workers_zero_is_a_one_line_config_error(documents, tmp_path):
     pipeline = filters_pipeline(tmp_path, documents, tmp_path / "out")
     result = run_curate("run", str(pipeline), "--workers", "0", check=False)
-    assert result.returncode == 2 and "--workers must be at least 1" in result.stderr and "Traceback" not in result.stderr
+    assert (
+        result.returncode == 2 and "--workers must be at least 1" in result.stderr and "Traceback" not in result.stderr
+    )
 
 
 def test_stats_temporaries_of_a_killed_run_are_removed(fused):
     # the shared run started with a stats temporary of a killed run in its folder (fixture `fused`)
-    assert not (fused / "stats" / ".langid.json.tmp-0123456789ab").exists() and (fused / "stats" / "langid.json").exists()
+    assert (
+        not (fused / "stats" / ".langid.json.tmp-0123456789ab").exists() and (fused / "stats" / "langid.json").exists()
+    )
 
 
 def children_of(pid: int) -> list[int]:
@@ -244,7 +266,9 @@ def with_copies(documents, tmp_path_factory) -> Path:
 
 def web_pipeline(folder: Path, documents: Path) -> Path:
     path = folder / "web.yaml"
-    path.write_text(yaml.safe_dump({"name": "web", "input": str(documents), "output": str(folder / "unused"), "stages": WEB}))
+    path.write_text(
+        yaml.safe_dump({"name": "web", "input": str(documents), "output": str(folder / "unused"), "stages": WEB})
+    )
     return path
 
 
@@ -252,41 +276,76 @@ def by_shard(output: Path, stage: str) -> dict[str, list]:
     """Each shard's kept ids in file order, and every column of its rows."""
     import pyarrow.parquet as pq
 
-    return {p.name: [{k: "NaN" if v != v else v for k, v in row.items()} for row in pq.read_table(p).to_pylist()]
-            for p in sorted((output / stage).glob("*.parquet"))}
+    return {
+        p.name: [{k: "NaN" if v != v else v for k, v in row.items()} for row in pq.read_table(p).to_pylist()]
+        for p in sorted((output / stage).glob("*.parquet"))
+    }
 
 
 @pytest.fixture(scope="module")
 def web_reference(with_copies, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("web-reference")
-    curate_in_process("run", str(web_pipeline(folder, with_copies)), "--output", str(folder / "materialized"), "--materialize",
-               "--workers", "2", "--no-progress")
+    curate_in_process(
+        "run",
+        str(web_pipeline(folder, with_copies)),
+        "--output",
+        str(folder / "materialized"),
+        "--materialize",
+        "--workers",
+        "2",
+        "--no-progress",
+    )
     return folder / "materialized"
 
 
 def test_dedup_fuses_with_the_stages_around_it_and_gives_the_materialised_output(with_copies, web_reference, tmp_path):
     fused = tmp_path / "fused"
-    result = curate_in_process("run", str(web_pipeline(tmp_path, with_copies)), "--output", str(fused), "--workers", "2", "--no-progress")
+    result = curate_in_process(
+        "run", str(web_pipeline(tmp_path, with_copies)), "--output", str(fused), "--workers", "2", "--no-progress"
+    )
     assert by_shard(fused, "toxicity") == by_shard(web_reference, "toxicity")  # same rows, same order, every column
     for stage in ("langid", "quality", "dedup", "toxicity"):
         assert content(fused, stage, rejected=True) == content(web_reference, stage, rejected=True)
         assert counts(fused, stage) == counts(web_reference, stage)
     dedup = counts(fused, "dedup")
-    assert dedup["docs_in"] > 0 and dedup["dropped"]["exact_duplicate"] >= dedup["docs_in"] // 2  # (the sample repeats a few pages too)
+    assert (
+        dedup["docs_in"] > 0 and dedup["dropped"]["exact_duplicate"] >= dedup["docs_in"] // 2
+    )  # (the sample repeats a few pages too)
     # one read before dedup and one after: no stage folder but the last, records per pass, scratch gone
-    assert sorted(p.name for p in fused.iterdir() if p.name not in ("_state", "rejected", "stats", "reports")) == \
-        ["pipeline.yaml", "toxicity"]
-    assert sorted(p.name for p in (fused / "_state" / WEB_GROUP).iterdir()) == ["candidates", "components", "filter", "signatures"]
+    assert sorted(p.name for p in fused.iterdir() if p.name not in ("_state", "rejected", "stats", "reports")) == [
+        "pipeline.yaml",
+        "toxicity",
+    ]
+    assert sorted(p.name for p in (fused / "_state" / WEB_GROUP).iterdir()) == [
+        "candidates",
+        "components",
+        "filter",
+        "signatures",
+    ]
     assert f"{WEB_GROUP} phases: signatures" in result.stdout and "exact_duplicate" in result.stdout
     assert (fused / "reports" / "dedup" / "summary.json").exists()
 
 
 @pytest.mark.parametrize("phase, records", [("signatures", 3), ("filter", 2)])
-def test_a_run_killed_in_a_pass_around_dedup_resumes_to_the_same_output(with_copies, web_reference, tmp_path, phase, records):
+def test_a_run_killed_in_a_pass_around_dedup_resumes_to_the_same_output(
+    with_copies, web_reference, tmp_path, phase, records
+):
     output = tmp_path / "killed"
-    command = [sys.executable, "-m", "curate.cli", "run", str(web_pipeline(tmp_path, with_copies)), "--output", str(output),
-               "--workers", "2", "--no-progress"]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    command = [
+        sys.executable,
+        "-m",
+        "curate.cli",
+        "run",
+        str(web_pipeline(tmp_path, with_copies)),
+        "--output",
+        str(output),
+        "--workers",
+        "2",
+        "--no-progress",
+    ]
+    process = subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     folder = output / "_state" / WEB_GROUP / phase
     while process.poll() is None and len(list(folder.glob("*.json"))) < records:
         time.sleep(0.005)
@@ -295,7 +354,9 @@ def test_a_run_killed_in_a_pass_around_dedup_resumes_to_the_same_output(with_cop
     process.wait()
     assert not (output / "stats" / "toxicity.json").exists()
 
-    curate_in_process("run", str(web_pipeline(tmp_path, with_copies)), "--output", str(output), "--workers", "2", "--no-progress")
+    curate_in_process(
+        "run", str(web_pipeline(tmp_path, with_copies)), "--output", str(output), "--workers", "2", "--no-progress"
+    )
     assert by_shard(output, "toxicity") == by_shard(web_reference, "toxicity")
     for stage in ("langid", "quality", "dedup", "toxicity"):
         assert content(output, stage, rejected=True) == content(web_reference, stage, rejected=True)

@@ -1,5 +1,6 @@
 """Kill-and-resume: `curate run` killed with SIGKILL mid-run and started again gives exactly
 the output of an uninterrupted run: the same ids and text, no duplicates, no temporaries."""
+
 from __future__ import annotations
 
 import os
@@ -29,9 +30,24 @@ def done_records(output):
 
 def start_and_kill(pipeline, output, after_records: int) -> bool:
     """Start `curate run`, SIGKILL its process group once `after_records` shards are recorded done; False if it finished first."""
-    process = subprocess.Popen([sys.executable, "-m", "curate.cli", "run", str(pipeline), "--output", str(output),
-                                "--workers", "2", "--no-progress"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)  # driver, forkserver and workers: one process group
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "curate.cli",
+            "run",
+            str(pipeline),
+            "--output",
+            str(output),
+            "--workers",
+            "2",
+            "--no-progress",
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # driver, forkserver and workers: one process group
     try:
         while process.poll() is None and done_records(output) < after_records:
             time.sleep(0.01)
@@ -49,14 +65,20 @@ def start_and_kill(pipeline, output, after_records: int) -> bool:
 @pytest.mark.parametrize("kill_points", [(1, 3, 6)])
 def test_killed_runs_resume_to_the_uninterrupted_output(shared_data, web_extracted, tmp_path, kill_points):
     inputs = [shared_data / "web" / "html", shared_data / "web" / "warc"]
-    pipeline = write_pipeline(tmp_path, "web", inputs, tmp_path / "unused", files_per_shard=4)  # 28 html shards + 5 WARCs
-    expected = documents(web_extracted)  # the same inputs extracted uninterrupted (in other shards: ids and texts are the same)
+    pipeline = write_pipeline(
+        tmp_path, "web", inputs, tmp_path / "unused", files_per_shard=4
+    )  # 28 html shards + 5 WARCs
+    expected = documents(
+        web_extracted
+    )  # the same inputs extracted uninterrupted (in other shards: ids and texts are the same)
 
     output = tmp_path / "killed"
     kills = sum(start_and_kill(pipeline, output, point) for point in kill_points)
     assert kills >= 1, "the run finished before any kill: make the job bigger"
     assert not (output / "stats" / "extract.json").exists()  # it really was interrupted
-    curate_in_process("run", str(pipeline), "--output", str(output), "--workers", "2", "--no-progress")  # the killed runs were real
+    curate_in_process(
+        "run", str(pipeline), "--output", str(output), "--workers", "2", "--no-progress"
+    )  # the killed runs were real
 
     kept, rejected = documents(output)
     assert kept == expected[0] and rejected == expected[1]

@@ -1,4 +1,5 @@
 """`curate sample`: documents of a real web run, filtered by drop reason and column conditions, in the terminal."""
+
 from __future__ import annotations
 
 import re
@@ -10,6 +11,7 @@ from conftest import curate_in_process, read_rejected, read_stage, run_curate
 
 # under pytest-xdist (-n 2 --dist loadgroup) on one worker: one `curate demo` run (conftest curate_demo) with test_demo
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("demo")]
+
 
 @pytest.fixture(scope="module")
 def web(curate_demo):
@@ -28,9 +30,20 @@ def printed(stdout: str) -> list[dict]:
 
 
 def test_rejected_documents_by_reason_and_condition(web):
-    result = run_curate("sample", str(web / "rejected" / "quality"), "--reason", "gopher_quality", "--where", "gopher_word_count < 80", "-n", "3")
+    result = run_curate(
+        "sample",
+        str(web / "rejected" / "quality"),
+        "--reason",
+        "gopher_quality",
+        "--where",
+        "gopher_word_count < 80",
+        "-n",
+        "3",
+    )
     rejected = read_rejected(web, "quality")
-    matching = rejected.filter(pc.and_(pc.starts_with(rejected["reason"], "gopher_quality."), pc.less(rejected["gopher_word_count"], 80)))
+    matching = rejected.filter(
+        pc.and_(pc.starts_with(rejected["reason"], "gopher_quality."), pc.less(rejected["gopher_word_count"], 80))
+    )
     docs = printed(result.stdout)
     assert len(docs) == min(3, matching.num_rows) > 0
     assert {d["total"] for d in docs} == {matching.num_rows}
@@ -40,7 +53,18 @@ def test_rejected_documents_by_reason_and_condition(web):
 
 
 def test_kept_documents_at_random_with_a_seed(web):
-    args = ("sample", str(web / "pii"), "-n", "4", "--seed", "7", "--where", "language == 'en' and gopher_word_count >= 100", "--chars", "80")
+    args = (
+        "sample",
+        str(web / "pii"),
+        "-n",
+        "4",
+        "--seed",
+        "7",
+        "--where",
+        "language == 'en' and gopher_word_count >= 100",
+        "--chars",
+        "80",
+    )
     # in this process (the real command line: test_rejected_documents_by_reason_and_condition)
     first, again = curate_in_process(*args).stdout, curate_in_process(*args).stdout
     assert first == again

@@ -1,6 +1,7 @@
 """`train scaling`: the Chinchilla fits recover a known law from noisy synthetic losses (fast); a tiny real sweep
 on two mixes of book shards runs end to end and compares them (slow); a killed sweep restarts only what had not
 finished (slow)."""
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,7 @@ from studies.fit import Law, bootstrap_laws, crossings, fit_isoflop, fit_law, in
 from common.typed import ConfigError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TRUE = Law(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)   # Chinchilla's own fit (Hoffmann et al. 2022)
+TRUE = Law(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)  # Chinchilla's own fit (Hoffmann et al. 2022)
 
 
 def synthetic(law: Law, N, D, noise: float, seed: int = 0):
@@ -37,7 +38,7 @@ def test_fit_recovers_known_coefficients_from_noisy_losses():
     assert abs(law.loss(1e9, 1e10) / TRUE.loss(1e9, 1e10) - 1) < 0.01
     boots = bootstrap_laws(N, D, L, law, samples=20)
     assert len(boots) == 20
-    for key in ("alpha", "beta", "E"):   # intervals around the estimate, as wide as its actual error's scale
+    for key in ("alpha", "beta", "E"):  # intervals around the estimate, as wide as its actual error's scale
         low, high = interval([getattr(b, key) for b in boots])
         estimate, truth = getattr(law, key), getattr(TRUE, key)
         assert low < estimate < high and high - low < 0.3 * truth
@@ -48,7 +49,7 @@ def test_huber_loss_keeps_one_bad_run_from_moving_the_fit():
     N = np.repeat([1e6, 3e6, 1e7, 3e7, 1e8], 4)
     D = np.tile([1e7, 1e8, 3e8, 1e9], 5)
     L = synthetic(TRUE, N, D, noise=0.002)
-    L[7] *= 1.5   # a diverged run
+    L[7] *= 1.5  # a diverged run
     law = fit_law(N, D, L)
     assert abs(law.alpha - TRUE.alpha) < 0.03 and abs(law.beta - TRUE.beta) < 0.03
 
@@ -69,11 +70,20 @@ def test_isoflop_profiles_find_the_minimum_and_flag_a_profile_without_one():
     for C in (1e18, 1e19, 1e20):
         centre = TRUE.optimal(C)[0]
         for N in centre * np.logspace(-0.8, 0.8, 7):
-            points.append({"params": N, "tokens": C / (6 * N), "flops": C, "isoflop": C,
-                           "loss": float(TRUE.loss(N, C / (6 * N)))})
-    edge = TRUE.optimal(1e21)[0] * np.logspace(0.3, 1, 4)   # every size above the optimum: no minimum inside
-    points += [{"params": N, "tokens": 1e21 / (6 * N), "flops": 1e21, "isoflop": 1e21,
-                "loss": float(TRUE.loss(N, 1e21 / (6 * N)))} for N in edge]
+            points.append(
+                {"params": N, "tokens": C / (6 * N), "flops": C, "isoflop": C, "loss": float(TRUE.loss(N, C / (6 * N)))}
+            )
+    edge = TRUE.optimal(1e21)[0] * np.logspace(0.3, 1, 4)  # every size above the optimum: no minimum inside
+    points += [
+        {
+            "params": N,
+            "tokens": 1e21 / (6 * N),
+            "flops": 1e21,
+            "isoflop": 1e21,
+            "loss": float(TRUE.loss(N, 1e21 / (6 * N))),
+        }
+        for N in edge
+    ]
     profiles = isoflop_profiles(points)
     assert [p.flops for p in profiles] == [1e18, 1e19, 1e20, 1e21]
     for p in profiles[:3]:
@@ -84,7 +94,7 @@ def test_isoflop_profiles_find_the_minimum_and_flag_a_profile_without_one():
 
 
 def test_frontiers_cross_where_the_laws_say():
-    better_small = Law(E=1.9, A=300.0, B=300.0, alpha=0.34, beta=0.28)   # lower at small compute, higher floor E
+    better_small = Law(E=1.9, A=300.0, B=300.0, alpha=0.34, beta=0.28)  # lower at small compute, higher floor E
     cross, C, gap = crossings(better_small, TRUE, 1e15, 1e25)
     assert len(cross) == 1 and gap[0] < 0 < gap[-1]
     assert np.isclose(better_small.frontier(cross[0]), TRUE.frontier(cross[0]), rtol=1e-3)
@@ -96,17 +106,36 @@ def test_frontiers_cross_where_the_laws_say():
 def write_spec(tmp_path, token_data, two_mixes: bool = True, **changes):  # noqa: F811
     rel = lambda key: str(token_data.dirs[key])
     en = write_manifest(tmp_path / "en.yaml", token_data, sources=[{"name": "en", "path": rel("en"), "weight": 1.0}])
-    defr = write_manifest(tmp_path / "defr.yaml", token_data, sources=[{"name": "defr", "path": rel("defr"), "weight": 1.0}])
+    defr = write_manifest(
+        tmp_path / "defr.yaml", token_data, sources=[{"name": "defr", "path": rel("defr"), "weight": 1.0}]
+    )
     mixes = [{"name": "english", "manifest": str(en)}, {"name": "german-french", "manifest": str(defr)}]
-    spec = {"name": "tiny", "out_dir": str(tmp_path / "runs"),
-            "train": {"micro_batch": 8, "lr": 3e-3, "min_lr": 3e-4, "warmup_steps": 3, "ckpt_interval": 5,
-                      "keep_last": 1, "device": "cpu"},
-            "mixes": mixes if two_mixes else mixes[:1],
-            "sizes": [{"n_layer": 1, "n_embd": 16, "n_head": 2}, {"n_layer": 1, "n_embd": 32, "n_head": 2},
-                      {"n_layer": 2, "n_embd": 48, "n_head": 2}],
-            "tokens": [512 * 10, 512 * 30], "points": [{"n_layer": 2, "n_embd": 64, "n_head": 2, "tokens": 512 * 30}],
-            "holdout": 1, "predict": [{"name": "bigger", "params": 1e6, "tokens": 1e6}],
-            "eval_sets": [{"name": "english", "path": rel("en-val")}], "final_eval_tokens": 4096, "workers": 2}
+    spec = {
+        "name": "tiny",
+        "out_dir": str(tmp_path / "runs"),
+        "train": {
+            "micro_batch": 8,
+            "lr": 3e-3,
+            "min_lr": 3e-4,
+            "warmup_steps": 3,
+            "ckpt_interval": 5,
+            "keep_last": 1,
+            "device": "cpu",
+        },
+        "mixes": mixes if two_mixes else mixes[:1],
+        "sizes": [
+            {"n_layer": 1, "n_embd": 16, "n_head": 2},
+            {"n_layer": 1, "n_embd": 32, "n_head": 2},
+            {"n_layer": 2, "n_embd": 48, "n_head": 2},
+        ],
+        "tokens": [512 * 10, 512 * 30],
+        "points": [{"n_layer": 2, "n_embd": 64, "n_head": 2, "tokens": 512 * 30}],
+        "holdout": 1,
+        "predict": [{"name": "bigger", "params": 1e6, "tokens": 1e6}],
+        "eval_sets": [{"name": "english", "path": rel("en-val")}],
+        "final_eval_tokens": 4096,
+        "workers": 2,
+    }
     spec.update(changes)
     path = tmp_path / "scaling.yaml"
     path.write_text(yaml.safe_dump(spec))
@@ -116,11 +145,12 @@ def write_spec(tmp_path, token_data, two_mixes: bool = True, **changes):  # noqa
 @pytest.mark.slow
 def test_tiny_sweep_on_two_mixes_fits_predicts_and_compares(tmp_path, token_data, capsys):  # noqa: F811
     from studies.cli import train as main
+
     spec = write_spec(tmp_path, token_data)
     assert main(["scaling", str(spec), "--bootstrap", "10"]) == 0
     printed = capsys.readouterr().out
     runs = tmp_path / "runs"
-    assert len(list(runs.glob("*/*/*/eval.json"))) == 14     # 2 mixes x (3 sizes x 2 budgets + 1 held out)
+    assert len(list(runs.glob("*/*/*/eval.json"))) == 14  # 2 mixes x (3 sizes x 2 budgets + 1 held out)
     summary = json.loads((runs / "scaling.json").read_text())
     for mix in ("english", "german-french"):
         fit = summary[mix]
@@ -140,12 +170,13 @@ def test_tiny_sweep_on_two_mixes_fits_predicts_and_compares(tmp_path, token_data
     assert summary["english"]["bootstrap"] == 10 and "[nan" not in printed
     assert "Held out of the fit, predicted then measured" in printed and "Forecasts:" in printed
     assert (runs / "scaling.png").read_bytes()[:4] == b"\x89PNG"
-    assert main(["scaling", str(spec), "--report", "--bootstrap", "10"]) == 0   # nothing retrained
+    assert main(["scaling", str(spec), "--report", "--bootstrap", "10"]) == 0  # nothing retrained
     assert "training" not in capsys.readouterr().out.split("# Scaling law")[0]
 
 
 def test_spec_mistakes_are_named(tmp_path, token_data):  # noqa: F811
     from studies.scaling import load_spec, plan_points
+
     path = write_spec(tmp_path, token_data, metric="macro/accuracy")
     with pytest.raises(ConfigError, match="metric"):
         load_spec(path)
@@ -168,8 +199,9 @@ def point_processes() -> list[str]:
 def test_killed_sweep_restarts_only_unfinished_points(tmp_path, token_data):  # noqa: F811
     """SIGKILL the sweep once one point has finished and another has a checkpoint past step 0: its point
     processes die with it, and the restarted sweep skips the finished point and resumes the other."""
-    spec = write_spec(tmp_path / "scaling-kill", token_data, two_mixes=False, workers=1, tokens=[512 * 20, 512 * 40],
-                      holdout=0)
+    spec = write_spec(
+        tmp_path / "scaling-kill", token_data, two_mixes=False, workers=1, tokens=[512 * 20, 512 * 40], holdout=0
+    )
     runs = tmp_path / "scaling-kill" / "runs" / "english"
     command = [sys.executable, "-m", "studies.cli", "train", "scaling", str(spec), "--bootstrap", "5"]
     env = {**os.environ, "PYTHONPATH": REPO}
@@ -180,20 +212,26 @@ def test_killed_sweep_restarts_only_unfinished_points(tmp_path, token_data):  # 
         time.sleep(0.5)
         done = {p.parent for p in runs.glob("*/*/eval.json")}
         if done:
-            partial = next((p.parent for p in runs.glob("*/*/ckpt-*.json")
-                            if p.parent not in done and not p.name.endswith("00000000.json")), None)
+            partial = next(
+                (
+                    p.parent
+                    for p in runs.glob("*/*/ckpt-*.json")
+                    if p.parent not in done and not p.name.endswith("00000000.json")
+                ),
+                None,
+            )
     assert partial is not None, "no point finished within 15 minutes"
     sweep.send_signal(signal.SIGKILL)
     sweep.wait()
     time.sleep(1)
-    assert point_processes() == []      # the point being trained died with the sweep
+    assert point_processes() == []  # the point being trained died with the sweep
     finished = {p: p.stat().st_mtime for p in runs.glob("*/*/eval.json")}
     assert not (partial / "eval.json").exists()
     data = yaml.safe_load(spec.read_text())
-    spec.write_text(yaml.safe_dump({**data, "workers": 2}))   # the restart need not match the killed sweep's workers
+    spec.write_text(yaml.safe_dump({**data, "workers": 2}))  # the restart need not match the killed sweep's workers
     result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, result.stderr
-    assert {p: p.stat().st_mtime for p in finished} == finished            # not trained or scored again
-    assert "resumed from" in (partial / "log.txt").read_text()             # continued from its checkpoint
+    assert {p: p.stat().st_mtime for p in finished} == finished  # not trained or scored again
+    assert "resumed from" in (partial / "log.txt").read_text()  # continued from its checkpoint
     assert len(list(runs.glob("*/*/eval.json"))) == 7
     assert f"{len(finished)} done; training {7 - len(finished)}" in result.stdout

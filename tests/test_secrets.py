@@ -1,6 +1,7 @@
 """The secrets stage: planted secrets of every kind replaced by typed placeholders, the code still parsing,
 near-misses (lock-file hashes, UUIDs, base64 fixtures, hex constants, templates) left alone; the real
 standard-library packages the demo uses lose no code to false positives."""
+
 from __future__ import annotations
 
 import ast
@@ -76,6 +77,7 @@ def test_in_a_pipeline_the_counts_per_kind_reach_stats_and_report(tmp_path):
 
     from curate.report.page import render
     from curate.report.run import load_run
+
     page = render(load_run(out))
     assert "secrets_private_key" in page and "secrets_jwt" in page
 
@@ -87,10 +89,15 @@ def test_the_standard_library_packages_of_the_demo_lose_no_code_to_false_positiv
     _, _, counters = scrub(texts)
     # no keys or passwords in them; the e-mail addresses are real (authors in comments)
     assert {kind: counters[f"secrets_{kind}"] for kind in KINDS if kind not in ("email", "ip")} == dict.fromkeys(
-        [k for k in KINDS if k not in ("email", "ip")], 0)
+        [k for k in KINDS if k not in ("email", "ip")], 0
+    )
     assert counters["secrets_email"] > 0
 
 
 def test_an_unknown_kind_in_a_pipeline_is_a_configuration_error(tmp_path):
     with pytest.raises(ConfigError, match="kinds"):
-        Pipeline.of(str(tmp_path), str(tmp_path / "out"), [Stage("extract", source="code"), Stage("secrets", kinds=["jwt", "jwts"])])
+        Pipeline.of(
+            str(tmp_path),
+            str(tmp_path / "out"),
+            [Stage("extract", source="code"), Stage("secrets", kinds=["jwt", "jwts"])],
+        )

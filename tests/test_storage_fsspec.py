@@ -1,6 +1,7 @@
 """Pipelines reading and writing fsspec URLs: memory:// (an object store without real
 folders; in-process executor, since memory:// lives in one process) and HTTP reads from
 a local server's directory index. A killed run's leftovers are never trusted."""
+
 from __future__ import annotations
 
 import functools
@@ -80,7 +81,9 @@ def test_a_killed_runs_leftovers_are_redone_and_removed(tmp_path, shared_data, m
     fs.pipe(f"{memory_root}/extract/.shard-00001.parquet.tmp-0123456789ab", complete[: len(complete) // 3])
     fs.rm(f"{memory_root}/_state/extract/main/shard-00001.json")
     fs.rm(f"{memory_root}/stats/extract.json")
-    assert f"{memory_root}/extract/.shard-00001.parquet.tmp-0123456789ab" not in storage.list_files(f"{memory_root}/extract")
+    assert f"{memory_root}/extract/.shard-00001.parquet.tmp-0123456789ab" not in storage.list_files(
+        f"{memory_root}/extract"
+    )
 
     run(tmp_path, [str(shared_data / "books")], memory_root, [EXTRACT])
     assert fs.cat(f"{memory_root}/extract/shard-00001.parquet") == complete
@@ -107,7 +110,9 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def http_data(shared_data):
     """../shared/data served by http.server on 127.0.0.1 (directory listings as HTML)."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(shared_data)))
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(shared_data))
+    )
     server.handle_error = lambda request, address: None  # a client closing early is not a test failure
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -1,4 +1,5 @@
 """The toxicity stage through `curate run`: URL blocklist, bad-word ratio, classifier, each with its reason."""
+
 from __future__ import annotations
 
 import csv
@@ -47,28 +48,43 @@ def davidson(shared_data):
     return {c: [r["tweet"] for r in rows if r["class"] == c][:200] for c in ("1", "2")}
 
 
-@pytest.mark.parametrize("url, blocked", [
-    ("https://example.com/", "example.com"),
-    ("http://a.b.example.com/page?q=1", "example.com"),
-    ("HTTP://WWW.EXAMPLE.COM:8080/x", "example.com"),
-    ("https://example.com./", "example.com"),
-    ("https://notexample.com/", None),
-    ("https://example.com.au/", None),
-    ("https://example.org/example.com", None),
-    ("https://casino.test/", "casino.test"),
-    ("https://www.tracker.test/", "tracker.test"),
-    ("https://xn--bcher-kva.test/", "xn--bcher-kva.test"),  # IDN entry matches its punycode form
-    ("not a url", None),
-    ("http://[::1/", None),
-])
+@pytest.mark.parametrize(
+    "url, blocked",
+    [
+        ("https://example.com/", "example.com"),
+        ("http://a.b.example.com/page?q=1", "example.com"),
+        ("HTTP://WWW.EXAMPLE.COM:8080/x", "example.com"),
+        ("https://example.com./", "example.com"),
+        ("https://notexample.com/", None),
+        ("https://example.com.au/", None),
+        ("https://example.org/example.com", None),
+        ("https://casino.test/", "casino.test"),
+        ("https://www.tracker.test/", "tracker.test"),
+        ("https://xn--bcher-kva.test/", "xn--bcher-kva.test"),  # IDN entry matches its punycode form
+        ("not a url", None),
+        ("http://[::1/", None),
+    ],
+)
 def test_blocklist_matches_domains_and_their_subdomains_only(lists, url, blocked):
     assert load_blocklist(str(lists / "blocked.txt")).blocked([url]) == [blocked]
 
 
 def test_blocklist_files_load_in_bulk_as_line_by_line(tmp_path, monkeypatch):
     """Big lists are parsed in Arrow blocks; every odd line still means what it means alone."""
-    odd = ["bom.test", "Upper.Example.ORG", "trailing.dot.test.", ".leading.test", "*.wild.test", "127.0.0.1\thosts.test",
-           "spaced.test   # note", "http://www.url.test/path", "ünïcode.test", "#comment.test", "", "   "]
+    odd = [
+        "bom.test",
+        "Upper.Example.ORG",
+        "trailing.dot.test.",
+        ".leading.test",
+        "*.wild.test",
+        "127.0.0.1\thosts.test",
+        "spaced.test   # note",
+        "http://www.url.test/path",
+        "ünïcode.test",
+        "#comment.test",
+        "",
+        "   ",
+    ]
     plain = [f"site{i}.{tld}" for i in range(60_000) for tld in ("com", "net")]
     monkeypatch.setattr(blocklist_module, "_READ_BLOCK_BYTES", 64 << 10)  # so 1.3 MB of lines span many blocks
     first, second = tmp_path / "a.txt", tmp_path / "b.txt"
@@ -81,11 +97,29 @@ def test_blocklist_files_load_in_bulk_as_line_by_line(tmp_path, monkeypatch):
     assert blocklist.blocked(urls) == sorted(expected) + [None, None]
 
 
-@pytest.mark.parametrize("url", [
-    "https://Example.COM./a?b#c", "http://user:pw@host.test:8080/", "ftp://files.test", "http://a@b@c.test/",
-    "http://example.com\\evil.test/", "//no-scheme.test/x", "http://[2001:db8::1]:80/", "http://bad port.test/",
-    "http://host.test:abc/", "HTTP://WWW.TEST", "http://xn--bcher-kva.test/", "http://bücher.test/", " http://sp.test/ ",
-    "mailto:someone@mail.test", "http://.test/", "http://", "", "http://_dmarc.test/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://Example.COM./a?b#c",
+        "http://user:pw@host.test:8080/",
+        "ftp://files.test",
+        "http://a@b@c.test/",
+        "http://example.com\\evil.test/",
+        "//no-scheme.test/x",
+        "http://[2001:db8::1]:80/",
+        "http://bad port.test/",
+        "http://host.test:abc/",
+        "HTTP://WWW.TEST",
+        "http://xn--bcher-kva.test/",
+        "http://bücher.test/",
+        " http://sp.test/ ",
+        "mailto:someone@mail.test",
+        "http://.test/",
+        "http://",
+        "",
+        "http://_dmarc.test/",
+    ],
+)
 def test_fast_url_host_agrees_with_urllib(url):
     expected = urlsplit(url.strip()).hostname
     assert url_host(url) == (canonical_host(expected) or None if expected else None)
@@ -114,7 +148,10 @@ def reasons_by_id(rejected) -> dict[str, str]:
 def test_blocklist_drops_pages_with_reason(tmp_path, lists, davidson):
     urls = ["http://a.b.example.com/x", "https://notexample.com/", None, "https://casino.test/slots"]
     kept, rejected = run_toxicity(tmp_path, davidson["2"][:4], urls, blocklist=str(lists / "blocked.txt"))
-    assert reasons_by_id(rejected) == {"doc-part-0-0": "toxicity.url_blocklist", "doc-part-0-3": "toxicity.url_blocklist"}
+    assert reasons_by_id(rejected) == {
+        "doc-part-0-0": "toxicity.url_blocklist",
+        "doc-part-0-3": "toxicity.url_blocklist",
+    }
     assert rejected["detail"][0].as_py() == "http://a.b.example.com/x is under blocked domain example.com"
     assert kept["id"].to_pylist() == ["doc-part-0-1", "doc-part-0-2"]
 
@@ -124,18 +161,27 @@ def test_url_words_drop_pages_as_fineweb_does(tmp_path, lists):
     (lists / "url_banned.txt").write_text("# hard\nporn\nxxx\n", encoding="utf-8")
     (lists / "url_soft.txt").write_text("babes\nass\nhot\n", encoding="utf-8")
     (lists / "url_subwords.txt").write_text("xxx videos\n", encoding="utf-8")
-    urls = ["https://news.example.org/politics/2024/classic-cars",  # "ass" only inside "classic": kept
-            "https://Example.com/PORN-clips",                       # banned word, any case
-            "https://example.com/hot-babes",                        # two soft words
-            "https://example.com/babes-of-the-sea",                 # one soft word: kept
-            "https://www.freexxxvideoshd.example/watch",            # subword inside a word
-            None]                                                   # no URL: kept
-    kept, rejected = run_toxicity(tmp_path, ["text"] * 6, urls, url_banned_words=str(lists / "url_banned.txt"),
-                                  url_soft_banned_words=str(lists / "url_soft.txt"),
-                                  url_banned_subwords=str(lists / "url_subwords.txt"))
-    assert reasons_by_id(rejected) == {"doc-part-0-1": "toxicity.url_banned_word",
-                                       "doc-part-0-2": "toxicity.url_soft_banned_words",
-                                       "doc-part-0-4": "toxicity.url_banned_subword"}
+    urls = [
+        "https://news.example.org/politics/2024/classic-cars",  # "ass" only inside "classic": kept
+        "https://Example.com/PORN-clips",  # banned word, any case
+        "https://example.com/hot-babes",  # two soft words
+        "https://example.com/babes-of-the-sea",  # one soft word: kept
+        "https://www.freexxxvideoshd.example/watch",  # subword inside a word
+        None,
+    ]  # no URL: kept
+    kept, rejected = run_toxicity(
+        tmp_path,
+        ["text"] * 6,
+        urls,
+        url_banned_words=str(lists / "url_banned.txt"),
+        url_soft_banned_words=str(lists / "url_soft.txt"),
+        url_banned_subwords=str(lists / "url_subwords.txt"),
+    )
+    assert reasons_by_id(rejected) == {
+        "doc-part-0-1": "toxicity.url_banned_word",
+        "doc-part-0-2": "toxicity.url_soft_banned_words",
+        "doc-part-0-4": "toxicity.url_banned_subword",
+    }
     details = dict(zip(rejected["id"].to_pylist(), rejected["detail"].to_pylist()))
     assert details["doc-part-0-4"] == "the URL contains the banned subword 'xxxvideos'"
     assert sorted(kept["id"].to_pylist()) == ["doc-part-0-0", "doc-part-0-3", "doc-part-0-5"]
@@ -170,8 +216,15 @@ def test_classifier_drops_toxic_comments_and_scores_every_document(tmp_path, mod
 def test_first_check_that_fires_is_the_reason_and_odd_text_does_not_crash(tmp_path, lists, model, davidson):
     texts = [davidson["1"][0], "", "   \n ", "🙂🔥🙂", "a" * 5_000_000, davidson["2"][0]]
     urls = ["https://www.example.com/"] + [None] * 5
-    kept, rejected = run_toxicity(tmp_path, texts, urls, blocklist=str(lists / "blocked.txt"),
-                                  bad_words=str(lists / "bad_words.txt"), max_bad_word_ratio=0.0, model=str(model))
+    kept, rejected = run_toxicity(
+        tmp_path,
+        texts,
+        urls,
+        blocklist=str(lists / "blocked.txt"),
+        bad_words=str(lists / "bad_words.txt"),
+        max_bad_word_ratio=0.0,
+        model=str(model),
+    )
     assert reasons_by_id(rejected)["doc-part-0-0"] == "toxicity.url_blocklist"  # not bad_words, though it has some
     assert kept.num_rows + rejected.num_rows == 6
     assert {"doc-part-0-1", "doc-part-0-2"} <= set(kept["id"].to_pylist())  # no words: nothing toxic, score 0
@@ -180,16 +233,28 @@ def test_first_check_that_fires_is_the_reason_and_odd_text_does_not_crash(tmp_pa
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stage, message", [
-    ({}, "give at least one of 'blocklist', 'url_banned_words', 'url_soft_banned_words', 'url_banned_subwords', 'bad_words' or 'model'"),
-    ({"url_banned_words": "{tmp}/empty.txt"}, "URL word list '{tmp}/empty.txt' lists no words"),
-    ({"url_soft_banned_words": "{lists}/bad_words.txt", "url_soft_word_threshold": 0}, "'url_soft_word_threshold' must be at least 1"),
-    ({"model": "{tmp}/nope.bin"}, "model '{tmp}/nope.bin' cannot be read"),
-    ({"blocklist": "{tmp}/nope.txt"}, "blocklist '{tmp}/nope.txt' cannot be read"),
-    ({"blocklist": "{tmp}/empty.txt"}, "blocklist '{tmp}/empty.txt' lists no domains"),
-    ({"model": "{model}", "threshold": -0.5}, "'threshold' must be between 0 and 1"),
-    ({"bad_words": "{lists}/bad_words.txt", "max_bad_word_ratio": 2}, "'max_bad_word_ratio' must be between 0 and 1"),
-])
+@pytest.mark.parametrize(
+    "stage, message",
+    [
+        (
+            {},
+            "give at least one of 'blocklist', 'url_banned_words', 'url_soft_banned_words', 'url_banned_subwords', 'bad_words' or 'model'",
+        ),
+        ({"url_banned_words": "{tmp}/empty.txt"}, "URL word list '{tmp}/empty.txt' lists no words"),
+        (
+            {"url_soft_banned_words": "{lists}/bad_words.txt", "url_soft_word_threshold": 0},
+            "'url_soft_word_threshold' must be at least 1",
+        ),
+        ({"model": "{tmp}/nope.bin"}, "model '{tmp}/nope.bin' cannot be read"),
+        ({"blocklist": "{tmp}/nope.txt"}, "blocklist '{tmp}/nope.txt' cannot be read"),
+        ({"blocklist": "{tmp}/empty.txt"}, "blocklist '{tmp}/empty.txt' lists no domains"),
+        ({"model": "{model}", "threshold": -0.5}, "'threshold' must be between 0 and 1"),
+        (
+            {"bad_words": "{lists}/bad_words.txt", "max_bad_word_ratio": 2},
+            "'max_bad_word_ratio' must be between 0 and 1",
+        ),
+    ],
+)
 def test_bad_configuration_is_a_config_error(tmp_path, lists, model, stage, message):
     (tmp_path / "empty.txt").write_text("# nothing yet\n\n")
     docs = write_docs(tmp_path / "docs" / "part-0.parquet", ["text"])

@@ -1,6 +1,7 @@
 """The toxicity training recipe across sources: Davidson's tweets are 83% hate or offensive, and a
 classifier trained on them as they come learns "most things are toxic". Balanced, it flags far
 fewer clean comments of another source (Jigsaw's Wikipedia talk pages)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,8 +18,13 @@ def test_balanced_davidson_flags_fewer_clean_comments_of_another_source(shared_d
     jigsaw = shared_data / "toxicity" / "jigsaw_robtest" / "jigsaw_binary_balanced.csv"
     clean = [t for t in read_source(parse_source(f"{jigsaw}#columns=text+label,label=0"), 0) if t.strip()]
     flagged = {}
-    for name, positive in (("as_is", f"{davidson}#text=tweet,class=0+1"), ("balanced", f"{davidson}#text=tweet,class=0+1,max=4163")):
-        report = train_classifier(name, [positive], [f"{davidson}#text=tweet,class=2"], str(tmp_path), TrainSettings(epoch=5, lr=0.5))
+    for name, positive in (
+        ("as_is", f"{davidson}#text=tweet,class=0+1"),
+        ("balanced", f"{davidson}#text=tweet,class=0+1,max=4163"),
+    ):
+        report = train_classifier(
+            name, [positive], [f"{davidson}#text=tweet,class=2"], str(tmp_path), TrainSettings(epoch=5, lr=0.5)
+        )
         positives, negatives = report["counts"]["train"].values()
         flagged[name] = float(np.mean(Classifier(str(tmp_path / f"{name}.bin")).scores(clean) >= 0.5))
         assert report["test_metrics"]["roc_auc"] > 0.9  # both separate Davidson's own classes
@@ -39,9 +45,17 @@ def test_the_cross_source_recipe_carries_from_talk_comments_to_tweets(shared_dat
     clean = [t for t in read_source(parse_source(f"{davidson}#text=tweet,class=2,max=2000"), 1)]
     labels = np.array([1] * len(tweets) + [0] * len(clean))
     auc = {}
-    for name, settings in (("words", TrainSettings(epoch=5, lr=0.2, dim=16)),  # lr 0.5 with subwords: fastText NaN now and then
-                           ("recipe", TrainSettings(epoch=5, lr=0.2, dim=16, minn=3, maxn=5, lowercase=True, strip_markup=True))):
-        report = train_classifier(name, [f"{jigsaw}#columns=text+label,label=1"], [f"{jigsaw}#columns=text+label,label=0"], str(tmp_path), settings)
+    for name, settings in (
+        ("words", TrainSettings(epoch=5, lr=0.2, dim=16)),  # lr 0.5 with subwords: fastText NaN now and then
+        ("recipe", TrainSettings(epoch=5, lr=0.2, dim=16, minn=3, maxn=5, lowercase=True, strip_markup=True)),
+    ):
+        report = train_classifier(
+            name,
+            [f"{jigsaw}#columns=text+label,label=1"],
+            [f"{jigsaw}#columns=text+label,label=0"],
+            str(tmp_path),
+            settings,
+        )
         assert report["settings"]["strip_markup"] == (name == "recipe")
         classifier = Classifier(str(tmp_path / f"{name}.bin"))
         auc[name] = binary_metrics(labels, classifier.scores(tweets + clean))["roc_auc"]

@@ -4,6 +4,7 @@ Each torchrun launch costs three torch imports and a process-group start (second
 2-process runs every test compares are launched once (`launched`), and the tests that resume on another process
 count start from a copy of them as a kill after a given checkpoint leaves it. 1-process runs go through
 `train.cli.main` in this process: the same command line and trainer, without another interpreter."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,18 @@ STEPS = 10
 
 
 def torchrun(config_path, *args: str) -> list[str]:
-    return [PYTHON, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "-m", "train.cli", "run",
-            str(config_path), *args]
+    return [
+        PYTHON,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node=2",
+        "-m",
+        "train.cli",
+        "run",
+        str(config_path),
+        *args,
+    ]
 
 
 def train(config_path, processes: int, *args: str) -> None:
@@ -44,11 +55,15 @@ def config_maker(folder, token_data):  # noqa: F811
     manifest = write_manifest(folder / "m.yaml", token_data)
 
     def make(name: str, **extra):
-        values = tiny_overrides(manifest, folder / name, **{**dict(max_steps=STEPS, tokens_per_step=1024,
-                                                                   eval_interval=5, ckpt_interval=5), **extra})
+        values = tiny_overrides(
+            manifest,
+            folder / name,
+            **{**dict(max_steps=STEPS, tokens_per_step=1024, eval_interval=5, ckpt_interval=5), **extra},
+        )
         path = folder / f"{name}.yaml"
         path.write_text(yaml.safe_dump(values))
         return path, folder / name
+
     return make
 
 
@@ -70,11 +85,17 @@ def launched(tmp_path_factory, token_data) -> dict:  # noqa: F811
     """Two uninterrupted 2-process runs of the single run's config: DDP (file checkpoints every 5 steps), and FSDP2
     writing DCP checkpoints in the background after every step (all kept, for the tests that resume from them)."""
     make = config_maker(tmp_path_factory.mktemp("launched"), token_data)
-    runs = {"ddp": make("ddp"), "fsdp": make("fsdp", parallel="fsdp", ckpt_format="dcp", ckpt_async=True,
-                                            ckpt_interval=1, keep_last=STEPS + 1)}
+    runs = {
+        "ddp": make("ddp"),
+        "fsdp": make("fsdp", parallel="fsdp", ckpt_format="dcp", ckpt_async=True, ckpt_interval=1, keep_last=STEPS + 1),
+    }
     # side by side: one launch's serial start (the launcher's torch import, the rendezvous) overlaps the other's work
-    launches = {name: subprocess.Popen(torchrun(config), cwd=REPO, env=python_env(), stdout=subprocess.PIPE,
-                                       stderr=subprocess.STDOUT, text=True) for name, (config, _) in runs.items()}
+    launches = {
+        name: subprocess.Popen(
+            torchrun(config), cwd=REPO, env=python_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for name, (config, _) in runs.items()
+    }
     for name, process in launches.items():
         output = process.communicate(timeout=300)[0]
         assert process.returncode == 0, f"{name} launch failed:\n{output[-4000:]}"
@@ -108,7 +129,7 @@ def test_two_processes_match_one_with_the_same_global_batch(launched, single_los
 
 def test_resume_on_a_different_process_count_keeps_the_data_order(configs, launched, single_losses):
     changed, _ = configs("changed")
-    changed_dir = killed_after(launched["ddp"], 5, changed.parent / "changed")   # 2 processes, to step 5
+    changed_dir = killed_after(launched["ddp"], 5, changed.parent / "changed")  # 2 processes, to step 5
     train(changed, 1, "--resume")
     assert_close(single_losses, read_losses(changed_dir))
 
@@ -135,17 +156,25 @@ def test_async_sharded_checkpoints_survive_a_kill_and_resume_on_another_process_
     """ckpt_async: 2 FSDP processes write DCP checkpoints in the background; a run that ends waits for its last
     one to be recorded; a run killed (SIGKILL, checkpoint writes possibly in flight) resumes on 1 process from
     the newest recorded one, and the losses are those of the uninterrupted run."""
-    finished = launched["fsdp"]   # ckpt_async, a checkpoint after every step
-    assert (finished / f"ckpt-{STEPS:08d}.json").exists() and len(list((finished / f"ckpt-{STEPS:08d}.dcp").glob("*.distcp"))) == 2
+    finished = launched["fsdp"]  # ckpt_async, a checkpoint after every step
+    assert (finished / f"ckpt-{STEPS:08d}.json").exists() and len(
+        list((finished / f"ckpt-{STEPS:08d}.dcp").glob("*.distcp"))
+    ) == 2
     run, _ = configs("async", parallel="fsdp", ckpt_format="dcp", ckpt_async=True, ckpt_interval=1)
     run_dir = killed_after(finished, 4, run.parent / "async")
-    process = subprocess.Popen(torchrun(run, "--resume"), cwd=REPO, env=python_env(), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        torchrun(run, "--resume"),
+        cwd=REPO,
+        env=python_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 300
     while max(read_losses(run_dir), default=0) < 7 and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    assert max(read_losses(run_dir)) >= 7   # killed mid-run, past the copied checkpoints
+    assert max(read_losses(run_dir)) >= 7  # killed mid-run, past the copied checkpoints
     train(run, 1, "--resume")
     assert_close(single_losses, read_losses(run_dir))

@@ -1,6 +1,7 @@
 """`train eval` and eval_sets in `train run`: loss and bits per byte on held-out text, JSONL, Parquet and token
 sets; multiple-choice tasks built from real held-out text, where a trained model beats chance and an untrained
 one does not."""
+
 from __future__ import annotations
 
 import json
@@ -28,19 +29,24 @@ def held_out_book_documents() -> list[str]:
     docs = []
     for name in BOOKS["en"]:
         book = documents((books_dir() / name).read_text(encoding="utf-8"))
-        docs += book[int(len(book) * 0.95):]
+        docs += book[int(len(book) * 0.95) :]
     return docs
 
 
 @pytest.fixture(scope="module")
 def eval_inputs(tmp_path_factory, token_data, shared_data):  # noqa: F811
     root = tmp_path_factory.mktemp("eval-inputs")
-    chapter = root / "chapter.md"   # one Rust Book chapter: Markdown prose the books never saw
+    chapter = root / "chapter.md"  # one Rust Book chapter: Markdown prose the books never saw
     chapter.write_text((shared_data / "quality/positives/rust_book/src/ch01-00-getting-started.md").read_text())
     rows = held_out_book_documents()
     pq.write_table(pa.table({"id": [str(i) for i in range(len(rows))], "text": rows}), root / "books.parquet")
-    return {"chapter": chapter, "parquet": root / "books.parquet", "jsonl": shared_data / "web/jsonl/dolma_cc_en_head-0091.jsonl",
-            "rust_book": shared_data / "quality/positives/rust_book/src", "tokens": token_data.dirs["en-val"]}
+    return {
+        "chapter": chapter,
+        "parquet": root / "books.parquet",
+        "jsonl": shared_data / "web/jsonl/dolma_cc_en_head-0091.jsonl",
+        "rust_book": shared_data / "quality/positives/rust_book/src",
+        "tokens": token_data.dirs["en-val"],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -48,11 +54,28 @@ def trained(tmp_path_factory, token_data, eval_inputs):  # noqa: F811
     """A tiny model trained 150 steps on the books, scoring four held-out sets every 50 steps."""
     root = tmp_path_factory.mktemp("eval-run")
     manifest = write_manifest(root / "m.yaml", token_data)
-    sets = [{"name": "book-text", "path": str(eval_inputs["parquet"])}, f"web={eval_inputs['jsonl']}",
-            str(eval_inputs["rust_book"]), {"name": "book-tokens", "path": str(eval_inputs["tokens"])}]
-    config = load_config(None, tiny_overrides(manifest, root / "run", max_steps=150, eval_interval=50, warmup_steps=10,
-                                              micro_batch=16, n_head=4, n_embd=128, ckpt_interval=150,
-                                              eval_sets=sets, eval_tokens=8192))
+    sets = [
+        {"name": "book-text", "path": str(eval_inputs["parquet"])},
+        f"web={eval_inputs['jsonl']}",
+        str(eval_inputs["rust_book"]),
+        {"name": "book-tokens", "path": str(eval_inputs["tokens"])},
+    ]
+    config = load_config(
+        None,
+        tiny_overrides(
+            manifest,
+            root / "run",
+            max_steps=150,
+            eval_interval=50,
+            warmup_steps=10,
+            micro_batch=16,
+            n_head=4,
+            n_embd=128,
+            ckpt_interval=150,
+            eval_sets=sets,
+            eval_tokens=8192,
+        ),
+    )
     run_training(config, log=lambda *a: None)
     return checkpoint.checkpoints(root / "run")[-1]
 
@@ -65,14 +88,15 @@ def test_bits_per_byte_counts_the_utf8_bytes_of_the_text(token_data, eval_inputs
     torch.manual_seed(0)
     model = GPT(load_model_config(vocab=1024, seq_len=64))
     result = score_windows(model, s.windows, tokenizer.token_bytes)
-    assert result["bytes"] == len(text.encode("utf-8"))      # every byte once; <|endoftext|> covers none
-    assert result["tokens"] == len(tokenizer.encode(text)) + 1   # every token of the text, and its EOT
+    assert result["bytes"] == len(text.encode("utf-8"))  # every byte once; <|endoftext|> covers none
+    assert result["tokens"] == len(tokenizer.encode(text)) + 1  # every token of the text, and its EOT
     assert result["bpb"] == pytest.approx(result["nats"] / math.log(2) / result["bytes"])
     assert result["loss"] == pytest.approx(math.log(1024), abs=0.1)  # untrained: about uniform
 
 
 def load_model_config(vocab, seq_len):
     from train.model import GPTConfig
+
     return GPTConfig(vocab_size=vocab, seq_len=seq_len, n_layer=1, n_head=2, n_embd=32)
 
 
@@ -94,8 +118,23 @@ def test_train_run_logs_held_out_sets_and_plot_draws_them(trained):
 @pytest.mark.slow
 def test_train_eval_cli_prints_a_table_and_writes_json(trained, eval_inputs, tmp_path, capsys):
     out = tmp_path / "eval.json"
-    assert main(["eval", str(trained), "--set", f"rust={eval_inputs['rust_book']}", "--set", str(eval_inputs["jsonl"]),
-                 "--max-tokens", "4096", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                str(trained),
+                "--set",
+                f"rust={eval_inputs['rust_book']}",
+                "--set",
+                str(eval_inputs["jsonl"]),
+                "--max-tokens",
+                "4096",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "rust" in printed and "dolma_cc_en_head-0091" in printed and "macro" in printed
     report = json.loads(out.read_text())
@@ -110,7 +149,7 @@ def test_bad_eval_sets_are_named_errors(trained, token_data, tmp_path, capsys): 
     bad.write_text('{"text": "fine"}\n{"title": "no text field"}\n')
     assert main(["eval", str(trained), "--set", str(bad)]) == 2
     assert f"{bad}:2" in capsys.readouterr().err
-    other = tmp_path / "other-tokens"      # shards from another tokenizer cannot be scored by this model
+    other = tmp_path / "other-tokens"  # shards from another tokenizer cannot be scored by this model
     other.mkdir()
     for f in token_data.dirs["en-val"].iterdir():
         (other / f.name).write_bytes(f.read_bytes())
@@ -123,12 +162,18 @@ def test_bad_eval_sets_are_named_errors(trained, token_data, tmp_path, capsys): 
 
 
 @pytest.mark.slow
-def test_a_trained_model_beats_chance_on_true_continuations_and_an_untrained_one_does_not(trained, token_data, tmp_path):  # noqa: F811
+def test_a_trained_model_beats_chance_on_true_continuations_and_an_untrained_one_does_not(
+    trained,
+    token_data,  # noqa: F811
+    tmp_path,
+):
     # held-out narrative (the Gutenberg licence at every book's end was seen in training); distractors: the true
     # continuation's words in another order, so only a model that learned word order can tell
     narrative = [d for d in held_out_book_documents() if "Gutenberg" not in d]
-    path = write_task(continuation_task(narrative, examples=100, choices=4, seed=1, distractors="shuffled"),
-                      tmp_path / "continuation.jsonl")
+    path = write_task(
+        continuation_task(narrative, examples=100, choices=4, seed=1, distractors="shuffled"),
+        tmp_path / "continuation.jsonl",
+    )
     model, _ = load_model(trained)
     tokenizer = TextTokenizer(token_data.tokenizer_path, model.config.vocab_size)
     examples = read_task(path)
@@ -144,7 +189,9 @@ def test_a_trained_model_beats_chance_on_true_continuations_and_an_untrained_one
 
 def test_task_files_with_a_bad_line_name_it(tmp_path):
     path = tmp_path / "task.jsonl"
-    path.write_text('{"context": "a", "choices": [" b", " c"], "label": 0}\n{"context": "a", "choices": [" b"], "label": 0}\n')
+    path.write_text(
+        '{"context": "a", "choices": [" b", " c"], "label": 0}\n{"context": "a", "choices": [" b"], "label": 0}\n'
+    )
     with pytest.raises(TaskError, match="task.jsonl:2"):
         read_task(path)
 

@@ -1,4 +1,5 @@
 """train.model: the loss definition, causality, tying, initialisation, optimizer groups."""
+
 from __future__ import annotations
 
 import math
@@ -25,7 +26,7 @@ def test_loss_is_mean_negative_log_likelihood(style):
     log_probs = torch.log_softmax(logits.double(), dim=-1)
     expected = -log_probs.gather(-1, y.unsqueeze(-1)).mean()
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
-    assert loss.item() == pytest.approx(math.log(96), rel=0.05)   # small init: close to uniform
+    assert loss.item() == pytest.approx(math.log(96), rel=0.05)  # small init: close to uniform
 
 
 @pytest.mark.parametrize("style", ["gpt2", "llama"])
@@ -44,7 +45,7 @@ def test_styles_differ_as_specified():
     gpt2, llama = tiny("gpt2"), tiny("llama")
     assert gpt2.wpe is not None and isinstance(gpt2.ln_f, torch.nn.LayerNorm)
     assert llama.wpe is None and not any(n.endswith("bias") for n, _ in llama.named_parameters())
-    assert llama.h[0].mlp.c_fc.out_features == 2 * llama.h[0].mlp.c_proj.in_features   # SwiGLU gate + up
+    assert llama.h[0].mlp.c_fc.out_features == 2 * llama.h[0].mlp.c_proj.in_features  # SwiGLU gate + up
     for model in (gpt2, llama):
         assert model.lm_head.weight is model.wte.weight
 

@@ -1,4 +1,5 @@
 """train.optim: Muon against an independent reference of the published algorithm, and the parameter split."""
+
 from __future__ import annotations
 
 import pytest
@@ -47,10 +48,10 @@ def test_muon_matches_the_reference_over_several_steps(shape):
 
 def test_orthogonalize_flattens_the_spectrum():
     torch.manual_seed(0)
-    g = torch.randn(64, 32) @ torch.diag(torch.logspace(-1, 1, 32))   # singular values over two decades
+    g = torch.randn(64, 32) @ torch.diag(torch.logspace(-1, 1, 32))  # singular values over two decades
     assert torch.linalg.cond(g) > 50
     singular = torch.linalg.svdvals(orthogonalize(g))
-    assert singular.min() > 0.6 and singular.max() < 1.25   # the quintic's known band around 1
+    assert singular.min() > 0.6 and singular.max() < 1.25  # the quintic's known band around 1
 
 
 def test_muon_takes_the_block_matrices_and_adamw_the_rest():
@@ -71,6 +72,7 @@ def test_torch_muon_makes_the_same_update_and_its_checkpoint_resumes_with_ours()
     update (torch's Newton-Schulz is bf16, ours fp32 on CPU: equal up to that rounding) and keep the momentum in
     the same form, so a checkpoint written by one resumes with the other."""
     from train.optim import muon_class
+
     assert muon_class(cuda=True, sharded=False) is torch.optim.Muon
     assert muon_class(cuda=True, sharded=True) is Muon and muon_class(cuda=False, sharded=False) is Muon
     torch.manual_seed(0)
@@ -85,7 +87,7 @@ def test_torch_muon_makes_the_same_update_and_its_checkpoint_resumes_with_ours()
             optimizer.step()
     cosine = lambda a, b: torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0).item()
     assert cosine(theirs.detach() - start, ours.detach() - start) > 0.99
-    resumed = torch.nn.Parameter(theirs.detach().clone())   # torch's checkpoint, resumed with ours
+    resumed = torch.nn.Parameter(theirs.detach().clone())  # torch's checkpoint, resumed with ours
     resumed_muon = Muon([resumed], lr=0.02, momentum=0.95, weight_decay=0.1)
     resumed_muon.load_state_dict(torch_muon.state_dict())
     before = theirs.detach().clone()

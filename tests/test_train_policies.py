@@ -1,4 +1,5 @@
 """The trainer's safety policies (train/policies.py) as rules: feed losses and checkpoints, assert the decision."""
+
 from __future__ import annotations
 
 import math
@@ -7,7 +8,7 @@ import pytest
 
 from train.policies import Action, RollbackPolicy, SpikeGuard, TrainingDiverged
 
-FALLING = [7.0 - 0.05 * i + (0.02 if i % 2 else -0.02) for i in range(30)]   # a noisy, falling training loss
+FALLING = [7.0 - 0.05 * i + (0.02 if i % 2 else -0.02) for i in range(30)]  # a noisy, falling training loss
 
 
 def guard(patience: int = 3) -> SpikeGuard:
@@ -56,7 +57,7 @@ def test_skipped_losses_do_not_move_the_trend():
     assert all(g.decide(30 + i, 30 + i, 9.0, 1.0).action is Action.SKIP for i in range(20))
 
 
-UNIFORM = math.log(1024)   # 6.93: predicting each of 1024 tokens as equally likely
+UNIFORM = math.log(1024)  # 6.93: predicting each of 1024 tokens as equally likely
 
 
 def newest_good(policy: RollbackPolicy, checkpoints: list[tuple[int, float | None, float]]) -> int | None:
@@ -77,22 +78,22 @@ def test_rollback_skips_checkpoints_worse_than_uniform_prediction():
 def test_rollback_prefers_the_newest_actually_good_checkpoint():
     policy = RollbackPolicy(uniform_loss=UNIFORM)
     checkpoints = [(0, None, math.inf), (50, 5.2, 5.2), (100, 4.8, 4.8), (150, 5.9, 4.8), (200, 8.0, 4.8)]
-    assert newest_good(policy, checkpoints) == 100          # 150 is > 10% above the best, 200 worse than uniform
+    assert newest_good(policy, checkpoints) == 100  # 150 is > 10% above the best, 200 worse than uniform
     assert "10% above the best 4.8000" in policy.refusal(150, 5.9, 4.8)
-    assert policy.refusal(150, 5.2, 4.8) is None            # within 10% of the best: still good
+    assert policy.refusal(150, 5.2, 4.8) is None  # within 10% of the best: still good
 
 
 def test_initial_weights_and_unjudged_checkpoints_are_accepted():
     policy = RollbackPolicy(uniform_loss=UNIFORM)
-    assert policy.refusal(0, 7.1, math.inf) is None        # a fresh model sits at about ln vocab
-    assert policy.refusal(80, None, 5.0) is None            # no validation set: nothing to judge it by
+    assert policy.refusal(0, 7.1, math.inf) is None  # a fresh model sits at about ln vocab
+    assert policy.refusal(80, None, 5.0) is None  # no validation set: nothing to judge it by
 
 
 def test_rolling_back_to_the_same_place_again_halves_the_lr():
     scale = 1.0
     targets = []
     previous = -1
-    for target in (40, 40, 40, 60, 20):   # the break recurs from 40 twice; later one from 60, then from 20
+    for target in (40, 40, 40, 60, 20):  # the break recurs from 40 twice; later one from 60, then from 20
         scale = RollbackPolicy.lr_scale_after(target, previous, scale)
         targets.append(scale)
         previous = target

@@ -1,4 +1,5 @@
 """common/typed.py, the one config layer: constraints declared on fields, nested configs, one error format."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ class Part:
     name: str
     path: Path
     share: Annotated[float, interval("(0, 1]")] | None = None
-    loaded: int | None = field(default=None, init=False)   # set by the code, not by a config
+    loaded: int | None = field(default=None, init=False)  # set by the code, not by a config
 
     def __post_init__(self):
         if self.name == self.path.name:
@@ -40,29 +41,42 @@ def make(**values):
 
 def test_values_are_converted_to_the_annotated_types():
     whole = make(rate="3e-4", size=4.0, parts=[{"name": "a", "path": "x/b", "share": 1}])
-    assert whole.rate == 3e-4          # PyYAML reads 3e-4 (no dot) as a string
-    assert whole.size == 4 and isinstance(whole.size, int)   # 4.0, e.g. 4e+0 in YAML
+    assert whole.rate == 3e-4  # PyYAML reads 3e-4 (no dot) as a string
+    assert whole.size == 4 and isinstance(whole.size, int)  # 4.0, e.g. 4e+0 in YAML
     assert whole.parts[0].path == Path("x/b") and whole.parts[0].share == 1.0
 
 
-@pytest.mark.parametrize("values, message", [
-    ({"size": 0}, "w.yaml: size: expected a positive number, got 0"),
-    ({"size": 2.5}, "w.yaml: size: expected an integer, got 2.5"),
-    ({"size": True}, "w.yaml: size: expected an integer, got True"),
-    ({"rate": -1}, "w.yaml: rate: expected a non-negative number, got -1.0"),
-    ({"dropout": 1}, "w.yaml: dropout: expected a number in [0, 1), got 1.0"),
-    ({"parts": []}, "w.yaml: parts: expected at least one entry, got []"),
-    ({"parts": [{"name": "a", "path": "b", "share": 0}]}, "w.yaml: parts[0].share: expected a number in (0, 1], got 0.0"),
-    ({"parts": [{"name": "a", "path": "b", "share": "all"}]},
-     "w.yaml: parts[0].share: expected a number in (0, 1] or null, got 'all'"),
-    ({"parts": [{"name": "a", "path": "b", "shaer": 1}]}, "w.yaml: parts[0].shaer: unknown key (did you mean 'share'?)"),
-    ({"parts": [{"name": "a", "path": "b", "loaded": 1}]},
-     "w.yaml: parts[0].loaded: unknown key; expected one of name, path, share"),
-    ({"parts": [{"name": "a"}]}, "w.yaml: parts[0].path: required key missing; expected a path"),
-    ({"parts": ["a"]}, "w.yaml: parts[0]: expected a mapping of name, path, share, got 'a'"),
-    ({"parts": [{"name": "b", "path": "x/b"}]}, "w.yaml: parts[0]: name and path must differ"),
-    ({"size": 2, "parts": [{"name": "a", "path": "b"}] * 3}, "w.yaml: size: 2 is smaller than the 3 parts"),
-])
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"size": 0}, "w.yaml: size: expected a positive number, got 0"),
+        ({"size": 2.5}, "w.yaml: size: expected an integer, got 2.5"),
+        ({"size": True}, "w.yaml: size: expected an integer, got True"),
+        ({"rate": -1}, "w.yaml: rate: expected a non-negative number, got -1.0"),
+        ({"dropout": 1}, "w.yaml: dropout: expected a number in [0, 1), got 1.0"),
+        ({"parts": []}, "w.yaml: parts: expected at least one entry, got []"),
+        (
+            {"parts": [{"name": "a", "path": "b", "share": 0}]},
+            "w.yaml: parts[0].share: expected a number in (0, 1], got 0.0",
+        ),
+        (
+            {"parts": [{"name": "a", "path": "b", "share": "all"}]},
+            "w.yaml: parts[0].share: expected a number in (0, 1] or null, got 'all'",
+        ),
+        (
+            {"parts": [{"name": "a", "path": "b", "shaer": 1}]},
+            "w.yaml: parts[0].shaer: unknown key (did you mean 'share'?)",
+        ),
+        (
+            {"parts": [{"name": "a", "path": "b", "loaded": 1}]},
+            "w.yaml: parts[0].loaded: unknown key; expected one of name, path, share",
+        ),
+        ({"parts": [{"name": "a"}]}, "w.yaml: parts[0].path: required key missing; expected a path"),
+        ({"parts": ["a"]}, "w.yaml: parts[0]: expected a mapping of name, path, share, got 'a'"),
+        ({"parts": [{"name": "b", "path": "x/b"}]}, "w.yaml: parts[0]: name and path must differ"),
+        ({"size": 2, "parts": [{"name": "a", "path": "b"}] * 3}, "w.yaml: size: 2 is smaller than the 3 parts"),
+    ],
+)
 def test_each_problem_names_file_key_and_expectation(values, message):
     with pytest.raises(ConfigError) as error:
         make(**values)

@@ -4,6 +4,7 @@ books: the real `extract` stage over ../shared/data/books (English, German, Fren
 web: the dolma/CCNet JSONL documents plus raw HTML of German and French saved pages (markup is text too).
 code: Python standard-library files, including some with non-ASCII text.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -21,15 +22,21 @@ from curate.core.schema import doc_id, make_documents
 
 REPO = Path(__file__).resolve().parent.parent
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
-CODE_FILES = ["json/*.py", "email/*.py", "test/test_unicode_identifiers.py", "test/test_source_encoding.py",
-              "test/test_csv.py", "encodings/cp1252.py"]
+CODE_FILES = [
+    "json/*.py",
+    "email/*.py",
+    "test/test_unicode_identifiers.py",
+    "test/test_source_encoding.py",
+    "test/test_csv.py",
+    "encodings/cp1252.py",
+]
 HTML_PAGES = ["adac.de.kindersitze.html", "austria.info.radfahren.html", "basicthinking.de.tweets.html"]
 _CACHE: dict[str, "Curated"] = {}
 
 
 @dataclass
 class Curated:
-    books: Path   # folder of Parquet shards
+    books: Path  # folder of Parquet shards
     web: Path
     code: Path
     tokenizer: Path
@@ -50,19 +57,40 @@ def web_rows(shared: Path) -> list[dict]:
         with opener(path, "rt", encoding="utf-8") as f:
             for n, line in enumerate(f):
                 record = json.loads(line)
-                rows.append({"id": doc_id("web", f"{path.name}:{n}"), "source": "web", "text": record["text"],
-                             "url": record["id"], "path": str(path)})
+                rows.append(
+                    {
+                        "id": doc_id("web", f"{path.name}:{n}"),
+                        "source": "web",
+                        "text": record["text"],
+                        "url": record["id"],
+                        "path": str(path),
+                    }
+                )
     for name in HTML_PAGES:
         path = shared / "web" / "html" / "trafilatura_cache" / name
-        rows.append({"id": doc_id("web", str(path)), "source": "web", "path": str(path),
-                     "text": path.read_bytes().decode("utf-8", errors="replace")})
+        rows.append(
+            {
+                "id": doc_id("web", str(path)),
+                "source": "web",
+                "path": str(path),
+                "text": path.read_bytes().decode("utf-8", errors="replace"),
+            }
+        )
     return rows
 
 
 def code_rows() -> list[dict]:
     files = sorted(p for pattern in CODE_FILES for p in STDLIB.glob(pattern))
-    return [{"id": doc_id("code", str(p)), "source": "code", "path": str(p), "programming_language": "Python",
-             "text": p.read_bytes().decode("utf-8", errors="replace")} for p in files]
+    return [
+        {
+            "id": doc_id("code", str(p)),
+            "source": "code",
+            "path": str(p),
+            "programming_language": "Python",
+            "text": p.read_bytes().decode("utf-8", errors="replace"),
+        }
+        for p in files
+    ]
 
 
 def build_curated(root: Path, shared: Path) -> Curated:
@@ -74,13 +102,14 @@ def build_curated(root: Path, shared: Path) -> Curated:
     run_pipeline(pipeline, LocalExecutor(1), progress=False)
     web = web_rows(shared)
     write_parquet(root / "web", "web-00000", web[: len(web) // 2])
-    write_parquet(root / "web", "web-00001", web[len(web) // 2:])
+    write_parquet(root / "web", "web-00001", web[len(web) // 2 :])
     code = code_rows()
     write_parquet(root / "code", "code-00000", code[: len(code) // 2])
-    write_parquet(root / "code", "code-00001", code[len(code) // 2:])
+    write_parquet(root / "code", "code-00001", code[len(code) // 2 :])
     curated = Curated(root / "books" / "extract", root / "web", root / "code", root / "tokenizer" / "tokenizer.json")
-    train_tokenizer([str(f) for f in curated.folders().values()], str(curated.tokenizer), vocab_size=2048,
-                    sample_bytes=3_000_000)
+    train_tokenizer(
+        [str(f) for f in curated.folders().values()], str(curated.tokenizer), vocab_size=2048, sample_bytes=3_000_000
+    )
     _CACHE["curated"] = curated
     return curated
 

@@ -1,5 +1,6 @@
 """Real token shards for the trainer's tests: Gutenberg books from ../shared/data, a byte-level BPE trained here
 with the `tokenizers` package (tests may use it; train/ may not), shards written with common.shards."""
+
 from __future__ import annotations
 
 import hashlib
@@ -16,8 +17,10 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("SHARED_DATA", REPO.parent / "shared" / "data"))
-BOOKS = {"en": ["en_alice_pg11.txt", "en_pride_and_prejudice_pg1342.txt", "en_moby_dick_pg2701.txt"],
-         "defr": ["kalamine_de_faust_1.txt", "kalamine_fr_alice.txt"]}
+BOOKS = {
+    "en": ["en_alice_pg11.txt", "en_pride_and_prejudice_pg1342.txt", "en_moby_dick_pg2701.txt"],
+    "defr": ["kalamine_de_faust_1.txt", "kalamine_fr_alice.txt"],
+}
 VOCAB = 1024
 _CACHE: dict[str, "TokenData"] = {}
 
@@ -27,7 +30,7 @@ class TokenData:
     root: Path
     tokenizer_path: Path
     tokenizer_hash: str
-    dirs: dict[str, Path]     # "en", "en-val", "defr", "defr-val"
+    dirs: dict[str, Path]  # "en", "en-val", "defr", "defr-val"
     eot_id: int
 
 
@@ -55,19 +58,26 @@ def documents(text: str, size: int = 3000) -> list[str]:
 
 def train_tokenizer(texts: list[str], path: Path):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=VOCAB, special_tokens=["<|endoftext|>"], show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=VOCAB,
+        special_tokens=["<|endoftext|>"],
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     tokenizer.train_from_iterator(texts, trainer)
     tokenizer.save(str(path))
     return tokenizer
 
 
-def write_token_dir(directory: Path, docs: list[list[int]], tokenizer_hash: str, eot_id: int, shards: int = 2,
-                    vocab_size: int = VOCAB) -> Path:
+def write_token_dir(
+    directory: Path, docs: list[list[int]], tokenizer_hash: str, eot_id: int, shards: int = 2, vocab_size: int = VOCAB
+) -> Path:
     from common.shards import ShardWriter, write_token_dir_summary
+
     directory.mkdir(parents=True, exist_ok=True)
     for s, part in enumerate(np.array_split(np.arange(len(docs)), shards)):
         with ShardWriter(directory / f"shard-00000-{s:03d}", vocab_size) as writer:
@@ -105,15 +115,29 @@ def build_token_data(root: Path) -> TokenData:
     return data
 
 
-def write_manifest(path: Path, data: TokenData, seq_len: int = 64, total_tokens: int = 200_000, seed: int = 1234,
-                   sources: list[dict] | None = None) -> Path:
+def write_manifest(
+    path: Path,
+    data: TokenData,
+    seq_len: int = 64,
+    total_tokens: int = 200_000,
+    seed: int = 1234,
+    sources: list[dict] | None = None,
+) -> Path:
     """A manifest over the test token directories (paths written relative to the manifest, as users do)."""
     rel = lambda p: os.path.relpath(p, path.parent)
     if sources is None:
-        sources = [{"name": "en", "path": rel(data.dirs["en"]), "weight": 0.7, "validation": rel(data.dirs["en-val"])},
-                   {"name": "defr", "path": rel(data.dirs["defr"]), "weight": 0.3, "validation": rel(data.dirs["defr-val"])}]
-    manifest = {"name": "test", "tokenizer": {"path": rel(data.tokenizer_path), "hash": data.tokenizer_hash},
-                "seq_len": seq_len, "seed": seed, "total_tokens": total_tokens, "sources": sources}
+        sources = [
+            {"name": "en", "path": rel(data.dirs["en"]), "weight": 0.7, "validation": rel(data.dirs["en-val"])},
+            {"name": "defr", "path": rel(data.dirs["defr"]), "weight": 0.3, "validation": rel(data.dirs["defr-val"])},
+        ]
+    manifest = {
+        "name": "test",
+        "tokenizer": {"path": rel(data.tokenizer_path), "hash": data.tokenizer_hash},
+        "seq_len": seq_len,
+        "seed": seed,
+        "total_tokens": total_tokens,
+        "sources": sources,
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(manifest, sort_keys=False))
     return path
@@ -121,9 +145,24 @@ def write_manifest(path: Path, data: TokenData, seq_len: int = 64, total_tokens:
 
 def tiny_overrides(manifest: Path, out_dir: Path, **extra) -> dict:
     """A model small enough for many CPU test runs."""
-    values = dict(manifest=str(manifest), out_dir=str(out_dir), n_layer=2, n_head=2, n_embd=64, micro_batch=8,
-                  max_steps=20, warmup_steps=2, lr=3e-3, min_lr=3e-4, eval_interval=10, eval_batches=2,
-                  ckpt_interval=10, keep_last=3, device="cpu", progress=False)
+    values = dict(
+        manifest=str(manifest),
+        out_dir=str(out_dir),
+        n_layer=2,
+        n_head=2,
+        n_embd=64,
+        micro_batch=8,
+        max_steps=20,
+        warmup_steps=2,
+        lr=3e-3,
+        min_lr=3e-4,
+        eval_interval=10,
+        eval_batches=2,
+        ckpt_interval=10,
+        keep_last=3,
+        device="cpu",
+        progress=False,
+    )
     values.update(extra)
     return values
 

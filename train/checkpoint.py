@@ -18,6 +18,7 @@ against that checkpoint's record after copying, so one damaged file cannot take 
 best model; `best.json` holds the record it matches. A write that fails (a full disk) removes its temporary
 file and raises OSError naming the path.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -111,7 +112,10 @@ def all_finite(state: dict) -> bool:
 
 def gather_states(model: torch.nn.Module, optimizers: list) -> tuple[dict, dict]:
     """Full (unsharded, unwrapped, on CPU) model and optimizer state; every rank must call it under FSDP."""
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict  # seconds to import: only when saving
+    from torch.distributed.checkpoint.state_dict import (
+        StateDictOptions,
+        get_state_dict,
+    )  # seconds to import: only when saving
 
     return get_state_dict(model, optimizers, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
 
@@ -119,14 +123,21 @@ def gather_states(model: torch.nn.Module, optimizers: list) -> tuple[dict, dict]
 def restore_states(model: torch.nn.Module, optimizers: list, payload: dict) -> None:
     from torch.distributed.checkpoint.state_dict import StateDictOptions, set_state_dict
 
-    set_state_dict(model, optimizers, model_state_dict=payload["model"], optim_state_dict=payload["optimizer"],
-                   options=StateDictOptions(full_state_dict=True))
+    set_state_dict(
+        model,
+        optimizers,
+        model_state_dict=payload["model"],
+        optim_state_dict=payload["optimizer"],
+        options=StateDictOptions(full_state_dict=True),
+    )
 
 
 def write_record(path: Path, step: int, finite: bool, val_loss: float | None) -> None:
     """The record that makes `path` (file or folder) a checkpoint; written last, so its presence means complete."""
-    files = {str(f.relative_to(path)) if path.is_dir() else f.name: {"bytes": f.stat().st_size, "sha256": _sha256(f)}
-             for f in _files(path)}
+    files = {
+        str(f.relative_to(path)) if path.is_dir() else f.name: {"bytes": f.stat().st_size, "sha256": _sha256(f)}
+        for f in _files(path)
+    }
     record = {"step": step, "finite": finite, "val_loss": val_loss, "files": files}
     _replace_atomically(path.with_suffix(".json"), json.dumps(record) + "\n")
 
@@ -149,8 +160,17 @@ def save(payload: dict, path: Path, val_loss: float | None = None) -> None:
     write_record(path, payload["state"]["step"], all_finite(payload["model"]), val_loss)
 
 
-def save_sharded(model: torch.nn.Module, optimizers: list, train_state: dict, path: Path, is_main: bool,
-                 val_loss: float | None, barrier, background: bool = False, process_group=None):
+def save_sharded(
+    model: torch.nn.Module,
+    optimizers: list,
+    train_state: dict,
+    path: Path,
+    is_main: bool,
+    val_loss: float | None,
+    barrier,
+    background: bool = False,
+    process_group=None,
+):
     """DCP checkpoint: every rank writes its own shards into `path` (a folder), rank 0 the train state and record.
     All ranks must call it. The record is written only after every shard, and a check that DCP's metadata names
     no missing file (`barrier` separates the two), so a run killed mid-write leaves a folder without a record,
@@ -164,12 +184,12 @@ def save_sharded(model: torch.nn.Module, optimizers: list, train_state: dict, pa
 
     model_state, optim_state = get_state_dict(model, optimizers)
     finite = all_finite(model_state)
-    if torch.distributed.is_initialized():   # a checkpoint is finite only if every rank's shards are
+    if torch.distributed.is_initialized():  # a checkpoint is finite only if every rank's shards are
         flag = torch.tensor([float(finite)])
         torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MIN)
         finite = bool(flag.item())
     if is_main and path.exists():
-        shutil.rmtree(path)   # a half-written folder from a killed save of the same step
+        shutil.rmtree(path)  # a half-written folder from a killed save of the same step
     barrier()
     state = {"model": model_state, "optimizer": optim_state}
     if background:
@@ -182,7 +202,7 @@ def save_sharded(model: torch.nn.Module, optimizers: list, train_state: dict, pa
 
     def finish() -> None:
         if background:
-            future.result()   # raises what the writer thread raised
+            future.result()  # raises what the writer thread raised
         barrier()
         if is_main:
             _check_dcp_complete(path)
@@ -199,6 +219,7 @@ def save_sharded(model: torch.nn.Module, optimizers: list, train_state: dict, pa
 def _check_dcp_complete(path: Path) -> None:
     """Every file DCP's metadata (written last, by the coordinator) names exists: the shards were all written."""
     from torch.distributed.checkpoint import FileSystemReader
+
     metadata = FileSystemReader(str(path)).read_metadata()
     for item in (metadata.storage_data or {}).values():
         if not (path / item.relative_path).exists():

@@ -14,6 +14,7 @@ Step `step` of a run uses global samples [step * B, (step + 1) * B) for a global
 over ranks and micro-steps by position only; so a resumed run sees exactly the batches it would have seen,
 and a change of GPU count (same global batch) keeps the global sample order.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,9 +34,10 @@ class DataError(ValueError):
 @dataclass
 class _SourceSamples:
     """Sample k of a token directory: shard `shard_of[k]`, first token at `start[k]`."""
+
     name: str
     shards: list[np.ndarray]
-    first_sample: np.ndarray   # cumulative sample count before each shard
+    first_sample: np.ndarray  # cumulative sample count before each shard
 
     @classmethod
     def build(cls, name: str, data: TokenDir, seq_len: int) -> _SourceSamples:
@@ -44,8 +46,10 @@ class _SourceSamples:
         per_shard = np.array([max(s.num_tokens - 1, 0) // seq_len for s in data.shards], dtype=np.int64)
         if per_shard.sum() == 0:
             longest = max(s.num_tokens for s in data.shards)
-            raise DataError(f"{data.path}: source '{name}' has no shard of seq_len + 1 = {seq_len + 1} tokens "
-                            f"(largest holds {longest}); lower seq_len or give it more text")
+            raise DataError(
+                f"{data.path}: source '{name}' has no shard of seq_len + 1 = {seq_len + 1} tokens "
+                f"(largest holds {longest}); lower seq_len or give it more text"
+            )
         return cls(name, [s.tokens for s in data.shards], np.concatenate([[0], np.cumsum(per_shard)]))
 
     @property
@@ -71,9 +75,11 @@ def check_token_ids(shard, data: TokenDir) -> None:
     top = int(shard.tokens.max())
     if top >= data.vocab_size:
         count = int(np.count_nonzero(shard.tokens >= data.vocab_size))
-        raise DataError(f"{shard.prefix}.bin: {count} token id(s) up to {top}, outside the vocabulary of "
-                        f"{data.vocab_size} that {data.path}/tokens.json declares (corrupted shard, or a tokens.json "
-                        "that understates the vocabulary)")
+        raise DataError(
+            f"{shard.prefix}.bin: {count} token id(s) up to {top}, outside the vocabulary of "
+            f"{data.vocab_size} that {data.path}/tokens.json declares (corrupted shard, or a tokens.json "
+            "that understates the vocabulary)"
+        )
 
 
 class MixSampler:
@@ -106,7 +112,9 @@ class MixSampler:
         if key not in self._perm_cache:
             for old in [k for k in self._perm_cache if k[0] == source and k[1] < epoch - 1]:
                 del self._perm_cache[old]
-            self._perm_cache[key] = np.random.default_rng([self.seed, 1, source, epoch]).permutation(self.sources[source].count)
+            self._perm_cache[key] = np.random.default_rng([self.seed, 1, source, epoch]).permutation(
+                self.sources[source].count
+            )
         return self._perm_cache[key]
 
     def locate(self, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -4,6 +4,7 @@
 a few percent at usual sequence lengths and is left out here, as in Kaplan et al. 2020 and the GPT-3 paper
 (175B parameters x 300B tokens ≈ 3.15e23 FLOPs).
 """
+
 from __future__ import annotations
 
 from train.config import ConfigError
@@ -24,7 +25,7 @@ GPUS = {
     "v100": {"bf16": None, "tf32": None, "fp16": 125e12, "watts": 300},
 }
 ALIASES = {"h100": "h100-sxm", "h200": "h200-sxm"}
-CHINCHILLA_TOKENS_PER_PARAM = 20   # Hoffmann et al. 2022: compute-optimal D ~ 20 N
+CHINCHILLA_TOKENS_PER_PARAM = 20  # Hoffmann et al. 2022: compute-optimal D ~ 20 N
 SUFFIXES = {"K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
 
 
@@ -53,8 +54,15 @@ def peak_for(gpu: str, kind: str) -> float | None:
     return GPUS[ALIASES.get(gpu, gpu)].get(kind)
 
 
-def estimate(params: float, tokens: float | None = None, gpu: str = "h100", gpus: int = 1, mfu: float = 0.4,
-             price: float | None = None, watts: float | None = None) -> dict:
+def estimate(
+    params: float,
+    tokens: float | None = None,
+    gpu: str = "h100",
+    gpus: int = 1,
+    mfu: float = 0.4,
+    price: float | None = None,
+    watts: float | None = None,
+) -> dict:
     """Compute and cost of training `params` parameters on `tokens` tokens (default: the compute-optimal 20 N)."""
     gpu = ALIASES.get(gpu.lower(), gpu.lower())
     if gpu not in GPUS:
@@ -67,10 +75,21 @@ def estimate(params: float, tokens: float | None = None, gpu: str = "h100", gpus
     gpu_seconds = flops / (GPUS[gpu][kind] * mfu)
     gpu_hours = gpu_seconds / 3600
     watts = GPUS[gpu]["watts"] if watts is None else watts
-    return {"flops": flops, "tokens": tokens, "optimal_tokens": CHINCHILLA_TOKENS_PER_PARAM * params,
-            "gpu": gpu, "kind": kind, "peak": GPUS[gpu][kind], "gpus": gpus, "mfu": mfu, "gpu_hours": gpu_hours,
-            "wall_days": gpu_seconds / gpus / 86400, "cost": gpu_hours * price if price is not None else None,
-            "energy_mwh": gpu_hours * watts / 1e6, "watts": watts}
+    return {
+        "flops": flops,
+        "tokens": tokens,
+        "optimal_tokens": CHINCHILLA_TOKENS_PER_PARAM * params,
+        "gpu": gpu,
+        "kind": kind,
+        "peak": GPUS[gpu][kind],
+        "gpus": gpus,
+        "mfu": mfu,
+        "gpu_hours": gpu_hours,
+        "wall_days": gpu_seconds / gpus / 86400,
+        "cost": gpu_hours * price if price is not None else None,
+        "energy_mwh": gpu_hours * watts / 1e6,
+        "watts": watts,
+    }
 
 
 def readable_duration(seconds: float) -> str:
@@ -82,17 +101,29 @@ def readable_duration(seconds: float) -> str:
 
 def format_estimate(e: dict, params: float, tokens: float | None) -> str:
     optimal = f"compute-optimal D = {CHINCHILLA_TOKENS_PER_PARAM} x N = {e['optimal_tokens']:.3g} tokens (Chinchilla)"
-    lines = [f"tokens      D = {e['tokens']:.3g}" + ("  (none given: the " + optimal + ")" if tokens is None
-                                                     else f"  ({e['tokens'] / e['optimal_tokens']:.2g} x the {optimal})"),
-             f"compute     C = 6 x N x D = 6 x {params:.3g} x {e['tokens']:.3g} = {e['flops']:.3g} FLOPs",
-             f"GPU time    {e['gpu_hours']:,.0f} {e['gpu'].upper()}-hours" if e["gpu_hours"] >= 10 else
-             f"GPU time    {readable_duration(e['gpu_hours'] * 3600)} of one {e['gpu'].upper()}",
-             f"            at {e['mfu']:.0%} MFU of its {e['peak'] / 1e12:.0f} TFLOP/s {e['kind']} peak",
-             f"wall time   {readable_duration(e['wall_days'] * 86400)} on {e['gpus']:,} GPUs"]
+    lines = [
+        f"tokens      D = {e['tokens']:.3g}"
+        + (
+            "  (none given: the " + optimal + ")"
+            if tokens is None
+            else f"  ({e['tokens'] / e['optimal_tokens']:.2g} x the {optimal})"
+        ),
+        f"compute     C = 6 x N x D = 6 x {params:.3g} x {e['tokens']:.3g} = {e['flops']:.3g} FLOPs",
+        f"GPU time    {e['gpu_hours']:,.0f} {e['gpu'].upper()}-hours"
+        if e["gpu_hours"] >= 10
+        else f"GPU time    {readable_duration(e['gpu_hours'] * 3600)} of one {e['gpu'].upper()}",
+        f"            at {e['mfu']:.0%} MFU of its {e['peak'] / 1e12:.0f} TFLOP/s {e['kind']} peak",
+        f"wall time   {readable_duration(e['wall_days'] * 86400)} on {e['gpus']:,} GPUs",
+    ]
     if e["cost"] is not None:
         lines.append(f"cost        ${e['cost']:,.2f}" if e["cost"] < 100 else f"cost        ${e['cost']:,.0f}")
     energy = e["energy_mwh"]
-    lines.append(f"energy      {energy:,.2f} MWh" if energy >= 1 else f"energy      {energy * 1000:,.2f} kWh"
-                 if energy >= 1e-3 else f"energy      {energy * 1e6:,.1f} Wh")
+    lines.append(
+        f"energy      {energy:,.2f} MWh"
+        if energy >= 1
+        else f"energy      {energy * 1000:,.2f} kWh"
+        if energy >= 1e-3
+        else f"energy      {energy * 1e6:,.1f} Wh"
+    )
     lines[-1] += f" at {e['watts']:.0f} W per GPU (GPUs only)"
     return "\n".join(lines)

@@ -19,6 +19,7 @@ Text is tokenized with the `tokenizers` package (train/tokenizer.py). Documents 
 <|endoftext|> so the first text token counts; `max_tokens` caps the tokens scored per set, taking documents in
 file order, so the figure is deterministic.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -48,7 +49,7 @@ class EvalSetError(ValueError):
 class EvalSet:
     name: str
     path: Path
-    windows: np.ndarray    # (n, seq_len + 1) token ids; -1 pads the last window's tail (not scored)
+    windows: np.ndarray  # (n, seq_len + 1) token ids; -1 pads the last window's tail (not scored)
     documents: int
 
 
@@ -59,8 +60,10 @@ def read_documents(path: Path):
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     kinds = {_kind(f) for f in files} - {None}
     if len(kinds) != 1:
-        raise EvalSetError(f"{path}: expected text (.txt/.md), JSONL or Parquet files, found "
-                           f"{', '.join(sorted(kinds)) or 'none of them'}")
+        raise EvalSetError(
+            f"{path}: expected text (.txt/.md), JSONL or Parquet files, found "
+            f"{', '.join(sorted(kinds)) or 'none of them'}"
+        )
     for f in files:
         kind = _kind(f)
         if kind == "text":
@@ -91,7 +94,7 @@ def _jsonl_texts(path: Path):
             try:
                 text = json.loads(line)["text"]
             except (json.JSONDecodeError, KeyError, TypeError):
-                raise EvalSetError(f"{path}:{n}: expected a JSON object with a \"text\" field") from None
+                raise EvalSetError(f'{path}:{n}: expected a JSON object with a "text" field') from None
             if isinstance(text, str) and text:
                 yield text
 
@@ -103,23 +106,32 @@ def _parquet_texts(path: Path):
         raise EvalSetError(f"{path}: reading Parquet needs pyarrow (pip install pyarrow, or install curate)") from None
     parquet = pq.ParquetFile(path)
     if "text" not in parquet.schema_arrow.names:
-        raise EvalSetError(f"{path}: no \"text\" column")
+        raise EvalSetError(f'{path}: no "text" column')
     for batch in parquet.iter_batches(columns=["text"], batch_size=1024):
         yield from (t for t in batch.column(0).to_pylist() if t)
 
 
 def _token_documents(path: Path, tokenizer_hash: str | None):
     from common.shards import read_token_dir
+
     data = read_token_dir(path)
     if tokenizer_hash and data.tokenizer_hash != tokenizer_hash:
-        raise EvalSetError(f"{path}: token shards of tokenizer {data.tokenizer_hash[:16]}..., but the model was trained "
-                           f"with {tokenizer_hash[:16]}...; evaluate the text instead (bpb compares across tokenizers)")
+        raise EvalSetError(
+            f"{path}: token shards of tokenizer {data.tokenizer_hash[:16]}..., but the model was trained "
+            f"with {tokenizer_hash[:16]}...; evaluate the text instead (bpb compares across tokenizers)"
+        )
     # token directories store each document with its EOT at the end
     return data.eot_id, (np.asarray(shard[i], dtype=np.int64) for shard in data.shards for i in range(len(shard)))
 
 
-def load_eval_set(name: str, path: str | Path, tokenizer: TextTokenizer | None, seq_len: int,
-                  tokenizer_hash: str | None = None, max_tokens: int = DEFAULT_MAX_TOKENS) -> EvalSet:
+def load_eval_set(
+    name: str,
+    path: str | Path,
+    tokenizer: TextTokenizer | None,
+    seq_len: int,
+    tokenizer_hash: str | None = None,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+) -> EvalSet:
     """Tokenize (or read) a set into scoring windows, up to `max_tokens` predicted tokens."""
     path = Path(path)
     if (path / "tokens.json").exists():
@@ -144,8 +156,8 @@ def load_eval_set(name: str, path: str | Path, tokenizer: TextTokenizer | None, 
     n = math.ceil((len(tokens) - 1) / seq_len)
     windows = np.full((n, seq_len + 1), -1, dtype=np.int64)
     for i in range(n):
-        piece = tokens[i * seq_len: i * seq_len + seq_len + 1]
-        windows[i, :len(piece)] = piece
+        piece = tokens[i * seq_len : i * seq_len + seq_len + 1]
+        windows[i, : len(piece)] = piece
     return EvalSet(name, path, windows, documents)
 
 
@@ -161,15 +173,22 @@ def _encoded(texts, tokenizer: TextTokenizer, batch: int = 64):
 
 
 @torch.no_grad()
-def score_windows(model: torch.nn.Module, windows: np.ndarray, token_bytes: np.ndarray | None, batch_size: int = 8,
-                  device: str | torch.device = "cpu", autocast=contextlib.nullcontext, advance=None) -> dict:
+def score_windows(
+    model: torch.nn.Module,
+    windows: np.ndarray,
+    token_bytes: np.ndarray | None,
+    batch_size: int = 8,
+    device: str | torch.device = "cpu",
+    autocast=contextlib.nullcontext,
+    advance=None,
+) -> dict:
     """Summed loss (nats), scored tokens and covered bytes over the windows; -1 targets are skipped.
     `advance(1)` is called after each batch (a progress bar)."""
     was_training = model.training
     model.eval()
     nats, tokens, nbytes = 0.0, 0, 0
     for start in range(0, len(windows), batch_size):
-        rows = torch.from_numpy(windows[start:start + batch_size]).to(device)
+        rows = torch.from_numpy(windows[start : start + batch_size]).to(device)
         x, y = rows[:, :-1].clamp(min=0), rows[:, 1:]
         with autocast():
             logits, _ = model(x)
@@ -181,36 +200,64 @@ def score_windows(model: torch.nn.Module, windows: np.ndarray, token_bytes: np.n
         if advance is not None:
             advance(1)
     model.train(was_training)
-    return {"loss": nats / max(tokens, 1), "bpb": nats / math.log(2) / nbytes if nbytes else None,
-            "tokens": tokens, "bytes": nbytes, "nats": nats}
+    return {
+        "loss": nats / max(tokens, 1),
+        "bpb": nats / math.log(2) / nbytes if nbytes else None,
+        "tokens": tokens,
+        "bytes": nbytes,
+        "nats": nats,
+    }
 
 
-def evaluate_sets(model, sets: list[EvalSet], token_bytes: np.ndarray | None, batch_size: int = 8,
-                  device="cpu", autocast=contextlib.nullcontext, advance=None) -> dict:
+def evaluate_sets(
+    model,
+    sets: list[EvalSet],
+    token_bytes: np.ndarray | None,
+    batch_size: int = 8,
+    device="cpu",
+    autocast=contextlib.nullcontext,
+    advance=None,
+) -> dict:
     """{set name: {loss, bpb, tokens, bytes, documents}, "macro": mean loss and bpb over the sets}."""
     results = {}
     for s in sets:
         results[s.name] = score_windows(model, s.windows, token_bytes, batch_size, device, autocast, advance)
         results[s.name]["documents"] = s.documents
     bpbs = [r["bpb"] for r in results.values()]
-    results["macro"] = {"loss": sum(r["loss"] for r in results.values()) / len(sets),
-                        "bpb": sum(bpbs) / len(bpbs) if None not in bpbs else None}
+    results["macro"] = {
+        "loss": sum(r["loss"] for r in results.values()) / len(sets),
+        "bpb": sum(bpbs) / len(bpbs) if None not in bpbs else None,
+    }
     return results
 
 
 def flat_metrics(results: dict, prefix: str = "eval") -> dict:
     """{'eval/books/loss': ..., 'eval/books/bpb': ..., 'eval/macro/bpb': ...} for metrics.jsonl."""
-    return {f"{prefix}/{name}/{key}": r[key] for name, r in results.items() for key in ("loss", "bpb")
-            if r.get(key) is not None}
+    return {
+        f"{prefix}/{name}/{key}": r[key]
+        for name, r in results.items()
+        for key in ("loss", "bpb")
+        if r.get(key) is not None
+    }
 
 
 class PeriodicEval:
     """The config's eval_sets, loaded once, scored every eval_interval steps inside `train run`.
     Every rank scores every set (same forward passes, as FSDP needs); only rank 0 logs."""
 
-    def __init__(self, entries: list, tokenizer_path: str, tokenizer_hash: str, seq_len: int, vocab_size: int,
-                 max_tokens: int, batch_size: int):
-        tokenizer = TextTokenizer(tokenizer_path, vocab_size) if tokenizer_path and Path(tokenizer_path).exists() else None
+    def __init__(
+        self,
+        entries: list,
+        tokenizer_path: str,
+        tokenizer_hash: str,
+        seq_len: int,
+        vocab_size: int,
+        max_tokens: int,
+        batch_size: int,
+    ):
+        tokenizer = (
+            TextTokenizer(tokenizer_path, vocab_size) if tokenizer_path and Path(tokenizer_path).exists() else None
+        )
         self.token_bytes = tokenizer.token_bytes if tokenizer else None
         self.batch_size = batch_size
         self.sets = []
@@ -222,14 +269,23 @@ class PeriodicEval:
         return flat_metrics(evaluate_sets(model, self.sets, self.token_bytes, self.batch_size, device, autocast))
 
 
-def evaluate_checkpoint(ckpt: str | Path, entries: list, tokenizer_path: str | Path | None = None,
-                        max_tokens: int = DEFAULT_MAX_TOKENS, batch_size: int = 8, device: str = "cpu",
-                        tasks: list | None = None, max_examples: int | None = None, progress: bool = False) -> dict:
+def evaluate_checkpoint(
+    ckpt: str | Path,
+    entries: list,
+    tokenizer_path: str | Path | None = None,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+    batch_size: int = 8,
+    device: str = "cpu",
+    tasks: list | None = None,
+    max_examples: int | None = None,
+    progress: bool = False,
+) -> dict:
     """Load a checkpoint and score it on the sets (and multiple-choice tasks); the JSON `train eval` writes.
     progress: a bar with ETA over the batches and examples, drawn on a terminal only."""
     from tqdm import tqdm
 
     from train.sample import load_model
+
     model, payload = load_model(ckpt, device)
     tokenizer_path = tokenizer_path or payload.get("tokenizer_path")
     tokenizer = None
@@ -237,19 +293,29 @@ def evaluate_checkpoint(ckpt: str | Path, entries: list, tokenizer_path: str | P
         if not Path(tokenizer_path).exists():
             raise FileNotFoundError(f"tokenizer.json not found ({tokenizer_path}); pass --tokenizer PATH")
         tokenizer = TextTokenizer(tokenizer_path, model.config.vocab_size)
-    sets = [load_eval_set(*named_path(e, "eval set"), tokenizer, model.config.seq_len, payload.get("tokenizer_hash"),
-                          max_tokens) for e in entries]
-    report = {"checkpoint": str(ckpt), "step": payload["state"]["step"], "tokenizer": str(tokenizer_path or ""),
-              "tokens_trained": payload["state"]["step"] * payload.get("tokens_per_step", 0)}
+    sets = [
+        load_eval_set(
+            *named_path(e, "eval set"), tokenizer, model.config.seq_len, payload.get("tokenizer_hash"), max_tokens
+        )
+        for e in entries
+    ]
+    report = {
+        "checkpoint": str(ckpt),
+        "step": payload["state"]["step"],
+        "tokenizer": str(tokenizer_path or ""),
+        "tokens_trained": payload["state"]["step"] * payload.get("tokens_per_step", 0),
+    }
     if tasks and tokenizer is None:
         raise EvalSetError("multiple-choice tasks need the model's tokenizer.json (pass --tokenizer)")
-    work = (sum(math.ceil(len(s.windows) / batch_size) for s in sets)
-            + sum(len(read_task(named_path(t, "task")[1])[:max_examples]) for t in tasks or []))
+    work = sum(math.ceil(len(s.windows) / batch_size) for s in sets) + sum(
+        len(read_task(named_path(t, "task")[1])[:max_examples]) for t in tasks or []
+    )
     # disable=None: tqdm draws only when stderr is a terminal
     with tqdm(total=work, desc="eval", unit="batch", disable=None if progress else True, leave=False) as bar:
         if sets:
-            report["sets"] = evaluate_sets(model, sets, tokenizer.token_bytes if tokenizer else None, batch_size, device,
-                                           advance=bar.update)
+            report["sets"] = evaluate_sets(
+                model, sets, tokenizer.token_bytes if tokenizer else None, batch_size, device, advance=bar.update
+            )
         if tasks:
             report["tasks"] = evaluate_tasks(model, tokenizer, tasks, device, max_examples, advance=bar.update)
     return report

@@ -6,6 +6,7 @@ loss, lr, grad_norm, tokens_per_s, mfu, peak_mem_mb), "val" (step, val_loss and 
 tokens_per_step, so a reader can tell what part of the plan the run covers). After a rollback or a resume a
 step may appear twice; readers keep the last.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,7 +27,8 @@ class MetricsLog:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.file = open(self.path, "a")
             if tensorboard:
-                from torch.utils.tensorboard import SummaryWriter   # needs the tensorboard package
+                from torch.utils.tensorboard import SummaryWriter  # needs the tensorboard package
+
                 self.writer = SummaryWriter(str(self.path.parent / "tb"))
 
     def write(self, kind: str, **values) -> None:
@@ -35,7 +37,7 @@ class MetricsLog:
         try:
             self.file.write(json.dumps({"kind": kind, "time": round(time.time(), 3), **values}) + "\n")
             self.file.flush()
-        except OSError as error:   # a full disk: say which file
+        except OSError as error:  # a full disk: say which file
             raise OSError(error.errno, error.strerror, str(self.path)) from None
         if self.writer is not None and "step" in values:
             for key, value in values.items():
@@ -68,7 +70,7 @@ def read_metrics(run_dir: Path) -> dict[str, list[dict]]:
             if kind == "event":
                 kinds["event"].append(record)
             else:
-                kinds.setdefault(kind, {})[record["step"]] = record   # e.g. "eval": held-out sets (train/eval.py)
+                kinds.setdefault(kind, {})[record["step"]] = record  # e.g. "eval": held-out sets (train/eval.py)
     return {k: v if isinstance(v, list) else [v[s] for s in sorted(v)] for k, v in kinds.items()}
 
 
@@ -93,13 +95,22 @@ def readable_seconds(seconds: float) -> str:
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
-def progress_line(step: int, total: int, loss: float, tokens_per_s: float, mfu: float | None, width: int = 24,
-                  eta_seconds: float | None = None) -> str:
+def progress_line(
+    step: int,
+    total: int,
+    loss: float,
+    tokens_per_s: float,
+    mfu: float | None,
+    width: int = 24,
+    eta_seconds: float | None = None,
+) -> str:
     filled = int(width * step / max(total, 1))
     mfu_text = f" | mfu {mfu:.1%}" if mfu is not None else ""
     eta_text = f" | eta {readable_seconds(eta_seconds)}" if eta_seconds is not None else ""
-    return (f"[{'#' * filled}{'.' * (width - filled)}] step {step}/{total} | loss {loss:.4f} | "
-            f"{tokens_per_s:,.0f} tok/s{mfu_text}{eta_text}")
+    return (
+        f"[{'#' * filled}{'.' * (width - filled)}] step {step}/{total} | loss {loss:.4f} | "
+        f"{tokens_per_s:,.0f} tok/s{mfu_text}{eta_text}"
+    )
 
 
 class Eta:

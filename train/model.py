@@ -7,6 +7,7 @@ Both: causal attention through scaled_dot_product_attention (flash kernels on GP
 tied, GPT-2 initialisation (std 0.02; residual projections scaled by 1/sqrt(2 * n_layer) because each layer
 adds two of them to the residual stream). Nothing here knows about devices or parallelism (train/parallel.py).
 """
+
 from __future__ import annotations
 
 import math
@@ -33,7 +34,7 @@ class GPTConfig:
         return self.style == "gpt2"
 
 
-CE_CHUNK_ROWS = 4096   # rows of logits alive at once: 4096 x 50304 fp32 = 0.8 GB at GPT-2's vocabulary
+CE_CHUNK_ROWS = 4096  # rows of logits alive at once: 4096 x 50304 fp32 = 0.8 GB at GPT-2's vocabulary
 
 
 class _ChunkedCrossEntropy(torch.autograd.Function):
@@ -56,7 +57,7 @@ class _ChunkedCrossEntropy(torch.autograd.Function):
             rows = slice(start, start + CE_CHUNK_ROWS)
             logits = (h[rows] @ w.T).float()
             target, keep = targets[rows].clamp(min=0), valid[rows]
-            log_p = torch.log_softmax(logits, dim=-1)   # one vectorised pass (logsumexp + exp are two, slower on CPU)
+            log_p = torch.log_softmax(logits, dim=-1)  # one vectorised pass (logsumexp + exp are two, slower on CPU)
             picked = log_p.gather(1, target[:, None]).squeeze(1)
             loss -= (picked * keep).sum()
             if grad_h is None and grad_w is None:
@@ -174,8 +175,8 @@ class GPT(nn.Module):
         self.h = nn.ModuleList(Block(config) for _ in range(config.n_layer))
         self.ln_f = make_norm(config)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
-        self.lm_head.weight = self.wte.weight   # tied: one matrix reads tokens in and scores them out
-        self.checkpoint_blocks = False          # activation checkpointing: recompute blocks in the backward
+        self.lm_head.weight = self.wte.weight  # tied: one matrix reads tokens in and scores them out
+        self.checkpoint_blocks = False  # activation checkpointing: recompute blocks in the backward
         if config.style == "llama":
             cos, sin = rotary_tables(config.seq_len, config.n_embd // config.n_head)
             self.register_buffer("rope_cos", cos, persistent=False)
@@ -235,10 +236,16 @@ class GPT(nn.Module):
         return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
     @torch.no_grad()
-    def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+    def generate(
+        self,
+        idx: torch.Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
         for _ in range(max_new_tokens):
-            logits, _ = self(idx[:, -self.config.seq_len:])
+            logits, _ = self(idx[:, -self.config.seq_len :])
             logits = logits[:, -1, :].float()
             if temperature <= 0:
                 next_id = logits.argmax(dim=-1, keepdim=True)

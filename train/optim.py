@@ -16,11 +16,12 @@ resumed on another process count keeps its loss curve (tests/test_train_ddp.py h
 torch's is 1.26x slower at width 128 and 2.3x faster at width 768 (on this machine's AMX bf16 units; CPUs
 without them are slower in bf16).
 """
+
 from __future__ import annotations
 
 import torch
 
-NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)   # the quintic of Jordan et al.: fast growth of small singular values
+NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)  # the quintic of Jordan et al.: fast growth of small singular values
 
 
 def orthogonalize(g: torch.Tensor, steps: int = 5) -> torch.Tensor:
@@ -29,12 +30,12 @@ def orthogonalize(g: torch.Tensor, steps: int = 5) -> torch.Tensor:
     x = g.to(torch.bfloat16 if g.is_cuda else torch.float32)
     tall = x.size(0) > x.size(1)
     if tall:
-        x = x.T   # iterate on the smaller Gram matrix
-    x = x / (x.norm() + 1e-7)   # spectral norm <= Frobenius norm <= 1: inside the iteration's basin
+        x = x.T  # iterate on the smaller Gram matrix
+    x = x / (x.norm() + 1e-7)  # spectral norm <= Frobenius norm <= 1: inside the iteration's basin
     if x.dtype == torch.float32 and x.size(1) >= 2 * x.size(0):
         x = _gram_newton_schulz(x, steps)
     else:
-        for _ in range(steps):   # x <- (a I + b A + c A^2) x with A = x x^T; addmm folds the scalings into the matmuls
+        for _ in range(steps):  # x <- (a I + b A + c A^2) x with A = x x^T; addmm folds the scalings into the matmuls
             gram = x @ x.T
             x = torch.addmm(x, torch.addmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
     return (x.T if tall else x).to(g.dtype)
@@ -71,6 +72,7 @@ def _like(update: torch.Tensor, param: torch.Tensor) -> torch.Tensor:
     if not hasattr(param, "device_mesh"):
         return update
     from torch.distributed.tensor import distribute_tensor
+
     return distribute_tensor(update, param.device_mesh, param.placements, src_data_rank=None)
 
 
@@ -79,10 +81,18 @@ class Muon(torch.optim.Optimizer):
     by sqrt(max(1, rows / cols)) so tall and wide matrices get updates of the same RMS per element; decoupled
     weight decay as AdamW's."""
 
-    def __init__(self, params, lr: float = 0.02, momentum: float = 0.95, nesterov: bool = True,
-                 weight_decay: float = 0.0, ns_steps: int = 5):
-        super().__init__(params, dict(lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay,
-                                      ns_steps=ns_steps))
+    def __init__(
+        self,
+        params,
+        lr: float = 0.02,
+        momentum: float = 0.95,
+        nesterov: bool = True,
+        weight_decay: float = 0.0,
+        ns_steps: int = 5,
+    ):
+        super().__init__(
+            params, dict(lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay, ns_steps=ns_steps)
+        )
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -141,6 +151,10 @@ def build_optimizer(model: torch.nn.Module, c, fused: bool, sharded: bool = Fals
     for group in rest:
         group["lr_scale"] = 1.0
     adamw = torch.optim.AdamW([g for g in rest if g["params"]], lr=c.lr, betas=(c.beta1, c.beta2), fused=fused or None)
-    muon = muon_class(fused, sharded)([{"params": matrices, "lr_scale": c.muon_lr / c.lr}], lr=c.muon_lr,
-                                      momentum=c.muon_momentum, weight_decay=c.weight_decay)
+    muon = muon_class(fused, sharded)(
+        [{"params": matrices, "lr_scale": c.muon_lr / c.lr}],
+        lr=c.muon_lr,
+        momentum=c.muon_momentum,
+        weight_decay=c.weight_decay,
+    )
     return Optimizers([muon, adamw])

@@ -5,6 +5,7 @@ gloo on CPU; DDP replicates the model, FSDP2 (`fully_shard`, one unit per transf
 shards parameters, gradients and optimizer state for models that do not fit one GPU. Rank 0 logs and writes
 checkpoints; the others wait at a barrier.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,10 +37,12 @@ def setup(device: str = "auto") -> Dist:
     use_cuda = torch.cuda.is_available() if device == "auto" else device == "cuda"
     if device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device: cuda asked for, but torch sees no CUDA device")
-    rank, world, local_rank = (int(os.environ.get(k, d)) for k, d in (("RANK", 0), ("WORLD_SIZE", 1), ("LOCAL_RANK", 0)))
+    rank, world, local_rank = (
+        int(os.environ.get(k, d)) for k, d in (("RANK", 0), ("WORLD_SIZE", 1), ("LOCAL_RANK", 0))
+    )
     if use_cuda:
         torch.cuda.set_device(local_rank)
-        torch.backends.cuda.matmul.allow_tf32 = True   # TF32 matmuls and convolutions: free speed on Ampere+
+        torch.backends.cuda.matmul.allow_tf32 = True  # TF32 matmuls and convolutions: free speed on Ampere+
         torch.backends.cudnn.allow_tf32 = True
     target = torch.device("cuda", local_rank) if use_cuda else torch.device("cpu")
     if world > 1 and not dist.is_initialized():
@@ -56,6 +59,7 @@ def wrap(model: torch.nn.Module, d: Dist, mode: str, dtype: torch.dtype = torch.
         return model
     if mode == "fsdp":
         from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+
         policy = MixedPrecisionPolicy(param_dtype=None if dtype == torch.float32 else dtype, reduce_dtype=torch.float32)
         for block in model.h:
             fully_shard(block, mp_policy=policy)
@@ -104,6 +108,7 @@ def peak_flops(device: torch.device, dtype: torch.dtype) -> float | None:
     if device.type != "cuda":
         return None
     from train.estimate import gpu_key, peak_for
+
     props = torch.cuda.get_device_properties(device)
     key = gpu_key(props.name, props.multi_processor_count)
     return peak_for(key, "bf16" if dtype == torch.bfloat16 else "tf32") if key else None

@@ -5,6 +5,7 @@ rapid decrease (the first 60% of the total drop), steady improvement (up to 90%)
 last 10%); skipped spikes are red crosses and rollbacks red vertical lines. The title says how many of the
 tokens the data mix plans the run trained.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -46,15 +47,19 @@ def coverage(metrics: dict) -> str:
 def plot_run(run_dir, out_path=None, log_scale: bool = False) -> Path:
     """Draw RUN_DIR/metrics.jsonl to a PNG (default RUN_DIR/loss.png) and return its path."""
     import matplotlib
-    matplotlib.use("Agg")   # files only, no display
+
+    matplotlib.use("Agg")  # files only, no display
     import matplotlib.pyplot as plt
+
     run_dir = Path(run_dir)
     out_path = Path(out_path) if out_path else run_dir / "loss.png"
     metrics = read_metrics(run_dir)
     train = np.array([(r["step"], r["loss"]) for r in metrics["train"]], dtype=float).reshape(-1, 2)
     val = np.array([(r["step"], r["val_loss"]) for r in metrics["val"]], dtype=float).reshape(-1, 2)
     held_out = np.array([(r["step"], r["eval/macro/loss"]) for r in metrics.get("eval", [])], float).reshape(-1, 2)
-    spikes = np.array([(e["step"], e["loss"]) for e in metrics["event"] if e["event"] == "spike_skipped"], float).reshape(-1, 2)
+    spikes = np.array(
+        [(e["step"], e["loss"]) for e in metrics["event"] if e["event"] == "spike_skipped"], float
+    ).reshape(-1, 2)
     rollbacks = [e["step"] for e in metrics["event"] if e["event"] == "rollback"]
     if not len(train):
         raise DataError(f"{run_dir}/metrics.jsonl has no training steps to plot")
@@ -71,14 +76,17 @@ def plot_run(run_dir, out_path=None, log_scale: bool = False) -> Path:
     axes.plot(train[:, 0], train[:, 1], color=BLUE, linewidth=1.5, label="train")
     if len(val):
         axes.plot(val[:, 0], val[:, 1], color=ORANGE, linewidth=1.5, marker="o", markersize=3, label="validation")
-    if len(held_out):   # eval_sets: macro-average loss over the held-out sets
+    if len(held_out):  # eval_sets: macro-average loss over the held-out sets
         axes.plot(held_out[:, 0], held_out[:, 1], color=GREEN, linewidth=1.5, label="held-out")
     if len(spikes):
         axes.scatter(spikes[:, 0], spikes[:, 1], color=RED, marker="x", s=40, zorder=3, label="spike skipped")
     if log_scale:
         axes.set_yscale("log")
-    axes.set(xlabel="step", ylabel="loss", title=f"loss{' (log scale)' if log_scale else ''}: {run_dir.name}"
-                                                 f"{coverage(metrics)}")
+    axes.set(
+        xlabel="step",
+        ylabel="loss",
+        title=f"loss{' (log scale)' if log_scale else ''}: {run_dir.name}{coverage(metrics)}",
+    )
     axes.grid(alpha=0.3)
     axes.legend(loc="upper right", fontsize=8)
     out_path.parent.mkdir(parents=True, exist_ok=True)

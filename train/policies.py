@@ -14,6 +14,7 @@
 Each decides from plain numbers (losses, steps, validation losses), so its tests read like the rule:
 tests/test_train_policies.py feeds sequences of losses and checkpoints and asserts the decisions.
 """
+
 from __future__ import annotations
 
 import enum
@@ -52,7 +53,7 @@ class SpikeDetector:
         slope = np.median((losses[j] - losses[i]) / (steps[j] - steps[i]))
         residuals = losses - slope * steps
         noise = 1.4826 * float(np.median(np.abs(residuals - np.median(residuals))))
-        level = float(np.median(losses[-self.recent:]))
+        level = float(np.median(losses[-self.recent :]))
         return (loss - level) / max(noise, 0.01 * abs(level), 1e-12)
 
     def accept(self, step: int, loss: float) -> None:
@@ -67,17 +68,17 @@ class SpikeDetector:
 
 
 class Action(enum.Enum):
-    APPLY = "ok"           # the update is applied
-    SKIP = "spike"         # loss far above the trend: the update is skipped, the batch marked
+    APPLY = "ok"  # the update is applied
+    SKIP = "spike"  # loss far above the trend: the update is skipped, the batch marked
     ROLLBACK = "rollback"  # back to the newest good checkpoint, the batches of the streak marked
 
 
 @dataclass
 class Verdict:
     action: Action
-    reason: str = ""                                        # of a rollback: "spike" or "nonfinite"
-    z: float = 0.0                                          # the loss's distance above the trend
-    bad_cursors: list[int] = field(default_factory=list)   # of a rollback: the batches never to train on again
+    reason: str = ""  # of a rollback: "spike" or "nonfinite"
+    z: float = 0.0  # the loss's distance above the trend
+    bad_cursors: list[int] = field(default_factory=list)  # of a rollback: the batches never to train on again
 
 
 class SpikeGuard:
@@ -88,7 +89,7 @@ class SpikeGuard:
     def __init__(self, window: int, z_threshold: float, patience: int):
         self.detector = SpikeDetector(window, z_threshold)
         self.z_threshold, self.patience = z_threshold, patience
-        self.streak: list[int] = []   # cursors of the skipped batches just before this one
+        self.streak: list[int] = []  # cursors of the skipped batches just before this one
 
     def decide(self, step: int, cursor: int, loss: float, grad_norm: float) -> Verdict:
         if not (math.isfinite(loss) and math.isfinite(grad_norm)):
@@ -111,8 +112,9 @@ class SpikeGuard:
 @dataclass
 class RollbackPolicy:
     """Where a rollback may go, what it does to the lr, and when to give up."""
-    uniform_loss: float            # ln(vocabulary): the loss of predicting every token as equally likely
-    max_val_rise: float = 0.1      # a checkpoint this fraction above its run's best validation loss is refused
+
+    uniform_loss: float  # ln(vocabulary): the loss of predicting every token as equally likely
+    max_val_rise: float = 0.1  # a checkpoint this fraction above its run's best validation loss is refused
     max_rollbacks: int = 5
 
     def refusal(self, step: int, val_loss: float | None, best_val: float) -> str | None:
@@ -124,8 +126,10 @@ class RollbackPolicy:
         if step == 0 or val_loss is None:
             return None
         if not val_loss < self.uniform_loss:
-            return (f"validation loss {val_loss:.4f} is no better than predicting every token uniformly "
-                    f"(ln vocab = {self.uniform_loss:.4f})")
+            return (
+                f"validation loss {val_loss:.4f} is no better than predicting every token uniformly "
+                f"(ln vocab = {self.uniform_loss:.4f})"
+            )
         if math.isfinite(best_val) and val_loss > (1 + self.max_val_rise) * best_val:
             return f"validation loss {val_loss:.4f} is more than {self.max_val_rise:.0%} above the best {best_val:.4f}"
         return None
@@ -133,8 +137,10 @@ class RollbackPolicy:
     def check_budget(self, rollbacks: int, step: int, reason: str, lr_scale: float) -> None:
         """Raise TrainingDiverged once more than `max_rollbacks` rollbacks were needed."""
         if rollbacks > self.max_rollbacks:
-            raise TrainingDiverged(f"training diverged: {rollbacks} rollbacks (last at step {step}, {reason}; the "
-                                   f"lr was already scaled by {lr_scale:g}); lower the learning rate or inspect the data")
+            raise TrainingDiverged(
+                f"training diverged: {rollbacks} rollbacks (last at step {step}, {reason}; the "
+                f"lr was already scaled by {lr_scale:g}); lower the learning rate or inspect the data"
+            )
 
     @staticmethod
     def lr_scale_after(to_step: int, previous_target: int, lr_scale: float) -> float:

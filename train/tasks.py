@@ -14,6 +14,7 @@ rowanz/hellaswag (data/hellaswag_val.jsonl: ctx, endings, label), allenai ARC (A
 question.stem, question.choices[].text, answerKey) and ybisk/piqa (valid.jsonl + valid-labels.lst: goal, sol1,
 sol2); convert them to the three fields above (docs in README, "Is my curation better?").
 """
+
 from __future__ import annotations
 
 import json
@@ -43,9 +44,15 @@ def read_task(path: str | Path) -> list[dict]:
             ex = json.loads(line)
             context, choices, label = ex["context"], ex["choices"], ex["label"]
         except (json.JSONDecodeError, KeyError, TypeError):
-            raise TaskError(f"{path}:{n}: expected {{\"context\": str, \"choices\": [str, ...], \"label\": int}}") from None
-        if not (isinstance(context, str) and isinstance(choices, list) and len(choices) >= 2
-                and all(isinstance(c, str) and c for c in choices) and isinstance(label, int) and 0 <= label < len(choices)):
+            raise TaskError(f'{path}:{n}: expected {{"context": str, "choices": [str, ...], "label": int}}') from None
+        if not (
+            isinstance(context, str)
+            and isinstance(choices, list)
+            and len(choices) >= 2
+            and all(isinstance(c, str) and c for c in choices)
+            and isinstance(label, int)
+            and 0 <= label < len(choices)
+        ):
             raise TaskError(f"{path}:{n}: need a context string, 2+ non-empty choices and a label indexing them")
         examples.append({"context": context, "choices": choices, "label": label})
     if not examples:
@@ -57,28 +64,28 @@ def read_task(path: str | Path) -> list[dict]:
 def choice_logprobs(model, tokenizer, context: str, choices: list[str], device="cpu") -> list[float]:
     """Summed log P(choice tokens | context) for each choice, in one batch."""
     stripped = context.rstrip()
-    moved = context[len(stripped):]
+    moved = context[len(stripped) :]
     ctx = tokenizer.encode(stripped) if stripped else []
     if tokenizer.eot_id is not None:
-        ctx = [tokenizer.eot_id] + ctx     # a document boundary before the context, as in training
+        ctx = [tokenizer.eot_id] + ctx  # a document boundary before the context, as in training
     limit = model.config.seq_len + 1
     rows, spans = [], []
     for choice in choices:
-        cont = tokenizer.encode(moved + choice)[-(limit - 1):]
+        cont = tokenizer.encode(moved + choice)[-(limit - 1) :]
         seq = (ctx + cont)[-limit:]
         rows.append(seq)
         spans.append(len(cont))
     width = max(len(r) for r in rows)
     batch = torch.zeros((len(rows), width), dtype=torch.long)
     for i, r in enumerate(rows):
-        batch[i, :len(r)] = torch.tensor(r)
+        batch[i, : len(r)] = torch.tensor(r)
     batch = batch.to(device)
     logits, _ = model(batch[:, :-1])
     logprobs = F.log_softmax(logits.float(), dim=-1)
     scores = []
     for i, (r, n) in enumerate(zip(rows, spans)):
-        targets = batch[i, len(r) - n:len(r)]
-        scores.append(logprobs[i, len(r) - n - 1:len(r) - 1].gather(-1, targets[:, None]).sum().item())
+        targets = batch[i, len(r) - n : len(r)]
+        scores.append(logprobs[i, len(r) - n - 1 : len(r) - 1].gather(-1, targets[:, None]).sum().item())
     return scores
 
 
@@ -99,8 +106,13 @@ def evaluate_task(model, tokenizer, examples: list[dict], device="cpu", advance=
     model.train(was_training)
     n = len(examples)
     acc, acc_norm, chance = correct / n, correct_norm / n, chance / n
-    return {"examples": n, "acc": acc, "acc_norm": acc_norm, "chance": chance,
-            "centered": (acc_norm - chance) / (1 - chance)}
+    return {
+        "examples": n,
+        "acc": acc,
+        "acc_norm": acc_norm,
+        "chance": chance,
+        "centered": (acc_norm - chance) / (1 - chance),
+    }
 
 
 def evaluate_tasks(model, tokenizer, paths: list, device="cpu", max_examples: int | None = None, advance=None) -> dict:
@@ -117,14 +129,23 @@ def format_tasks(results: dict) -> str:
     lines = [f"{'task':<24} {'n':>6} {'acc':>7} {'acc_norm':>8} {'chance':>7} {'centred':>8}"]
     for name, r in results.items():
         if name != "core":
-            lines.append(f"{name:<24} {r['examples']:>6} {r['acc']:>7.3f} {r['acc_norm']:>8.3f} {r['chance']:>7.3f} "
-                         f"{r['centered']:>8.3f}")
+            lines.append(
+                f"{name:<24} {r['examples']:>6} {r['acc']:>7.3f} {r['acc_norm']:>8.3f} {r['chance']:>7.3f} "
+                f"{r['centered']:>8.3f}"
+            )
     lines.append(f"{'CORE (mean centred acc_norm)':<49} {results['core']:>8.3f}")
     return "\n".join(lines)
 
 
-def continuation_task(documents: list[str], examples: int = 100, choices: int = 4, context_chars: int = 300,
-                      choice_chars: int = 80, seed: int = 0, distractors: str = "other") -> list[dict]:
+def continuation_task(
+    documents: list[str],
+    examples: int = 100,
+    choices: int = 4,
+    context_chars: int = 300,
+    choice_chars: int = 80,
+    seed: int = 0,
+    distractors: str = "other",
+) -> list[dict]:
     """A task whose answer is known without labelling: a passage of a held-out document, its true next
     `choice_chars` characters, and distractors. Cuts fall on spaces, so every choice starts with a word.
     distractors="other": same-length passages from other documents; the model must use the context (topic,
@@ -141,7 +162,7 @@ def continuation_task(documents: list[str], examples: int = 100, choices: int = 
 
     def passage(doc: str, start: int, length: int) -> str:
         end = doc.rfind(" ", start, start + length + 1)
-        return doc[start:end if end > start else start + length]
+        return doc[start : end if end > start else start + length]
 
     out = []
     for _ in range(examples):
@@ -167,7 +188,7 @@ def continuation_task(documents: list[str], examples: int = 100, choices: int = 
             wrong.append(passage(other, max(start, 0), choice_chars))
         label = rng.randrange(choices)
         options = wrong[:label] + [true] + wrong[label:]
-        start = doc.find(" ", cut - context_chars) + 1   # the context starts on a word, too
+        start = doc.find(" ", cut - context_chars) + 1  # the context starts on a word, too
         out.append({"context": doc[start:cut], "choices": options, "label": label})
     return out
 

@@ -1,6 +1,7 @@
 """The tokenizer.json a run trained with, through the `tokenizers` library (the one that wrote it): encode and
 decode text for `train sample`, `train eval` and the tasks, plus the end-of-text id and the UTF-8 bytes each
 token stands for (bits per byte divides by them)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer, pre_tokenizers
 
-EOT_TOKENS = ("<|endoftext|>", "</s>", "<eos>")   # the first one the vocabulary has separates documents
+EOT_TOKENS = ("<|endoftext|>", "</s>", "<eos>")  # the first one the vocabulary has separates documents
 
 
 class TextTokenizer:

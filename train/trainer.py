@@ -18,6 +18,7 @@ docs/reliability.md ("Training") says what each one does for a user and where it
 The data cursor counts batches drawn; it equals the step until a rollback skips some batches. Both are part
 of the TrainState saved in every checkpoint, so a resumed run draws exactly the batches it would have drawn.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -63,7 +64,7 @@ def lr_at(step: int, c: TrainConfig, max_steps: int) -> float:
 @dataclass
 class RunResult:
     run_dir: Path
-    losses: dict[int, float] = field(default_factory=dict)       # step -> training loss (last attempt wins)
+    losses: dict[int, float] = field(default_factory=dict)  # step -> training loss (last attempt wins)
     val_losses: dict[int, float] = field(default_factory=dict)
     events: list[dict] = field(default_factory=list)
 
@@ -82,13 +83,26 @@ class Trainer:
         self.tokenizer_path = str(manifest.tokenizer_path or "")
         self._set_batch_geometry(manifest.vocab_size)
         # validation windows stay the manifest's: a data-order seed changes what is drawn, not what is scored
-        self.sampler = MixSampler(self.plan, self.seq_len, manifest.seed if config.data_seed is None else config.data_seed)
+        self.sampler = MixSampler(
+            self.plan, self.seq_len, manifest.seed if config.data_seed is None else config.data_seed
+        )
         self.val_sets = validation_sets(self.plan, self.seq_len, config.eval_batches, config.micro_batch, manifest.seed)
         if not self.val_sets:
             self.log("note: no source of the manifest has validation shards; validation loss is not measured")
         self._build_model()
-        self.periodic_eval = PeriodicEval(config.eval_sets, self.tokenizer_path, self.tokenizer_hash, self.seq_len,
-                                          self.vocab_size, config.eval_tokens, config.micro_batch) if config.eval_sets else None
+        self.periodic_eval = (
+            PeriodicEval(
+                config.eval_sets,
+                self.tokenizer_path,
+                self.tokenizer_hash,
+                self.seq_len,
+                self.vocab_size,
+                config.eval_tokens,
+                config.micro_batch,
+            )
+            if config.eval_sets
+            else None
+        )
         self.guard = SpikeGuard(config.spike_window, config.spike_z, config.spike_patience)
         self.rollback_policy = RollbackPolicy(uniform_loss=math.log(manifest.vocab_size), max_rollbacks=MAX_ROLLBACKS)
         self.state = TrainState()
@@ -101,13 +115,17 @@ class Trainer:
         c, world = self.c, self.d.world
         self.vocab_size = c.vocab_size or 64 * math.ceil(data_vocab / 64)
         if self.vocab_size < data_vocab:
-            raise ConfigError(f"config: vocab_size: the model has {self.vocab_size} entries but the manifest's shards "
-                              f"were made with a vocabulary of {data_vocab}; set vocab_size >= {data_vocab} or 0")
+            raise ConfigError(
+                f"config: vocab_size: the model has {self.vocab_size} entries but the manifest's shards "
+                f"were made with a vocabulary of {data_vocab}; set vocab_size >= {data_vocab} or 0"
+            )
         per_pass = c.micro_batch * self.seq_len * world
         self.tokens_per_step = c.tokens_per_step or per_pass
         if self.tokens_per_step % per_pass:
-            raise ConfigError(f"config: tokens_per_step: {self.tokens_per_step} is not a multiple of micro_batch x seq_len "
-                              f"x processes = {c.micro_batch} x {self.seq_len} x {world} = {per_pass}")
+            raise ConfigError(
+                f"config: tokens_per_step: {self.tokens_per_step} is not a multiple of micro_batch x seq_len "
+                f"x processes = {c.micro_batch} x {self.seq_len} x {world} = {per_pass}"
+            )
         self.global_batch = self.tokens_per_step // self.seq_len
         self.accum = self.tokens_per_step // per_pass
         self.max_steps = c.max_steps or math.ceil(self.plan.total_tokens / self.tokens_per_step)
@@ -117,29 +135,45 @@ class Trainer:
     def _build_model(self) -> None:
         c, d = self.c, self.d
         cuda = d.device.type == "cuda"
-        bf16 = cuda and torch.cuda.is_bf16_supported()   # V100 and older have no bf16: fp32 (TF32 off) there
-        self.dtype = {"auto": torch.bfloat16 if bf16 else torch.float32, "float32": torch.float32,
-                      "bfloat16": torch.bfloat16}[c.dtype]
-        self.model_config = GPTConfig(vocab_size=self.vocab_size, seq_len=self.seq_len, n_layer=c.n_layer,
-                                      n_head=c.n_head, n_embd=c.n_embd, style=c.style, dropout=c.dropout)
+        bf16 = cuda and torch.cuda.is_bf16_supported()  # V100 and older have no bf16: fp32 (TF32 off) there
+        self.dtype = {
+            "auto": torch.bfloat16 if bf16 else torch.float32,
+            "float32": torch.float32,
+            "bfloat16": torch.bfloat16,
+        }[c.dtype]
+        self.model_config = GPTConfig(
+            vocab_size=self.vocab_size,
+            seq_len=self.seq_len,
+            n_layer=c.n_layer,
+            n_head=c.n_head,
+            n_embd=c.n_embd,
+            style=c.style,
+            dropout=c.dropout,
+        )
         torch.manual_seed(c.seed)
         self.raw_model = GPT(self.model_config).to(d.device)
         self.raw_model.checkpoint_blocks = c.activation_checkpointing
-        if c.compile:   # block by block: small graphs compile fast, and FSDP2 shards each compiled block
+        if c.compile:  # block by block: small graphs compile fast, and FSDP2 shards each compiled block
             for block in self.raw_model.h:
                 block.compile()
         self.model = parallel.wrap(self.raw_model, d, c.parallel, self.dtype)
         self.optimizer = build_optimizer(self.raw_model, c, fused=cuda, sharded=d.enabled and c.parallel == "fsdp")
-        self.sharded_checkpoints = c.ckpt_format == "dcp" or (c.ckpt_format == "auto" and d.enabled and c.parallel == "fsdp")
+        self.sharded_checkpoints = c.ckpt_format == "dcp" or (
+            c.ckpt_format == "auto" and d.enabled and c.parallel == "fsdp"
+        )
         if c.ckpt_async and not self.sharded_checkpoints:
-            raise ConfigError("config: ckpt_async: only DCP checkpoints are written in the background; set "
-                              "ckpt_format: dcp (or run FSDP with ckpt_format auto)")
+            raise ConfigError(
+                "config: ckpt_async: only DCP checkpoints are written in the background; set "
+                "ckpt_format: dcp (or run FSDP with ckpt_format auto)"
+            )
         # the background writers' collectives get a gloo group of their own, apart from training's
         self.ckpt_group = dist.new_group(backend="gloo") if c.ckpt_async and d.enabled else None
-        self.pending_save = None   # (finish, path, best) of a checkpoint being written in the background
+        self.pending_save = None  # (finish, path, best) of a checkpoint being written in the background
         # under FSDP2 mixed precision the parameters are already bf16 in the forward; autocast covers the rest
         dtype = self.dtype
-        self.autocast = (lambda: torch.autocast(d.device.type, dtype=dtype)) if dtype != torch.float32 else contextlib.nullcontext
+        self.autocast = (
+            (lambda: torch.autocast(d.device.type, dtype=dtype)) if dtype != torch.float32 else contextlib.nullcontext
+        )
         self.peak_flops = parallel.peak_flops(d.device, dtype)
         self.flops_per_token = self.raw_model.flops_per_token()
 
@@ -184,24 +218,24 @@ class Trainer:
         """One update of batch `cursor`, top to bottom: schedule -> batch -> forward -> loss -> backward -> clip
         -> the spike guard's verdict -> optimizer step. Returns the verdict and the step's figures."""
         s, started = self.state, time.perf_counter()
-        lr = lr_at(s.step, self.c, self.max_steps) * s.lr_scale   # schedule, times the lr-halving policy's scale
+        lr = lr_at(s.step, self.c, self.max_steps) * s.lr_scale  # schedule, times the lr-halving policy's scale
         for group in self.optimizer.param_groups:
             group["lr"] = lr * group["lr_scale"]
         total = torch.zeros((), device=self.d.device)
-        for micro in range(self.accum):                           # gradient accumulation
-            x, y = self.batch(s.cursor, micro)                    # batch
+        for micro in range(self.accum):  # gradient accumulation
+            x, y = self.batch(s.cursor, micro)  # batch
             with self._gradient_sync(last=micro == self.accum - 1):
                 with self.autocast():
-                    _, loss = self.model(x, y)                    # forward, loss
-                (loss / self.accum).backward()                    # backward
+                    _, loss = self.model(x, y)  # forward, loss
+                (loss / self.accum).backward()  # backward
             self._prefetch_after(s.cursor, micro)
             total += loss.detach()
         loss = parallel.mean_across(total / self.accum, self.d).item()
-        norm = torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), self.c.grad_clip or math.inf)   # clip
+        norm = torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), self.c.grad_clip or math.inf)  # clip
         grad_norm = (norm.full_tensor() if hasattr(norm, "full_tensor") else norm).item()
-        verdict = self.guard.decide(s.step, s.cursor, loss, grad_norm)   # spike skip or rollback (train/policies.py)
+        verdict = self.guard.decide(s.step, s.cursor, loss, grad_norm)  # spike skip or rollback (train/policies.py)
         if verdict.action is Action.APPLY:
-            self.optimizer.step()                                 # step
+            self.optimizer.step()  # step
         self.optimizer.zero_grad(set_to_none=True)
         record = {"loss": loss, "grad_norm": grad_norm}
         if verdict.action is Action.APPLY:
@@ -209,8 +243,14 @@ class Trainer:
                 torch.cuda.synchronize()
             tokens_per_s = self.tokens_per_step / (time.perf_counter() - started)
             mfu = self.flops_per_token * tokens_per_s / (self.peak_flops * self.d.world) if self.peak_flops else None
-            record = {"tokens": (s.step + 1) * self.tokens_per_step, **record, "lr": lr, "tokens_per_s": tokens_per_s,
-                      "mfu": mfu, "peak_mem_mb": self._peak_memory_mb()}
+            record = {
+                "tokens": (s.step + 1) * self.tokens_per_step,
+                **record,
+                "lr": lr,
+                "tokens_per_s": tokens_per_s,
+                "mfu": mfu,
+                "peak_mem_mb": self._peak_memory_mb(),
+            }
         return verdict, record
 
     def _gradient_sync(self, last: bool):
@@ -223,7 +263,7 @@ class Trainer:
     def _peak_memory_mb(self) -> float:
         if self.d.device.type == "cuda":
             return torch.cuda.max_memory_allocated(self.d.device) / 2**20
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # Linux reports KiB
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
     # ---- the loop ----
     def run(self, resume: bool = False, stop_at: int | None = None, restart: bool = False) -> RunResult:
@@ -232,12 +272,12 @@ class Trainer:
         end = min(self.max_steps, stop_at or self.max_steps)
         while self.state.step < end:
             s = self.state
-            if s.cursor in s.skip:                     # marked bad by an earlier spike or rollback: never trained on
+            if s.cursor in s.skip:  # marked bad by an earlier spike or rollback: never trained on
                 s.cursor += 1
                 continue
             verdict, record = self.train_step()
             if verdict.action is Action.ROLLBACK:
-                self._rollback(verdict, record)        # self.state is now the newest good checkpoint's
+                self._rollback(verdict, record)  # self.state is now the newest good checkpoint's
                 continue
             if verdict.action is Action.SKIP:
                 self._event("spike_skipped", loss=record["loss"], z=round(verdict.z, 2), cursor=s.cursor)
@@ -249,9 +289,9 @@ class Trainer:
                 self._validate_and_checkpoint()
             if self.pending_save and self._all_ranks(self.pending_save[0].done()):
                 self._finish_save()
-        if self.saved_step != self.state.step:         # the end of a --stop-at slice
+        if self.saved_step != self.state.step:  # the end of a --stop-at slice
             self._validate_and_checkpoint(force=True)
-        self._finish_save()   # a run that ends waits for its last checkpoint
+        self._finish_save()  # a run that ends waits for its last checkpoint
         if self.d.is_main:
             checkpoint.repair_best(self.run_dir, self.log)
         self.metrics.close()
@@ -265,8 +305,14 @@ class Trainer:
         step = self.state.step
         self.metrics.write("train", step=step, **record)
         if self.d.is_main and self.c.progress and (step % self.c.log_interval == 0 or step == self.max_steps - 1):
-            line = progress_line(step + 1, self.max_steps, record["loss"], record["tokens_per_s"], record["mfu"],
-                                 eta_seconds=self.eta(step + 1))
+            line = progress_line(
+                step + 1,
+                self.max_steps,
+                record["loss"],
+                record["tokens_per_s"],
+                record["mfu"],
+                eta_seconds=self.eta(step + 1),
+            )
             print_progress(line, final=step == self.max_steps - 1)
 
     def _start(self, resume: bool, restart: bool) -> None:
@@ -276,29 +322,39 @@ class Trainer:
             if payload is None:
                 raise checkpoint.CheckpointError(
                     f"resume: none of the {len(existing)} checkpoints in {self.run_dir} is usable (reasons above); "
-                    "pass --restart to set them aside and train from scratch")
+                    "pass --restart to set them aside and train from scratch"
+                )
             self._restore(payload, path)
             if self.d.is_main:
-                checkpoint.repair_best(self.run_dir, self.log)   # a kill between a checkpoint and marking it best
+                checkpoint.repair_best(self.run_dir, self.log)  # a kill between a checkpoint and marking it best
             self._begin()
             return
         if existing and not restart:
-            raise ConfigError(f"out_dir: {self.run_dir} already holds checkpoints; pass --resume to continue "
-                              "that run, --restart to set them aside and start afresh, or choose another out_dir")
+            raise ConfigError(
+                f"out_dir: {self.run_dir} already holds checkpoints; pass --resume to continue "
+                "that run, --restart to set them aside and start afresh, or choose another out_dir"
+            )
         if existing:
             self._set_aside()
-        self.log(f"training {self.raw_model.num_params():,} parameters for {self.max_steps} steps of "
-                 f"{self.tokens_per_step:,} tokens ({self.accum} micro-steps x {self.d.world} processes) on {self.d.device}")
+        self.log(
+            f"training {self.raw_model.num_params():,} parameters for {self.max_steps} steps of "
+            f"{self.tokens_per_step:,} tokens ({self.accum} micro-steps x {self.d.world} processes) on {self.d.device}"
+        )
         self._begin()
-        self._save()   # step 0: a good state to roll back to before the first periodic checkpoint
+        self._save()  # step 0: a good state to roll back to before the first periodic checkpoint
 
     def _begin(self) -> None:
         """Say what part of the manifest's plan the step count covers, and record it (plot, model card)."""
         notice = plan_notice(self.plan.total_tokens, self.max_steps, self.tokens_per_step)
         if notice:
             self.log(notice)
-        self.metrics.write("plan", step=self.state.step, planned_tokens=self.plan.total_tokens,
-                           max_steps=self.max_steps, tokens_per_step=self.tokens_per_step)
+        self.metrics.write(
+            "plan",
+            step=self.state.step,
+            planned_tokens=self.plan.total_tokens,
+            max_steps=self.max_steps,
+            tokens_per_step=self.tokens_per_step,
+        )
         self.eta = Eta(self.state.step, self.max_steps)
 
     def _set_aside(self) -> None:
@@ -328,7 +384,7 @@ class Trainer:
             s.val_loss, s.val_step = val["val_loss"], s.step
             improved = val["val_loss"] < s.best_val
             s.best_val = min(s.best_val, val["val_loss"])
-        if self.periodic_eval and self._due(self.c.eval_interval):   # held-out sets: loss, bpb
+        if self.periodic_eval and self._due(self.c.eval_interval):  # held-out sets: loss, bpb
             self.metrics.write("eval", step=s.step, **self.periodic_eval(self.raw_model, self.d.device, self.autocast))
         if improved or force or self._due(self.c.ckpt_interval):
             self._save(best=improved)
@@ -345,7 +401,7 @@ class Trainer:
             n_batches = math.ceil(len(windows) / b)
             sums = torch.zeros(2, dtype=torch.float64)
             for j in range(self.d.rank, math.ceil(n_batches / world) * world, world):
-                rows = torch.from_numpy(windows[(j % n_batches) * b:(j % n_batches + 1) * b]).to(self.d.device)
+                rows = torch.from_numpy(windows[(j % n_batches) * b : (j % n_batches + 1) * b]).to(self.d.device)
                 with self.autocast():
                     _, loss = self.raw_model(rows[:, :-1], rows[:, 1:])
                 if j < n_batches:
@@ -379,31 +435,47 @@ class Trainer:
         parallel.barrier(self.d)
 
     def _save(self, best: bool = False) -> Path:
-        self._finish_save()   # one background write at a time
+        self._finish_save()  # one background write at a time
         s = self.state
         s.spike_history = self.guard.detector.state()
         val = s.val_loss if s.val_step == s.step else None
         train_state = {
-            "state": s.to_dict(), "config": to_dict(self.c), "model_config": asdict(self.model_config),
-            "tokens_per_step": self.tokens_per_step, "tokenizer_hash": self.tokenizer_hash,
-            "tokenizer_path": self.tokenizer_path, "rng": torch.get_rng_state(),
-            "plan": {"planned_tokens": self.plan.total_tokens, "max_steps": self.max_steps,
-                     "tokens_trained": s.step * self.tokens_per_step},   # what the model has seen, against the plan
+            "state": s.to_dict(),
+            "config": to_dict(self.c),
+            "model_config": asdict(self.model_config),
+            "tokens_per_step": self.tokens_per_step,
+            "tokenizer_hash": self.tokenizer_hash,
+            "tokenizer_path": self.tokenizer_path,
+            "rng": torch.get_rng_state(),
+            "plan": {
+                "planned_tokens": self.plan.total_tokens,
+                "max_steps": self.max_steps,
+                "tokens_trained": s.step * self.tokens_per_step,
+            },  # what the model has seen, against the plan
         }
         if self.d.device.type == "cuda":
             train_state["cuda_rng"] = torch.cuda.get_rng_state(self.d.device)
         parts = self.optimizer.parts
         if self.sharded_checkpoints:
             path = self.run_dir / f"ckpt-{s.step:08d}.dcp"
-            finish = checkpoint.save_sharded(self.model, parts, train_state, path, self.d.is_main, val,
-                                             lambda: parallel.barrier(self.d), self.c.ckpt_async, self.ckpt_group)
+            finish = checkpoint.save_sharded(
+                self.model,
+                parts,
+                train_state,
+                path,
+                self.d.is_main,
+                val,
+                lambda: parallel.barrier(self.d),
+                self.c.ckpt_async,
+                self.ckpt_group,
+            )
         else:
             path, finish = self.run_dir / f"ckpt-{s.step:08d}.pt", None
             model_state, optim_state = checkpoint.gather_states(self.model, parts)
             if self.d.is_main:
                 checkpoint.save({**train_state, "model": model_state, "optimizer": optim_state}, path, val)
         self.pending_save = (finish, path, best)
-        if finish is None:   # written and recorded already
+        if finish is None:  # written and recorded already
             self._finish_save()
         self.saved_step = s.step
         parallel.barrier(self.d)
@@ -411,20 +483,26 @@ class Trainer:
 
     def _restore(self, payload: dict, path: Path) -> None:
         if payload["model_config"] != asdict(self.model_config):
-            raise ConfigError(f"{path}: the checkpoint's model {payload['model_config']} differs from this config's "
-                              f"{asdict(self.model_config)}")
+            raise ConfigError(
+                f"{path}: the checkpoint's model {payload['model_config']} differs from this config's "
+                f"{asdict(self.model_config)}"
+            )
         if payload["tokenizer_hash"] != self.tokenizer_hash:
-            raise ConfigError(f"{path}: trained on shards of tokenizer {payload['tokenizer_hash'][:16]}..., but the "
-                              f"manifest's shards come from {self.tokenizer_hash[:16]}...")
+            raise ConfigError(
+                f"{path}: trained on shards of tokenizer {payload['tokenizer_hash'][:16]}..., but the "
+                f"manifest's shards come from {self.tokenizer_hash[:16]}..."
+            )
         if payload["tokens_per_step"] != self.tokens_per_step:
-            raise ConfigError(f"{path}: tokens_per_step was {payload['tokens_per_step']}, now {self.tokens_per_step}; "
-                              "set --tokens-per-step to the old value so the data order carries on")
+            raise ConfigError(
+                f"{path}: tokens_per_step was {payload['tokens_per_step']}, now {self.tokens_per_step}; "
+                "set --tokens-per-step to the old value so the data order carries on"
+            )
         if path.is_dir():
             checkpoint.load_sharded(self.model, self.optimizer.parts, path)
         else:
             checkpoint.restore_states(self.model, self.optimizer.parts, payload)
         restored = TrainState.from_dict(payload["state"])
-        restored.skip |= self.state.skip                      # batches marked bad since that checkpoint stay skipped
+        restored.skip |= self.state.skip  # batches marked bad since that checkpoint stay skipped
         restored.rollbacks = max(restored.rollbacks, self.state.rollbacks)
         restored.rolled_back_to = max(restored.rolled_back_to, self.state.rolled_back_to)
         restored.lr_scale = min(restored.lr_scale, self.state.lr_scale)
@@ -443,15 +521,18 @@ class Trainer:
         s.rollbacks += 1
         self._event("rollback", reason=verdict.reason, loss=record["loss"], skipped_cursors=verdict.bad_cursors)
         policy.check_budget(s.rollbacks, s.step, verdict.reason, s.lr_scale)
-        self._finish_save()   # the checkpoint being written may be the newest good one
+        self._finish_save()  # the checkpoint being written may be the newest good one
         parallel.barrier(self.d)
         # a checkpoint saved between evaluations is judged by the last validation loss before it
-        refusal = lambda payload: policy.refusal(payload["state"]["step"], payload["state"]["val_loss"],
-                                                 payload["state"]["best_val"])
+        refusal = lambda payload: policy.refusal(
+            payload["state"]["step"], payload["state"]["val_loss"], payload["state"]["best_val"]
+        )
         payload, path = checkpoint.load_latest(self.run_dir, self.log, accept=refusal)
         if payload is None:
-            raise TrainingDiverged(f"training diverged: cannot roll back at step {s.step}, no checkpoint in "
-                                   f"{self.run_dir} is trusted (reasons above)")
+            raise TrainingDiverged(
+                f"training diverged: cannot roll back at step {s.step}, no checkpoint in "
+                f"{self.run_dir} is trusted (reasons above)"
+            )
         s.skip |= set(verdict.bad_cursors)
         to_step = payload["state"]["step"]
         lr_scale = policy.lr_scale_after(to_step, s.rolled_back_to, s.lr_scale)
@@ -473,16 +554,21 @@ def plan_notice(planned_tokens: int, max_steps: int, tokens_per_step: int) -> st
     trained = max_steps * tokens_per_step
     if trained < planned_tokens:
         needed = math.ceil(planned_tokens / tokens_per_step)
-        return (f"note: will train {short_count(trained)} of the {short_count(planned_tokens)} planned tokens: "
-                f"{share(trained / planned_tokens)} of the plan; set max_steps {needed} for all of it")
-    if trained - planned_tokens >= tokens_per_step:   # more than rounding up to whole steps
-        return (f"note: will train {short_count(trained)} tokens, {trained / planned_tokens:.2f}x the "
-                f"{short_count(planned_tokens)} the plan draws: the mix repeats")
+        return (
+            f"note: will train {short_count(trained)} of the {short_count(planned_tokens)} planned tokens: "
+            f"{share(trained / planned_tokens)} of the plan; set max_steps {needed} for all of it"
+        )
+    if trained - planned_tokens >= tokens_per_step:  # more than rounding up to whole steps
+        return (
+            f"note: will train {short_count(trained)} tokens, {trained / planned_tokens:.2f}x the "
+            f"{short_count(planned_tokens)} the plan draws: the mix repeats"
+        )
     return None
 
 
-def run_training(config: TrainConfig, resume: bool = False, stop_at: int | None = None, log=print,
-                 restart: bool = False) -> RunResult:
+def run_training(
+    config: TrainConfig, resume: bool = False, stop_at: int | None = None, log=print, restart: bool = False
+) -> RunResult:
     trainer = Trainer(config, log=log)
     try:
         return trainer.run(resume=resume, stop_at=stop_at, restart=restart)

@@ -6,6 +6,7 @@ normalised; scoring applies the same normalisation. Any other fastText model (DC
 `openhermes_reddit_eli5_vs_rw_v2_bigram_200k_train.bin`, labels hq/cc) works too by
 naming its positive label.
 """
+
 from __future__ import annotations
 
 import html
@@ -71,9 +72,14 @@ class Classifier:
         labels = list(self.model.labels)
         if self.label not in labels:
             names = ", ".join(sorted(x.removeprefix("__label__") for x in labels))
-            raise ValueError(f"model '{path}' has no label '{positive_label}' (its labels: {names}); set positive_label")
+            raise ValueError(
+                f"model '{path}' has no label '{positive_label}' (its labels: {names}); set positive_label"
+            )
         settings = model_settings(path).get("settings", {})
-        self.lowercase, self.strip_markup = bool(settings.get("lowercase", False)), bool(settings.get("strip_markup", False))
+        self.lowercase, self.strip_markup = (
+            bool(settings.get("lowercase", False)),
+            bool(settings.get("strip_markup", False)),
+        )
 
     def scores(self, texts: list[str]) -> np.ndarray:
         """P(positive label) per text, one batched fastText call. An empty or whitespace-only
@@ -117,8 +123,14 @@ def binary_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1, "accuracy": float(np.mean(predicted == labels)),
-            "roc_auc": roc_auc(labels, scores), "threshold": threshold}
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "accuracy": float(np.mean(predicted == labels)),
+        "roc_auc": roc_auc(labels, scores),
+        "threshold": threshold,
+    }
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
@@ -135,6 +147,6 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
     # tied scores share the average of their ranks
     _, first, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
     for start, count in zip(first[counts > 1], counts[counts > 1]):
-        ranks[order[start:start + count]] = start + (count + 1) / 2
+        ranks[order[start : start + count]] = start + (count + 1) / 2
     u = ranks[labels].sum() - n_pos * (n_pos + 1) / 2
     return float(u / (n_pos * n_neg))

@@ -26,6 +26,7 @@ Examples:
     jigsaw_binary_balanced.csv#columns=text+label,label=1
     davidson2017/labeled_data.csv#text=tweet,class=0+1,max=5000
 """
+
 from __future__ import annotations
 
 import csv
@@ -43,8 +44,18 @@ import pyarrow.parquet as pq
 from curate.core.params import ConfigError
 
 FORMATS = ("text", "lines", "jsonl", "csv", "parquet")
-SUFFIX_FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".jsonl.gz": "jsonl", ".json.gz": "jsonl",
-                  ".parquet": "parquet", ".csv": "csv", ".tsv": "csv", ".txt": "text", ".md": "text", ".rst": "text"}
+SUFFIX_FORMATS = {
+    ".jsonl": "jsonl",
+    ".json": "jsonl",
+    ".jsonl.gz": "jsonl",
+    ".json.gz": "jsonl",
+    ".parquet": "parquet",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "text",
+    ".md": "text",
+    ".rst": "text",
+}
 
 
 @dataclass
@@ -119,7 +130,9 @@ def read_file(path: str, source: SourceSpec) -> list[str]:
     fmt = source.format or file_format(path) or "text"
     if fmt in ("text", "lines"):
         if source.where:
-            raise ConfigError(f"source '{source.spec}': plain text has no fields to select by ({', '.join(source.where)})")
+            raise ConfigError(
+                f"source '{source.spec}': plain text has no fields to select by ({', '.join(source.where)})"
+            )
         text = read_text(path)
         return [line for line in text.splitlines() if line.strip()] if fmt == "lines" else [text]
     records = {"jsonl": read_jsonl, "csv": read_csv, "parquet": read_parquet}[fmt](path, source)
@@ -144,7 +157,9 @@ def read_jsonl(path: str, source: SourceSpec) -> list[dict]:
                 except json.JSONDecodeError as error:
                     raise ConfigError(f"source '{source.spec}': {path} line {number} is not JSON: {error}") from None
     except (OSError, EOFError, zlib.error) as error:  # a damaged .gz
-        raise ConfigError(f"source '{source.spec}': {path} is damaged after line {number}: {type(error).__name__}: {error}") from None
+        raise ConfigError(
+            f"source '{source.spec}': {path} is damaged after line {number}: {type(error).__name__}: {error}"
+        ) from None
     return records
 
 
@@ -163,7 +178,9 @@ def read_parquet(path: str, source: SourceSpec) -> list[dict]:
     names = pq.read_schema(path).names
     missing = sorted(wanted - set(names))
     if missing:
-        raise ConfigError(f"source '{source.spec}': {path} has no column {', '.join(missing)} (columns: {', '.join(names)})")
+        raise ConfigError(
+            f"source '{source.spec}': {path} has no column {', '.join(missing)} (columns: {', '.join(names)})"
+        )
     return pq.read_table(path, columns=sorted(wanted)).to_pylist()
 
 
@@ -174,8 +191,10 @@ def selected(record: dict, where: dict[str, set[str]]) -> bool:
 def record_text(record: dict, source: SourceSpec, path: str) -> str:
     missing = [f for f in source.text_fields if f not in record]
     if missing:
-        raise ConfigError(f"source '{source.spec}': a record in {path} has no field '{missing[0]}' "
-                          f"(fields: {', '.join(map(str, record))}); name the text with #text=FIELD")
+        raise ConfigError(
+            f"source '{source.spec}': a record in {path} has no field '{missing[0]}' "
+            f"(fields: {', '.join(map(str, record))}); name the text with #text=FIELD"
+        )
     return "\n".join(s for f in source.text_fields for s in strings_in(record[f]))
 
 

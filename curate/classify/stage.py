@@ -18,6 +18,7 @@ line, normalised as the model's NAME.json says; an empty or whitespace-only text
 The model is loaded when the pipeline is read, so a wrong path, a file that is not a
 fastText model or a label the model lacks is a ConfigError before any work.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -66,7 +67,10 @@ class ClassifyStage(DocumentStage):
 
     def begin_shard(self, shard: Shard) -> None:
         if self.params.keep_fraction is not None:  # the cut needs every score of the shard: score it all first
-            scores = [self.classifier.scores(t["text"].to_pylist()) for t in storage.iter_parquet(shard.inputs, self.batch_size)]
+            scores = [
+                self.classifier.scores(t["text"].to_pylist())
+                for t in storage.iter_parquet(shard.inputs, self.batch_size)
+            ]
             self.shard_scores = np.concatenate(scores or [np.zeros(0, np.float32)])
             self.shard_keep = top_fraction(self.shard_scores, self.params.keep_fraction)
             self.cursor = 0

@@ -6,6 +6,7 @@ train and test would inflate the held-out figures). NAME.bin is the model; NAME.
 records the metrics, settings, counts and sources. With --quantize the model is NAME.ftz, about
 1 MB instead of tens (the held-out figures are measured on the compressed model).
 """
+
 from __future__ import annotations
 
 import datetime
@@ -47,7 +48,9 @@ class TrainSettings:
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if self.minn < 0 or self.maxn < self.minn or (self.minn == 0) != (self.maxn == 0):
-            raise ConfigError(f"--minn and --maxn must both be 0 (no character n-grams) or 1 <= minn <= maxn, got {self.minn} and {self.maxn}")
+            raise ConfigError(
+                f"--minn and --maxn must both be 0 (no character n-grams) or 1 <= minn <= maxn, got {self.minn} and {self.maxn}"
+            )
         if self.quantize is not None and self.quantize < 1:
             raise ConfigError(f"--quantize must be at least 1, got {self.quantize}")
         if self.lr <= 0:
@@ -63,14 +66,22 @@ class Corpus:
 
 def load_corpus(positives: list[str], negatives: list[str], settings: TrainSettings, text_field: str) -> Corpus:
     texts, labels, sources = [], [], []
-    specs = [(parse_source(s, text_field), 1) for s in positives] + [(parse_source(s, text_field), 0) for s in negatives]
+    specs = [(parse_source(s, text_field), 1) for s in positives] + [
+        (parse_source(s, text_field), 0) for s in negatives
+    ]
     for spec, label in specs:  # parse every spec first: a typo in the last one fails before any reading
         raw = read_source(spec, settings.seed)
         kept = [t for t in (normalise(r, settings.lowercase, settings.strip_markup) for r in raw) if t]
         texts += kept
         labels += [label] * len(kept)
-        sources.append({"spec": spec.spec, "label": POSITIVE if label else NEGATIVE,
-                        "documents": len(kept), "empty_skipped": len(raw) - len(kept)})
+        sources.append(
+            {
+                "spec": spec.spec,
+                "label": POSITIVE if label else NEGATIVE,
+                "documents": len(kept),
+                "empty_skipped": len(raw) - len(kept),
+            }
+        )
     corpus = Corpus(texts, np.array(labels, np.int8), sources)
     for label, name in ((1, "--positive"), (0, "--negative")):
         if not np.any(corpus.labels == label):
@@ -81,8 +92,10 @@ def load_corpus(positives: list[str], negatives: list[str], settings: TrainSetti
 def held_out_mask(texts: list[str], fraction: float, seed: int) -> np.ndarray:
     """True for held-out documents: a seeded hash of the text below `fraction`."""
     salt = seed.to_bytes(8, "little", signed=True)
-    draws = [int.from_bytes(hashlib.blake2b(salt + t.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
-             for t in texts]
+    draws = [
+        int.from_bytes(hashlib.blake2b(salt + t.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+        for t in texts
+    ]
     return np.array(draws, np.uint64) < np.uint64(int(fraction * 2**64))
 
 
@@ -96,8 +109,14 @@ def counts(labels: np.ndarray) -> dict:
     return {POSITIVE: int(np.sum(labels == 1)), NEGATIVE: int(np.sum(labels == 0))}
 
 
-def train_classifier(name: str, positives: list[str], negatives: list[str], output: str,
-                     settings: TrainSettings, text_field: str = "text") -> dict:
+def train_classifier(
+    name: str,
+    positives: list[str],
+    negatives: list[str],
+    output: str,
+    settings: TrainSettings,
+    text_field: str = "text",
+) -> dict:
     """Train NAME.bin in `output`, measure it on the held-out split, write NAME.json; returns its content."""
     import fasttext
 
@@ -109,7 +128,9 @@ def train_classifier(name: str, positives: list[str], negatives: list[str], outp
     train_idx = np.random.default_rng(settings.seed).permutation(train_idx)
     for part, idx in (("training", train_idx), ("test", test_idx)):
         if len(set(corpus.labels[idx].tolist())) < 2:
-            raise ConfigError(f"the {part} split lacks one class ({counts(corpus.labels[idx])}); add documents or change --test-fraction")
+            raise ConfigError(
+                f"the {part} split lacks one class ({counts(corpus.labels[idx])}); add documents or change --test-fraction"
+            )
     os.makedirs(output, exist_ok=True)
     model_path = os.path.join(output, f"{name}.ftz" if settings.quantize else f"{name}.bin")
     with tempfile.TemporaryDirectory(dir=output) as scratch:
@@ -118,21 +139,38 @@ def train_classifier(name: str, positives: list[str], negatives: list[str], outp
         start = time.perf_counter()
         try:
             model = fasttext.train_supervised(
-                train_file, epoch=settings.epoch, lr=settings.lr, wordNgrams=settings.word_ngrams, minn=settings.minn, maxn=settings.maxn, dim=settings.dim,
-                bucket=settings.bucket, minCount=settings.min_count, thread=settings.threads, seed=settings.seed,
-                loss="softmax", verbose=0)
+                train_file,
+                epoch=settings.epoch,
+                lr=settings.lr,
+                wordNgrams=settings.word_ngrams,
+                minn=settings.minn,
+                maxn=settings.maxn,
+                dim=settings.dim,
+                bucket=settings.bucket,
+                minCount=settings.min_count,
+                thread=settings.threads,
+                seed=settings.seed,
+                loss="softmax",
+                verbose=0,
+            )
         except RuntimeError as error:  # "Encountered NaN.": this fastText build hits it for some --bucket values
-            raise ConfigError(f"fastText training failed: {error} Try another --bucket (the default) or --seed.") from None
+            raise ConfigError(
+                f"fastText training failed: {error} Try another --bucket (the default) or --seed."
+            ) from None
         train_seconds, quantize_seconds = time.perf_counter() - start, None
         if settings.quantize:  # product quantisation, then a retraining pass over the kept rows
-            model.quantize(input=train_file, retrain=True, cutoff=settings.quantize, qnorm=True, thread=settings.threads)
+            model.quantize(
+                input=train_file, retrain=True, cutoff=settings.quantize, qnorm=True, thread=settings.threads
+            )
             quantize_seconds = round(time.perf_counter() - start - train_seconds, 3)
     model.save_model(model_path)
     report = {
-        "model": model_path, "model_bytes": os.path.getsize(model_path),
+        "model": model_path,
+        "model_bytes": os.path.getsize(model_path),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "labels": {"positive": POSITIVE, "negative": NEGATIVE},
-        "settings": asdict(settings), "train_seconds": round(train_seconds, 3),
+        "settings": asdict(settings),
+        "train_seconds": round(train_seconds, 3),
         "quantize_seconds": quantize_seconds,
         "counts": {"train": counts(corpus.labels[train_idx]), "test": counts(corpus.labels[test_idx])},
         "sources": corpus.sources,

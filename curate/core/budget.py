@@ -10,6 +10,7 @@ of text (a larger "page" is a data dump or a log); Project Gutenberg's largest b
 are around 10 MB; code follows `max_file_bytes` (1 MB, as The Stack). Where they fail:
 a real document over the limit (an anthology in one file) is dropped: raise the limit.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -4,6 +4,7 @@ writes its record last (write_done), so a run killed at any moment and started a
 unfinished shards. A record holds the shard's stats and its input files' fingerprints, so changed inputs are
 refused (or redone with allow_changed_inputs) instead of silently mixed in.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -64,8 +65,12 @@ class StageContext:
 
     def for_stage(self, name: str) -> "StageContext":
         """This context as one stage of its group sees it: its own rejected and report folders."""
-        return dataclasses.replace(self, stage_name=name, rejected_dir=storage.join(posix_parent(self.rejected_dir), name),
-                                   report_dir=storage.join(posix_parent(self.report_dir), name))
+        return dataclasses.replace(
+            self,
+            stage_name=name,
+            rejected_dir=storage.join(posix_parent(self.rejected_dir), name),
+            report_dir=storage.join(posix_parent(self.report_dir), name),
+        )
 
     def note(self, text: str) -> None:
         """A line for the user (plans, figures); stages call this instead of printing."""
@@ -75,8 +80,17 @@ class StageContext:
         """A warning for the user (inputs passed over), on stderr; stages call this instead of printing."""
         print(text, file=sys.stderr, flush=True)
 
-    def run_phase(self, config_hash: str, phase: str, shards: list[Shard], fn, tasks: list, cpus: float,
-                  memory_gb: float | None, redo: bool = False) -> tuple[dict[str, ShardStats], int]:
+    def run_phase(
+        self,
+        config_hash: str,
+        phase: str,
+        shards: list[Shard],
+        fn,
+        tasks: list,
+        cpus: float,
+        memory_gb: float | None,
+        redo: bool = False,
+    ) -> tuple[dict[str, ShardStats], int]:
         """fn(task) for every shard without a completion record (every shard, with redo: an earlier
         phase changed what this one reads); each returns stats by stage name. Returns the sums over
         every shard of the phase, done now or before, and how many tasks ran now."""
@@ -95,13 +109,21 @@ class StageContext:
             else:
                 add_stats(totals, {name: ShardStats.from_dict(d) for name, d in record["stats"].items()})
         if changed and not self.allow_changed_inputs:
-            raise ConfigError(f"stage '{self.stage_name}' ({phase}): the input files of {len(changed)} finished shard(s) "
-                              f"changed since they were done (other files, or their size or modification time), e.g. {changed[:3]}; "
-                              f"rerun with --allow-changed-inputs to redo exactly those, or use another --output")
+            raise ConfigError(
+                f"stage '{self.stage_name}' ({phase}): the input files of {len(changed)} finished shard(s) "
+                f"changed since they were done (other files, or their size or modification time), e.g. {changed[:3]}; "
+                f"rerun with --allow-changed-inputs to redo exactly those, or use another --output"
+            )
         failures = []
         label = self.stage_name + ("" if phase == "main" else f" [{phase}]")
-        with tqdm(total=len(shards), initial=len(shards) - len(todo), desc=label, unit="shard",
-                  disable=not self.progress, file=sys.stderr) as bar:
+        with tqdm(
+            total=len(shards),
+            initial=len(shards) - len(todo),
+            desc=label,
+            unit="shard",
+            disable=not self.progress,
+            file=sys.stderr,
+        ) as bar:
             for index, result in self.executor.map_unordered(fn, todo, cpus=cpus, memory_gb=memory_gb):
                 if isinstance(result, TaskFailure):
                     failures.append((todo[index], result))
@@ -111,13 +133,19 @@ class StageContext:
                 bar.update(1)
         full = [failure for _, failure in failures if failure.errno == errno.ENOSPC]
         if full:  # every other shard would fail the same way: one line, not a traceback a shard
-            raise OSError(errno.ENOSPC, f"No space left on device (stage '{self.stage_name}', {len(full)} of {len(shards)} "
-                          f"shards; the finished ones are kept, a rerun with room redoes the rest)", full[0].filename or self.output_dir)
+            raise OSError(
+                errno.ENOSPC,
+                f"No space left on device (stage '{self.stage_name}', {len(full)} of {len(shards)} "
+                f"shards; the finished ones are kept, a rerun with room redoes the rest)",
+                full[0].filename or self.output_dir,
+            )
         if failures:
             lines = "\n".join(f"  {task_shard(task).name}: {failure.error}" for task, failure in failures)
-            raise StageFailed(f"stage '{self.stage_name}' ({phase}): {len(failures)} of {len(shards)} shards failed; "
-                              f"the rest are done and a rerun retries only these:\n{lines}\n\n"
-                              f"first traceback:\n{failures[0][1].traceback}")
+            raise StageFailed(
+                f"stage '{self.stage_name}' ({phase}): {len(failures)} of {len(shards)} shards failed; "
+                f"the rest are done and a rerun retries only these:\n{lines}\n\n"
+                f"first traceback:\n{failures[0][1].traceback}"
+            )
         return totals, len(todo)
 
     def fingerprint(self, shard: Shard) -> list:
@@ -135,13 +163,21 @@ class StageContext:
             raise ConfigError(
                 f"{self.output_dir}: holds results of stage '{self.stage_name}' made with different parameters "
                 f"({url}); rerun with --redo STAGE (the stage whose parameters changed: it and every stage after "
-                f"it are redone), or use another --output")
+                f"it are redone), or use another --output"
+            )
         return record
 
     def write_done(self, config_hash: str, phase: str, shard: Shard, stats: dict[str, ShardStats]) -> None:
-        storage.write_json(self.done_url(phase, shard.name), {
-            "shard": shard.name, "phase": phase, "config_hash": config_hash, "inputs": self.fingerprint(shard),
-            "stats": {name: s.to_dict() for name, s in stats.items()}})
+        storage.write_json(
+            self.done_url(phase, shard.name),
+            {
+                "shard": shard.name,
+                "phase": phase,
+                "config_hash": config_hash,
+                "inputs": self.fingerprint(shard),
+                "stats": {name: s.to_dict() for name, s in stats.items()},
+            },
+        )
 
 
 def file_fingerprint(url: str) -> list:
@@ -151,7 +187,9 @@ def file_fingerprint(url: str) -> list:
     except FileNotFoundError:
         return [url, None, None]
     # an object store's ETag first: it changes with the content, where a copy may keep LastModified's second
-    version = next((info[k] for k in ("ETag", "etag", "mtime", "LastModified", "last_modified", "created") if info.get(k)), None)
+    version = next(
+        (info[k] for k in ("ETag", "etag", "mtime", "LastModified", "last_modified", "created") if info.get(k)), None
+    )
     return [url, info.get("size"), str(version) if version is not None else None]
 
 

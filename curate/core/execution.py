@@ -2,6 +2,7 @@
 (run_stages), and the tasks workers run: one shard through a fused pass (run_pass_task), one task of a
 stage's task phase (run_phase_task). Every task writes its completion record last (curate.core.context).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -42,16 +43,21 @@ def run_pass_task(task) -> dict[str, ShardStats]:
     filters = steps[1:] if source else steps
     if filters and filters[0].make is None:
         ready(filters[0].stage).begin_shard(shard)
-    outputs = [ShardOutput(s.stage.name, kept_url if s is steps[-1] else None, ctx.rejected_url(shard.name, s.stage.name))
-               for s in steps]
+    outputs = [
+        ShardOutput(s.stage.name, kept_url if s is steps[-1] else None, ctx.rejected_url(shard.name, s.stage.name))
+        for s in steps
+    ]
     seconds, task_start = [0.0] * len(steps), time.perf_counter()
     with contextlib.ExitStack() as entered:  # any error aborts every file the task started
         for output in outputs:
             entered.enter_context(output)
         handlers = [entered.enter_context(open_step(step, shard, ctx)) for step in filters]
         first = len(steps) - len(filters)
-        tables = source.documents(shard, outputs[0]) if source else \
-            storage.iter_parquet(shard.inputs, getattr(filters[0].stage, "batch_size", DocumentStage.batch_size))
+        tables = (
+            source.documents(shard, outputs[0])
+            if source
+            else storage.iter_parquet(shard.inputs, getattr(filters[0].stage, "batch_size", DocumentStage.batch_size))
+        )
         for table in tables:
             for i, (handler, output) in enumerate(zip(handlers, outputs[first:]), start=first):
                 start = time.perf_counter()
@@ -101,7 +107,9 @@ def run_stages(stages: list[Stage], ctx: StageContext, refuse_stale_files: bool)
         start = time.perf_counter()
         if isinstance(part, Pass):
             label = "+".join(part.phases) if phased else "main"
-            folder = ctx.output_dir if part is parts[-1] else ctx.work_url("docs-" + label) if part.changes_rows else None
+            folder = (
+                ctx.output_dir if part is parts[-1] else ctx.work_url("docs-" + label) if part.changes_rows else None
+            )
             phased_steps = [step for step in part.steps if step.phase]
             sums, ran = run_pass(part, label, shards, ctx, folder, any(s.stage.name in changed for s in phased_steps))
             for step in phased_steps:
@@ -115,8 +123,16 @@ def run_stages(stages: list[Stage], ctx: StageContext, refuse_stale_files: bool)
             label, stage_ctx = phase.name, ctx.for_stage(stage.name)
             work = phase.tasks(done.get(stage.name, {}))
             tasks = [(stage, phase.run.__name__, key, task, stage_ctx, phase.name) for task in work]
-            sums, ran = stage_ctx.run_phase(stage.config_hash, phase.name, work, run_phase_task, tasks, phase.cpus,
-                                            phase.memory_gb, redo=stage.name in changed)
+            sums, ran = stage_ctx.run_phase(
+                stage.config_hash,
+                phase.name,
+                work,
+                run_phase_task,
+                tasks,
+                phase.cpus,
+                phase.memory_gb,
+                redo=stage.name in changed,
+            )
             done.setdefault(stage.name, {})[phase.name] = sums.get(key, ShardStats())
             if ran:
                 changed.add(stage.name)
@@ -134,9 +150,11 @@ def note_idle_workers(stage: Stage, ctx: StageContext, shards: int) -> None:
         return
     params = stage.params
     if hasattr(params, "shard_bytes"):
-        hint = (f"a smaller shard_bytes under reader: (now {params.shard_bytes:,}; at least 1,000,000) makes more shards: "
-                f"small files are grouped up to it, large ones split (Parquet by row groups, plain JSONL by line ranges; "
-                f"a compressed JSONL, CSV or Arrow file is one piece)")
+        hint = (
+            f"a smaller shard_bytes under reader: (now {params.shard_bytes:,}; at least 1,000,000) makes more shards: "
+            f"small files are grouped up to it, large ones split (Parquet by row groups, plain JSONL by line ranges; "
+            f"a compressed JSONL, CSV or Arrow file is one piece)"
+        )
     elif hasattr(params, "files_per_shard"):
         hint = f"a smaller files_per_shard (now {params.files_per_shard}) makes more shards of many small files; a WARC file is one shard"
     else:
@@ -148,21 +166,36 @@ def refuse_stale(ctx: StageContext, shards: list[Shard]) -> None:
     """Stale output is never used: a file in the group's output folder that no shard of this run writes
     (an earlier run's, on other inputs) would be read beside this run's by the next stage or an export."""
     names = {posixpath.basename(ctx.output_url(shard.name)) for shard in shards}
-    stale = [f for f in storage.list_files(ctx.output_dir) if posixpath.basename(f) not in names and not is_stage_report(f)]
+    stale = [
+        f for f in storage.list_files(ctx.output_dir) if posixpath.basename(f) not in names and not is_stage_report(f)
+    ]
     if stale:
-        raise ConfigError(f"{ctx.output_dir} holds {len(stale)} file(s) of an earlier run that no shard of this run "
-                          f"writes, e.g. {stale[0]}; a later stage would read them with this run's documents: use "
-                          f"another --output, or delete them")
+        raise ConfigError(
+            f"{ctx.output_dir} holds {len(stale)} file(s) of an earlier run that no shard of this run "
+            f"writes, e.g. {stale[0]}; a later stage would read them with this run's documents: use "
+            f"another --output, or delete them"
+        )
 
 
-def run_pass(part: Pass, label: str, shards: list[Shard], ctx: StageContext, folder: str | None,
-             redo: bool) -> tuple[dict[str, ShardStats], int]:
+def run_pass(
+    part: Pass, label: str, shards: list[Shard], ctx: StageContext, folder: str | None, redo: bool
+) -> tuple[dict[str, ShardStats], int]:
     """One pass over every shard; its kept rows go to folder (None: a pass that only reads)."""
     stages = list({id(s.stage): s.stage for s in part.steps}.values())
     config_hash = stages[0].config_hash if len(stages) == 1 else combined_hash(stages)
-    tasks = [(part.steps, shard, ctx, config_hash, label, folder and kept_url(ctx, folder, shard.name)) for shard in shards]
-    return ctx.run_phase(config_hash, label, shards, run_pass_task, tasks, max(s.cpus for s in stages),
-                         sum(s.memory_gb or 0 for s in stages) or None, redo)
+    tasks = [
+        (part.steps, shard, ctx, config_hash, label, folder and kept_url(ctx, folder, shard.name)) for shard in shards
+    ]
+    return ctx.run_phase(
+        config_hash,
+        label,
+        shards,
+        run_pass_task,
+        tasks,
+        max(s.cpus for s in stages),
+        sum(s.memory_gb or 0 for s in stages) or None,
+        redo,
+    )
 
 
 def kept_url(ctx: StageContext, folder: str, shard_name: str) -> str:

@@ -3,6 +3,7 @@ executor a picklable function and picklable tasks and gets results back as they
 finish. `local` (a process pool) is the default; `ray` spreads the same tasks
 over a Ray cluster (curate.core.ray_executor); curate.api.make_executor picks one by name.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -34,8 +35,12 @@ def call_safely(fn: Callable, task: Any) -> Any:
     try:
         return fn(task)
     except Exception as error:  # noqa: BLE001 - one bad shard must not kill the job
-        return TaskFailure(f"{type(error).__name__}: {error}", traceback.format_exc(), getattr(error, "errno", None),
-                           getattr(error, "filename", None))
+        return TaskFailure(
+            f"{type(error).__name__}: {error}",
+            traceback.format_exc(),
+            getattr(error, "errno", None),
+            getattr(error, "filename", None),
+        )
 
 
 class Executor:
@@ -44,8 +49,9 @@ class Executor:
     workers: int = 1  # tasks that run at once in all
     node_workers: int = 1  # tasks that run at once on one machine: what per-machine memory and threads divide by
 
-    def map_unordered(self, fn: Callable, tasks: Sequence[Any], cpus: float = 1.0,
-                      memory_gb: float | None = None) -> Iterator[tuple[int, Any]]:
+    def map_unordered(
+        self, fn: Callable, tasks: Sequence[Any], cpus: float = 1.0, memory_gb: float | None = None
+    ) -> Iterator[tuple[int, Any]]:
         """cpus and memory_gb are what one task needs; executors that schedule by resources use them."""
         raise NotImplementedError
 
@@ -68,8 +74,9 @@ class LocalExecutor(Executor):
             # threads (tokenizers, torch) or open files.
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["curate.core.runner", "curate.core.forkserver_guard"])
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=die_with_parent,
-                                             initargs=(os.getpid(),))
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
+            )
         return self._pool
 
     def map_unordered(self, fn, tasks, cpus=1.0, memory_gb=None):

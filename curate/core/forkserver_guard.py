@@ -2,6 +2,7 @@
 signal in that process, so the forkserver dies with the driver that started it, and its pool
 workers (which die with their parent, the forkserver) follow. Without it, a driver killed by a
 signal leaves the forkserver and idle workers behind."""
+
 import os
 
 from curate.core.executor import arm_parent_death_signal

@@ -15,6 +15,7 @@ exclusively, so of several runs taking over together exactly one wins. A holder 
 heartbeat finds another token in the lock has lost it: it stops the run (interrupts
 the main thread) rather than write beside another run.
 """
+
 from __future__ import annotations
 
 import _thread
@@ -47,8 +48,14 @@ class RunLock:
         self._thread: threading.Thread | None = None
 
     def record(self) -> dict:
-        return {"owner": getpass.getuser(), "host": socket.gethostname(), "pid": os.getpid(), "token": self.token,
-                "command": " ".join(sys.argv), "heartbeat": time.time()}
+        return {
+            "owner": getpass.getuser(),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "token": self.token,
+            "command": " ".join(sys.argv),
+            "heartbeat": time.time(),
+        }
 
     def acquire(self) -> None:
         fs, path = storage.filesystem(self.url)
@@ -62,10 +69,12 @@ class RunLock:
             why = self.stale_because(holder)
             if why is None:
                 age = time.time() - float(holder.get("heartbeat", 0))
-                raise LockHeld(f"{self.url}: another run is writing this output folder: {holder.get('owner')}@"
-                               f"{holder.get('host')} pid {holder.get('pid')} ({holder.get('command')!r}), heartbeat "
-                               f"{age:.0f} s ago. Wait for it, use another --output, or, if you are sure that run is "
-                               f"gone, delete {self.url}")
+                raise LockHeld(
+                    f"{self.url}: another run is writing this output folder: {holder.get('owner')}@"
+                    f"{holder.get('host')} pid {holder.get('pid')} ({holder.get('command')!r}), heartbeat "
+                    f"{age:.0f} s ago. Wait for it, use another --output, or, if you are sure that run is "
+                    f"gone, delete {self.url}"
+                )
             print(f"curate: taking over a stale lock on {self.url} ({why})", file=sys.stderr)
             self._take_over(fs, path, holder["token"])
         else:
@@ -136,8 +145,10 @@ class RunLock:
         while not self._stop.wait(self.heartbeat_seconds):
             current = self._read(fs, path)
             if current is None or current.get("token") != self.token:
-                print(f"curate: lost the lock on {self.url} to {current and current.get('command')!r}; stopping",
-                      file=sys.stderr)
+                print(
+                    f"curate: lost the lock on {self.url} to {current and current.get('command')!r}; stopping",
+                    file=sys.stderr,
+                )
                 _thread.interrupt_main()
                 return
             storage.write_json(self.url, self.record())

@@ -4,6 +4,7 @@ Every stage declares its parameters as a dataclass; this module turns a YAML
 mapping into an instance or raises ConfigError naming the file, the key and
 what was expected, before any work starts.
 """
+
 from __future__ import annotations
 
 import os

@@ -23,6 +23,7 @@ The same from Python, without YAML:
     from curate.api import Pipeline, Stage
     Pipeline.of("in/", "out/", [Stage("langid", languages=["en"]), Stage("quality")]).run()
 """
+
 from __future__ import annotations
 
 import os
@@ -39,7 +40,12 @@ from curate.core.registry import stage_class
 from curate.core.stage import Stage
 
 STAGE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,99}")
-RESERVED_NAMES = ("rejected", "stats", "reports", "report")  # the runner's folders beside the stages' (and `curate report`'s)
+RESERVED_NAMES = (
+    "rejected",
+    "stats",
+    "reports",
+    "report",
+)  # the runner's folders beside the stages' (and `curate report`'s)
 PIPELINE_KEYS = ("name", "description", "input", "output", "reader", "output_format", "stages")
 OUTPUT_FORMATS = ("parquet", "jsonl.gz")
 
@@ -63,8 +69,15 @@ class Pipeline:
         raise ConfigError(f"{self.source_file}: no stage named '{name}'; stages: {names}")
 
     @classmethod
-    def of(cls, input: str | list[str], output: str, stages: list[dict], name: str = "pipeline",
-           reader: dict | None = None, output_format: str = "parquet") -> "Pipeline":
+    def of(
+        cls,
+        input: str | list[str],
+        output: str,
+        stages: list[dict],
+        name: str = "pipeline",
+        reader: dict | None = None,
+        output_format: str = "parquet",
+    ) -> "Pipeline":
         """A pipeline from Python: stages as Stage(type, **params) mappings, checked as a file's would be;
         reader and output_format as the pipeline file's keys."""
         inputs = [input] if isinstance(input, str) else list(input)
@@ -73,8 +86,15 @@ class Pipeline:
             require_input(url, f"{name}: input")
         require_protocol(output, f"{name}: output")
         require_output_format(output_format, f"{name}: output_format")
-        return cls(name, name, inputs, output, build_stages(with_reader(stages, reader, name), name, reader is not None),
-                   output_format=output_format, has_reader=reader is not None)
+        return cls(
+            name,
+            name,
+            inputs,
+            output,
+            build_stages(with_reader(stages, reader, name), name, reader is not None),
+            output_format=output_format,
+            has_reader=reader is not None,
+        )
 
     def check(self, stages: list[Stage] | None = None) -> None:
         """Each stage's check() before any work: a missing file or a broken model is a ConfigError
@@ -112,19 +132,29 @@ def require_input(url: str, where: str) -> None:
     except Exception as error:  # noqa: BLE001 - each client raises its own (httpx, aiohttp, botocore)
         if "://" not in url or url.startswith("file://"):
             raise
-        raise ConfigError(f"{where}: '{url}' cannot be reached ({type(error).__name__}: {error}); check the network"
-                          f"{' and HF_ENDPOINT' if url.startswith('hf://') else ''}{offline_hint(url, always=True)}") from None
+        raise ConfigError(
+            f"{where}: '{url}' cannot be reached ({type(error).__name__}: {error}); check the network"
+            f"{' and HF_ENDPOINT' if url.startswith('hf://') else ''}{offline_hint(url, always=True)}"
+        ) from None
 
 
 def offline_hint(url: str, always: bool = False) -> str:
     """hf:// reads the Hub itself, never the local cache: say how to work without a network."""
     if not url.startswith("hf://"):
         return ""
-    download = (" download the dataset while online (hf download ORG/NAME --repo-type dataset --local-dir DIR) "
-                "and give DIR as the input")
+    download = (
+        " download the dataset while online (hf download ORG/NAME --repo-type dataset --local-dir DIR) "
+        "and give DIR as the input"
+    )
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
-        return f" (HF_HUB_OFFLINE is set: hf:// inputs are read from the Hub, not from the cache; unset it, or{download})"
-    return f"; without a network,{download} (HF_HUB_OFFLINE=1 does not help: hf:// never reads the cache)" if always else ""
+        return (
+            f" (HF_HUB_OFFLINE is set: hf:// inputs are read from the Hub, not from the cache; unset it, or{download})"
+        )
+    return (
+        f"; without a network,{download} (HF_HUB_OFFLINE=1 does not help: hf:// never reads the cache)"
+        if always
+        else ""
+    )
 
 
 def load_pipeline(path: str, input_override: list[str] | None = None, output_override: str | None = None) -> Pipeline:
@@ -152,8 +182,15 @@ def load_pipeline(path: str, input_override: list[str] | None = None, output_ove
     reader, output_format = raw.get("reader"), raw.get("output_format", "parquet")
     require_output_format(output_format, f"{path}: key 'output_format'")
     stages = build_stages(with_reader(raw.get("stages"), reader, path), path, reader is not None)
-    pipeline = Pipeline(str(raw.get("name", path)), path, inputs, output, stages,
-                        output_format=output_format, has_reader=reader is not None)
+    pipeline = Pipeline(
+        str(raw.get("name", path)),
+        path,
+        inputs,
+        output,
+        stages,
+        output_format=output_format,
+        has_reader=reader is not None,
+    )
     pipeline.check()
     return pipeline
 
@@ -168,8 +205,10 @@ def with_reader(entries, reader, path: str):
     if reader is None:
         return entries
     if not isinstance(reader, dict) or "stage" in reader or "name" in reader:
-        raise ConfigError(f"{path}: key 'reader': expected a mapping of reader parameters "
-                          f"(format, text, id, url, source, keep, shard_bytes), got {reader!r}")
+        raise ConfigError(
+            f"{path}: key 'reader': expected a mapping of reader parameters "
+            f"(format, text, id, url, source, keep, shard_bytes), got {reader!r}"
+        )
     if isinstance(entries, list) and any(isinstance(e, dict) and e.get("stage") == "read" for e in entries):
         raise ConfigError(f"{path}: key 'reader' and a 'read' stage in 'stages': give the reader once")
     return [{"stage": "read", **reader}] + (entries if isinstance(entries, list) else [])
@@ -208,8 +247,10 @@ def require_stage_name(name, where: str) -> None:
     a plain name, so no name writes outside the output folder (../../x, /abs) or into the runner's own
     folders (_state, reports: a leading '_' also hides a folder from readers)."""
     if not isinstance(name, str) or not STAGE_NAME.fullmatch(name) or name in RESERVED_NAMES:
-        raise ConfigError(f"{where}: a stage name is a letter then letters, digits, '_' or '-' (at most 100), other than "
-                          f"{', '.join(RESERVED_NAMES)}; got {name!r}")
+        raise ConfigError(
+            f"{where}: a stage name is a letter then letters, digits, '_' or '-' (at most 100), other than "
+            f"{', '.join(RESERVED_NAMES)}; got {name!r}"
+        )
 
 
 def require_inside(pipeline: Pipeline) -> None:
@@ -223,8 +264,10 @@ def require_inside(pipeline: Pipeline) -> None:
         for parts in ((stage.name,), ("rejected", stage.name), ("reports", stage.name), ("stats",), ("_state",)):
             path = os.path.realpath(os.path.join(root, *parts))
             if not path.startswith(root + os.sep):
-                raise ConfigError(f"{os.path.join(pipeline.output, *parts)} leads to {path}, outside the output folder "
-                                  f"{pipeline.output}; remove that link, or use another --output")
+                raise ConfigError(
+                    f"{os.path.join(pipeline.output, *parts)} leads to {path}, outside the output folder "
+                    f"{pipeline.output}; remove that link, or use another --output"
+                )
 
 
 def _as_list(value, where: str) -> list[str]:

@@ -14,6 +14,7 @@ phased stage, each pass is named by its phases ('signatures', 'filter'). With `m
 every stage is a group of its own and writes its kept output, as needed to restart from a
 middle stage with --stage.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from curate.core.stage import DocumentStage, Phase, PhasedStage, Shard, Stage
 def groups(pipeline: Pipeline, materialize: bool) -> list[list[int]]:
     """Indices of the stages that run together: runs of fusable document stages and phased stages
     (dedup), the rest alone."""
+
     def fusable(stage: Stage) -> bool:
         return isinstance(stage, (DocumentStage, PhasedStage)) and stage.fusable() and not materialize
 
@@ -42,7 +44,6 @@ def groups(pipeline: Pipeline, materialize: bool) -> list[list[int]]:
         else:
             result.append([index])
     return result
-
 
 
 @dataclass

@@ -13,6 +13,7 @@ Two kinds of failure are kept apart:
 A retried shard is safe to redo: its outputs are written atomically and its completion
 record last, so an attempt that died half-way left nothing the runner trusts.
 """
+
 from __future__ import annotations
 
 import logging
@@ -21,8 +22,10 @@ import os
 from curate.core.executor import Executor, TaskFailure, call_safely
 from curate.core.params import ConfigError
 
-INSTALL_HINT = ("--executor ray needs Ray, which is an optional extra: pip install 'rawtollm[ray]' "
-                "(or pip install '.[ray]' in a checkout of this repository)")
+INSTALL_HINT = (
+    "--executor ray needs Ray, which is an optional extra: pip install 'rawtollm[ray]' "
+    "(or pip install '.[ray]' in a checkout of this repository)"
+)
 DEFAULT_MAX_RETRIES = 3
 TASKS_PER_SLOT = 4  # tasks queued per task slot of the cluster: enough to keep every CPU busy
 
@@ -104,8 +107,10 @@ def start_ray(ray, workers: int, address: str | None) -> None:
         # Inside `ray job submit` the job's runtime_env (working_dir, py_modules) applies here too.
         ray.init(address=address, logging_level=logging.WARNING)
     except ConnectionError as error:
-        raise ConfigError(f"--ray-address {address}: cannot join a Ray cluster there ({error}); "
-                          f"start one with `ray start --head` or check the address") from None
+        raise ConfigError(
+            f"--ray-address {address}: cannot join a Ray cluster there ({error}); "
+            f"start one with `ray start --head` or check the address"
+        ) from None
 
 
 def largest_node_cpus(ray, default: int) -> int:

@@ -5,6 +5,7 @@
 A stage's module is imported only when a pipeline uses the stage, so heavy libraries (fastText,
 torch, trafilatura) load only when needed. Add one line here for a new stage.
 """
+
 from __future__ import annotations
 
 import importlib

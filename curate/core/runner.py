@@ -22,6 +22,7 @@ curate.core.planning (which stages fuse, which phases run), curate.core.executio
 phases over the executor), curate.core.context (completion records, resume), curate.core.stats (the
 figures and the summary table), curate.read.inputs (what `--stage NAME --input PATH` runs).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -58,15 +59,28 @@ def group_context(pipeline: Pipeline, indices: list[int], executor: Executor, op
     if options.stage_input is not None:
         inputs = options.stage_input
     else:
-        inputs = pipeline.inputs if indices[0] == 0 else [storage.join(pipeline.output, pipeline.stages[indices[0] - 1].name)]
+        inputs = (
+            pipeline.inputs
+            if indices[0] == 0
+            else [storage.join(pipeline.output, pipeline.stages[indices[0] - 1].name)]
+        )
     label = "+".join(s.name for s in stages)
     final = stages[-1] is pipeline.stages[-1]  # its kept output is the run's result: written as output_format
-    return StageContext(label, inputs, storage.join(pipeline.output, stages[-1].name),
-                        storage.join(pipeline.output, "rejected", stages[-1].name),
-                        storage.join(pipeline.output, STATE, label), executor.node_workers, executor,
-                        options.progress, options.allow_changed_inputs, storage.join(pipeline.output, STATE),
-                        storage.join(pipeline.output, "reports", stages[-1].name),
-                        kept_format=pipeline.output_format if final else "parquet", rejected_format=pipeline.output_format)
+    return StageContext(
+        label,
+        inputs,
+        storage.join(pipeline.output, stages[-1].name),
+        storage.join(pipeline.output, "rejected", stages[-1].name),
+        storage.join(pipeline.output, STATE, label),
+        executor.node_workers,
+        executor,
+        options.progress,
+        options.allow_changed_inputs,
+        storage.join(pipeline.output, STATE),
+        storage.join(pipeline.output, "reports", stages[-1].name),
+        kept_format=pipeline.output_format if final else "parquet",
+        rejected_format=pipeline.output_format,
+    )
 
 
 def stage_context(pipeline: Pipeline, index: int, executor: Executor, progress: bool = True) -> StageContext:
@@ -81,17 +95,23 @@ def require_finished(pipeline: Pipeline, index: int, reader: str) -> None:
     stats_url = storage.join(pipeline.output, "stats", f"{stage.name}.json")
     folder = storage.join(pipeline.output, stage.name)
     if not storage.exists(stats_url):
-        raise ConfigError(f"stage '{reader}' reads the output of stage '{stage.name}' at {folder}, which has not "
-                          f"finished (no {stats_url}): run that stage first")
+        raise ConfigError(
+            f"stage '{reader}' reads the output of stage '{stage.name}' at {folder}, which has not "
+            f"finished (no {stats_url}): run that stage first"
+        )
     if not storage.read_json(stats_url).get("materialized", True):
-        raise ConfigError(f"stage '{reader}' reads the output of stage '{stage.name}', which ran fused with the next "
-                          f"stage and wrote no {folder}: rerun with --materialize, or name the input with --input")
+        raise ConfigError(
+            f"stage '{reader}' reads the output of stage '{stage.name}', which ran fused with the next "
+            f"stage and wrote no {folder}: rerun with --materialize, or name the input with --input"
+        )
 
 
 def as_parquet(folder: str, why: str) -> None:
     """A stage folder that an earlier run wrote as JSON lines (output_format: jsonl.gz, its stage then the last)
     and that a later stage now reads, in Parquet, which the stages read: converted in place, and said."""
-    files = [f for f in storage.list_files(folder, (".jsonl.gz",)) if is_project_jsonl(f)] if storage.exists(folder) else []
+    files = (
+        [f for f in storage.list_files(folder, (".jsonl.gz",)) if is_project_jsonl(f)] if storage.exists(folder) else []
+    )
     for url in files:
         jsonl_output_to_parquet(url, url[: -len(".jsonl.gz")] + ".parquet")
         storage.filesystem(url)[0].rm(storage.filesystem(url)[1])
@@ -112,12 +132,16 @@ def run_group(pipeline: Pipeline, indices: list[int], executor: Executor, option
     # OUT/read written for `--stage X --input`: X reads this run's shards by name, so an older file there is never read
     scratch = options.stage_input is not None and stages[-1].source
     totals = run_stages(stages, ctx, refuse_stale_files=stages[-1].writes_documents and not scratch)
-    for stage in stages:  # each stage's summary, from its summed stats; its rows lie in its rejected folder and ctx.output_dir
+    for (
+        stage
+    ) in stages:  # each stage's summary, from its summed stats; its rows lie in its rejected folder and ctx.output_dir
         stage.finalize(ctx.for_stage(stage.name), totals.get(stage.name, ShardStats()))
     if any(isinstance(s, PhasedStage) for s in stages):  # their scratch (signatures, pairs, documents between passes)
         storage.remove_tree(ctx.work_url())
     # Every shard is done and summarised, so nothing writes here any more: temporaries are leftovers of killed attempts.
-    for folder in [ctx.output_dir, ctx.state_dir] + [storage.join(pipeline.output, kind, s.name) for s in stages for kind in ("rejected", "reports")]:
+    for folder in [ctx.output_dir, ctx.state_dir] + [
+        storage.join(pipeline.output, kind, s.name) for s in stages for kind in ("rejected", "reports")
+    ]:
         storage.remove_temporaries(folder)
     return stage_reports(stages, totals, time.perf_counter() - start, pipeline.output)
 
@@ -135,12 +159,18 @@ def remove_from(pipeline: Pipeline, name: str) -> list[str]:
     """`curate run --redo NAME`: delete what stage NAME and every stage after it wrote (kept and rejected
     documents, reports, stats, and the completion records of each group any of them ran in, so a fused
     group is redone whole), and nothing of the stages before it. Returns the paths removed."""
-    later = {s.name for s in pipeline.stages[pipeline.stages.index(pipeline.stage_named(name)):]}
+    later = {s.name for s in pipeline.stages[pipeline.stages.index(pipeline.stage_named(name)) :]}
     out = pipeline.output
-    paths = [storage.join(out, *parts) for stage in pipeline.stages if stage.name in later
-             for parts in ((stage.name,), ("rejected", stage.name), ("reports", stage.name), ("stats", f"{stage.name}.json"))]
+    paths = [
+        storage.join(out, *parts)
+        for stage in pipeline.stages
+        if stage.name in later
+        for parts in ((stage.name,), ("rejected", stage.name), ("reports", stage.name), ("stats", f"{stage.name}.json"))
+    ]
     state = storage.join(out, STATE)
-    groups = storage.filesystem(state)[0].ls(storage.filesystem(state)[1], detail=False) if storage.exists(state) else []
+    groups = (
+        storage.filesystem(state)[0].ls(storage.filesystem(state)[1], detail=False) if storage.exists(state) else []
+    )
     paths += [storage.join(state, storage.basename(g)) for g in groups if later & set(storage.basename(g).split("+"))]
     removed = [p for p in paths if storage.exists(p)]
     for path in removed:
@@ -168,8 +198,13 @@ def write_resolved_pipeline(pipeline: Pipeline) -> None:
             f.write(text)
 
 
-def run_pipeline(pipeline: Pipeline, executor: Executor, only_stage: str | None = None, progress: bool = True,
-                 options: RunOptions | None = None) -> list[StageReport]:
+def run_pipeline(
+    pipeline: Pipeline,
+    executor: Executor,
+    only_stage: str | None = None,
+    progress: bool = True,
+    options: RunOptions | None = None,
+) -> list[StageReport]:
     options = options or RunOptions(progress=progress)
     if options.stage_input is not None and only_stage is None:
         raise ConfigError("an input for one stage needs --stage naming it")
@@ -186,8 +221,11 @@ def run_pipeline(pipeline: Pipeline, executor: Executor, only_stage: str | None 
     require_inside(running)
     write_resolved_pipeline(pipeline)
     if steps:
-        reports = [report for indices, inputs in steps
-                   for report in run_group(running, indices, executor, dataclasses.replace(options, stage_input=inputs))]
+        reports = [
+            report
+            for indices, inputs in steps
+            for report in run_group(running, indices, executor, dataclasses.replace(options, stage_input=inputs))
+        ]
     else:
         plan = [selected] if selected else groups(pipeline, options.materialize)
         reports = [report for indices in plan for report in run_group(pipeline, indices, executor, options)]

@@ -3,6 +3,7 @@
 Extraction writes these columns; later stages only add columns (language,
 scores, duplicate cluster, ...) and never change the meaning of these.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,7 +27,9 @@ DOCUMENT_SCHEMA = pa.schema(
         pa.field("warc_record_id", pa.string()),
         pa.field("content_type", pa.string()),  # HTTP Content-Type, or the file's type
         pa.field("charset", pa.string()),  # the charset the bytes were decoded with
-        pa.field("publication_date", pa.string()),  # web: the date the page says it was published, ISO 8601 (curate/extract/dates.py)
+        pa.field(
+            "publication_date", pa.string()
+        ),  # web: the date the page says it was published, ISO 8601 (curate/extract/dates.py)
         # books
         pa.field("title", pa.string()),
         pa.field("author", pa.string()),
@@ -61,7 +64,9 @@ def make_documents(rows: list[dict]) -> pa.Table:
     return pa.table(columns, schema=DOCUMENT_SCHEMA)
 
 
-def with_rejection(table: pa.Table, stage: str, reasons: list[str], details: list[str | None] | None = None) -> pa.Table:
+def with_rejection(
+    table: pa.Table, stage: str, reasons: list[str], details: list[str | None] | None = None
+) -> pa.Table:
     """Add the stage/reason/detail columns to rows a stage dropped."""
     n = table.num_rows
     table = table.append_column(REJECTION_FIELDS[0], pa.array([stage] * n, pa.string()))

@@ -1,5 +1,6 @@
 """The unit of work and what it counted: a Shard names its inputs, ShardStats sums what one shard of one stage
 did (documents and bytes in and out, drops by reason, seconds, a stage's own counters)."""
+
 from __future__ import annotations
 
 import dataclasses

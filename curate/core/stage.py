@@ -23,6 +23,7 @@ Every stage is registered once, by its YAML name and class, in curate.core.regis
 Parameter dataclasses only check values; files and models are opened in `check()`
 (on the driver, before any work) and `setup()` (once per worker).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -68,8 +69,12 @@ class Stage:
     Params: ClassVar[type] = NoParams
     cpus: ClassVar[float] = 1.0  # what one shard task needs; the Ray executor asks for it
     memory_gb: ClassVar[float | None] = None  # memory one shard task needs, when known; the Ray executor reserves it
-    source: ClassVar[bool] = False  # makes documents from files (`read`): its documents(shard, output) feeds a fused pass
-    writes_documents: ClassVar[bool] = True  # its output folder holds one document file per shard (the runner refuses others there)
+    source: ClassVar[bool] = (
+        False  # makes documents from files (`read`): its documents(shard, output) feeds a fused pass
+    )
+    writes_documents: ClassVar[bool] = (
+        True  # its output folder holds one document file per shard (the runner refuses others there)
+    )
 
     def __init__(self, name: str, params: Any):
         self.name = name
@@ -251,7 +256,9 @@ class ShardOutput:
         for name, value in (verdict.counters or {}).items():
             self.stats.count(name, int(value))
         if keep_table.num_rows < table.num_rows:
-            details = None if verdict.details is None else pa.array(verdict.details, pa.string()).filter(drop).to_pylist()
+            details = (
+                None if verdict.details is None else pa.array(verdict.details, pa.string()).filter(drop).to_pylist()
+            )
             self.reject(table.filter(drop), reasons.filter(drop).to_pylist(), details)
         return keep_table
 

@@ -1,4 +1,5 @@
 """A run's figures: each stage's report (OUT/stats/<stage>.json) and the summary table printed at the end."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -18,9 +19,14 @@ class StageReport:
 
     def to_dict(self) -> dict:
         stats = self.stats
-        return {"stage": self.name, **stats.to_dict(), "wall_seconds": round(self.wall_seconds, 3),
-                "docs_per_second": round(stats.docs_in / self.wall_seconds, 1) if self.wall_seconds else None,
-                "fused_with": self.fused_with, "materialized": self.materialized}
+        return {
+            "stage": self.name,
+            **stats.to_dict(),
+            "wall_seconds": round(self.wall_seconds, 3),
+            "docs_per_second": round(stats.docs_in / self.wall_seconds, 1) if self.wall_seconds else None,
+            "fused_with": self.fused_with,
+            "materialized": self.materialized,
+        }
 
 
 def stage_reports(stages: list[Stage], totals: dict[str, ShardStats], wall: float, output: str) -> list[StageReport]:
@@ -45,12 +51,18 @@ def format_reports(reports: list[StageReport]) -> str:
     for report in reports:
         s = report.stats
         rate = f"{s.docs_in / report.wall_seconds:.1f}" if report.wall_seconds > 0 else "-"
-        dropped = ", ".join(f"{reason} {count}" for reason, count in sorted(s.dropped.items(), key=lambda kv: -kv[1])) or "-"
-        lines.append(f"{report.name:<14} {s.docs_in:>9} {s.docs_out:>9} {s.bytes_in / 1e6:>9.2f} {s.bytes_out / 1e6:>9.2f} "
-                     f"{report.wall_seconds:>8.1f} {rate:>9}  {dropped}")
+        dropped = (
+            ", ".join(f"{reason} {count}" for reason, count in sorted(s.dropped.items(), key=lambda kv: -kv[1])) or "-"
+        )
+        lines.append(
+            f"{report.name:<14} {s.docs_in:>9} {s.docs_out:>9} {s.bytes_in / 1e6:>9.2f} {s.bytes_out / 1e6:>9.2f} "
+            f"{report.wall_seconds:>8.1f} {rate:>9}  {dropped}"
+        )
     fused = [r.name for r in reports if r.fused_with and not r.materialized]
     if fused:
-        lines.append(f"(fused: {', '.join(fused)} wrote no folder of their own; --materialize writes every stage's output)")
+        lines.append(
+            f"(fused: {', '.join(fused)} wrote no folder of their own; --materialize writes every stage's output)"
+        )
     return "\n".join(lines + empty_warnings(reports))
 
 
@@ -69,7 +81,12 @@ def empty_warnings(reports: list[StageReport]) -> list[str]:
             lines.append(f"WARNING: {names} read 0 documents: check the input path")
             continue
         upstream = next(r for r in reports if r.name == cause)
-        reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(upstream.stats.dropped.items(), key=lambda kv: -kv[1])[:3])
-        lines.append(f"WARNING: {names} read 0 documents: {cause} dropped all {upstream.stats.docs_in} it read"
-                     + (f" ({reasons})" if reasons else "") + f"; see rejected/{cause}/ or `curate sample OUT/rejected/{cause}`")
+        reasons = ", ".join(
+            f"{reason} {count}" for reason, count in sorted(upstream.stats.dropped.items(), key=lambda kv: -kv[1])[:3]
+        )
+        lines.append(
+            f"WARNING: {names} read 0 documents: {cause} dropped all {upstream.stats.docs_in} it read"
+            + (f" ({reasons})" if reasons else "")
+            + f"; see rejected/{cause}/ or `curate sample OUT/rejected/{cause}`"
+        )
     return lines

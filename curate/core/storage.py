@@ -13,6 +13,7 @@ HTTP(S) is read-only: a URL ending in "/" (or redirected to one, as servers do
 for folders) is a folder whose HTML index (e.g. `python -m http.server`) lists its
 files; any other URL is one file.
 """
+
 from __future__ import annotations
 
 import errno
@@ -67,7 +68,13 @@ def list_files(url: str, suffixes: tuple[str, ...] = ()) -> list[str]:
         if is_http(url):  # an index page's relative links resolve against the folder's URL
             path = path.rstrip("/") + "/"
         found = walk_files(fs, path)
-    found = sorted(p for p in found if (not suffixes or p.endswith((*suffixes, "/"))) and not TEMPORARY.search(p) and not _in_private_folder(p, path))
+    found = sorted(
+        p
+        for p in found
+        if (not suffixes or p.endswith((*suffixes, "/")))
+        and not TEMPORARY.search(p)
+        and not _in_private_folder(p, path)
+    )
     return [unstrip(fs, p, url) for p in found]
 
 
@@ -97,8 +104,11 @@ def walk_files(fs: fsspec.AbstractFileSystem, path: str) -> list[str]:
             else:
                 found.append(name)
     if loops:
-        print(f"skipping {len(loops)} symbolic link(s) that loop (lead back to themselves, no file behind them): "
-              f"{', '.join(printable(p) for p in sorted(loops)[:5])}", file=sys.stderr)
+        print(
+            f"skipping {len(loops)} symbolic link(s) that loop (lead back to themselves, no file behind them): "
+            f"{', '.join(printable(p) for p in sorted(loops)[:5])}",
+            file=sys.stderr,
+        )
     return found
 
 
@@ -136,7 +146,7 @@ def printable(name: str) -> str:
 
 def _in_private_folder(found: str, root: str) -> bool:
     """Under a folder named with a leading '_' below root (the runner's _state/: completion records and scratch)."""
-    relative = found[len(root.rstrip("/")) + 1:] if found.startswith(root.rstrip("/") + "/") else ""
+    relative = found[len(root.rstrip("/")) + 1 :] if found.startswith(root.rstrip("/") + "/") else ""
     return any(part.startswith("_") for part in relative.split("/")[:-1])
 
 

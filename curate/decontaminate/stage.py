@@ -53,6 +53,7 @@ few examples, read back from the rows that carry `decontaminate_benchmark`: its 
 first (every hit in drop mode), then the kept rows of its pass. In a fused pass, a redacted row
 that a later stage of the pass dropped is counted but not offered as an example.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -84,7 +85,9 @@ MIN_COVERED = 13  # words: a coverage hit never rests on less of the item than o
 class DecontaminateParams:
     benchmarks: list[dict[str, Any]] = field(default_factory=list)  # [{name, path, fields}]
     n: int = 13
-    coverage: float | None = 0.5  # share of an item's words on the page in shared coverage_n-grams; None: exact n-grams only
+    coverage: float | None = (
+        0.5  # share of an item's words on the page in shared coverage_n-grams; None: exact n-grams only
+    )
     coverage_n: int = 8
     mode: Literal["drop", "redact"] = "drop"
     examples: int = 5  # per benchmark in the report
@@ -99,7 +102,9 @@ class DecontaminateParams:
         for i, spec in enumerate(self.benchmarks):
             unknown = set(spec) - {"name", "path", "fields"}
             if unknown or not isinstance(spec.get("name"), str) or not isinstance(spec.get("path"), str):
-                raise ValueError(f"parameter 'benchmarks[{i}]' needs a string 'name' and 'path' (and optional 'fields'), got {spec!r}")
+                raise ValueError(
+                    f"parameter 'benchmarks[{i}]' needs a string 'name' and 'path' (and optional 'fields'), got {spec!r}"
+                )
             if not isinstance(spec.get("fields", []), list):
                 raise ValueError(f"parameter 'benchmarks[{i}].fields' must be a list of field names")
             spec["path"] = os.path.abspath(os.path.expanduser(spec["path"]))
@@ -140,7 +145,9 @@ def read_file(file: str, fields: list[str], where: str) -> list[str]:
             table = pq.read_table(file)
             missing = [f for f in fields if f not in table.column_names]
             if not fields or missing:
-                raise ConfigError(f"{where}.fields: '{file}' has columns {table.column_names}; fields {missing or '(none given)'} not among them")
+                raise ConfigError(
+                    f"{where}.fields: '{file}' has columns {table.column_names}; fields {missing or '(none given)'} not among them"
+                )
             return [str(v) for f in fields for v in table[f].to_pylist() if v is not None]
         opener = gzip.open if name.endswith(".gz") else open
         with opener(file, "rt", encoding="utf-8") as f:
@@ -183,17 +190,29 @@ class Index:
 
     def __init__(self, benchmarks: dict[str, list[str]], n: int, coverage_n: int | None = None):
         self.n, self.names = n, list(benchmarks)
-        texts = [(number, normalise(as_shown(text))) for number, items in enumerate(benchmarks.values()) for text in items]
+        texts = [
+            (number, normalise(as_shown(text))) for number, items in enumerate(benchmarks.values()) for text in items
+        ]
         words = [word for _, text in texts for word in text]
-        self.vocabulary = {word: hash_word(word) | 1 for word in dict.fromkeys(words)}  # never 0: 0 marks an unknown word
+        self.vocabulary = {
+            word: hash_word(word) | 1 for word in dict.fromkeys(words)
+        }  # never 0: 0 marks an unknown word
         # the n-grams of all texts at once: every window of the words end to end, less those across two texts
         lengths = np.array([len(text) for _, text in texts], np.int64)
         counts = np.maximum(lengths - n + 1, 0)
-        starts = np.repeat(np.cumsum(lengths) - lengths, counts) + np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        starts = (
+            np.repeat(np.cumsum(lengths) - lengths, counts)
+            + np.arange(counts.sum())
+            - np.repeat(np.cumsum(counts) - counts, counts)
+        )
         owners = np.repeat(np.array([number for number, _ in texts], np.uint16), counts)
         self.hashes, first = np.unique(ngram_hashes(self.word_ids(words), n)[starts], return_index=True)
         self.owners = owners[first]
-        self.coverage = Coverage(self, [text for _, text in texts], [number for number, _ in texts], coverage_n) if coverage_n else None
+        self.coverage = (
+            Coverage(self, [text for _, text in texts], [number for number, _ in texts], coverage_n)
+            if coverage_n
+            else None
+        )
 
     def word_ids(self, words: list[str]) -> np.ndarray:
         get = self.vocabulary.get
@@ -240,7 +259,9 @@ class Coverage:
         counts = hi - lo
         if not counts.any():
             return None
-        entries = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())  # every index in [lo, hi)
+        entries = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(
+            counts.sum()
+        )  # every index in [lo, hi)
         items, positions = self.items[entries], self.positions[entries]
         order = np.lexsort((positions, items))
         items, positions = items[order], positions[order]
@@ -277,11 +298,16 @@ class DecontaminateStage(DocumentStage):
             kgrams += sum(max(0, len(w) - self.params.coverage_n + 1) for w in words) if self.params.coverage else 0
             vocabulary.update(word for w in words for word in w)
         # stated before any work: what setup() will hold in every worker (an upper bound: repeats count)
-        print(f"{self.name}: {ngrams:,} benchmark n-grams, {len(vocabulary):,} words: about "
-              f"{(ngrams * 10 + kgrams * 16 + len(vocabulary) * 100) / 2**20:.0f} MiB per worker", flush=True)
+        print(
+            f"{self.name}: {ngrams:,} benchmark n-grams, {len(vocabulary):,} words: about "
+            f"{(ngrams * 10 + kgrams * 16 + len(vocabulary) * 100) / 2**20:.0f} MiB per worker",
+            flush=True,
+        )
 
     def setup(self) -> None:
-        benchmarks = {spec["name"]: read_benchmark(spec, f"benchmark {spec['name']}") for spec in self.params.benchmarks}
+        benchmarks = {
+            spec["name"]: read_benchmark(spec, f"benchmark {spec['name']}") for spec in self.params.benchmarks
+        }
         self.index = Index(benchmarks, self.params.n, self.params.coverage_n if self.params.coverage else None)
 
     def process(self, table: pa.Table) -> Verdict:
@@ -315,8 +341,10 @@ class DecontaminateStage(DocumentStage):
                 item, _, _, windows = covered
                 first[i] = self.index.names[self.index.coverage.owners[item]]
                 k = self.index.coverage.k
-                detail = (f"{shares[i]:.0%} of a {self.index.coverage.lengths[item]}-word item in shared {k}-grams; "
-                          f"first: {' '.join(words[windows[0] : windows[0] + k])!r}")
+                detail = (
+                    f"{shares[i]:.0%} of a {self.index.coverage.lengths[item]}-word item in shared {k}-grams; "
+                    f"first: {' '.join(words[windows[0] : windows[0] + k])!r}"
+                )
             if not redact:
                 reasons[i], details[i] = f"decontaminate.{first[i]}", detail
                 continue
@@ -330,7 +358,9 @@ class DecontaminateStage(DocumentStage):
         table = table.append_column("decontaminate_coverage", pa.array(shares))
         table = table.append_column("decontaminate_benchmark", pa.array(first, pa.string()))
         if redact:
-            table = table.set_column(table.schema.get_field_index("text"), "text", pa.array(edited, table.schema.field("text").type))
+            table = table.set_column(
+                table.schema.get_field_index("text"), "text", pa.array(edited, table.schema.field("text").type)
+            )
         counters = {}
         for name, ngrams in zip(first, counts):
             if name is not None:
@@ -369,11 +399,22 @@ def cut(text: str, spans: list[tuple[int, int]], inside: np.ndarray) -> str:
 def build_report(params: DecontaminateParams, ctx, stats) -> dict:
     """Per benchmark: documents hit and n-grams matched (the stage's counters) and examples (its
     rejected rows, then the kept rows of its pass), read until every benchmark has its examples."""
-    entries = {spec["name"]: {"path": spec["path"], "documents": stats.counters.get(f"documents.{spec['name']}", 0),
-                              "ngrams": stats.counters.get(f"ngrams.{spec['name']}", 0), "examples": []} for spec in params.benchmarks}
+    entries = {
+        spec["name"]: {
+            "path": spec["path"],
+            "documents": stats.counters.get(f"documents.{spec['name']}", 0),
+            "ngrams": stats.counters.get(f"ngrams.{spec['name']}", 0),
+            "examples": [],
+        }
+        for spec in params.benchmarks
+    }
     wanted = sum(min(e["documents"], params.examples) for e in entries.values())
-    urls = [u for folder in (ctx.rejected_dir, ctx.output_dir) if storage.exists(folder)
-            for u in storage.list_files(folder, storage.OUTPUT_SUFFIXES)]
+    urls = [
+        u
+        for folder in (ctx.rejected_dir, ctx.output_dir)
+        if storage.exists(folder)
+        for u in storage.list_files(folder, storage.OUTPUT_SUFFIXES)
+    ]
     for url in urls:
         if sum(len(e["examples"]) for e in entries.values()) >= wanted:
             break
@@ -383,5 +424,12 @@ def build_report(params: DecontaminateParams, ctx, stats) -> dict:
         for row in table.filter(pc.is_valid(table["decontaminate_benchmark"])).to_pylist():
             entry = entries[row["decontaminate_benchmark"]]
             if len(entry["examples"]) < params.examples:
-                entry["examples"].append({"id": row["id"], "url": row.get("url"), "ngrams": row["decontaminate_ngrams"], "detail": row.get("detail")})
+                entry["examples"].append(
+                    {
+                        "id": row["id"],
+                        "url": row.get("url"),
+                        "ngrams": row["decontaminate_ngrams"],
+                        "detail": row.get("detail"),
+                    }
+                )
     return {"n": params.n, "mode": params.mode, "benchmarks": entries}

@@ -11,6 +11,7 @@ common, and removing every member in favour of one survivor would remove texts t
 are not near-duplicates of anything kept. `survivor_stars` therefore removes a document
 only when its own signature agrees with its survivor's (see its docstring for the rule).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -74,7 +75,9 @@ def signature_agreement(signatures: np.ndarray, a: np.ndarray, b: np.ndarray, ch
     return agree
 
 
-def survivor_stars(edges: np.ndarray, signatures: np.ndarray | None, threshold: float | None, keep_first: int = 0) -> np.ndarray:
+def survivor_stars(
+    edges: np.ndarray, signatures: np.ndarray | None, threshold: float | None, keep_first: int = 0
+) -> np.ndarray:
     """The survivor of every node, for edges between nodes numbered 0..n-1 in survivor-priority
     order (0 is the best; `signatures` has one row per node). Rule, in rounds:
 

@@ -28,6 +28,7 @@ indexed document, so it keeps both A documents and removes the B one.
 One writer at a time: the commit refuses when the manifest gained segments this run did not
 dedup against (another run committed meanwhile); its new segment is then not added.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -56,14 +57,22 @@ def read_manifest(index: str, params) -> dict:
         return {"params": key_params(params), "segments": []}
     manifest = storage.read_json(url)
     if manifest["params"] != key_params(params):
-        differ = {k: (manifest["params"].get(k), v) for k, v in key_params(params).items() if manifest["params"].get(k) != v}
-        raise ConfigError(f"dedup: the index {index} was made with other parameters (index, this stage): {differ}; "
-                          f"use the index's values or another index")
+        differ = {
+            k: (manifest["params"].get(k), v) for k, v in key_params(params).items() if manifest["params"].get(k) != v
+        }
+        raise ConfigError(
+            f"dedup: the index {index} was made with other parameters (index, this stage): {differ}; "
+            f"use the index's values or another index"
+        )
     return manifest
 
 
 def sig_urls(index: str, manifest: dict) -> list[str]:
-    return [storage.join(index, "segments", seg["name"], "sig", s + ".parquet") for seg in manifest["segments"] for s in seg["shards"]]
+    return [
+        storage.join(index, "segments", seg["name"], "sig", s + ".parquet")
+        for seg in manifest["segments"]
+        for s in seg["shards"]
+    ]
 
 
 def segment_name(state_dir: str, shard_names: list[str]) -> str:
@@ -89,8 +98,12 @@ def write_shard(index: str, segment: str, shard: str, sig_url: str, removed_rows
     # rows of every slot are the same set; store them aligned with slot 0's order
     order = [np.argsort(rows, kind="stable") for rows, _, _ in copied]
     rows = copied[0][0][order[0]]
-    keys.write_keys(storage.join(target, "keys", shard + ".parquet"), new_row[rows],
-                    [(key[o], key2[o] if s == 0 else None) for s, ((_, key, key2), o) in enumerate(zip(copied, order))], bits)
+    keys.write_keys(
+        storage.join(target, "keys", shard + ".parquet"),
+        new_row[rows],
+        [(key[o], key2[o] if s == 0 else None) for s, ((_, key, key2), o) in enumerate(zip(copied, order))],
+        bits,
+    )
     return int(kept.sum())
 
 
@@ -102,9 +115,11 @@ def commit(index: str, params, segment: str, shards: list[str], documents: int, 
     if segment in names:
         return False
     if names != seen:
-        raise ConfigError(f"dedup: the index {index} changed during this run (segments {sorted(set(names) - set(seen))} "
-                          f"were added by another run); this run's documents were not checked against them, so its "
-                          f"segment {segment} is not added. Rerun the dedup against the index as it is now")
+        raise ConfigError(
+            f"dedup: the index {index} changed during this run (segments {sorted(set(names) - set(seen))} "
+            f"were added by another run); this run's documents were not checked against them, so its "
+            f"segment {segment} is not added. Rerun the dedup against the index as it is now"
+        )
     manifest["segments"].append({"name": segment, "shards": shards, "documents": documents})
     manifest["documents"] = sum(s["documents"] for s in manifest["segments"])
     storage.write_json(url, manifest)

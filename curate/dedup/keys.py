@@ -11,6 +11,7 @@ segment) it reads the one row group that holds its range and drops the rest of i
 documents (with words) are in the file. Parquet rather than one file per band: on object storage
 15 x shards small objects cost more requests than range reads of one object each.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,7 +26,11 @@ from curate.core import storage
 
 SCHEMA = pa.schema([("row", pa.uint32()), ("key", pa.uint64()), ("key2", pa.uint64())])
 COMPRESSION = {"row": "zstd", "key": "none", "key2": "zstd"}  # random keys do not compress; rows and zeros do
-ENCODING = {"row": "DELTA_BINARY_PACKED", "key": "PLAIN", "key2": "PLAIN"}  # rows ascend within a row group: a bit or two each
+ENCODING = {
+    "row": "DELTA_BINARY_PACKED",
+    "key": "PLAIN",
+    "key2": "PLAIN",
+}  # rows ascend within a row group: a bit or two each
 META = b"curate.dedup.keys"
 
 
@@ -54,17 +59,20 @@ def write_keys(url: str, rows: np.ndarray, slots: list[tuple[np.ndarray, np.ndar
     rows = rows.astype(np.uint32)
     meta = {META: json.dumps({"slots": len(slots), "bits": bits}).encode()}
     with storage.atomic_path(url) as temporary, fsspec.open(temporary, "wb") as f:
-        with pq.ParquetWriter(f, SCHEMA.with_metadata(meta), compression=COMPRESSION, use_dictionary=False,
-                              column_encoding=ENCODING) as writer:
+        with pq.ParquetWriter(
+            f, SCHEMA.with_metadata(meta), compression=COMPRESSION, use_dictionary=False, column_encoding=ENCODING
+        ) as writer:
             for key, key2 in slots:
                 part = part_of(key, bits)
                 order = np.argsort(part, kind="stable")
                 bounds = np.searchsorted(part[order], np.arange((1 << bits) + 1))
                 second = key2 if key2 is not None else np.zeros(key.size, np.uint64)
                 for p in range(1 << bits):
-                    pick = order[bounds[p]:bounds[p + 1]]
-                    writer.write_table(pa.table({"row": rows[pick], "key": key[pick], "key2": second[pick]}, schema=SCHEMA),
-                                       row_group_size=max(1, pick.size))
+                    pick = order[bounds[p] : bounds[p + 1]]
+                    writer.write_table(
+                        pa.table({"row": rows[pick], "key": key[pick], "key2": second[pick]}, schema=SCHEMA),
+                        row_group_size=max(1, pick.size),
+                    )
 
 
 class CountingFile:
@@ -98,7 +106,9 @@ class ReadCounter:
         return {"files_read": self.files, "bytes_read": self.bytes, "read_calls": self.calls}
 
 
-def read_slot(url: str, slot: int, part: int, bits: int, counter: ReadCounter | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def read_slot(
+    url: str, slot: int, part: int, bits: int, counter: ReadCounter | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(rows, key, key2) of one slot's partition `part` of 2^bits, reading only the row groups that hold it."""
     # no read-ahead cache: on object storage each read is one ranged GET of just the bytes asked for
     fs, path = storage.filesystem(url)
@@ -108,7 +118,9 @@ def read_slot(url: str, slot: int, part: int, bits: int, counter: ReadCounter | 
         layout = json.loads(parquet.schema_arrow.metadata[META])
         file_bits, groups_per_slot = layout["bits"], 1 << layout["bits"]
         if slot >= layout["slots"]:
-            raise ValueError(f"dedup: {url} has {layout['slots']} key slots, not {slot + 1}: written with other parameters")
+            raise ValueError(
+                f"dedup: {url} has {layout['slots']} key slots, not {slot + 1}: written with other parameters"
+            )
         first = slot * groups_per_slot
         if file_bits >= bits:
             span = 1 << (file_bits - bits)

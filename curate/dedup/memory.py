@@ -16,6 +16,7 @@ worst case (every document a duplicate in every band) and check the real figure,
 the sizes of the edge files, before that phase starts. bench/dedup_memory.py compares
 these estimates with measured peak RSS; the constants below are measured.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,8 +24,8 @@ from dataclasses import dataclass
 
 from curate.core.params import ConfigError
 
-GB = 1024 ** 3
-MB = 1024 ** 2
+GB = 1024**3
+MB = 1024**2
 PROCESS_BASE = 120 * MB  # a process with the dedup stage imported (numpy, pyarrow, fsspec)
 POOL_HELPERS = 96 * MB  # the forkserver and resource tracker, when there is a worker pool
 TASK_BASE = 64 * MB  # what any task leaves behind: Parquet reader buffers, allocator caches
@@ -87,8 +88,16 @@ class Estimate:
     def signature_task(self) -> int:
         rows = min(SIGNATURE_BATCH_DOCS, self.docs)
         matrices = 3 * CHUNK_ROWS * self.num_perm * 4
-        shard_keys = math.ceil(self.docs / max(self.shards, 1)) * (self.bands + 2) * 8 * 2  # held to lay out the key file
-        return int(TASK_BASE + self.largest_signature_batch * TEXT_WORKING_COPIES + matrices + rows * self.num_perm * 12 + shard_keys)
+        shard_keys = (
+            math.ceil(self.docs / max(self.shards, 1)) * (self.bands + 2) * 8 * 2
+        )  # held to lay out the key file
+        return int(
+            TASK_BASE
+            + self.largest_signature_batch * TEXT_WORKING_COPIES
+            + matrices
+            + rows * self.num_perm * 12
+            + shard_keys
+        )
 
     @property
     def bucket_task(self) -> int:
@@ -111,9 +120,11 @@ class Estimate:
     @property
     def parallel_peak(self) -> int:
         """The process tree in the busiest parallel phase."""
-        tasks = {"signatures": (self.signature_task, self.shards),
-                 "candidates": (self.bucket_task, (self.bands + 1) * bucket_partitions(self.docs)),
-                 "filter": (self.filter_task, self.shards)}
+        tasks = {
+            "signatures": (self.signature_task, self.shards),
+            "candidates": (self.bucket_task, (self.bands + 1) * bucket_partitions(self.docs)),
+            "filter": (self.filter_task, self.shards),
+        }
         busiest = max(size * self.at_once(count) for size, count in tasks.values())
         helpers = POOL_HELPERS if self.processes else 0
         return PROCESS_BASE * (1 + self.processes) + helpers + busiest
@@ -150,7 +161,8 @@ class Estimate:
         if self.parallel_peak > limit_gb * GB:
             raise MemoryLimitExceeded(
                 f"dedup would need about {self.parallel_peak / GB:.2f} GiB with {self.workers} worker(s), "
-                f"more than max_memory_gb: {limit_gb}; use fewer workers or raise max_memory_gb")
+                f"more than max_memory_gb: {limit_gb}; use fewer workers or raise max_memory_gb"
+            )
 
     def check_components(self, edges: int, limit_gb: float) -> int:
         need = self.components_peak(edges)
@@ -158,5 +170,6 @@ class Estimate:
             raise MemoryLimitExceeded(
                 f"dedup found {edges:,} candidate pairs; clustering them needs about {need / GB:.2f} GiB, more than "
                 f"max_memory_gb: {limit_gb}. Raise max_memory_gb: finished phases are kept, so a rerun "
-                f"starts at the components phase")
+                f"starts at the components phase"
+            )
         return need

@@ -12,6 +12,7 @@ batch are hashed in Python); a shingle of n words combines its word hashes with 
 position-dependent polynomial, finalised with fmix64, top 32 bits. `shingle_hash`
 below is the same function on a shingle's bytes (words joined by single spaces).
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -65,9 +66,9 @@ def string_hashes(strings: pa.Array, digest) -> list:
     """digest(bytes) of every string of an Arrow (large_)string array, reading its buffers directly."""
     strings = pc.cast(strings, pa.large_string())
     _, offsets_buffer, data_buffer = strings.buffers()
-    offsets = np.frombuffer(offsets_buffer, np.int64)[strings.offset: strings.offset + len(strings) + 1]
+    offsets = np.frombuffer(offsets_buffer, np.int64)[strings.offset : strings.offset + len(strings) + 1]
     data = memoryview(data_buffer) if data_buffer is not None else memoryview(b"")
-    return [digest(data[int(start):int(end)]) for start, end in zip(offsets[:-1], offsets[1:])]
+    return [digest(data[int(start) : int(end)]) for start, end in zip(offsets[:-1], offsets[1:])]
 
 
 def word_hashes(flat_words: pa.Array) -> np.ndarray:
@@ -107,8 +108,8 @@ def signatures(hashes: np.ndarray, rows: np.ndarray, num_rows: int, num_perm: in
     sig = np.full((num_rows, num_perm), MAX_HASH, np.uint32)
     mixed = fmix32(hashes)
     for start in range(0, hashes.size, CHUNK_SHINGLES):
-        chunk_rows = rows[start: start + CHUNK_SHINGLES]
-        values = np.multiply.outer(mixed[start: start + CHUNK_SHINGLES], a)
+        chunk_rows = rows[start : start + CHUNK_SHINGLES]
+        values = np.multiply.outer(mixed[start : start + CHUNK_SHINGLES], a)
         values += b
         segment_starts = np.flatnonzero(np.diff(chunk_rows, prepend=-1))
         owners = chunk_rows[segment_starts]  # each row appears once per chunk (rows are contiguous)

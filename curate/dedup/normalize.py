@@ -6,6 +6,7 @@ every decimal digit turned into 0, whitespace runs collapsed. Scripts written
 without spaces between words (Chinese, Japanese, Thai, Lao, Khmer, Burmese) are
 split into one token per character, so their shingles are character n-grams.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -29,6 +29,7 @@ its copies); legitimately repeated text (a licence, a quoted law, song lyrics) i
 line repeated everywhere but never `span_lines` in a row ("Share", "Learn more") stays
 (span_lines: 1 is Dolma's setting and cuts those, and also every common short line).
 """
+
 from __future__ import annotations
 
 import math
@@ -76,9 +77,14 @@ def line_keys(text: str) -> tuple[list[str], list[int]]:
 def span_hashes(keys: list[str], n: int) -> np.ndarray:
     """One hash per window of n consecutive lines (none when there are fewer than n lines)."""
     # bytes, not str: xxhash 4 refuses str (xxhash 3 encoded it as UTF-8, so the hashes are the same)
-    return np.fromiter((xxhash.xxh3_64_intdigest("\n".join(keys[i:i + n]).encode("utf-8", "surrogatepass"))
-                        for i in range(len(keys) - n + 1)),
-                       np.uint64, max(0, len(keys) - n + 1))
+    return np.fromiter(
+        (
+            xxhash.xxh3_64_intdigest("\n".join(keys[i : i + n]).encode("utf-8", "surrogatepass"))
+            for i in range(len(keys) - n + 1)
+        ),
+        np.uint64,
+        max(0, len(keys) - n + 1),
+    )
 
 
 def partition_of(hashes: np.ndarray, parts: int) -> np.ndarray:
@@ -96,9 +102,11 @@ class ParagraphDedupStage(PhasedStage):
             size = sum(input_bytes(u) for s in shards for u in s.inputs)
             storage.write_json(plan_url, {"parts": max(1, math.ceil(size / PARTITION_INPUT_BYTES))})
         parts = storage.read_json(plan_url)["parts"]
-        return [Phase("hashes", run=self.hash_shard, tasks=lambda done: shards),
-                Phase("counts", run=self.count_task, tasks=lambda done: [Shard(f"part-{p:04d}", ()) for p in range(parts)]),
-                Phase("filter", documents=self.span_cutter)]
+        return [
+            Phase("hashes", run=self.hash_shard, tasks=lambda done: shards),
+            Phase("counts", run=self.count_task, tasks=lambda done: [Shard(f"part-{p:04d}", ()) for p in range(parts)]),
+            Phase("filter", documents=self.span_cutter),
+        ]
 
     def finalize(self, ctx, stats: ShardStats) -> None:
         write_edit_counts(ctx, stats, [f.name for f in ADDED_FIELDS])
@@ -116,8 +124,9 @@ class ParagraphDedupStage(PhasedStage):
                 unique = np.unique(span_hashes(line_keys(text or "")[0], self.params.span_lines))
                 hashes.append(unique)
                 ids.extend([doc] * len(unique))
-        spans = pa.table({"hash": np.concatenate(hashes) if hashes else np.zeros(0, np.uint64),
-                          "id": pa.array(ids, pa.string())})
+        spans = pa.table(
+            {"hash": np.concatenate(hashes) if hashes else np.zeros(0, np.uint64), "id": pa.array(ids, pa.string())}
+        )
         parts = storage.read_json(ctx.work_url("plan.json"))["parts"]
         part = partition_of(spans["hash"].to_numpy(), parts)
         for p in range(parts):
@@ -134,8 +143,11 @@ class ParagraphDedupStage(PhasedStage):
     def count_task(self, task: Shard, ctx) -> ShardStats:
         start = time.perf_counter()
         files = storage.list_files(ctx.work_url("spans", task.name), (".parquet",))
-        spans = pa.concat_tables([storage.read_table(f) for f in files]) if files else \
-            pa.schema([("hash", pa.uint64()), ("id", pa.string())]).empty_table()
+        spans = (
+            pa.concat_tables([storage.read_table(f) for f in files])
+            if files
+            else pa.schema([("hash", pa.uint64()), ("id", pa.string())]).empty_table()
+        )
         counts = spans.group_by("hash").aggregate([("id", "count"), ("id", "min")])
         repeated = counts.filter(pc.greater(counts["id_count"], self.params.max_docs))
         repeated = repeated.rename_columns({"id_count": "docs", "id_min": "owner"}).sort_by("hash")
@@ -151,7 +163,9 @@ class ParagraphDedupStage(PhasedStage):
         files = [ctx.work_url("repeated", f"part-{p:04d}.parquet") for p in range(parts)]
         missing = [f for f in files if not storage.exists(f)]
         if missing:  # lost scratch must not read as "nothing repeated"
-            raise FileNotFoundError(f"paragraph_dedup: {missing[0]} is missing; delete {ctx.state_dir} to redo the stage")
+            raise FileNotFoundError(
+                f"paragraph_dedup: {missing[0]} is missing; delete {ctx.state_dir} to redo the stage"
+            )
         return pa.concat_tables([storage.read_table(f) for f in files]).sort_by("hash")
 
     def span_cutter(self, shard: Shard, ctx) -> "SpanCutter":
@@ -172,10 +186,10 @@ class ParagraphDedupStage(PhasedStage):
         for i in hits:
             owner = owners[index[i]]
             if int(hashes[i]) in top and int(hashes[i]) not in examples:
-                examples[int(hashes[i])] = "\n".join(lines[j] for j in where[i:i + n])
+                examples[int(hashes[i])] = "\n".join(lines[j] for j in where[i : i + n])
             if owner == doc:
                 continue
-            drop[where[i:i + n]] = True
+            drop[where[i : i + n]] = True
             count += 1
             first_owner = first_owner or owner
         if not count:
@@ -183,9 +197,13 @@ class ParagraphDedupStage(PhasedStage):
         return "\n".join(line for line, gone in zip(lines, drop) if not gone).strip("\n"), count, first_owner
 
     def split(self, table, texts, spans, cut_bytes, reasons, duplicate_of, output: ShardOutput) -> pa.Table:
-        table = table.append_column(ADDED_FIELDS[0], pa.array(spans, pa.int64())).append_column(ADDED_FIELDS[1], pa.array(cut_bytes, pa.int64()))
+        table = table.append_column(ADDED_FIELDS[0], pa.array(spans, pa.int64())).append_column(
+            ADDED_FIELDS[1], pa.array(cut_bytes, pa.int64())
+        )
         text_index = table.schema.get_field_index("text")
-        edited = table.set_column(text_index, table.schema.field("text"), pa.array(texts, table.schema.field("text").type))
+        edited = table.set_column(
+            text_index, table.schema.field("text"), pa.array(texts, table.schema.field("text").type)
+        )
         reasons = pa.array(reasons, pa.string())
         drop = pc.is_valid(reasons)
         kept = edited.filter(pc.invert(drop))
@@ -197,8 +215,11 @@ class ParagraphDedupStage(PhasedStage):
         output.stats.count("bytes_removed", sum(cut_bytes))
         if pc.any(drop).as_py():
             owners = pa.array(duplicate_of, pa.string()).filter(drop)
-            output.reject(table.filter(drop).append_column(pa.field("duplicate_of", pa.string()), owners),
-                          reasons.filter(drop).to_pylist(), [f"all text repeated; first cut span kept in {o}" for o in owners.to_pylist()])
+            output.reject(
+                table.filter(drop).append_column(pa.field("duplicate_of", pa.string()), owners),
+                reasons.filter(drop).to_pylist(),
+                [f"all text repeated; first cut span kept in {o}" for o in owners.to_pylist()],
+            )
         return kept
 
     # ---- report -------------------------------------------------------------------------------
@@ -213,12 +234,21 @@ class ParagraphDedupStage(PhasedStage):
             examples.update(storage.read_json(url))
         top = self.top_spans(repeated)
         summary = {
-            "docs_in": stats.docs_in, "docs_out": stats.docs_out, "bytes_in": stats.bytes_in, "bytes_out": stats.bytes_out,
-            "docs_edited": stats.counters.get("edited_docs", 0), "docs_emptied": stats.dropped.get("paragraph_dedup.empty", 0),
-            "spans_removed": stats.counters.get("spans_removed", 0), "bytes_removed": stats.counters.get("bytes_removed", 0),
-            "repeated_spans": repeated.num_rows, "span_lines": self.params.span_lines, "max_docs": self.params.max_docs,
-            "most_repeated": [{"docs": d, "kept_in": o, "text": examples.get(str(h), "")}
-                              for h, d, o in zip(top["hash"].to_pylist(), top["docs"].to_pylist(), top["owner"].to_pylist())],
+            "docs_in": stats.docs_in,
+            "docs_out": stats.docs_out,
+            "bytes_in": stats.bytes_in,
+            "bytes_out": stats.bytes_out,
+            "docs_edited": stats.counters.get("edited_docs", 0),
+            "docs_emptied": stats.dropped.get("paragraph_dedup.empty", 0),
+            "spans_removed": stats.counters.get("spans_removed", 0),
+            "bytes_removed": stats.counters.get("bytes_removed", 0),
+            "repeated_spans": repeated.num_rows,
+            "span_lines": self.params.span_lines,
+            "max_docs": self.params.max_docs,
+            "most_repeated": [
+                {"docs": d, "kept_in": o, "text": examples.get(str(h), "")}
+                for h, d, o in zip(top["hash"].to_pylist(), top["docs"].to_pylist(), top["owner"].to_pylist())
+            ],
         }
         write_report(ctx.report_dir, summary)
         ctx.note(summary_line(summary))
@@ -261,8 +291,10 @@ def input_bytes(url: str) -> int:
 
 def summary_line(summary: dict) -> str:
     share = summary["bytes_removed"] / summary["bytes_in"] if summary["bytes_in"] else 0.0
-    return (f"paragraph_dedup: {summary['spans_removed']:,} repeated spans cut; {summary['docs_edited']:,} documents edited, "
-            f"{summary['docs_emptied']:,} left empty and dropped; {summary['bytes_removed'] / 1e6:,.2f} MB cut ({share:.2%})")
+    return (
+        f"paragraph_dedup: {summary['spans_removed']:,} repeated spans cut; {summary['docs_edited']:,} documents edited, "
+        f"{summary['docs_emptied']:,} left empty and dropped; {summary['bytes_removed'] / 1e6:,.2f} MB cut ({share:.2%})"
+    )
 
 
 def write_report(folder: str, summary: dict) -> None:
@@ -272,5 +304,8 @@ def write_report(folder: str, summary: dict) -> None:
     for span in summary["most_repeated"]:
         text = span["text"].replace("|", "\\|").replace("\n", " ⏎ ")[:300]
         lines.append(f"| {span['docs']} | {span['kept_in']} | {text} |")
-    with storage.atomic_path(storage.join(folder, "most_repeated.md")) as temporary, storage.fsspec.open(temporary, "w") as f:
+    with (
+        storage.atomic_path(storage.join(folder, "most_repeated.md")) as temporary,
+        storage.fsspec.open(temporary, "w") as f,
+    ):
         f.write("\n".join(lines) + "\n")

@@ -1,4 +1,5 @@
 """The dedup stage's parameters (checked values only; see curate/dedup/stage.py for the rules)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

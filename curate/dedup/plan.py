@@ -1,5 +1,6 @@
 """Sizing a dedup run before it starts: documents, text and batch sizes from Parquet metadata,
 for the memory plan (curate/dedup/memory.py), and reading input in batches of bounded text."""
+
 from __future__ import annotations
 
 import fsspec
@@ -22,10 +23,22 @@ def plan_for(shards: list[Shard], workers: int, params: DedupParams) -> memory.E
             docs += meta.num_rows
             text += file_text
             size += storage.filesystem(url)[0].size(storage.filesystem(url)[1]) or 0
-            signature_batch = max(signature_batch, batch_text_bytes(meta.num_rows, file_text, memory.SIGNATURE_BATCH_DOCS))
+            signature_batch = max(
+                signature_batch, batch_text_bytes(meta.num_rows, file_text, memory.SIGNATURE_BATCH_DOCS)
+            )
             filter_batch = max(filter_batch, batch_text_bytes(meta.num_rows, file_text, memory.FILTER_BATCH_DOCS))
-    return memory.Estimate(docs, text, size, workers, params.bands if params.fuzzy else 0, params.num_perm,
-                           params.fuzzy and params.verify_threshold is not None, len(shards), signature_batch, filter_batch)
+    return memory.Estimate(
+        docs,
+        text,
+        size,
+        workers,
+        params.bands if params.fuzzy else 0,
+        params.num_perm,
+        params.fuzzy and params.verify_threshold is not None,
+        len(shards),
+        signature_batch,
+        filter_batch,
+    )
 
 
 def batch_text_bytes(rows: int, text: int, max_rows: int) -> int:

@@ -3,6 +3,7 @@
 Written to <output>/reports/<stage>/: summary.json, cluster_sizes.png and largest_clusters.md,
 and summarised on stdout.
 """
+
 from __future__ import annotations
 
 import io
@@ -19,13 +20,17 @@ REASONS = ("exact_duplicate", "near_duplicate")
 
 def summary_lines(summary: dict) -> list[str]:
     docs, text = summary["docs_in"], summary["bytes_in"]
-    lines = [f"dedup: {docs:,} documents in, {summary['docs_out']:,} kept, "
-             f"{summary['clusters']:,} duplicate clusters (size >= 2)"]
+    lines = [
+        f"dedup: {docs:,} documents in, {summary['docs_out']:,} kept, "
+        f"{summary['clusters']:,} duplicate clusters (size >= 2)"
+    ]
     for reason in REASONS + tuple(r for r in summary["removed"] if r not in REASONS):
         removed = summary["removed"].get(reason, {"docs": 0, "bytes": 0})
         share = removed["docs"] / docs if docs else 0.0
         byte_share = removed["bytes"] / text if text else 0.0
-        lines.append(f"  {reason:<16} {removed['docs']:>10,} docs ({share:6.2%})  {removed['bytes'] / 1e6:>10,.2f} MB ({byte_share:6.2%})")
+        lines.append(
+            f"  {reason:<16} {removed['docs']:>10,} docs ({share:6.2%})  {removed['bytes'] / 1e6:>10,.2f} MB ({byte_share:6.2%})"
+        )
     for cluster in summary["largest_clusters"][:5]:
         urls = ", ".join(u for u in cluster["sample_urls"][:2] if u) or "-"
         lines.append(f"  largest: {cluster['size']:>6,} docs, kept {cluster['survivor']}  {urls}")
@@ -34,14 +39,25 @@ def summary_lines(summary: dict) -> list[str]:
 
 def write_report(report_dir: str, summary: dict) -> None:
     storage.write_json(storage.join(report_dir, "summary.json"), summary)
-    with storage.atomic_path(storage.join(report_dir, "largest_clusters.md")) as temporary, fsspec.open(temporary, "w") as f:
+    with (
+        storage.atomic_path(storage.join(report_dir, "largest_clusters.md")) as temporary,
+        fsspec.open(temporary, "w") as f,
+    ):
         f.write(largest_clusters_markdown(summary))
-    with storage.atomic_path(storage.join(report_dir, "cluster_sizes.png")) as temporary, fsspec.open(temporary, "wb") as f:
+    with (
+        storage.atomic_path(storage.join(report_dir, "cluster_sizes.png")) as temporary,
+        fsspec.open(temporary, "wb") as f,
+    ):
         f.write(histogram_png(summary["cluster_size_histogram"]))
 
 
 def largest_clusters_markdown(summary: dict) -> str:
-    lines = ["# Largest duplicate clusters", "", "| size | exact | near | kept document | sample URLs |", "|---:|---:|---:|---|---|"]
+    lines = [
+        "# Largest duplicate clusters",
+        "",
+        "| size | exact | near | kept document | sample URLs |",
+        "|---:|---:|---:|---|---|",
+    ]
     for c in summary["largest_clusters"]:
         urls = "<br>".join(u for u in c["sample_urls"] if u) or "-"
         lines.append(f"| {c['size']} | {c['exact']} | {c['near']} | {c['survivor']} | {urls} |")
@@ -87,8 +103,20 @@ def cluster_summary(assigned: pa.Table, docs: int, largest: int) -> dict:
         cluster_id = survivors["dup_cluster"][int(index)].as_py()
         in_cluster = assigned.filter(pc.equal(assigned["dup_cluster"], cluster_id))
         reasons = in_cluster["reason"].to_pylist()
-        largest_clusters.append({"survivor": cluster_id, "size": int(sizes[index]), "exact": reasons.count("exact_duplicate"),
-                                 "near": reasons.count("near_duplicate"), "sample_urls": in_cluster["url"].to_pylist()[:5]})
-    return {"docs": docs, "docs_in_clusters": assigned.num_rows, "clusters": int(len(sizes)), "removed": removed,
-            "cluster_size_histogram": {str(int(v)): int(c) for v, c in zip(values, counts)},
-            "largest_clusters": largest_clusters}
+        largest_clusters.append(
+            {
+                "survivor": cluster_id,
+                "size": int(sizes[index]),
+                "exact": reasons.count("exact_duplicate"),
+                "near": reasons.count("near_duplicate"),
+                "sample_urls": in_cluster["url"].to_pylist()[:5],
+            }
+        )
+    return {
+        "docs": docs,
+        "docs_in_clusters": assigned.num_rows,
+        "clusters": int(len(sizes)),
+        "removed": removed,
+        "cluster_size_histogram": {str(int(v)): int(c) for v, c in zip(values, counts)},
+        "largest_clusters": largest_clusters,
+    }

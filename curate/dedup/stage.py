@@ -48,6 +48,7 @@ Rules:
   need a final merge over all their edges, and the phase is a small part of the run time
   (bench/RESULTS.md).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -79,7 +80,9 @@ class DedupStage(urls.UrlDedup, PhasedStage):
     def config_hash(self) -> str:
         # The memory limit and the report length do not change results: a rerun with a higher
         # limit must resume, not refuse as "different parameters".
-        params = {k: v for k, v in dataclasses.asdict(self.params).items() if k not in ("max_memory_gb", "largest_clusters")}
+        params = {
+            k: v for k, v in dataclasses.asdict(self.params).items() if k not in ("max_memory_gb", "largest_clusters")
+        }
         payload = json.dumps([self.type_name, params], sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
@@ -106,16 +109,40 @@ class DedupStage(urls.UrlDedup, PhasedStage):
         sig_urls = tuple(ctx.work_url("sig", s.name + ".parquet") for s in shards)
         old_sigs = tuple(index.sig_urls(self.params.index, manifest)) if self.params.index else ()
         self.segment = index.segment_name(ctx.state_dir, [s.name for s in shards])
-        index_phase = [Phase("index", run=self.index_task,
-                             tasks=lambda done: [Shard(f"index.{self.segment}.{storage_name(u)}", (u,)) for u in sig_urls])] if self.params.index else []
-        url_phases = [Phase("url_keys", documents=self.url_keys, changes_rows=False),
-                      Phase("url_groups", run=self.url_group_task,
-                            tasks=lambda done: [Shard("url_groups", tuple(s.name for s in shards))])] if self.params.urls else []
+        index_phase = (
+            [
+                Phase(
+                    "index",
+                    run=self.index_task,
+                    tasks=lambda done: [Shard(f"index.{self.segment}.{storage_name(u)}", (u,)) for u in sig_urls],
+                )
+            ]
+            if self.params.index
+            else []
+        )
+        url_phases = (
+            [
+                Phase("url_keys", documents=self.url_keys, changes_rows=False),
+                Phase(
+                    "url_groups",
+                    run=self.url_group_task,
+                    tasks=lambda done: [Shard("url_groups", tuple(s.name for s in shards))],
+                ),
+            ]
+            if self.params.urls
+            else []
+        )
         return url_phases[:1] + [
             Phase("signatures", documents=self.signer, changes_rows=False),
             *url_phases[1:],
-            Phase("candidates", run=self.bucket_task, tasks=lambda done: self.candidate_tasks(sig_urls + old_sigs, parts)),
-            Phase("components", run=self.cluster_task, tasks=lambda done: self.components_tasks(ctx, estimate, sig_urls + old_sigs)),
+            Phase(
+                "candidates", run=self.bucket_task, tasks=lambda done: self.candidate_tasks(sig_urls + old_sigs, parts)
+            ),
+            Phase(
+                "components",
+                run=self.cluster_task,
+                tasks=lambda done: self.components_tasks(ctx, estimate, sig_urls + old_sigs),
+            ),
             *index_phase,
             Phase("filter", documents=self.duplicate_filter),
         ]
@@ -140,11 +167,18 @@ class DedupStage(urls.UrlDedup, PhasedStage):
             names, kept = [storage_name(u) for u in files], sum(storage.parquet_rows(u) for u in files)
             if index.commit(self.params.index, self.params, self.segment, names, kept, self.index_seen):
                 ctx.note(f"dedup: added {kept:,} documents to the index {self.params.index} (segment {self.segment})")
-        summary.update(docs_in=stats.docs_in, docs_out=stats.docs_out, bytes_in=stats.bytes_in, bytes_out=stats.bytes_out,
-                       candidate_reads=self.candidate_reads(ctx))
+        summary.update(
+            docs_in=stats.docs_in,
+            docs_out=stats.docs_out,
+            bytes_in=stats.bytes_in,
+            bytes_out=stats.bytes_out,
+            candidate_reads=self.candidate_reads(ctx),
+        )
         if self.params.urls:
-            summary["removed"][urls.REASON] = {"docs": stats.dropped.get(urls.REASON, 0),
-                                               "bytes": stats.counters.get(urls.REASON + "_bytes", 0)}
+            summary["removed"][urls.REASON] = {
+                "docs": stats.dropped.get(urls.REASON, 0),
+                "bytes": stats.counters.get(urls.REASON + "_bytes", 0),
+            }
         report.write_report(ctx.report_url(), summary)
         ctx.note("\n".join(report.summary_lines(summary)))
 
@@ -153,7 +187,9 @@ class DedupStage(urls.UrlDedup, PhasedStage):
         totals = {"tasks": 0}
         for url in storage.list_files(storage.join(ctx.state_dir, "candidates"), (".json",)):
             totals["tasks"] += 1
-            for name, value in storage.read_json(url)["stats"].get(f"{self.name}:candidates", {}).get("counters", {}).items():
+            for name, value in (
+                storage.read_json(url)["stats"].get(f"{self.name}:candidates", {}).get("counters", {}).items()
+            ):
                 totals[name] = totals.get(name, 0) + value
         return totals
 
@@ -161,7 +197,9 @@ class DedupStage(urls.UrlDedup, PhasedStage):
 
     def signer(self, shard: Shard, ctx) -> "Signer":
         bits = keys.partition_bits(storage.read_json(ctx.work_url("plan.json"))["parts"])
-        return Signer(self, ctx.work_url("sig", shard.name + ".parquet"), ctx.work_url("keys", shard.name + ".parquet"), bits)
+        return Signer(
+            self, ctx.work_url("sig", shard.name + ".parquet"), ctx.work_url("keys", shard.name + ".parquet"), bits
+        )
 
     def input_columns(self, url: str) -> list[str]:
         names = storage.parquet_schema(url).names
@@ -176,11 +214,14 @@ class DedupStage(urls.UrlDedup, PhasedStage):
         exact = minhash.exact_hashes(words)
         columns = {
             "id": table["id"].combine_chunks().cast(pa.string()),
-            "url": table["url"].combine_chunks().cast(pa.string()) if "url" in table.column_names else pa.nulls(n, pa.string()),
+            "url": table["url"].combine_chunks().cast(pa.string())
+            if "url" in table.column_names
+            else pa.nulls(n, pa.string()),
             "bytes": pc.binary_length(table["text"].combine_chunks()).cast(pa.int64()),
             "score": self.scores(table),
             "eligible": pc.greater(pc.list_value_length(words), 0),
-            "h1": pa.array(exact[:, 0]), "h2": pa.array(exact[:, 1]),
+            "h1": pa.array(exact[:, 0]),
+            "h2": pa.array(exact[:, 1]),
         }
         bands = None
         if p.fuzzy:
@@ -188,7 +229,9 @@ class DedupStage(urls.UrlDedup, PhasedStage):
             sig = minhash.signatures(hashes, rows, n, p.num_perm, p.seed)
             bands = minhash.band_keys(sig, p.bands, p.rows)
             if p.verify_threshold is not None:
-                columns["signature"] = pa.FixedSizeBinaryArray.from_buffers(pa.binary(4 * p.num_perm), n, [None, pa.py_buffer(sig.tobytes())])
+                columns["signature"] = pa.FixedSizeBinaryArray.from_buffers(
+                    pa.binary(4 * p.num_perm), n, [None, pa.py_buffer(sig.tobytes())]
+                )
         return pa.table(columns), bands
 
     def code_rows(self, table: pa.Table) -> pa.Array | None:
@@ -207,7 +250,9 @@ class DedupStage(urls.UrlDedup, PhasedStage):
         try:
             return table[column].combine_chunks().cast(pa.float64())
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
-            raise ConfigError(f"dedup: score_column '{column}' is {table[column].type}, not a number: {error}") from None
+            raise ConfigError(
+                f"dedup: score_column '{column}' is {table[column].type}, not a number: {error}"
+            ) from None
 
     # ---- phase 2: candidate pairs -------------------------------------------------------
 
@@ -223,9 +268,11 @@ class DedupStage(urls.UrlDedup, PhasedStage):
             try:
                 rows, key1, key2 = keys.read_slot(url, slot, part, bits, counter)
             except FileNotFoundError:  # removed when the stage last finished; an input shard was added or changed since
-                raise FileNotFoundError(f"dedup: {url} (the keys of shard {storage_name(url)}) is missing: a finished "
-                                        f"run removed them and an input shard was added or changed since; delete "
-                                        f"{ctx.state_dir} to redo the stage") from None
+                raise FileNotFoundError(
+                    f"dedup: {url} (the keys of shard {storage_name(url)}) is missing: a finished "
+                    f"run removed them and an input shard was added or changed since; delete "
+                    f"{ctx.state_dir} to redo the stage"
+                ) from None
             if self.params.urls and number < new:  # captures dropped by URL dedup take no part in content dedup
                 keep = ~np.isin(rows, urls.removed_rows(ctx, storage_name(url))["row"].to_numpy())
                 rows, key1, key2 = rows[keep], key1[keep], key2[keep]
@@ -235,12 +282,18 @@ class DedupStage(urls.UrlDedup, PhasedStage):
         key_arrays = [np.concatenate([k[i] for k in found]) for i in range(len(found[0]))] if found else [node_array]
         edges = clusters.bucket_edges(key_arrays, node_array)
         first_old = np.int64(new) << np.int64(clusters.ROW_BITS)
-        edges = edges[(edges[:, 0] < first_old) | (edges[:, 1] < first_old)]  # indexed documents never lose to each other
+        edges = edges[
+            (edges[:, 0] < first_old) | (edges[:, 1] < first_old)
+        ]  # indexed documents never lose to each other
         if key != "exact" and self.params.verify_threshold is not None and len(edges):
             edges = self.verified(edges, [keys.sig_url_of(u) for u in task.inputs])
         work.save_npy(ctx.work_url("edges", task.name + ".npy"), edges)
-        return ShardStats(docs_in=int(node_array.size), docs_out=int(len(edges)), seconds=time.perf_counter() - start,
-                          counters=counter.counters())
+        return ShardStats(
+            docs_in=int(node_array.size),
+            docs_out=int(len(edges)),
+            seconds=time.perf_counter() - start,
+            counters=counter.counters(),
+        )
 
     def new_files(self, ctx, urls_: tuple[str, ...]) -> int:
         """How many of a task's files are this run's (the first ones; the index's come after)."""
@@ -268,7 +321,9 @@ class DedupStage(urls.UrlDedup, PhasedStage):
         members = members.append_column("old", pa.array(old))
         # keep rule: an indexed document first (it is kept whatever else is in its cluster), then the best score, then the
         # lowest id (nulls last, pyarrow's default: naming it per key needs pyarrow 25, as one option it warns on 26)
-        order = pc.sort_indices(members, [("old", "descending"), ("score", "descending"), ("id", "ascending")]).to_numpy()
+        order = pc.sort_indices(
+            members, [("old", "descending"), ("score", "descending"), ("id", "ascending")]
+        ).to_numpy()
         rank = np.empty(nodes.size, np.int64)
         rank[order] = np.arange(nodes.size)
         edges = rank[np.searchsorted(nodes, edges)]  # nodes renumbered by survivor priority: 0 is the best
@@ -283,7 +338,9 @@ class DedupStage(urls.UrlDedup, PhasedStage):
         docs = sum(storage.parquet_rows(u) for u in task.inputs[:new])
         summary = report.cluster_summary(assigned, docs, self.params.largest_clusters)
         storage.write_json(ctx.report_url("clusters.json"), summary)
-        return ShardStats(docs_in=int(nodes.size), docs_out=int(summary["clusters"]), seconds=time.perf_counter() - start)
+        return ShardStats(
+            docs_in=int(nodes.size), docs_out=int(summary["clusters"]), seconds=time.perf_counter() - start
+        )
 
     def members_table(self, sig_urls, nodes: np.ndarray) -> pa.Table:
         """id, url, bytes, score and exact hash of every document in a candidate pair, in node order."""
@@ -292,20 +349,37 @@ class DedupStage(urls.UrlDedup, PhasedStage):
         for number in np.unique(shard_numbers):
             rows = nodes[shard_numbers == number] & work.ROW_MASK
             parts.append(work.take_rows(sig_urls[number], ["id", "url", "bytes", "score", "h1", "h2"], rows))
-        empty = pa.schema([("id", pa.string()), ("url", pa.string()), ("bytes", pa.int64()), ("score", pa.float64()),
-                           ("h1", pa.uint64()), ("h2", pa.uint64())]).empty_table()
+        empty = pa.schema(
+            [
+                ("id", pa.string()),
+                ("url", pa.string()),
+                ("bytes", pa.int64()),
+                ("score", pa.float64()),
+                ("h1", pa.uint64()),
+                ("h2", pa.uint64()),
+            ]
+        ).empty_table()
         table = pa.concat_tables(parts) if parts else empty
         return table.append_column("node", pa.array(nodes))
 
     def write_assignments(self, ctx, sig_urls, assigned: pa.Table) -> None:
         """One file per shard, empty when none of its documents is in a cluster: the filter
         refuses a shard without one rather than reading a lost file as "no duplicates"."""
-        numbers = (assigned["node"].to_numpy() >> np.int64(clusters.ROW_BITS)) if assigned.num_rows else np.zeros(0, np.int64)
+        numbers = (
+            (assigned["node"].to_numpy() >> np.int64(clusters.ROW_BITS)) if assigned.num_rows else np.zeros(0, np.int64)
+        )
         for number, sig_url in enumerate(sig_urls):
             part = assigned.filter(pa.array(numbers == number))
             rows = pa.array(part["node"].to_numpy() & work.ROW_MASK, pa.int64())
-            table = pa.table({"row": rows, "dup_cluster": part["dup_cluster"], "dup_cluster_size": part["dup_cluster_size"],
-                              "duplicate_of": part["duplicate_of"], "reason": part["reason"]})
+            table = pa.table(
+                {
+                    "row": rows,
+                    "dup_cluster": part["dup_cluster"],
+                    "dup_cluster_size": part["dup_cluster_size"],
+                    "duplicate_of": part["duplicate_of"],
+                    "reason": part["reason"],
+                }
+            )
             sink = storage.ParquetSink(ctx.work_url("assign", storage.basename(sig_url)), always=True)
             sink.write(table.sort_by("row"))
             sink.close()
@@ -327,9 +401,13 @@ class DedupStage(urls.UrlDedup, PhasedStage):
     def duplicate_filter(self, shard: Shard, ctx) -> "DuplicateFilter":
         assign_url = ctx.work_url("assign", shard.name + ".parquet")
         if not storage.exists(assign_url):  # lost scratch must not read as "no duplicates"
-            raise FileNotFoundError(f"dedup: {assign_url} (the clusters of shard {shard.name}) is missing; "
-                                    f"delete {ctx.state_dir} to redo the stage")
-        return DuplicateFilter(storage.read_table(assign_url, None), urls.removed_rows(ctx, shard.name) if self.params.urls else None)
+            raise FileNotFoundError(
+                f"dedup: {assign_url} (the clusters of shard {shard.name}) is missing; "
+                f"delete {ctx.state_dir} to redo the stage"
+            )
+        return DuplicateFilter(
+            storage.read_table(assign_url, None), urls.removed_rows(ctx, shard.name) if self.params.urls else None
+        )
 
 
 class Signer:
@@ -353,7 +431,9 @@ class Signer:
         rows = np.concatenate(self.rows) if self.rows else np.zeros(0, np.int64)
         exact = np.concatenate(self.exact) if self.exact else np.zeros((0, 2), np.uint64)
         bands = np.concatenate(self.bands) if self.bands else np.zeros((0, p.bands), np.uint64)
-        slots = [(exact[:, 0].copy(), exact[:, 1].copy())] + ([(bands[:, b].copy(), None) for b in range(p.bands)] if p.fuzzy else [])
+        slots = [(exact[:, 0].copy(), exact[:, 1].copy())] + (
+            [(bands[:, b].copy(), None) for b in range(p.bands)] if p.fuzzy else []
+        )
         keys.write_keys(self.keys_url, rows, slots, self.bits)
 
     def __call__(self, table: pa.Table, output: ShardOutput) -> pa.Table:

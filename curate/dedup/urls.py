@@ -18,6 +18,7 @@ in one task (the normalised URL, id and two numbers per document with a URL: ~15
 different pages under one URL (session ids in the path, content chosen by cookie) loses all
 but one; parameters that do select content (`?page=2`) are kept, so their pages stay apart.
 """
+
 from __future__ import annotations
 
 import re
@@ -31,8 +32,11 @@ import pyarrow.compute as pc
 from curate.core import storage
 from curate.core.stage import Shard, ShardStats
 
-TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|yclid|mc_cid|mc_eid|_ga|_gl|igshid|"
-                      r"_hsenc|_hsmi|mkt_tok|oly_anon_id|oly_enc_id|vero_id|ref_src)$", re.IGNORECASE)
+TRACKING = re.compile(
+    r"^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|yclid|mc_cid|mc_eid|_ga|_gl|igshid|"
+    r"_hsenc|_hsmi|mkt_tok|oly_anon_id|oly_enc_id|vero_id|ref_src)$",
+    re.IGNORECASE,
+)
 DEFAULT_PORTS = {"80", "443"}
 REASON = "url_duplicate"
 
@@ -70,10 +74,14 @@ def key_table(table: pa.Table) -> pa.Table:
     n = table.num_rows
     urls = table["url"].to_pylist() if "url" in table.column_names else [None] * n
     dates = table["warc_date"].to_pylist() if "warc_date" in table.column_names else [None] * n
-    return pa.table({"key": pa.array([normalize_url(u) for u in urls], pa.string()),
-                     "date": pa.array([capture_time(d) for d in dates], pa.float64()),
-                     "bytes": pc.binary_length(table["text"]).cast(pa.int64()),
-                     "id": table["id"].cast(pa.string())})
+    return pa.table(
+        {
+            "key": pa.array([normalize_url(u) for u in urls], pa.string()),
+            "date": pa.array([capture_time(d) for d in dates], pa.float64()),
+            "bytes": pc.binary_length(table["text"]).cast(pa.int64()),
+            "id": table["id"].cast(pa.string()),
+        }
+    )
 
 
 class UrlKeys:
@@ -92,13 +100,24 @@ class UrlKeys:
         sink = storage.ParquetSink(self.url, always=True)
         if keys is not None:
             sink.write(keys.filter(pc.is_valid(keys["key"])))
-        sink.close(pa.schema([("key", pa.string()), ("date", pa.float64()), ("bytes", pa.int64()), ("id", pa.string()),
-                              ("row", pa.int64())]))
+        sink.close(
+            pa.schema(
+                [
+                    ("key", pa.string()),
+                    ("date", pa.float64()),
+                    ("bytes", pa.int64()),
+                    ("id", pa.string()),
+                    ("row", pa.int64()),
+                ]
+            )
+        )
 
     def __call__(self, table: pa.Table, output) -> pa.Table:
         output.read(table)
         keys = key_table(table)
-        self.parts.append(keys.append_column("row", pa.array(np.arange(self.offset, self.offset + table.num_rows), pa.int64())))
+        self.parts.append(
+            keys.append_column("row", pa.array(np.arange(self.offset, self.offset + table.num_rows), pa.int64()))
+        )
         self.offset += table.num_rows
         output.keep(table)
         return table
@@ -114,8 +133,9 @@ class UrlDedup:
         """One task over the corpus's keys (a URL key and four numbers per document with a URL)."""
         tables = [storage.read_table(ctx.work_url("url_keys", name + ".parquet")) for name in task.inputs]
         tables = [t.append_column("shard", pa.array(np.full(t.num_rows, i, np.int32))) for i, t in enumerate(tables)]
-        keys = pa.concat_tables(tables).sort_by([("key", "ascending"), ("date", "descending"), ("bytes", "descending"),
-                                                 ("id", "ascending")])
+        keys = pa.concat_tables(tables).sort_by(
+            [("key", "ascending"), ("date", "descending"), ("bytes", "descending"), ("id", "ascending")]
+        )
         key_values = keys["key"].to_numpy(zero_copy_only=False)
         first = np.ones(len(key_values), bool)
         first[1:] = key_values[1:] != key_values[:-1]
@@ -133,8 +153,10 @@ class UrlDedup:
 def removed_rows(ctx, shard_name: str) -> pa.Table:
     url = ctx.work_url("url_removed", shard_name + ".parquet")
     if not storage.exists(url):  # lost scratch must not read as "no URL duplicates"
-        raise FileNotFoundError(f"dedup: {url} (the URL duplicates of shard {shard_name}) is missing; "
-                                f"delete {ctx.state_dir} to redo the stage")
+        raise FileNotFoundError(
+            f"dedup: {url} (the URL duplicates of shard {shard_name}) is missing; "
+            f"delete {ctx.state_dir} to redo the stage"
+        )
     return storage.read_table(url)
 
 

@@ -1,5 +1,6 @@
 """Dedup's scratch files: signatures picked by row, candidate-pair arrays, and the cluster
 assignment of each document (who survives, who is a duplicate of whom)."""
+
 from __future__ import annotations
 
 import io
@@ -31,12 +32,18 @@ def assign_survivors(members: pa.Table, survivor: np.ndarray) -> pa.Table:
     h1, h2 = members["h1"].to_numpy(), members["h2"].to_numpy()
     exact = (h1[clustered] == h1[survivor]) & (h2[clustered] == h2[survivor])
     reason = np.where(is_survivor, None, np.where(exact, "exact_duplicate", "near_duplicate"))
-    return pa.table({
-        "node": table["node"], "id": table["id"], "url": table["url"], "bytes": table["bytes"],
-        "dup_cluster": survivor_id, "dup_cluster_size": pa.array(size, pa.int64()),
-        "duplicate_of": pc.if_else(pa.array(is_survivor), pa.nulls(len(clustered), pa.string()), survivor_id),
-        "reason": pa.array(reason.tolist(), pa.string()),
-    })
+    return pa.table(
+        {
+            "node": table["node"],
+            "id": table["id"],
+            "url": table["url"],
+            "bytes": table["bytes"],
+            "dup_cluster": survivor_id,
+            "dup_cluster_size": pa.array(size, pa.int64()),
+            "duplicate_of": pc.if_else(pa.array(is_survivor), pa.nulls(len(clustered), pa.string()), survivor_id),
+            "reason": pa.array(reason.tolist(), pa.string()),
+        }
+    )
 
 
 def batch_assignments(table: pa.Table, assigned: pa.Table | None, offset: int):
@@ -52,7 +59,12 @@ def batch_assignments(table: pa.Table, assigned: pa.Table | None, offset: int):
     index = pa.array(np.where(found, position, 0), mask=~found)
     cluster = pc.coalesce(assigned["dup_cluster"].take(index), ids)
     size = pc.coalesce(assigned["dup_cluster_size"].take(index), pa.scalar(1, pa.int64()))
-    return cluster, size, assigned["duplicate_of"].take(index).combine_chunks(), assigned["reason"].take(index).combine_chunks()
+    return (
+        cluster,
+        size,
+        assigned["duplicate_of"].take(index).combine_chunks(),
+        assigned["reason"].take(index).combine_chunks(),
+    )
 
 
 def read_signatures(sig_urls, nodes: np.ndarray, num_perm: int) -> np.ndarray:
@@ -64,7 +76,7 @@ def read_signatures(sig_urls, nodes: np.ndarray, num_perm: int) -> np.ndarray:
         rows = nodes[mine] & ROW_MASK
         order = np.argsort(rows, kind="stable")
         column = take_rows(sig_urls[number], ["signature"], rows[order])["signature"].combine_chunks()
-        values = np.frombuffer(column.buffers()[1], np.uint32).reshape(-1, num_perm)[column.offset:]
+        values = np.frombuffer(column.buffers()[1], np.uint32).reshape(-1, num_perm)[column.offset :]
         sigs[mine[order]] = values[: len(rows)]
     return sigs
 

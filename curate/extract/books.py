@@ -2,6 +2,7 @@
 the UTF-8 BOM removed, CRLF line ends normalised; title, author and language kept
 when the header states them. Bytes are decoded as `decode_book` explains; a book
 over max_doc_bytes is rejected as too_large without reading more than the limit."""
+
 from __future__ import annotations
 
 import codecs
@@ -28,7 +29,10 @@ NEARLY_UTF8 = 0.01  # broken sequences per non-ASCII byte below which a book is 
 ASCII = bytes(range(128))
 HEADER_FIELD = re.compile(r"^(Title|Author|Language):\s*(.+?)\s*$", re.MULTILINE)
 # Volunteer credits Gutenberg puts before the book itself: names, not the author's text.
-CREDITS = re.compile(r"\s*(Credits:\s*)?(Produced by|E-?text prepared by|This e-?text was (prepared|produced) by|Transcribed (from|by))\b", re.IGNORECASE)
+CREDITS = re.compile(
+    r"\s*(Credits:\s*)?(Produced by|E-?text prepared by|This e-?text was (prepared|produced) by|Transcribed (from|by))\b",
+    re.IGNORECASE,
+)
 
 
 def list_inputs(urls: list[str], params) -> list[str]:
@@ -61,7 +65,14 @@ def read(url: str, params, root: str | None = None) -> Iterator[dict | Rejection
     if not book["text"].strip():
         yield reject_file("books", url, "empty_text")
         return
-    yield {"id": doc_id("books", url), "source": "books", "path": url, "charset": charset, "content_type": "text/plain", **book}
+    yield {
+        "id": doc_id("books", url),
+        "source": "books",
+        "path": url,
+        "charset": charset,
+        "content_type": "text/plain",
+        **book,
+    }
 
 
 def decode_book(data: bytes) -> tuple[str | None, str]:
@@ -73,7 +84,7 @@ def decode_book(data: bytes) -> tuple[str | None, str]:
     if looks_binary(data):
         return None, "binary data (NUL bytes)"
     if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8):]
+        data = data[len(codecs.BOM_UTF8) :]
     declared = DECLARED_CHARSET.search(data[:HEADER_BYTES])
     for charset in ("utf-8", *declared_codecs(declared.group(1).decode("ascii") if declared else None)):
         try:
@@ -111,7 +122,7 @@ def parse_book(text: str) -> dict | None:
         return None
     start, header = START.search(text), text
     if start:
-        header, text = text[: start.start()], text[start.end():]
+        header, text = text[: start.start()], text[start.end() :]
     end = END.search(text)
     if end:
         text = text[: end.start()]
@@ -120,8 +131,12 @@ def parse_book(text: str) -> dict | None:
         text = text[: end_line.start()]
     fields = {name.lower(): value for name, value in HEADER_FIELD.findall(header)} if start else {}
     text = without_credits(text) if start else text
-    return {"text": text.strip("\n") + "\n", "title": fields.get("title"), "author": fields.get("author"),
-            "declared_language": fields.get("language")}
+    return {
+        "text": text.strip("\n") + "\n",
+        "title": fields.get("title"),
+        "author": fields.get("author"),
+        "declared_language": fields.get("language"),
+    }
 
 
 def without_credits(body: str) -> str:

@@ -18,6 +18,7 @@ Every document carries `license` and `license_source` (curate/license/detect.py)
 tree's license files and package metadata are read once per worker process, an archive's in a
 first pass over its members (a .tar.gz is decompressed twice).
 """
+
 from __future__ import annotations
 
 import functools
@@ -40,40 +41,159 @@ ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".zip")
 DAMAGED_ARCHIVE = (tarfile.TarError, zipfile.BadZipFile, zlib.error, OSError, EOFError)
 
 LANGUAGES = {
-    "Python": ".py .pyi .pyw .pyx .pxd", "C": ".c .h", "C++": ".cc .cpp .cxx .c++ .hh .hpp .hxx .h++ .ipp",
-    "C#": ".cs", "Java": ".java", "JavaScript": ".js .mjs .cjs .jsx", "TypeScript": ".ts .tsx .mts .cts",
-    "Go": ".go", "Rust": ".rs", "Ruby": ".rb .rake .gemspec", "PHP": ".php", "Swift": ".swift",
-    "Kotlin": ".kt .kts", "Scala": ".scala .sc", "Objective-C": ".m .mm", "Shell": ".sh .bash .zsh .ksh .fish",
-    "PowerShell": ".ps1 .psm1", "Batchfile": ".bat .cmd", "Perl": ".pl .pm", "Lua": ".lua", "R": ".r",
-    "Julia": ".jl", "Haskell": ".hs .lhs", "OCaml": ".ml .mli", "F#": ".fs .fsi .fsx", "Elixir": ".ex .exs",
-    "Erlang": ".erl .hrl", "Clojure": ".clj .cljs .cljc .edn", "Dart": ".dart", "Zig": ".zig", "Nim": ".nim",
-    "Fortran": ".f .f90 .f95 .f03 .for", "Assembly": ".s .asm", "SQL": ".sql", "Groovy": ".groovy .gradle",
-    "Visual Basic": ".vb .bas", "Vim Script": ".vim", "Emacs Lisp": ".el", "Scheme": ".scm .ss .rkt",
-    "Common Lisp": ".lisp .lsp", "HTML": ".html .htm", "CSS": ".css .scss .sass .less", "Vue": ".vue",
-    "Svelte": ".svelte", "Protocol Buffers": ".proto", "GraphQL": ".graphql .gql", "CMake": ".cmake",
-    "Makefile": ".mk .mak", "Dockerfile": ".dockerfile", "TeX": ".tex .sty", "Markdown": ".md .markdown",
-    "reStructuredText": ".rst", "YAML": ".yaml .yml", "TOML": ".toml", "JSON": ".json", "XML": ".xml .xsd .xsl",
-    "INI": ".ini .cfg", "Jupyter Notebook": ".ipynb", "Solidity": ".sol", "Verilog": ".v .sv", "VHDL": ".vhd .vhdl",
+    "Python": ".py .pyi .pyw .pyx .pxd",
+    "C": ".c .h",
+    "C++": ".cc .cpp .cxx .c++ .hh .hpp .hxx .h++ .ipp",
+    "C#": ".cs",
+    "Java": ".java",
+    "JavaScript": ".js .mjs .cjs .jsx",
+    "TypeScript": ".ts .tsx .mts .cts",
+    "Go": ".go",
+    "Rust": ".rs",
+    "Ruby": ".rb .rake .gemspec",
+    "PHP": ".php",
+    "Swift": ".swift",
+    "Kotlin": ".kt .kts",
+    "Scala": ".scala .sc",
+    "Objective-C": ".m .mm",
+    "Shell": ".sh .bash .zsh .ksh .fish",
+    "PowerShell": ".ps1 .psm1",
+    "Batchfile": ".bat .cmd",
+    "Perl": ".pl .pm",
+    "Lua": ".lua",
+    "R": ".r",
+    "Julia": ".jl",
+    "Haskell": ".hs .lhs",
+    "OCaml": ".ml .mli",
+    "F#": ".fs .fsi .fsx",
+    "Elixir": ".ex .exs",
+    "Erlang": ".erl .hrl",
+    "Clojure": ".clj .cljs .cljc .edn",
+    "Dart": ".dart",
+    "Zig": ".zig",
+    "Nim": ".nim",
+    "Fortran": ".f .f90 .f95 .f03 .for",
+    "Assembly": ".s .asm",
+    "SQL": ".sql",
+    "Groovy": ".groovy .gradle",
+    "Visual Basic": ".vb .bas",
+    "Vim Script": ".vim",
+    "Emacs Lisp": ".el",
+    "Scheme": ".scm .ss .rkt",
+    "Common Lisp": ".lisp .lsp",
+    "HTML": ".html .htm",
+    "CSS": ".css .scss .sass .less",
+    "Vue": ".vue",
+    "Svelte": ".svelte",
+    "Protocol Buffers": ".proto",
+    "GraphQL": ".graphql .gql",
+    "CMake": ".cmake",
+    "Makefile": ".mk .mak",
+    "Dockerfile": ".dockerfile",
+    "TeX": ".tex .sty",
+    "Markdown": ".md .markdown",
+    "reStructuredText": ".rst",
+    "YAML": ".yaml .yml",
+    "TOML": ".toml",
+    "JSON": ".json",
+    "XML": ".xml .xsd .xsl",
+    "INI": ".ini .cfg",
+    "Jupyter Notebook": ".ipynb",
+    "Solidity": ".sol",
+    "Verilog": ".v .sv",
+    "VHDL": ".vhd .vhdl",
 }
 EXTENSIONS = {ext: language for language, exts in LANGUAGES.items() for ext in exts.split()}
 SPECIAL_NAMES = {
-    "makefile": "Makefile", "gnumakefile": "Makefile", "dockerfile": "Dockerfile", "containerfile": "Dockerfile",
-    "cmakelists.txt": "CMake", "rakefile": "Ruby", "gemfile": "Ruby", "jenkinsfile": "Groovy", "vagrantfile": "Ruby",
-    "build": "Starlark", "build.bazel": "Starlark", "workspace": "Starlark", "meson.build": "Meson",
-    "setup.cfg": "INI", "pipfile": "TOML", "procfile": "YAML",
+    "makefile": "Makefile",
+    "gnumakefile": "Makefile",
+    "dockerfile": "Dockerfile",
+    "containerfile": "Dockerfile",
+    "cmakelists.txt": "CMake",
+    "rakefile": "Ruby",
+    "gemfile": "Ruby",
+    "jenkinsfile": "Groovy",
+    "vagrantfile": "Ruby",
+    "build": "Starlark",
+    "build.bazel": "Starlark",
+    "workspace": "Starlark",
+    "meson.build": "Meson",
+    "setup.cfg": "INI",
+    "pipfile": "TOML",
+    "procfile": "YAML",
 }
-SHEBANGS = {"python": "Python", "bash": "Shell", "sh": "Shell", "zsh": "Shell", "perl": "Perl", "ruby": "Ruby",
-            "node": "JavaScript", "lua": "Lua", "php": "PHP", "Rscript": "R"}
-VENDORED_DIRS = {"node_modules", "bower_components", "jspm_packages", "vendor", "vendors", "third_party",
-                 "thirdparty", "third-party", "site-packages", "dist-packages", ".venv", "venv", "Pods",
-                 "Carthage", ".bundle"}
-GENERATED_DIRS = {"build", "dist", "target", "__pycache__", ".pytest_cache", ".mypy_cache", ".tox", ".nox",
-                  ".eggs", ".gradle", ".next", ".nuxt", "htmlcov", ".cache", "_build", "cmake-build-debug",
-                  "cmake-build-release", "bazel-out", "bazel-bin"}
+SHEBANGS = {
+    "python": "Python",
+    "bash": "Shell",
+    "sh": "Shell",
+    "zsh": "Shell",
+    "perl": "Perl",
+    "ruby": "Ruby",
+    "node": "JavaScript",
+    "lua": "Lua",
+    "php": "PHP",
+    "Rscript": "R",
+}
+VENDORED_DIRS = {
+    "node_modules",
+    "bower_components",
+    "jspm_packages",
+    "vendor",
+    "vendors",
+    "third_party",
+    "thirdparty",
+    "third-party",
+    "site-packages",
+    "dist-packages",
+    ".venv",
+    "venv",
+    "Pods",
+    "Carthage",
+    ".bundle",
+}
+GENERATED_DIRS = {
+    "build",
+    "dist",
+    "target",
+    "__pycache__",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".tox",
+    ".nox",
+    ".eggs",
+    ".gradle",
+    ".next",
+    ".nuxt",
+    "htmlcov",
+    ".cache",
+    "_build",
+    "cmake-build-debug",
+    "cmake-build-release",
+    "bazel-out",
+    "bazel-bin",
+}
 VCS_DIRS = {".git", ".hg", ".svn", ".bzr", "CVS"}
-LOCK_FILES = {"package-lock.json", "yarn.lock", "pnpm-lock.yaml", "npm-shrinkwrap.json", "bun.lockb", "Cargo.lock",
-              "poetry.lock", "Pipfile.lock", "pdm.lock", "uv.lock", "composer.lock", "Gemfile.lock", "go.sum",
-              "mix.lock", "pubspec.lock", "Podfile.lock", "packages.lock.json", "flake.lock", "gradle.lockfile"}
+LOCK_FILES = {
+    "package-lock.json",
+    "yarn.lock",
+    "pnpm-lock.yaml",
+    "npm-shrinkwrap.json",
+    "bun.lockb",
+    "Cargo.lock",
+    "poetry.lock",
+    "Pipfile.lock",
+    "pdm.lock",
+    "uv.lock",
+    "composer.lock",
+    "Gemfile.lock",
+    "go.sum",
+    "mix.lock",
+    "pubspec.lock",
+    "Podfile.lock",
+    "packages.lock.json",
+    "flake.lock",
+    "gradle.lockfile",
+}
 MINIFIED_SUFFIXES = (".min.js", ".min.css", ".min.mjs", "-min.js", ".bundle.js")
 EVIDENCE_BYTES = 256 * 1024  # license texts and package files are small; a larger one is read this far
 
@@ -87,10 +207,16 @@ def read(url: str, params, root: str | None = None) -> Iterator[dict | Rejection
     if url.endswith(ARCHIVE_SUFFIXES) and storage.input_problem(url, root) is None:
         yield from read_archive(url, params)
         return
-    relative = posixpath.basename(url) if url == root else url[len(root) + 1:]
+    relative = posixpath.basename(url) if url == root else url[len(root) + 1 :]
     repository = posixpath.basename(posixpath.dirname(url) if url == root else root)
-    base = {"id": doc_id("code", url), "source": "code", "path": url, "text": "", "repository": repository,
-            "relative_path": relative}
+    base = {
+        "id": doc_id("code", url),
+        "source": "code",
+        "path": url,
+        "text": "",
+        "repository": repository,
+        "relative_path": relative,
+    }
     early = storage.input_problem(url, root) or check_path(relative, params)
     if early is not None:
         yield Rejection({**base, "programming_language": EXTENSIONS.get(extension(relative))}, *early)
@@ -115,8 +241,12 @@ def tree_evidence(root: str, parents: bool = False) -> dict[str, tuple[str, str]
     tree without evidence at its root takes the nearest evidence above it (parent_evidence)."""
     found = {}
     for url in storage.list_files(root):
-        relative = url[len(root) + 1:]
-        if licenses.is_evidence(relative) and folder_problem(relative) is None and storage.input_problem(url, root) is None:
+        relative = url[len(root) + 1 :]
+        if (
+            licenses.is_evidence(relative)
+            and folder_problem(relative) is None
+            and storage.input_problem(url, root) is None
+        ):
             try:
                 with fsspec.open(url, "rb") as f:
                     found[relative] = f.read(EVIDENCE_BYTES).decode("utf-8", "replace")
@@ -242,11 +372,22 @@ def read_archive(url: str, params) -> Iterator[dict | Rejection]:
             for member, size, end_offset, read_member in members:
                 overrun = spent.charge(end_offset)
                 if overrun is not None:  # checked before the member is read or skipped: a bomb costs nothing more
-                    yield reject_file("code", url, "archive_budget", f"{storage.printable(url)} at member "
-                                      f"{storage.printable(member)!r}: {overrun}", repository=repository)
+                    yield reject_file(
+                        "code",
+                        url,
+                        "archive_budget",
+                        f"{storage.printable(url)} at member {storage.printable(member)!r}: {overrun}",
+                        repository=repository,
+                    )
                     return
-                base = {"id": doc_id("code", f"{url}!{member}"), "source": "code", "path": url, "text": "",
-                        "repository": repository, "relative_path": member}
+                base = {
+                    "id": doc_id("code", f"{url}!{member}"),
+                    "source": "code",
+                    "path": url,
+                    "text": "",
+                    "repository": repository,
+                    "relative_path": member,
+                }
                 early = check_path(member, params)
                 if early is None and size > params.max_file_bytes:
                     early = ("too_large", f"{size} bytes > max_file_bytes {params.max_file_bytes}")
@@ -255,7 +396,13 @@ def read_archive(url: str, params) -> Iterator[dict | Rejection]:
         yield reject_file("code", url, "unreadable_file", f"{storage.printable(url)}: {error}", repository=repository)
     except (*DAMAGED_ARCHIVE, ValueError) as error:
         after = f" after member {member!r}" if member else ""
-        yield reject_file("code", url, "unreadable_archive", f"{storage.printable(url)}{after}: {type(error).__name__}: {error}", repository=repository)
+        yield reject_file(
+            "code",
+            url,
+            "unreadable_archive",
+            f"{storage.printable(url)}{after}: {type(error).__name__}: {error}",
+            repository=repository,
+        )
 
 
 def archive_evidence(url: str, params) -> dict[str, tuple[str, str]]:
@@ -291,7 +438,12 @@ def tar_members(f):
     with tarfile.open(fileobj=f, mode="r|*") as tar:
         for info in tar:
             if info.isfile():
-                yield info.name, info.size, info.offset_data + info.size, lambda n, info=info: tar.extractfile(info).read(n)
+                yield (
+                    info.name,
+                    info.size,
+                    info.offset_data + info.size,
+                    lambda n, info=info: tar.extractfile(info).read(n),
+                )
 
 
 def zip_members(f):

@@ -13,6 +13,7 @@ A date is plausible from 1995-01-01 (htmldate's floor: older web dates are mostl
 up to the crawl date (WARC-Date), or today for a page without one. The result is an
 ISO 8601 calendar date (YYYY-MM-DD); null when the page states none: no guessing from text.
 """
+
 from __future__ import annotations
 
 import re
@@ -34,8 +35,10 @@ PUBDATE = re.compile(r"\spubdate\b", re.IGNORECASE)  # HTML5's (withdrawn) boole
 URL_DATE = re.compile(r"\D((?:19|20)\d\d)[/_-](\d{1,2})[/_-](\d{1,2})(?:\D|$)")
 NUMERIC = re.compile(r"\s*(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)|\s*(\d{4})(\d\d)(\d\d)(?:\D|$)")
 MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
-WORDY = re.compile(r"(?:(\d{1,2})\.?\s+([a-z]{3})[a-z]*\.?,?\s+(\d{4}))|(?:([a-z]{3})[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4}))",
-                   re.IGNORECASE)
+WORDY = re.compile(
+    r"(?:(\d{1,2})\.?\s+([a-z]{3})[a-z]*\.?,?\s+(\d{4}))|(?:([a-z]{3})[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4}))",
+    re.IGNORECASE,
+)
 
 
 def publication_date(html: str, url: str | None = None, crawl_date: str | None = None) -> str | None:
@@ -65,7 +68,7 @@ def candidates(html: str, url: str | None):
         if json:  # JSON-LD: "datePublished": "2019-03-21T10:00:00Z"
             yield json.group(1)
         elif ITEMPROP_BEFORE.search(html, max(0, match.start() - 20), match.start()):  # microdata: the tag around it
-            attrs = attributes(html[html.rfind("<", 0, match.start()):html.find(">", match.end())])
+            attrs = attributes(html[html.rfind("<", 0, match.start()) : html.find(">", match.end())])
             yield attrs.get("content") or attrs.get("datetime") or ""
     for tag in TIME.findall(html):
         attrs = attributes(tag)

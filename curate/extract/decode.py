@@ -1,5 +1,6 @@
 """Bytes to text: the declared charsets first, detection as the fallback, and a
 clear verdict for binary data."""
+
 from __future__ import annotations
 
 import codecs
@@ -14,38 +15,70 @@ DETECTION_SAMPLE = 200_000
 # Legacy CJK labels likewise name the Microsoft / GB supersets pages are really written in:
 # a gb2312 page with one character outside GB 2312 fails to decode as gb2312 and would
 # otherwise fall through to detection.
-WHATWG_SUPERSETS = {"iso8859-1": "cp1252", "ascii": "cp1252", "iso8859-9": "cp1254", "iso8859-11": "cp874",
-                    "gb2312": "gb18030", "gbk": "gb18030", "euc_kr": "cp949", "shift_jis": "cp932", "big5": "big5hkscs"}
+WHATWG_SUPERSETS = {
+    "iso8859-1": "cp1252",
+    "ascii": "cp1252",
+    "iso8859-9": "cp1254",
+    "iso8859-11": "cp874",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "euc_kr": "cp949",
+    "shift_jis": "cp932",
+    "big5": "big5hkscs",
+}
 # WHATWG labels Python's codec registry does not know
-LABEL_ALIASES = {"x-sjis": "cp932", "windows-31j": "cp932", "x-gbk": "gb18030", "x-euc-jp": "euc_jp", "x-mac-roman": "mac_roman"}
+LABEL_ALIASES = {
+    "x-sjis": "cp932",
+    "windows-31j": "cp932",
+    "x-gbk": "gb18030",
+    "x-euc-jp": "euc_jp",
+    "x-mac-roman": "mac_roman",
+}
 # PEP 263: a coding cookie in the first two lines of a Python file.
 CODING_COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 NON_ASCII = re.compile(r"[^\x00-\x7f]")
 # Single-byte Latin code pages detection confuses: charset-normalizer gives a French text the same
 # scores in cp1250, cp1252 and cp1257 ("D'APRČS", "ŕ toi", "naļve faēade") and may rank either first.
-SINGLE_BYTE_LATIN = ("cp1252", "cp1250", "cp1257", "cp1254", "cp1258", "iso8859-1", "iso8859-2", "iso8859-3",
-                     "iso8859-4", "iso8859-9", "iso8859-10", "iso8859-13", "iso8859-14", "iso8859-15", "iso8859-16")
+SINGLE_BYTE_LATIN = (
+    "cp1252",
+    "cp1250",
+    "cp1257",
+    "cp1254",
+    "cp1258",
+    "iso8859-1",
+    "iso8859-2",
+    "iso8859-3",
+    "iso8859-4",
+    "iso8859-9",
+    "iso8859-10",
+    "iso8859-13",
+    "iso8859-14",
+    "iso8859-15",
+    "iso8859-16",
+)
 # The non-ASCII letters of the languages written in those code pages. A right decoding gives letters one
 # language's alphabet holds; a wrong one mixes alphabets (French in cp1250: è -> č, à -> ŕ, ç stays) or puts
 # symbols inside words (Polish in cp1252: ł -> ³, ż -> ¿).
-ALPHABETS = ("àâæçéèêëîïôœùûüÿ",  # French
-             "àèéìíîòóù",  # Italian
-             "äöüß",  # German
-             "áéíñóúü",  # Spanish
-             "áâãàçéêíóôõú",  # Portuguese
-             "àçèéíïòóúü",  # Catalan
-             "áéèëíïóöúü",  # Dutch
-             "åäöéæøüðþáíóúý",  # Nordic languages
-             "ąćęłńóśźż",  # Polish
-             "áčďéěíňóřšťúůýž",  # Czech
-             "áäčďéíĺľňóôŕšťúýž",  # Slovak
-             "áéíóöőúüű",  # Hungarian
-             "čćđšž",  # Croatian, Slovene, Bosnian
-             "ăâîșțşţ",  # Romanian
-             "ąčęėįšųūž",  # Lithuanian
-             "āčēģīķļņšūž",  # Latvian
-             "äõöüšž",  # Estonian
-             "çğıöşüâî")  # Turkish
+ALPHABETS = (
+    "àâæçéèêëîïôœùûüÿ",  # French
+    "àèéìíîòóù",  # Italian
+    "äöüß",  # German
+    "áéíñóúü",  # Spanish
+    "áâãàçéêíóôõú",  # Portuguese
+    "àçèéíïòóúü",  # Catalan
+    "áéèëíïóöúü",  # Dutch
+    "åäöéæøüðþáíóúý",  # Nordic languages
+    "ąćęłńóśźż",  # Polish
+    "áčďéěíňóřšťúůýž",  # Czech
+    "áäčďéíĺľňóôŕšťúýž",  # Slovak
+    "áéíóöőúüű",  # Hungarian
+    "čćđšž",  # Croatian, Slovene, Bosnian
+    "ăâîșțşţ",  # Romanian
+    "ąčęėįšųūž",  # Lithuanian
+    "āčēģīķļņšūž",  # Latvian
+    "äõöüšž",  # Estonian
+    "çğıöşüâî",
+)  # Turkish
 SYMBOL_IN_WORD = re.compile(r"(?<=[A-Za-z])[^\x00-\x7f](?=[A-Za-z])")
 
 
@@ -98,7 +131,7 @@ def decode_bytes(data: bytes, *declared: str | None, replace: bool = True) -> tu
     if looks_binary(data):
         return None, "binary data (NUL bytes)"
     if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8):]
+        data = data[len(codecs.BOM_UTF8) :]
     elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         declared = ("utf-16",)
     for charset in ("utf-8", *map(normalise_charset, declared)):
@@ -132,7 +165,11 @@ def detect(data: bytes) -> str | None:
         return best
     sample = data[:DETECTION_SAMPLE]
     candidates = dict.fromkeys(("cp1252", *(codecs.lookup(m.encoding).name for m in results if m.encoding)))
-    scored = [(alphabet_fit(sample.decode(c, errors="replace")), -i, c) for i, c in enumerate(candidates) if c in SINGLE_BYTE_LATIN]
+    scored = [
+        (alphabet_fit(sample.decode(c, errors="replace")), -i, c)
+        for i, c in enumerate(candidates)
+        if c in SINGLE_BYTE_LATIN
+    ]
     return max(scored)[2]  # ties: cp1252 first (the commonest legacy charset of Western text), then detection's order
 
 

@@ -15,6 +15,7 @@ Every engine returns (text, None) or (None, why there is no text), so a rejectio
 "no main content found" apart from "parse error" or "text already seen in this file".
 See docs/extraction.md for measured quality and speed of each.
 """
+
 from __future__ import annotations
 
 from copy import deepcopy
@@ -47,6 +48,7 @@ class EngineOptions:
 class FileMemory:
     """trafilatura's `deduplicate` memory, scoped to one input file (trafilatura 2.x takes an
     LRUCache as `deduplicate`): a file's output does not depend on what a worker read before."""
+
     seen = LRUCache(maxsize=DEDUP_MEMORY)
 
 
@@ -84,11 +86,19 @@ def trafilatura_main_text(html: str, options: EngineOptions) -> tuple[str | None
     return (text, None) if text else (None, "no main content found")
 
 
-def trafilatura_text(tree, options: EngineOptions, fast: bool = False, deduplicate=False, precision: bool = True) -> str | None:
-    text = trafilatura.extract(tree, fast=fast, favor_precision=options.favor_precision and precision,
-                               include_tables=options.include_tables, include_comments=options.include_comments,
-                               deduplicate=deduplicate, output_format="markdown" if options.markdown else "txt",
-                               include_formatting=options.markdown)
+def trafilatura_text(
+    tree, options: EngineOptions, fast: bool = False, deduplicate=False, precision: bool = True
+) -> str | None:
+    text = trafilatura.extract(
+        tree,
+        fast=fast,
+        favor_precision=options.favor_precision and precision,
+        include_tables=options.include_tables,
+        include_comments=options.include_comments,
+        deduplicate=deduplicate,
+        output_format="markdown" if options.markdown else "txt",
+        include_formatting=options.markdown,
+    )
     # trafilatura 2.x writes a paragraph holding only (non-breaking) spaces as a line of spaces: no text, and
     # Gopher's repetition rules would count each one as a repeated line
     return "\n".join(line for line in text.split("\n") if not line.isspace()) if text else text
@@ -98,7 +108,16 @@ def resiliparse_text(html: str, options: EngineOptions) -> tuple[str | None, str
     tree = HTMLTree.parse(html)
     if tree.body is None:
         return None, "parse error: no <body>"
-    text = extract_plain_text(tree, main_content=True, preserve_formatting=True, list_bullets=True, alt_texts=False,
-                              links=False, form_fields=False, noscript=False, comments=options.include_comments,
-                              skip_elements=None if options.include_tables else ["table"]).strip()
+    text = extract_plain_text(
+        tree,
+        main_content=True,
+        preserve_formatting=True,
+        list_bullets=True,
+        alt_texts=False,
+        links=False,
+        form_fields=False,
+        noscript=False,
+        comments=options.include_comments,
+        skip_elements=None if options.include_tables else ["table"],
+    ).strip()
     return (text, None) if text else (None, "no main content found")

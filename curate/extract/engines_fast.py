@@ -26,6 +26,7 @@ Thresholds are the ones readability and trafilatura use (25-character paragraphs
 0.5, a fifth of the top score) or "most" (half); none was fitted to a test set. Where it
 loses: docs/extraction.md.
 """
+
 from __future__ import annotations
 
 import re
@@ -34,15 +35,80 @@ from dataclasses import dataclass, field
 from selectolax.lexbor import LexborHTMLParser
 
 # never main text, dropped with everything inside (trafilatura's MANUALLY_CLEANED, in short)
-NEVER_CONTENT = {"script", "style", "noscript", "template", "svg", "math", "canvas", "iframe", "frame", "object",
-                 "embed", "applet", "video", "audio", "map", "picture", "figure", "button", "select", "input",
-                 "textarea", "label", "option", "datalist", "dialog", "head", "title", "meta", "link", "time"}
+NEVER_CONTENT = {
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "svg",
+    "math",
+    "canvas",
+    "iframe",
+    "frame",
+    "object",
+    "embed",
+    "applet",
+    "video",
+    "audio",
+    "map",
+    "picture",
+    "figure",
+    "button",
+    "select",
+    "input",
+    "textarea",
+    "label",
+    "option",
+    "datalist",
+    "dialog",
+    "head",
+    "title",
+    "meta",
+    "link",
+    "time",
+}
 # page parts other than the main text, unless they hold most of its prose (a site that puts its
 # article in an <aside>, ASP.NET pages wrapped in one <form>): dropped as boilerplate class names are
 BOILERPLATE_TAGS = {"nav", "aside", "footer", "menu", "form"}
-BLOCKS = {"p", "pre", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "li", "dt", "dd", "td", "th", "caption",
-          "address", "div", "section", "article", "main", "header", "ul", "ol", "dl", "table", "tr", "tbody",
-          "thead", "tfoot", "form", "fieldset", "center", "body", "html", "details", "summary", "hr"}
+BLOCKS = {
+    "p",
+    "pre",
+    "blockquote",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "li",
+    "dt",
+    "dd",
+    "td",
+    "th",
+    "caption",
+    "address",
+    "div",
+    "section",
+    "article",
+    "main",
+    "header",
+    "ul",
+    "ol",
+    "dl",
+    "table",
+    "tr",
+    "tbody",
+    "thead",
+    "tfoot",
+    "form",
+    "fieldset",
+    "center",
+    "body",
+    "html",
+    "details",
+    "summary",
+    "hr",
+}
 ARTICLE_TAGS = {"article", "main"}
 # words in a class / id / role that name a part of a page other than its main text
 BOILERPLATE = re.compile(
@@ -50,7 +116,9 @@ BOILERPLATE = re.compile(
     r"related|recommended|popular|trending|comments?|disqus|respond|advert\w*|sponsor\w*|promo|banner|cookies?|"
     r"consent|newsletter|subscribe|subscription|signup|login|popup|modal|pagination|pager|tags|tagcloud|"
     r"byline|author|authors|bio|toolbar|skip|masthead|copyright|legal|disclaimer|keywords|topics|taglist|"
-    r"dateline|timestamp|meta|caption|credits?|links|bottom)(?:$|[\s_-])", re.IGNORECASE)
+    r"dateline|timestamp|meta|caption|credits?|links|bottom)(?:$|[\s_-])",
+    re.IGNORECASE,
+)
 COMMENTS = re.compile(r"(?:^|[\s_-])(?:comments?|disqus|respond)(?:$|[\s_-])", re.IGNORECASE)
 BOILERPLATE_ROLES = {"navigation", "banner", "contentinfo", "complementary", "menu", "menubar", "search", "dialog"}
 ARTICLE_MARKERS = {"articlebody", "text", "articletext"}  # itemprop values of schema.org article text
@@ -58,8 +126,27 @@ INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))  # s
 PROSE_CHARS = 25  # readability: shorter paragraphs do not score
 LINK_DENSITY = 0.5  # trafilatura and readability: more than half the characters in links is navigation
 # readability's first score of a container by its tag: a <div> is likelier to hold an article than a list
-TAG_SCORES = {"div": 5, "pre": 3, "td": 3, "blockquote": 3, "address": -3, "ol": -3, "ul": -3, "dl": -3, "dd": -3,
-              "dt": -3, "li": -3, "form": -3, "h1": -5, "h2": -5, "h3": -5, "h4": -5, "h5": -5, "h6": -5, "th": -5}
+TAG_SCORES = {
+    "div": 5,
+    "pre": 3,
+    "td": 3,
+    "blockquote": 3,
+    "address": -3,
+    "ol": -3,
+    "ul": -3,
+    "dl": -3,
+    "dd": -3,
+    "dt": -3,
+    "li": -3,
+    "form": -3,
+    "h1": -5,
+    "h2": -5,
+    "h3": -5,
+    "h4": -5,
+    "h5": -5,
+    "h6": -5,
+    "th": -5,
+}
 SIBLING_SHARE = 0.2  # readability: siblings of the top container scoring a fifth as much belong to it
 SIBLING_MIN_SCORE = 10  # ... and at least 10 (readability's floor): a lone short paragraph is not a part
 HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
@@ -119,7 +206,11 @@ class Walker:
                 continue
             names = " ".join(filter(None, (attributes.get("class"), attributes.get("id"))))
             marks = boilerplate
-            if tag in BOILERPLATE_TAGS or self.is_boilerplate(names, attributes.get("role")) and tag not in ("body", "html"):
+            if (
+                tag in BOILERPLATE_TAGS
+                or self.is_boilerplate(names, attributes.get("role"))
+                and tag not in ("body", "html")
+            ):
                 marks = boilerplate + (child.mem_id,)
             if tag in BLOCKS:
                 element_id = child.mem_id
@@ -154,7 +245,9 @@ class Walker:
             block.link_chars += chars
 
 
-def fast_main_text(html: str, include_tables: bool = True, include_comments: bool = False) -> tuple[str | None, str | None]:
+def fast_main_text(
+    html: str, include_tables: bool = True, include_comments: bool = False
+) -> tuple[str | None, str | None]:
     body = LexborHTMLParser(html).body
     if body is None:
         return None, "parse error: no <body>"
@@ -180,7 +273,10 @@ def main_blocks(blocks: list[Block], walker: Walker) -> list[Block]:
     region = main_region(prose, walker, total)
     if region is None:  # the prose is spread over the page: keep all of it
         return without_link_lists(blocks, walker.tags)
-    return without_link_lists([b for b in blocks if region.intersection(b.ancestors) or walker.comment_ids.intersection(b.ancestors)], walker.tags)
+    return without_link_lists(
+        [b for b in blocks if region.intersection(b.ancestors) or walker.comment_ids.intersection(b.ancestors)],
+        walker.tags,
+    )
 
 
 def without_link_lists(blocks: list[Block], tags: dict[int, str]) -> list[Block]:
@@ -189,6 +285,7 @@ def without_link_lists(blocks: list[Block], tags: dict[int, str]) -> list[Block]
     the "Related articles" over a list of links, the "Tags:" before the tags; and headings that
     end the text (as trafilatura drops them). A short closing line that is not a heading (a
     signature) stays, and so do list items and table cells."""
+
     def linky(i: int) -> bool:
         block = blocks[i]
         if block.link_density <= LINK_DENSITY:
@@ -204,7 +301,11 @@ def without_link_lists(blocks: list[Block], tags: dict[int, str]) -> list[Block]
         elif block.is_prose:
             kept.append(block)
             prose_follows, at_end = True, False
-        elif prose_follows or tags.get(block.ancestors[-1]) in ITEMS or (at_end and tags.get(block.ancestors[-1]) not in HEADINGS):  # a short title or line, kept when prose comes after it
+        elif (
+            prose_follows
+            or tags.get(block.ancestors[-1]) in ITEMS
+            or (at_end and tags.get(block.ancestors[-1]) not in HEADINGS)
+        ):  # a short title or line, kept when prose comes after it
             kept.append(block)
     return kept[::-1]
 
@@ -247,7 +348,11 @@ def main_region(prose: list[Block], walker: Walker, total: int) -> set[int] | No
             return {article}
     top = climb(max(scores, key=scores.get), scores, parent_of)
     parent = parent_of.get(top)
-    region = {top} | {e for e, s in scores.items() if e != top and parent_of.get(e) == parent and s >= max(SIBLING_MIN_SCORE, SIBLING_SHARE * scores[top])}
+    region = {top} | {
+        e
+        for e, s in scores.items()
+        if e != top and parent_of.get(e) == parent and s >= max(SIBLING_MIN_SCORE, SIBLING_SHARE * scores[top])
+    }
     if sum(chars.get(e, 0) for e in region) < KEEP_IF_PROSE_SHARE * total:
         return None
     return region

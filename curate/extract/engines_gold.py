@@ -5,6 +5,7 @@ must not). Text and snippets are whitespace-normalised, then matched as substrin
 found `with` is a true positive, a missing one a false negative, a found `without` a false
 positive. No text at all counts every `with` as missed and every `without` as avoided.
 """
+
 from __future__ import annotations
 
 import json

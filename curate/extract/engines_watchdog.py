@@ -6,6 +6,7 @@ on a pipe with a deadline; a page that takes longer gets the child killed, whate
 doing, and the next page starts a fresh one. The child is started once per worker and
 lives as long as it: the cost per page is sending the HTML through a pipe.
 """
+
 from __future__ import annotations
 
 import multiprocessing

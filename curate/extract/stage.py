@@ -8,6 +8,7 @@ repository name and the relative path). A reader never raises for bad input: wha
 it cannot read becomes a Rejection naming the file and what is wrong, and the rest
 of the shard goes on.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -42,7 +43,9 @@ class ExtractParams:
     # the label every document gets: web, books, code, or any other name (wiki, news, forum) with `reader`;
     # later stages may judge each label by its own settings (quality's `sources`)
     source: str
-    reader: Literal["web", "books", "code"] | None = None  # how the files are read; default: the source, when one of these
+    reader: Literal["web", "books", "code"] | None = (
+        None  # how the files are read; default: the source, when one of these
+    )
     files_per_shard: int = 32  # small files (HTML pages, books, code) grouped per shard; a WARC is a shard of its own
     # web: trafilatura settings, precision-favouring with tables as in FineWeb (curate/extract/engines.py)
     engine: Literal["trafilatura", "fast", "resiliparse", "auto"] = "trafilatura"
@@ -59,15 +62,20 @@ class ExtractParams:
     # code
     max_file_bytes: int = 1_000_000
     max_line_chars: int = 100_000  # a longer line marks a minified or data file
-    parent_licenses: bool = False  # a local folder without license files takes those of a folder above (curate/extract/code.py)
+    parent_licenses: bool = (
+        False  # a local folder without license files takes those of a folder above (curate/extract/code.py)
+    )
     max_archive_bytes: int = budget.MAX_ARCHIVE_BYTES  # uncompressed bytes walked in one .tar.gz / .zip
     max_archive_members: int = budget.MAX_ARCHIVE_MEMBERS
 
     def __post_init__(self):
         if self.reader is None:
             if self.source not in READERS:
-                raise Invalid("source", f"expected one of 'web', 'books', 'code', or another name with 'reader' set to "
-                                        f"the one of them that reads its files, got {self.source!r}")
+                raise Invalid(
+                    "source",
+                    f"expected one of 'web', 'books', 'code', or another name with 'reader' set to "
+                    f"the one of them that reads its files, got {self.source!r}",
+                )
             self.reader = self.source
         if self.files_per_shard < 1:
             raise ValueError(f"parameter 'files_per_shard' must be at least 1, got {self.files_per_shard}")
@@ -95,7 +103,10 @@ class ExtractStage(Stage):
         record = ctx.work_url(RANGES_FILE)
         starts = storage.read_json(record) if storage.exists(record) else None
         if starts is None or starts["files_per_shard"] != self.params.files_per_shard:
-            starts = {"files_per_shard": self.params.files_per_shard, "starts": [group[0] for group in self.group(files)]}
+            starts = {
+                "files_per_shard": self.params.files_per_shard,
+                "starts": [group[0] for group in self.group(files)],
+            }
             if files:  # no file yet decides no range
                 storage.write_json(record, starts)
         groups: dict[int, list[str]] = {}
@@ -139,8 +150,11 @@ class ExtractStage(Stage):
 
 
 # What each source's reader takes, for the error when an input holds nothing it reads.
-READS = {"web": "WARC/WET/ARC crawls (.warc, .warc.gz, .warc.lz4, .wet, .wet.gz, .arc, .arc.gz, any case) and HTML pages (.html, .htm)",
-         "books": "plain-text books (.txt, .txt.gz, .text)", "code": "any file: source trees and .tar.gz/.tgz/.zip archives"}
+READS = {
+    "web": "WARC/WET/ARC crawls (.warc, .warc.gz, .warc.lz4, .wet, .wet.gz, .arc, .arc.gz, any case) and HTML pages (.html, .htm)",
+    "books": "plain-text books (.txt, .txt.gz, .text)",
+    "code": "any file: source trees and .tar.gz/.tgz/.zip archives",
+}
 
 
 def require_readable(ctx, files: list[str], source: str) -> None:
@@ -153,20 +167,26 @@ def require_readable(ctx, files: list[str], source: str) -> None:
         listed = [f for f in storage.list_files(spec) if not f.endswith("/")]
         skipped = [f for f in listed if f not in taken]
         if skipped and storage._is_file(fs, path, spec):
-            raise ConfigError(f"input '{spec}': not a file extract (source: {source}) reads; it reads {READS[source]}. "
-                              f"Documents (JSONL, Parquet, CSV) go in through a top-level 'reader:' key (README: Bring your own data)")
+            raise ConfigError(
+                f"input '{spec}': not a file extract (source: {source}) reads; it reads {READS[source]}. "
+                f"Documents (JSONL, Parquet, CSV) go in through a top-level 'reader:' key (README: Bring your own data)"
+            )
         others += skipped
     if others and not files:
-        raise ConfigError(f"input {', '.join(inputs)}: no file extract (source: {source}) reads ({len(others)} others, e.g. "
-                          f"{others[0]}); it reads {READS[source]}. Documents (JSONL, Parquet, CSV) go in through a "
-                          f"top-level 'reader:' key (README: Bring your own data)")
+        raise ConfigError(
+            f"input {', '.join(inputs)}: no file extract (source: {source}) reads ({len(others)} others, e.g. "
+            f"{others[0]}); it reads {READS[source]}. Documents (JSONL, Parquet, CSV) go in through a "
+            f"top-level 'reader:' key (README: Bring your own data)"
+        )
     if others:
         ctx.warn(f"extract: skipping {len(others)} file(s) of other kinds, e.g. {', '.join(others[:3])}")
 
 
 def storage_is_archive(url: str) -> bool:
     """Files big enough to be a shard of their own: crawl archives and repository archives."""
-    return url.lower().endswith((".warc", ".warc.gz", ".warc.lz4", ".wet", ".wet.gz", ".arc", ".arc.gz", ".tar.gz", ".tgz", ".zip"))
+    return url.lower().endswith(
+        (".warc", ".warc.gz", ".warc.lz4", ".wet", ".wet.gz", ".arc", ".arc.gz", ".tar.gz", ".tgz", ".zip")
+    )
 
 
 def input_root(url: str, inputs: list[str]) -> str:

@@ -23,6 +23,7 @@ the markup states as `publication_date` (curate.extract.dates).
 A truncated file keeps every record read before the break, plus a rejection
 naming the file and the offset where it broke.
 """
+
 from __future__ import annotations
 
 import html as html_entities
@@ -68,7 +69,12 @@ def read(url: str, params, root: str | None = None) -> Iterator[dict | Rejection
     start_file(params)
     name = url.lower()
     if name.endswith(WAT_SUFFIXES):
-        yield reject_file("web", url, "not_pages", f"{url}: a WAT file holds link and header metadata, no page text; give the WARC or WET file")
+        yield reject_file(
+            "web",
+            url,
+            "not_pages",
+            f"{url}: a WAT file holds link and header metadata, no page text; give the WARC or WET file",
+        )
     elif name.endswith(WARC_SUFFIXES):
         yield from read_warc(url, params)
     else:
@@ -102,7 +108,12 @@ def read_warc(url: str, params) -> Iterator[dict | Rejection]:
                 if record.format != "warc":  # warcio reads any text it cannot parse as a lenient ARC record
                     raise ValueError(f"not a WARC record (read as {record.format!r})")
                 if not isinstance(record.raw_stream, LimitReader):  # no Content-Length: the header itself is cut
-                    yield reject_file("web", url, "truncated_file", f"{url}: the file ends inside the WARC header of the record after offset {offset}")
+                    yield reject_file(
+                        "web",
+                        url,
+                        "truncated_file",
+                        f"{url}: the file ends inside the WARC header of the record after offset {offset}",
+                    )
                     return
                 item = warc_record(record, url, params)
                 offset = records.get_record_offset()  # (reads the record to its end: only after the body)
@@ -116,13 +127,23 @@ def read_warc(url: str, params) -> Iterator[dict | Rejection]:
             if count == 0 and f.tell() == 0:
                 yield reject_file("web", url, "empty_file", f"{url}: no content")
             elif records.truncated and not short_record:
-                yield reject_file("web", url, "truncated_file", f"{url}: gzip stream ends mid-member after the record at offset {offset}")
+                yield reject_file(
+                    "web",
+                    url,
+                    "truncated_file",
+                    f"{url}: gzip stream ends mid-member after the record at offset {offset}",
+                )
     except FileNotFoundError as error:
         yield reject_file("web", url, "unreadable_file", f"{url}: {error}")
     except EOFError as error:  # lz4: the last frame has no end mark
         yield reject_file("web", url, "truncated_file", f"{url}: after the record at offset {offset}: {error}")
     except Exception as error:  # noqa: BLE001 - warcio raises many kinds on corrupt input
-        yield reject_file("web", url, "unreadable_record", f"{url}: after the record at offset {offset}: {type(error).__name__}: {error}")
+        yield reject_file(
+            "web",
+            url,
+            "unreadable_record",
+            f"{url}: after the record at offset {offset}: {type(error).__name__}: {error}",
+        )
 
 
 def open_archive(url: str):
@@ -139,9 +160,15 @@ def warc_record(record, url: str, params) -> dict | Rejection | None:
         return None
     headers = record.rec_headers
     record_id = headers.get_header("WARC-Record-ID")
-    row = {"id": doc_id("web", record_id or f"{url}@{headers.get_header('WARC-Target-URI')}"), "source": "web", "path": url, "text": "",
-           "url": headers.get_header("WARC-Target-URI"), "warc_date": headers.get_header("WARC-Date"),
-           "warc_record_id": record_id}
+    row = {
+        "id": doc_id("web", record_id or f"{url}@{headers.get_header('WARC-Target-URI')}"),
+        "source": "web",
+        "path": url,
+        "text": "",
+        "url": headers.get_header("WARC-Target-URI"),
+        "warc_date": headers.get_header("WARC-Date"),
+        "warc_record_id": record_id,
+    }
     body = record.content_stream().read(params.max_doc_bytes + 1)  # the rest of the record is skipped unread
     over = budget.too_large(len(body), params.max_doc_bytes)
     if over is not None:
@@ -217,7 +244,11 @@ def canonical_url(head: str) -> str | None:
 
 def html_document(row: dict, body: bytes, declared: str | None, params) -> dict | Rejection:
     html = decode_page(row, body, declared)
-    return Rejection(row, "binary_content", f"{row['path']}: {row['charset']}") if html is None else extract_page(row, html, params)
+    return (
+        Rejection(row, "binary_content", f"{row['path']}: {row['charset']}")
+        if html is None
+        else extract_page(row, html, params)
+    )
 
 
 def decode_page(row: dict, body: bytes, declared: str | None) -> str | None:
@@ -228,8 +259,14 @@ def decode_page(row: dict, body: bytes, declared: str | None) -> str | None:
 
 
 def engine_options(params) -> EngineOptions:
-    return EngineOptions(params.engine, params.favor_precision, params.include_tables, params.include_comments,
-                         params.deduplicate, params.markdown)
+    return EngineOptions(
+        params.engine,
+        params.favor_precision,
+        params.include_tables,
+        params.include_comments,
+        params.deduplicate,
+        params.markdown,
+    )
 
 
 def start_file(params) -> None:
@@ -260,7 +297,9 @@ def extract_page(row: dict, html: str, params) -> dict | Rejection:
         text, why = None, f"main text shorter than min_text_chars={params.min_text_chars}"
     if not text:
         too_deep = nesting_error(html)
-        return Rejection(row, "too_deeply_nested" if too_deep else "empty_extraction", too_deep or f"{params.engine}: {why}")
+        return Rejection(
+            row, "too_deeply_nested" if too_deep else "empty_extraction", too_deep or f"{params.engine}: {why}"
+        )
     return {**row, "text": text}
 
 

@@ -6,6 +6,7 @@ works offline right after `pip install`. lid.176.bin, the larger
 and slightly more accurate version FineWeb uses, or any other fastText model with
 `__label__<language>` labels (GlotLID, ...) can be named instead.
 """
+
 from __future__ import annotations
 
 import mmap
@@ -114,10 +115,26 @@ def walk_quantizer(data, pos: int) -> int:
 # Every apostrophe and quote look-alike read as its ASCII form: lid.176 saw few of them in training, and
 # "You don’t like Flint?" scores 0.58 English with U+2019 but 0.997 with "'" (below FineWeb's 0.65);
 # ´ (U+00B4), ʼ (U+02BC), ＇ (U+FF07) and ` stand in for "'" in text typed on other keyboards.
-ASCII_QUOTES = {"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "\u00b4": "'", "\u02bc": "'",
-                "\uff07": "'", "`": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"'}
+ASCII_QUOTES = {
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201a": "'",
+    "\u201b": "'",
+    "\u2032": "'",
+    "\u00b4": "'",
+    "\u02bc": "'",
+    "\uff07": "'",
+    "`": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u201e": '"',
+    "\u201f": '"',
+    "\u2033": '"',
+}
 # a list line's number or bullet: "10. ", "(a) ", "iv) ", "• ", "- " carry no language and pull short lines off it
-LIST_MARK = re.compile(r"(?m)^[ \t]*(?:[-*\u2022\u00b7\u25aa\u25e6\u2023\u2013\u2014\u25ba]+|\(?(?:\d{1,3}|[a-zA-Z]|[ivxlcIVXLC]{1,6})[.)])[ \t]+")
+LIST_MARK = re.compile(
+    r"(?m)^[ \t]*(?:[-*\u2022\u00b7\u25aa\u25e6\u2023\u2013\u2014\u25ba]+|\(?(?:\d{1,3}|[a-zA-Z]|[ivxlcIVXLC]{1,6})[.)])[ \t]+"
+)
 
 
 def as_fasttext_line(text: str) -> str:
@@ -136,13 +153,13 @@ class LanguageIdentifier:
 
     def __init__(self, path: str):
         self.model = load_model(path)
-        self.languages = frozenset(label[len(LABEL_PREFIX):] for label in self.model.get_labels())
+        self.languages = frozenset(label[len(LABEL_PREFIX) :] for label in self.model.get_labels())
 
     def predict(self, texts: list[str]) -> tuple[list[str], np.ndarray]:
         # fastText predicts one line at a time: the whole text goes in as one line, as in
         # FineWeb, and the batch goes to fastText's C++ loop in a single call.
         # The model reads as_fasttext_line(text) (ASCII quotes, no list marks); the text keeps its own.
         labels, probs = self.model.predict([as_fasttext_line(t) for t in texts], k=1)
-        languages = [label[0][len(LABEL_PREFIX):] if label else None for label in labels]
+        languages = [label[0][len(LABEL_PREFIX) :] if label else None for label in labels]
         scores = np.array([p[0] if len(p) else 0.0 for p in probs], dtype=np.float64)
         return languages, np.minimum(scores, 1.0)  # fastText's softmax can round a hair above 1

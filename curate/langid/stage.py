@@ -21,6 +21,7 @@ with `language` and `language_score` null (their `programming_language` says wha
 The model is loaded by check(), when the pipeline is read, so a wrong path, a file that is not a
 fastText model or a language the model does not know is a ConfigError before any work.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -85,7 +86,9 @@ class LangIdStage(DocumentStage):
         table = table.append_column("language_score", pa.array(scores, pa.float64(), mask=np.isnan(scores)))
         return Verdict(table, reasons.tolist(), details.tolist())
 
-    def judge(self, languages: np.ndarray, scores: np.ndarray, blank: np.ndarray, letterless: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def judge(
+        self, languages: np.ndarray, scores: np.ndarray, blank: np.ndarray, letterless: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """A reason and a detail per row (None for rows kept), decided for the whole batch at once."""
         predicted = ~np.isnan(scores)
         minimum = np.full(len(scores), self.params.threshold)

@@ -25,6 +25,7 @@ Where it fails: a license file holding two licenses' texts is identified as the 
 MIT LICENSE) loses to the files; a license stated only in a README or in a file's prose header
 (without an SPDX line) is not found.
 """
+
 from __future__ import annotations
 
 import configparser
@@ -57,6 +58,7 @@ def is_evidence(relative: str) -> bool:
 @functools.cache
 def licensing():
     from license_expression import get_spdx_licensing  # the SPDX list, loaded once per process
+
     return get_spdx_licensing()
 
 
@@ -82,6 +84,7 @@ def identify(text: str) -> str | None:
     key = " ".join(COPYRIGHT_LINE.sub("", text).split())
     if key not in _identified:
         import askalono  # loaded only where code is extracted
+
         if len(_identified) >= 4096:
             _identified.clear()
         match = askalono.identify(text)

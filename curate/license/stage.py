@@ -21,6 +21,7 @@ unknown terms. Where it fails: the list is of licenses, not of uses: a permissiv
 an advertising clause (BSD-4-Clause) is left out, and a CC-BY text license is not in it although
 it is permissive for prose; add what your use allows.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -36,9 +37,34 @@ from curate.license.detect import UNKNOWN, licensing, spdx_expression
 # The permissive licenses of The Stack's filter (its license list, "permissive" category), as SPDX ids,
 # with the Python licenses that askalono reports for the Python standard library.
 PERMISSIVE = [
-    "MIT", "MIT-0", "Apache-2.0", "BSD-2-Clause", "BSD-3-Clause", "BSD-3-Clause-Clear", "0BSD", "ISC", "Unlicense",
-    "CC0-1.0", "Zlib", "BSL-1.0", "Python-2.0", "Python-2.0.1", "PSF-2.0", "X11", "NCSA", "UPL-1.0", "PostgreSQL",
-    "WTFPL", "AFL-3.0", "Artistic-2.0", "MS-PL", "ECL-2.0", "ZPL-2.1", "OpenSSL", "curl", "BlueOak-1.0.0",
+    "MIT",
+    "MIT-0",
+    "Apache-2.0",
+    "BSD-2-Clause",
+    "BSD-3-Clause",
+    "BSD-3-Clause-Clear",
+    "0BSD",
+    "ISC",
+    "Unlicense",
+    "CC0-1.0",
+    "Zlib",
+    "BSL-1.0",
+    "Python-2.0",
+    "Python-2.0.1",
+    "PSF-2.0",
+    "X11",
+    "NCSA",
+    "UPL-1.0",
+    "PostgreSQL",
+    "WTFPL",
+    "AFL-3.0",
+    "Artistic-2.0",
+    "MS-PL",
+    "ECL-2.0",
+    "ZPL-2.1",
+    "OpenSSL",
+    "curl",
+    "BlueOak-1.0.0",
 ]
 
 
@@ -50,8 +76,10 @@ class LicenseParams:
     def __post_init__(self):
         bad = [name for name in self.licenses if spdx_expression(name) is None or " " in spdx_expression(name)]
         if bad:
-            raise ValueError(f"parameter 'licenses': not SPDX license ids: {', '.join(map(repr, bad))} "
-                             f"(e.g. MIT, Apache-2.0, BSD-3-Clause; https://spdx.org/licenses/)")
+            raise ValueError(
+                f"parameter 'licenses': not SPDX license ids: {', '.join(map(repr, bad))} "
+                f"(e.g. MIT, Apache-2.0, BSD-3-Clause; https://spdx.org/licenses/)"
+            )
 
 
 def allowed(expression: str, keep: frozenset[str]) -> bool:
@@ -94,7 +122,11 @@ class LicenseStage(DocumentStage):
             if license == UNKNOWN:
                 if self.params.unknown == "reject":
                     reasons[i] = "license.unknown"
-                    details[i] = f"license files not identified{where}" if sources[i] else "no license file, package license or SPDX header"
+                    details[i] = (
+                        f"license files not identified{where}"
+                        if sources[i]
+                        else "no license file, package license or SPDX header"
+                    )
             elif not self.verdicts.setdefault(license, allowed(license, self.keep)):
                 reasons[i], details[i] = "license.not_allowed", f"{license}{where}"
         return Verdict(table, reasons, details, counters=counters)

@@ -19,6 +19,7 @@ Where it fails: ftfy only repairs mojibake it can prove (a UTF-8 text decoded as
 Windows-125x); text decoded with a wrong CJK code page, or with characters lost as '?', stays as
 it is, and the screen does not send MacRoman or cp437 mojibake in otherwise Latin text to ftfy.
 """
+
 from __future__ import annotations
 
 import re
@@ -77,7 +78,9 @@ class NormalizeStage(DocumentStage):
         counts = np.zeros((table.num_rows, len(self.columns)), np.int32)
         edited = texts.to_pylist()
         screen = MAY_CHANGE + (CURLY if p.uncurl_quotes else "")
-        for i in np.flatnonzero(pc.fill_null(pc.match_substring_regex(texts, screen), False).to_numpy(zero_copy_only=False)):
+        for i in np.flatnonzero(
+            pc.fill_null(pc.match_substring_regex(texts, screen), False).to_numpy(zero_copy_only=False)
+        ):
             text = edited[i]
             if p.fix_encoding:
                 fixed = ftfy.fix_text(text, config=self.ftfy_config)

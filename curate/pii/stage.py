@@ -57,6 +57,7 @@ its valid matches need passes (a domain after " at " with an address-shaped name
 before it, a bracketed or spelled marker, a 2xxx:/3xxx: group), and e-mails are searched only in the
 lines holding "@" or "%40". bench/pii_speed.py times this against earlier versions and compares outputs.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -73,7 +74,14 @@ from curate.core.stage import DocumentStage, Verdict
 from curate.edit_counts import edit_counters, write_edit_counts
 
 EMAIL_REPLACEMENTS = ("email@example.com", "firstname.lastname@example.org")
-IP_REPLACEMENTS = ("22.214.171.124", "126.96.36.199", "188.8.131.52", "184.108.40.206", "220.127.116.11", "18.104.22.168")
+IP_REPLACEMENTS = (
+    "22.214.171.124",
+    "126.96.36.199",
+    "188.8.131.52",
+    "184.108.40.206",
+    "220.127.116.11",
+    "18.104.22.168",
+)
 IPV6_REPLACEMENTS = ("2001:db8::1", "2001:db8::2", "2001:db8::3", "2001:db8::4", "2001:db8::5", "2001:db8::6")
 PHONE_REPLACEMENT = "+1-555-0100"  # a number reserved for fiction
 
@@ -89,8 +97,10 @@ OBFUSCATED = re.compile(rf"(?<![\w.@-])({LOCAL_ATOMIC}){AT}((?:{LABEL}{DOT})+)([
 ADDRESS_SHAPED = re.compile(r"[^\W\d_]\w*(?:[._-][^\W\d_]\w*)+|[^\W\d_]{2,}\d+")  # name.surname, j_doe, jdoe77
 EMAIL_WORDS = re.compile(r"(?i)\b(?:e-?mail|mail|contact|write|reach)\b[\w\s:,]{0,12}$")
 PRONOUNS = frozenset("us me him her them you it one".split())
-FILE_TYPES = frozenset("png jpg jpeg gif svg webp bmp ico tif tiff pdf js css html htm php json xml mp3 mp4 webm zip gz "
-                       "py yaml yml txt md cfg ini toml sh rs go java cpp exe".split())
+FILE_TYPES = frozenset(
+    "png jpg jpeg gif svg webp bmp ico tif tiff pdf js css html htm php json xml mp3 mp4 webm zip gz "
+    "py yaml yml txt md cfg ini toml sh rs go java cpp exe".split()
+)
 
 OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 IP = re.compile(rf"(?<![\w.]){OCTET}(?:\.{OCTET}){{3}}(?!\.?\d|-?\w)")
@@ -101,28 +111,43 @@ GLOBAL_UNICAST = ipaddress.ip_network("2000::/3")
 VERSION_WORDS = re.compile(
     r"(?i)(?:\b(?:version|ver|v|release[ds]?|build|rev|revision|firmware|kernel|linux|update[ds]?|upgrade[ds]?|patch(?:ed|es)?"
     r"|since|policy|standards?|bump(?:ed|s)?|section|sec|chapter|art|article|clause|paragraph|para|annex|appendix|rule|item|no)\b\W*(?:\w+\W+)?"
-    r"|(?:§|[<>~]=|==)\s*)$")  # a word may stand between "version" and the number, not after ">="; a bare < > = is markup or code
+    r"|(?:§|[<>~]=|==)\s*)$"
+)  # a word may stand between "version" and the number, not after ">="; a bare < > = is markup or code
 # a dotted quad of small numbers ("1.2.7.3", "4.3.99.16") is far likelier a version than an address (about 0.5% of
 # public addresses are this small): it is taken only after a word that says it is an address
-IP_WORDS = re.compile(r"(?i)\b(?:ip|ipv4|address|addr|server|host|dns|resolver|nameserver|ping|proxy|gateway|router|connect\w*|client|peer)\b")
+IP_WORDS = re.compile(
+    r"(?i)\b(?:ip|ipv4|address|addr|server|host|dns|resolver|nameserver|ping|proxy|gateway|router|connect\w*|client|peer)\b"
+)
 HEADING = re.compile(r"\s+[^\W\d_]")  # after a dotted number that opens a line: "3.2.1.4 Definitions"
 
-PHONE = re.compile(r"(?<![\w+])(?<!\d[ .-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,4}){1,4}(?![\w-]|[ .-]\d)")
-INTERNATIONAL = re.compile(r"(?<![\w+])(?:\+|\b00)[1-9]\d{0,2}(?:[ .-]?\(0\))?(?:[ .-]?\(?\d{1,8}\)?){1,6}(?![\w-]|[ .-]\d)")
+PHONE = re.compile(
+    r"(?<![\w+])(?<!\d[ .-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,4}){1,4}(?![\w-]|[ .-]\d)"
+)
+INTERNATIONAL = re.compile(
+    r"(?<![\w+])(?:\+|\b00)[1-9]\d{0,2}(?:[ .-]?\(0\))?(?:[ .-]?\(?\d{1,8}\)?){1,6}(?![\w-]|[ .-]\d)"
+)
 NATIONAL = re.compile(r"(?<![\w+])\(?0\d{1,5}\)?(?:[ ./-]?\d{2,8}){0,4}(?![\w-]|[ ./-]\d)")
-PHONE_WORDS = re.compile(r"(?i)(?:\b(?:tel|tele(?:f|ph)on[e]?|phone|ph|fon|fax|mobile?|mobil|cell|call|handy|whatsapp|t[ée]l[ée]phone|tel[ée]fono)\b"
-                         r"|\btél\b|☎|📞)[\w\s.:()/]{0,16}$")
+PHONE_WORDS = re.compile(
+    r"(?i)(?:\b(?:tel|tele(?:f|ph)on[e]?|phone|ph|fon|fax|mobile?|mobil|cell|call|handy|whatsapp|t[ée]l[ée]phone|tel[ée]fono)\b"
+    r"|\btél\b|☎|📞)[\w\s.:()/]{0,16}$"
+)
 DATE = re.compile(r"\d{1,2}[./-]\d{1,2}[./-]\d{2,4}")
 
 # Arrow (RE2) pre-screens: a row that cannot hold a match is not touched in Python. RE2 builds its DFA afresh on
 # every call, and for Unicode classes (\pL, \pZ) that costs more than the scan of a batch, so letters and digits
 # are U (any non-ASCII character but punctuation and spaces counts: a superset). RE2's \s and \d are ASCII where
 # Python's are Unicode: WS spells out Python's whitespace.
-NON_ASCII_ALNUM = r"\xaa\xb2\xb3\xb5\xb9\xba\xbc-\xbe\xc0-\xd6\xd8-\xf6\xf8-\x{1fff}\x{2070}-\x{2fff}\x{3005}-\x{10ffff}"
+NON_ASCII_ALNUM = (
+    r"\xaa\xb2\xb3\xb5\xb9\xba\xbc-\xbe\xc0-\xd6\xd8-\xf6\xf8-\x{1fff}\x{2070}-\x{2fff}\x{3005}-\x{10ffff}"
+)
 U = rf"[0-9A-Za-z{NON_ASCII_ALNUM}]"
 WORD = rf"[0-9A-Za-z_{NON_ASCII_ALNUM}]"
 WS = r"[\t-\r\x1c- \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
-EMAIL_SCREENS = (rf"@\s*{U}[0-9A-Za-z{NON_ASCII_ALNUM}-]*\.", rf"%40{U}", rf"[\[({{<]\s*(?i:at)\s*[\])}}>]|\sAT\s|\sat\s+\S+(?:\.|\s+dot\s+){U}")
+EMAIL_SCREENS = (
+    rf"@\s*{U}[0-9A-Za-z{NON_ASCII_ALNUM}-]*\.",
+    rf"%40{U}",
+    rf"[\[({{<]\s*(?i:at)\s*[\])}}>]|\sAT\s|\sat\s+\S+(?:\.|\s+dot\s+){U}",
+)
 IP_SCREENS = (r"\d\.\d{1,3}\.\d{1,3}\.\d", r":[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]")
 PHONE_SCREENS = (r"\d{2,4}[ ./-]\d{2,4}[ .-]?\d|\+\d|\b00\d|0\d{6}",)
 
@@ -134,15 +159,17 @@ PHONE_SCREENS = (r"\d{2,4}[ ./-]\d{2,4}[ .-]?\d|\+\d|\b00\d|0\d{6}",)
 LETTER, LETTER_ = r"[0-9A-Za-z\x{80}-\x{10ffff}]", r"[0-9A-Za-z_\x{80}-\x{10ffff}]"
 SPELLED_DOT = rf"{WS}*[\[({{<]{WS}*(?i:dot){WS}*[\])}}>]{WS}*|{WS}+(?:DOT|dot){WS}+"
 DOMAIN_START = rf"{LETTER}[0-9A-Za-z_\x{{80}}-\x{{10ffff}}-]*\."  # a first label and a literal dot
-OBFUSCATED_NEEDS = "|".join((
-    # a marker other than " at " between a local part and a label with any dot after it, or a spelled dot between labels
-    rf"[0-9A-Za-z_\x{{80}}-\x{{10ffff}}!#$'*+^`|~-](?:{WS}*[\[({{<]{WS}*(?i:at){WS}*[\])}}>]{WS}*|{WS}+(?:AT|@){WS}+)"
-    rf"{LETTER}[0-9A-Za-z_\x{{80}}-\x{{10ffff}}-]*(?:\.|{SPELLED_DOT})",
-    rf"{LETTER_}(?:{SPELLED_DOT}){LETTER}",
-    rf"(?:[._-]{LETTER}{LETTER_}*|{LETTER}{{2}}[0-9\x{{80}}-\x{{10ffff}}]+){WS}+at{WS}+{DOMAIN_START}",  # an address-shaped local part
-    # an e-mail word before (EMAIL_WORDS allows 12 characters to the local part: unbounded here, a far cheaper DFA)
-    rf"(?i:mail|contact|write|reach)(?:{LETTER_}|{WS}|[:,!#$'*+^`|~.-])*{WS}at{WS}+{DOMAIN_START}",
-))
+OBFUSCATED_NEEDS = "|".join(
+    (
+        # a marker other than " at " between a local part and a label with any dot after it, or a spelled dot between labels
+        rf"[0-9A-Za-z_\x{{80}}-\x{{10ffff}}!#$'*+^`|~-](?:{WS}*[\[({{<]{WS}*(?i:at){WS}*[\])}}>]{WS}*|{WS}+(?:AT|@){WS}+)"
+        rf"{LETTER}[0-9A-Za-z_\x{{80}}-\x{{10ffff}}-]*(?:\.|{SPELLED_DOT})",
+        rf"{LETTER_}(?:{SPELLED_DOT}){LETTER}",
+        rf"(?:[._-]{LETTER}{LETTER_}*|{LETTER}{{2}}[0-9\x{{80}}-\x{{10ffff}}]+){WS}+at{WS}+{DOMAIN_START}",  # an address-shaped local part
+        # an e-mail word before (EMAIL_WORDS allows 12 characters to the local part: unbounded here, a far cheaper DFA)
+        rf"(?i:mail|contact|write|reach)(?:{LETTER_}|{WS}|[:,!#$'*+^`|~.-])*{WS}at{WS}+{DOMAIN_START}",
+    )
+)
 
 
 @dataclass
@@ -162,11 +189,15 @@ def is_obfuscated_email(match: re.Match) -> bool:
     if tld.lower() in FILE_TYPES or local.rsplit(".", 1)[-1].lower() in FILE_TYPES:  # "config.yaml at github.com"
         return False
     at = match.group(0)[len(local) : match.start(2) - match.start()]
-    if at.strip() != "at" or domain.count(".") < len(re.findall(DOT, domain)):  # a bracketed, upper-case or spelled marker
+    if at.strip() != "at" or domain.count(".") < len(
+        re.findall(DOT, domain)
+    ):  # a bracketed, upper-case or spelled marker
         return True
     if ADDRESS_SHAPED.fullmatch(local):
         return True
-    return local.lower() not in PRONOUNS and bool(EMAIL_WORDS.search(match.string, max(0, match.start() - 30), match.start()))
+    return local.lower() not in PRONOUNS and bool(
+        EMAIL_WORDS.search(match.string, max(0, match.start() - 30), match.start())
+    )
 
 
 def is_public_ip(match: re.Match) -> bool:
@@ -207,8 +238,11 @@ def is_international_phone(match: re.Match) -> bool:
 
 def is_national_phone(match: re.Match) -> bool:
     number, start = match.group(0), match.start()
-    return (7 <= digits(number) <= 12 and not DATE.fullmatch(number)
-            and bool(PHONE_WORDS.search(match.string, max(0, start - 24), start)))
+    return (
+        7 <= digits(number) <= 12
+        and not DATE.fullmatch(number)
+        and bool(PHONE_WORDS.search(match.string, max(0, start - 24), start))
+    )
 
 
 @dataclass(frozen=True)
@@ -228,15 +262,30 @@ class Kind:
 
 NATIONAL_NEEDS = r"(?i:tel|t[ée]l|ph|fon|fax|mobil|cell|call|handy|whatsapp)|☎|📞"  # PHONE_WORDS, loosened
 KINDS = {
-    "pii_emails": Kind((Finder(EMAIL, is_email, EMAIL_REPLACEMENTS, ("@", "%40"), one_line=True),
-                        Finder(OBFUSCATED, is_obfuscated_email, EMAIL_REPLACEMENTS, OBFUSCATED_NEEDS)), EMAIL_SCREENS),
+    "pii_emails": Kind(
+        (
+            Finder(EMAIL, is_email, EMAIL_REPLACEMENTS, ("@", "%40"), one_line=True),
+            Finder(OBFUSCATED, is_obfuscated_email, EMAIL_REPLACEMENTS, OBFUSCATED_NEEDS),
+        ),
+        EMAIL_SCREENS,
+    ),
     # a global unicast IPv6 address (2000::/3) opens with a four-digit group 2xxx or 3xxx
-    "pii_ips": Kind((Finder(IP, is_public_ip, IP_REPLACEMENTS, IP_SCREENS[0]),
-                     Finder(IPV6, is_public_ipv6, IPV6_REPLACEMENTS, r"[23][0-9A-Fa-f]{3}:[0-9A-Fa-f]{0,4}:")), IP_SCREENS),
+    "pii_ips": Kind(
+        (
+            Finder(IP, is_public_ip, IP_REPLACEMENTS, IP_SCREENS[0]),
+            Finder(IPV6, is_public_ipv6, IPV6_REPLACEMENTS, r"[23][0-9A-Fa-f]{3}:[0-9A-Fa-f]{0,4}:"),
+        ),
+        IP_SCREENS,
+    ),
     # international first: the grouped pattern would take "+49 30 901820" apart
-    "pii_phones": Kind((Finder(INTERNATIONAL, is_international_phone, (PHONE_REPLACEMENT,), r"\+[1-9]|00[1-9]"),
-                        Finder(NATIONAL, is_national_phone, (PHONE_REPLACEMENT,), rf"(?s)(?:{NATIONAL_NEEDS}).*0\p{{Nd}}"),
-                        Finder(PHONE, is_phone, (PHONE_REPLACEMENT,), r"\p{Nd}\p{Nd}[ .-]\p{Nd}\p{Nd}")), PHONE_SCREENS),
+    "pii_phones": Kind(
+        (
+            Finder(INTERNATIONAL, is_international_phone, (PHONE_REPLACEMENT,), r"\+[1-9]|00[1-9]"),
+            Finder(NATIONAL, is_national_phone, (PHONE_REPLACEMENT,), rf"(?s)(?:{NATIONAL_NEEDS}).*0\p{{Nd}}"),
+            Finder(PHONE, is_phone, (PHONE_REPLACEMENT,), r"\p{Nd}\p{Nd}[ .-]\p{Nd}\p{Nd}"),
+        ),
+        PHONE_SCREENS,
+    ),
 }
 
 

@@ -11,6 +11,7 @@ stands as a word of its own: not inside a longer word ("ass" does not match "cla
 run of whitespace between the words of a phrase. (Splitting entries into words as texts
 are split turned "a$$" into "a", which then matched nearly every English page.)
 """
+
 from __future__ import annotations
 
 import re
@@ -32,13 +33,17 @@ class BadWords:
 
     def count(self, text: str) -> int:
         """Words of the text that are listed words or part of a listed phrase ("a$$" is one word)."""
-        return sum(max(1, sum(t not in SYMBOL_TOKENS for t in split_words(m.group(0)))) for m in self.pattern.finditer(text))
+        return sum(
+            max(1, sum(t not in SYMBOL_TOKENS for t in split_words(m.group(0)))) for m in self.pattern.finditer(text)
+        )
 
 
 def load_bad_words(path: str) -> BadWords:
     """The entries of a word-list file; ConfigError if it cannot be read or lists nothing."""
     lines = read_list_file(path, "bad-word list")
-    entries = frozenset(" ".join(line.lower().split()) for line in lines if line.strip() and not line.lstrip().startswith("#"))
+    entries = frozenset(
+        " ".join(line.lower().split()) for line in lines if line.strip() and not line.lstrip().startswith("#")
+    )
     if not entries:
         raise ConfigError(f"bad-word list '{path}' lists no words")
     return BadWords(entries)

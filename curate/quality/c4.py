@@ -16,6 +16,7 @@ Sentences are counted with a regular expression that follows spaCy's sentencizer
 sentence-final punctuation followed by a word, where a period ends a sentence unless
 it belongs to an abbreviation ("e.g.", "U.S.", "Mr.", "3.5").
 """
+
 from __future__ import annotations
 
 import re
@@ -51,7 +52,9 @@ class C4(HeuristicFilter):
     lorem_ipsum = Signal(drop_lorem_ipsum=True)  # a kept line says "lorem ipsum"
     curly_bracket = Signal(drop_curly_bracket=True)  # a kept line holds a '{'
     removed_lines_fraction = Signal()
-    bad_word_ratio = Signal("bad_words", fraction=True, max_bad_word_ratio=0.0)  # C4 dropped a page with any listed word
+    bad_word_ratio = Signal(
+        "bad_words", fraction=True, max_bad_word_ratio=0.0
+    )  # C4 dropped a page with any listed word
     rule_order = ("lorem_ipsum", "curly_bracket")  # as datatrove, which stops reading the lines at either
     remove_lines: bool = True  # write the page as its kept lines (C4); false: only measure them
     require_terminal_punctuation: bool = True
@@ -82,13 +85,22 @@ class C4(HeuristicFilter):
             self.bad_words = load_bad_words(self.params.bad_words_file)
 
     def measure(self, doc: Doc) -> dict[str, float]:
-        bad = float("nan") if self.bad_words is None else bad_word_ratio(doc.text, len(words_of(doc.tokens)), self.bad_words)
+        bad = (
+            float("nan")
+            if self.bad_words is None
+            else bad_word_ratio(doc.text, len(words_of(doc.tokens)), self.bad_words)
+        )
         lines = doc.lines
         kept, tokens, sentences, lorem, curly = self.kept_lines(lines, doc.line_tokens)
         if self.rewrites_text:
             doc.replace_text("\n".join(kept).strip(), tokens)
-        return {"sentences": sentences, "lorem_ipsum": lorem, "curly_bracket": curly,
-                "removed_lines_fraction": ratio(len(lines) - len(kept), len(lines)), "bad_word_ratio": bad}
+        return {
+            "sentences": sentences,
+            "lorem_ipsum": lorem,
+            "curly_bracket": curly,
+            "removed_lines_fraction": ratio(len(lines) - len(kept), len(lines)),
+            "bad_word_ratio": bad,
+        }
 
     def kept_lines(self, lines: list[str], line_tokens: list[list[str]]) -> tuple[list[str], list[str], int, int, int]:
         """The lines C4 keeps and their tokens, their sentences, and whether one says lorem ipsum / holds

@@ -7,6 +7,7 @@ document's signals can be re-thresholded later without being recomputed. A docum
 the first rule it breaks, in the filter's order, and the reason names the filter and the rule,
 e.g. "gopher_quality.word_count".
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -168,7 +169,9 @@ class HeuristicFilter:
     def rules(self) -> list[Rule]:
         """The rules of the declared signals under these parameters, in the order they are checked."""
         late = len(self.rule_order)
-        ordered = sorted(self.signal_order, key=lambda s: self.rule_order.index(s.name) if s.name in self.rule_order else late)
+        ordered = sorted(
+            self.signal_order, key=lambda s: self.rule_order.index(s.name) if s.name in self.rule_order else late
+        )
         rules = (signal.rule_for(self.params, f"{self.prefix}_{signal.name}") for signal in ordered)
         return [rule for rule in rules if rule is not None]
 
@@ -184,11 +187,21 @@ def _params_class(cls: type) -> type:
             limits[name] = (default, signal.fraction)
     own = vars(cls).get("__annotations__", {})
     hints = typing.get_type_hints(cls, include_extras=True)
-    settings = [(name, hints[name], getattr(cls, name)) for name in own if typing.get_origin(hints[name]) is not ClassVar]
-    fields = [(name, bool if name.startswith("drop_") else (int if type(default) is int else float) | None,
-               dataclasses.field(default=default)) for name, (default, _) in limits.items()]
-    fields += [(name, hint, default if isinstance(default, dataclasses.Field) else dataclasses.field(default=default))
-               for name, hint, default in settings]  # a mutable default comes as field(default_factory=...)
+    settings = [
+        (name, hints[name], getattr(cls, name)) for name in own if typing.get_origin(hints[name]) is not ClassVar
+    ]
+    fields = [
+        (
+            name,
+            bool if name.startswith("drop_") else (int if type(default) is int else float) | None,
+            dataclasses.field(default=default),
+        )
+        for name, (default, _) in limits.items()
+    ]
+    fields += [
+        (name, hint, default if isinstance(default, dataclasses.Field) else dataclasses.field(default=default))
+        for name, hint, default in settings
+    ]  # a mutable default comes as field(default_factory=...)
     for name, _, _ in settings:
         delattr(cls, name)  # as for signals: the value is self.params.<name>
 
@@ -202,11 +215,16 @@ def _params_class(cls: type) -> type:
         cls.check_params(params)
 
     params_cls = dataclasses.make_dataclass(f"{cls.__name__}Params", fields, namespace={"__post_init__": __post_init__})
-    params_cls.__module__, params_cls.__qualname__ = cls.__module__, f"{cls.__qualname__}.Params"  # picklable: C4.Params
+    params_cls.__module__, params_cls.__qualname__ = (
+        cls.__module__,
+        f"{cls.__qualname__}.Params",
+    )  # picklable: C4.Params
     return params_cls
 
 
-def first_failures(filters: list[HeuristicFilter], columns: dict[str, np.ndarray], n: int) -> tuple[list[str | None], list[str | None]]:
+def first_failures(
+    filters: list[HeuristicFilter], columns: dict[str, np.ndarray], n: int
+) -> tuple[list[str | None], list[str | None]]:
     """Per row, 'filter.rule' of the first rule broken (filters and rules in order) or None, and a
     detail naming the value and the limit it broke, e.g. "gopher_word_count 12 < 50"."""
     reasons: list[str | None] = [None] * n
@@ -219,7 +237,9 @@ def first_failures(filters: list[HeuristicFilter], columns: dict[str, np.ndarray
             for i in hit:
                 reasons[i] = f"{heuristic.name}.{rule.name}"
                 below = rule.min is not None and values[i] < rule.min
-                details[i] = f"{rule.column} {values[i]:.4g} {'<' if below else '>'} {rule.min if below else rule.max:g}"
+                details[i] = (
+                    f"{rule.column} {values[i]:.4g} {'<' if below else '>'} {rule.min if below else rule.max:g}"
+                )
             pending[hit] = False
     return reasons, details
 

@@ -5,6 +5,7 @@ trailing spaces count), the share of short lines, and the share of characters in
 lines that repeat an earlier line; then newlines per token. Measured after C4 has
 removed lines when both run, as in the FineWeb pipeline.
 """
+
 from __future__ import annotations
 
 from curate.quality.filters import Doc, HeuristicFilter, Signal, ratio

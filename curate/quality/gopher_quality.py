@@ -21,6 +21,7 @@ standalone "|" or "-" is then no word at all; pipelines/books.yaml uses it for d
 Stop words are matched as written (case-sensitive, like datatrove): "The" at the start of
 every sentence does not count, "the" inside one does.
 """
+
 from __future__ import annotations
 
 import math
@@ -79,7 +80,6 @@ class GopherQuality(HeuristicFilter):
             "alpha_words_ratio": self.alpha_share(text, alpha, len(tokens), n_words),
             "stop_words": math.nan if language_stop_words is None else len(language_stop_words.intersection(tokens)),
         }
-
 
     def alpha_share(self, text: str, alpha_tokens: int, n_tokens: int, n_words: int) -> float:
         """The share of words with a letter, words counted as `alpha_words_of` says."""

@@ -11,6 +11,7 @@ of token lengths. Only the positions whose n-gram occurs more than once reach th
 one per-position Python loop (the greedy scan of datatrove's find_all_duplicate),
 and in ordinary prose those are few.
 """
+
 from __future__ import annotations
 
 from bisect import bisect_left
@@ -50,7 +51,9 @@ class GopherRepetition(HeuristicFilter):
         super().__init__(params)
         self.top_ns = sorted(params.max_top_ngram_char_fraction)
         self.dup_ns = sorted(params.max_dup_ngram_char_fraction)
-        self.names += [f"top_{n}gram_char_fraction" for n in self.top_ns] + [f"dup_{n}gram_char_fraction" for n in self.dup_ns]
+        self.names += [f"top_{n}gram_char_fraction" for n in self.top_ns] + [
+            f"dup_{n}gram_char_fraction" for n in self.dup_ns
+        ]
         self.columns = tuple(f"gopher_{name}" for name in self.names)
 
     def measure(self, doc: Doc) -> dict[str, float]:
@@ -70,8 +73,14 @@ class GopherRepetition(HeuristicFilter):
     def rules(self) -> list[Rule]:
         p = self.params
         rules = super().rules()
-        rules += [Rule(f"top_{n}gram", f"gopher_top_{n}gram_char_fraction", max=p.max_top_ngram_char_fraction[n]) for n in self.top_ns]
-        rules += [Rule(f"dup_{n}gram", f"gopher_dup_{n}gram_char_fraction", max=p.max_dup_ngram_char_fraction[n]) for n in self.dup_ns]
+        rules += [
+            Rule(f"top_{n}gram", f"gopher_top_{n}gram_char_fraction", max=p.max_top_ngram_char_fraction[n])
+            for n in self.top_ns
+        ]
+        rules += [
+            Rule(f"dup_{n}gram", f"gopher_dup_{n}gram_char_fraction", max=p.max_dup_ngram_char_fraction[n])
+            for n in self.dup_ns
+        ]
         return rules
 
 

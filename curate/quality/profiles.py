@@ -28,6 +28,7 @@ than `warn_removed_share` (default 25%) of a source's bytes, the run says so on 
 ends, and `curate report` shows it; the figures are in OUT/reports/<stage>/source_shares.json. On
 web pages the same rules remove 50-70% of the bytes by design, so web sources are not judged.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -83,9 +84,15 @@ def source_shares(counters: dict[str, int]) -> dict[str, dict]:
 
 def source_warnings(shares: dict[str, dict], limit: float) -> list[str]:
     """One line per (non-web source, rule) whose removed share is over the limit, the largest first."""
-    found = [(entry["share"], source, rule, data["bytes"], entry["bytes"])
-             for source, data in shares.items() for rule, entry in data["removed"].items() if entry["share"] > limit]
-    return [f"rule {rule} removed {share:.1%} of source '{source}' ({total / 1e6:.2f} MB -> {(total - removed) / 1e6:.2f} MB "
-            f"by this rule alone), over the {limit:.0%} a web-tuned rule may take from a source that is not web: give "
-            f"the source a profile of its own (sources: {{{source}: books|encyclopedic|code}}) or change that rule"
-            for share, source, rule, total, removed in sorted(found, reverse=True)]
+    found = [
+        (entry["share"], source, rule, data["bytes"], entry["bytes"])
+        for source, data in shares.items()
+        for rule, entry in data["removed"].items()
+        if entry["share"] > limit
+    ]
+    return [
+        f"rule {rule} removed {share:.1%} of source '{source}' ({total / 1e6:.2f} MB -> {(total - removed) / 1e6:.2f} MB "
+        f"by this rule alone), over the {limit:.0%} a web-tuned rule may take from a source that is not web: give "
+        f"the source a profile of its own (sources: {{{source}: books|encyclopedic|code}}) or change that rule"
+        for share, source, rule, total, removed in sorted(found, reverse=True)
+    ]

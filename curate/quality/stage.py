@@ -24,6 +24,7 @@ judges the documents of each `source` label by their own settings (a name, or a 
 like the stage's own). The stage warns when a rule removes more than `warn_removed_share`
 of the bytes of a source that is not web.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -41,7 +42,14 @@ from curate.quality.filters import Doc, HeuristicFilter, first_failures
 from curate.quality.fineweb import FineWeb
 from curate.quality.gopher_quality import GopherQuality
 from curate.quality.gopher_repetition import GopherRepetition
-from curate.quality.profiles import REMOVED_BYTES, REMOVED_LINES, SOURCE_BYTES, profile_settings, source_shares, source_warnings
+from curate.quality.profiles import (
+    REMOVED_BYTES,
+    REMOVED_LINES,
+    SOURCE_BYTES,
+    profile_settings,
+    source_shares,
+    source_warnings,
+)
 
 FILTERS = {f.name: f for f in (GopherRepetition, GopherQuality, C4, FineWeb)}  # in the order they run
 EMPTY = "empty_text"  # no word at all: nothing for any rule to measure
@@ -67,7 +75,9 @@ class QualityParams:
         require_fraction("warn_removed_share", self.warn_removed_share)
         for name, cls in FILTERS.items():
             value = getattr(self, name)
-            if value is None or isinstance(value, (bool, dict)):  # from YAML; once built it holds the filter's Params or False
+            if value is None or isinstance(
+                value, (bool, dict)
+            ):  # from YAML; once built it holds the filter's Params or False
                 value = profile_settings(self.profile, name, value)
                 setattr(self, name, build_params(cls.Params, value, name) if value is not False else False)
         for label, spec in self.sources.items():
@@ -76,7 +86,11 @@ class QualityParams:
             if isinstance(spec, dict):  # from YAML; once built it holds the source's QualityParams
                 if spec.get("sources"):
                     raise ValueError(f"parameter 'sources.{label}' cannot have sources of its own")
-                inherited = {"default_language": self.default_language, "signals_only": self.signals_only, "max_doc_bytes": self.max_doc_bytes}
+                inherited = {
+                    "default_language": self.default_language,
+                    "signals_only": self.signals_only,
+                    "max_doc_bytes": self.max_doc_bytes,
+                }
                 self.sources[label] = build_params(QualityParams, {**inherited, **spec}, f"sources.{label}")
 
 
@@ -85,7 +99,9 @@ class QualityStage(DocumentStage):
 
     def __init__(self, name: str, params: QualityParams):
         super().__init__(name, params)
-        self.filters: list[HeuristicFilter] = [cls(getattr(params, name)) for name, cls in FILTERS.items() if getattr(params, name)]
+        self.filters: list[HeuristicFilter] = [
+            cls(getattr(params, name)) for name, cls in FILTERS.items() if getattr(params, name)
+        ]
         self.columns = [column for f in self.filters for column in f.columns]
         self.by_source = {label: QualityStage(name, settings) for label, settings in params.sources.items()}
 
@@ -106,8 +122,10 @@ class QualityStage(DocumentStage):
         if not shares:
             return
         warnings = source_warnings(shares, self.params.warn_removed_share)
-        storage.write_json(ctx.report_url("source_shares.json"),
-                           {"warn_removed_share": self.params.warn_removed_share, "sources": shares, "warnings": warnings})
+        storage.write_json(
+            ctx.report_url("source_shares.json"),
+            {"warn_removed_share": self.params.warn_removed_share, "sources": shares, "warnings": warnings},
+        )
         for warning in warnings:
             ctx.warn(f"warning: {self.name}: {warning}")
 
@@ -116,12 +134,16 @@ class QualityStage(DocumentStage):
         settings' columns are in the table, null where they were not measured (an empty part gives its columns)."""
         labels = sources.to_numpy(zero_copy_only=False)
         own = np.isin(labels, list(self.by_source))
-        parts = [(self, np.flatnonzero(~own))] + [(stage, np.flatnonzero(labels == label)) for label, stage in self.by_source.items()]
+        parts = [(self, np.flatnonzero(~own))] + [
+            (stage, np.flatnonzero(labels == label)) for label, stage in self.by_source.items()
+        ]
         verdicts = [stage.judge(table.take(rows)) for stage, rows in parts]
         order = np.argsort(np.concatenate([rows for _, rows in parts]), kind="stable")
         merged = pa.concat_tables([v.table for v in verdicts], promote_options="default").take(order)
         reasons = np.concatenate([np.asarray(v.reasons, dtype=object) for v in verdicts])[order].tolist()
-        details = np.concatenate([np.asarray(v.details or [None] * v.table.num_rows, dtype=object) for v in verdicts])[order].tolist()
+        details = np.concatenate([np.asarray(v.details or [None] * v.table.num_rows, dtype=object) for v in verdicts])[
+            order
+        ].tolist()
         return Verdict(merged, reasons, details)
 
     def removed_bytes(self, table: pa.Table, verdict: Verdict, sources: pa.ChunkedArray) -> dict[str, int]:
@@ -139,7 +161,9 @@ class QualityStage(DocumentStage):
             removed = int(before[i]) if reason is not None else int(before[i] - after[i])
             rule = reason or REMOVED_LINES
             if removed:
-                counters[f"{REMOVED_BYTES}:{source}:{rule}"] = counters.get(f"{REMOVED_BYTES}:{source}:{rule}", 0) + removed
+                counters[f"{REMOVED_BYTES}:{source}:{rule}"] = (
+                    counters.get(f"{REMOVED_BYTES}:{source}:{rule}", 0) + removed
+                )
         return counters
 
     def judge(self, table: pa.Table) -> Verdict:
@@ -164,7 +188,9 @@ class QualityStage(DocumentStage):
         if self.params.signals_only:
             return Verdict(set_column(table, "quality_failed", pa.array(reasons, pa.string())), [None] * len(texts))
         if final_texts is not texts:
-            written = [text if reason is None else original for text, original, reason in zip(final_texts, texts, reasons)]
+            written = [
+                text if reason is None else original for text, original, reason in zip(final_texts, texts, reasons)
+            ]
             table = set_column(table, "text", pa.array(written, table.schema.field("text").type))
         return Verdict(table, reasons, details)
 

@@ -24,6 +24,7 @@ Punctuation-only tokens ("symbols") count as tokens (the Gopher alphabetic-word
 ratio and the FineWeb newline ratio divide by all tokens, as datatrove does) but not
 as words (the Gopher word count and mean word length skip them).
 """
+
 from __future__ import annotations
 
 import re
@@ -95,4 +96,3 @@ SYMBOL_TOKENS = PUNCTUATION | {"..."}  # tokens made only of punctuation (see TO
 def split_words(text: str) -> list[str]:
     """All tokens of a text: words, symbols and single characters of scripts without spaces."""
     return TOKEN.findall(text)
-

@@ -6,6 +6,7 @@ Fields are named by column or, in nested JSON and Parquet structs, by dotted pat
 Kept fields become columns named by their path with dots as underscores (`metadata_language`), or by
 the names a mapping gives (`keep: {dolma_source: source}`).
 """
+
 from __future__ import annotations
 
 import re
@@ -18,13 +19,26 @@ from curate.core.schema import DOCUMENT_SCHEMA, REJECTION_FIELDS
 FORMATS = ("jsonl", "parquet", "csv", "arrow")
 COMPRESSIONS = (".gz", ".zst", ".bz2")
 # suffix (after any compression suffix) -> format; matched case-insensitively
-SUFFIXES = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet",
-            ".csv": "csv", ".tsv": "csv", ".arrow": "arrow"}
+SUFFIXES = {
+    ".jsonl": "jsonl",
+    ".json": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".arrow": "arrow",
+}
 # Columns the document schema, rejected rows and later stages (langid, dedup) write: a kept field of
 # the same name would make two columns of one name, so it must be renamed.
-RESERVED = set(DOCUMENT_SCHEMA.names) | {f.name for f in REJECTION_FIELDS} | {"language", "language_score", "dup_cluster", "dup_cluster_size"}
-SUPPORTED = ("JSONL (.jsonl, .json, .ndjson, each also .gz/.zst/.bz2), Parquet (.parquet), CSV/TSV (.csv, .tsv, also "
-             ".gz/.zst/.bz2), Arrow (.arrow, and folders written by datasets' save_to_disk)")
+RESERVED = (
+    set(DOCUMENT_SCHEMA.names)
+    | {f.name for f in REJECTION_FIELDS}
+    | {"language", "language_score", "dup_cluster", "dup_cluster_size"}
+)
+SUPPORTED = (
+    "JSONL (.jsonl, .json, .ndjson, each also .gz/.zst/.bz2), Parquet (.parquet), CSV/TSV (.csv, .tsv, also "
+    ".gz/.zst/.bz2), Arrow (.arrow, and folders written by datasets' save_to_disk)"
+)
 
 
 @dataclass
@@ -43,8 +57,10 @@ class ReaderConfig:
             raise ValueError(f"parameter 'shard_bytes' must be at least 1000000, got {self.shard_bytes}")
         for name in self.kept:
             if name in RESERVED:
-                raise ValueError(f"parameter 'keep': '{name}' is a column the pipeline writes itself; "
-                                 f"give the kept field another name, e.g. keep: {{input_{name}: {self.kept[name]}}}")
+                raise ValueError(
+                    f"parameter 'keep': '{name}' is a column the pipeline writes itself; "
+                    f"give the kept field another name, e.g. keep: {{input_{name}: {self.kept[name]}}}"
+                )
 
     @property
     def kept(self) -> dict[str, str]:

@@ -1,6 +1,7 @@
 """Input planning: whether inputs already hold documents in the project's schema (a pipeline that starts with
 a document stage needs them) or must first go through a reader, and, for `curate run --stage NAME --input
 PATH`, the steps that run NAME on PATH."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -30,7 +31,9 @@ def documents_problem(inputs: list[str]) -> str | None:
     return f"{files[0]} is Parquet without the document columns {', '.join(sorted(missing))}" if missing else None
 
 
-def stage_input_plan(pipeline: Pipeline, index: int, inputs: list[str]) -> tuple[Pipeline, list[tuple[list[int], list[str]]]]:
+def stage_input_plan(
+    pipeline: Pipeline, index: int, inputs: list[str]
+) -> tuple[Pipeline, list[tuple[list[int], list[str]]]]:
     """What runs for `--stage NAME --input PATH`, as (stage indices, inputs) steps: NAME alone on PATH when
     PATH holds documents in the project's schema (Parquet, or a pipeline's .jsonl.gz output, first
     converted to Parquet in OUT/read/); else PATH read through the pipeline's reader (or,
@@ -45,7 +48,9 @@ def stage_input_plan(pipeline: Pipeline, index: int, inputs: list[str]) -> tuple
         for source, target in zip(files, written):
             jsonl_output_to_parquet(source, target)
         return pipeline, [([index], written)]
-    if not isinstance(pipeline.stages[0], ReadStage):  # documents labelled as what the pipeline extracts (code.yaml: code)
+    if not isinstance(
+        pipeline.stages[0], ReadStage
+    ):  # documents labelled as what the pipeline extracts (code.yaml: code)
         params = ReadStage.Params(source=getattr(pipeline.stages[0].params, "source", "web"))
         pipeline = dataclasses.replace(pipeline, stages=[ReadStage("read", params)] + pipeline.stages)
         index += 1
@@ -57,5 +62,7 @@ def stage_input_plan(pipeline: Pipeline, index: int, inputs: list[str]) -> tuple
 
 
 def not_documents(stage: Stage, problem: str) -> ConfigError:
-    return ConfigError(f"stage '{stage.name}': {problem}; supported: Parquet documents in the project's schema "
-                       f"(docs/schema.md); add a top-level 'reader:' key to the pipeline to read other documents ({SUPPORTED})")
+    return ConfigError(
+        f"stage '{stage.name}': {problem}; supported: Parquet documents in the project's schema "
+        f"(docs/schema.md); add a top-level 'reader:' key to the pipeline to read other documents ({SUPPORTED})"
+    )

@@ -1,6 +1,7 @@
 """JsonlSink: gzip-compressed JSON lines with storage.ParquetSink's interface (write, close, abort),
 written atomically under a temporary name, for pipelines and exports whose readers want JSONL;
 read_jsonl_output reads such a file back as a table (for `curate report`, `sample` and `export`)."""
+
 from __future__ import annotations
 
 import fsspec

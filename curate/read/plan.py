@@ -5,6 +5,7 @@ busy: Parquet by row groups, uncompressed JSONL by byte ranges (a line belongs t
 starts in, so ranges may cut anywhere). Compressed JSONL, a JSON array, CSV and Arrow files are one
 piece each.
 """
+
 from __future__ import annotations
 
 import sys
@@ -47,16 +48,20 @@ def list_inputs(inputs: list[str], config: ReaderConfig) -> list[tuple[str, str,
         for url in urls:
             fmt = config.format or infer_format(url)
             if named and fmt is None:
-                raise ConfigError(f"input '{url}': a format the reader does not support; supported: {SUPPORTED} "
-                                  f"(or set the reader's 'format')")
+                raise ConfigError(
+                    f"input '{url}': a format the reader does not support; supported: {SUPPORTED} "
+                    f"(or set the reader's 'format')"
+                )
             if fmt is None or (config.format and not named and not fits_format(url, config.format, glob)):
                 skipped.append(url)
             elif url.rsplit("/", 1)[-1] not in SAVE_TO_DISK_FILES:
                 found.append((url, fmt, _size(url)))
     unknown = [u for u in skipped if u.rsplit("/", 1)[-1] not in SAVE_TO_DISK_FILES]
     if not found:
-        raise ConfigError(f"input {', '.join(inputs)}: no file the reader can read"
-                          f"{f' ({len(unknown)} others, e.g. {unknown[0]})' if unknown else ''}; supported: {SUPPORTED}")
+        raise ConfigError(
+            f"input {', '.join(inputs)}: no file the reader can read"
+            f"{f' ({len(unknown)} others, e.g. {unknown[0]})' if unknown else ''}; supported: {SUPPORTED}"
+        )
     if unknown:  # nothing silent: files in a folder that are not read are named
         print(f"read: skipping {len(unknown)} file(s) of other formats, e.g. {', '.join(unknown[:3])}", file=sys.stderr)
     return found
@@ -77,15 +82,23 @@ def _size(url: str) -> int:
 
 def split_file(url: str, fmt: str, size: int, shard_bytes: int) -> list[tuple[Piece, int]]:
     """A file's pieces of about shard_bytes each, with their sizes."""
-    if size <= shard_bytes or fmt in ("csv", "arrow") or (fmt == "jsonl" and (split_compression(url)[1] or json_array(url))):
+    if (
+        size <= shard_bytes
+        or fmt in ("csv", "arrow")
+        or (fmt == "jsonl" and (split_compression(url)[1] or json_array(url)))
+    ):
         return [(Piece(url, fmt), size)]
     if fmt == "jsonl":
-        return [(Piece(url, fmt, start, min(start + shard_bytes, size)), min(shard_bytes, size - start))
-                for start in range(0, size, shard_bytes)]
+        return [
+            (Piece(url, fmt, start, min(start + shard_bytes, size)), min(shard_bytes, size - start))
+            for start in range(0, size, shard_bytes)
+        ]
     with fsspec.open(url, "rb") as f:
         groups = pq.ParquetFile(f).metadata
-        sizes = [sum(g.column(c).total_compressed_size for c in range(g.num_columns))
-                 for g in map(groups.row_group, range(groups.num_row_groups))]
+        sizes = [
+            sum(g.column(c).total_compressed_size for c in range(g.num_columns))
+            for g in map(groups.row_group, range(groups.num_row_groups))
+        ]
     pieces, start, total = [], 0, 0
     for index, group_size in enumerate(sizes):
         total += group_size

@@ -12,6 +12,7 @@ errors that may pass (network, permissions) fail the shard instead, so a rerun r
 Ids the input lacks are derived from the file and the record's position (row, or byte offset for
 JSONL), so the same input gives the same ids on every run however it is sharded.
 """
+
 from __future__ import annotations
 
 import zlib
@@ -40,7 +41,13 @@ PASSING_ERRORS = (ConnectionError, TimeoutError, PermissionError, FileNotFoundEr
 BOM = b"\xef\xbb\xbf"
 CSV_BLOCK_BYTES = 4 << 20  # pyarrow parses CSV in blocks; a row must fit in one: grown up to the limit for long rows
 CSV_BLOCK_LIMIT = 1 << 30
-TEXT_TYPES = (pa.types.is_string, pa.types.is_large_string, pa.types.is_binary, pa.types.is_large_binary, pa.types.is_null)
+TEXT_TYPES = (
+    pa.types.is_string,
+    pa.types.is_large_string,
+    pa.types.is_binary,
+    pa.types.is_large_binary,
+    pa.types.is_null,
+)
 
 
 class Batch(NamedTuple):
@@ -62,8 +69,10 @@ def is_damage(error: BaseException) -> bool:
 
 
 def damage_detail(url: str, damage: Damage, unit: str) -> str:
-    return (f"{url}: damaged or truncated: reading stopped at {unit} {damage.position} "
-            f"({type(damage.error).__name__}: {damage.error}); the records before it are kept")
+    return (
+        f"{url}: damaged or truncated: reading stopped at {unit} {damage.position} "
+        f"({type(damage.error).__name__}: {damage.error}); the records before it are kept"
+    )
 
 
 # ---- checking the mapping before any work
@@ -81,19 +90,30 @@ def check(inputs: list[str], config: ReaderConfig) -> pa.Schema:
             fields = sample_fields(url, fmt, config)
         except PASSING_ERRORS:
             raise
-        except DAMAGE_ERRORS as error:  # one damaged file is rejected when read; a format no file is readable in is an error
-            unreadable.setdefault(fmt, f"{url}: not readable as {fmt}: {error} (the reader's format is "
-                                       f"{'given as ' + config.format if config.format else 'inferred from the suffix'})")
+        except (
+            DAMAGE_ERRORS
+        ) as error:  # one damaged file is rejected when read; a format no file is readable in is an error
+            unreadable.setdefault(
+                fmt,
+                f"{url}: not readable as {fmt}: {error} (the reader's format is "
+                f"{'given as ' + config.format if config.format else 'inferred from the suffix'})",
+            )
             continue
         if not fields:  # an empty file says nothing about the mapping: ask the next one
             continue
         seen.add(fmt)
-        named = [("text", config.text), ("id", config.id), ("url", config.url)] + [(f"keep.{k}", p) for k, p in config.kept.items()]
+        named = [("text", config.text), ("id", config.id), ("url", config.url)] + [
+            (f"keep.{k}", p) for k, p in config.kept.items()
+        ]
         for key, path in named:
             if path is not None and path not in fields:
-                raise ConfigError(f"{url}: reader key '{key}': field '{path}' not found; fields found: {', '.join(fields) or 'none'} "
-                                  f"(name the fields in the pipeline's top-level reader: key, e.g. reader: {{text: body}})")
-        if fmt != "jsonl":  # JSON text of another type is a record's problem (read.no_text); a column's is the mapping's
+                raise ConfigError(
+                    f"{url}: reader key '{key}': field '{path}' not found; fields found: {', '.join(fields) or 'none'} "
+                    f"(name the fields in the pipeline's top-level reader: key, e.g. reader: {{text: body}})"
+                )
+        if (
+            fmt != "jsonl"
+        ):  # JSON text of another type is a record's problem (read.no_text); a column's is the mapping's
             require_text(url, config.text, fields)
         for name, path in config.kept.items():
             kept_types.setdefault(name, fields[path])
@@ -108,9 +128,16 @@ def require_text(url: str, path: str, fields: dict[str, pa.DataType]) -> None:
     type_ = fields[path]
     if text_type(type_):
         return
-    inner = [p for p, t in fields.items() if p.startswith(path + ".") and (pa.types.is_string(t) or pa.types.is_large_string(t))]
-    hint = f"; its text fields: {', '.join(inner)} (e.g. reader: {{text: {inner[0]}}})" if inner else \
-        "; name a column of strings in the pipeline's reader: key, e.g. reader: {text: body}"
+    inner = [
+        p
+        for p, t in fields.items()
+        if p.startswith(path + ".") and (pa.types.is_string(t) or pa.types.is_large_string(t))
+    ]
+    hint = (
+        f"; its text fields: {', '.join(inner)} (e.g. reader: {{text: {inner[0]}}})"
+        if inner
+        else "; name a column of strings in the pipeline's reader: key, e.g. reader: {text: body}"
+    )
     raise ConfigError(f"{url}: reader key 'text': field '{path}' is {type_}, not text{hint}")
 
 
@@ -179,18 +206,35 @@ def read_piece(piece: Piece, config: ReaderConfig, schema: pa.Schema) -> Iterato
 def bad_rows(rows: list, piece: Piece, config: ReaderConfig, schema: pa.Schema, position: int) -> Batch:
     """CSV rows of another number of fields than the header, as read.bad_row rejections holding the row's text."""
     n = len(rows)
-    rejected = documents_table({"id": pa.array([derived_id(config, piece.url, f"bad-row-{position}-{i}") for i in range(n)], pa.string()),
-                                "source": pa.array([config.source] * n, pa.string()),
-                                "text": pa.array([row.text for row in rows], pa.large_string()),
-                                "path": pa.array([piece.url] * n, pa.string())}, n, DOCUMENT_SCHEMA)
-    return Batch(schema.empty_table(), rejected, ["read.bad_row"] * n,
-                 [f"{row.actual_columns} fields where the header has {row.expected_columns}" for row in rows])
+    rejected = documents_table(
+        {
+            "id": pa.array([derived_id(config, piece.url, f"bad-row-{position}-{i}") for i in range(n)], pa.string()),
+            "source": pa.array([config.source] * n, pa.string()),
+            "text": pa.array([row.text for row in rows], pa.large_string()),
+            "path": pa.array([piece.url] * n, pa.string()),
+        },
+        n,
+        DOCUMENT_SCHEMA,
+    )
+    return Batch(
+        schema.empty_table(),
+        rejected,
+        ["read.bad_row"] * n,
+        [f"{row.actual_columns} fields where the header has {row.expected_columns}" for row in rows],
+    )
 
 
 def damaged_batch(piece: Piece, config: ReaderConfig, schema: pa.Schema, detail: str, position: int) -> Batch:
-    rejected = documents_table({"id": pa.array([derived_id(config, piece.url, f"damaged-{position}")], pa.string()),
-                                "source": pa.array([config.source], pa.string()), "text": pa.array([""], pa.large_string()),
-                                "path": pa.array([piece.url], pa.string())}, 1, DOCUMENT_SCHEMA)
+    rejected = documents_table(
+        {
+            "id": pa.array([derived_id(config, piece.url, f"damaged-{position}")], pa.string()),
+            "source": pa.array([config.source], pa.string()),
+            "text": pa.array([""], pa.large_string()),
+            "path": pa.array([piece.url], pa.string()),
+        },
+        1,
+        DOCUMENT_SCHEMA,
+    )
     return Batch(schema.empty_table(), rejected, ["read.damaged_file"], [detail])
 
 
@@ -216,7 +260,7 @@ def json_records(piece: Piece) -> Iterator[tuple[int, object]]:
         with fsspec.open(piece.url, "rb", compression=codec) as f:
             head = f.read(256) if piece.start == 0 else b""
             if head.startswith(BOM):
-                head, position = head[len(BOM):], len(BOM)
+                head, position = head[len(BOM) :], len(BOM)
             if head.lstrip().startswith(b"["):  # a JSON array, not lines: read whole, or rejected whole
                 yield from enumerate(orjson.loads(head + f.read()))
                 return
@@ -227,7 +271,7 @@ def json_records(piece: Piece) -> Iterator[tuple[int, object]]:
                 position += len(f.readline()) - 1
             else:
                 f.read(position)  # past a byte-order mark
-            for line in (stream_lines(f) if codec else iter(f.readline, b"")):
+            for line in stream_lines(f) if codec else iter(f.readline, b""):
                 if piece.stop is not None and position >= piece.stop:
                     break
                 if line.strip():
@@ -250,7 +294,7 @@ def stream_lines(f, chunk: int = 1 << 16) -> Iterator[bytes]:
     while block := read(chunk):
         start = 0
         while (end := block.find(b"\n", start)) >= 0:
-            pending.append(block[start:end + 1])
+            pending.append(block[start : end + 1])
             yield b"".join(pending)
             pending, start = [], end + 1
         if start < len(block):
@@ -293,7 +337,9 @@ def json_documents(records: list[tuple[int, object]], piece: Piece, config: Read
             continue
         text = get_path(record, text_path)
         if not isinstance(text, str):
-            bad.append((position, orjson.dumps(record).decode(), "read.no_text", f"'{config.text}' is {type(text).__name__}"))
+            bad.append(
+                (position, orjson.dumps(record).decode(), "read.no_text", f"'{config.text}' is {type(text).__name__}")
+            )
             continue
         values = {}
         for name, (path, type_) in kept.items():
@@ -301,14 +347,23 @@ def json_documents(records: list[tuple[int, object]], piece: Piece, config: Read
             if type_ == pa.string() and value is not None and not isinstance(value, str):
                 value = orjson.dumps(value).decode()
             elif not fits(value, type_):
-                bad.append((position, orjson.dumps(record).decode(), "read.bad_field", f"'{name}' is {value!r}, expected {type_}"))
+                bad.append(
+                    (
+                        position,
+                        orjson.dumps(record).decode(),
+                        "read.bad_field",
+                        f"'{name}' is {value!r}, expected {type_}",
+                    )
+                )
                 break
             values[name] = value
         else:
             rows.append((position, text, get_path(record, id_path), get_path(record, url_path), values))
     n = len(rows)
     columns = {
-        "id": pa.array([str(i) if i is not None else derived_id(config, piece.url, p) for p, _, i, _, _ in rows], pa.string()),
+        "id": pa.array(
+            [str(i) if i is not None else derived_id(config, piece.url, p) for p, _, i, _, _ in rows], pa.string()
+        ),
         "source": pa.array([config.source] * n, pa.string()),
         "text": pa.array([t for _, t, _, _, _ in rows], pa.large_string()),
         "url": pa.array([u if isinstance(u, str) else None for _, _, _, u, _ in rows], pa.string()),
@@ -319,11 +374,16 @@ def json_documents(records: list[tuple[int, object]], piece: Piece, config: Read
     documents = documents_table(columns, n, schema)
     if not bad:
         return Batch(documents)
-    rejected = documents_table({
-        "id": pa.array([derived_id(config, piece.url, p) for p, *_ in bad], pa.string()),
-        "source": pa.array([config.source] * len(bad), pa.string()),
-        "text": pa.array([raw for _, raw, _, _ in bad], pa.large_string()),
-        "path": pa.array([piece.url] * len(bad), pa.string())}, len(bad), DOCUMENT_SCHEMA)
+    rejected = documents_table(
+        {
+            "id": pa.array([derived_id(config, piece.url, p) for p, *_ in bad], pa.string()),
+            "source": pa.array([config.source] * len(bad), pa.string()),
+            "text": pa.array([raw for _, raw, _, _ in bad], pa.large_string()),
+            "path": pa.array([piece.url] * len(bad), pa.string()),
+        },
+        len(bad),
+        DOCUMENT_SCHEMA,
+    )
     return Batch(documents, rejected, [r for *_, r, _ in bad], [d for *_, d in bad])
 
 
@@ -377,22 +437,33 @@ def tabular_batches(piece: Piece, config: ReaderConfig, columns: list[str] | Non
             yield batches.schema_arrow.empty_table() if piece.format == "parquet" else batches.schema.empty_table()
 
 
-def csv_tables(piece: Piece, config: ReaderConfig, codec: str | None, columns: list[str] | None) -> Iterator[pa.Table | list]:
+def csv_tables(
+    piece: Piece, config: ReaderConfig, codec: str | None, columns: list[str] | None
+) -> Iterator[pa.Table | list]:
     """A CSV/TSV file's rows as tables, and after each, the rows of another number of fields than the header
     (a list of pyarrow's InvalidRow: rejected, the rest read on). pyarrow parses in blocks and a row must fit
     in one (a book in a field does not fit the default 1 MB): on "straddling object" the file is opened again
     with a block four times larger, past the rows already read, up to CSV_BLOCK_LIMIT (then it is damaged)."""
     tab = split_compression(piece.url)[0].lower().endswith(".tsv")
     invalid: list = []
-    parse = pacsv.ParseOptions(delimiter="\t" if tab else ",", newlines_in_values=True,
-                               invalid_row_handler=lambda row: invalid.append(row) or "skip")
-    convert = pacsv.ConvertOptions(column_types={name: pa.large_string() for name in (config.text, config.id or "id", config.url or "url")})
+    parse = pacsv.ParseOptions(
+        delimiter="\t" if tab else ",",
+        newlines_in_values=True,
+        invalid_row_handler=lambda row: invalid.append(row) or "skip",
+    )
+    convert = pacsv.ConvertOptions(
+        column_types={name: pa.large_string() for name in (config.text, config.id or "id", config.url or "url")}
+    )
     block, done, good = CSV_BLOCK_BYTES, 0, 0  # done: rows past, of the right shape (good) or not
     while True:
         try:
             with fsspec.open(piece.url, "rb", compression=codec) as f:
-                reader = pacsv.open_csv(f, read_options=pacsv.ReadOptions(block_size=block, skip_rows_after_names=done),
-                                        parse_options=parse, convert_options=convert)
+                reader = pacsv.open_csv(
+                    f,
+                    read_options=pacsv.ReadOptions(block_size=block, skip_rows_after_names=done),
+                    parse_options=parse,
+                    convert_options=convert,
+                )
                 for batch in reader:
                     yield pa.Table.from_batches([batch])
                     if invalid:
@@ -452,9 +523,19 @@ def table_documents(table: pa.Table, piece: Piece, config: ReaderConfig, schema:
     n = table.num_rows
     text = column(table, config.text)
     if text is None:
-        raise ConfigError(f"{piece.url}: reader key 'text': field '{config.text}' not found; fields found: {', '.join(table.column_names)}")
+        raise ConfigError(
+            f"{piece.url}: reader key 'text': field '{config.text}' not found; fields found: {', '.join(table.column_names)}"
+        )
     if not text_type(text.type):  # a list or struct here, text in the file check() sampled
-        return rows_rejected(table, piece, config, schema, first_row, "read.bad_field", f"'{config.text}' is {text.type} in this file, not text")
+        return rows_rejected(
+            table,
+            piece,
+            config,
+            schema,
+            first_row,
+            "read.bad_field",
+            f"'{config.text}' is {text.type} in this file, not text",
+        )
     try:
         documents = converted(table, text, piece, config, schema, first_row)
     except pa.ArrowInvalid as error:
@@ -465,11 +546,20 @@ def table_documents(table: pa.Table, piece: Piece, config: ReaderConfig, schema:
     if pc.all(has_text).as_py() is not False:
         return Batch(documents)
     missing = documents.filter(pc.invert(has_text))
-    rejected = missing.select(DOCUMENT_SCHEMA.names).set_column(2, "text", pa.array([""] * missing.num_rows, pa.large_string()))
-    return Batch(documents.filter(has_text), rejected, ["read.no_text"] * missing.num_rows, [f"'{config.text}' is null"] * missing.num_rows)
+    rejected = missing.select(DOCUMENT_SCHEMA.names).set_column(
+        2, "text", pa.array([""] * missing.num_rows, pa.large_string())
+    )
+    return Batch(
+        documents.filter(has_text),
+        rejected,
+        ["read.no_text"] * missing.num_rows,
+        [f"'{config.text}' is null"] * missing.num_rows,
+    )
 
 
-def converted(table: pa.Table, text: pa.Array, piece: Piece, config: ReaderConfig, schema: pa.Schema, first_row: int) -> pa.Table:
+def converted(
+    table: pa.Table, text: pa.Array, piece: Piece, config: ReaderConfig, schema: pa.Schema, first_row: int
+) -> pa.Table:
     n = table.num_rows
     ids = column(table, config.id or "id")
     if ids is None or ids.null_count:
@@ -487,20 +577,33 @@ def converted(table: pa.Table, text: pa.Array, piece: Piece, config: ReaderConfi
     for name, path in config.kept.items():
         values = column(table, path)
         if values is None:
-            raise ConfigError(f"{piece.url}: reader key 'keep.{name}': field '{path}' not found; fields found: {', '.join(table.column_names)}")
+            raise ConfigError(
+                f"{piece.url}: reader key 'keep.{name}': field '{path}' not found; fields found: {', '.join(table.column_names)}"
+            )
         columns[name] = cast(values, schema.field(name).type, path)
     documents = documents_table(columns, n, schema)
-    documents.validate(full=True)  # Arrow IPC (save_to_disk) is not checked when read: text that is not UTF-8 stops here
+    documents.validate(
+        full=True
+    )  # Arrow IPC (save_to_disk) is not checked when read: text that is not UTF-8 stops here
     return documents
 
 
-def rows_rejected(table: pa.Table, piece: Piece, config: ReaderConfig, schema: pa.Schema, first_row: int, reason: str, detail: str) -> Batch:
+def rows_rejected(
+    table: pa.Table, piece: Piece, config: ReaderConfig, schema: pa.Schema, first_row: int, reason: str, detail: str
+) -> Batch:
     """Every row of table rejected, each kept as JSON text (nothing lost), with one reason and detail."""
     n = table.num_rows
     texts = row_texts(table)
-    rejected = documents_table({"id": pa.array([derived_id(config, piece.url, first_row + i) for i in range(n)], pa.string()),
-                                "source": pa.array([config.source] * n, pa.string()), "text": pa.array(texts, pa.large_string()),
-                                "path": pa.array([piece.url] * n, pa.string())}, n, DOCUMENT_SCHEMA)
+    rejected = documents_table(
+        {
+            "id": pa.array([derived_id(config, piece.url, first_row + i) for i in range(n)], pa.string()),
+            "source": pa.array([config.source] * n, pa.string()),
+            "text": pa.array(texts, pa.large_string()),
+            "path": pa.array([piece.url] * n, pa.string()),
+        },
+        n,
+        DOCUMENT_SCHEMA,
+    )
     return Batch(schema.empty_table(), rejected, [reason] * n, [detail] * n)
 
 
@@ -520,5 +623,9 @@ def json_default(value):
 
 def joined(batches: list[Batch]) -> Batch:
     rejected = [b.rejected for b in batches if b.rejected is not None]
-    return Batch(pa.concat_tables([b.documents for b in batches]), pa.concat_tables(rejected) if rejected else None,
-                 [r for b in batches for r in b.reasons], [d for b in batches for d in b.details])
+    return Batch(
+        pa.concat_tables([b.documents for b in batches]),
+        pa.concat_tables(rejected) if rejected else None,
+        [r for b in batches for r in b.reasons],
+        [d for b in batches for d in b.details],
+    )

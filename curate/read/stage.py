@@ -8,6 +8,7 @@ first stage of a pipeline, in the project's schema, so every later stage runs on
 Followed by document stages it runs fused with them (read pieces -> process -> write, one pass per
 shard, no OUT/read folder); alone, or with --materialize, it writes OUT/read like any stage.
 """
+
 from __future__ import annotations
 
 from typing import Iterator

@@ -1,6 +1,7 @@
 """`curate mix --plot`: the mix plan as a PNG, drawn with matplotlib like `train plot`: the share of training
 tokens per source, and the epochs each source repeats, with the 4-epoch line beyond which repeated tokens are
 worth much less than fresh ones."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,6 +12,7 @@ from common.mix import EPOCH_WARNING, MixPlan
 
 def plot_mix(plan: MixPlan, out_path: str | Path) -> Path:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

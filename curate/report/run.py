@@ -10,6 +10,7 @@ each row weighing total/sampled documents, so histograms and counts are estimate
 sample size once a folder is larger than `cap`.
 Texts are read only for the few rows shown, one row group at a time.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -29,7 +30,20 @@ from curate.read.jsonl_sink import read_jsonl_output
 
 HOST = r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?(?P<host>[^/:?#]+)"
 FACETS = ("language", "source", "host", "license")
-SHOWN = ("id", "source", "language", "url", "title", "path", "repository", "relative_path", "stage", "reason", "detail", "duplicate_of")
+SHOWN = (
+    "id",
+    "source",
+    "language",
+    "url",
+    "title",
+    "path",
+    "repository",
+    "relative_path",
+    "stage",
+    "reason",
+    "detail",
+    "duplicate_of",
+)
 
 
 def output_files(folder: Path) -> list[Path]:
@@ -37,8 +51,11 @@ def output_files(folder: Path) -> list[Path]:
     run's output_format was jsonl.gz (its last stage's kept rows and every rejected folder)."""
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(storage.OUTPUT_SUFFIXES)
-                  and not storage.TEMPORARY.search(p.name))
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p.name.endswith(storage.OUTPUT_SUFFIXES) and not storage.TEMPORARY.search(p.name)
+    )
 
 
 def is_jsonl(path: Path) -> bool:
@@ -86,7 +103,11 @@ class Population:
         return self.table[column].to_numpy(zero_copy_only=False)
 
     def locations(self) -> np.ndarray:
-        return np.stack([self.table["_file"].to_numpy(), self.table["_row"].to_numpy()], axis=1) if self.table.num_rows else np.zeros((0, 2), int)
+        return (
+            np.stack([self.table["_file"].to_numpy(), self.table["_row"].to_numpy()], axis=1)
+            if self.table.num_rows
+            else np.zeros((0, 2), int)
+        )
 
 
 def is_signal(field: pa.Field) -> bool:
@@ -103,14 +124,26 @@ def sample_population(files: list[Path], cap: int, rng: np.random.Generator) -> 
         rows = chosen[(chosen >= starts[index]) & (chosen < starts[index + 1])] - starts[index]
         if not len(rows):
             continue
-        wanted = [f.name for f in file_schema(path) if is_signal(f) or f.name in ("reason", "language", "source", "url", "license")]
+        wanted = [
+            f.name
+            for f in file_schema(path)
+            if is_signal(f) or f.name in ("reason", "language", "source", "url", "license")
+        ]
         table = read_selected(path, rows, wanted)
         if "url" in table.column_names:
-            host = pc.struct_field(pc.extract_regex(table["url"].cast(pa.string()), HOST), "host")  # JSON lines: all-null is untyped
+            host = pc.struct_field(
+                pc.extract_regex(table["url"].cast(pa.string()), HOST), "host"
+            )  # JSON lines: all-null is untyped
             table = table.drop_columns("url").append_column("host", pc.utf8_lower(host))
-        table = table.append_column("_file", pa.array(np.full(len(rows), index), pa.int32())).append_column("_row", pa.array(rows, pa.int64()))
+        table = table.append_column("_file", pa.array(np.full(len(rows), index), pa.int32())).append_column(
+            "_row", pa.array(rows, pa.int64())
+        )
         tables.append(table)
-    table = pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({"_file": pa.array([], pa.int32()), "_row": pa.array([], pa.int64())})
+    table = (
+        pa.concat_tables(tables, promote_options="permissive")
+        if tables
+        else pa.table({"_file": pa.array([], pa.int32()), "_row": pa.array([], pa.int64())})
+    )
     return Population(files, total, table)
 
 
@@ -126,7 +159,11 @@ def reason_samples(files: list[Path], per_reason: int, rng: np.random.Generator)
         else:
             column = pq.read_table(path, columns=["reason"], read_dictionary=["reason"])["reason"].combine_chunks()
         local = [names.setdefault(str(value), len(names)) for value in column.dictionary.to_pylist()]
-        ids.append(np.asarray(local, np.int64)[column.indices.fill_null(0).to_numpy()] if local else np.zeros(len(column), np.int64))
+        ids.append(
+            np.asarray(local, np.int64)[column.indices.fill_null(0).to_numpy()]
+            if local
+            else np.zeros(len(column), np.int64)
+        )
         where.append(np.stack([np.full(len(column), index), np.arange(len(column))], axis=1))
     if not ids:
         return {}
@@ -181,7 +218,7 @@ class Run:
         """Samples of the documents a stage kept: those dropped by a later stage, and the final kept ones."""
         names = [s["name"] for s in self.stages]
         last = names.index(self.kept_stage) if self.kept_stage else len(names) - 1
-        later = [self.rejected[n] for n in names[names.index(stage) + 1: last + 1] if n in self.rejected]
+        later = [self.rejected[n] for n in names[names.index(stage) + 1 : last + 1] if n in self.rejected]
         return later + ([self.kept] if self.kept is not None else [])
 
     def facet(self, column: str, populations: list[Population]) -> Counter:
@@ -190,7 +227,9 @@ class Run:
         for population in populations:
             if column in population.table.column_names:
                 for item in pc.value_counts(population.table[column]).to_pylist():
-                    counts[item["values"] if item["values"] is not None else "(none)"] += item["counts"] * population.weight
+                    counts[item["values"] if item["values"] is not None else "(none)"] += (
+                        item["counts"] * population.weight
+                    )
             elif population.table.num_rows:  # a population of no rows (a last stage that kept nothing) counts nothing
                 counts["(none)"] += population.table.num_rows * population.weight
         return counts
@@ -198,7 +237,9 @@ class Run:
     def everything(self) -> list[Population]:
         names = [s["name"] for s in self.stages]
         last = names.index(self.kept_stage) if self.kept_stage else len(names) - 1
-        return [self.rejected[n] for n in names[: last + 1] if n in self.rejected] + ([self.kept] if self.kept is not None else [])
+        return [self.rejected[n] for n in names[: last + 1] if n in self.rejected] + (
+            [self.kept] if self.kept is not None else []
+        )
 
 
 def stage_order(output: Path, pipeline: dict | None) -> list[dict]:
@@ -210,7 +251,12 @@ def stage_order(output: Path, pipeline: dict | None) -> list[dict]:
     known = {s["name"] for s in stages}
     for path in sorted((output / "stats").glob("*.json"), key=lambda p: p.stat().st_mtime):
         if path.stem not in known:  # no parameters known: a stage type only where its output tells
-            stages.append({"stage": "tokenize" if (output / path.stem / "train" / "tokens.json").exists() else "unknown", "name": path.stem})
+            stages.append(
+                {
+                    "stage": "tokenize" if (output / path.stem / "train" / "tokens.json").exists() else "unknown",
+                    "name": path.stem,
+                }
+            )
     return stages
 
 
@@ -221,8 +267,11 @@ def load_run(output: str | Path, cap: int = 100_000, per_reason: int = 5, seed: 
     pipeline_file = output / "pipeline.yaml"
     pipeline = yaml.safe_load(pipeline_file.read_text()) if pipeline_file.exists() else None
     stages = stage_order(output, pipeline)
-    stats = {s["name"]: yaml.safe_load((output / "stats" / f"{s['name']}.json").read_text())
-             for s in stages if (output / "stats" / f"{s['name']}.json").exists()}
+    stats = {
+        s["name"]: yaml.safe_load((output / "stats" / f"{s['name']}.json").read_text())
+        for s in stages
+        if (output / "stats" / f"{s['name']}.json").exists()
+    }
     rng = np.random.default_rng(seed)
     rejected, reasons = {}, {}
     for stage in stages:
@@ -234,10 +283,16 @@ def load_run(output: str | Path, cap: int = 100_000, per_reason: int = 5, seed: 
     kept = sample_population(output_files(output / kept_stage), cap, rng) if kept_stage else None
     tokens = {}
     for stage in stages:
-        splits = {split: yaml.safe_load(path.read_text()) for split in ("train", "val")
-                  if (path := output / stage["name"] / split / "tokens.json").exists()}
+        splits = {
+            split: yaml.safe_load(path.read_text())
+            for split in ("train", "val")
+            if (path := output / stage["name"] / split / "tokens.json").exists()
+        }
         if splits:
             tokens[stage["name"]] = splits
-    warnings = {s["name"]: yaml.safe_load(path.read_text())["warnings"] for s in stages
-                if (path := output / "reports" / s["name"] / "source_shares.json").exists()}
+    warnings = {
+        s["name"]: yaml.safe_load(path.read_text())["warnings"]
+        for s in stages
+        if (path := output / "reports" / s["name"] / "source_shares.json").exists()
+    }
     return Run(output, pipeline, stages, stats, rejected, reasons, kept_stage, kept, tokens, warnings)

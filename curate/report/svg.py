@@ -9,6 +9,7 @@ Matplotlib costs time the hand-written SVG did not: about 0.2 s per chart (most 
 ticks) on the loaded 2-core dev VM, a fixed cost per chart, not per document (bench/RESULTS.md,
 "Report charts drawn with matplotlib").
 """
+
 from __future__ import annotations
 
 import io
@@ -26,8 +27,15 @@ from common.colours import BLUE, ORANGE, RED
 
 KEPT, DROPPED_RULE, DROPPED_OTHER, THRESHOLD = BLUE, ORANGE, "#b8b8b8", RED
 PX = 1 / 96  # inches per CSS pixel: sizes below are given in pixels, as the page lays them out
-STYLE = {"svg.fonttype": "none", "svg.hashsalt": None, "font.family": "sans-serif", "font.sans-serif": ["DejaVu Sans"],
-         "font.size": 8, "axes.spines.top": False, "axes.spines.right": False}
+STYLE = {
+    "svg.fonttype": "none",
+    "svg.hashsalt": None,
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans"],
+    "font.size": 8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
 _gids = itertools.count()
 
 
@@ -60,10 +68,15 @@ def inline(figure: Figure, markup: dict[str, str], tight: bool = False) -> str:
     """The figure as an <svg> element for an HTML page: no XML prolog or metadata, matplotlib's per-figure
     ids dropped (every chart would repeat them), our placeholders replaced; clip-path ids stay (random)."""
     out = io.StringIO()
-    figure.savefig(out, format="svg", bbox_inches="tight" if tight else None, pad_inches=0.04,
-                   metadata={"Date": None, "Creator": None})
+    figure.savefig(
+        out,
+        format="svg",
+        bbox_inches="tight" if tight else None,
+        pad_inches=0.04,
+        metadata={"Date": None, "Creator": None},
+    )
     text = out.getvalue()
-    text = text[text.index("<svg"):]
+    text = text[text.index("<svg") :]
     text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, count=1, flags=re.S)
     text = text.replace("<svg ", '<svg class="chart" role="img" ', 1)
     return re.sub(r'<g id="([^"]+)">', lambda m: markup.get(m.group(1), "<g>"), text)
@@ -116,8 +129,13 @@ def bin_edges(values: np.ndarray, thresholds: list[float], bins: int) -> np.ndar
     return np.linspace(low, high + (high - low) * 0.02, bins + 1)
 
 
-def histogram(series: list[tuple[str, np.ndarray, np.ndarray, str]], thresholds: list[tuple[float, str, str]],
-              bins: int = 40, width: int = 560, height: int = 220) -> str:
+def histogram(
+    series: list[tuple[str, np.ndarray, np.ndarray, str]],
+    thresholds: list[tuple[float, str, str]],
+    bins: int = 40,
+    width: int = 560,
+    height: int = 220,
+) -> str:
     """Stacked bars of weighted values per series (label, values, weights, colour) and a dashed line per
     threshold (value, label, key); values outside the range are counted in the edge bins, thresholds
     outside it are drawn at the edge with an arrow pointing where they lie."""
@@ -138,13 +156,18 @@ def histogram(series: list[tuple[str, np.ndarray, np.ndarray, str]], thresholds:
             # the report 3-4x slower to draw; the hover title is the series' total, not a bin's
             # add_artist, not add_patch: the limits are set below, and updating them from the step path walks
             # every segment of it (a third of a chart's time)
-            mark(axes.add_artist(StepPatch(base + count, edges, baseline=base.copy(), fill=True, color=colour)), markup,
-                 f"<g><title>{escape(label)}: {number(round(count.sum()))} documents</title>")
+            mark(
+                axes.add_artist(StepPatch(base + count, edges, baseline=base.copy(), fill=True, color=colour)),
+                markup,
+                f"<g><title>{escape(label)}: {number(round(count.sum()))} documents</title>",
+            )
             base += count
         axes.set_xlim(low, high)
         peak = (base.max() if len(base) else 0) or 1
         axes.set_ylim(0, peak * (1.05 + 0.12 * len(thresholds)))  # headroom for the threshold labels
-        axes.xaxis.set_major_locator(MaxNLocator(5, integer=integers(edges + 0.5)))  # one bar per integer: integer ticks
+        axes.xaxis.set_major_locator(
+            MaxNLocator(5, integer=integers(edges + 0.5))
+        )  # one bar per integer: integer ticks
         axes.xaxis.set_major_formatter(FuncFormatter(tick))
         axes.yaxis.set_major_locator(MaxNLocator(4, integer=True))
         axes.yaxis.set_major_formatter(FuncFormatter(count_tick))
@@ -152,9 +175,19 @@ def histogram(series: list[tuple[str, np.ndarray, np.ndarray, str]], thresholds:
             x = min(max(value, low), high)
             text = label if low <= value <= high else (f"← {label}" if value < low else f"{label} →")
             right = x > (low + high) / 2  # the label runs toward the middle, never off the chart
-            mark(axes.axvline(x, color=THRESHOLD, linewidth=1.5, linestyle=(0, (5, 3))), markup,
-                 f'<g class="threshold" data-threshold="{escape(key)}">')
-            axes.annotate(text, (x, 1), xycoords=("data", "axes fraction"), xytext=(-4 if right else 4, -10 - 11 * i),
-                          textcoords="offset points", ha="right" if right else "left", color=THRESHOLD,
-                          wrap=True)  # a long label breaks at a space instead of widening the chart
+            mark(
+                axes.axvline(x, color=THRESHOLD, linewidth=1.5, linestyle=(0, (5, 3))),
+                markup,
+                f'<g class="threshold" data-threshold="{escape(key)}">',
+            )
+            axes.annotate(
+                text,
+                (x, 1),
+                xycoords=("data", "axes fraction"),
+                xytext=(-4 if right else 4, -10 - 11 * i),
+                textcoords="offset points",
+                ha="right" if right else "left",
+                color=THRESHOLD,
+                wrap=True,
+            )  # a long label breaks at a space instead of widening the chart
         return inline(figure, markup)

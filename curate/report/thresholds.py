@@ -4,6 +4,7 @@ Read from a run's resolved pipeline.yaml (every parameter with its value). The q
 filters and the code filters already describe their rules as data (Rule, code.RULES), so
 their thresholds come from there; the other stages are a line each below.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,7 +36,15 @@ def quality_thresholds(name: str, params: dict) -> list[Threshold]:
             reason = f"{filter_name}.{rule.name}"
             for side, bound in (("min", rule.min), ("max", rule.max)):
                 if bound is not None:
-                    found.append(Threshold(rule.column, float(bound), side, reason, f"{reason} {'>=' if side == 'min' else '<='} {bound:g}"))
+                    found.append(
+                        Threshold(
+                            rule.column,
+                            float(bound),
+                            side,
+                            reason,
+                            f"{reason} {'>=' if side == 'min' else '<='} {bound:g}",
+                        )
+                    )
     return found
 
 
@@ -43,7 +52,9 @@ def code_thresholds(name: str, params: dict) -> list[Threshold]:
     from curate.quality.code import RULES, CodeQualityParams
 
     resolved = build_params(CodeQualityParams, params, name)
-    limits = [(None, vars(resolved))] + [(language, vars(resolved.limits_for(language))) for language in resolved.languages]
+    limits = [(None, vars(resolved))] + [
+        (language, vars(resolved.limits_for(language))) for language in resolved.languages
+    ]
     found = []
     for language, values in limits:
         for reason, signal, limit, breaks in RULES:
@@ -54,23 +65,57 @@ def code_thresholds(name: str, params: dict) -> list[Threshold]:
                 continue  # the override repeats the default: already drawn
             side = "min" if breaks in (np.less, np.less_equal) else "max"  # a marker on a line <= N drops the file
             where = f" ({language})" if language else ""
-            found.append(Threshold(f"code_{signal}", float(value), side, f"code_quality.{reason}", f"{limit} {value:g}{where}"))
-        if values["max_literal_fraction"] is not None and (language is None or values["literal_table_min_lines"] != resolved.literal_table_min_lines):
-            lines = values["literal_table_min_lines"]  # the literal-fraction rule applies only from this many literal lines on
-            found.append(Threshold("code_literal_lines", float(lines), "max", "code_quality.literal_table", f"literal_table_min_lines {lines:g}{where}"))
+            found.append(
+                Threshold(f"code_{signal}", float(value), side, f"code_quality.{reason}", f"{limit} {value:g}{where}")
+            )
+        if values["max_literal_fraction"] is not None and (
+            language is None or values["literal_table_min_lines"] != resolved.literal_table_min_lines
+        ):
+            lines = values[
+                "literal_table_min_lines"
+            ]  # the literal-fraction rule applies only from this many literal lines on
+            found.append(
+                Threshold(
+                    "code_literal_lines",
+                    float(lines),
+                    "max",
+                    "code_quality.literal_table",
+                    f"literal_table_min_lines {lines:g}{where}",
+                )
+            )
     return found
 
 
 def langid_thresholds(name: str, params: dict) -> list[Threshold]:
-    found = [Threshold("language_score", float(params.get("threshold", 0.65)), "min", "langid.low_score", f"threshold {params.get('threshold', 0.65):g}")]
+    found = [
+        Threshold(
+            "language_score",
+            float(params.get("threshold", 0.65)),
+            "min",
+            "langid.low_score",
+            f"threshold {params.get('threshold', 0.65):g}",
+        )
+    ]
     for language, value in (params.get("thresholds") or {}).items():
-        found.append(Threshold("language_score", float(value), "min", "langid.low_score", f"thresholds.{language} {value:g} ({language})"))
+        found.append(
+            Threshold(
+                "language_score",
+                float(value),
+                "min",
+                "langid.low_score",
+                f"thresholds.{language} {value:g} ({language})",
+            )
+        )
     return found
 
 
 def classify_thresholds(name: str, params: dict) -> list[Threshold]:
     value = params.get("threshold")
-    return [] if value is None else [Threshold(f"{name}_score", float(value), "min", f"{name}.below_threshold", f"threshold {value:g}")]
+    return (
+        []
+        if value is None
+        else [Threshold(f"{name}_score", float(value), "min", f"{name}.below_threshold", f"threshold {value:g}")]
+    )
 
 
 def toxicity_thresholds(name: str, params: dict) -> list[Threshold]:

@@ -42,6 +42,7 @@ concatenations is missed; a test vector named like a key (`key = "0a1b2c..."` in
 is replaced; e-mail and IP addresses are replaced wherever they are, not only in comments and strings
 (in code they can hardly be anywhere else).
 """
+
 from __future__ import annotations
 
 import base64
@@ -61,21 +62,45 @@ from curate.edit_counts import write_edit_counts
 from curate.pii.stage import EMAIL, EMAIL_SCREENS, IP, IP_SCREENS, is_email, is_public_ip
 
 KEY, PASSWORD = "<KEY>", "<PASSWORD>"
-NAME_KEYWORDS = r"passw(?:or)?d|passwd|secret|token|api[_-]?key|apikey|access[_-]?key|auth|private[_-]?key|credential|key"
+NAME_KEYWORDS = (
+    r"passw(?:or)?d|passwd|secret|token|api[_-]?key|apikey|access[_-]?key|auth|private[_-]?key|credential|key"
+)
 # a name holding a keyword (from the keyword on: a leading [\w.-]* would be tried at every position, 20x
 # slower), an assignment or a mapping colon, and a one-line string literal (group "value")
 ASSIGNED = re.compile(
     rf"""(?i)(?P<name>(?:{NAME_KEYWORDS})[\w-]*)["']?\]?\s*(?::=|=>|[:=])\s*[rbu]?(?P<quote>["'])"""
-    r"""(?:Bearer |Basic |token )?(?P<value>(?:(?!(?P=quote))[^\\\n]|\\.){1,300})(?P=quote)""")
+    r"""(?:Bearer |Basic |token )?(?P<value>(?:(?!(?P=quote))[^\\\n]|\\.){1,300})(?P=quote)"""
+)
 PASSWORD_NAME = re.compile(r"(?i)passw(?:or)?d|passwd")
 TEMPLATED = re.compile(r"[{}<>$%`]|^\*+$")
 UUID = re.compile(r"(?i)^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-DUMMY_WORDS = ("example", "changeme", "change_me", "dummy", "placeholder", "your", "xxx", "redacted", "secret",
-               "password", "passwd", "test", "fake", "sample", "none", "null", "todo", "mypass", "foobar")
+DUMMY_WORDS = (
+    "example",
+    "changeme",
+    "change_me",
+    "dummy",
+    "placeholder",
+    "your",
+    "xxx",
+    "redacted",
+    "secret",
+    "password",
+    "passwd",
+    "test",
+    "fake",
+    "sample",
+    "none",
+    "null",
+    "todo",
+    "mypass",
+    "foobar",
+)
 HEX = re.compile(r"^[0-9a-fA-F]+$")
 BASE64ISH = re.compile(r"^[A-Za-z0-9+/=_-]+$")
 VERSION_ASSIGNED = re.compile(r"(?i)version\w*[\"']?\]?\s*(?::=|=>|[:=])\s*[rbu]?[\"']?$")
-RESERVED_DOMAINS = re.compile(r"(?i)@(?:[\w-]+\.)*(?:example\.(?:com|org|net)|[\w-]+\.(?:test|example|invalid|localhost))$")
+RESERVED_DOMAINS = re.compile(
+    r"(?i)@(?:[\w-]+\.)*(?:example\.(?:com|org|net)|[\w-]+\.(?:test|example|invalid|localhost))$"
+)
 
 
 def entropy(value: str) -> float:
@@ -86,9 +111,14 @@ def entropy(value: str) -> float:
 def is_dummy(value: str) -> bool:
     """detect-secrets' filters: templates, dummy words, sequences, repeats, UUIDs."""
     lowered = value.lower()
-    return (TEMPLATED.search(value) is not None or any(word in lowered for word in DUMMY_WORDS) or len(set(value)) <= 2
-            or lowered in "0123456789abcdefghijklmnopqrstuvwxyz" or lowered in "qwertyuiopasdfghjklzxcvbnm"
-            or UUID.match(value) is not None)
+    return (
+        TEMPLATED.search(value) is not None
+        or any(word in lowered for word in DUMMY_WORDS)
+        or len(set(value)) <= 2
+        or lowered in "0123456789abcdefghijklmnopqrstuvwxyz"
+        or lowered in "qwertyuiopasdfghjklzxcvbnm"
+        or UUID.match(value) is not None
+    )
 
 
 def high_entropy(value: str) -> bool:
@@ -124,7 +154,9 @@ def public_address(match: re.Match) -> bool:
 
 def public_ip(match: re.Match) -> bool:
     """pii's checks, and not the value of a name holding "version" (`__version__ = "1.2.3.4"`)."""
-    return is_public_ip(match) and VERSION_ASSIGNED.search(match.string, max(0, match.start() - 40), match.start()) is None
+    return (
+        is_public_ip(match) and VERSION_ASSIGNED.search(match.string, max(0, match.start() - 40), match.start()) is None
+    )
 
 
 @dataclass
@@ -137,30 +169,82 @@ class Detector:
 
 
 PATTERNS = {
-    "private_key": Detector(re.compile(r"-----BEGIN[A-Z ]{0,30} PRIVATE KEY(?: BLOCK)?-----([\s\S]{16,20000}?)-----END[A-Z ]{0,30} PRIVATE KEY(?: BLOCK)?-----"),
-                            KEY, r"PRIVATE KEY"),
-    "aws_key": Detector(re.compile(r"(?<![A-Z0-9])((?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16})(?![A-Z0-9])"), KEY,
-                        r"(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}"),
-    "gcp_key": Detector(re.compile(r"(?<![\w-])(AIza[0-9A-Za-z_-]{35}|GOCSPX-[0-9A-Za-z_-]{28})(?![\w-])"), KEY, r"AIza|GOCSPX-"),
-    "azure_key": Detector(re.compile(r"(?:AccountKey|SharedAccessKey)=([A-Za-z0-9+/]{40,}={0,2})"), KEY, r"(?:AccountKey|SharedAccessKey)="),
-    "github_token": Detector(re.compile(r"(?<![\w])((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82})(?![\w])"), KEY,
-                             r"gh[pousr]_[A-Za-z0-9]{36}|github_pat_"),
-    "gitlab_token": Detector(re.compile(r"(?<![\w-])((?:glpat|gldt|glrt|glptt|glcbt|glft|glimt|glagent|gloas)-[A-Za-z0-9_-]{20,})"), KEY,
-                             r"gl(?:pat|dt|rt|ptt|cbt|ft|imt|agent|oas)-"),
-    "slack_token": Detector(re.compile(r"(?<![\w-])(xox[abposr]-[0-9A-Za-z]+-[0-9A-Za-z-]{8,})|hooks\.slack\.com/services/(T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]{16,})"),
-                            KEY, r"xox[abposr]-|hooks\.slack\.com"),
-    "jwt": Detector(re.compile(r"(?<![\w-])(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})"), KEY, r"eyJ[A-Za-z0-9_-]{8,}\.eyJ", is_jwt),
-    "basic_auth": Detector(re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/?#@'\"<>]+:([^\s:/?#@'\"<>]+)@"), PASSWORD,
-                           r"://[^\s:/?#@]+:[^\s:/?#@]+@", lambda m: not is_dummy(m.group(1))),
-    "assigned": Detector(ASSIGNED, "", rf"(?i)(?:{NAME_KEYWORDS})[\w-]*[\"']?\]?\s*(?::=|=>|[:=])\s*[rbu]?[\"']", group="value"),
+    "private_key": Detector(
+        re.compile(
+            r"-----BEGIN[A-Z ]{0,30} PRIVATE KEY(?: BLOCK)?-----([\s\S]{16,20000}?)-----END[A-Z ]{0,30} PRIVATE KEY(?: BLOCK)?-----"
+        ),
+        KEY,
+        r"PRIVATE KEY",
+    ),
+    "aws_key": Detector(
+        re.compile(r"(?<![A-Z0-9])((?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16})(?![A-Z0-9])"),
+        KEY,
+        r"(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}",
+    ),
+    "gcp_key": Detector(
+        re.compile(r"(?<![\w-])(AIza[0-9A-Za-z_-]{35}|GOCSPX-[0-9A-Za-z_-]{28})(?![\w-])"), KEY, r"AIza|GOCSPX-"
+    ),
+    "azure_key": Detector(
+        re.compile(r"(?:AccountKey|SharedAccessKey)=([A-Za-z0-9+/]{40,}={0,2})"),
+        KEY,
+        r"(?:AccountKey|SharedAccessKey)=",
+    ),
+    "github_token": Detector(
+        re.compile(r"(?<![\w])((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82})(?![\w])"),
+        KEY,
+        r"gh[pousr]_[A-Za-z0-9]{36}|github_pat_",
+    ),
+    "gitlab_token": Detector(
+        re.compile(r"(?<![\w-])((?:glpat|gldt|glrt|glptt|glcbt|glft|glimt|glagent|gloas)-[A-Za-z0-9_-]{20,})"),
+        KEY,
+        r"gl(?:pat|dt|rt|ptt|cbt|ft|imt|agent|oas)-",
+    ),
+    "slack_token": Detector(
+        re.compile(
+            r"(?<![\w-])(xox[abposr]-[0-9A-Za-z]+-[0-9A-Za-z-]{8,})|hooks\.slack\.com/services/(T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]{16,})"
+        ),
+        KEY,
+        r"xox[abposr]-|hooks\.slack\.com",
+    ),
+    "jwt": Detector(
+        re.compile(r"(?<![\w-])(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})"),
+        KEY,
+        r"eyJ[A-Za-z0-9_-]{8,}\.eyJ",
+        is_jwt,
+    ),
+    "basic_auth": Detector(
+        re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/?#@'\"<>]+:([^\s:/?#@'\"<>]+)@"),
+        PASSWORD,
+        r"://[^\s:/?#@]+:[^\s:/?#@]+@",
+        lambda m: not is_dummy(m.group(1)),
+    ),
+    "assigned": Detector(
+        ASSIGNED, "", rf"(?i)(?:{NAME_KEYWORDS})[\w-]*[\"']?\]?\s*(?::=|=>|[:=])\s*[rbu]?[\"']", group="value"
+    ),
     # the pii stage's screens for plain addresses ("@" or "%40") and IPv4, as one RE2 pattern each
     "email": Detector(EMAIL, "<EMAIL>", "|".join(EMAIL_SCREENS[:2]), public_address, group=0),
     "ip": Detector(IP, "<IP_ADDRESS>", IP_SCREENS[0], public_ip, group=0),
 }
-KINDS = ["private_key", "aws_key", "gcp_key", "azure_key", "github_token", "gitlab_token", "slack_token", "jwt",
-         "basic_auth", "password", "high_entropy", "email", "ip"]
+KINDS = [
+    "private_key",
+    "aws_key",
+    "gcp_key",
+    "azure_key",
+    "github_token",
+    "gitlab_token",
+    "slack_token",
+    "jwt",
+    "basic_auth",
+    "password",
+    "high_entropy",
+    "email",
+    "ip",
+]
 ASSIGNED_KINDS = ("password", "high_entropy")  # both found by the "assigned" detector
-PLACEHOLDERS = {kind: {"basic_auth": PASSWORD, "password": PASSWORD, "email": "<EMAIL>", "ip": "<IP_ADDRESS>"}.get(kind, KEY) for kind in KINDS}
+PLACEHOLDERS = {
+    kind: {"basic_auth": PASSWORD, "password": PASSWORD, "email": "<EMAIL>", "ip": "<IP_ADDRESS>"}.get(kind, KEY)
+    for kind in KINDS
+}
 
 
 def detector_of(kind: str) -> str:
@@ -174,7 +258,11 @@ def replace_secrets(text: str, kinds: list[str], found: Counter, detectors: list
         detector = PATTERNS[name]
         pieces, last = [], 0
         for match in detector.pattern.finditer(text):
-            group = detector.group if detector.group is not None else next(g for g in range(1, match.re.groups + 1) if match.group(g))
+            group = (
+                detector.group
+                if detector.group is not None
+                else next(g for g in range(1, match.re.groups + 1) if match.group(g))
+            )
             if name == "assigned":
                 kind = assigned_secret(match)
                 placeholder = PASSWORD if kind == "password" else KEY
@@ -209,15 +297,28 @@ class SecretsStage(DocumentStage):
         texts = table["text"].combine_chunks()
         names = [name for name in PATTERNS if name in {detector_of(kind) for kind in self.params.kinds}]
         # only rows an RE2 screen picks leave Arrow, and only the detectors whose screen matched run on them
-        screens = np.stack([pc.fill_null(pc.match_substring_regex(texts, PATTERNS[name].screen), False).to_numpy(zero_copy_only=False)
-                            for name in names], axis=1) if table.num_rows else np.zeros((0, len(names)), bool)
+        screens = (
+            np.stack(
+                [
+                    pc.fill_null(pc.match_substring_regex(texts, PATTERNS[name].screen), False).to_numpy(
+                        zero_copy_only=False
+                    )
+                    for name in names
+                ],
+                axis=1,
+            )
+            if table.num_rows
+            else np.zeros((0, len(names)), bool)
+        )
         rows = np.flatnonzero(screens.any(axis=1))
         removed = np.zeros(table.num_rows, np.int32)
         counters = {f"secrets_{kind}{suffix}": 0 for kind in self.params.kinds for suffix in ("", "_documents")}
         edited = []
         for row, text in zip(rows, texts.take(rows).to_pylist()):
             found = Counter()
-            edited.append(replace_secrets(text, self.params.kinds, found, [names[i] for i in np.flatnonzero(screens[row])]))
+            edited.append(
+                replace_secrets(text, self.params.kinds, found, [names[i] for i in np.flatnonzero(screens[row])])
+            )
             removed[row] = sum(found.values())
             for kind, count in found.items():
                 counters[f"secrets_{kind}"] += count
@@ -227,7 +328,9 @@ class SecretsStage(DocumentStage):
             mask[rows] = True
             texts = pc.replace_with_mask(texts, pa.array(mask), pa.array(edited, texts.type))
             table = table.set_column(table.schema.get_field_index("text"), "text", texts)
-        return Verdict(table.append_column("secrets_removed", pa.array(removed)), [None] * table.num_rows, counters=counters)
+        return Verdict(
+            table.append_column("secrets_removed", pa.array(removed)), [None] * table.num_rows, counters=counters
+        )
 
     def finalize(self, ctx, stats) -> None:
         write_edit_counts(ctx, stats, [f"secrets_{kind}" for kind in self.params.kinds])

@@ -11,6 +11,7 @@ The sample is deterministic and streamed: a document is taken when a seeded hash
 sample_bytes / (text bytes of all inputs, from the Parquet footers; JSON lines are read to count them), so the sample is spread evenly over all
 inputs, and reading stops once sample_bytes of text are taken.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -30,8 +31,10 @@ from curate.core import storage
 from curate.read.jsonl_sink import read_jsonl_output
 
 # The cl100k (GPT-4) pre-tokenizer split.
-GPT4_SPLIT_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
-                      r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+GPT4_SPLIT_PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
 DEFAULT_SPECIAL_TOKENS = ("<|endoftext|>",)
 READ_BATCH_ROWS = 256
 
@@ -51,10 +54,12 @@ def new_tokenizer():
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
 
     tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(GPT4_SPLIT_PATTERN), behavior="isolated"),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-    ])
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(GPT4_SPLIT_PATTERN), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
     tokenizer.decoder = decoders.ByteLevel()
     return tokenizer
 
@@ -67,8 +72,11 @@ def document_inputs(urls: list[str]) -> list[str]:
     for url in urls:
         if not storage.exists(url):
             raise FileNotFoundError(f"{url}: input not found")
-        found = [f for f in storage.list_files(url, storage.OUTPUT_SUFFIXES)
-                 if not any(part.startswith("_") for part in f[len(url.rstrip("/")):].split("/")[:-1])]
+        found = [
+            f
+            for f in storage.list_files(url, storage.OUTPUT_SUFFIXES)
+            if not any(part.startswith("_") for part in f[len(url.rstrip("/")) :].split("/")[:-1])
+        ]
         if not found:
             raise ValueError(f"{url}: no document files (.parquet or a pipeline's .jsonl.gz output)")
         files += found
@@ -107,8 +115,11 @@ def text_bytes_estimate(files: list[str]) -> int:
             metadata = pq.ParquetFile(f).metadata
         for g in range(metadata.num_row_groups):
             group = metadata.row_group(g)
-            total += sum(group.column(c).total_uncompressed_size for c in range(group.num_columns)
-                         if group.column(c).path_in_schema == "text")
+            total += sum(
+                group.column(c).total_uncompressed_size
+                for c in range(group.num_columns)
+                if group.column(c).path_in_schema == "text"
+            )
     return total
 
 
@@ -124,7 +135,9 @@ def sample_texts(files: list[str], sample_bytes: int, seed: int = 0, stats: dict
     for url in files:
         for batch in id_text_batches(url):
             chosen = batch.filter(pa.array(id_hash_fraction(batch.column("id"), seed) < keep_fraction))
-            for text, size in zip(chosen.column("text").to_pylist(), pc.binary_length(chosen.column("text")).to_pylist()):
+            for text, size in zip(
+                chosen.column("text").to_pylist(), pc.binary_length(chosen.column("text")).to_pylist()
+            ):
                 yield text
                 taken_bytes += size
                 taken_docs += 1
@@ -134,25 +147,38 @@ def sample_texts(files: list[str], sample_bytes: int, seed: int = 0, stats: dict
                     return
 
 
-def train_tokenizer(inputs: list[str], output: str, vocab_size: int = 32768, sample_bytes: int = 1_000_000_000,
-                    special_tokens: tuple[str, ...] | list[str] = DEFAULT_SPECIAL_TOKENS, seed: int = 0,
-                    min_frequency: int = 2, progress: bool = False) -> TrainedTokenizer:
+def train_tokenizer(
+    inputs: list[str],
+    output: str,
+    vocab_size: int = 32768,
+    sample_bytes: int = 1_000_000_000,
+    special_tokens: tuple[str, ...] | list[str] = DEFAULT_SPECIAL_TOKENS,
+    seed: int = 0,
+    min_frequency: int = 2,
+    progress: bool = False,
+) -> TrainedTokenizer:
     """Train on a sample of the documents in `inputs` (Parquet files or folders) and write tokenizer.json to
     `output` atomically. Special tokens get the first ids, in the order given. progress: the tokenizers
     library's bars (reading, counting pairs, merges), drawn on a terminal only."""
     from tokenizers import pre_tokenizers, trainers
 
     if vocab_size < 256 + len(special_tokens):
-        raise ValueError(f"vocab_size {vocab_size} is too small: a byte-level BPE needs 256 byte tokens "
-                         f"plus {len(special_tokens)} special tokens")
+        raise ValueError(
+            f"vocab_size {vocab_size} is too small: a byte-level BPE needs 256 byte tokens "
+            f"plus {len(special_tokens)} special tokens"
+        )
     if sample_bytes <= 0:
         raise ValueError(f"sample_bytes must be positive, got {sample_bytes}")
     files = document_inputs(inputs)
     start = time.perf_counter()
     tokenizer = new_tokenizer()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
-                                  special_tokens=list(special_tokens), show_progress=progress and sys.stderr.isatty(),
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        special_tokens=list(special_tokens),
+        show_progress=progress and sys.stderr.isatty(),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     taken = {"documents": 0, "bytes": 0}
     tokenizer.train_from_iterator(sample_texts(files, sample_bytes, seed, taken), trainer)
     if taken["documents"] == 0:
@@ -161,8 +187,14 @@ def train_tokenizer(inputs: list[str], output: str, vocab_size: int = 32768, sam
     with storage.atomic_path(output) as temporary, fsspec.open(temporary, "wb") as f:
         f.write(data)
     write_hf_tokenizer_files(output, special_tokens[0] if special_tokens else None)
-    return TrainedTokenizer(output, hashlib.sha256(data).hexdigest(), tokenizer.get_vocab_size(with_added_tokens=True),
-                            taken["documents"], taken["bytes"], time.perf_counter() - start)
+    return TrainedTokenizer(
+        output,
+        hashlib.sha256(data).hexdigest(),
+        tokenizer.get_vocab_size(with_added_tokens=True),
+        taken["documents"],
+        taken["bytes"],
+        time.perf_counter() - start,
+    )
 
 
 def write_hf_tokenizer_files(tokenizer_url: str, eot: str | None) -> None:
@@ -172,6 +204,7 @@ def write_hf_tokenizer_files(tokenizer_url: str, eot: str | None) -> None:
     import posixpath
 
     from common.tokenizer import hf_tokenizer_files
+
     if eot is None:
         return
     folder = posixpath.dirname(tokenizer_url)

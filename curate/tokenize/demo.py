@@ -1,5 +1,6 @@
 """The tokenization part of `curate demo`: a tokenizer trained on every curated source, token shards per
 source, and the mix manifest the trainer's tiny-cpu config reads (data_manifests/demo.yaml for out/demo)."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,8 @@ from curate.tokenize.stage import TokenizeParams, TokenizeStage
 # window of seq_len + 1 tokens, one of the few books)
 DEMO_SOURCES = {"web": (0.5, 8), "books": (0.3, 1), "code": (0.2, 8)}
 DEMO_SEQ_LEN = 256
-DEMO_TOTAL_TOKENS = 300 * 8 * 256   # configs/tiny-cpu.yaml: 300 steps of 8 sequences of 256 tokens
-DEMO_MAX_EPOCHS = 4.0               # past ~4 epochs repeated tokens are worth little; the rest goes elsewhere
+DEMO_TOTAL_TOKENS = 300 * 8 * 256  # configs/tiny-cpu.yaml: 300 steps of 8 sequences of 256 tokens
+DEMO_MAX_EPOCHS = 4.0  # past ~4 epochs repeated tokens are worth little; the rest goes elsewhere
 DEMO_VALIDATION_FRACTION = 0.02
 
 
@@ -29,13 +30,19 @@ DEMO_VALIDATION_FRACTION = 0.02
 class DemoTokens:
     tokenizer: Path
     tokenizer_sha256: str
-    reports: list[StageReport]   # one tokenize report per source, for the demo's stats table
+    reports: list[StageReport]  # one tokenize report per source, for the demo's stats table
     manifest: Path
-    plan: object                 # common.mix.MixPlan; print it with common.mix.format_plan
+    plan: object  # common.mix.MixPlan; print it with common.mix.format_plan
 
 
-def tokenize_demo(demo_dir: str | os.PathLike, curated: dict[str, str], executor: Executor,
-                  vocab_size: int = 8192, sample_bytes: int = 100_000_000, progress: bool = True) -> DemoTokens:
+def tokenize_demo(
+    demo_dir: str | os.PathLike,
+    curated: dict[str, str],
+    executor: Executor,
+    vocab_size: int = 8192,
+    sample_bytes: int = 100_000_000,
+    progress: bool = True,
+) -> DemoTokens:
     """Train (or reuse) <demo_dir>/tokenizer/tokenizer.json on the curated Parquet folders in `curated`
     ({"web": "out/demo/web/dedup", ...}), tokenize each into <demo_dir>/<source>/tokenize/{train,val},
     write <demo_dir>/mix.yaml and plan it. Resumable like every pipeline: an existing tokenizer is kept
@@ -51,10 +58,18 @@ def tokenize_demo(demo_dir: str | os.PathLike, curated: dict[str, str], executor
         train_tokenizer([str(curated[s]) for s in sorted(curated)], str(tokenizer_path), vocab_size, sample_bytes)
     reports = []
     for source, folder in curated.items():
-        params = TokenizeParams(tokenizer=str(tokenizer_path), validation_fraction=DEMO_VALIDATION_FRACTION,
-                                min_validation_docs=DEMO_SOURCES[source][1])
-        pipeline = Pipeline(f"{source}-tokenize", "(curate demo)", [str(folder)], str(demo_dir / source),
-                            [TokenizeStage("tokenize", params)])
+        params = TokenizeParams(
+            tokenizer=str(tokenizer_path),
+            validation_fraction=DEMO_VALIDATION_FRACTION,
+            min_validation_docs=DEMO_SOURCES[source][1],
+        )
+        pipeline = Pipeline(
+            f"{source}-tokenize",
+            "(curate demo)",
+            [str(folder)],
+            str(demo_dir / source),
+            [TokenizeStage("tokenize", params)],
+        )
         (report,) = run_pipeline(pipeline, executor, progress=progress)
         report.name = f"tokenize:{source}"
         reports.append(report)
@@ -76,6 +91,7 @@ def training_tokens(folder: Path) -> int:
 
 def demo_manifest(demo_dir: Path, manifest_dir: Path, sources: list[str], tokenizer_sha256: str | None) -> dict:
     """The demo mix as a manifest mapping, paths relative to the folder the manifest will live in."""
+
     def relative(path: Path) -> str:
         return Path(os.path.relpath(path.resolve(), manifest_dir.resolve())).as_posix()
 
@@ -83,10 +99,22 @@ def demo_manifest(demo_dir: Path, manifest_dir: Path, sources: list[str], tokeni
     if tokenizer_sha256:
         tokenizer["hash"] = tokenizer_sha256
     return {
-        "name": "demo", "tokenizer": tokenizer, "seq_len": DEMO_SEQ_LEN, "seed": 1234, "total_tokens": DEMO_TOTAL_TOKENS,
-        "sources": [{"name": s, "path": relative(demo_dir / s / "tokenize" / "train"), "weight": DEMO_SOURCES[s][0],
-                     "max_epochs": DEMO_MAX_EPOCHS, "validation": relative(demo_dir / s / "tokenize" / "val")}
-                    for s in DEMO_SOURCES if s in sources],
+        "name": "demo",
+        "tokenizer": tokenizer,
+        "seq_len": DEMO_SEQ_LEN,
+        "seed": 1234,
+        "total_tokens": DEMO_TOTAL_TOKENS,
+        "sources": [
+            {
+                "name": s,
+                "path": relative(demo_dir / s / "tokenize" / "train"),
+                "weight": DEMO_SOURCES[s][0],
+                "max_epochs": DEMO_MAX_EPOCHS,
+                "validation": relative(demo_dir / s / "tokenize" / "val"),
+            }
+            for s in DEMO_SOURCES
+            if s in sources
+        ],
     }
 
 

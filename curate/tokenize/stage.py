@@ -31,6 +31,7 @@ with the smallest hashes are held out instead; the document with the largest has
 The split depends only on the document ids: the same on every run, whatever the sharding or worker count.
 An empty text is not tokenized; it goes to rejected/ with reason tokenize.empty_text.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -50,8 +51,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
 
-from common.shards import (SUMMARY_NAME, ShardWriter, dtype_for_vocab, index_counts, token_dir_summary,
-                           write_token_dir_summary)
+from common.shards import (
+    SUMMARY_NAME,
+    ShardWriter,
+    dtype_for_vocab,
+    index_counts,
+    token_dir_summary,
+    write_token_dir_summary,
+)
 from curate.core import storage
 from curate.core.params import ConfigError, require_fraction
 from curate.core.stage import Phase, Shard, ShardOutput, ShardStats, Stage
@@ -67,13 +74,13 @@ COPY_BYTES = 16 << 20  # buffer of one upload or download of a shard file
 
 @dataclass
 class TokenizeParams:
-    tokenizer: str                      # tokenizer.json (path or URL), e.g. from `curate train-tokenizer`
-    eot_token: str = "<|endoftext|>"    # appended after every document
-    validation_fraction: float = 0.01   # share of documents held out, by id hash; 0: no validation split
-    min_validation_docs: int = 1        # hold out at least this many (small sources), never all
+    tokenizer: str  # tokenizer.json (path or URL), e.g. from `curate train-tokenizer`
+    eot_token: str = "<|endoftext|>"  # appended after every document
+    validation_fraction: float = 0.01  # share of documents held out, by id hash; 0: no validation split
+    min_validation_docs: int = 1  # hold out at least this many (small sources), never all
     max_shard_tokens: int = 100_000_000
-    batch_docs: int = 512               # documents per encode_batch call
-    threads: int | None = None          # tokenizer threads per worker; default: CPU cores / workers
+    batch_docs: int = 512  # documents per encode_batch call
+    threads: int | None = None  # tokenizer threads per worker; default: CPU cores / workers
 
     def __post_init__(self):
         require_fraction("validation_fraction", self.validation_fraction)
@@ -124,8 +131,10 @@ class TokenizeStage(Stage):
         self.vocab_size = tokenizer.get_vocab_size(with_added_tokens=True)
         self.eot_id = tokenizer.token_to_id(self.params.eot_token)
         if self.eot_id is None:
-            raise ConfigError(f"stage '{self.name}': parameter 'eot_token': {self.params.eot_token!r} is not a token "
-                              f"of {self.params.tokenizer}")
+            raise ConfigError(
+                f"stage '{self.name}': parameter 'eot_token': {self.params.eot_token!r} is not a token "
+                f"of {self.params.tokenizer}"
+            )
         self.dtype = dtype_for_vocab(self.vocab_size)
 
     # driver side
@@ -135,8 +144,10 @@ class TokenizeStage(Stage):
         'main', a task per input shard (its train shards, its held-out documents as pieces in scratch,
         its rejected rows), and 'gather', one task: the pieces into val/, tokens.json for train/ and val/."""
         storage.write_json(ctx.work_url(SPLIT_FILE), {**validation_split(shards, self.params), "shards": len(shards)})
-        return [Phase("main", run=self.tokenize_shard, tasks=lambda done: shards, stage_stats=True),
-                Phase("gather", run=self.gather_validation, tasks=lambda done: [Shard("gather", ())])]
+        return [
+            Phase("main", run=self.tokenize_shard, tasks=lambda done: shards, stage_stats=True),
+            Phase("gather", run=self.gather_validation, tasks=lambda done: [Shard("gather", ())]),
+        ]
 
     # worker side
 
@@ -148,9 +159,11 @@ class TokenizeStage(Stage):
             if missing:
                 raise ValueError(f"{url}: not a document Parquet file (no column {', '.join(sorted(missing))})")
         size = (self.vocab_size, self.params.max_shard_tokens)
-        with ShardOutput(self.name, None, ctx.rejected_url(shard.name)) as output, \
-                RollingShardWriter(storage.join(ctx.output_dir, "train"), shard.name, *size) as train, \
-                RollingShardWriter(ctx.work_url("val"), shard.name, *size) as val:
+        with (
+            ShardOutput(self.name, None, ctx.rejected_url(shard.name)) as output,
+            RollingShardWriter(storage.join(ctx.output_dir, "train"), shard.name, *size) as train,
+            RollingShardWriter(ctx.work_url("val"), shard.name, *size) as val,
+        ):
             for table in storage.iter_parquet(shard.inputs, self.params.batch_docs):
                 self._tokenize_batch(table, split["threshold"], train, val, output)
             output.stats.bytes_out = (train.num_tokens + val.num_tokens) * self.dtype.itemsize
@@ -174,8 +187,13 @@ class TokenizeStage(Stage):
     def gather_validation(self, task: Shard, ctx) -> ShardStats:
         """Gather the held-out pieces into val/ and write tokens.json for train/ and val/."""
         start = time.perf_counter()
-        documents = gather_shards(ctx.work_url("val"), storage.join(ctx.output_dir, "val"), "val", self.vocab_size,
-                                  self.params.max_shard_tokens)
+        documents = gather_shards(
+            ctx.work_url("val"),
+            storage.join(ctx.output_dir, "val"),
+            "val",
+            self.vocab_size,
+            self.params.max_shard_tokens,
+        )
         for part in ("train", "val"):
             write_summary(storage.join(ctx.output_dir, part), self._tokenizer_sha256, self.vocab_size, self.eot_id)
         return ShardStats(docs_in=documents, docs_out=documents, seconds=time.perf_counter() - start)
@@ -230,8 +248,11 @@ class RollingShardWriter:
         if self.remote:
             for suffix in (".bin", ".idx"):
                 local = self.folder / (self.writer.prefix.name + suffix)
-                with open(local, "rb") as source, storage.atomic_path(storage.join(self.url, local.name)) as temporary, \
-                        fsspec.open(temporary, "wb") as target:
+                with (
+                    open(local, "rb") as source,
+                    storage.atomic_path(storage.join(self.url, local.name)) as temporary,
+                    fsspec.open(temporary, "wb") as target,
+                ):
                     shutil.copyfileobj(source, target, COPY_BYTES)
                 local.unlink()
         self.writer = None
@@ -294,7 +315,7 @@ def write_summary(url: str, tokenizer_sha256: str, vocab_size: int, eot_id: int)
     shards = []
     for idx in storage.list_files(url, (".idx",)):
         with fsspec.open(idx, "rb") as f:
-            shards.append((storage.basename(idx)[:-len(".idx")], *index_counts(f.read())))
+            shards.append((storage.basename(idx)[: -len(".idx")], *index_counts(f.read())))
     summary = token_dir_summary(shards, tokenizer_sha256, vocab_size, eot_id)
     with storage.atomic_path(storage.join(url, SUMMARY_NAME)) as temporary, fsspec.open(temporary, "w") as f:
         f.write(json.dumps(summary, indent=1) + "\n")

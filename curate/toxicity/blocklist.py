@@ -12,6 +12,7 @@ Python set of the names adds 500 MB (bench/url_blocklist.py). A batch of URLs is
 up with one sorted binary search. Two different domains share a 64-bit hash with
 probability 2^-64 a pair: with UT1 adult, about one wrongly blocked URL in 10^12.
 """
+
 from __future__ import annotations
 
 import os
@@ -78,9 +79,11 @@ def load_blocklist(paths: str | list[str]) -> DomainBlocklist:
 
 def read_domain_hashes(path: str) -> np.ndarray:
     """Hashes of the domains a file lists; plain lines in bulk with Arrow, the rest one by one."""
-    options = (pa_csv.ReadOptions(column_names=["line"], block_size=_READ_BLOCK_BYTES, use_threads=False),
-               pa_csv.ParseOptions(delimiter="\x01", quote_char=False, escape_char=False),
-               pa_csv.ConvertOptions(column_types={"line": pa.large_string()}))
+    options = (
+        pa_csv.ReadOptions(column_names=["line"], block_size=_READ_BLOCK_BYTES, use_threads=False),
+        pa_csv.ParseOptions(delimiter="\x01", quote_char=False, escape_char=False),
+        pa_csv.ConvertOptions(column_types={"line": pa.large_string()}),
+    )
     chunks = [np.zeros(0, np.uint64)]
     try:
         if os.path.getsize(path) == 0:  # Arrow calls an empty file an error; it is just an empty list
@@ -90,7 +93,9 @@ def read_domain_hashes(path: str) -> np.ndarray:
                 lines = pc.utf8_trim_whitespace(pc.utf8_lower(batch.column(0)))
                 plain = pc.match_substring_regex(lines, _PLAIN_DOMAIN)
                 domains = pc.utf8_trim(pc.filter(lines, plain), characters="*.")
-                others = [domain_of_entry(line.split("#", 1)[0]) for line in pc.filter(lines, pc.invert(plain)).to_pylist()]
+                others = [
+                    domain_of_entry(line.split("#", 1)[0]) for line in pc.filter(lines, pc.invert(plain)).to_pylist()
+                ]
                 chunks.append(np.array(string_hashes(domains, xxhash.xxh3_64_intdigest), np.uint64))
                 chunks.append(np.array([domain_hash(d) for d in others if d], np.uint64))
     except (OSError, pa.ArrowInvalid) as error:  # missing file, not UTF-8, ...
@@ -145,6 +150,6 @@ def host_suffixes(host: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
     """The host and every domain above it, longest first (a.b.com, b.com, com), and their hashes."""
     names, dot = [host], host.find(".")
     while dot >= 0:
-        names.append(host[dot + 1:])
+        names.append(host[dot + 1 :])
         dot = host.find(".", dot + 1)
     return tuple(names), tuple(domain_hash(name) for name in names)

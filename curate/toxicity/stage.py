@@ -20,6 +20,7 @@ code) pass the URL checks; empty texts pass the bad-word check (ratio 0) and sco
 The word ratio counts tokens with a letter or digit (curate.quality.words.split_words),
 so punctuation does not dilute it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -66,8 +67,10 @@ class ToxicityParams:
         if self.url_soft_word_threshold < 1:
             raise ValueError(f"'url_soft_word_threshold' must be at least 1, got {self.url_soft_word_threshold}")
         if not (self.blocklist or self.has_url_word_lists or self.bad_words or self.model):
-            raise ValueError("give at least one of 'blocklist', 'url_banned_words', 'url_soft_banned_words', "
-                             "'url_banned_subwords', 'bad_words' or 'model'")
+            raise ValueError(
+                "give at least one of 'blocklist', 'url_banned_words', 'url_soft_banned_words', "
+                "'url_banned_subwords', 'bad_words' or 'model'"
+            )
 
     @property
     def has_url_word_lists(self) -> bool:
@@ -76,9 +79,15 @@ class ToxicityParams:
     def load_url_word_checks(self) -> UrlWordChecks | None:
         if not self.has_url_word_lists:
             return None
-        lists = {name: load_url_words(getattr(self, name)) if getattr(self, name) else frozenset() for name in URL_WORD_LISTS}
-        return UrlWordChecks(lists["url_banned_words"], lists["url_soft_banned_words"], self.url_soft_word_threshold,
-                             lists["url_banned_subwords"])
+        lists = {
+            name: load_url_words(getattr(self, name)) if getattr(self, name) else frozenset() for name in URL_WORD_LISTS
+        }
+        return UrlWordChecks(
+            lists["url_banned_words"],
+            lists["url_soft_banned_words"],
+            self.url_soft_word_threshold,
+            lists["url_banned_subwords"],
+        )
 
 
 class ToxicityStage(DocumentStage):
@@ -135,7 +144,9 @@ class ToxicityStage(DocumentStage):
             ratio = bad_word_ratio(text, len(words), self.words)
             if ratio > limit:
                 reasons[i] = "toxicity.bad_words"
-                details[i] = f"bad-word ratio {ratio:.4f} > {limit:g} ({round(ratio * len(words))} of {len(words)} words)"
+                details[i] = (
+                    f"bad-word ratio {ratio:.4f} > {limit:g} ({round(ratio * len(words))} of {len(words)} words)"
+                )
 
     def check_scores(self, scores: np.ndarray, reasons: list, details: list) -> None:
         threshold = self.params.threshold

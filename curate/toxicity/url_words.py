@@ -12,6 +12,7 @@ normalised the same way, so "2 girls 1 cup" is "2girls1cup":
 Unlike datatrove, which matches the URL's words as they are written, matching ignores
 case, so an upper-case URL is no way around the lists.
 """
+
 from __future__ import annotations
 
 import re
@@ -37,12 +38,16 @@ def load_url_words(path: str) -> frozenset[str]:
 class UrlWordChecks:
     """The three checks over a batch of URLs; lists may be empty (that check is off)."""
 
-    def __init__(self, banned: frozenset[str], soft_banned: frozenset[str], soft_threshold: int, subwords: frozenset[str]):
+    def __init__(
+        self, banned: frozenset[str], soft_banned: frozenset[str], soft_threshold: int, subwords: frozenset[str]
+    ):
         self.banned = pa.array(sorted(banned), pa.string())
         self.soft_banned = pa.array(sorted(soft_banned), pa.string())
         self.soft_threshold = soft_threshold
         # one alternation, longest entries first, so a detail names the longest match; entries are [a-z0-9]+
-        self.subword_pattern = "(?P<subword>" + "|".join(sorted(subwords, key=len, reverse=True)) + ")" if subwords else None
+        self.subword_pattern = (
+            "(?P<subword>" + "|".join(sorted(subwords, key=len, reverse=True)) + ")" if subwords else None
+        )
 
     def check(self, urls: pa.Array) -> dict[int, tuple[str, str]]:
         """{row: (reason, detail)} for the URLs of a batch that fail a check (the first one they fail)."""
@@ -55,14 +60,17 @@ class UrlWordChecks:
         for row, soft in listed_words_by_row(flat, rows, self.soft_banned).items():
             soft = sorted(set(soft))
             if len(soft) >= self.soft_threshold:
-                failed.setdefault(row, ("toxicity.url_soft_banned_words",
-                                        f"the URL has {len(soft)} soft-banned words: {', '.join(soft)}"))
+                failed.setdefault(
+                    row,
+                    ("toxicity.url_soft_banned_words", f"the URL has {len(soft)} soft-banned words: {', '.join(soft)}"),
+                )
         if self.subword_pattern:
             joined = pc.replace_substring_regex(lowered, _NOT_ALNUM.pattern, "")
             found = pc.struct_field(pc.extract_regex(joined, self.subword_pattern), [0])
             for row in np.flatnonzero(pc.is_valid(found).to_numpy(zero_copy_only=False)).tolist():
-                failed.setdefault(row, ("toxicity.url_banned_subword",
-                                        f"the URL contains the banned subword '{found[row].as_py()}'"))
+                failed.setdefault(
+                    row, ("toxicity.url_banned_subword", f"the URL contains the banned subword '{found[row].as_py()}'")
+                )
         return failed
 
 
