@@ -279,4 +279,5 @@ def test_a_shard_added_after_a_finished_dedup_is_an_error_naming_the_lost_signat
         "run", str(pipeline), "--output", str(output), "--stage", "dedup", "--no-progress", check=False
     )
     assert failed.returncode == 1 and "delete" in failed.stderr and "to redo the stage" in failed.stderr
-    assert re.search(r"sig/(shard-\d+)\.parquet \(the signatures of shard \1\) is missing", failed.stderr)
+    # the band-local key files (one per shard) are what a finished run removed
+    assert re.search(r"keys/(shard-\d+)\.parquet \(the keys of shard \1\) is missing", failed.stderr)
