@@ -584,7 +584,11 @@ def cmd_scaling(args) -> int:
 
 def add_scaling_parser(commands) -> None:
     sc = commands.add_parser(
-        "scaling", help="sweep model sizes x token budgets, fit a scaling law, forecast a bigger run"
+        "scaling",
+        help="sweep model sizes x token budgets, fit a scaling law, forecast a bigger run",
+        description="Train a grid of model sizes x token budgets (or IsoFLOP profiles) on one or two mixes, each point "
+        "a resumable `train run`; fit L(N, D) = E + A/N^alpha + B/D^beta with bootstrap intervals, check it on the "
+        "held-out largest points, plot it, and forecast named larger runs (docs/scaling-laws.md).",
     )
     sc.add_argument("spec", help="scaling YAML, e.g. configs/scaling-demo.yaml (studies/scaling.py describes it)")
     sc.add_argument("--report", action="store_true", help="train nothing; fit and plot the finished points")

@@ -22,7 +22,7 @@ def test_every_subcommand_has_a_description_and_every_option_help():
     subcommands = next(
         a for a in build_parser(TRAIN_COMMANDS)._actions if isinstance(a, argparse._SubParsersAction)
     ).choices
-    assert set(subcommands) == {"run", "estimate", "plot", "sample", "eval", "ablate", "export"}
+    assert set(subcommands) == {"run", "estimate", "plot", "sample", "eval", "ablate", "scaling", "export"}
     for name, parser in subcommands.items():
         assert parser.description and len(parser.description) > 40, name
         undocumented = [a.dest for a in parser._actions if not a.help and not isinstance(a, argparse._HelpAction)]
