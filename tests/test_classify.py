@@ -54,6 +54,20 @@ def test_training_is_reproducible_with_one_thread(model, tmp_path, shared_data):
     assert again.read_bytes() == model.read_bytes()
 
 
+@pytest.mark.slow
+def test_training_in_a_long_running_process_gives_the_fresh_process_model(model, tmp_path, shared_data):
+    """fastText leaves most input rows as whatever malloc returns: in a process that freed big float buffers
+    (a pipeline, a notebook, a test session) that was garbage, and training gave another model or NaN."""
+    from curate.classify.train import TrainSettings, train_classifier
+
+    for _ in range(3):  # freed 20 MB buffers of huge floats: glibc hands the memory out again uncleared
+        buffer = np.full(5_000_000, 1e30, np.float32) * np.float32(3.0)
+        del buffer
+    specs = [jigsaw_spec(shared_data, label, ",max=1000") for label in (1, 0)]
+    train_classifier("jigsaw", specs[:1], specs[1:], str(tmp_path), TrainSettings(epoch=20, dim=16, test_fraction=0.2))
+    assert (tmp_path / "jigsaw.bin").read_bytes() == model.read_bytes()  # the CLI trained it in a fresh process
+
+
 def test_source_specs_read_real_files(shared_data):
     quality = shared_data / "quality" / "positives"
     gsm8k = read_source(parse_source(f"{quality / 'gsm8k' / 'train.jsonl'}#text=question+answer"), 0)

@@ -46,7 +46,7 @@ def test_the_cross_source_recipe_carries_from_talk_comments_to_tweets(shared_dat
     labels = np.array([1] * len(tweets) + [0] * len(clean))
     auc = {}
     for name, settings in (
-        ("words", TrainSettings(epoch=5, lr=0.2, dim=16)),  # lr 0.5 with subwords: fastText NaN now and then
+        ("words", TrainSettings(epoch=5, lr=0.2, dim=16)),
         ("recipe", TrainSettings(epoch=5, lr=0.2, dim=16, minn=3, maxn=5, lowercase=True, strip_markup=True)),
     ):
         report = train_classifier(

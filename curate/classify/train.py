@@ -9,10 +9,13 @@ records the metrics, settings, counts and sources. With --quantize the model is 
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import datetime
 import hashlib
 import json
 import os
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -89,6 +92,32 @@ def load_corpus(positives: list[str], negatives: list[str], settings: TrainSetti
     return corpus
 
 
+M_PERTURB = -6  # glibc mallopt: allocations filled with ~byte, freed memory with byte
+
+
+@contextlib.contextmanager
+def zeroed_allocations():
+    """fastText (fasttext-numpy2, upstream master) stores matrices in an aligned vector that malloc does not
+    clear, and with fewer than 10 threads it draws random values for only the first thread/10 of the input
+    rows, leaving the rest as whatever the heap held. A fresh process gets zero pages; a process that
+    already freed large float buffers (any pipeline, any test session) gets garbage, and training ends in
+    "Encountered NaN" or a different model. glibc's M_PERTURB with 0xff fills every allocation with zeros
+    while fastText runs, which restores the zeros upstream fastText 0.9.2 had. Other C libraries: no change."""
+    libc = None
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL("libc.so.6")
+            if not libc.mallopt(M_PERTURB, 0xFF):
+                libc = None
+        except (OSError, AttributeError):
+            libc = None
+    try:
+        yield
+    finally:
+        if libc is not None:
+            libc.mallopt(M_PERTURB, 0)
+
+
 def held_out_mask(texts: list[str], fraction: float, seed: int) -> np.ndarray:
     """True for held-out documents: a seeded hash of the text below `fraction`."""
     salt = seed.to_bytes(8, "little", signed=True)
@@ -138,30 +167,30 @@ def train_classifier(
         write_fasttext_file(train_file, [corpus.texts[i] for i in train_idx], corpus.labels[train_idx])
         start = time.perf_counter()
         try:
-            model = fasttext.train_supervised(
-                train_file,
-                epoch=settings.epoch,
-                lr=settings.lr,
-                wordNgrams=settings.word_ngrams,
-                minn=settings.minn,
-                maxn=settings.maxn,
-                dim=settings.dim,
-                bucket=settings.bucket,
-                minCount=settings.min_count,
-                thread=settings.threads,
-                seed=settings.seed,
-                loss="softmax",
-                verbose=0,
-            )
-        except RuntimeError as error:  # "Encountered NaN.": this fastText build hits it for some --bucket values
-            raise ConfigError(
-                f"fastText training failed: {error} Try another --bucket (the default) or --seed."
-            ) from None
+            with zeroed_allocations():
+                model = fasttext.train_supervised(
+                    train_file,
+                    epoch=settings.epoch,
+                    lr=settings.lr,
+                    wordNgrams=settings.word_ngrams,
+                    minn=settings.minn,
+                    maxn=settings.maxn,
+                    dim=settings.dim,
+                    bucket=settings.bucket,
+                    minCount=settings.min_count,
+                    thread=settings.threads,
+                    seed=settings.seed,
+                    loss="softmax",
+                    verbose=0,
+                )
+        except RuntimeError as error:  # "Encountered NaN.": the learning rate is too high for these settings
+            raise ConfigError(f"fastText training failed: {error} Try a lower --lr.") from None
         train_seconds, quantize_seconds = time.perf_counter() - start, None
         if settings.quantize:  # product quantisation, then a retraining pass over the kept rows
-            model.quantize(
-                input=train_file, retrain=True, cutoff=settings.quantize, qnorm=True, thread=settings.threads
-            )
+            with zeroed_allocations():
+                model.quantize(
+                    input=train_file, retrain=True, cutoff=settings.quantize, qnorm=True, thread=settings.threads
+                )
             quantize_seconds = round(time.perf_counter() - start - train_seconds, 3)
     model.save_model(model_path)
     report = {
