@@ -129,6 +129,7 @@ FORMS = [
     ("obfuscated curly at", "press{at}agency-example.com", ["press{at}agency-example.com"], []),
     ("obfuscated angle at", "sales<at>vendor-example.com", ["sales<at>vendor-example.com"], []),
     ("obfuscated spaced @", "ping alice @ example.org if stuck", ["alice @ example.org"], ["ping ", " if stuck"]),
+    ("obfuscated spaced @ dot", "reach jane @ example dot com for access", ["jane @"], ["reach ", " for access"]),
     (
         "obfuscated underscore local",
         "reports go to j_doe at reports-example.com",

@@ -7,7 +7,7 @@ import pytest
 
 from curate.core.params import build_params
 from curate.core.schema import make_documents
-from curate.pii.stage import PiiParams, PiiStage
+from curate.pii.stage import IP_REPLACEMENTS, PHONE_REPLACEMENT, PiiParams, PiiStage
 from pii_forms import FORMS, NEAR_MISSES, PHONE_FORMS
 
 
@@ -46,3 +46,15 @@ def test_remove_mode_cuts_an_address_out_of_a_url_and_keeps_the_rest():
         "https://news.example.org/unsubscribe?email=t.mueller@gmx.de&list=7 and 2606:4700:4700::1111", mode="remove"
     )
     assert (out, count) == ("https://news.example.org/unsubscribe?email=&list=7 and ", 2)
+
+
+def test_an_ipv4_address_or_its_placeholder_is_never_taken_for_a_phone_number():
+    text = "connect to 151.101.10.69 or call 555 123 4567"
+    assert redacted(text, ips=False, phones=True) == (f"connect to 151.101.10.69 or call {PHONE_REPLACEMENT}", 1)
+    stage = PiiStage("pii", build_params(PiiParams, {"phones": True}, "test"))
+    stage.setup()
+    rows = [{"id": f"doc-{i}", "source": "web", "text": text} for i in range(24)]  # ids that pick every placeholder
+    table = stage.process(make_documents(rows)).table
+    assert table["pii_ips"].to_pylist() == [1] * 24 and table["pii_phones"].to_pylist() == [1] * 24
+    placed = {out.split()[2] for out in table["text"].to_pylist()}
+    assert placed == set(IP_REPLACEMENTS), placed  # six placeholders, each kept as written

@@ -144,7 +144,7 @@ U = rf"[0-9A-Za-z{NON_ASCII_ALNUM}]"
 WORD = rf"[0-9A-Za-z_{NON_ASCII_ALNUM}]"
 WS = r"[\t-\r\x1c- \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
 EMAIL_SCREENS = (
-    rf"@\s*{U}[0-9A-Za-z{NON_ASCII_ALNUM}-]*\.",
+    rf"@\s*{U}[0-9A-Za-z{NON_ASCII_ALNUM}-]*(?:\.|\s+(?i:dot)\s|\s*[\[({{<]\s*(?i:dot))",  # "x @ host dot com" too
     rf"%40{U}",
     rf"[\[({{<]\s*(?i:at)\s*[\])}}>]|\sAT\s|\sat\s+\S+(?:\.|\s+dot\s+){U}",
 )
@@ -228,7 +228,8 @@ def digits(text: str) -> int:
 
 
 def is_phone(match: re.Match) -> bool:
-    return 9 <= digits(match.group(0)) <= 15 and match.group(0) != PHONE_REPLACEMENT
+    number = match.group(0)  # a dotted quad is an IPv4 address (the ips finder's, or its placeholder), not a phone
+    return 9 <= digits(number) <= 15 and number != PHONE_REPLACEMENT and not IP.fullmatch(number)
 
 
 def is_international_phone(match: re.Match) -> bool:
