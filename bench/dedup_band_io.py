@@ -62,7 +62,7 @@ def main() -> None:
     from bench import dedup_planted
     from curate.core.executor import LocalExecutor
     from curate.core.pipeline import load_pipeline
-    from curate.core.runner import run_pipeline
+    from curate.api import run_pipeline
     from curate.dedup.params import DedupParams
     from curate.dedup.stage import DedupStage
 

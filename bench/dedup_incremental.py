@@ -36,7 +36,7 @@ def tree_cpu_seconds(pid: int) -> float:
 def run(folder: Path, shards: list[Path], out: Path, workers: int, index: Path | None) -> tuple[float, float, set[str]]:
     from curate.core.executor import LocalExecutor
     from curate.core.pipeline import load_pipeline
-    from curate.core.runner import run_pipeline
+    from curate.api import run_pipeline
 
     folder.mkdir()
     for shard in shards:

@@ -93,7 +93,7 @@ def measure(input_dir: Path, work: Path, workers: int) -> dict:
 def child(input_dir: str, work: str, workers: str) -> None:
     from curate.core.executor import LocalExecutor
     from curate.core.pipeline import load_pipeline
-    from curate.core.runner import run_pipeline
+    from curate.api import run_pipeline
 
     yaml = Path(work) / "dedup.yaml"
     yaml.write_text(f"name: memory\ninput: {input_dir}\noutput: {Path(work) / 'out'}\nstages:\n  - stage: dedup\n")

@@ -40,7 +40,7 @@ from bench import dedup_corpus  # noqa: E402
 
 from curate.core.executor import LocalExecutor  # noqa: E402
 from curate.core.pipeline import load_pipeline  # noqa: E402
-from curate.core.runner import run_pipeline  # noqa: E402
+from curate.api import run_pipeline  # noqa: E402
 
 TARGETS = [1.0, 0.95, 0.9, 0.85, 0.8, 0.6, 0.4]
 THRESHOLD = 0.8

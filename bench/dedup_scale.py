@@ -71,7 +71,7 @@ def build_corpus(shared: Path, docs: int, folder: Path, seed: int = 0) -> None:
 def run_ours(input_dir: Path, work: Path, workers: int, verify: bool = True) -> set[str]:
     from curate.core.executor import LocalExecutor
     from curate.core.pipeline import load_pipeline
-    from curate.core.runner import run_pipeline
+    from curate.api import run_pipeline
 
     yaml = work / "dedup.yaml"
     yaml.write_text(

@@ -66,7 +66,7 @@ def run_curate(data: Path, output: Path, workers: int, engine: str) -> int:
 
     from curate.core.executor import LocalExecutor
     from curate.core.pipeline import load_pipeline
-    from curate.core.runner import run_pipeline
+    from curate.api import run_pipeline
 
     spec = {
         "name": "bench",

@@ -27,7 +27,7 @@ REPO = HERE.parent
 
 from curate.core.executor import LocalExecutor  # noqa: E402
 from curate.core.pipeline import load_pipeline  # noqa: E402
-from curate.core.runner import run_pipeline  # noqa: E402
+from curate.api import run_pipeline  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 

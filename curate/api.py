@@ -19,8 +19,12 @@ import dataclasses
 from curate.core import pipeline as core_pipeline
 from curate.core.executor import Executor, LocalExecutor
 from curate.core.ray_executor import RayExecutor
-from curate.core.runner import RunOptions, run_pipeline
+from curate.core import runner
+from curate.core.params import ConfigError
+from curate.core.runner import RunOptions
+from curate.core.stage import DocumentStage
 from curate.core.stats import StageReport, format_reports
+from curate.read.inputs import documents_problem, not_documents, stage_input_plan
 
 __all__ = [
     "LocalExecutor",
@@ -47,6 +51,31 @@ class Pipeline(core_pipeline.Pipeline):
         finally:
             if own:
                 executor.close()
+
+
+def run_pipeline(
+    pipeline: core_pipeline.Pipeline,
+    executor: Executor,
+    only_stage: str | None = None,
+    progress: bool = True,
+    options: RunOptions | None = None,
+) -> list[StageReport]:
+    """Run a pipeline (every stage, or `only_stage`), resumably (curate.core.runner). With
+    `options.stage_input`, only_stage runs on those inputs, behind a reader when they are not documents in
+    the project's schema (curate.read.inputs); a pipeline that starts with a document stage must be given
+    documents, which is checked here before any work."""
+    options = options or RunOptions(progress=progress)
+    if options.stage_input is not None and only_stage is None:
+        raise ConfigError("an input for one stage needs --stage naming it")
+    selected = [pipeline.stages.index(pipeline.stage_named(only_stage))] if only_stage is not None else None
+    steps = None
+    if options.stage_input is not None:
+        steps = stage_input_plan(pipeline, selected[0], options.stage_input)
+    elif isinstance(pipeline.stages[0], DocumentStage) and selected in (None, [0]):
+        problem = documents_problem(pipeline.inputs)
+        if problem is not None:
+            raise not_documents(pipeline.stages[0], problem)
+    return runner.run_selected(pipeline, executor, selected, options, steps)
 
 
 def load_pipeline(path: str, input_override: list[str] | None = None, output_override: str | None = None) -> Pipeline:

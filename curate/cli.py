@@ -68,10 +68,10 @@ def add_run_parser(commands) -> None:
 
 
 def cmd_run(args) -> int:
-    from curate.api import make_executor
+    from curate.api import RunOptions, make_executor, run_pipeline
     from curate.core.lock import RunLock
     from curate.core.pipeline import load_pipeline
-    from curate.core.runner import RunOptions, remove_from, run_pipeline
+    from curate.core.runner import remove_from
     from curate.core.stats import format_reports
 
     if args.workers < 1:

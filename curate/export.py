@@ -28,7 +28,7 @@ from curate.core.params import ConfigError
 from curate.core.storage import ParquetSink
 from curate.core.schema import DOCUMENT_SCHEMA
 from curate.license.card import LicenseTally
-from curate.read.jsonl_sink import JsonlSink, read_jsonl_output
+from curate.core.jsonl_sink import JsonlSink, read_jsonl_output
 from curate.report.page import megabytes
 from curate.report.run import stage_order
 from curate.report.thresholds import stage_thresholds

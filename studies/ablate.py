@@ -186,7 +186,7 @@ def tokenize_arm(spec: dict, arm: dict) -> str:
     OUT/ARM/data (kept, so a rerun reuses them). curate is imported only here: other arms train without it."""
     from curate.api import make_executor
     from curate.core.pipeline import Pipeline
-    from curate.core.runner import run_pipeline
+    from curate.api import run_pipeline
     from curate.tokenize.stage import TokenizeParams, TokenizeStage
 
     root = (Path(spec["out_dir"]) / arm["name"] / "data").resolve()

@@ -86,7 +86,7 @@ def step_fetch(run: DemoRun) -> None:
 def run_shipped_pipeline(run: DemoRun, name: str, inputs: list[str]) -> None:
     from curate.core.executor import LocalExecutor
     from curate.core.pipeline import load_pipeline
-    from curate.core.runner import run_pipeline
+    from curate.api import run_pipeline
     from curate.core.stats import format_reports
 
     pipeline = load_pipeline(str(PIPELINES / f"{name}.yaml"), inputs, str(run.output / name))

@@ -8,7 +8,7 @@ import yaml
 
 from curate.core.executor import LocalExecutor
 from curate.core.pipeline import load_pipeline
-from curate.core.runner import run_pipeline
+from curate.api import run_pipeline
 from conftest import read_rejected, read_stage
 
 

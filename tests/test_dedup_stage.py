@@ -13,7 +13,7 @@ import pytest
 from conftest import curate_in_process, read_rejected, read_stage, run_curate
 from curate.core.executor import LocalExecutor
 from curate.core.pipeline import load_pipeline
-from curate.core.runner import run_pipeline
+from curate.api import run_pipeline
 from curate.core.schema import doc_id, make_documents
 from curate.core.stage import Shard
 from curate.dedup import memory

@@ -59,7 +59,7 @@ def test_a_stage_name_that_is_not_a_plain_name_is_refused_before_any_write(share
 def test_pipelines_from_python_refuse_such_names_too_and_the_runner_checks_its_paths(shared_data, tmp_path):
     from curate.api import Pipeline
     from curate.core.pipeline import build_stages
-    from curate.core.runner import run_pipeline
+    from curate.api import run_pipeline
 
     with pytest.raises(ConfigError, match=r"stages\[0\]\.name"):
         Pipeline.of(

@@ -21,7 +21,7 @@ from conftest import REPO, read_rejected, read_stage, run_curate
 from curate.cli import main as curate_main
 from curate.core.executor import LocalExecutor
 from curate.core.pipeline import load_pipeline
-from curate.core.runner import run_pipeline
+from curate.api import run_pipeline
 
 # under pytest-xdist (-n 2 --dist loadgroup) on one worker: one local Ray cluster at a time, and the module's reference runs made once
 pytestmark = pytest.mark.xdist_group("ray")

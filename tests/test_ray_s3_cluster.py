@@ -23,7 +23,7 @@ import yaml
 from conftest import REPO
 from curate.core.executor import LocalExecutor
 from curate.core.pipeline import load_pipeline
-from curate.core.runner import run_pipeline
+from curate.api import run_pipeline
 from test_ray_executor import demo_stages, stage_contents, token_files
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]

@@ -25,7 +25,7 @@ from read_fixtures import dolma_records, write_csv, write_fineweb_parquet
 
 from curate.core.params import ConfigError, build_params
 from curate.read import ReaderConfig, check, infer_format, plan, read_piece
-from curate.read.jsonl_sink import JsonlSink
+from curate.core.jsonl_sink import JsonlSink
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from curate.core import storage
 from curate.core.executor import LocalExecutor
 from curate.core.params import ConfigError
 from curate.core.pipeline import load_pipeline
-from curate.core.runner import run_pipeline
+from curate.api import run_pipeline
 
 pytestmark = pytest.mark.slow  # every test here runs a pipeline, a demo, a trainer or a subprocess (tests/conftest.py)
 

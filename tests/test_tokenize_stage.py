@@ -21,7 +21,7 @@ from curate.core.context import StageFailed
 from curate.core.executor import LocalExecutor
 from curate.core.params import ConfigError
 from curate.core.pipeline import load_pipeline
-from curate.core.runner import run_pipeline
+from curate.api import run_pipeline
 from curate.core.schema import doc_id
 from curate.tokenize.stage import id_hashes
 from tokenize_fixtures import build_curated, read_documents, write_parquet

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from curate.core.executor import LocalExecutor
 from curate.core.pipeline import load_pipeline
-from curate.core.runner import run_pipeline
+from curate.api import run_pipeline
 from curate.core.schema import doc_id, make_documents
 
 REPO = Path(__file__).resolve().parent.parent

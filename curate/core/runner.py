@@ -20,7 +20,8 @@ Every stage declares what runs (curate.core.stage: its `phases`, by default one 
 as phase 'main'; a document stage's `process`). The run is built from modules a reader can name:
 curate.core.planning (which stages fuse, which phases run), curate.core.execution (passes and task
 phases over the executor), curate.core.context (completion records, resume), curate.core.stats (the
-figures and the summary table), curate.read.inputs (what `--stage NAME --input PATH` runs).
+figures and the summary table). What `--stage NAME --input PATH` runs is planned above core, in
+curate.api (with curate.read.inputs), since it may put a reader before the stage.
 """
 
 from __future__ import annotations
@@ -38,10 +39,9 @@ from curate.core.executor import Executor
 from curate.core.params import ConfigError
 from curate.core.pipeline import Pipeline, require_inside
 from curate.core.planning import groups
-from curate.core.stage import DocumentStage, PhasedStage, ShardStats
+from curate.core.stage import PhasedStage, ShardStats
 from curate.core.stats import StageReport, stage_reports
-from curate.read.inputs import documents_problem, not_documents, stage_input_plan
-from curate.read.jsonl_sink import is_project_jsonl, jsonl_output_to_parquet
+from curate.core.jsonl_sink import is_project_jsonl, jsonl_output_to_parquet
 
 STATE = "_state"
 
@@ -198,32 +198,25 @@ def write_resolved_pipeline(pipeline: Pipeline) -> None:
             f.write(text)
 
 
-def run_pipeline(
+def run_selected(
     pipeline: Pipeline,
     executor: Executor,
-    only_stage: str | None = None,
-    progress: bool = True,
+    selected: list[int] | None = None,
     options: RunOptions | None = None,
+    steps: tuple[Pipeline, list[tuple[list[int], list[str]]]] | None = None,
 ) -> list[StageReport]:
-    options = options or RunOptions(progress=progress)
-    if options.stage_input is not None and only_stage is None:
-        raise ConfigError("an input for one stage needs --stage naming it")
-    selected = [pipeline.stages.index(pipeline.stage_named(only_stage))] if only_stage is not None else None
-    running, steps = pipeline, None  # running: the pipeline with the reader --input needs, when it had none
-    if options.stage_input is not None:
-        running, steps = stage_input_plan(pipeline, selected[0], options.stage_input)
-    elif isinstance(pipeline.stages[0], DocumentStage) and selected in (None, [0]):
-        problem = documents_problem(pipeline.inputs)
-        if problem is not None:
-            raise not_documents(pipeline.stages[0], problem)
+    """Run the selected stages (all by default, fused into groups), or `steps`: a pipeline and its (stage
+    indices, inputs) groups, as curate.api plans them for `--stage NAME --input PATH`."""
+    options = options or RunOptions()
     if not pipeline.checked:
         pipeline.check([pipeline.stages[i] for i in selected] if selected else None)
-    require_inside(running)
+    require_inside(steps[0] if steps else pipeline)
     write_resolved_pipeline(pipeline)
     if steps:
+        running, groups_inputs = steps
         reports = [
             report
-            for indices, inputs in steps
+            for indices, inputs in groups_inputs
             for report in run_group(running, indices, executor, dataclasses.replace(options, stage_input=inputs))
         ]
     else:

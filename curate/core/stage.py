@@ -40,7 +40,7 @@ from curate.core import storage
 from curate.core.registry import stage_name
 from curate.core.schema import with_rejection
 from curate.core.shard import Shard, ShardStats
-from curate.read.jsonl_sink import JsonlSink
+from curate.core.jsonl_sink import JsonlSink
 
 if TYPE_CHECKING:
     from curate.core.context import StageContext

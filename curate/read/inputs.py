@@ -13,7 +13,7 @@ from curate.core.pipeline import Pipeline
 from curate.core.schema import DOCUMENT_SCHEMA
 from curate.core.stage import DocumentStage, Stage
 from curate.read.config import SUPPORTED
-from curate.read.jsonl_sink import is_project_jsonl, jsonl_output_to_parquet
+from curate.core.jsonl_sink import is_project_jsonl, jsonl_output_to_parquet
 from curate.read.plan import plan
 from curate.read.stage import ReadStage
 

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from curate.core import storage
-from curate.read.jsonl_sink import read_jsonl_output
+from curate.core.jsonl_sink import read_jsonl_output
 
 HOST = r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?(?P<host>[^/:?#]+)"
 FACETS = ("language", "source", "host", "license")

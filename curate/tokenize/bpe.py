@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 import xxhash
 
 from curate.core import storage
-from curate.read.jsonl_sink import read_jsonl_output
+from curate.core.jsonl_sink import read_jsonl_output
 
 # The cl100k (GPT-4) pre-tokenizer split.
 GPT4_SPLIT_PATTERN = (

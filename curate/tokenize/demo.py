@@ -12,7 +12,7 @@ import yaml
 
 from curate.core.executor import Executor
 from curate.core.pipeline import Pipeline
-from curate.core.runner import run_pipeline
+from curate.api import run_pipeline
 from curate.core.stats import StageReport
 from curate.tokenize.bpe import read_tokenizer, train_tokenizer
 from curate.tokenize.stage import TokenizeParams, TokenizeStage
