@@ -13,8 +13,10 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import io
+import json
 import os
 import pty
+import socket
 import struct
 import subprocess
 import sys
@@ -26,6 +28,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("SHARED_DATA", REPO.parent / "shared" / "data"))
+S3_BUCKET = "curate-test"  # made by the s3 fixture
 
 
 @pytest.fixture(scope="session")
@@ -188,3 +191,40 @@ def dead_pid() -> int:
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()
     return process.pid
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def s3():
+    """moto's S3 server on the loopback address; every process started after this (Ray nodes, the CLI) finds it
+    through the environment (fsspec's FSSPEC_S3 configuration, botocore's AWS_ENDPOINT_URL)."""
+    pytest.importorskip("s3fs", reason="the test extra's s3fs")
+    server_module = pytest.importorskip("moto.server", reason="the test extra's moto[server]")
+    import fsspec
+
+    port = free_port()
+    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": endpoint,
+        "FSSPEC_S3": json.dumps({"endpoint_url": endpoint}),
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    fsspec.config.conf["s3"] = {"endpoint_url": endpoint}
+    fs = fsspec.filesystem("s3", skip_instance_cache=True)
+    fs.mkdir(S3_BUCKET)
+    yield fs
+    server.stop()
+    fsspec.config.conf.pop("s3", None)
+    for k, v in saved.items():
+        os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)

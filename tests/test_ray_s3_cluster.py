@@ -9,8 +9,6 @@ Needs the test extra's moto[server] and s3fs; small on purpose (a few book piece
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
 import threading
@@ -20,52 +18,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, S3_BUCKET as BUCKET
 from curate.core.executor import LocalExecutor
 from curate.core.pipeline import load_pipeline
 from curate.api import run_pipeline
 from test_ray_executor import demo_stages, stage_contents, token_files
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
-BUCKET = "curate-test"
 STAGES = ("extract", "langid", "quality", "dedup")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def s3():
-    """moto's S3 server on the loopback address; every process started after this (Ray nodes, the CLI) finds it
-    through the environment (fsspec's FSSPEC_S3 configuration, botocore's AWS_ENDPOINT_URL)."""
-    pytest.importorskip("s3fs", reason="the test extra's s3fs")
-    server_module = pytest.importorskip("moto.server", reason="the test extra's moto[server]")
-    import fsspec
-
-    port = free_port()
-    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    env = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": endpoint,
-        "FSSPEC_S3": json.dumps({"endpoint_url": endpoint}),
-    }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    fsspec.config.conf["s3"] = {"endpoint_url": endpoint}
-    fs = fsspec.filesystem("s3", skip_instance_cache=True)
-    fs.mkdir(BUCKET)
-    yield fs
-    server.stop()
-    fsspec.config.conf.pop("s3", None)
-    for k, v in saved.items():
-        os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
 
 
 @pytest.fixture(scope="module")

@@ -138,3 +138,18 @@ def test_http_file_urls_and_a_missing_one(tmp_path, http_data):
     assert sorted(read_folder(str(tmp_path / "out" / "extract"))["path"].to_pylist()) == sorted(files)
     with pytest.raises(ConfigError, match="does not exist"):
         run(tmp_path, [f"{http_data}/books/no_such_book.txt"], str(tmp_path / "missing"), [EXTRACT])
+
+
+def test_a_listing_on_s3_sees_what_another_process_wrote_since(s3):
+    """A worker lists a folder, another process adds and removes objects there: the next listing and
+    exists() see both changes (a stale listing lost a held-out piece of a tokenize run on S3)."""
+    from conftest import S3_BUCKET
+
+    folder = f"s3://{S3_BUCKET}/listing"
+    s3.pipe(f"{S3_BUCKET}/listing/a.idx", b"1")  # s3: a filesystem of its own, as another process has
+    assert storage.list_files(folder) == [f"{folder}/a.idx"]
+    s3.pipe(f"{S3_BUCKET}/listing/b.idx", b"2")
+    assert storage.list_files(folder) == [f"{folder}/a.idx", f"{folder}/b.idx"]
+    assert storage.exists(f"{folder}/b.idx")
+    s3.rm(f"{S3_BUCKET}/listing/a.idx")
+    assert storage.list_files(folder) == [f"{folder}/b.idx"] and not storage.exists(f"{folder}/a.idx")

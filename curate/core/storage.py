@@ -37,9 +37,13 @@ TEMPORARY = re.compile(r"\.tmp-[0-9a-f]{12}$")  # the suffix atomic_path gives f
 
 
 def filesystem(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
-    """The filesystem for a path or URL and the path inside it."""
-    fs, path = fsspec.core.url_to_fs(url)
-    return fs, path
+    """The filesystem for a path or URL and the path inside it. Listings are never cached: fsspec's object
+    stores (s3fs, gcsfs, ...) keep a folder's listing for the life of the process by default, so a driver or
+    worker that had listed a folder would not see what other processes wrote there since (a stage's pieces,
+    completion records): a held-out piece was lost that way on a Ray run over S3."""
+    if "://" in url and not url.startswith("file://"):
+        return fsspec.core.url_to_fs(url, use_listings_cache=False)
+    return fsspec.core.url_to_fs(url)
 
 
 def join(base: str, *parts: str) -> str:
