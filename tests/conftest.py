@@ -21,6 +21,7 @@ import struct
 import subprocess
 import sys
 import termios
+import urllib.request
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -211,6 +212,8 @@ def s3():
     server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
+    # moto keeps its buckets in this process, across servers: a module started earlier left its bucket there
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()
     env = {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
