@@ -102,6 +102,14 @@ def launched(tmp_path_factory, token_data) -> dict:  # noqa: F811
     return {name: run_dir for name, (_, run_dir) in runs.items()}
 
 
+def running(pid: str) -> bool:
+    """The process exists and is not a zombie (a dead child its new parent has not reaped yet)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def killed_after(run_dir: Path, step: int, copy: Path) -> Path:
     """A copy of a finished run as a kill right after its step-`step` checkpoint leaves it: later checkpoints and
     metrics are gone, so a resume must go on from that checkpoint."""
@@ -173,8 +181,13 @@ def test_async_sharded_checkpoints_survive_a_kill_and_resume_on_another_process_
     deadline = time.monotonic() + 300
     while max(read_losses(run_dir), default=0) < 7 and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)
+    workers = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()  # torchrun's workers
+    os.killpg(process.pid, signal.SIGKILL)  # torchrun only: it starts each worker in a session of its own
     process.wait()
     assert max(read_losses(run_dir)) >= 7  # killed mid-run, past the copied checkpoints
+    gone = time.monotonic() + 0.5  # SIGKILL at its death: at once (left alone they trained on for 1.5 s)
+    while any(map(running, workers)) and time.monotonic() < gone:
+        time.sleep(0.1)
+    assert workers and not any(map(running, workers))  # they died with torchrun
     train(run, 1, "--resume")
     assert_close(single_losses, read_losses(run_dir))

@@ -8,7 +8,10 @@ checkpoints; the others wait at a barrier.
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -45,9 +48,22 @@ def setup(device: str = "auto") -> Dist:
         torch.backends.cuda.matmul.allow_tf32 = True  # TF32 matmuls and convolutions: free speed on Ampere+
         torch.backends.cudnn.allow_tf32 = True
     target = torch.device("cuda", local_rank) if use_cuda else torch.device("cpu")
+    if "TORCHELASTIC_RUN_ID" in os.environ:
+        die_with_torchrun()
     if world > 1 and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if use_cuda else "gloo", device_id=target if use_cuda else None)
     return Dist(rank=rank, local_rank=local_rank, world=world, device=target)
+
+
+def die_with_torchrun() -> None:
+    """torchrun starts each worker in a session of its own, so a torchrun killed with SIGKILL (by a user, a
+    scheduler, the OOM killer) left its workers training on and writing checkpoints into the run folder, where a
+    resumed run then found its own checkpoint files replaced. On Linux a worker now gets SIGKILL when torchrun dies."""
+    if sys.platform.startswith("linux"):
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() == 1:  # torchrun died before the line above: no signal will come
+            os._exit(1)
 
 
 def wrap(model: torch.nn.Module, d: Dist, mode: str, dtype: torch.dtype = torch.float32) -> torch.nn.Module:
