@@ -8,15 +8,15 @@ checkpoints; the others wait at a barrier.
 
 from __future__ import annotations
 
-import ctypes
 import os
-import signal
 import sys
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
+
+from common.processes import arm_parent_death_signal
 
 
 @dataclass
@@ -59,11 +59,9 @@ def die_with_torchrun() -> None:
     """torchrun starts each worker in a session of its own, so a torchrun killed with SIGKILL (by a user, a
     scheduler, the OOM killer) left its workers training on and writing checkpoints into the run folder, where a
     resumed run then found its own checkpoint files replaced. On Linux a worker now gets SIGKILL when torchrun dies."""
-    if sys.platform.startswith("linux"):
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() == 1:  # torchrun died before the line above: no signal will come
-            os._exit(1)
+    arm_parent_death_signal()
+    if sys.platform.startswith("linux") and os.getppid() == 1:  # torchrun died before that: no signal will come
+        os._exit(1)
 
 
 def wrap(model: torch.nn.Module, d: Dist, mode: str, dtype: torch.dtype = torch.float32) -> torch.nn.Module:

@@ -6,10 +6,8 @@ over a Ray cluster (curate.core.ray_executor); curate.api.make_executor picks on
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
 import os
-import signal
 import sys
 import traceback
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -17,6 +15,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
+from common.processes import arm_parent_death_signal
 from curate.core.params import ConfigError
 
 
@@ -101,13 +100,6 @@ class LocalExecutor(Executor):
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
-
-
-def arm_parent_death_signal() -> None:
-    """This process gets SIGKILL when its parent dies (Linux; elsewhere a no-op)."""
-    if sys.platform.startswith("linux"):
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def die_with_parent(driver: int) -> None:

@@ -5,7 +5,7 @@ signal leaves the forkserver and idle workers behind."""
 
 import os
 
-from curate.core.executor import arm_parent_death_signal
+from common.processes import arm_parent_death_signal
 
 arm_parent_death_signal()
 PID = os.getpid()  # inherited by every worker forked from here: die_with_parent checks its parent is still this
